@@ -1,0 +1,36 @@
+# The two commands: `make run` starts the whole shop, `make test` runs every test.
+PYTHON ?= python3
+DEV := $(PYTHON) tools/dev.py
+PY := .venv/bin/python
+
+.PHONY: run test setup lint fmt openapi openapi-check bench clean
+
+run:
+	@$(DEV) -m shopcommon.devstack.launcher
+
+test:
+	@$(DEV) -m pytest $(PYTEST_ARGS)
+
+setup:
+	@$(DEV) setup
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+fmt: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+openapi: setup
+	$(PY) tools/openapi.py write
+
+openapi-check: setup
+	$(PY) tools/openapi.py check
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .data/test-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,151 @@
+"""`make run`: the embedded stack, migrations, demo data and every installed service.
+
+Services are found through the `shop.services` entry points (see `shopcommon.services`), so a
+new service joins by declaring a `ServiceSpec`; nothing here names a service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from shopcommon.devstack.databases import create_database
+from shopcommon.devstack.processes import ManagedProcess, wait_for
+from shopcommon.devstack.stack import EmbeddedStack, StackPorts, StackUrls
+from shopcommon.migrations import upgrade
+from shopcommon.services import ServiceSpec, discover_services
+
+
+def service_env(spec: ServiceSpec, urls: StackUrls, base_env: dict[str, str], database_url: str | None,
+                data_dir: Path) -> dict[str, str]:
+    env = {**base_env, **urls.as_env()}
+    env.setdefault("APP_ENV", "dev")
+    env["SHOP_DATA_DIR"] = str(data_dir)
+    if database_url and spec.database_env not in base_env:
+        env[spec.database_env] = database_url
+    if spec.extra_env is not None:
+        for key, value in spec.extra_env(env).items():
+            env.setdefault(key, value)
+    return env
+
+
+async def prepare_database(spec: ServiceSpec, urls: StackUrls, env: dict[str, str], *, demo: bool) -> str | None:
+    if spec.database is None:
+        return None
+    url = env.get(spec.database_env) or await create_database(urls.database_url, spec.database)
+    if spec.migrations is not None:
+        await asyncio.to_thread(upgrade, spec.migrations, url)
+    loader = spec.load_demo_data()
+    if demo and loader is not None:
+        await loader(url, env)
+    return url
+
+
+def uvicorn_argv(spec: ServiceSpec, host: str, workers: int) -> list[str]:
+    argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", host, "--port", str(spec.port),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def wait_ready(proc: ManagedProcess, spec: ServiceSpec, timeout: float) -> None:
+    def ready() -> bool:
+        return httpx.get(f"{spec.base_url}/readyz", timeout=2).status_code == 200
+
+    wait_for(ready, timeout, f"{spec.name} /readyz", proc)
+
+
+def banner(specs: list[ServiceSpec], stack: EmbeddedStack, urls: StackUrls, seconds: float) -> str:
+    lines = ["", "=" * 72, f"  The shop is running ({seconds:.1f}s). Ctrl-C stops everything.", ""]
+    for spec in specs:
+        lines.append(f"  {spec.name:<14} {spec.base_url}   docs {spec.base_url}/docs   redoc {spec.base_url}/redoc")
+        for label, path in spec.links.items():
+            lines.append(f"  {'':<14} {label}: {spec.base_url}{path}")
+    lines += ["", "  Infrastructure:"]
+    lines += [f"    {line}" for line in stack.started] or ["    (all from the environment)"]
+    lines += [f"    mail API: {urls.mail_api_url}/api/v1/messages", "",
+              "  Demo logins (password 1): admin (manager); customer, josh, mike (customers);",
+              "  one worker per category (worker-<category>). ProductService token: testtoken.",
+              f"  Logs: {stack.log_dir}/", "=" * 72, ""]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    data_dir = root / ".data"
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    started_at = time.monotonic()
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop_event.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    base_env = dict(os.environ)
+    demo = base_env.get("APP_ENV", "dev") == "dev"
+    specs = [s for s in discover_services() if not args.only or s.name in args.only]
+    stack = EmbeddedStack(data_dir, StackPorts(), durable=True, echo=True, env=base_env)
+    services: list[ManagedProcess] = []
+    try:
+        print("starting the embedded stack ...", flush=True)
+        urls = stack.start()
+
+        async def prepare_all() -> list[str | None]:
+            out = []
+            for spec in specs:
+                env = service_env(spec, urls, base_env, None, data_dir)
+                out.append(await prepare_database(spec, urls, env, demo=demo))
+            return out
+
+        print("migrating and loading demo data ...", flush=True)
+        db_urls = asyncio.run(prepare_all())
+        for i, (spec, db_url) in enumerate(zip(specs, db_urls, strict=True)):
+            env = service_env(spec, urls, base_env, db_url, data_dir)
+            proc = ManagedProcess(spec.name, uvicorn_argv(spec, args.host, args.workers), log_dir=stack.log_dir,
+                                  env=env, cwd=root, echo=True, color=i + 4)
+            services.append(proc)
+            proc.start()
+        for spec, proc in zip(specs, services, strict=True):
+            wait_ready(proc, spec, timeout=60)
+        print(banner(specs, stack, urls, time.monotonic() - started_at), flush=True)
+        while not stop_event.wait(0.5):
+            dead = [p for p in services if not p.running]
+            if dead:
+                print(f"{dead[0].name} exited unexpectedly; stopping everything", flush=True)
+                return 1
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(f"make run failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("stopping ...", flush=True)
+        for proc in reversed(services):
+            proc.stop()
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start the whole shop on embedded defaults.")
+    parser.add_argument("--root", default=os.getcwd())
+    parser.add_argument("--host", default=os.environ.get("SHOP_HOST", "127.0.0.1"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("SHOP_WORKERS", "1")))
+    parser.add_argument("--only", nargs="*", help="start only these services")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""How a service tells the launcher and the test harness about itself.
+
+Each service package exposes a `ServiceSpec` under the `shop.services` entry-point group, so a
+new service joins `make run` and the tests by declaring itself, without editing the launcher.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+ENTRY_POINT_GROUP = "shop.services"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    port: int
+    env_prefix: str
+    app_factory: str
+    database: str | None = None
+    migrations: Path | None = None
+    #: "module:function", an async function (database_url, env) -> None loading demo data idempotently.
+    demo_data: str | None = None
+    start_order: int = 50
+    #: Extra environment for the process, given the URLs of the running stack.
+    extra_env: Callable[[dict[str, str]], dict[str, str]] | None = None
+    description: str = ""
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database_env(self) -> str:
+        return f"{self.env_prefix}DATABASE_URL"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def load_demo_data(self) -> Callable[[str, dict[str, str]], Awaitable[Any]] | None:
+        if not self.demo_data:
+            return None
+        module, _, func = self.demo_data.partition(":")
+        fn: Callable[[str, dict[str, str]], Awaitable[Any]] = getattr(importlib.import_module(module), func)
+        return fn
+
+
+def discover_services() -> list[ServiceSpec]:
+    specs: list[ServiceSpec] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        spec = ep.load()
+        if not isinstance(spec, ServiceSpec):
+            raise TypeError(f"entry point {ep.name} does not point at a ServiceSpec")
+        specs.append(spec)
+    return sorted(specs, key=lambda s: (s.start_order, s.name))
+
+
+def service_spec(name: str) -> ServiceSpec:
+    for spec in discover_services():
+        if spec.name == name:
+            return spec
+    raise LookupError(f"no service named {name!r} is installed")

@@ -1,0 +1,79 @@
+"""Whatever a client sends, the answer is a problem body with the right status, never a 500."""
+
+import httpx
+import pytest
+
+from shopcommon.testing.tokens import TestIssuer
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict[str, object]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
+    return body
+
+
+async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/no/such/route"), 404)
+
+
+async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/get_product"), 405)
+
+
+async def test_malformed_json_is_400_problem(client: httpx.AsyncClient) -> None:
+    r = await client.post("/get_product", content=b'{"token": "testtoken", "sku": ', headers={"content-type": "application/json"})
+    assert_problem(r, 400)
+
+
+@pytest.mark.parametrize("body", [
+    {"token": "testtoken"},
+    {"token": 5, "sku": 1},
+    {"token": "testtoken", "sku": "1e99"},
+    [],
+    "sku",
+])
+async def test_wrong_shapes_are_422_with_field_errors(client: httpx.AsyncClient, body: object) -> None:
+    problem = assert_problem(await client.post("/get_product", json=body), 422)
+    errors = problem["errors"]
+    assert isinstance(errors, list) and errors and {"field", "message"} <= set(errors[0])
+
+
+async def test_bad_query_types_are_422(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/api/v1/products", params={"limit": "many"}), 422)
+    assert_problem(await client.get("/api/v1/products", params={"limit": 0}), 422)
+    assert_problem(await client.get("/api/v1/products", params={"min_price": -1}), 422)
+
+
+async def test_missing_token_is_401_problem(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.post("/api/v1/categories", json={"name": "x"}), 401)
+    assert "token" in str(body["detail"]).lower()
+
+
+async def test_garbage_token_is_401_problem(client: httpx.AsyncClient) -> None:
+    r = await client.post("/api/v1/categories", json={"name": "x"}, headers={"Authorization": "Bearer abc.def.ghi"})
+    assert_problem(r, 401)
+
+
+async def test_extra_fields_in_writes_are_refused(client: httpx.AsyncClient, test_issuer: TestIssuer) -> None:
+    r = await client.post("/api/v1/categories", json={"name": "x", "id": 5}, headers=test_issuer.auth(1, "manager"))
+    assert_problem(r, 422)
+
+
+async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
+    await client.get("/api/v1/products/1")
+    metrics = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/api/v1/products/{sku}",status="404"}' in metrics
+    assert "http_request_duration_seconds_bucket" in metrics
+
+
+async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+    assert len((await client.get("/healthz")).headers["x-request-id"]) == 32

@@ -22,7 +22,7 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
     return cfg
 
 
-def upgrade(script_location: Path, database_url: str, revision: str = "head") -> None:
+def upgrade(script_location: Path, database_url: str, revision: str = "heads") -> None:
     """Synchronous: call from a thread when an event loop is running."""
     command.upgrade(alembic_config(script_location, database_url), revision)
 

@@ -24,9 +24,20 @@ from shopcommon.migrations import upgrade
 from shopcommon.services import ServiceSpec, discover_services
 
 
+def service_urls_env(specs: list[ServiceSpec], ports: dict[str, int] | None = None) -> dict[str, str]:
+    """`SHOP_<NAME>_URL` for every service: how services find each other (and the JWKS)."""
+    env = {}
+    for spec in specs:
+        port = (ports or {}).get(spec.name, spec.port)
+        env[f"SHOP_{spec.name.upper().replace('-', '_')}_URL"] = f"http://127.0.0.1:{port}"
+    if "SHOP_CHECKOUT_URL" in env:
+        env["JWT_JWKS_URL"] = env["SHOP_CHECKOUT_URL"] + "/.well-known/jwks.json"
+    return env
+
+
 def service_env(spec: ServiceSpec, urls: StackUrls, base_env: dict[str, str], database_url: str | None,
                 data_dir: Path) -> dict[str, str]:
-    env = {**base_env, **urls.as_env()}
+    env = {**service_urls_env(discover_services()), **base_env, **urls.as_env()}
     env.setdefault("APP_ENV", "dev")
     env["SHOP_DATA_DIR"] = str(data_dir)
     if database_url and spec.database_env not in base_env:

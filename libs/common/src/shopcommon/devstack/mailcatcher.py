@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, default=8025)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per port probe otherwise
     asyncio.run(serve(args.smtp_host, args.smtp_port, args.http_host, args.http_port))
 
 

@@ -140,7 +140,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30) -> ServiceProcess:
         self.proc.start()
+        return self.wait_ready(timeout)
 
+    def wait_ready(self, timeout: float = 30) -> ServiceProcess:
         def ready() -> bool:
             return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
 

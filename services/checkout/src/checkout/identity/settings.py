@@ -1,0 +1,5 @@
+from pydantic_settings import BaseSettings
+
+
+class IdentitySettings(BaseSettings):
+    """Identity settings, read with the CHECKOUT_ prefix."""

@@ -1,0 +1,1 @@
+"""Identity tables (users, refresh tokens, ...)."""

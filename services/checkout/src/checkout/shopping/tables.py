@@ -1,0 +1,1 @@
+"""Shopping tables (carts, ...)."""

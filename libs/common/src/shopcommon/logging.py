@@ -68,5 +68,5 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our own request log line.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiokafka", "kafka"):
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

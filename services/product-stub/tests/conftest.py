@@ -2,7 +2,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
 from product_stub.config import Settings
 from product_stub.demo import load_demo_data
 from product_stub.main import create_app
@@ -18,15 +17,19 @@ async def product_db(shop_stack: Stack, module_label: str) -> str:
 
 
 def make_settings(product_db: str, issuer: TestIssuer, **overrides: object) -> Settings:
-    return Settings(database_url=product_db, jwt_jwks_file=str(issuer.jwks_path), app_env="dev",
-                    log_json=False, **overrides)  # type: ignore[arg-type]
+    return Settings(
+        database_url=product_db, jwt_jwks_file=str(issuer.jwks_path), app_env="dev", log_json=False, **overrides
+    )  # type: ignore[arg-type]
 
 
 async def asgi_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://product-stub"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://product-stub"
+        ) as client,
+    ):
         yield client
 
 

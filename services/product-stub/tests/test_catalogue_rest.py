@@ -1,7 +1,6 @@
 """Catalogue REST: public reads with filters and cursor pages; manager-only writes."""
 
 import httpx
-
 from product_stub.demo import CATEGORIES, MANUFACTURERS, demo_products
 from shopcommon.testing.tokens import TestIssuer
 
@@ -26,8 +25,9 @@ async def test_walking_every_page_returns_each_product_once(client: httpx.AsyncC
 
 
 async def test_filters_combine(client: httpx.AsyncClient) -> None:
-    r = await client.get("/api/v1/products", params={"category": "guitars", "min_price": 50_000,
-                                                     "max_price": 200_000, "limit": 200})
+    r = await client.get(
+        "/api/v1/products", params={"category": "guitars", "min_price": 50_000, "max_price": 200_000, "limit": 200}
+    )
     expected = [p.sku for p in PRODUCTS if p.category == "guitars" and 50_000 <= p.price <= 200_000]
     assert [i["sku"] for i in r.json()["items"]] == sorted(expected)
     assert all(i["category"] == "guitars" for i in r.json()["items"])
@@ -47,8 +47,14 @@ async def test_demo_catalogue_is_big_enough(client: httpx.AsyncClient) -> None:
 async def test_get_product_by_sku(client: httpx.AsyncClient) -> None:
     p = PRODUCTS[10]
     r = await client.get(f"/api/v1/products/{p.sku}")
-    assert r.json() == {"sku": p.sku, "name": p.name, "price": p.price, "description": p.description,
-                        "category": p.category, "manufacturer": p.manufacturer}
+    assert r.json() == {
+        "sku": p.sku,
+        "name": p.name,
+        "price": p.price,
+        "description": p.description,
+        "category": p.category,
+        "manufacturer": p.manufacturer,
+    }
     assert (await client.get("/api/v1/products/5")).status_code == 404
     assert (await client.get("/api/v1/products/0")).status_code == 422
 
@@ -59,10 +65,18 @@ async def test_bad_cursor_is_a_400_problem(client: httpx.AsyncClient) -> None:
     assert r.headers["content-type"] == "application/problem+json"
 
 
-async def test_manager_creates_updates_and_deletes_a_product(client: httpx.AsyncClient, test_issuer: TestIssuer) -> None:
+async def test_manager_creates_updates_and_deletes_a_product(
+    client: httpx.AsyncClient, test_issuer: TestIssuer
+) -> None:
     auth = test_issuer.auth(1, "manager")
-    new = {"sku": 4_294_967_295, "name": "Test Ukulele", "price": 4999, "category": "strings",
-           "manufacturer": "Yamaha", "description": "Small"}
+    new = {
+        "sku": 4_294_967_295,
+        "name": "Test Ukulele",
+        "price": 4999,
+        "category": "strings",
+        "manufacturer": "Yamaha",
+        "description": "Small",
+    }
     r = await client.post("/api/v1/products", json=new, headers=auth)
     assert r.status_code == 201, r.text
     assert r.json()["name"] == "Test Ukulele"
@@ -79,8 +93,11 @@ async def test_unknown_category_on_create_is_422_and_creates_nothing(
     client: httpx.AsyncClient, test_issuer: TestIssuer
 ) -> None:
     auth = test_issuer.auth(1, "manager")
-    r = await client.post("/api/v1/products", json={"sku": 77, "name": "X", "price": 1, "category": "nope",
-                                                    "manufacturer": "Yamaha"}, headers=auth)
+    r = await client.post(
+        "/api/v1/products",
+        json={"sku": 77, "name": "X", "price": 1, "category": "nope", "manufacturer": "Yamaha"},
+        headers=auth,
+    )
     assert r.status_code == 422
     assert (await client.get("/api/v1/products/77")).status_code == 404
 

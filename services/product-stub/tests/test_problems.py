@@ -2,7 +2,6 @@
 
 import httpx
 import pytest
-
 from shopcommon.testing.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
@@ -25,17 +24,22 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
 
 
 async def test_malformed_json_is_400_problem(client: httpx.AsyncClient) -> None:
-    r = await client.post("/get_product", content=b'{"token": "testtoken", "sku": ', headers={"content-type": "application/json"})
+    r = await client.post(
+        "/get_product", content=b'{"token": "testtoken", "sku": ', headers={"content-type": "application/json"}
+    )
     assert_problem(r, 400)
 
 
-@pytest.mark.parametrize("body", [
-    {"token": "testtoken"},
-    {"token": 5, "sku": 1},
-    {"token": "testtoken", "sku": "1e99"},
-    [],
-    "sku",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": "testtoken"},
+        {"token": 5, "sku": 1},
+        {"token": "testtoken", "sku": "1e99"},
+        [],
+        "sku",
+    ],
+)
 async def test_wrong_shapes_are_422_with_field_errors(client: httpx.AsyncClient, body: object) -> None:
     problem = assert_problem(await client.post("/get_product", json=body), 422)
     errors = problem["errors"]

@@ -1,9 +1,8 @@
 """The route256 ProductService endpoints, field for field."""
 
 import httpx
-
-from product_stub.demo import demo_products
 from product_stub.config import Settings
+from product_stub.demo import demo_products
 from shopcommon.testing.tokens import TestIssuer
 
 from .conftest import asgi_client, make_settings

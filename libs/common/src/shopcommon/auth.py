@@ -169,7 +169,7 @@ class TokenVerifier:
         if claims.get("typ", "access") != "access":
             raise Unauthorized("Not an access token")
         try:
-            Role(claims.get("role"))
+            Role(str(claims.get("role")))
         except ValueError as exc:
             raise Unauthorized("Token carries an unknown role") from exc
         return claims

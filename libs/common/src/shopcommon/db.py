@@ -29,7 +29,7 @@ def async_url(url: str) -> str:
     """Accept plain `postgresql://` URLs from the environment and use the asyncpg driver."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
 
 

@@ -133,10 +133,12 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = validation_errors(exc)
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        return problem_response(400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json",
-                                errors=errors)
-    return problem_response(422, "Validation failed", "The request did not pass validation.", "validation-error",
-                            errors=errors)
+        return problem_response(
+            400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json", errors=errors
+        )
+    return problem_response(
+        422, "Validation failed", "The request did not pass validation.", "validation-error", errors=errors
+    )
 
 
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -173,6 +175,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 #: OpenAPI fragment for routes to document their problem answers.
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
-        s: {"description": _phrase(s), "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        s: {
+            "description": _phrase(s),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         for s in statuses
     }

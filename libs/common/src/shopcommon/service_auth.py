@@ -12,8 +12,15 @@ from shopcommon.problems import ServiceUnavailable
 
 
 class ServiceTokenProvider:
-    def __init__(self, http: httpx.AsyncClient, token_url: str, client_id: str, client_secret: str,
-                 *, refresh_margin: float = 30.0) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        refresh_margin: float = 30.0,
+    ) -> None:
         self.http = http
         self.token_url = token_url
         self.client_id = client_id
@@ -30,10 +37,14 @@ class ServiceTokenProvider:
             if self._token and time.monotonic() < self._expires_at - self.refresh_margin:
                 return self._token
             try:
-                resp = await self.http.post(self.token_url, json={
-                    "grant_type": "client_credentials", "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                })
+                resp = await self.http.post(
+                    self.token_url,
+                    json={
+                        "grant_type": "client_credentials",
+                        "client_id": self.client_id,
+                        "client_secret": self.client_secret,
+                    },
+                )
             except httpx.HTTPError as exc:
                 raise ServiceUnavailable(f"identity service unreachable: {exc}") from exc
             if resp.status_code != 200:

@@ -39,10 +39,15 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Integer, nullable=False),
         sa.Column("manufacturer_id", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("sku", name="pk_products"),
-        sa.ForeignKeyConstraint(["category_id"], ["categories.id"], name="fk_products_category_id_categories",
-                                ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["manufacturer_id"], ["manufacturers.id"],
-                                name="fk_products_manufacturer_id_manufacturers", ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["category_id"], ["categories.id"], name="fk_products_category_id_categories", ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["manufacturer_id"],
+            ["manufacturers.id"],
+            name="fk_products_manufacturer_id_manufacturers",
+            ondelete="RESTRICT",
+        ),
         sa.CheckConstraint("sku BETWEEN 1 AND 4294967295", name="ck_products_sku_range"),
         sa.CheckConstraint("price BETWEEN 0 AND 4294967295", name="ck_products_price_range"),
     )

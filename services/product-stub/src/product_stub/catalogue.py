@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from product_stub.models import categories, manufacturers, products
 from product_stub.schemas import GroupCreate, GroupUpdate, ProductCreate, ProductUpdate
-from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 
 _PRODUCT_COLUMNS = (
     products.c.sku,
@@ -34,7 +34,9 @@ async def get_name_and_price(session: AsyncSession, *, sku: int) -> tuple[str, i
 
 
 async def list_skus(session: AsyncSession, *, start_after: int, count: int) -> list[int]:
-    query = select(products.c.sku).where(products.c.sku > start_after).order_by(products.c.sku).limit(min(count, 10_000))
+    query = (
+        select(products.c.sku).where(products.c.sku > start_after).order_by(products.c.sku).limit(min(count, 10_000))
+    )
     return list((await session.scalars(query)).all())
 
 
@@ -68,7 +70,9 @@ async def list_products(
 
 
 async def get_product(session: AsyncSession, *, sku: int) -> dict[str, Any]:
-    row = (await session.execute(select(*_PRODUCT_COLUMNS).select_from(_PRODUCT_FROM).where(products.c.sku == sku))).first()
+    row = (
+        await session.execute(select(*_PRODUCT_COLUMNS).select_from(_PRODUCT_FROM).where(products.c.sku == sku))
+    ).first()
     if row is None:
         raise NotFound(f"sku {sku} not found")
     return dict(row._mapping)
@@ -77,14 +81,19 @@ async def get_product(session: AsyncSession, *, sku: int) -> dict[str, Any]:
 async def _group_id(session: AsyncSession, table: Table, name: str) -> int:
     found = await session.scalar(select(table.c.id).where(table.c.name == name))
     if found is None:
-        raise UnprocessableEntity(f"no {table.name.rstrip('s')} named {name!r}",
-                                  errors=[{"field": table.name.rstrip("s"), "message": "unknown name"}])
+        raise UnprocessableEntity(
+            f"no {table.name.rstrip('s')} named {name!r}",
+            errors=[{"field": table.name.rstrip("s"), "message": "unknown name"}],
+        )
     return int(found)
 
 
 async def create_product(session: AsyncSession, *, data: ProductCreate) -> dict[str, Any]:
     values = {
-        "sku": data.sku, "name": data.name, "price": data.price, "description": data.description,
+        "sku": data.sku,
+        "name": data.name,
+        "price": data.price,
+        "description": data.description,
         "category_id": await _group_id(session, categories, data.category),
         "manufacturer_id": await _group_id(session, manufacturers, data.manufacturer),
     }

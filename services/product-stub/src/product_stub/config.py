@@ -1,7 +1,6 @@
 from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
-
 from shopcommon.settings import ServiceSettings
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-
 from shopcommon.db import plain_url
 
 CATEGORIES: dict[str, str] = {
@@ -21,9 +20,15 @@ CATEGORIES: dict[str, str] = {
 }
 
 MANUFACTURERS: dict[str, tuple[str, list[str]]] = {
-    "Fender": ("American maker of electric guitars, basses and amplifiers since 1946.", ["guitars", "basses", "amplifiers"]),
+    "Fender": (
+        "American maker of electric guitars, basses and amplifiers since 1946.",
+        ["guitars", "basses", "amplifiers"],
+    ),
     "Gibson": ("Nashville guitar maker known for the Les Paul and the SG.", ["guitars", "basses"]),
-    "Yamaha": ("Japanese maker of nearly every instrument family.", ["guitars", "keyboards", "drums", "wind", "strings", "basses"]),
+    "Yamaha": (
+        "Japanese maker of nearly every instrument family.",
+        ["guitars", "keyboards", "drums", "wind", "strings", "basses"],
+    ),
     "Roland": ("Electronic instruments: synthesizers, stage pianos and V-Drums.", ["keyboards", "drums", "amplifiers"]),
     "Korg": ("Synthesizers, workstations and tuners.", ["keyboards"]),
     "Pearl": ("Drum kits and snares trusted on stages worldwide.", ["drums"]),
@@ -38,25 +43,63 @@ MANUFACTURERS: dict[str, tuple[str, list[str]]] = {
 }
 
 MODELS: dict[str, tuple[list[str], list[str], tuple[int, int]]] = {
-    "guitars": (["Stratocaster", "Telecaster", "Les Paul", "SG", "RG", "Dreadnought", "Jazzmaster", "Grand Auditorium",
-                 "Classical", "Parlor"], ["Standard", "Deluxe", "Player", "Studio", "Custom", "Vintage", "Pro"],
-                (15_000, 350_000)),
-    "basses": (["Precision Bass", "Jazz Bass", "SR", "Thunderbird", "TRBX", "Acoustic Bass"],
-               ["Standard", "Player", "Active", "Fretless", "Five-String"], (20_000, 280_000)),
-    "keyboards": (["Stage Piano", "Digital Piano", "Synthesizer", "Workstation", "MIDI Controller", "Arranger"],
-                  ["61", "73", "76", "88", "Mini", "Pro"], (9_000, 450_000)),
-    "drums": (["Acoustic Kit", "Electronic Kit", "Snare", "Ride Cymbal", "Crash Cymbal", "Hi-Hat Pair"],
-              ["Session", "Export", "Masters", "Studio", "Fusion"], (5_000, 300_000)),
-    "wind": (["Alto Saxophone", "Tenor Saxophone", "Trumpet", "Flute", "Clarinet", "Trombone"],
-             ["Student", "Intermediate", "Professional", "Reference"], (25_000, 700_000)),
-    "strings": (["Violin", "Viola", "Cello", "Double Bass"], ["1/2", "3/4", "4/4", "Conservatoire", "Elysia"],
-                (8_000, 400_000)),
-    "amplifiers": (["Combo 15W", "Combo 40W", "Head 100W", "Cabinet 4x12", "Bass Combo", "Keyboard Amp"],
-                   ["Classic", "Modern", "Blues", "Studio"], (6_000, 250_000)),
+    "guitars": (
+        [
+            "Stratocaster",
+            "Telecaster",
+            "Les Paul",
+            "SG",
+            "RG",
+            "Dreadnought",
+            "Jazzmaster",
+            "Grand Auditorium",
+            "Classical",
+            "Parlor",
+        ],
+        ["Standard", "Deluxe", "Player", "Studio", "Custom", "Vintage", "Pro"],
+        (15_000, 350_000),
+    ),
+    "basses": (
+        ["Precision Bass", "Jazz Bass", "SR", "Thunderbird", "TRBX", "Acoustic Bass"],
+        ["Standard", "Player", "Active", "Fretless", "Five-String"],
+        (20_000, 280_000),
+    ),
+    "keyboards": (
+        ["Stage Piano", "Digital Piano", "Synthesizer", "Workstation", "MIDI Controller", "Arranger"],
+        ["61", "73", "76", "88", "Mini", "Pro"],
+        (9_000, 450_000),
+    ),
+    "drums": (
+        ["Acoustic Kit", "Electronic Kit", "Snare", "Ride Cymbal", "Crash Cymbal", "Hi-Hat Pair"],
+        ["Session", "Export", "Masters", "Studio", "Fusion"],
+        (5_000, 300_000),
+    ),
+    "wind": (
+        ["Alto Saxophone", "Tenor Saxophone", "Trumpet", "Flute", "Clarinet", "Trombone"],
+        ["Student", "Intermediate", "Professional", "Reference"],
+        (25_000, 700_000),
+    ),
+    "strings": (
+        ["Violin", "Viola", "Cello", "Double Bass"],
+        ["1/2", "3/4", "4/4", "Conservatoire", "Elysia"],
+        (8_000, 400_000),
+    ),
+    "amplifiers": (
+        ["Combo 15W", "Combo 40W", "Head 100W", "Cabinet 4x12", "Bass Combo", "Keyboard Amp"],
+        ["Classic", "Modern", "Blues", "Studio"],
+        (6_000, 250_000),
+    ),
 }
 
-SINGULAR = {"guitars": "guitar", "basses": "bass", "keyboards": "keyboard", "drums": "piece of percussion",
-            "wind": "wind instrument", "strings": "string instrument", "amplifiers": "amplifier"}
+SINGULAR = {
+    "guitars": "guitar",
+    "basses": "bass",
+    "keyboards": "keyboard",
+    "drums": "piece of percussion",
+    "wind": "wind instrument",
+    "strings": "string instrument",
+    "amplifiers": "amplifier",
+}
 PRODUCT_COUNT = 240
 
 
@@ -118,8 +161,10 @@ async def load_demo_data(database_url: str, env: dict[str, str] | None = None) -
             await conn.executemany(
                 "INSERT INTO products (sku, name, price, description, category_id, manufacturer_id)"
                 " VALUES ($1, $2, $3, $4, $5, $6)",
-                [(p.sku, p.name, p.price, p.description, cat_ids[p.category], maker_ids[p.manufacturer])
-                 for p in products],
+                [
+                    (p.sku, p.name, p.price, p.description, cat_ids[p.category], maker_ids[p.manufacturer])
+                    for p in products
+                ],
             )
             return {"loaded": True, "products": len(products)}
     finally:

@@ -1,6 +1,5 @@
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
-
 from shopcommon.db import naming_metadata
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
 
 metadata = naming_metadata()
 

@@ -35,8 +35,9 @@ def service_urls_env(specs: list[ServiceSpec], ports: dict[str, int] | None = No
     return env
 
 
-def service_env(spec: ServiceSpec, urls: StackUrls, base_env: dict[str, str], database_url: str | None,
-                data_dir: Path) -> dict[str, str]:
+def service_env(
+    spec: ServiceSpec, urls: StackUrls, base_env: dict[str, str], database_url: str | None, data_dir: Path
+) -> dict[str, str]:
     env = {**service_urls_env(discover_services()), **base_env, **urls.as_env()}
     env.setdefault("APP_ENV", "dev")
     env["SHOP_DATA_DIR"] = str(data_dir)
@@ -61,8 +62,24 @@ async def prepare_database(spec: ServiceSpec, urls: StackUrls, env: dict[str, st
 
 
 def uvicorn_argv(spec: ServiceSpec, host: str, workers: int) -> list[str]:
-    argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", host, "--port", str(spec.port),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        spec.app_factory,
+        "--host",
+        host,
+        "--port",
+        str(spec.port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
     if workers > 1:
         argv += ["--workers", str(workers)]
     return argv
@@ -83,10 +100,15 @@ def banner(specs: list[ServiceSpec], stack: EmbeddedStack, urls: StackUrls, seco
             lines.append(f"  {'':<14} {label}: {spec.base_url}{path}")
     lines += ["", "  Infrastructure:"]
     lines += [f"    {line}" for line in stack.started] or ["    (all from the environment)"]
-    lines += [f"    mail API: {urls.mail_api_url}/api/v1/messages", "",
-              "  Demo logins (password 1): admin (manager); customer, josh, mike (customers);",
-              "  one worker per category (worker-<category>). ProductService token: testtoken.",
-              f"  Logs: {stack.log_dir}/", "=" * 72, ""]
+    lines += [
+        f"    mail API: {urls.mail_api_url}/api/v1/messages",
+        "",
+        "  Demo logins (password 1): admin (manager); customer, josh, mike (customers);",
+        "  one worker per category (worker-<category>). ProductService token: testtoken.",
+        f"  Logs: {stack.log_dir}/",
+        "=" * 72,
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -123,8 +145,15 @@ def run(args: argparse.Namespace) -> int:
         db_urls = asyncio.run(prepare_all())
         for i, (spec, db_url) in enumerate(zip(specs, db_urls, strict=True)):
             env = service_env(spec, urls, base_env, db_url, data_dir)
-            proc = ManagedProcess(spec.name, uvicorn_argv(spec, args.host, args.workers), log_dir=stack.log_dir,
-                                  env=env, cwd=root, echo=True, color=i + 4)
+            proc = ManagedProcess(
+                spec.name,
+                uvicorn_argv(spec, args.host, args.workers),
+                log_dir=stack.log_dir,
+                env=env,
+                cwd=root,
+                echo=True,
+                color=i + 4,
+            )
             services.append(proc)
             proc.start()
         for spec, proc in zip(specs, services, strict=True):

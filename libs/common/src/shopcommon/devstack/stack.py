@@ -48,8 +48,9 @@ class EmbeddedStack:
     `durable=False` (tests) turns off fsync; `make run` keeps PostgreSQL's data under `.data/pg`.
     """
 
-    def __init__(self, data_dir: Path, ports: StackPorts, *, durable: bool, echo: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, ports: StackPorts, *, durable: bool, echo: bool = False, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_dir = data_dir / "logs"
         self.ports = ports
@@ -96,8 +97,9 @@ class EmbeddedStack:
         return proc
 
     def _start_postgres(self) -> None:
-        proc = servers.postgres_process(self.data_dir / "pg", self.ports.postgres, self.log_dir,
-                                        durable=self.durable, echo=self.echo)
+        proc = servers.postgres_process(
+            self.data_dir / "pg", self.ports.postgres, self.log_dir, durable=self.durable, echo=self.echo
+        )
         self._track(proc)
         servers.wait_postgres(proc, self.ports.postgres)
         self.started.append(f"PostgreSQL on 127.0.0.1:{self.ports.postgres} (data in {self.data_dir / 'pg'})")
@@ -113,12 +115,14 @@ class EmbeddedStack:
         self.started.append(f"Tansu (Kafka API) on 127.0.0.1:{self.ports.kafka}")
 
     def _start_mailcatcher(self) -> None:
-        proc = self._track(servers.mailcatcher_process(self.ports.smtp, self.ports.mail_http, self.log_dir,
-                                                       echo=self.echo))
+        proc = self._track(
+            servers.mailcatcher_process(self.ports.smtp, self.ports.mail_http, self.log_dir, echo=self.echo)
+        )
         servers.wait_port(proc, self.ports.mail_http, "mail catcher")
         servers.wait_port(proc, self.ports.smtp, "mail catcher SMTP")
-        self.started.append(f"mail catcher: SMTP 127.0.0.1:{self.ports.smtp}, "
-                            f"API http://127.0.0.1:{self.ports.mail_http}")
+        self.started.append(
+            f"mail catcher: SMTP 127.0.0.1:{self.ports.smtp}, API http://127.0.0.1:{self.ports.mail_http}"
+        )
 
     def process(self, name: str) -> ManagedProcess:
         for proc in self.processes:
@@ -131,8 +135,12 @@ class EmbeddedStack:
         proc = self.process(name)
         proc.stop()
         proc.start()
-        port = {"postgres": self.ports.postgres, "valkey": self.ports.redis, "tansu": self.ports.kafka,
-                "mailcatcher": self.ports.smtp}[name]
+        port = {
+            "postgres": self.ports.postgres,
+            "valkey": self.ports.redis,
+            "tansu": self.ports.kafka,
+            "mailcatcher": self.ports.smtp,
+        }[name]
         servers.wait_port(proc, port, name)
 
     def stop(self) -> None:

@@ -50,7 +50,7 @@ def in_thread(fn: Any, *args: Any) -> Any:
     thread.join()
     if "error" in result:
         raise result["error"]
-    return result["value"]  # type: ignore[no-any-return]
+    return result["value"]
 
 
 def repo_root() -> Path:
@@ -130,8 +130,20 @@ class ServiceProcess:
         self.spec = spec
         self.port = port or free_port()
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
-                "--port", str(self.port), "--no-access-log", "--timeout-graceful-shutdown", "3"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            spec.app_factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
         self.proc = ManagedProcess(f"{spec.name}-{self.port}", argv, log_dir=log_dir, env=self.env)
 
     @property

@@ -32,16 +32,31 @@ class TestIssuer:
 
     @property
     def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        return (
+            self.key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
-    def token(self, sub: str | int, role: str, *, ttl: int = 900, key: Ed25519PrivateKey | None = None,
-              headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        sub: str | int,
+        role: str,
+        *,
+        ttl: int = 900,
+        key: Ed25519PrivateKey | None = None,
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
         payload: dict[str, Any] = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": str(sub), "role": role,
-            "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(sub),
+            "role": role,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
         }
         payload.update(claims)
         return jwt.encode(payload, key or self.key, algorithm="EdDSA", headers={"kid": self.kid, **(headers or {})})

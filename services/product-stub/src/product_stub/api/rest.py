@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from shopcommon.auth import Role, require_roles
+from shopcommon.db import ReadSessionDep, SessionDep
+from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.problems import problem_responses
 
 from product_stub import catalogue
 from product_stub.models import categories, manufacturers
@@ -18,10 +22,6 @@ from product_stub.schemas import (
     ProductCreate,
     ProductUpdate,
 )
-from shopcommon.auth import Role, require_roles
-from shopcommon.db import ReadSessionDep, SessionDep
-from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
-from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1")
 ManagerOnly = require_roles(Role.MANAGER)
@@ -32,8 +32,14 @@ SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
-@router.get("/products", response_model=Page[Product], tags=["products"], openapi_extra=PUBLIC,
-            responses=problem_responses(400, 422), summary="The catalogue, filtered, in sku order")
+@router.get(
+    "/products",
+    response_model=Page[Product],
+    tags=["products"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(400, 422),
+    summary="The catalogue, filtered, in sku order",
+)
 async def list_products(
     session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -42,37 +48,69 @@ async def list_products(
     manufacturer: Annotated[str | None, Query(max_length=100)] = None,
     min_price: Annotated[Price | None, Query()] = None,
     max_price: Annotated[Price | None, Query()] = None,
-    sku: Annotated[list[Annotated[int, Query(ge=1, le=4_294_967_295)]] | None,
-                   Query(max_length=200, description="Only these skus (repeat the parameter).")] = None,
+    sku: Annotated[
+        list[Annotated[int, Query(ge=1, le=4_294_967_295)]] | None,
+        Query(max_length=200, description="Only these skus (repeat the parameter)."),
+    ] = None,
 ) -> dict[str, Any]:
     position = decode_cursor(cursor, "after")
     items, next_after = await catalogue.list_products(
-        session, limit=limit, after_sku=position["after"] if position else None, category=category,
-        manufacturer=manufacturer, min_price=min_price, max_price=max_price, skus=sku,
+        session,
+        limit=limit,
+        after_sku=position["after"] if position else None,
+        category=category,
+        manufacturer=manufacturer,
+        min_price=min_price,
+        max_price=max_price,
+        skus=sku,
     )
     return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
 
 
-@router.get("/products/{sku}", response_model=Product, tags=["products"], openapi_extra=PUBLIC,
-            responses=problem_responses(404, 422))
+@router.get(
+    "/products/{sku}",
+    response_model=Product,
+    tags=["products"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(404, 422),
+)
 async def get_product(sku: SkuPath, session: ReadSessionDep) -> dict[str, Any]:
     return await catalogue.get_product(session, sku=sku)
 
 
-@router.post("/products", response_model=Product, status_code=201, tags=["products"], openapi_extra=MANAGERS,
-             responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+@router.post(
+    "/products",
+    response_model=Product,
+    status_code=201,
+    tags=["products"],
+    openapi_extra=MANAGERS,
+    responses=WRITE_ERRORS,
+    dependencies=[ManagerOnly],
+)
 async def create_product(body: ProductCreate, session: SessionDep) -> dict[str, Any]:
     return await catalogue.create_product(session, data=body)
 
 
-@router.patch("/products/{sku}", response_model=Product, tags=["products"], openapi_extra=MANAGERS,
-              responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+@router.patch(
+    "/products/{sku}",
+    response_model=Product,
+    tags=["products"],
+    openapi_extra=MANAGERS,
+    responses=WRITE_ERRORS,
+    dependencies=[ManagerOnly],
+)
 async def update_product(sku: SkuPath, body: ProductUpdate, session: SessionDep) -> dict[str, Any]:
     return await catalogue.update_product(session, sku=sku, data=body)
 
 
-@router.delete("/products/{sku}", status_code=204, tags=["products"], openapi_extra=MANAGERS,
-               responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+@router.delete(
+    "/products/{sku}",
+    status_code=204,
+    tags=["products"],
+    openapi_extra=MANAGERS,
+    responses=WRITE_ERRORS,
+    dependencies=[ManagerOnly],
+)
 async def delete_product(sku: SkuPath, session: SessionDep) -> Response:
     await catalogue.delete_product(session, sku=sku)
     return Response(status_code=204)
@@ -81,28 +119,62 @@ async def delete_product(sku: SkuPath, session: SessionDep) -> Response:
 def _group_routes(path: str, table: Any, model: type, tag: str) -> None:
     """Categories and manufacturers have the same shape and the same rules."""
 
-    @router.get(f"/{path}", response_model=list[model], tags=[tag], openapi_extra=PUBLIC,  # type: ignore[valid-type]
-                name=f"list_{path}", summary=f"All {path}, each with its instruments")
+    @router.get(
+        f"/{path}",
+        response_model=list[model],  # type: ignore[valid-type]
+        tags=[tag],
+        openapi_extra=PUBLIC,
+        name=f"list_{path}",
+        summary=f"All {path}, each with its instruments",
+    )
     async def list_all(session: ReadSessionDep) -> list[dict[str, Any]]:
         return await catalogue.list_groups(session, table=table)
 
-    @router.get(f"/{path}/{{group_id}}", response_model=model, tags=[tag], openapi_extra=PUBLIC,
-                name=f"get_{path}", responses=problem_responses(404, 422))
+    @router.get(
+        f"/{path}/{{group_id}}",
+        response_model=model,
+        tags=[tag],
+        openapi_extra=PUBLIC,
+        name=f"get_{path}",
+        responses=problem_responses(404, 422),
+    )
     async def get_one(group_id: IdPath, session: ReadSessionDep) -> dict[str, Any]:
         return await catalogue.get_group(session, table=table, group_id=group_id)
 
-    @router.post(f"/{path}", response_model=model, status_code=201, tags=[tag], openapi_extra=MANAGERS,
-                 name=f"create_{path}", responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+    @router.post(
+        f"/{path}",
+        response_model=model,
+        status_code=201,
+        tags=[tag],
+        openapi_extra=MANAGERS,
+        name=f"create_{path}",
+        responses=WRITE_ERRORS,
+        dependencies=[ManagerOnly],
+    )
     async def create(body: GroupCreate, session: SessionDep) -> dict[str, Any]:
         return await catalogue.create_group(session, table=table, data=body)
 
-    @router.patch(f"/{path}/{{group_id}}", response_model=model, tags=[tag], openapi_extra=MANAGERS,
-                  name=f"update_{path}", responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+    @router.patch(
+        f"/{path}/{{group_id}}",
+        response_model=model,
+        tags=[tag],
+        openapi_extra=MANAGERS,
+        name=f"update_{path}",
+        responses=WRITE_ERRORS,
+        dependencies=[ManagerOnly],
+    )
     async def update_one(group_id: IdPath, body: GroupUpdate, session: SessionDep) -> dict[str, Any]:
         return await catalogue.update_group(session, table=table, group_id=group_id, data=body)
 
-    @router.delete(f"/{path}/{{group_id}}", status_code=204, tags=[tag], openapi_extra=MANAGERS,
-                   name=f"delete_{path}", responses=WRITE_ERRORS, dependencies=[ManagerOnly])
+    @router.delete(
+        f"/{path}/{{group_id}}",
+        status_code=204,
+        tags=[tag],
+        openapi_extra=MANAGERS,
+        name=f"delete_{path}",
+        responses=WRITE_ERRORS,
+        dependencies=[ManagerOnly],
+    )
     async def delete_one(group_id: IdPath, session: SessionDep) -> Response:
         await catalogue.delete_group(session, table=table, group_id=group_id)
         return Response(status_code=204)

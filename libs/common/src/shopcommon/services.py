@@ -48,9 +48,11 @@ class ServiceSpec:
         return fn
 
 
-def discover_services() -> list[ServiceSpec]:
+def discover_services(only: list[str] | None = None) -> list[ServiceSpec]:
     specs: list[ServiceSpec] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if only and ep.name not in only:
+            continue
         spec = ep.load()
         if not isinstance(spec, ServiceSpec):
             raise TypeError(f"entry point {ep.name} does not point at a ServiceSpec")
@@ -59,7 +61,7 @@ def discover_services() -> list[ServiceSpec]:
 
 
 def service_spec(name: str) -> ServiceSpec:
-    for spec in discover_services():
+    for spec in discover_services([name]):
         if spec.name == name:
             return spec
     raise LookupError(f"no service named {name!r} is installed")

@@ -24,21 +24,36 @@ from shopcommon.migrations import upgrade
 from shopcommon.services import ServiceSpec, discover_services
 
 
+def env_name(spec: ServiceSpec) -> str:
+    return spec.name.upper().replace("-", "_")
+
+
+def service_ports(specs: list[ServiceSpec], env: dict[str, str]) -> dict[str, int]:
+    """Each service's port: its standard one unless `SHOP_<NAME>_PORT` says otherwise."""
+    return {s.name: int(env.get(f"SHOP_{env_name(s)}_PORT", s.port)) for s in specs}
+
+
 def service_urls_env(specs: list[ServiceSpec], ports: dict[str, int] | None = None) -> dict[str, str]:
     """`SHOP_<NAME>_URL` for every service: how services find each other (and the JWKS)."""
     env = {}
     for spec in specs:
         port = (ports or {}).get(spec.name, spec.port)
-        env[f"SHOP_{spec.name.upper().replace('-', '_')}_URL"] = f"http://127.0.0.1:{port}"
+        env[f"SHOP_{env_name(spec)}_URL"] = f"http://127.0.0.1:{port}"
     if "SHOP_CHECKOUT_URL" in env:
         env["JWT_JWKS_URL"] = env["SHOP_CHECKOUT_URL"] + "/.well-known/jwks.json"
     return env
 
 
 def service_env(
-    spec: ServiceSpec, urls: StackUrls, base_env: dict[str, str], database_url: str | None, data_dir: Path
+    spec: ServiceSpec,
+    urls: StackUrls,
+    base_env: dict[str, str],
+    database_url: str | None,
+    data_dir: Path,
+    ports: dict[str, int],
+    specs: list[ServiceSpec],
 ) -> dict[str, str]:
-    env = {**service_urls_env(discover_services()), **base_env, **urls.as_env()}
+    env = {**service_urls_env(specs, ports), **base_env, **urls.as_env()}
     env.setdefault("APP_ENV", "dev")
     env["SHOP_DATA_DIR"] = str(data_dir)
     if database_url and spec.database_env not in base_env:
@@ -61,7 +76,7 @@ async def prepare_database(spec: ServiceSpec, urls: StackUrls, env: dict[str, st
     return url
 
 
-def uvicorn_argv(spec: ServiceSpec, host: str, workers: int) -> list[str]:
+def uvicorn_argv(spec: ServiceSpec, host: str, port: int, workers: int) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -71,7 +86,7 @@ def uvicorn_argv(spec: ServiceSpec, host: str, workers: int) -> list[str]:
         "--host",
         host,
         "--port",
-        str(spec.port),
+        str(port),
         "--loop",
         "uvloop",
         "--http",
@@ -85,19 +100,22 @@ def uvicorn_argv(spec: ServiceSpec, host: str, workers: int) -> list[str]:
     return argv
 
 
-def wait_ready(proc: ManagedProcess, spec: ServiceSpec, timeout: float) -> None:
+def wait_ready(proc: ManagedProcess, spec: ServiceSpec, base_url: str, timeout: float) -> None:
     def ready() -> bool:
-        return httpx.get(f"{spec.base_url}/readyz", timeout=2).status_code == 200
+        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
 
     wait_for(ready, timeout, f"{spec.name} /readyz", proc)
 
 
-def banner(specs: list[ServiceSpec], stack: EmbeddedStack, urls: StackUrls, seconds: float) -> str:
+def banner(
+    specs: list[ServiceSpec], ports: dict[str, int], stack: EmbeddedStack, urls: StackUrls, seconds: float
+) -> str:
     lines = ["", "=" * 72, f"  The shop is running ({seconds:.1f}s). Ctrl-C stops everything.", ""]
     for spec in specs:
-        lines.append(f"  {spec.name:<14} {spec.base_url}   docs {spec.base_url}/docs   redoc {spec.base_url}/redoc")
+        base = f"http://127.0.0.1:{ports[spec.name]}"
+        lines.append(f"  {spec.name:<14} {base}   docs {base}/docs   redoc {base}/redoc")
         for label, path in spec.links.items():
-            lines.append(f"  {'':<14} {label}: {spec.base_url}{path}")
+            lines.append(f"  {'':<14} {label}: {base}{path}")
     lines += ["", "  Infrastructure:"]
     lines += [f"    {line}" for line in stack.started] or ["    (all from the environment)"]
     lines += [
@@ -118,17 +136,23 @@ def run(args: argparse.Namespace) -> int:
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     started_at = time.monotonic()
     stop_event = threading.Event()
+    running = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
+        if stop_event.is_set():
+            return  # already stopping; a second Ctrl-C must not cut the orderly shutdown short
         stop_event.set()
+        if not running.is_set():
+            raise KeyboardInterrupt  # still starting: abandon the start, then stop what is up
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
     base_env = dict(os.environ)
     demo = base_env.get("APP_ENV", "dev") == "dev"
-    specs = [s for s in discover_services() if not args.only or s.name in args.only]
-    stack = EmbeddedStack(data_dir, StackPorts(), durable=True, echo=True, env=base_env)
+    specs = discover_services(args.only)
+    ports = service_ports(specs, base_env)
+    stack = EmbeddedStack(data_dir, StackPorts.from_env(base_env), durable=True, echo=True, env=base_env)
     services: list[ManagedProcess] = []
     try:
         print("starting the embedded stack ...", flush=True)
@@ -137,17 +161,17 @@ def run(args: argparse.Namespace) -> int:
         async def prepare_all() -> list[str | None]:
             out = []
             for spec in specs:
-                env = service_env(spec, urls, base_env, None, data_dir)
+                env = service_env(spec, urls, base_env, None, data_dir, ports, specs)
                 out.append(await prepare_database(spec, urls, env, demo=demo))
             return out
 
         print("migrating and loading demo data ...", flush=True)
         db_urls = asyncio.run(prepare_all())
         for i, (spec, db_url) in enumerate(zip(specs, db_urls, strict=True)):
-            env = service_env(spec, urls, base_env, db_url, data_dir)
+            env = service_env(spec, urls, base_env, db_url, data_dir, ports, specs)
             proc = ManagedProcess(
                 spec.name,
-                uvicorn_argv(spec, args.host, args.workers),
+                uvicorn_argv(spec, args.host, ports[spec.name], args.workers),
                 log_dir=stack.log_dir,
                 env=env,
                 cwd=root,
@@ -157,8 +181,9 @@ def run(args: argparse.Namespace) -> int:
             services.append(proc)
             proc.start()
         for spec, proc in zip(specs, services, strict=True):
-            wait_ready(proc, spec, timeout=60)
-        print(banner(specs, stack, urls, time.monotonic() - started_at), flush=True)
+            wait_ready(proc, spec, f"http://127.0.0.1:{ports[spec.name]}", timeout=60)
+        print(banner(specs, ports, stack, urls, time.monotonic() - started_at), flush=True)
+        running.set()
         while not stop_event.wait(0.5):
             dead = [p for p in services if not p.running]
             if dead:
@@ -171,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"make run failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
+        stop_event.set()
         print("stopping ...", flush=True)
         for proc in reversed(services):
             proc.stop()

@@ -10,7 +10,18 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+
+def run_as(user: str | None) -> dict[str, Any]:
+    """subprocess arguments to run as `user` with that user's own group only (not root's groups)."""
+    if user is None:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
 
 COLORS = ["\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[91m", "\033[96m", "\033[93m"]
 RESET = "\033[0m"
@@ -52,7 +63,7 @@ class ManagedProcess:
             stdin=subprocess.DEVNULL,
             env=self.env,
             cwd=self.cwd,
-            user=self.user,
+            **run_as(self.user),
             # Own session: Ctrl-C reaches only the launcher, which stops children in order.
             start_new_session=True,
         )

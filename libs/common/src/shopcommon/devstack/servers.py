@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopcommon.devstack.processes import ManagedProcess, wait_for
+from shopcommon.devstack.processes import ManagedProcess, run_as, wait_for
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -79,7 +79,7 @@ def postgres_process(data_dir: Path, port: int, log_dir: Path, *, durable: bool,
         data_dir.mkdir(parents=True)
         if user:
             _open_path_for(user, data_dir)
-        subprocess.run(
+        result = subprocess.run(
             [
                 str(bin_dir / "initdb"),
                 "-D",
@@ -92,11 +92,14 @@ def postgres_process(data_dir: Path, port: int, log_dir: Path, *, durable: bool,
                 "--locale=C.UTF-8",
                 "--no-instructions",
             ],
-            check=True,
-            user=user,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            check=False,
+            **run_as(user),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{result.stdout.decode(errors='replace')}")
     elif user:
         _open_path_for(user, data_dir)
     settings = {

@@ -20,6 +20,18 @@ class StackPorts:
     mail_http: int = 8025
 
     @classmethod
+    def from_env(cls, env: dict[str, str]) -> StackPorts:
+        """The embedded defaults, each overridable: SHOP_POSTGRES_PORT, SHOP_REDIS_PORT, SHOP_KAFKA_PORT,
+        SHOP_SMTP_PORT, SHOP_MAIL_HTTP_PORT."""
+        defaults = cls()
+        return cls(
+            **{
+                name: int(env.get(f"SHOP_{name.upper()}_PORT", getattr(defaults, name)))
+                for name in ("postgres", "redis", "kafka", "smtp", "mail_http")
+            }
+        )
+
+    @classmethod
     def free(cls) -> StackPorts:
         return cls(*(servers.free_port() for _ in range(5)))
 

@@ -1,0 +1,99 @@
+"""Token verification refuses every forgery a client can try."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shopcommon.auth import Principal, Role, TokenVerifier
+from shopcommon.problems import NotFound, Unauthorized
+from shopcommon.testing.tokens import AUDIENCE, ISSUER, TestIssuer
+
+
+@pytest.fixture
+def issuer(tmp_path) -> TestIssuer:  # type: ignore[no-untyped-def]
+    return TestIssuer(tmp_path)
+
+
+@pytest.fixture
+def verifier(issuer: TestIssuer) -> TokenVerifier:
+    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_file=str(issuer.jwks_path), refetch_interval=0)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_a_valid_token_yields_its_claims(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    claims = await verifier.verify(issuer.token(42, "customer"))
+    assert claims["sub"] == "42" and claims["role"] == "customer"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"ttl": -60}, "expired"),
+        ({"aud": "someone-else"}, "audience"),
+        ({"iss": "evil"}, "issuer"),
+        ({"role": "superuser"}, "role"),
+    ],
+)
+async def test_bad_claims_are_refused(issuer: TestIssuer, verifier: TokenVerifier, overrides, reason) -> None:  # type: ignore[no-untyped-def]
+    token = issuer.token(1, overrides.pop("role", "customer"), **overrides)
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
+
+
+async def test_a_token_signed_by_another_key_is_refused(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    forged = issuer.token(1, "manager", key=Ed25519PrivateKey.generate())
+    with pytest.raises(Unauthorized):
+        await verifier.verify(forged)
+
+
+async def test_alg_none_is_refused(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "1", "role": "manager", "iat": now, "exp": now + 60, "jti": "x"}
+    token = f"{_b64({'alg': 'none', 'kid': issuer.kid})}.{_b64(claims)}."
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
+
+
+async def test_hmac_token_keyed_with_the_public_key_is_refused(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "1", "role": "manager", "iat": now, "exp": now + 60, "jti": "x"}
+    # PyJWT itself refuses to make this token, so it is signed by hand, as an attacker would.
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': issuer.kid})}.{_b64(claims)}"
+    mac = hmac.new(issuer.public_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = signing_input + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
+
+
+async def test_missing_required_claims_are_refused(issuer: TestIssuer, verifier: TokenVerifier) -> None:
+    token = jwt.encode({"sub": "1", "role": "customer"}, issuer.key, algorithm="EdDSA", headers={"kid": issuer.kid})
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
+
+
+async def test_a_new_key_is_picked_up_without_restart(issuer: TestIssuer, verifier: TokenVerifier, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await verifier.verify(issuer.token(1, "customer"))
+    rotated = TestIssuer(tmp_path / "rotated")
+    both = {"keys": issuer.jwks["keys"] + rotated.jwks["keys"]}
+    issuer.jwks_path.write_text(json.dumps(both))
+    assert (await verifier.verify(rotated.token(2, "customer")))["sub"] == "2"
+    assert (await verifier.verify(issuer.token(3, "customer")))["sub"] == "3"
+
+
+def test_principal_ownership_rules() -> None:
+    customer = Principal("7", Role.CUSTOMER)
+    assert customer.can_act_for(7) and not customer.can_act_for(8)
+    with pytest.raises(NotFound):
+        customer.ensure_owner(8, "order")
+    assert Principal("1", Role.MANAGER).can_act_for(8)
+    service = Principal("notifications", Role.SERVICE)
+    assert service.user_id is None and service.can_act_for(8)

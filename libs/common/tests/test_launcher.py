@@ -1,0 +1,102 @@
+"""`make run`'s launcher: starts the stack and a service, keeps data across runs, and Ctrl-C
+leaves no process behind. Runs on free ports in a scratch root, so it never meets a real `make run`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from shopcommon.devstack.servers import free_port, port_open
+
+
+def start_launcher(root: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "SMTP_URL"}
+    }
+    env.update({f"SHOP_{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env["APP_ENV"] = "dev"
+    return subprocess.Popen(
+        [sys.executable, "-m", "shopcommon.devstack.launcher", "--root", str(root), "--only", "product-stub"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_banner(proc: subprocess.Popen[str], timeout: float = 90) -> str:
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if "Logs:" in line:  # the banner's last line
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError("launcher never became ready:\n" + "".join(seen[-40:]))
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_quietly(proc: subprocess.Popen[str]) -> None:
+    """On a failed assertion, still stop the launcher (and through it everything it started)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen[str]) -> list[psutil.Process]:
+    children = descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    return children
+
+
+@pytest.mark.timeout(240)
+def test_run_twice_keeps_data_and_ctrl_c_leaves_nothing(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    ports = {name: free_port() for name in ("postgres", "redis", "kafka", "smtp", "mail_http", "product_stub")}
+    api = f"http://127.0.0.1:{ports['product_stub']}/api/v1"
+
+    first = start_launcher(tmp_path, ports)
+    request.addfinalizer(lambda: stop_quietly(first))
+    banner = wait_for_banner(first)
+    assert f"http://127.0.0.1:{ports['product_stub']}" in banner and "admin" in banner
+    assert httpx.get(f"{api}/products", params={"limit": 1}).status_code == 200
+    count = len(httpx.get(f"{api}/categories").json())
+    children = stop_with_ctrl_c(first)
+    assert children, "the launcher started no processes?"
+    time.sleep(0.5)
+    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    assert not any(port_open(p) for p in ports.values())
+    assert (tmp_path / ".data" / "pg" / "PG_VERSION").exists()
+    assert (tmp_path / ".data" / "logs" / "product-stub.log").exists()
+
+    started = time.monotonic()
+    second = start_launcher(tmp_path, ports)
+    request.addfinalizer(lambda: stop_quietly(second))
+    wait_for_banner(second)
+    assert time.monotonic() - started < 30
+    assert len(httpx.get(f"{api}/categories").json()) == count  # same data, loaded once
+    stop_with_ctrl_c(second)
+    assert not any(port_open(p) for p in ports.values())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from shopcommon.devstack.launcher import service_urls_env
 from shopcommon.devstack.servers import free_port
 from shopcommon.services import ServiceSpec, discover_services

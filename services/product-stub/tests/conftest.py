@@ -2,6 +2,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from product_stub.config import Settings
 from product_stub.demo import load_demo_data
 from product_stub.main import create_app

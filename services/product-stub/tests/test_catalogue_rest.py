@@ -1,6 +1,7 @@
 """Catalogue REST: public reads with filters and cursor pages; manager-only writes."""
 
 import httpx
+
 from product_stub.demo import CATEGORIES, MANUFACTURERS, demo_products
 from shopcommon.testing.tokens import TestIssuer
 

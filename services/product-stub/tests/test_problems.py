@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+
 from shopcommon.testing.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"

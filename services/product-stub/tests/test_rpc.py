@@ -1,6 +1,7 @@
 """The route256 ProductService endpoints, field for field."""
 
 import httpx
+
 from product_stub.config import Settings
 from product_stub.demo import demo_products
 from shopcommon.testing.tokens import TestIssuer

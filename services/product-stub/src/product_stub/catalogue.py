@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from product_stub.models import categories, manufacturers, products
 from product_stub.schemas import GroupCreate, GroupUpdate, ProductCreate, ProductUpdate
+from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 
 _PRODUCT_COLUMNS = (
     products.c.sku,

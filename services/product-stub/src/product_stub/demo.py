@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
 from shopcommon.db import plain_url
 
 CATEGORIES: dict[str, str] = {

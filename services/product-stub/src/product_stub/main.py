@@ -4,10 +4,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from shopcommon.app import create_service_app
 
 from product_stub.api import rest, rpc
 from product_stub.config import Settings
+from shopcommon.app import create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

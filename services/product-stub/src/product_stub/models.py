@@ -1,5 +1,6 @@
-from shopcommon.db import naming_metadata
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from shopcommon.db import naming_metadata
 
 metadata = naming_metadata()
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from shopcommon.auth import Role, require_roles
-from shopcommon.db import ReadSessionDep, SessionDep
-from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
-from shopcommon.problems import problem_responses
 
 from product_stub import catalogue
 from product_stub.models import categories, manufacturers
@@ -22,6 +18,10 @@ from product_stub.schemas import (
     ProductCreate,
     ProductUpdate,
 )
+from shopcommon.auth import Role, require_roles
+from shopcommon.db import ReadSessionDep, SessionDep
+from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1")
 ManagerOnly = require_roles(Role.MANAGER)

@@ -8,12 +8,12 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from shopcommon.db import ReadSessionDep
-from shopcommon.problems import TooManyRequests, Unauthorized, problem_responses
 
 from product_stub import catalogue
 from product_stub.config import Settings
 from product_stub.schemas import GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse
+from shopcommon.db import ReadSessionDep
+from shopcommon.problems import TooManyRequests, Unauthorized, problem_responses
 
 router = APIRouter(tags=["route256 ProductService"])
 

@@ -3,7 +3,9 @@ PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 PY := .venv/bin/python
 
-.PHONY: run test setup lint fmt openapi openapi-check bench clean
+REDOCLY := npx --yes @redocly/cli@2
+
+.PHONY: run test setup lint fmt openapi openapi-check docs docs-lint bench clean
 
 run:
 	@$(DEV) -m shopcommon.devstack.launcher
@@ -28,6 +30,13 @@ openapi: setup
 
 openapi-check: setup
 	$(PY) tools/openapi.py check
+
+docs: openapi
+	@mkdir -p openapi/html
+	@for f in openapi/*.yaml; do n=$$(basename $$f .yaml); $(REDOCLY) build-docs $$f -o openapi/html/$$n.html; done
+
+docs-lint:
+	$(REDOCLY) lint openapi/*.yaml --format=summary
 
 bench: setup
 	$(PY) bench/run.py

@@ -151,11 +151,26 @@ def create_service_app(
             tags=openapi_tags,
         )
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        schema["servers"] = [{"url": "/", "description": "this service"}]
+        document_roles(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def document_roles(schema: dict[str, Any]) -> None:
+    """Show `x-roles` where a reader looks (the description) and mark public operations `security: []`."""
+    for path_item in schema.get("paths", {}).values():
+        for op in path_item.values():
+            roles = op.get("x-roles")
+            if not roles:
+                continue
+            if "security" not in op:
+                op["security"] = []
+            who = "**Who may call:** " + ", ".join(f"`{r}`" for r in roles)
+            op["description"] = f"{op['description']}\n\n{who}" if op.get("description") else who
 
 
 def _ops_router() -> APIRouter:

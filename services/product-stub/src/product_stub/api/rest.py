@@ -74,7 +74,7 @@ async def list_products(
     openapi_extra=PUBLIC,
     responses=problem_responses(404, 422),
 )
-async def get_product(sku: SkuPath, session: ReadSessionDep) -> dict[str, Any]:
+async def get_product_details(sku: SkuPath, session: ReadSessionDep) -> dict[str, Any]:
     return await catalogue.get_product(session, sku=sku)
 
 

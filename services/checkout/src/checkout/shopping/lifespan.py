@@ -1,9 +1,91 @@
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+"""The shopping domain's resources: HTTP clients for product-stub and LOMS, the ProductService
+client with its shared rate limit, all on the app's Redis."""
 
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
+
+from checkout.shopping.deps import Shopping
+from checkout.shopping.loms_client import LomsClient
+from checkout.shopping.product_client import ProductClient, ProductClientConfig
+from checkout.shopping.ratelimit import SharedRateLimiter
+from checkout.shopping.settings import ShoppingSettings
+from shopcommon.logging import REQUEST_ID_HEADER, current_request_id
+
+#: Service tokens are minted for 5 minutes and reused for 4.
+SERVICE_TOKEN_TTL = 300
+SERVICE_TOKEN_REUSE = 240
+
+
+async def _propagate_request_id(request: httpx.Request) -> None:
+    rid = current_request_id()
+    if rid and REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = rid
+
+
+def http_client(base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        event_hooks={"request": [_propagate_request_id]},
+        transport=transport,
+    )
+
+
+def service_token_source(app: FastAPI) -> Callable[[], str]:
+    """Checkout's own `service` token, minted by its key store and reused until near expiry."""
+    cached: dict[str, Any] = {"token": "", "until": 0.0}
+
+    def token() -> str:
+        if time.monotonic() >= cached["until"]:
+            cached["token"] = app.state.key_store.service_token(ttl=SERVICE_TOKEN_TTL)
+            cached["until"] = time.monotonic() + SERVICE_TOKEN_REUSE
+        return str(cached["token"])
+
+    return token
+
+
+def product_client(settings: ShoppingSettings, http: httpx.AsyncClient, redis: Any) -> ProductClient:
+    limiter = SharedRateLimiter(
+        redis, f"{settings.shopping_redis_prefix}product-rate", rate=settings.product_rate_limit_rps,
+        burst=settings.product_rate_limit_burst, max_wait=settings.product_rate_limit_max_wait,
+    )
+    config = ProductClientConfig(
+        token=settings.product_token, cache_ttl=settings.product_cache_ttl, missing_ttl=settings.product_missing_ttl,
+        tries=settings.product_tries, timeout=settings.product_timeout, backoff=settings.product_backoff,
+        backoff_max=settings.product_backoff_max, concurrency=settings.product_concurrency,
+        prefix=settings.shopping_redis_prefix,
+    )
+    return ProductClient(http, redis, limiter, config)
 
 
 @asynccontextmanager
 async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    settings: ShoppingSettings = app.state.settings
+    # Tests may hand in transports (e.g. another app in-process) under `app.state.shopping_transports`.
+    transports: dict[str, httpx.AsyncBaseTransport] = getattr(app.state, "shopping_transports", {})
+    async with AsyncExitStack() as stack:
+        product_http = await stack.enter_async_context(
+            http_client(settings.product_stub_url, settings.product_timeout, transports.get("product"))
+        )
+        loms_http = await stack.enter_async_context(
+            http_client(settings.loms_url, settings.loms_timeout, transports.get("loms"))
+        )
+        app.state.shopping = Shopping(
+            sessionmaker=app.state.sessionmaker,
+            read_sessionmaker=app.state.read_sessionmaker,
+            redis=app.state.redis,
+            products=product_client(settings, product_http, app.state.redis),
+            loms=LomsClient(loms_http, service_token_source(app), timeout=settings.loms_timeout,
+                            order_wait=settings.loms_order_wait),
+            redis_prefix=settings.shopping_redis_prefix,
+            catalogue_http=product_http,
+        )
+        yield

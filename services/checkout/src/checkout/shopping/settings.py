@@ -1,5 +1,51 @@
+from typing import Any
+
+from pydantic import model_validator
 from pydantic_settings import BaseSettings
+
+from shopcommon.settings import is_placeholder, shared
 
 
 class ShoppingSettings(BaseSettings):
     """Cart, ProductService client and LOMS client settings, read with the CHECKOUT_ prefix."""
+
+    product_stub_url: str = shared("SHOP_PRODUCT_STUB_URL", "http://127.0.0.1:9003")
+    loms_url: str = shared("SHOP_LOMS_URL", "http://127.0.0.1:9001")
+
+    #: The ProductService token sent in the body of `/get_product` (a secret outside dev).
+    product_token: str = "testtoken"
+    #: Requests per second to ProductService, shared by every checkout replica through Redis.
+    product_rate_limit_rps: float = 10.0
+    #: How many requests may go at once after a pause (1 = evenly spaced).
+    product_rate_limit_burst: int = 1
+    #: Longest wait for a rate-limit slot before answering 503 instead.
+    product_rate_limit_max_wait: float = 10.0
+    #: ProductService requests in flight for one cart.
+    product_concurrency: int = 5
+    #: Seconds a product's name and price stay cached in Redis.
+    product_cache_ttl: float = 60.0
+    #: Seconds an "unknown sku" answer stays cached.
+    product_missing_ttl: float = 5.0
+    #: Tries per product (the first and the retries) on 420, 429, 5xx and network errors.
+    product_tries: int = 3
+    #: Timeout of one ProductService request, seconds.
+    product_timeout: float = 2.0
+    #: First retry delay, seconds; doubles each try, with full jitter.
+    product_backoff: float = 0.1
+    product_backoff_max: float = 2.0
+
+    #: Timeout of one LOMS request (beyond the `Prefer: wait` it is asked for), seconds.
+    loms_timeout: float = 5.0
+    #: `Prefer: wait=N` on order creation: how long LOMS may take to settle the reservation.
+    loms_order_wait: int = 10
+
+    #: Prefix of checkout's shopping keys in Redis (tests give each run its own).
+    shopping_redis_prefix: str = "checkout:"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_product_token(self) -> Any:
+        if getattr(self, "is_dev", True):
+            return self
+        if is_placeholder(self.product_token):
+            raise ValueError("CHECKOUT_PRODUCT_TOKEN must be set to the real ProductService token outside dev mode")
+        return self

@@ -1,0 +1,93 @@
+"""Cart use cases: add (checked against LOMS stock), remove, list (live names and prices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.shopping import cart_store
+from checkout.shopping.cart_store import Cart
+from checkout.shopping.deps import Shopping, run_together
+from shopcommon.problems import Conflict, NotFound
+
+#: How long the prices a customer was shown are remembered for checkout, seconds.
+SEEN_PRICES_TTL = 3600
+
+
+class OutOfStock(Conflict):
+    title, slug = "Not enough stock", "out-of-stock"
+
+
+class UnknownSku(NotFound):
+    title, slug = "Unknown sku", "unknown-sku"
+
+
+class NotInCart(NotFound):
+    title, slug = "Not in the cart", "not-in-cart"
+
+
+async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: int, count: int) -> int:
+    """Add `count` units; the line's new count. The line never passes what can be bought now."""
+    product, available = await run_together(shop.products.get_product(sku), shop.loms.available(sku))
+    if product is None:
+        raise UnknownSku(f"sku {sku} is not in the catalogue", sku=sku)
+    await cart_store.touch_cart(session, user_id=user_id)
+    new_count = await cart_store.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=available)
+    if new_count is None:
+        in_cart = await cart_store.line_count(session, user_id=user_id, sku=sku)
+        raise OutOfStock(
+            f"sku {sku}: {available} available, {in_cart} already in the cart, {count} more asked for",
+            sku=sku, available=available, in_cart=in_cart, requested=count,
+        )
+    return new_count
+
+
+async def remove_item(session: AsyncSession, *, user_id: int, sku: int, count: int | None) -> int:
+    """Take `count` units off the line (the whole line without a count); what is left of it."""
+    await cart_store.touch_cart(session, user_id=user_id)
+    left = await cart_store.remove_from_line(session, user_id=user_id, sku=sku, count=count)
+    if left is None:
+        raise NotInCart(f"sku {sku} is not in the cart", sku=sku)
+    return left
+
+
+async def list_cart(shop: Shopping, *, user_id: int) -> dict[str, Any]:
+    """`{items: [{sku, count, name, price}], total_price}` with names and prices fetched live.
+
+    Lines whose sku ProductService no longer knows are left out (they cannot be bought).
+    """
+    cart = await read_cart(shop, user_id=user_id)
+    products = await shop.products.get_products(line.sku for line in cart.lines)
+    items: list[dict[str, Any]] = []
+    for line in cart.lines:
+        product = products[line.sku]
+        if product is not None:
+            items.append({"sku": line.sku, "count": line.count, "name": product.name, "price": product.price})
+    await remember_prices(shop, cart, {item["sku"]: item["price"] for item in items})
+    return {"items": items, "total_price": sum(i["price"] * i["count"] for i in items)}
+
+
+async def read_cart(shop: Shopping, *, user_id: int) -> Cart:
+    """A short read of its own: no database connection is held while ProductService answers."""
+    async with shop.read_sessionmaker() as session:
+        return await cart_store.load_cart(session, user_id=user_id)
+
+
+def _seen_key(shop: Shopping, cart: Cart) -> str:
+    return f"{shop.redis_prefix}cart-prices:{cart.user_id}:{cart.version}"
+
+
+async def remember_prices(shop: Shopping, cart: Cart, prices: dict[int, int]) -> None:
+    """Keep the prices this version of the cart was shown at: checkout orders at those prices."""
+    if prices:
+        await shop.redis.set(_seen_key(shop, cart), orjson.dumps({str(k): v for k, v in prices.items()}),
+                             ex=SEEN_PRICES_TTL)
+
+
+async def seen_prices(shop: Shopping, cart: Cart) -> dict[int, int]:
+    raw = await shop.redis.get(_seen_key(shop, cart))
+    if raw is None:
+        return {}
+    return {int(k): int(v) for k, v in orjson.loads(raw).items()}

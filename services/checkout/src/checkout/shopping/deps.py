@@ -1,0 +1,68 @@
+"""What the shopping routes need, built once per process in `shopping_lifespan`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from checkout.shopping.loms_client import LomsClient
+from checkout.shopping.product_client import ProductClient
+from shopcommon.auth import Principal
+from shopcommon.problems import Forbidden
+
+
+@dataclass(frozen=True)
+class Shopping:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis
+    products: ProductClient
+    loms: LomsClient
+    redis_prefix: str
+    #: product-stub's REST API (catalogue pages; public and not rate limited).
+    catalogue_http: httpx.AsyncClient
+
+
+def get_shopping(request: Request) -> Shopping:
+    shopping: Shopping = request.app.state.shopping
+    return shopping
+
+
+ShoppingDep = Annotated[Shopping, Depends(get_shopping)]
+
+
+def own_user_id(principal: Principal) -> int:
+    """The caller's own user id: carts and orders belong to people, not to services."""
+    if principal.user_id is None:
+        raise Forbidden("This endpoint acts for the signed-in user; a service must name the user")
+    return principal.user_id
+
+
+def user_acting_for(principal: Principal, user_id: int) -> int:
+    """`user_id`, if the caller may act for them: managers and services for anyone, others for themself."""
+    if not principal.can_act_for(user_id):
+        raise Forbidden("You may only act for yourself")
+    return user_id
+
+
+async def run_together(*calls: Awaitable[Any]) -> list[Any]:
+    """Await several calls at once; the first failure is raised as itself (not as a group)."""
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(call)) for call in calls]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _awaited(call: Awaitable[Any]) -> Any:
+    return await call
+

@@ -1,0 +1,130 @@
+"""Checkout: turn a cart (or a list of items) into a LOMS order at the prices the customer saw.
+
+The order is created with an `Idempotency-Key`: the client's own when given, otherwise one naming
+the cart's version. Two checkouts of one cart therefore send the same key and LOMS makes one
+order. The cart is emptied only once the order holds its reservation, and only if it is still the
+version that was ordered. A failed reservation keeps the cart and moves its version on, so the
+next attempt is a new order rather than a replay of the failed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from typing import Any
+
+from checkout.shopping import cart_store
+from checkout.shopping.carts import read_cart, seen_prices
+from checkout.shopping.deps import Shopping
+from shopcommon.problems import Conflict, NotFound
+
+NEW = "new"
+FAILED = "failed"
+AWAITING_PAYMENT = "awaiting payment"
+#: Statuses that mean the order holds (or held) its stock: the cart has become this order.
+PLACED = frozenset({AWAITING_PAYMENT, "paid", "completed"})
+#: After LOMS answered `new`, how long to keep looking (it has already waited `Prefer: wait`), seconds.
+SETTLE_LOOK_AGAIN = 2.0
+
+
+class EmptyCart(Conflict):
+    title, slug = "The cart is empty", "cart-empty"
+
+
+class ReservationFailed(Conflict):
+    title, slug = "Not enough stock", "reservation-failed"
+
+
+class NoLongerSold(Conflict):
+    title, slug = "No longer sold", "no-longer-sold"
+
+
+class UnknownSkus(NotFound):
+    title, slug = "Unknown sku", "unknown-sku"
+
+
+async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None) -> dict[str, Any]:
+    """`{order_id, status}`; a failed reservation raises ReservationFailed (409) and keeps the cart."""
+    cart = await read_cart(shop, user_id=user_id)
+    if not cart.lines:
+        raise EmptyCart("There is nothing in the cart to check out")
+    prices = await seen_prices(shop, cart)
+    unseen = [line.sku for line in cart.lines if line.sku not in prices]
+    if unseen:
+        products = await shop.products.get_products(unseen)
+        gone = sorted(sku for sku, product in products.items() if product is None)
+        if gone:
+            raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, gone))}", skus=gone)
+        prices.update({sku: p.price for sku, p in products.items() if p is not None})
+    items = [{"sku": line.sku, "count": line.count, "price": prices[line.sku]} for line in cart.lines]
+    key = _scoped_key(user_id, client_key) if client_key else f"cart:{user_id}:v{cart.version}"
+    order = await _place(shop, user_id=user_id, items=items, key=key)
+    if order["status"] in PLACED:
+        await _advance_cart(shop, cart, empty=True)
+    elif order["status"] == FAILED:
+        await _advance_cart(shop, cart, empty=False)
+        await _raise_failed(shop, order, items)
+    return {"order_id": order["order_id"], "status": order["status"]}
+
+
+async def order_items(shop: Shopping, *, user_id: int, items: list[dict[str, int]],
+                      client_key: str | None) -> dict[str, Any]:
+    """An order straight from items (the Opply and Django seeds), at ProductService's prices now."""
+    counts: dict[int, int] = {}
+    for item in items:
+        counts[item["sku"]] = counts.get(item["sku"], 0) + item["count"]
+    products = await shop.products.get_products(counts)
+    unknown = sorted(sku for sku, product in products.items() if product is None)
+    if unknown:
+        raise UnknownSkus(f"not in the catalogue: skus {', '.join(map(str, unknown))}", skus=unknown)
+    priced = [{"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
+              for sku, count in sorted(counts.items())]
+    key = _scoped_key(user_id, client_key) if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
+    order = await _place(shop, user_id=user_id, items=priced, key=key)
+    if order["status"] == FAILED:
+        await _raise_failed(shop, order, priced)
+    return {"order_id": order["order_id"], "status": order["status"]}
+
+
+def _scoped_key(user_id: int, client_key: str) -> str:
+    """The client's key, scoped to its user (LOMS sees checkout as the one caller)."""
+    digest = hashlib.sha256(client_key.encode()).hexdigest()[:32]
+    return f"client:{user_id}:{digest}"
+
+
+async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], key: str) -> dict[str, Any]:
+    order = await shop.loms.create_order(user_id=user_id, items=items, idempotency_key=key)
+    if order.get("status") == NEW:
+        # Not settled within `Prefer: wait`, or a replay of the first answer: look again.
+        order = await _settled(shop, int(order["order_id"]), order)
+    return order
+
+
+async def _settled(shop: Shopping, order_id: int, order: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + SETTLE_LOOK_AGAIN
+    pause = 0.02
+    while True:
+        current = await shop.loms.get_order(order_id)
+        if current.get("status") != NEW or time.monotonic() + pause > deadline:
+            return {**order, **current, "order_id": order_id}
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
+async def _advance_cart(shop: Shopping, cart: cart_store.Cart, *, empty: bool) -> None:
+    async with shop.sessionmaker() as session, session.begin():
+        await cart_store.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty)
+
+
+async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[str, int]]) -> None:
+    """Name the skus that were short: those with less available now than the order asked for."""
+    available = await shop.loms.available_many(item["sku"] for item in items)
+    short = [item["sku"] for item in items if available.get(item["sku"], 0) < item["count"]]
+    skus = short or [item["sku"] for item in items]
+    raise ReservationFailed(
+        f"order {order['order_id']} could not reserve stock for skus {', '.join(map(str, skus))}",
+        order_id=order["order_id"], skus=skus,
+        available={str(sku): available.get(sku, 0) for sku in skus},
+    )

@@ -1,0 +1,66 @@
+"""A rate limit shared by every checkout replica: GCRA in one Lua script on Redis.
+
+Each caller reserves the next free slot and is told how long to sleep until it; callers are served
+in arrival order and nobody polls. Time comes from the Redis server, so replicas with skewed clocks
+still agree. A slot further away than `max_wait` is refused, not reserved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from redis.asyncio import Redis
+
+# KEYS[1]: the theoretical arrival time (TAT) of the next request, microseconds.
+# ARGV[1]: emission interval (1/rate), us; ARGV[2]: burst tolerance, us; ARGV[3]: longest wait, us.
+# Returns the microseconds to wait for the reserved slot, or -(wait) when refused.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return -wait end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return wait
+"""
+
+
+class RateLimitExceeded(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"no rate-limit slot within the allowed wait ({retry_after:.2f}s away)")
+        self.retry_after = retry_after
+
+
+class SharedRateLimiter:
+    def __init__(self, redis: Redis, key: str, *, rate: float, burst: int = 1, max_wait: float = 10.0) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.key = key
+        self.interval_us = int(1_000_000 / rate)
+        self.tolerance_us = self.interval_us * max(0, burst - 1)
+        self.max_wait_us = int(max_wait * 1_000_000)
+        self._script = redis.register_script(_GCRA)
+
+    async def reserve(self) -> float:
+        """Seconds until this caller's slot; raises RateLimitExceeded when too far away."""
+        wait_us = int(await self._script(keys=[self.key], args=[self.interval_us, self.tolerance_us, self.max_wait_us]))
+        if wait_us < 0:
+            raise RateLimitExceeded(-wait_us / 1_000_000)
+        return wait_us / 1_000_000
+
+    async def acquire(self) -> None:
+        """Wait for a slot."""
+        wait = await self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    @staticmethod
+    def retry_after(exc: RateLimitExceeded) -> int:
+        return max(1, math.ceil(exc.retry_after))

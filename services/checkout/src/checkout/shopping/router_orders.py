@@ -1,0 +1,75 @@
+"""The caller's orders, through LOMS with the caller's own token (LOMS applies its ownership rules:
+a customer sees only their own orders, another's is 404; managers see everyone's)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from checkout.shopping import purchase
+from checkout.shopping.deps import ShoppingDep, own_user_id, user_acting_for
+from checkout.shopping.router_rpc import IdempotencyKey
+from checkout.shopping.schemas import CheckoutResult, Order, OrderCreate, OrderPage, UserId
+from shopcommon.auth import CurrentPrincipal, roles_doc
+from shopcommon.pagination import CursorQuery
+from shopcommon.problems import Forbidden, problem_responses
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+EVERYONE = roles_doc("customer", "worker", "manager", "service")
+OrderPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
+
+
+@router.get("/orders", response_model=OrderPage, openapi_extra=EVERYONE,
+            responses=problem_responses(400, 401, 403, 422, 503),
+            summary="My orders, newest first (managers: everyone's, `user_id` filters)")
+async def list_orders(
+    principal: CurrentPrincipal,
+    shop: ShoppingDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: CursorQuery = None,
+    user_id: Annotated[UserId | None, Query()] = None,
+    status: Annotated[str | None, Query(pattern=f"^({STATUSES})$")] = None,
+) -> dict[str, Any]:
+    if not principal.is_staff:
+        mine = own_user_id(principal)
+        if user_id is not None and user_id != mine:
+            raise Forbidden("You may only list your own orders")
+        user_id = mine
+    params = {"limit": limit, "cursor": cursor, "user_id": user_id, "status": status}
+    return await shop.loms.list_orders(token=principal.token, params=params)
+
+
+@router.get("/orders/{order_id}", response_model=Order, openapi_extra=EVERYONE,
+            responses=problem_responses(401, 404, 422, 503))
+async def get_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
+    return await shop.loms.get_order(order_id, token=principal.token)
+
+
+@router.post("/orders", response_model=CheckoutResult, status_code=201, openapi_extra=EVERYONE,
+             responses={**problem_responses(401, 403, 404, 409, 422, 503),
+                        202: {"description": "The reservation has not settled yet: `status` is `new`"}},
+             summary="An order straight from items, at today's prices; waits for the reservation")
+async def create_order(body: OrderCreate, principal: CurrentPrincipal, shop: ShoppingDep, response: Response,
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    user_id = own_user_id(principal) if body.user_id is None else user_acting_for(principal, body.user_id)
+    items = [item.model_dump() for item in body.items]
+    result = await purchase.order_items(shop, user_id=user_id, items=items, client_key=idempotency_key)
+    if result["status"] == purchase.NEW:
+        response.status_code = 202
+    return result
+
+
+@router.post("/orders/{order_id}/pay", response_model=Order, openapi_extra=EVERYONE,
+             responses=problem_responses(401, 404, 409, 422, 503), summary="Pay: reserved units are written off")
+async def pay_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep,
+                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    return await shop.loms.move_order(order_id, "pay", token=principal.token, idempotency_key=idempotency_key)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=Order, openapi_extra=EVERYONE,
+             responses=problem_responses(401, 404, 409, 422, 503), summary="Cancel: reserved units are released")
+async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep,
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    return await shop.loms.move_order(order_id, "cancel", token=principal.token, idempotency_key=idempotency_key)

@@ -1,0 +1,120 @@
+"""Request and response bodies: route256's field names verbatim for the RPC endpoints, CONTRACT.md's
+for the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sku = Annotated[int, Field(ge=1, le=4_294_967_295, description="uint32, 1..2^32-1")]
+Count = Annotated[int, Field(ge=1, le=65535, description="uint16, 1..65535")]
+UserId = Annotated[int, Field(ge=1, le=2**63 - 1, description="int64 user id")]
+OrderId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Price = Annotated[int, Field(ge=0, le=4_294_967_295, description="In the smallest currency unit.")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- route256 RPC ---------------------------------------------------------------------------------
+class CartLineRequest(Strict):
+    user: UserId
+    sku: Sku
+    count: Count
+
+
+class UserRequest(Strict):
+    user: UserId
+
+
+class Empty(BaseModel):
+    pass
+
+
+class RpcCartItem(BaseModel):
+    sku: int
+    count: int
+    name: str
+    price: int
+
+
+class RpcCart(BaseModel):
+    items: list[RpcCartItem]
+    totalPrice: int  # noqa: N815 - the seed's spelling
+
+
+class RpcPurchase(BaseModel):
+    orderID: int  # noqa: N815 - the seed's spelling
+    status: str
+
+
+# --- REST -----------------------------------------------------------------------------------------
+class CartItemIn(Strict):
+    sku: Sku
+    count: Count
+
+
+class CartItem(BaseModel):
+    sku: int
+    count: int
+    name: str
+    price: int
+
+
+class Cart(BaseModel):
+    items: list[CartItem]
+    total_price: int
+
+
+class CartLine(BaseModel):
+    sku: int
+    count: int = Field(description="The line's count after the change (0: the line is gone).")
+
+
+class CheckoutResult(BaseModel):
+    order_id: int
+    status: str
+
+
+class Product(BaseModel):
+    sku: int
+    name: str
+    price: int
+    quantity_in_stock: int
+    category: str
+    manufacturer: str
+
+
+class OrderItemIn(Strict):
+    sku: Sku
+    count: Count
+
+
+class OrderCreate(Strict):
+    items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=200)]
+    user_id: UserId | None = Field(default=None, description="Managers and services: whose order this is.")
+
+
+class OrderItem(BaseModel):
+    sku: int
+    count: int
+    price: int | None = None
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    order_id: int
+    user_id: int
+    status: str
+    items: list[OrderItem]
+    total_price: int | None = None
+    created_at: datetime | None = None
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""HTTP routers (thin), their schemas and dependencies."""

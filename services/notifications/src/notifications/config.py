@@ -1,0 +1,65 @@
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shopcommon.devsecrets import dev_secret
+from shopcommon.settings import ServiceSettings, shared
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", populate_by_name=True)
+    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret", "vapid_private_key")
+
+    service_name: str = "notifications"
+
+    # Where the events come from; the same variable configures LOMS's relay.
+    loms_events_topic: str = shared("LOMS_EVENTS_TOPIC", "loms.order-events")
+    #: Partitions to create the topic with when this service finds it missing (a fresh broker).
+    events_topic_partitions: int = 3
+    consumer_group: str = "notifications"
+    consumer_batch_size: int = 200
+
+    # Each worker can be switched off, e.g. to run consumers and senders as separate processes.
+    consumer_enabled: bool = True
+    email_sender_enabled: bool = True
+    push_sender_enabled: bool = True
+
+    # Identity: e-mail addresses come from checkout's users API, read with a `service` token.
+    checkout_url: str = shared("SHOP_CHECKOUT_URL", "http://127.0.0.1:9000")
+    client_id: str = "notifications"
+    #: Empty in dev: the dev stack's generated `client-notifications` secret.
+    client_secret: str = ""
+    user_cache_seconds: float = 300.0
+
+    smtp_url: str = shared("SMTP_URL", "smtp://127.0.0.1:1025")
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Shop <orders@shop.example>"
+    #: Links in e-mails point at the storefront.
+    public_url: str = shared("SHOP_PUBLIC_URL", "http://127.0.0.1:9000")
+
+    # Deliveries (email and push): a table worked with retries and exponential backoff.
+    delivery_batch_size: int = 50
+    delivery_poll_seconds: float = 0.5
+    delivery_lease_seconds: float = 60.0
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    email_max_attempts: int = 10
+    push_max_attempts: int = 8
+
+    # Web push. Empty in dev: a key generated into the dev stack's secrets.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:orders@shop.example"
+    push_ttl_seconds: int = 86400
+    push_timeout_seconds: float = 10.0
+    max_subscriptions_per_user: int = 20
+
+    # The live stream.
+    sse_heartbeat_seconds: float = 10.0
+    sse_history_seconds: int = 600
+    sse_history_max: int = 200
+
+    def resolved_client_secret(self) -> str:
+        return self.client_secret or (dev_secret("client-notifications") if self.is_dev else "")
+
+    def resolved_vapid_private_key(self) -> str:
+        return self.vapid_private_key or (dev_secret("vapid-private-key") if self.is_dev else "")

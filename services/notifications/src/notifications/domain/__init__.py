@@ -1,0 +1,1 @@
+"""Pure rules: what an event is, what it causes, when to retry. No I/O."""

@@ -1,0 +1,73 @@
+"""Order e-mails from Jinja2 templates, one pair (plain text and HTML) per order status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from notifications.domain.events import OrderStatusChanged
+from notifications.domain.messages import cancel_reason_text, format_amount, subject_for
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class EmailRenderer:
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.env = Environment(
+            loader=PackageLoader("notifications.email", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.globals["amount"] = format_amount
+
+    def has_template(self, event: OrderStatusChanged) -> bool:
+        return event.known_status is not None
+
+    def render(self, event: OrderStatusChanged, *, name: str = "") -> RenderedEmail:
+        status = event.known_status
+        if status is None:
+            raise LookupError(f"no e-mail template for status {event.status!r}")
+        slug = status.value.replace(" ", "_")
+        subject = subject_for(event)
+        context = {
+            "event": event,
+            "name": name,
+            "subject": subject,
+            "order_url": f"{self.public_url}/orders/{event.order_id}",
+            "deadline": _deadline_text(event.payment_deadline),
+            "cancel_reason": cancel_reason_text(event.reason),
+        }
+        text = self.env.get_template(f"order_{slug}.txt.j2").render(context)
+        html = self.env.get_template(f"order_{slug}.html.j2").render(context)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def _deadline_text(deadline: datetime | None) -> str:
+    if deadline is None:
+        return "the payment deadline"
+    return deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def build_message(rendered: RenderedEmail, *, sender: str, recipient: str, notification_id: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    # One Message-ID per notification: a resend after a crash is recognisable as the same mail.
+    message["Message-ID"] = f"<notification-{notification_id}@notifications.shop>"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message

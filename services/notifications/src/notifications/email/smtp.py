@@ -1,0 +1,60 @@
+"""Sending through SMTP (aiosmtplib), with each failure sorted into retry-later or give-up."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from notifications.domain.delivery import DeliveryError
+
+
+class SmtpMailer:
+    """One connection per batch of messages; `SMTP_URL` is smtp://[user:pass@]host:port or smtps://."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
+            raise ValueError(f"SMTP_URL must be smtp://, smtps:// or smtp+starttls://, not {parts.scheme!r}")
+        self.host = parts.hostname or "127.0.0.1"
+        self.use_tls = parts.scheme == "smtps"
+        self.start_tls = parts.scheme == "smtp+starttls"
+        self.port = parts.port or (465 if self.use_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, use_tls=self.use_tls, start_tls=self.start_tls,
+            username=self.username, password=self.password, timeout=self.timeout,
+        )
+
+    async def connect(self) -> aiosmtplib.SMTP:
+        smtp = self.client()
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP server unreachable: {exc}", permanent=False) from exc
+        return smtp
+
+    @staticmethod
+    async def send(smtp: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        try:
+            await smtp.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [err.code for err in exc.recipients]
+            raise DeliveryError(f"recipient refused: {exc}", permanent=all(c >= 500 for c in codes)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP failure: {exc}", permanent=False) from exc
+
+    @staticmethod
+    async def close(smtp: aiosmtplib.SMTP) -> None:
+        try:
+            if smtp.is_connected:
+                await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()

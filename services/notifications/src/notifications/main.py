@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from notifications.api import notifications, push, stream
+from notifications.config import Settings
+from notifications.domain.delivery import RetryPolicy
+from notifications.email.render import EmailRenderer
+from notifications.email.smtp import SmtpMailer
+from notifications.metrics import NotificationMetrics
+from notifications.push import WebPushClient, load_vapid, vapid_public_key
+from notifications.stream import StreamHub
+from notifications.users import UserDirectory
+from notifications.workers.consumer import EventConsumer
+from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
+from notifications.workers.email_sender import EmailSender
+from notifications.workers.push_sender import PushSender
+from shopcommon.app import create_service_app
+from shopcommon.http import make_http_client
+from shopcommon.service_auth import ServiceTokenProvider
+
+
+def delivery_options(settings: Settings, max_attempts: int) -> DeliveryOptions:
+    policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds, max_attempts)
+    return DeliveryOptions(policy, settings.delivery_batch_size, settings.delivery_poll_seconds,
+                           settings.delivery_lease_seconds)
+
+
+def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics) -> list[DeliveryWorker]:
+    senders: list[DeliveryWorker] = []
+    if settings.email_sender_enabled:
+        http = app.state.http
+        tokens = ServiceTokenProvider(http, f"{settings.checkout_url.rstrip('/')}/api/v1/auth/token",
+                                      settings.client_id, settings.resolved_client_secret())
+        users = UserDirectory(http, tokens, settings.checkout_url, cache_seconds=settings.user_cache_seconds)
+        senders.append(EmailSender(
+            app.state.sessionmaker, metrics, delivery_options(settings, settings.email_max_attempts), users=users,
+            mailer=SmtpMailer(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+            renderer=EmailRenderer(settings.public_url), sender=settings.mail_from,
+        ))
+    if settings.push_sender_enabled:
+        client = WebPushClient(app.state.push_http, app.state.vapid, settings.vapid_subject,
+                               ttl=settings.push_ttl_seconds)
+        senders.append(PushSender(app.state.sessionmaker, metrics,
+                                  delivery_options(settings, settings.push_max_attempts), client=client))
+    return senders
+
+
+def build_consumer(app: FastAPI, settings: Settings, metrics: NotificationMetrics,
+                   senders: list[DeliveryWorker]) -> EventConsumer:
+    def wake_senders() -> None:
+        for sender in senders:
+            sender.wake()
+
+    return EventConsumer(
+        bootstrap=settings.kafka_bootstrap_servers, topic=settings.loms_events_topic,
+        group_id=settings.consumer_group, sessionmaker=app.state.sessionmaker, hub=app.state.stream_hub,
+        metrics=metrics, on_recorded=wake_senders, batch_size=settings.consumer_batch_size,
+        topic_partitions=settings.events_topic_partitions,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    metrics = NotificationMetrics(app.state.metrics.registry)
+    app.state.vapid = load_vapid(settings.resolved_vapid_private_key())
+    app.state.vapid_public_key = vapid_public_key(app.state.vapid)
+    app.state.http = make_http_client(timeout=5.0)
+    app.state.push_http = make_http_client(timeout=settings.push_timeout_seconds)
+    hub = app.state.stream_hub = StreamHub(app.state.redis, history_seconds=settings.sse_history_seconds,
+                                           history_max=settings.sse_history_max)
+    await hub.start()
+    metrics.stream_clients.set_function(lambda: hub.open_streams)
+    senders = build_senders(app, settings, metrics)
+    workers = [sender.run() for sender in senders]
+    if settings.consumer_enabled:
+        workers.append(build_consumer(app, settings, metrics, senders).run())
+    tasks = [asyncio.create_task(worker) for worker in workers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await hub.stop()
+        await app.state.http.aclose()
+        await app.state.push_http.aclose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        settings,
+        title="Notifications",
+        description=(
+            "Listens to LOMS's order events (`loms.order-events`) and tells each customer of every status "
+            "change once: by e-mail, by web push and on a live Server-Sent Events stream. Each operation's "
+            "`x-roles` names who may call it."
+        ),
+        routers=[notifications.router, push.router, stream.router],
+        lifespan=lifespan,
+        uses_db=True,
+        uses_redis=True,
+        uses_kafka=True,
+        openapi_tags=[
+            {"name": "notifications", "description": "The caller's notification log"},
+            {"name": "web push", "description": "VAPID key and browser subscriptions"},
+            {"name": "live stream", "description": "Order status changes as Server-Sent Events"},
+        ],
+    )

@@ -1,0 +1,196 @@
+"""The live stream: order events fanned out to open SSE connections on any replica.
+
+The consumer publishes each event once (a Redis key per event id guards against redelivery) to
+the user's pub/sub channel and appends it to the user's short history (a Redis stream trimmed by
+length and expiring by age). Each replica keeps one pub/sub connection, subscribed to the
+channels of the users it is streaming to, and hands messages to their connections' queues. A
+client reconnecting with `Last-Event-ID` gets the history after that event first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "notifications:user:"
+HISTORY_PREFIX = "notifications:history:"
+STREAMED_PREFIX = "notifications:streamed:"
+CONTROL_CHANNEL = "notifications:control"
+QUEUE_SIZE = 1000
+
+# Atomic: the first delivery of an event id appends to the history and publishes; a redelivery does nothing.
+_PUBLISH_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'msg', ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  redis.call('PUBLISH', ARGV[5], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    event_id: str
+    event_type: str
+    data: str
+
+    def encode(self) -> bytes:
+        return f"{self.event_id}\n{self.event_type}\n{self.data}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> StreamEvent:
+        event_id, event_type, data = raw.decode().split("\n", 2)
+        return cls(event_id, event_type, data)
+
+    def frame(self) -> str:
+        """One SSE message; `data` is JSON on one line, as the contract says."""
+        return f"id: {self.event_id}\nevent: {self.event_type}\ndata: {self.data}\n\n"
+
+
+class StreamHub:
+    def __init__(self, redis: Redis, *, history_seconds: int = 600, history_max: int = 200) -> None:
+        self.redis = redis
+        self.history_seconds = history_seconds
+        self.history_max = history_max
+        self._publish_once = redis.register_script(_PUBLISH_ONCE)
+        self._listeners: dict[int, set[asyncio.Queue[StreamEvent]]] = {}
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+        self._pubsub: PubSub | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+
+    # -- publishing (the consumer) ---------------------------------------------------------------
+
+    async def publish(self, user_id: int, event: StreamEvent) -> bool:
+        """False when this event id was streamed before."""
+        dedup_seconds = max(self.history_seconds, 3600)
+        published = await self._publish_once(
+            keys=[STREAMED_PREFIX + event.event_id, HISTORY_PREFIX + str(user_id)],
+            args=[dedup_seconds, self.history_max, self.history_seconds, event.encode(), CHANNEL_PREFIX + str(user_id)],
+        )
+        return bool(published)
+
+    async def history_after(self, user_id: int, last_event_id: str | None) -> list[StreamEvent]:
+        """What the user missed: the retained events after `last_event_id` (all of them if it is unknown)."""
+        oldest = f"{int((time.time() - self.history_seconds) * 1000)}-0"
+        entries = await self.redis.xrange(HISTORY_PREFIX + str(user_id), min=oldest, max="+") or []
+        events = [StreamEvent.decode(bytes(fields[b"msg"])) for _, fields in entries if fields]
+        for index, event in enumerate(events):
+            if event.event_id == last_event_id:
+                return events[index + 1:]
+        return events
+
+    # -- listening (the SSE connections of this replica) -------------------------------------------
+
+    async def start(self) -> None:
+        self._pubsub = self.redis.pubsub()
+        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        self._pump_task = asyncio.create_task(self._pump(), name="stream-hub")
+
+    async def stop(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    @contextlib.asynccontextmanager
+    async def listen(self, user_id: int, confirm_timeout: float = 2.0) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
+        """A queue of the user's events, subscribed (and confirmed by Redis) before it is handed out."""
+        assert self._pubsub is not None, "StreamHub.start() first"
+        queue: asyncio.Queue[StreamEvent] = asyncio.Queue(QUEUE_SIZE)
+        channel = CHANNEL_PREFIX + str(user_id)
+        async with self._lock:
+            listeners = self._listeners.setdefault(user_id, set())
+            if not listeners:
+                self._confirmed[channel] = asyncio.Event()
+                await self._pubsub.subscribe(channel)
+            listeners.add(queue)
+            confirmed = self._confirmed[channel]
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(confirmed.wait(), confirm_timeout)
+            yield queue
+        finally:
+            await self._leave(user_id, channel, queue)
+
+    async def _leave(self, user_id: int, channel: str, queue: asyncio.Queue[StreamEvent]) -> None:
+        async with self._lock:
+            listeners = self._listeners.get(user_id, set())
+            listeners.discard(queue)
+            if not listeners:
+                self._listeners.pop(user_id, None)
+                self._confirmed.pop(channel, None)
+                if self._pubsub is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._pubsub.unsubscribe(channel)
+
+    @property
+    def open_streams(self) -> int:
+        return sum(len(queues) for queues in self._listeners.values())
+
+    async def _pump(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as exc:  # Redis restarting: redis-py reconnects and resubscribes
+                log.warning("stream hub lost Redis: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, object]) -> None:
+        kind, raw_channel = message.get("type"), message.get("channel")
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
+        if kind == "subscribe":
+            if channel in self._confirmed:
+                self._confirmed[channel].set()
+            return
+        if kind != "message" or not channel.startswith(CHANNEL_PREFIX):
+            return
+        data = message.get("data")
+        if not isinstance(data, bytes):
+            return
+        event = StreamEvent.decode(data)
+        for queue in self._listeners.get(int(channel[len(CHANNEL_PREFIX):]), ()):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                log.warning("stream client too slow; event %s dropped for it", event.event_id)
+
+
+async def event_stream(hub: StreamHub, user_id: int, *, last_event_id: str | None,
+                       heartbeat_seconds: float) -> AsyncIterator[str]:
+    """The SSE body: replay what was missed, then live events, with comment heartbeats between."""
+    async with hub.listen(user_id) as queue:
+        yield "retry: 2000\n: connected\n\n"
+        replayed: set[str] = set()
+        if last_event_id:
+            for event in await hub.history_after(user_id, last_event_id):
+                replayed.add(event.event_id)
+                yield event.frame()
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), heartbeat_seconds)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if event.event_id in replayed:
+                continue
+            yield event.frame()

@@ -1,0 +1,68 @@
+"""Customers' e-mail addresses, read from checkout's users API with a `service` token and cached."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+
+from notifications.domain.delivery import DeliveryError
+from shopcommon.problems import ServiceUnavailable
+from shopcommon.service_auth import ServiceTokenProvider
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    email: str
+    name: str
+
+
+class UserDirectory:
+    def __init__(self, http: httpx.AsyncClient, tokens: ServiceTokenProvider, base_url: str,
+                 *, cache_seconds: float = 300.0, cache_size: int = 10_000) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.base_url = base_url.rstrip("/")
+        self.cache_seconds = cache_seconds
+        self.cache_size = cache_size
+        self._cache: OrderedDict[int, tuple[float, Recipient]] = OrderedDict()
+
+    async def recipient(self, user_id: int) -> Recipient:
+        """Raises DeliveryError: permanent when the user or their address is gone, else transient."""
+        cached = self._cache.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        recipient = await self._fetch(user_id)
+        self._cache[user_id] = (time.monotonic() + self.cache_seconds, recipient)
+        self._cache.move_to_end(user_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return recipient
+
+    async def _fetch(self, user_id: int) -> Recipient:
+        resp = await self._get(user_id)
+        if resp.status_code == 401:  # a token checkout no longer accepts (e.g. keys rotated)
+            self.tokens.invalidate()
+            resp = await self._get(user_id)
+        if resp.status_code == 404:
+            raise DeliveryError(f"user {user_id} not found in checkout", permanent=True)
+        if resp.status_code != 200:
+            raise DeliveryError(f"checkout answered {resp.status_code} for user {user_id}", permanent=False)
+        body = resp.json()
+        email = str(body.get("email") or "")
+        if "@" not in email:
+            raise DeliveryError(f"user {user_id} has no e-mail address", permanent=True)
+        name = " ".join(str(body.get(k) or "") for k in ("first_name", "last_name")).strip()
+        return Recipient(user_id=user_id, email=email, name=name or str(body.get("username") or ""))
+
+    async def _get(self, user_id: int) -> httpx.Response:
+        try:
+            headers = await self.tokens.headers()
+            return await self.http.get(f"{self.base_url}/api/v1/users/{user_id}", headers=headers)
+        except ServiceUnavailable as exc:
+            raise DeliveryError(str(exc.detail), permanent=False) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"checkout unreachable: {exc}", permanent=False) from exc

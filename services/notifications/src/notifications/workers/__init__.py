@@ -1,0 +1,1 @@
+"""Background workers run in the service lifespan: the event consumer and the two senders."""

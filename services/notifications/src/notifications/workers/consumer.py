@@ -1,0 +1,129 @@
+"""The consumer group on `loms.order-events`.
+
+Each message: parse; record the event id in the inbox together with the notifications it causes
+(one transaction, before anything is sent); then stream it (once per event id, guarded in Redis).
+Offsets are committed after a partition's batch is handled, so a crash redelivers at most that
+batch and the inbox turns the repeats into no-ops. Partitions are handled concurrently, the
+messages of one partition (so of one order) strictly in order. A message that cannot be parsed,
+or of a type this service does not know, is logged, counted and skipped.
+
+The Kafka API may come back empty (Tansu keeps everything in memory): the consumer then finds
+no committed offset and reads the recreated topic from the start; any failure restarts it after
+a pause instead of ending it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications.domain.events import MalformedEvent, UnknownEventType, parse_event
+from notifications.metrics import NotificationMetrics
+from notifications.repositories.inbox import record_event
+from notifications.stream import StreamEvent, StreamHub
+from shopcommon.db import transaction
+from shopcommon.kafka import ensure_topics, make_consumer
+
+log = logging.getLogger(__name__)
+
+
+class EventConsumer:
+    def __init__(self, *, bootstrap: str, topic: str, group_id: str, sessionmaker: async_sessionmaker[AsyncSession],
+                 hub: StreamHub, metrics: NotificationMetrics, on_recorded: Callable[[], None],
+                 batch_size: int = 200, topic_partitions: int = 3, retry_seconds: float = 1.0) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group_id = group_id
+        self.sessionmaker = sessionmaker
+        self.hub = hub
+        self.metrics = metrics
+        self.on_recorded = on_recorded
+        self.batch_size = batch_size
+        self.topic_partitions = topic_partitions
+        self.retry_seconds = retry_seconds
+
+    async def run(self) -> None:
+        pause = self.retry_seconds
+        while True:
+            consumer = make_consumer(self.bootstrap, self.topic, group_id=self.group_id, metadata_max_age_ms=3000)
+            try:
+                await ensure_topics(self.bootstrap, {self.topic: self.topic_partitions})
+                await consumer.start()
+                pause = self.retry_seconds
+                await self._consume(consumer)
+            except Exception as exc:  # broker gone, coordinator lost, database down: start over after a pause
+                log.warning("event consumer stopped (%s: %s); restarting in %.1fs", type(exc).__name__, exc, pause)
+            finally:
+                try:
+                    await consumer.stop()
+                except Exception as exc:  # stopping a half-started consumer may fail too
+                    log.debug("consumer stop failed: %s", exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            if not batches:
+                continue
+            handled_up_to = await asyncio.gather(*(self.handle_batch(msgs) for msgs in batches.values()))
+            offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+            stalled = False
+            for (tp, msgs), next_offset in zip(batches.items(), handled_up_to, strict=True):
+                if next_offset > msgs[0].offset:
+                    offsets[tp] = OffsetAndMetadata(next_offset, "")
+                if next_offset <= msgs[-1].offset:  # go back to the first message not handled
+                    consumer.seek(tp, next_offset)
+                    stalled = True
+            await self._commit(consumer, offsets)
+            if stalled:
+                await asyncio.sleep(self.retry_seconds)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:  # a rebalance took the partition: its new owner re-reads, the inbox dedups
+            log.warning("offset commit failed (%s); those events will be seen again", exc)
+
+    async def handle_batch(self, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> int:
+        """Handle one partition's messages in order; the offset of the first one not handled."""
+        for message in messages:
+            try:
+                await self.handle(message.value)
+            except Exception:  # database or Redis trouble: stop this partition here and retry later
+                log.exception("could not handle the event at %s:%s@%s; will retry",
+                              message.topic, message.partition, message.offset)
+                return message.offset
+        return messages[-1].offset + 1
+
+    async def handle(self, raw: bytes | None) -> None:
+        try:
+            event, document = parse_event(raw)
+        except UnknownEventType as exc:
+            self.metrics.skipped.labels("unknown_type").inc()
+            log.info("skipping an event of unknown type %r", exc.event_type)
+            return
+        except MalformedEvent as exc:
+            self.metrics.skipped.labels("malformed").inc()
+            log.warning("skipping a malformed message: %s", exc)
+            return
+        async with transaction(self.sessionmaker) as session:
+            recorded = await record_event(session, event, document)
+        self.metrics.events.labels("handled" if recorded else "duplicate").inc()
+        if recorded:
+            self.on_recorded()
+        await self.hub.publish(event.user_id, stream_event(event.event_id, event.type, document))
+
+
+def stream_event(event_id: Any, event_type: str, document: dict[str, Any]) -> StreamEvent:
+    return StreamEvent(str(event_id), event_type, orjson.dumps(document).decode())

@@ -1,0 +1,100 @@
+"""The loop both senders share: claim due notifications, deliver, record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications.domain.delivery import Channel, DeliveryError, RetryPolicy
+from notifications.metrics import NotificationMetrics
+from notifications.repositories import deliveries
+from notifications.repositories.deliveries import Claimed
+from shopcommon.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    policy: RetryPolicy
+    batch_size: int
+    poll_seconds: float
+    lease_seconds: float
+
+
+class DeliveryWorker(ABC):
+    channel: Channel
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics,
+                 options: DeliveryOptions) -> None:
+        self.sessionmaker = sessionmaker
+        self.metrics = metrics
+        self.policy = options.policy
+        self.batch_size = options.batch_size
+        self.poll_seconds = options.poll_seconds
+        self.lease_seconds = options.lease_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """New notifications were committed in this process: look now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                worked = await self.run_once()
+            except Exception:  # a database outage must not end the worker; try again after a pause
+                log.exception("%s sender failed; retrying", self.channel)
+                worked = 0
+            if worked < self.batch_size:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        async with transaction(self.sessionmaker) as session:
+            claimed = await deliveries.claim_due(session, self.channel, limit=self.batch_size,
+                                                 lease_seconds=self.lease_seconds)
+        if claimed:
+            await self.deliver(claimed)
+        return len(claimed)
+
+    @abstractmethod
+    async def deliver(self, claimed: list[Claimed]) -> None:
+        """Try each notification and `settle` it."""
+
+    async def settle(self, item: Claimed, error: DeliveryError | None, *, recipient: str | None = None) -> None:
+        async with transaction(self.sessionmaker) as session:
+            if error is None:
+                await deliveries.mark_sent(session, item.id, recipient=recipient)
+                outcome = "sent"
+            elif error.permanent or self.policy.gives_up_after(item.attempts):
+                await deliveries.mark_failed(session, item.id, error=str(error), recipient=recipient)
+                outcome = "failed"
+            else:
+                delay = max(error.retry_after or 0.0, self.policy.delay_after(item.attempts))
+                await deliveries.schedule_retry(session, item.id, error=str(error), delay_seconds=delay)
+                outcome = "retry"
+        self.metrics.deliveries.labels(self.channel.value, outcome).inc()
+        if outcome == "sent":
+            self._observe_lag(item)
+        elif outcome == "failed":
+            log.warning("%s notification %s failed for good: %s", self.channel, item.id, error)
+        else:
+            log.info("%s notification %s will be retried: %s", self.channel, item.id, error)
+
+    def _observe_lag(self, item: Claimed) -> None:
+        try:
+            occurred = datetime.fromisoformat(str(item.payload["occurred_at"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=UTC)
+        self.metrics.delivery_lag.labels(self.channel.value).observe((datetime.now(UTC) - occurred).total_seconds())

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from shopcommon.auth import TokenVerifier
+
 
 class KeyStore:
     def __init__(self, directory: Path, *, issuer: str, audience: str) -> None:
@@ -26,16 +28,37 @@ class KeyStore:
         self.issuer = issuer
         self.audience = audience
         self._keys: list[tuple[str, Ed25519PrivateKey, float]] = []
+        self._stamp = 0.0
+        self._stamp = self._directory_stamp()
         self.reload()
 
     def reload(self) -> None:
         keys = []
         for path in sorted(self.directory.glob("*.pem")):
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (OSError, ValueError):
+                continue  # removed or unreadable meanwhile: the other keys still serve
             if isinstance(key, Ed25519PrivateKey):
                 keys.append((path.stem, key, path.stat().st_mtime))
         keys.sort(key=lambda k: (k[2], k[0]))
-        self._keys = keys
+        if keys:
+            self._keys = keys
+
+    def _directory_stamp(self) -> float:
+        try:
+            return self.directory.stat().st_mtime
+        except OSError:
+            return self._stamp
+
+    def refresh_if_changed(self) -> bool:
+        """Reload when a key was added or removed (one stat call; cheap enough per token)."""
+        stamp = self._directory_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        self.reload()
+        return True
 
     @classmethod
     def open(cls, directory: Path, *, issuer: str, audience: str, create: bool) -> KeyStore:
@@ -53,10 +76,12 @@ class KeyStore:
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        path = directory / f"{kid}.pem"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written under a temporary name and renamed, so a reader never sees half a key.
+        tmp = directory / f".{kid}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
+        os.rename(tmp, directory / f"{kid}.pem")
         return kid
 
     @property
@@ -64,6 +89,7 @@ class KeyStore:
         return self._keys[-1][0]
 
     def jwks(self) -> dict[str, Any]:
+        self.refresh_if_changed()
         keys = []
         for kid, key, _ in self._keys:
             jwk = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
@@ -72,14 +98,50 @@ class KeyStore:
         return {"keys": keys}
 
     def issue(self, *, sub: str, role: str, ttl: int, **claims: Any) -> tuple[str, dict[str, Any]]:
+        self.refresh_if_changed()
         kid, key, _ = self._keys[-1]
         now = int(time.time())
         payload: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.audience, "sub": sub, "role": role,
-            "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex, **claims,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "role": role,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            **claims,
         }
         return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid}), payload
 
     def service_token(self, name: str = "checkout", ttl: int = 300) -> str:
         """A `service` token for checkout's own calls to other services."""
         return self.issue(sub=name, role="service", ttl=ttl)[0]
+
+
+class IssuerTokenVerifier(TokenVerifier):
+    """Checkout's own verifier: its key store (no HTTP call to itself) plus the keys of
+    `jwt_jwks_file` (tests sign with a throwaway issuer). A token naming an unknown `kid` reloads
+    the store (at most once a second), so a key that another replica just added verifies here too."""
+
+    def __init__(self, store: KeyStore, *, issuer: str, audience: str, extra_jwks_file: str = "") -> None:
+        super().__init__(issuer=issuer, audience=audience)
+        self.store = store
+        self.extra_jwks_file = extra_jwks_file
+        self._load_all()
+
+    def _load_all(self) -> None:
+        keys = list(self.store.jwks()["keys"])
+        if self.extra_jwks_file:
+            keys += json.loads(Path(self.extra_jwks_file).read_text()).get("keys", [])
+        self.load_jwks({"keys": keys})
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._last_fetch < self.refetch_interval:
+                return
+            self._last_fetch = time.monotonic()
+            self.store.reload()
+            try:
+                self._load_all()
+            except (OSError, ValueError):
+                self.load_jwks(self.store.jwks())

@@ -1,30 +1,104 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
-from checkout.identity.keys import KeyStore
-from shopcommon.devsecrets import data_dir
+from checkout.identity import tokens
+from checkout.identity.clients import ServiceClients
+from checkout.identity.keys import IssuerTokenVerifier, KeyStore
+from checkout.identity.mailer import Mailer
+from checkout.identity.otp import OneTimeCodes
+from checkout.identity.ratelimit import RateLimiter
+from checkout.identity.settings import IdentitySettings
+from shopcommon.devsecrets import data_dir, dev_secret
+from shopcommon.settings import is_placeholder
+
+log = logging.getLogger(__name__)
+CLEANUP_INTERVAL = 3600.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Everything identity needs at request time, built once per process."""
+
+    settings: IdentitySettings
+    keys: KeyStore
+    clients: ServiceClients
+    limiter: RateLimiter
+    codes: OneTimeCodes
+    mailer: Mailer
+    dev: bool
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.settings.cookie_secure if self.settings.cookie_secure is not None else not self.dev
+
+
+def get_identity(request: Request) -> Identity:
+    identity: Identity = request.app.state.identity
+    return identity
+
+
+def _otp_secret(settings: IdentitySettings, dev: bool) -> str:
+    if settings.otp_secret:
+        if not dev and is_placeholder(settings.otp_secret):
+            raise RuntimeError("CHECKOUT_OTP_SECRET is a placeholder; set a real secret outside dev mode")
+        return settings.otp_secret
+    if not dev:
+        raise RuntimeError("CHECKOUT_OTP_SECRET must be set outside dev mode")
+    return dev_secret("otp-secret")
+
+
+async def _cleanup_loop(app: FastAPI) -> None:
+    while True:
+        try:
+            removed = await tokens.delete_expired(app.state.sessionmaker)
+            if removed:
+                log.info("removed %d expired refresh tokens", removed)
+        except Exception:  # a failed sweep is retried next hour; it must not end the loop
+            log.exception("refresh token cleanup failed")
+        await asyncio.sleep(CLEANUP_INTERVAL)
 
 
 @asynccontextmanager
 async def identity_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
-    if not settings.jwt_keys_dir and not settings.is_dev:
+    dev = bool(settings.is_dev)
+    if not settings.jwt_keys_dir and not dev:
         raise RuntimeError("CHECKOUT_JWT_KEYS_DIR must name the signing keys outside dev mode")
     keys_dir = Path(settings.jwt_keys_dir) if settings.jwt_keys_dir else data_dir() / "keys"
-    store = KeyStore.open(keys_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience, create=settings.is_dev)
+    store = KeyStore.open(keys_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience, create=dev)
     app.state.key_store = store
     # Checkout verifies with its own keys (no HTTP call to itself), plus any keys the settings name
     # (tests sign with a throwaway issuer whose JWKS file is given in `jwt_jwks_file`).
-    verifier = app.state.token_verifier
-    verifier.jwks_url = ""
-    own = store.jwks()
-    if settings.jwt_jwks_file:
-        import json
-
-        extra = json.loads(Path(settings.jwt_jwks_file).read_text())
-        own = {"keys": own["keys"] + extra.get("keys", [])}
-    verifier.load_jwks(own)
-    yield
+    app.state.token_verifier = IssuerTokenVerifier(
+        store, issuer=settings.jwt_issuer, audience=settings.jwt_audience, extra_jwks_file=settings.jwt_jwks_file
+    )
+    app.state.identity = Identity(
+        settings=settings,
+        keys=store,
+        clients=ServiceClients.parse(settings.service_clients, dev=dev),
+        limiter=RateLimiter(app.state.redis, settings.rate_limit_window),
+        codes=OneTimeCodes(
+            app.state.redis,
+            secret=_otp_secret(settings, dev),
+            ttl=settings.otp_ttl,
+            max_attempts=settings.otp_max_attempts,
+        ),
+        mailer=Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
+        dev=dev,
+    )
+    cleanup = asyncio.create_task(_cleanup_loop(app), name="refresh-token-cleanup")
+    try:
+        yield
+    finally:
+        cleanup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cleanup

@@ -2,10 +2,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from checkout.identity import api_auth, api_users
+
 router = APIRouter()
+router.include_router(api_auth.router)
+router.include_router(api_users.router)
 
 
-@router.get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that verify every token",
-            openapi_extra={"x-roles": ["public"]})
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["auth"],
+    summary="Public keys that verify every token",
+    openapi_extra={"x-roles": ["public"]},
+)
 async def jwks(request: Request) -> dict[str, Any]:
-    return request.app.state.key_store.jwks()  # type: ignore[no-any-return]
+    jwks: dict[str, Any] = request.app.state.key_store.jwks()
+    return jwks

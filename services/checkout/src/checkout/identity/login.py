@@ -1,0 +1,109 @@
+"""Signing in: password, client credentials, refresh, one-time code; each behind its rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from checkout.identity import passwords, tokens, users
+from checkout.identity.lifespan import Identity
+from checkout.identity.ratelimit import Bucket
+from checkout.identity.schemas import ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant
+from checkout.identity.users import UserRow
+from shopcommon.auth import Role
+from shopcommon.problems import Unauthorized
+
+
+async def issue_pair(session: AsyncSession, identity: Identity, user: UserRow) -> dict[str, Any]:
+    s = identity.settings
+    return await tokens.issue_pair(
+        session,
+        identity.keys,
+        user_id=user.id,
+        role=user.role,
+        access_ttl=s.access_token_ttl,
+        refresh_ttl=s.refresh_token_ttl,
+    )
+
+
+async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> UserRow:
+    """The user whose password this is, or 401; failed tries count against the IP and the account."""
+    s = identity.settings
+    user = await users.find_for_login(session, login)
+    # Keyed by the account itself when it exists, so its username and its email share one allowance.
+    account = f"user:{user.id}" if user is not None else f"login:{login.strip().lower()}"
+    buckets = (
+        Bucket("login:ip", ip, s.login_failures_per_ip),
+        Bucket("login:account", account, s.login_failures_per_account),
+    )
+    await identity.limiter.check(*buckets)
+    if user is None or not await passwords.verify_password(user.password_hash, password):
+        await identity.limiter.add(*buckets)
+        raise Unauthorized("Wrong username or password", slug="invalid-credentials")
+    await users.rehash_if_needed(session, user.id, user.password_hash, password)
+    return user
+
+
+def client_credentials(identity: Identity, grant: ClientCredentialsGrant) -> dict[str, Any]:
+    ttl = identity.settings.service_token_ttl
+    if not identity.clients.authenticate(grant.client_id, grant.client_secret):
+        raise Unauthorized("Unknown client or wrong secret", slug="invalid-client")
+    token, _ = identity.keys.issue(sub=grant.client_id, role=Role.SERVICE.value, ttl=ttl)
+    return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+
+
+async def grant_tokens(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    identity: Identity,
+    grant: PasswordGrant | ClientCredentialsGrant | RefreshTokenGrant,
+    *,
+    ip: str,
+) -> dict[str, Any]:
+    """`POST /auth/token`: whichever grant the body names."""
+    if isinstance(grant, PasswordGrant):
+        user = await password_login(session, identity, login=grant.username, password=grant.password, ip=ip)
+        return await issue_pair(session, identity, user)
+    if isinstance(grant, ClientCredentialsGrant):
+        bucket = Bucket("login:ip", ip, identity.settings.login_failures_per_ip)
+        await identity.limiter.check(bucket)
+        try:
+            return client_credentials(identity, grant)
+        except Unauthorized:
+            await identity.limiter.add(bucket)
+            raise
+    pair, _ = await refresh(sessionmaker, identity, grant.refresh_token)
+    return pair
+
+
+async def refresh(
+    sessionmaker: async_sessionmaker[AsyncSession], identity: Identity, token: str
+) -> tuple[dict[str, Any], int]:
+    """The new pair and whose it is."""
+    s = identity.settings
+    return await tokens.rotate(
+        sessionmaker, identity.keys, token, access_ttl=s.access_token_ttl, refresh_ttl=s.refresh_token_ttl
+    )
+
+
+async def otp_login(session: AsyncSession, identity: Identity, *, email: str, code: str, ip: str) -> dict[str, Any]:
+    s = identity.settings
+    buckets = (
+        Bucket("otp-verify:ip", ip, s.otp_verify_failures_per_ip),
+        Bucket("otp-verify:account", email, s.otp_verify_failures_per_account),
+    )
+    await identity.limiter.check(*buckets)
+    user = await users.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None
+    if user is None:
+        await identity.limiter.add(*buckets)
+        raise Unauthorized("Wrong or expired code", slug="invalid-code")
+    return await issue_pair(session, identity, user)
+
+
+async def request_code(identity: Identity, *, email: str, ip: str) -> None:
+    s = identity.settings
+    await identity.limiter.hit(
+        Bucket("otp-request:ip", ip, s.otp_requests_per_ip),
+        Bucket("otp-request:email", email, s.otp_requests_per_email),
+    )

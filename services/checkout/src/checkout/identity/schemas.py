@@ -1,0 +1,161 @@
+"""Identity payloads on the wire, apart from the tables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
+
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.+-]+$")
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
+Password = Annotated[str, Field(max_length=128)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Secret = Annotated[str, Field(min_length=1, max_length=512)]
+#: Addresses are compared and stored lowercased; deliverability is proven by the one-time code.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    AfterValidator(str.lower),
+]
+
+
+class UserRole(StrEnum):
+    """Roles a user account can hold (`service` belongs to clients, never to users)."""
+
+    CUSTOMER = "customer"
+    WORKER = "worker"
+    MANAGER = "manager"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class User(BaseModel):
+    id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    role: UserRole
+    categories: list[str] | None = Field(default=None, description="Only for workers: the categories they work on.")
+
+    @model_serializer(mode="wrap")
+    def _categories_only_for_workers(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("categories") is None:
+            data.pop("categories", None)
+        return data
+
+
+class UserCreate(Strict):
+    """Registration makes a customer; a `role` in the body is refused."""
+
+    username: Username
+    email: Email
+    password: Password
+    first_name: Name = ""
+    last_name: Name = ""
+
+
+class UserUpdate(Strict):
+    """Only managers may send `role` and `categories`; changing your own password needs the current one."""
+
+    username: Username | None = None
+    email: Email | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    password: Password | None = None
+    current_password: Password | None = None
+    role: UserRole | None = None
+    categories: Annotated[list[Category], Field(max_length=50)] | None = None
+
+
+class PasswordGrant(BaseModel):
+    grant_type: Literal["password"] = "password"
+    username: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ClientCredentialsGrant(BaseModel):
+    grant_type: Literal["client_credentials"]
+    client_id: Annotated[str, Field(min_length=1, max_length=100)]
+    client_secret: Secret
+
+
+class RefreshTokenGrant(BaseModel):
+    grant_type: Literal["refresh_token"]
+    refresh_token: Secret
+
+
+TokenRequest = Annotated[PasswordGrant | ClientCredentialsGrant | RefreshTokenGrant, Field(discriminator="grant_type")]
+
+
+class LoginRequest(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str | None = Field(default=None, description="Absent for `service` tokens.")
+
+
+class RefreshRequest(Strict):
+    refresh_token: Secret
+
+
+class LogoutRequest(BaseModel):
+    refresh_token: Secret | None = Field(default=None, description="Without it, the web session's cookie.")
+
+
+class VerifyRequest(BaseModel):
+    token: Annotated[str, Field(min_length=1, max_length=8192)]
+
+
+class OtpRequest(BaseModel):
+    email: Email
+
+
+class OtpVerify(BaseModel):
+    email: Email
+    code: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class Accepted(BaseModel):
+    detail: str
+
+
+class WebSession(BaseModel):
+    """What the cookie login answers: the tokens themselves stay in HttpOnly cookies."""
+
+    user: User
+    csrf_token: str
+    expires_in: int
+
+
+def user_out(row: Any) -> dict[str, Any]:
+    out = {
+        "id": row.id,
+        "username": row.username,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "role": row.role,
+    }
+    if row.role == UserRole.WORKER:
+        out["categories"] = list(row.categories)
+    return out

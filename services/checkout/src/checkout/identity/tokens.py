@@ -1,0 +1,136 @@
+"""Token pairs: short-lived EdDSA access tokens and opaque refresh tokens that rotate on every use.
+
+A refresh token is 256 random bits; only its SHA-256 is stored (a fast hash is enough for a
+value that cannot be guessed). Every token rotated from one login shares a family: presenting a
+token that was already used means it was copied, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from checkout.identity.keys import KeyStore
+from checkout.identity.tables import refresh_tokens, users
+from shopcommon.db import transaction
+from shopcommon.problems import Unauthorized
+
+log = logging.getLogger(__name__)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def access_token(store: KeyStore, *, user_id: int, role: str, ttl: int) -> str:
+    return store.issue(sub=str(user_id), role=role, ttl=ttl)[0]
+
+
+async def issue_pair(
+    session: AsyncSession,
+    store: KeyStore,
+    *,
+    user_id: int,
+    role: str,
+    access_ttl: int,
+    refresh_ttl: int,
+    family_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    refresh = secrets.token_urlsafe(32)
+    await session.execute(
+        insert(refresh_tokens).values(
+            token_hash=token_digest(refresh),
+            family_id=family_id or uuid.uuid4(),
+            user_id=user_id,
+            expires_at=datetime.now(UTC) + timedelta(seconds=refresh_ttl),
+        )
+    )
+    return {
+        "access_token": access_token(store, user_id=user_id, role=role, ttl=access_ttl),
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": access_ttl,
+    }
+
+
+async def rotate(
+    sessionmaker: async_sessionmaker[AsyncSession], store: KeyStore, token: str, *, access_ttl: int, refresh_ttl: int
+) -> tuple[dict[str, Any], int]:
+    """A new pair (and its user id) for a live refresh token, which stops working. Its own transaction: when the
+    token turns out to be a reused one, the family's revocation must commit although we answer 401."""
+    digest = token_digest(token)
+    async with transaction(sessionmaker) as session:
+        used = (
+            await session.execute(
+                update(refresh_tokens)
+                .where(
+                    refresh_tokens.c.token_hash == digest,
+                    refresh_tokens.c.used_at.is_(None),
+                    refresh_tokens.c.revoked_at.is_(None),
+                    refresh_tokens.c.expires_at > func.now(),
+                )
+                .values(used_at=func.now())
+                .returning(refresh_tokens.c.user_id, refresh_tokens.c.family_id)
+            )
+        ).first()
+        if used is not None:
+            role = (await session.execute(select(users.c.role).where(users.c.id == used.user_id))).scalar_one()
+            pair = await issue_pair(
+                session,
+                store,
+                user_id=used.user_id,
+                role=role,
+                access_ttl=access_ttl,
+                refresh_ttl=refresh_ttl,
+                family_id=used.family_id,
+            )
+            return pair, used.user_id
+        family = (
+            await session.execute(
+                select(refresh_tokens.c.family_id).where(
+                    refresh_tokens.c.token_hash == digest, refresh_tokens.c.used_at.is_not(None)
+                )
+            )
+        ).scalar_one_or_none()
+        if family is not None and await revoke_family(session, family):
+            log.warning("refresh token reused: revoked its family %s", family)
+    raise Unauthorized("The refresh token is invalid, expired or revoked", slug="invalid-refresh-token")
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
+    result = await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(refresh_tokens.c.id)
+    )
+    return len(result.all())
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    """End the session the refresh token belongs to; an unknown token is no error (logging out twice is fine)."""
+    family = (
+        await session.execute(
+            select(refresh_tokens.c.family_id).where(refresh_tokens.c.token_hash == token_digest(token))
+        )
+    ).scalar_one_or_none()
+    if family is not None:
+        await revoke_family(session, family)
+
+
+async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Expired refresh tokens are useless to everyone, including a thief: drop them."""
+    async with transaction(sessionmaker) as session:
+        result = await session.execute(
+            refresh_tokens.delete()
+            .where(refresh_tokens.c.expires_at < func.now() - timedelta(days=1))
+            .returning(refresh_tokens.c.id)
+        )
+        return len(result.all())

@@ -1,0 +1,225 @@
+"""User accounts: register, read, change, delete, list. Services flush; the request commits."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.identity import passwords
+from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
+from checkout.identity.tables import refresh_tokens, users
+from shopcommon.auth import Principal, Role
+from shopcommon.problems import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableEntity
+
+#: A users row as selected here (USER_COLUMNS, sometimes with the password hash).
+UserRow: TypeAlias = Row[*tuple[Any, ...]]
+
+USER_COLUMNS = (
+    users.c.id,
+    users.c.username,
+    users.c.email,
+    users.c.first_name,
+    users.c.last_name,
+    users.c.role,
+    users.c.categories,
+)
+
+
+def check_password_strength(password: str, *, username: str, min_length: int) -> None:
+    problem = passwords.password_problems(password, username=username, min_length=min_length)
+    if problem:
+        raise UnprocessableEntity(
+            f"The password {problem}.", errors=[{"field": "password", "message": f"Password {problem}"}]
+        )
+
+
+async def get_user(session: AsyncSession, user_id: int) -> UserRow:
+    row = (await session.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).first()
+    if row is None:
+        raise NotFound("user not found")
+    return row
+
+
+async def get_me(session: AsyncSession, principal: Principal) -> UserRow:
+    if principal.user_id is None:
+        raise Forbidden("Only people have an account; service tokens do not")
+    row = (await session.execute(select(*USER_COLUMNS).where(users.c.id == principal.user_id))).first()
+    if row is None:
+        raise Unauthorized("The account of this token no longer exists")
+    return row
+
+
+async def read_user(session: AsyncSession, principal: Principal, user_id: int) -> UserRow:
+    principal.ensure_owner(user_id, "user")
+    return await get_user(session, user_id)
+
+
+async def find_for_login(session: AsyncSession, login: str) -> UserRow | None:
+    """By username (any case) or by email: usernames cannot contain '@', so the two never collide."""
+    column = users.c.email if "@" in login else func.lower(users.c.username)
+    query = select(*USER_COLUMNS, users.c.password_hash).where(column == login.strip().lower())
+    return (await session.execute(query)).first()
+
+
+async def find_by_email(session: AsyncSession, email: str) -> UserRow | None:
+    return (await session.execute(select(*USER_COLUMNS).where(users.c.email == email.lower()))).first()
+
+
+async def _ensure_free(session: AsyncSession, *, username: str | None, email: str | None, except_id: int = 0) -> None:
+    clauses = []
+    if username is not None:
+        clauses.append(func.lower(users.c.username) == username.lower())
+    if email is not None:
+        clauses.append(users.c.email == email.lower())
+    if not clauses:
+        return
+    rows = (
+        await session.execute(select(users.c.username, users.c.email).where(or_(*clauses), users.c.id != except_id))
+    ).all()
+    for row in rows:
+        field = "username" if username is not None and row.username.lower() == username.lower() else "email"
+        raise Conflict(f"That {field} is already taken", slug=f"{field}-taken")
+
+
+async def register(session: AsyncSession, data: UserCreate, *, min_password_length: int) -> UserRow:
+    check_password_strength(data.password, username=data.username, min_length=min_password_length)
+    await _ensure_free(session, username=data.username, email=data.email)
+    values = data.model_dump(exclude={"password"})
+    return await insert_user(session, **values, role=UserRole.CUSTOMER, password=data.password)
+
+
+async def insert_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    role: UserRole,
+    first_name: str = "",
+    last_name: str = "",
+    categories: list[str] | None = None,
+) -> UserRow:
+    """Insert unless the username or email is taken (then 409, even when two requests race)."""
+    stmt = (
+        pg_insert(users)
+        .values(
+            username=username,
+            email=email.lower(),
+            first_name=first_name,
+            last_name=last_name,
+            role=role.value,
+            categories=categories or [],
+            password_hash=await passwords.hash_password(password),
+        )
+        .on_conflict_do_nothing()
+        .returning(*USER_COLUMNS)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        await _ensure_free(session, username=username, email=email)
+        raise Conflict("That username or email is already taken")
+    return row
+
+
+async def update_user(
+    session: AsyncSession, principal: Principal, user_id: int, data: UserUpdate, *, min_password_length: int
+) -> UserRow:
+    principal.ensure_owner(user_id, "user")
+    if principal.role == Role.SERVICE:
+        raise Forbidden("Services read accounts; they do not change them")
+    is_manager = principal.role == Role.MANAGER
+    changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
+    if not is_manager and ("role" in changes or "categories" in changes):
+        raise Forbidden("Only managers change roles and categories")
+    current = (
+        await session.execute(
+            select(*USER_COLUMNS, users.c.password_hash).where(users.c.id == user_id).with_for_update()
+        )
+    ).first()
+    if current is None:
+        raise NotFound("user not found")
+    nulls = [name for name, value in changes.items() if value is None]
+    if nulls:
+        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
+        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
+    await _ensure_free(session, username=changes.get("username"), email=changes.get("email"), except_id=user_id)
+    values = await _column_values(current, changes, data, is_manager=is_manager, min_length=min_password_length)
+    if not values:
+        return await get_user(session, user_id)
+    values["updated_at"] = func.now()
+    stmt = update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
+    row = (await session.execute(stmt)).one()
+    if "password_hash" in values or "role" in values:
+        await revoke_all_refresh_tokens(session, user_id)  # sessions end when who-you-are changes
+    return row
+
+
+async def _column_values(
+    current: UserRow, changes: dict[str, Any], data: UserUpdate, *, is_manager: bool, min_length: int
+) -> dict[str, Any]:
+    values = {k: v for k, v in changes.items() if k != "password"}
+    role = UserRole(changes.get("role") or current.role)
+    if role != UserRole.WORKER:
+        values["categories"] = []
+    elif "categories" in changes:
+        values["categories"] = sorted(set(changes["categories"]))
+    if values.get("role") == current.role:
+        del values["role"]
+    if values.get("categories") == list(current.categories):
+        del values["categories"]
+    if changes.get("password") is not None:
+        values["password_hash"] = await _new_password_hash(current, data, is_manager=is_manager, min_length=min_length)
+    return values
+
+
+async def _new_password_hash(current: UserRow, data: UserUpdate, *, is_manager: bool, min_length: int) -> str:
+    assert data.password is not None
+    # Someone holding a stolen access token must not be able to lock the owner out.
+    if not is_manager and (
+        data.current_password is None
+        or not await passwords.verify_password(current.password_hash, data.current_password)
+    ):
+        raise Forbidden("Changing your password needs the current one in `current_password`")
+    check_password_strength(data.password, username=data.username or current.username, min_length=min_length)
+    return await passwords.hash_password(data.password)
+
+
+async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
+    principal.ensure_owner(user_id, "user")
+    if principal.role == Role.SERVICE:
+        raise Forbidden("Services read accounts; they do not delete them")
+    result = await session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id))
+    if result.first() is None:
+        raise NotFound("user not found")
+
+
+async def list_users(
+    session: AsyncSession, *, role: UserRole | None, category: str | None, after_id: int, limit: int
+) -> tuple[list[UserRow], int | None]:
+    query = select(*USER_COLUMNS).where(users.c.id > after_id).order_by(users.c.id).limit(limit + 1)
+    if role is not None:
+        query = query.where(users.c.role == role.value)
+    if category is not None:
+        query = query.where(users.c.categories.contains([category]))
+    rows = list((await session.execute(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+
+
+async def rehash_if_needed(session: AsyncSession, user_id: int, password_hash: str, password: str) -> None:
+    """Upgrade an old hash to the current argon2 parameters while the password is at hand."""
+    if passwords.needs_rehash(password_hash):
+        new_hash = await passwords.hash_password(password)
+        await session.execute(update(users).where(users.c.id == user_id).values(password_hash=new_hash))

@@ -1,0 +1,105 @@
+"""HTTP details of identity: bodies that come as JSON or as a form, the caller's address, and
+the web session's cookies."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from checkout.identity.lifespan import Identity
+from shopcommon.auth import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER
+from shopcommon.problems import Forbidden, ProblemError
+
+T = TypeVar("T")
+REFRESH_COOKIE = "refresh_token"
+#: The refresh cookie goes only to the endpoints that rotate or end the session.
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 16 * 1024
+
+
+class UnsupportedMediaType(ProblemError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+async def json_or_form(request: Request, adapter: TypeAdapter[T], *, default_grant: bool = False) -> T:
+    """Parse the body as JSON or as an urlencoded form (OAuth2 clients send forms) and validate it."""
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ProblemError("The request body is too large", status=413, title="Payload too large", slug="too-large")
+    data: Any
+    if media_type == FORM:
+        data = dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
+    elif media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError as exc:
+            raise ProblemError(
+                "The request body is not valid JSON.", title="Malformed JSON", slug="malformed-json"
+            ) from exc
+    else:
+        raise UnsupportedMediaType(f"Send JSON or {FORM}, not {media_type}")
+    if default_grant and isinstance(data, dict):
+        data.setdefault("grant_type", "password")
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+
+
+def body_doc(*models: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a body that `json_or_form` reads (one model, or any of several)."""
+    schemas = [m.model_json_schema() for m in models]
+    schema = schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
+    content = {"application/json": {"schema": schema}, FORM: {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def set_session_cookies(response: Response, identity: Identity, pair: dict[str, Any]) -> str:
+    """Put the pair in HttpOnly cookies and return the CSRF token the page echoes in `X-CSRF-Token`."""
+    settings, secure = identity.settings, identity.cookie_secure
+    csrf = secrets.token_urlsafe(32)
+    response.set_cookie(
+        ACCESS_COOKIE, pair["access_token"], max_age=settings.access_token_ttl, httponly=True,
+        samesite="lax", secure=secure, path="/",
+    )  # fmt: skip
+    response.set_cookie(
+        REFRESH_COOKIE, pair["refresh_token"], max_age=settings.refresh_token_ttl, httponly=True,
+        samesite="strict", secure=secure, path=REFRESH_COOKIE_PATH,
+    )  # fmt: skip
+    # Readable by the page's script on purpose: a cross-site page cannot read it, so cannot echo it.
+    response.set_cookie(
+        CSRF_COOKIE, csrf, max_age=settings.refresh_token_ttl, httponly=False, samesite="lax", secure=secure, path="/"
+    )
+    return csrf
+
+
+def clear_session_cookies(response: Response, identity: Identity) -> None:
+    secure = identity.cookie_secure
+    response.delete_cookie(ACCESS_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=secure, httponly=True, samesite="strict")
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
+
+
+def refresh_cookie(request: Request) -> str | None:
+    """The web session's refresh token, after the double-submit CSRF check (a form on another
+    site can make the browser send the cookie, but cannot read the CSRF cookie to echo it)."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        return None
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent or not secrets.compare_digest(sent, request.cookies.get(CSRF_COOKIE, "")):
+        raise Forbidden("Missing or wrong CSRF token", slug="csrf")
+    return token

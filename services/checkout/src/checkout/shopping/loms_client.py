@@ -40,10 +40,12 @@ class LomsClient:
 
     async def _call(self, method: str, path: str, *, token: str | None = None, timeout: float | None = None,
                     headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        limit = timeout or self.timeout
         try:
-            resp = await self.http.request(method, path, headers={**self._auth(token), **(headers or {})},
-                                           timeout=timeout or self.timeout, **kw)
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(limit):
+                resp = await self.http.request(method, path, headers={**self._auth(token), **(headers or {})},
+                                               timeout=limit, **kw)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise LomsUnavailable("LOMS did not answer in time") from exc
         except httpx.TransportError as exc:
             raise LomsUnavailable(f"LOMS is unreachable ({type(exc).__name__})") from exc

@@ -203,10 +203,12 @@ class ProductClient:
     async def _request(self, sku: int) -> ProductInfo | None:
         self.requests_sent += 1
         try:
-            resp = await self.http.post(
-                "/get_product", json={"token": self.config.token, "sku": sku}, timeout=self.config.timeout
-            )
-        except httpx.TimeoutException as exc:
+            # httpx times each phase apart; this bounds the whole exchange.
+            async with asyncio.timeout(self.config.timeout):
+                resp = await self.http.post(
+                    "/get_product", json={"token": self.config.token, "sku": sku}, timeout=self.config.timeout
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise _Retry(f"timed out after {self.config.timeout}s") from exc
         except httpx.TransportError as exc:
             raise _Retry(f"unreachable ({type(exc).__name__})") from exc

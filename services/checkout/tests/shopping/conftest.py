@@ -1,0 +1,106 @@
+"""Shopping tests run checkout in-process against the real product-stub app (in-process, over an
+ASGI transport), the real LOMS app likewise, and the session's real Postgres and Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from checkout.shopping.product_client import ProductClient, ProductClientConfig
+from checkout.shopping.ratelimit import SharedRateLimiter
+from product_stub.config import Settings as ProductSettings
+from product_stub.demo import load_demo_data as load_products
+from product_stub.main import create_app as create_product_app
+from shopcommon.redis import make_redis
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts the requests that reach the wrapped app, and can fail the first few on purpose."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.fail_next: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            return httpx.Response(status, json={"title": "injected", "status": status, "detail": "injected"})
+        return await self.inner.handle_async_request(request)
+
+    def count(self, path: str) -> int:
+        return sum(1 for p in self.calls if p == path)
+
+
+@pytest.fixture(scope="module")
+async def product_db(shop_stack: Stack, module_label: str) -> str:
+    url = shop_stack.fresh_database("product-stub", module_label)
+    await load_products(url)
+    return url
+
+
+@asynccontextmanager
+async def running_app(app: Any) -> AsyncIterator[httpx.ASGITransport]:
+    async with app.router.lifespan_context(app):
+        yield httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+
+ProductStubFactory = Callable[..., Awaitable[CountingTransport]]
+
+
+@pytest.fixture
+async def product_stub(product_db: str, test_issuer: TestIssuer) -> AsyncIterator[ProductStubFactory]:
+    """Start product-stub in-process with the given settings (latency_ms, rate_limit_rps, ...)."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> CountingTransport:
+            settings = ProductSettings(database_url=product_db, jwt_jwks_file=str(test_issuer.jwks_path),
+                                       app_env="dev", log_json=False, **overrides)
+            transport = await stack.enter_async_context(running_app(create_product_app(settings)))
+            return CountingTransport(transport)
+
+        yield start
+
+
+@pytest.fixture
+async def redis(shop_stack: Stack) -> AsyncIterator[Redis]:
+    client = make_redis(shop_stack.urls.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """Each test its own keys, so caches and rate limits never leak between tests."""
+    return f"t-{uuid.uuid4().hex[:10]}:"
+
+
+ProductClientFactory = Callable[..., ProductClient]
+
+
+@pytest.fixture
+async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[ProductClientFactory]:
+    """Build ProductClients over a transport; clients built in one test share the Redis prefix,
+    as replicas of one deployment do."""
+    https: list[httpx.AsyncClient] = []
+
+    def build(transport: httpx.AsyncBaseTransport, *, rate: float = 1000.0, burst: int = 1,
+              max_wait: float = 10.0, **config: Any) -> ProductClient:
+        http = httpx.AsyncClient(transport=transport, base_url="http://product-stub")
+        https.append(http)
+        limiter = SharedRateLimiter(redis, f"{redis_prefix}product-rate", rate=rate, burst=burst, max_wait=max_wait)
+        settings = {"token": "testtoken", "prefix": redis_prefix, "backoff": 0.01, **config}
+        return ProductClient(http, redis, limiter, ProductClientConfig(**settings))
+
+    yield build
+    for http in https:
+        await http.aclose()

@@ -3,6 +3,7 @@ ASGI transport), the real LOMS app likewise, and the session's real Postgres and
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,6 +18,7 @@ from checkout.shopping.ratelimit import SharedRateLimiter
 from product_stub.config import Settings as ProductSettings
 from product_stub.demo import load_demo_data as load_products
 from product_stub.main import create_app as create_product_app
+from shopcommon.devstack.servers import free_port
 from shopcommon.redis import make_redis
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
@@ -104,3 +106,75 @@ async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[Produ
     yield build
     for http in https:
         await http.aclose()
+
+
+# --- checkout itself, in-process ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def checkout_keys(tmp_path_factory: pytest.TempPathFactory, test_issuer: TestIssuer) -> tuple[str, str]:
+    """Checkout's signing-key directory, and a JWKS file trusting both it and the test issuer
+    (what LOMS needs to accept checkout's service tokens and the tests' caller tokens alike)."""
+    from checkout.identity.keys import KeyStore
+
+    keys_dir = tmp_path_factory.mktemp("checkout-keys")
+    KeyStore.generate_key(keys_dir)
+    store = KeyStore(keys_dir, issuer="shop-checkout", audience="shop")
+    jwks = tmp_path_factory.mktemp("jwks") / "both.json"
+    jwks.write_text(json.dumps({"keys": store.jwks()["keys"] + test_issuer.jwks["keys"]}))
+    return str(keys_dir), str(jwks)
+
+
+@pytest.fixture(scope="module")
+def checkout_db(shop_stack: Stack, module_label: str) -> str:
+    return shop_stack.fresh_database("checkout", module_label)
+
+
+CheckoutFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def checkout(checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, checkout_keys: tuple[str, str],
+                   redis_prefix: str) -> AsyncIterator[CheckoutFactory]:
+    """Start checkout in-process: `await checkout(product=transport, loms=transport, **settings)`.
+    A service left out is unreachable (a closed port)."""
+    from checkout.config import Settings
+    from checkout.main import create_app
+
+    async with AsyncExitStack() as stack:
+
+        async def start(*, product: httpx.AsyncBaseTransport | None = None,
+                        loms: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> httpx.AsyncClient:
+            nowhere = f"http://127.0.0.1:{free_port()}"
+            values: dict[str, Any] = {
+                "database_url": checkout_db, "redis_url": shop_stack.urls.redis_url, "app_env": "dev",
+                "log_json": False, "jwt_jwks_file": str(test_issuer.jwks_path), "jwt_keys_dir": checkout_keys[0],
+                "product_stub_url": "http://product-stub" if product else nowhere,
+                "loms_url": "http://loms" if loms else nowhere, "shopping_redis_prefix": redis_prefix,
+                "product_backoff": 0.01, "product_rate_limit_rps": 1000, **overrides,
+            }
+            app = create_app(Settings(**values))
+            app.state.shopping_transports = {k: v for k, v in (("product", product), ("loms", loms)) if v}
+            transport = await stack.enter_async_context(running_app(app))
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://checkout", timeout=30)
+            )
+
+        yield start
+
+
+@pytest.fixture
+def seed_cart(checkout_db: str) -> Callable[[int, dict[int, int]], Awaitable[None]]:
+    """Put lines straight into a cart (for tests of listing that are not about adding)."""
+    from checkout.shopping import cart_store
+    from shopcommon.db import make_engine, make_sessionmaker, transaction
+
+    async def seed(user_id: int, lines: dict[int, int]) -> None:
+        engine = make_engine(checkout_db, pool_size=1, max_overflow=0)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                await cart_store.touch_cart(session, user_id=user_id)
+                for sku, count in lines.items():
+                    await cart_store.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=65535)
+        finally:
+            await engine.dispose()
+
+    return seed

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.shopping import cart_store
 from checkout.shopping.cart_store import Cart
-from checkout.shopping.deps import Shopping, run_together
+from checkout.shopping.deps import Shopping
 from shopcommon.problems import Conflict, NotFound
 
 #: How long the prices a customer was shown are remembered for checkout, seconds.
@@ -30,9 +30,9 @@ class NotInCart(NotFound):
 
 async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: int, count: int) -> int:
     """Add `count` units; the line's new count. The line never passes what can be bought now."""
-    product, available = await run_together(shop.products.get_product(sku), shop.loms.available(sku))
-    if product is None:
+    if await shop.products.get_product(sku) is None:
         raise UnknownSku(f"sku {sku} is not in the catalogue", sku=sku)
+    available = await shop.loms.available(sku)
     await cart_store.touch_cart(session, user_id=user_id)
     new_count = await cart_store.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=available)
     if new_count is None:

@@ -86,7 +86,7 @@ class StreamHub:
         """What the user missed: the retained events after `last_event_id` (all of them if it is unknown)."""
         oldest = f"{int((time.time() - self.history_seconds) * 1000)}-0"
         entries = await self.redis.xrange(HISTORY_PREFIX + str(user_id), min=oldest, max="+") or []
-        events = [StreamEvent.decode(bytes(fields[b"msg"])) for _, fields in entries if fields]
+        events = [StreamEvent.decode(_as_bytes(fields[b"msg"])) for _, fields in entries if fields]
         for index, event in enumerate(events):
             if event.event_id == last_event_id:
                 return events[index + 1:]
@@ -194,3 +194,7 @@ async def event_stream(hub: StreamHub, user_id: int, *, last_event_id: str | Non
             if event.event_id in replayed:
                 continue
             yield event.frame()
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()

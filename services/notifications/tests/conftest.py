@@ -1,0 +1,103 @@
+"""Fixtures: a fresh notifications database per module, the real checkout (users and service
+tokens) served over HTTP, a unique Kafka topic per test, and the app served by uvicorn in-process
+(real HTTP, so the SSE stream streams)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from checkout.config import Settings as CheckoutSettings
+from checkout.main import create_app as create_checkout_app
+from notifications.config import Settings
+from notifications.main import create_app
+from notifications.testing.push_service import LocalPushService
+from notifications.testing.server import serve_app
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int
+    email: str
+
+
+@dataclass
+class Checkout:
+    url: str
+
+    async def register_customer(self) -> Customer:
+        name = "n" + uuid.uuid4().hex[:12]
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            resp = await client.post("/api/v1/users", json={
+                "username": name, "email": f"{name}@customers.test", "password": "correct-horse-1",
+                "first_name": "Nora", "last_name": "Tester",
+            })
+        assert resp.status_code == 201, resp.text
+        return Customer(resp.json()["id"], resp.json()["email"])
+
+
+@pytest.fixture(scope="session")
+async def checkout(shop_stack: Stack) -> AsyncIterator[Checkout]:
+    """The real checkout app (identity: users API and client-credentials grant)."""
+    run = uuid.uuid4().hex[:8]
+    settings = CheckoutSettings(
+        database_url=shop_stack.fresh_database("checkout", "notif"), redis_url=shop_stack.urls.redis_url,
+        app_env="dev", log_json=False, identity_redis_prefix=f"identity-{run}:",
+        shopping_redis_prefix=f"checkout-{run}:",
+    )  # type: ignore[call-arg]
+    async with serve_app(create_checkout_app(settings)) as url:
+        yield Checkout(url)
+
+
+@pytest.fixture(scope="module")
+def notifications_db(shop_stack: Stack, module_label: str) -> str:
+    return shop_stack.fresh_database("notifications", module_label)
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"loms.order-events.test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings_for(shop_stack: Stack, test_issuer: TestIssuer, notifications_db: str,
+                 checkout: Checkout) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": notifications_db, "redis_url": shop_stack.urls.redis_url,
+            "kafka_bootstrap_servers": shop_stack.urls.kafka_bootstrap_servers,
+            "smtp_url": shop_stack.urls.smtp_url, "checkout_url": checkout.url,
+            "jwt_jwks_file": str(test_issuer.jwks_path), "app_env": "dev", "log_json": False,
+            "consumer_group": f"notifications-{uuid.uuid4().hex[:8]}",
+            "delivery_poll_seconds": 0.2, "retry_base_seconds": 0.2, "retry_max_seconds": 1.0,
+            "events_topic_partitions": 2,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The service with its workers, served over real HTTP; a client for it."""
+    app = create_app(settings)
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield app, client
+
+
+@pytest.fixture(scope="module")
+async def push_service() -> AsyncIterator[LocalPushService]:
+    service = LocalPushService()
+    async with serve_app(service.app) as url:
+        service.base_url = url
+        yield service

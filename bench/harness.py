@@ -18,14 +18,14 @@ from shopcommon.devstack.servers import free_port
 from shopcommon.devstack.stack import EmbeddedStack, StackPorts, StackUrls
 
 ROOT = Path(__file__).resolve().parent.parent
-HELLO_APP = '''
+HELLO_APP = """
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"15")]})
     await send({"type": "http.response.body", "body": b'{"hello":"wor"}'})
-'''
+"""
 
 
 @dataclass
@@ -47,8 +47,9 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(name: str, url: str, *, seconds: int = 10, connections: int = 32, threads: int = 2,
-        lua: str | None = None) -> WrkResult:
+def wrk(
+    name: str, url: str, *, seconds: int = 10, connections: int = 32, threads: int = 2, lua: str | None = None
+) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -96,12 +97,27 @@ class Bench:
         self.stack.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def uvicorn(self, name: str, factory: str, env: dict[str, str], workers: int = 2,
-                is_factory: bool = True) -> str:
+    def uvicorn(self, name: str, factory: str, env: dict[str, str], workers: int = 2, is_factory: bool = True) -> str:
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", factory, "--host", "127.0.0.1", "--port", str(port),
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--workers", str(workers),
-                "--log-level", "warning"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
         if is_factory:
             argv.insert(3, "--factory")
         proc = ManagedProcess(name, argv, log_dir=self.data_dir / "logs", env=env, cwd=self.data_dir)

@@ -36,8 +36,12 @@ def main() -> None:
         sku = demo_products()[0].sku
         results = [
             wrk("ASGI hello-world (baseline)", hello + "/", seconds=seconds),
-            wrk("POST /get_product", service, seconds=seconds,
-                lua=post_lua("/get_product", json.dumps({"token": "testtoken", "sku": sku}))),
+            wrk(
+                "POST /get_product",
+                service,
+                seconds=seconds,
+                lua=post_lua("/get_product", json.dumps({"token": "testtoken", "sku": sku})),
+            ),
             wrk("GET /api/v1/products?limit=20", service + "/api/v1/products?limit=20", seconds=seconds),
         ]
     print(f"\nwrk -t2 -c32 -d{seconds}s --latency; 2 uvicorn workers each; ratio = req/s over the baseline\n")

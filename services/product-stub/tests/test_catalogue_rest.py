@@ -3,6 +3,7 @@
 import httpx
 
 from product_stub.demo import CATEGORIES, MANUFACTURERS, demo_products
+from shopcommon.pagination import encode_cursor
 from shopcommon.testing.tokens import TestIssuer
 
 PRODUCTS = demo_products()
@@ -61,9 +62,15 @@ async def test_get_product_by_sku(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_cursor_is_a_400_problem(client: httpx.AsyncClient) -> None:
-    r = await client.get("/api/v1/products", params={"cursor": "not-a-cursor!"})
-    assert r.status_code == 400
-    assert r.headers["content-type"] == "application/problem+json"
+    for forged in (
+        "not-a-cursor!",
+        encode_cursor({"after": "1; DROP"}),
+        encode_cursor({"after": 2**40}),
+        encode_cursor({"after": True}),
+    ):
+        r = await client.get("/api/v1/products", params={"cursor": forged})
+        assert r.status_code == 400, forged
+        assert r.headers["content-type"] == "application/problem+json"
 
 
 async def test_manager_creates_updates_and_deletes_a_product(

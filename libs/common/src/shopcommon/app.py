@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from shopcommon.auth import TokenVerifier
-from shopcommon.db import make_engine, make_sessionmaker
+from shopcommon.db import make_engine, make_raw_pool, make_sessionmaker
 from shopcommon.kafka import kafka_ready
 from shopcommon.logging import configure_logging
 from shopcommon.observability import Metrics, RequestContextMiddleware
@@ -75,6 +75,7 @@ def create_service_app(
     uses_db: bool = True,
     uses_redis: bool = False,
     uses_kafka: bool = False,
+    raw_pool: bool = False,
     version: str = "1.0.0",
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
@@ -105,6 +106,8 @@ def create_service_app(
             app.state.read_sessionmaker = make_sessionmaker(
                 app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
             )
+            if raw_pool:
+                app.state.pg = await make_raw_pool(settings.database_url, max_size=settings.db_raw_pool_size)
         if uses_redis:
             app.state.redis = make_redis(settings.redis_url)
         try:
@@ -119,6 +122,8 @@ def create_service_app(
                 await app.state.redis.aclose()
             if uses_db:
                 await app.state.engine.dispose()
+                if raw_pool:
+                    await app.state.pg.close()
 
     app = FastAPI(
         title=title,

@@ -30,7 +30,7 @@ async def wait_for_server(url: str, timeout: float) -> None:
             conn = await asyncpg.connect(plain_url(url), timeout=3)
             await conn.close()
             return
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             if time.monotonic() > deadline:
                 raise SystemExit(f"database not reachable at {url}: {exc}") from exc
             await asyncio.sleep(1)
@@ -70,9 +70,25 @@ def main() -> None:
     if url:
         os.environ[spec.database_env] = url
     if args.serve:
-        argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", args.host,
-                "--port", str(args.port or spec.port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                "--proxy-headers", "--workers", os.environ.get("WEB_CONCURRENCY", "2")]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            spec.app_factory,
+            "--host",
+            args.host,
+            "--port",
+            str(args.port or spec.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--proxy-headers",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "2"),
+        ]
         os.execv(sys.executable, argv)
 
 

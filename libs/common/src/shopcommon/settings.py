@@ -38,8 +38,10 @@ class ServiceSettings(BaseSettings):
     log_json: bool = shared("LOG_JSON", True)
 
     database_url: str = ""
-    db_pool_size: int = 20
+    db_pool_size: int = 10
     db_max_overflow: int = 10
+    #: Size of the plain asyncpg pool of services that use one for hot paths.
+    db_raw_pool_size: int = 20
     redis_url: str = shared("REDIS_URL", "redis://127.0.0.1:16379/0")
     kafka_bootstrap_servers: str = shared("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 

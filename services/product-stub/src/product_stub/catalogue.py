@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
@@ -26,11 +27,12 @@ _PRODUCT_FROM = products.join(categories, categories.c.id == products.c.category
 )
 
 
-async def get_name_and_price(session: AsyncSession, *, sku: int) -> tuple[str, int]:
-    row = (await session.execute(select(products.c.name, products.c.price).where(products.c.sku == sku))).first()
+async def get_name_and_price(pool: asyncpg.Pool, *, sku: int) -> tuple[str, int]:
+    """The hottest call of the system (every cart listing): plain asyncpg, one round trip."""
+    row = await pool.fetchrow("SELECT name, price FROM products WHERE sku = $1", sku)
     if row is None:
         raise NotFound(f"sku {sku} not found")
-    return row.name, row.price
+    return row["name"], row["price"]
 
 
 async def list_skus(session: AsyncSession, *, start_after: int, count: int) -> list[int]:
@@ -40,8 +42,22 @@ async def list_skus(session: AsyncSession, *, start_after: int, count: int) -> l
     return list((await session.scalars(query)).all())
 
 
+_LIST_SQL = """
+SELECT p.sku, p.name, p.price, p.description, c.name AS category, m.name AS manufacturer
+FROM products p JOIN categories c ON c.id = p.category_id JOIN manufacturers m ON m.id = p.manufacturer_id
+WHERE ($1::bigint IS NULL OR p.sku > $1)
+  AND ($2::text IS NULL OR c.name = $2)
+  AND ($3::text IS NULL OR m.name = $3)
+  AND ($4::bigint IS NULL OR p.price >= $4)
+  AND ($5::bigint IS NULL OR p.price <= $5)
+  AND ($6::bigint[] IS NULL OR p.sku = ANY($6))
+ORDER BY p.sku
+LIMIT $7
+"""
+
+
 async def list_products(
-    session: AsyncSession,
+    pool: asyncpg.Pool,
     *,
     limit: int,
     after_sku: int | None = None,
@@ -51,22 +67,12 @@ async def list_products(
     max_price: int | None = None,
     skus: list[int] | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    query = select(*_PRODUCT_COLUMNS).select_from(_PRODUCT_FROM).order_by(products.c.sku).limit(limit + 1)
-    if after_sku is not None:
-        query = query.where(products.c.sku > after_sku)
-    if category is not None:
-        query = query.where(categories.c.name == category)
-    if manufacturer is not None:
-        query = query.where(manufacturers.c.name == manufacturer)
-    if min_price is not None:
-        query = query.where(products.c.price >= min_price)
-    if max_price is not None:
-        query = query.where(products.c.price <= max_price)
-    if skus is not None:
-        query = query.where(products.c.sku.in_(skus))
-    rows = [dict(r._mapping) for r in (await session.execute(query)).all()]
-    next_after = rows[limit - 1]["sku"] if len(rows) > limit else None
-    return rows[:limit], next_after
+    """One page in sku order; checkout composes its product listing from this, so it is one
+    prepared statement on the plain pool rather than an ORM query."""
+    rows = await pool.fetch(_LIST_SQL, after_sku, category, manufacturer, min_price, max_price, skus, limit + 1)
+    items = [dict(r) for r in rows[:limit]]
+    next_after = items[-1]["sku"] if len(rows) > limit else None
+    return items, next_after
 
 
 async def get_product(session: AsyncSession, *, sku: int) -> dict[str, Any]:

@@ -28,4 +28,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         routers=[rpc.router, rest.router],
         lifespan=lifespan,
+        raw_pool=True,
     )

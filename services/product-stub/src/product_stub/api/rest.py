@@ -19,8 +19,8 @@ from product_stub.schemas import (
     ProductUpdate,
 )
 from shopcommon.auth import Role, require_roles
-from shopcommon.db import ReadSessionDep, SessionDep
-from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.db import RawPoolDep, ReadSessionDep, SessionDep
+from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1")
@@ -41,7 +41,7 @@ IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
     summary="The catalogue, filtered, in sku order",
 )
 async def list_products(
-    session: ReadSessionDep,
+    pool: RawPoolDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
@@ -54,10 +54,13 @@ async def list_products(
     ] = None,
 ) -> dict[str, Any]:
     position = decode_cursor(cursor, "after")
+    after = position["after"] if position else None
+    if after is not None and (type(after) is not int or not 0 <= after < 2**32):
+        raise BadCursor("The cursor is not one this service issued.")
     items, next_after = await catalogue.list_products(
-        session,
+        pool,
         limit=limit,
-        after_sku=position["after"] if position else None,
+        after_sku=after,
         category=category,
         manufacturer=manufacturer,
         min_price=min_price,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from product_stub import catalogue
 from product_stub.config import Settings
 from product_stub.schemas import GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse
-from shopcommon.db import ReadSessionDep
+from shopcommon.db import RawPoolDep, ReadSessionDep
 from shopcommon.problems import TooManyRequests, Unauthorized, problem_responses
 
 router = APIRouter(tags=["route256 ProductService"])
@@ -65,11 +65,9 @@ def check_token(request: Request, token: str) -> None:
     summary="Name and price of one sku",
     openapi_extra={"x-roles": ["token in body"]},
 )
-async def get_product(
-    body: GetProductRequest, request: Request, session: ReadSessionDep, _: Throttled
-) -> GetProductResponse:
+async def get_product(body: GetProductRequest, request: Request, pool: RawPoolDep, _: Throttled) -> GetProductResponse:
     check_token(request, body.token)
-    name, price = await catalogue.get_name_and_price(session, sku=body.sku)
+    name, price = await catalogue.get_name_and_price(pool, sku=body.sku)
     return GetProductResponse(name=name, price=price)
 
 

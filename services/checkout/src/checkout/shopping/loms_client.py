@@ -110,10 +110,12 @@ class LomsClient:
         page: JSON = resp.json()
         return page
 
-    async def move_order(self, order_id: int, action: str, *, token: str, idempotency_key: str | None) -> JSON:
+    async def move_order(self, order_id: int, action: str, *, token: str, idempotency_key: str | None,
+                         body: JSON | None = None) -> JSON:
         """`pay` or `cancel` on the caller's behalf."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        resp = await self._call("POST", f"/api/v1/orders/{order_id}/{action}", token=token, headers=headers)
+        resp = await self._call("POST", f"/api/v1/orders/{order_id}/{action}", token=token, headers=headers,
+                                json=body if body is not None else {})
         order: JSON = resp.json()
         return order
 

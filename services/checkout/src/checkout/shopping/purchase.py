@@ -15,6 +15,8 @@ import time
 import uuid
 from typing import Any
 
+import orjson
+
 from checkout.shopping import cart_store
 from checkout.shopping.carts import read_cart, seen_prices
 from checkout.shopping.deps import Shopping
@@ -27,6 +29,8 @@ AWAITING_PAYMENT = "awaiting payment"
 PLACED = frozenset({AWAITING_PAYMENT, "paid", "completed"})
 #: After LOMS answered `new`, how long to keep looking (it has already waited `Prefer: wait`), seconds.
 SETTLE_LOOK_AGAIN = 2.0
+#: How long a client's `Idempotency-Key` replays its checkout's answer, seconds (LOMS keeps keys a day).
+REPLAY_TTL = 86_400
 
 
 class EmptyCart(Conflict):
@@ -47,6 +51,10 @@ class UnknownSkus(NotFound):
 
 async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None) -> dict[str, Any]:
     """`{order_id, status}`; a failed reservation raises ReservationFailed (409) and keeps the cart."""
+    if client_key:
+        replay = await _replay(shop, user_id, client_key)
+        if replay is not None:
+            return replay
     cart = await read_cart(shop, user_id=user_id)
     if not cart.lines:
         raise EmptyCart("There is nothing in the cart to check out")
@@ -66,7 +74,10 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None)
     elif order["status"] == FAILED:
         await _advance_cart(shop, cart, empty=False)
         await _raise_failed(shop, order, items)
-    return {"order_id": order["order_id"], "status": order["status"]}
+    result = {"order_id": order["order_id"], "status": order["status"]}
+    if client_key and order["status"] in PLACED:
+        await _remember(shop, user_id, client_key, result)
+    return result
 
 
 async def order_items(shop: Shopping, *, user_id: int, items: list[dict[str, int]],
@@ -86,6 +97,20 @@ async def order_items(shop: Shopping, *, user_id: int, items: list[dict[str, int
     if order["status"] == FAILED:
         await _raise_failed(shop, order, priced)
     return {"order_id": order["order_id"], "status": order["status"]}
+
+
+def _replay_key(shop: Shopping, user_id: int, client_key: str) -> str:
+    return f"{shop.redis_prefix}checkout-replay:{_scoped_key(user_id, client_key)}"
+
+
+async def _replay(shop: Shopping, user_id: int, client_key: str) -> dict[str, Any] | None:
+    """The answer a checkout with this key already got: the cart it emptied cannot be sent again."""
+    raw = await shop.redis.get(_replay_key(shop, user_id, client_key))
+    return None if raw is None else dict(orjson.loads(raw))
+
+
+async def _remember(shop: Shopping, user_id: int, client_key: str, result: dict[str, Any]) -> None:
+    await shop.redis.set(_replay_key(shop, user_id, client_key), orjson.dumps(result), ex=REPLAY_TTL)
 
 
 def _scoped_key(user_id: int, client_key: str) -> str:
@@ -119,10 +144,18 @@ async def _advance_cart(shop: Shopping, cart: cart_store.Cart, *, empty: bool) -
 
 
 async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[str, int]]) -> None:
-    """Name the skus that were short: those with less available now than the order asked for."""
-    available = await shop.loms.available_many(item["sku"] for item in items)
-    short = [item["sku"] for item in items if available.get(item["sku"], 0) < item["count"]]
-    skus = short or [item["sku"] for item in items]
+    """Name the skus that were short: LOMS's `shortages` of the order, or failing those, the skus
+    with less available now than the order asked for."""
+    shortages = order.get("shortages")
+    if shortages is None:
+        shortages = (await shop.loms.get_order(int(order["order_id"]))).get("shortages")
+    if shortages:
+        available = {int(s["sku"]): int(s["available"]) for s in shortages}
+        skus = sorted(available)
+    else:
+        available = await shop.loms.available_many(item["sku"] for item in items)
+        short = [item["sku"] for item in items if available.get(item["sku"], 0) < item["count"]]
+        skus = short or [item["sku"] for item in items]
     raise ReservationFailed(
         f"order {order['order_id']} could not reserve stock for skus {', '.join(map(str, skus))}",
         order_id=order["order_id"], skus=skus,

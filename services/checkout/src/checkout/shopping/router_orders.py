@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from checkout.shopping import purchase
 from checkout.shopping.deps import ShoppingDep, own_user_id, user_acting_for
 from checkout.shopping.router_rpc import IdempotencyKey
-from checkout.shopping.schemas import CheckoutResult, Order, OrderCreate, OrderPage, UserId
+from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage, UserId
 from shopcommon.auth import CurrentPrincipal, roles_doc
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import Forbidden, problem_responses
@@ -71,5 +71,7 @@ async def pay_order(order_id: OrderPath, principal: CurrentPrincipal, shop: Shop
 @router.post("/orders/{order_id}/cancel", response_model=Order, openapi_extra=EVERYONE,
              responses=problem_responses(401, 404, 409, 422, 503), summary="Cancel: reserved units are released")
 async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep,
-                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    return await shop.loms.move_order(order_id, "cancel", token=principal.token, idempotency_key=idempotency_key)
+                       body: CancelIn | None = None, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    reason = body.model_dump(exclude_none=True) if body else {}
+    return await shop.loms.move_order(order_id, "cancel", token=principal.token, idempotency_key=idempotency_key,
+                                      body=reason)

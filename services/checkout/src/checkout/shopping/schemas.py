@@ -4,7 +4,7 @@ for the REST API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,6 +96,10 @@ class OrderItemIn(Strict):
 class OrderCreate(Strict):
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=200)]
     user_id: UserId | None = Field(default=None, description="Managers and services: whose order this is.")
+
+
+class CancelIn(Strict):
+    reason: Literal["customer", "staff"] | None = Field(default=None, description="`staff` for staff callers only.")
 
 
 class OrderItem(BaseModel):

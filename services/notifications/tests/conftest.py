@@ -101,3 +101,31 @@ async def push_service() -> AsyncIterator[LocalPushService]:
     async with serve_app(service.app) as url:
         service.base_url = url
         yield service
+
+
+async def query(database_url: str, sql: str, **params: Any) -> list[Any]:
+    """Rows of one read against the service's database (tests check what was recorded)."""
+    from sqlalchemy import text
+
+    from shopcommon.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+    finally:
+        await engine.dispose()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    """Await `check()` until it returns something truthy (returned) or time runs out (AssertionError)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

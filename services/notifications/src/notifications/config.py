@@ -18,6 +18,8 @@ class Settings(ServiceSettings):
     events_topic_partitions: int = 3
     consumer_group: str = "notifications"
     consumer_batch_size: int = 200
+    #: How long the broker may hold a fetch open when nothing is new (lower = less latency, more polls).
+    consumer_fetch_wait_ms: int = 50
 
     # Each worker can be switched off, e.g. to run consumers and senders as separate processes.
     consumer_enabled: bool = True

@@ -61,7 +61,7 @@ def build_consumer(app: FastAPI, settings: Settings, metrics: NotificationMetric
         bootstrap=settings.kafka_bootstrap_servers, topic=settings.loms_events_topic,
         group_id=settings.consumer_group, sessionmaker=app.state.sessionmaker, hub=app.state.stream_hub,
         metrics=metrics, on_recorded=wake_senders, batch_size=settings.consumer_batch_size,
-        topic_partitions=settings.events_topic_partitions,
+        topic_partitions=settings.events_topic_partitions, fetch_wait_ms=settings.consumer_fetch_wait_ms,
     )
 
 

@@ -30,3 +30,11 @@ async def wait_for_messages(mail_api: str, address: str, count: int, timeout: fl
         await asyncio.sleep(settle)
         found = await messages_to(mail_api, address)
     return found
+
+
+async def summaries_to(mail_api: str, address: str) -> list[dict[str, Any]]:
+    """Message summaries (Subject, Created) sent to `address`, oldest first; one request."""
+    async with httpx.AsyncClient(base_url=mail_api, timeout=10) as client:
+        listing = (await client.get("/api/v1/messages", params={"limit": 100000})).json()
+    found = [m for m in listing["messages"] if any(t["Address"] == address for t in m["To"])]
+    return list(reversed(found))

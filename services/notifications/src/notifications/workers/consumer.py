@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 class EventConsumer:
     def __init__(self, *, bootstrap: str, topic: str, group_id: str, sessionmaker: async_sessionmaker[AsyncSession],
                  hub: StreamHub, metrics: NotificationMetrics, on_recorded: Callable[[], None],
-                 batch_size: int = 200, topic_partitions: int = 3, retry_seconds: float = 1.0) -> None:
+                 batch_size: int = 200, topic_partitions: int = 3, fetch_wait_ms: int = 50,
+                 retry_seconds: float = 1.0) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
@@ -48,12 +49,14 @@ class EventConsumer:
         self.on_recorded = on_recorded
         self.batch_size = batch_size
         self.topic_partitions = topic_partitions
+        self.fetch_wait_ms = fetch_wait_ms
         self.retry_seconds = retry_seconds
 
     async def run(self) -> None:
         pause = self.retry_seconds
         while True:
-            consumer = make_consumer(self.bootstrap, self.topic, group_id=self.group_id, metadata_max_age_ms=3000)
+            consumer = make_consumer(self.bootstrap, self.topic, group_id=self.group_id, metadata_max_age_ms=3000,
+                                     fetch_max_wait_ms=self.fetch_wait_ms)
             try:
                 await ensure_topics(self.bootstrap, {self.topic: self.topic_partitions})
                 await consumer.start()

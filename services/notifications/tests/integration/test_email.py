@@ -1,0 +1,99 @@
+"""E-mail delivery: addresses from the real checkout, SMTP outages, permanent failures, the log."""
+
+import asyncio
+from collections.abc import Callable
+
+from notifications.config import Settings
+from notifications.testing.events import order_event, produce
+from notifications.testing.mail import wait_for_messages
+from shopcommon.devstack.servers import wait_port
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import Checkout, eventually, query, running
+
+
+async def test_a_paid_event_puts_exactly_one_paid_email_in_the_mailbox(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str
+) -> None:
+    customer = await checkout.register_customer()
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic,
+                  [order_event(20_001, customer.id, "paid", "awaiting payment")])
+    async with running(settings_for(loms_events_topic=topic)):
+        mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1, settle=1.0)
+    assert len(mails) == 1
+    assert mails[0]["Subject"] == "Order 20001 is paid"
+    assert "Nora Tester" in mails[0]["Text"] and "Status: paid" in mails[0]["Text"]
+    assert "<td>paid</td>" in mails[0]["HTML"]
+
+
+async def test_emails_wait_while_smtp_is_down_and_go_out_once_it_is_back(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    customer = await checkout.register_customer()
+    mailcatcher = shop_stack.embedded.process("mailcatcher")
+    async with running(settings_for(loms_events_topic=topic, email_max_attempts=100)):
+        await asyncio.to_thread(mailcatcher.stop)
+        try:
+            await produce(shop_stack.urls.kafka_bootstrap_servers, topic,
+                          [order_event(20_002, customer.id, "cancelled", "awaiting payment", reason="timeout")])
+            failing = await eventually(lambda: query(
+                notifications_db, "SELECT attempts, last_error FROM notifications "
+                "WHERE order_id = 20002 AND status = 'pending' AND attempts >= 2"))
+            assert "SMTP server unreachable" in failing[0].last_error
+        finally:
+            await asyncio.to_thread(mailcatcher.start)
+            await asyncio.to_thread(wait_port, mailcatcher, shop_stack.embedded.ports.mail_http, "mail catcher")
+            await asyncio.to_thread(wait_port, mailcatcher, shop_stack.embedded.ports.smtp, "mail catcher SMTP")
+        mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1, timeout=20, settle=0.5)
+    assert [m["Subject"] for m in mails] == ["Order 20002 is cancelled"]
+    assert "by timeout" in mails[0]["Text"]
+
+
+async def test_a_user_unknown_to_checkout_fails_for_good_after_one_try(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(20_003, 2**40, "paid")])
+    async with running(settings_for(loms_events_topic=topic)):
+        failed = await eventually(lambda: query(
+            notifications_db, "SELECT attempts, last_error FROM notifications WHERE order_id = 20003 "
+            "AND status = 'failed'"))
+        await asyncio.sleep(1.0)
+    rows = await query(notifications_db, "SELECT attempts FROM notifications WHERE order_id = 20003")
+    assert [r.attempts for r in rows] == [1]
+    assert "not found" in failed[0].last_error
+
+
+async def test_the_log_lists_only_the_callers_notifications_newest_first_in_pages(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str,
+    test_issuer: TestIssuer
+) -> None:
+    alice, bob = await checkout.register_customer(), await checkout.register_customer()
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [
+        order_event(20_004, alice.id, "new"), order_event(20_004, alice.id, "awaiting payment", "new"),
+        order_event(20_005, bob.id, "new"), order_event(20_004, alice.id, "paid", "awaiting payment"),
+    ])
+    async with running(settings_for(loms_events_topic=topic)) as (_, client):
+        await wait_for_messages(shop_stack.urls.mail_api_url, alice.email, 3)
+        headers = test_issuer.auth(alice.id, "customer")
+        first = (await client.get("/api/v1/notifications", params={"limit": 2}, headers=headers)).json()
+        second = (await client.get("/api/v1/notifications", params={"limit": 2, "cursor": first["next_cursor"]},
+                                   headers=headers)).json()
+    statuses = [n["order_status"] for n in first["items"] + second["items"]]
+    assert statuses == ["paid", "awaiting payment", "new"]
+    assert second["next_cursor"] is None
+    assert all(n["order_id"] == 20_004 and n["channel"] == "email" for n in first["items"] + second["items"])
+    assert first["items"][0]["status"] == "sent" and first["items"][0]["recipient"] == alice.email
+
+
+async def test_the_log_needs_a_users_own_token_and_a_valid_cursor(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    settings = settings_for(consumer_enabled=False, email_sender_enabled=False, push_sender_enabled=False)
+    async with running(settings) as (_, client):
+        anonymous = await client.get("/api/v1/notifications")
+        service = await client.get("/api/v1/notifications", headers=test_issuer.auth("loms", "service"))
+        bad_cursor = await client.get("/api/v1/notifications", params={"cursor": "%%%"},
+                                      headers=test_issuer.auth(5, "customer"))
+    assert anonymous.status_code == 401 and service.status_code == 403 and bad_cursor.status_code == 400
+    assert bad_cursor.headers["content-type"] == "application/problem+json"

@@ -178,3 +178,65 @@ def seed_cart(checkout_db: str) -> Callable[[int, dict[int, int]], Awaitable[Non
             await engine.dispose()
 
     return seed
+
+
+# --- LOMS, in-process, with its demo stock ------------------------------------------------------
+@pytest.fixture(scope="module")
+async def loms_db(shop_stack: Stack, module_label: str) -> str:
+    from shopcommon.services import service_spec
+
+    url = shop_stack.fresh_database("loms", module_label)
+    loader = service_spec("loms").load_demo_data()
+    if loader is not None:
+        await loader(url, {"APP_ENV": "dev"})
+    return url
+
+
+@pytest.fixture(scope="module")
+async def loms(loms_db: str, shop_stack: Stack, checkout_keys: tuple[str, str]) -> AsyncIterator[CountingTransport]:
+    """The real LOMS app; it trusts checkout's keys and the test issuer's."""
+    from loms.config import Settings as LomsSettings
+    from loms.main import create_app as create_loms_app
+
+    settings = LomsSettings(database_url=loms_db, redis_url=shop_stack.urls.redis_url, app_env="dev", log_json=False,
+                            kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
+                            jwt_jwks_file=checkout_keys[1])
+    async with running_app(create_loms_app(settings)) as transport:
+        yield CountingTransport(transport)
+
+
+async def available(loms: httpx.AsyncBaseTransport, sku: int) -> int:
+    async with httpx.AsyncClient(transport=loms, base_url="http://loms") as client:
+        r = await client.get(f"/api/v1/stocks/{sku}")
+        assert r.status_code == 200, r.text
+        return sum(s["count"] for s in r.json()["stocks"])
+
+
+class StockBook:
+    """The demo skus by what can be bought of them; each handed out once, so tests sharing one
+    LOMS database never buy from each other's skus."""
+
+    def __init__(self, levels: dict[int, int]) -> None:
+        self.levels = levels
+        self.taken: set[int] = set()
+
+    def take(self, *, at_least: int = 1, at_most: int | None = None) -> int:
+        for sku, level in sorted(self.levels.items()):
+            if sku not in self.taken and level >= at_least and (at_most is None or level <= at_most):
+                self.taken.add(sku)
+                return sku
+        raise LookupError(f"no demo sku left with {at_least}..{at_most} available")
+
+
+@pytest.fixture(scope="module")
+async def stock_book(loms: CountingTransport) -> StockBook:
+    from product_stub.demo import demo_products
+
+    skus = sorted(p.sku for p in demo_products())
+    levels: dict[int, int] = {}
+    async with httpx.AsyncClient(transport=loms, base_url="http://loms") as client:
+        for start in range(0, len(skus), 200):
+            r = await client.get("/api/v1/stocks", params=[("sku", s) for s in skus[start:start + 200]])
+            assert r.status_code == 200, r.text
+            levels.update({item["sku"]: item["total_available"] for item in r.json()["items"]})
+    return StockBook(levels)

@@ -1,0 +1,69 @@
+"""Warehouse and stock administration: managers change, managers and services read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.api.deps import ConnDep, DbDep, IdempotencyKey, ReadConnDep, SettingsDep, answer_response, idempotency_request
+from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, WarehouseCreate, WarehouseOut
+from loms.domain.items import MAX_SKU
+from loms.services import stock_admin
+from loms.services.idempotency import Answer, run_once
+from shopcommon.auth import Principal, Role, require_roles
+from shopcommon.problems import problem_responses
+
+router = APIRouter(prefix="/api/v1/warehouses", tags=["warehouses"])
+Manager = Annotated[Principal, require_roles(Role.MANAGER)]
+Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE)]
+MANAGERS = {"x-roles": ["manager"]}
+STAFF = {"x-roles": ["manager", "service"]}
+WarehouseId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
+SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU)]
+
+
+@router.get("", response_model=list[WarehouseOut], openapi_extra=STAFF, responses=problem_responses(401, 403))
+async def list_warehouses(_: Staff, conn: ReadConnDep) -> list[dict[str, Any]]:
+    return await stock_admin.list_warehouses(conn)
+
+
+@router.post("", status_code=201, response_model=WarehouseOut, openapi_extra=MANAGERS,
+             responses=problem_responses(401, 403, 409, 422))
+async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> dict[str, Any]:
+    return await stock_admin.create_warehouse(conn, name=body.name.strip())
+
+
+@router.get("/{warehouse_id}/stocks", response_model=StockRowPage, openapi_extra=STAFF,
+            responses=problem_responses(401, 403, 404, 422), summary="Stock rows with total and reserved")
+async def warehouse_stock(
+    warehouse_id: WarehouseId,
+    _: Staff,
+    conn: ReadConnDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SKU, description="Skus greater than this.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    return await stock_admin.warehouse_stock(conn, warehouse_id=warehouse_id, after_sku=after, limit=limit)
+
+
+@router.put("/{warehouse_id}/stocks/{sku}", response_model=StockRow, openapi_extra=MANAGERS,
+            responses=problem_responses(401, 403, 404, 409, 422), summary="Set the total of one sku",
+            description="Creates the row when missing. A total below what is reserved is 409.")
+async def set_total(warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager,
+                    conn: ConnDep) -> dict[str, Any]:
+    return await stock_admin.set_total(conn, warehouse_id=warehouse_id, sku=sku, total=body.total)
+
+
+@router.post("/{warehouse_id}/stocks/{sku}/adjust", response_model=StockRow, openapi_extra=MANAGERS,
+             responses=problem_responses(401, 403, 404, 409, 422), summary="Receive or remove units",
+             description="Adds `delta` (negative removes) to the total; never below what is reserved (409).")
+async def adjust_total(warehouse_id: WarehouseId, sku: SkuPath, body: StockAdjust, caller: Manager, request: Request,
+                       db: DbDep, settings: SettingsDep, key: IdempotencyKey = None) -> Response:
+    async def operation(conn: AsyncConnection) -> Answer:
+        row = await stock_admin.adjust_total(conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta)
+        return Answer.of(200, row)
+
+    idem = idempotency_request(caller, request, key, body.model_dump())
+    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))

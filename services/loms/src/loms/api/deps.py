@@ -1,0 +1,104 @@
+"""What routes receive: the database, settings, the caller's idempotency scope, `Prefer: wait`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.config import Settings
+from loms.db import Db
+from loms.services.idempotency import Answer, IdempotencyRequest, fingerprint
+from shopcommon.auth import Principal
+from shopcommon.problems import PROBLEM_MEDIA_TYPE
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def get_db(request: Request) -> Db:
+    db: Db = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbDep = Annotated[Db, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request, committed before the response leaves."""
+    async with get_db(request).engine.begin() as conn:
+        yield conn
+
+
+async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
+    """Reads without BEGIN/COMMIT round trips."""
+    async with get_db(request).autocommit.connect() as conn:
+        yield conn
+
+
+ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
+ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
+
+
+def spawner(request: Request) -> Any:
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        request.app.state.background.spawn(coro)
+
+    return spawn
+
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="Makes the request safe to retry: scoped to the caller and the route, the same key with "
+                "the same body replays the first answer (`Idempotent-Replayed: true`), with a different body "
+                "answers 422, and while the first request is still running answers 409.",
+)]
+PreferHeader = Annotated[str | None, Header(
+    alias="Prefer",
+    description="`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome "
+                "and answer with it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`.",
+)]
+
+_WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,9})\"?\s*$", re.IGNORECASE)
+
+
+def parse_prefer_wait(values: list[str], limit: int) -> int | None:
+    """The `wait` preference in seconds, capped at `limit`; None when absent or malformed
+    (RFC 7240: preferences a server does not understand are ignored)."""
+    for header in values:
+        for preference in header.split(","):
+            match = _WAIT.match(preference.split(";", 1)[0])
+            if match:
+                return min(int(match.group(1)), limit)
+    return None
+
+
+def prefer_wait(request: Request, prefer: PreferHeader = None) -> int | None:
+    return parse_prefer_wait(request.headers.getlist("prefer"), get_settings(request).max_prefer_wait)
+
+
+PreferWait = Annotated[int | None, Depends(prefer_wait)]
+
+
+def idempotency_request(caller: Principal, request: Request, key: str | None, payload: Any) -> IdempotencyRequest | None:
+    if key is None:
+        return None
+    scope = f"{caller.role}:{caller.subject} {request.method} {request.url.path}"
+    return IdempotencyRequest(scope=scope, key=key, request_hash=fingerprint(payload))
+
+
+def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> Response:
+    media_type = PROBLEM_MEDIA_TYPE if answer.status >= 400 else "application/json"
+    out = {**answer.headers, **(headers or {})}
+    if answer.replayed:
+        out[REPLAYED_HEADER] = "true"
+    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=out)

@@ -1,0 +1,101 @@
+"""The route256 LOMS endpoints, verbatim: POST, JSON in and out, 200 on success, a bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.api.deps import (
+    DbDep,
+    IdempotencyKey,
+    PreferWait,
+    ReadConnDep,
+    SettingsDep,
+    answer_response,
+    idempotency_request,
+)
+from loms.api.schemas import (
+    CreateOrderRequest,
+    CreateOrderResponse,
+    Empty,
+    ListOrderResponse,
+    OrderRef,
+    StocksRequest,
+    StocksResponse,
+)
+from loms.services import queries
+from loms.services.cancel import cancel_order
+from loms.services.create import CreateRequest, create_order
+from loms.services.idempotency import Answer, run_once
+from loms.services.pay import pay_order
+from shopcommon.auth import CurrentPrincipal
+from shopcommon.logging import current_request_id
+from shopcommon.problems import problem_responses
+
+router = APIRouter(tags=["route256 LOMS"])
+CALLERS = {"x-roles": ["customer (own orders)", "worker (own orders)", "manager", "service"]}
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
+
+
+def as_rpc_created(answer: Answer) -> Answer:
+    """The REST answer of a create, in the seed's shape: `{orderID}` with 200."""
+    if answer.status != 201:
+        return answer
+    order_id = orjson.loads(answer.body)["order_id"]
+    return Answer(200, orjson.dumps({"orderID": order_id}), replayed=answer.replayed, headers=answer.headers)
+
+
+@router.post("/createOrder", response_model=CreateOrderResponse, responses=WRITE_ERRORS, openapi_extra=CALLERS,
+             summary="Create an order for `user`; stock is reserved right after (see `Prefer`)")
+async def create_order_rpc(body: CreateOrderRequest, caller: CurrentPrincipal, request: Request, db: DbDep,
+                           settings: SettingsDep, wait: PreferWait, key: IdempotencyKey = None) -> Response:
+    idem = idempotency_request(caller, request, key, body.model_dump())
+    order = CreateRequest(user_id=body.user, items=body.lines(), wait=wait, idempotency=idem,
+                          request_id=current_request_id())
+    answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
+    headers = {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None
+    return answer_response(as_rpc_created(answer), headers)
+
+
+@router.post("/listOrder", response_model=ListOrderResponse, responses=problem_responses(401, 404, 422),
+             openapi_extra=CALLERS, summary="Status, user and items of an order")
+async def list_order(body: OrderRef, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
+    order = await queries.get_order(conn, caller=caller, order_id=body.orderID)
+    return {"status": order.status, "user": order.user_id,
+            "items": [{"sku": i.sku, "count": i.count} for i in order.items]}
+
+
+@router.post("/orderPayed", response_model=Empty, responses=WRITE_ERRORS, openapi_extra=CALLERS,
+             summary="Mark paid: reserved units are written off")
+async def order_payed(body: OrderRef, caller: CurrentPrincipal, request: Request, db: DbDep, settings: SettingsDep,
+                      key: IdempotencyKey = None) -> Response:
+    async def operation(conn: AsyncConnection) -> Answer:
+        await pay_order(conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id())
+        return Answer.of(200, {})
+
+    idem = idempotency_request(caller, request, key, body.model_dump())
+    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+
+
+@router.post("/cancelOrder", response_model=Empty, responses=WRITE_ERRORS, openapi_extra=CALLERS,
+             summary="Cancel: every reservation of the order is released")
+async def cancel_order_rpc(body: OrderRef, caller: CurrentPrincipal, request: Request, db: DbDep,
+                           settings: SettingsDep, key: IdempotencyKey = None) -> Response:
+    async def operation(conn: AsyncConnection) -> Answer:
+        await cancel_order(conn, settings=settings, caller=caller, order_id=body.orderID, reason=None,
+                           request_id=current_request_id())
+        return Answer.of(200, {})
+
+    idem = idempotency_request(caller, request, key, body.model_dump())
+    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+
+
+@router.post("/stocks", response_model=StocksResponse, responses=problem_responses(401, 422), openapi_extra=CALLERS,
+             summary="Units that can still be bought, per warehouse")
+async def stocks_rpc(body: StocksRequest, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
+    (levels,) = await queries.stock_levels(conn, [body.sku])
+    return {"stocks": [{"warehouseID": s["warehouse_id"], "count": s["count"]} for s in levels["stocks"]]}

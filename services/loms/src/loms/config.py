@@ -1,0 +1,44 @@
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shopcommon.settings import ServiceSettings
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LOMS_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "loms"
+
+    #: How long an order may stay `awaiting payment` before the expiry worker cancels it.
+    payment_timeout: Seconds = 600.0
+    #: The longest `Prefer: wait=N` honoured (RFC 7240); larger values are capped.
+    max_prefer_wait: Annotated[int, Field(ge=0, le=30)] = 30
+
+    order_events_topic: str = "loms.order-events"
+    order_events_partitions: Annotated[int, Field(ge=1, le=64)] = 3
+
+    #: The create request reserves its own order right after committing it (the fast path);
+    #: the intake worker only picks up what is left `new`.
+    inline_reservation: bool = True
+    intake_enabled: bool = True
+    expiry_enabled: bool = True
+    relay_enabled: bool = True
+
+    #: Intake polls this often; orders younger than the grace are left to their inline attempt.
+    intake_poll_interval: Seconds = 0.5
+    intake_grace: Annotated[float, Field(ge=0)] = 2.0
+    expiry_interval: Seconds = 0.5
+    expiry_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
+    relay_sweep_interval: Seconds = 1.0
+    relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    relay_send_timeout: Seconds = 10.0
+
+    #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
+    idempotency_stale_after: Seconds = 60.0
+    idempotency_retention: Seconds = 86_400.0
+    outbox_retention: Seconds = 7 * 86_400.0

@@ -1,0 +1,51 @@
+"""The `order.status_changed` event, shaped exactly as CONTRACT.md fixes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from loms.domain.items import OrderItem
+from loms.domain.statuses import CancelReason, OrderStatus
+
+EVENT_TYPE = "order.status_changed"
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def status_changed(
+    *,
+    order_id: int,
+    user_id: int,
+    status: OrderStatus,
+    previous_status: OrderStatus | None,
+    items: Sequence[OrderItem],
+    total_price: int | None,
+    occurred_at: datetime,
+    payment_deadline: datetime | None = None,
+    reason: CancelReason | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "type": EVENT_TYPE,
+        "occurred_at": iso(occurred_at),
+        "order_id": order_id,
+        "user_id": user_id,
+        "status": str(status),
+        "previous_status": str(previous_status) if previous_status is not None else None,
+        "items": [i.as_dict() for i in items],
+        "total_price": total_price,
+    }
+    if status == OrderStatus.AWAITING_PAYMENT:
+        if payment_deadline is None:
+            raise ValueError("an order awaiting payment has a payment deadline")
+        event["payment_deadline"] = iso(payment_deadline)
+    if status == OrderStatus.CANCELLED:
+        if reason is None:
+            raise ValueError("a cancelled order has a reason")
+        event["reason"] = str(reason)
+    return event

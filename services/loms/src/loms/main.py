@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from loms.api import admin, rest, rpc
+from loms.config import Settings
+from loms.db import Db
+from loms.repositories.outbox import CHANNEL
+from loms.workers.background import BackgroundTasks
+from loms.workers.base import Worker
+from loms.workers.expiry import ExpiryWorker
+from loms.workers.intake import IntakeWorker
+from loms.workers.notifications import Listener
+from loms.workers.relay import OutboxRelay
+from shopcommon.app import create_service_app
+
+DESCRIPTION = """\
+The Logistics and Order Management System of the route256 seed: orders, stock per warehouse,
+reservations that never oversell, expiry of unpaid orders, and an outbox that publishes every
+status change to `loms.order-events`.
+
+* The route256 endpoints (`/createOrder`, `/listOrder`, `/orderPayed`, `/cancelOrder`, `/stocks`) are
+  kept verbatim and need a bearer token; `/api/v1` is the REST API.
+* Orders: `new` -> `awaiting payment` (stock reserved) or `failed` (stock short, the order stays
+  recorded) -> `paid` (reserved units written off) or `cancelled` (released; reason `customer`,
+  `staff` or `timeout`). Unpaid orders expire after the payment timeout (600 s by default).
+* Item lines: skus 1..4294967295, counts 1..65535, at most 200 lines, never empty. A sku listed twice
+  is merged into one line (counts added, within 65535; the lines must agree on the price).
+* Prices: only `service` and `manager` callers may set an item's `price`; `total_price` is the sum
+  when every line has one, else null.
+* `Idempotency-Key` on every POST that creates an order or moves stock; `Prefer: wait=N` on creation.
+* Stock reads (`GET /api/v1/stocks...`) are public: stock levels are catalogue information.
+
+Each operation's `x-roles` names who may call it. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Db.of(app.state.engine)
+        app.state.db = db
+        app.state.background = BackgroundTasks()
+        listener = Listener(settings.database_url, CHANNEL)
+        workers: list[Worker] = []
+        if settings.intake_enabled:
+            wake = None if settings.inline_reservation else listener.subscribe()
+            workers.append(IntakeWorker(db.engine, settings, wake))
+        if settings.expiry_enabled:
+            workers.append(ExpiryWorker(db.engine, settings))
+        if settings.relay_enabled:
+            workers.append(OutboxRelay(db.engine, settings, listener.subscribe()))
+        if listener.has_subscribers:
+            listener.start()
+        for worker in workers:
+            worker.start()
+        app.state.workers = workers
+        try:
+            yield
+        finally:
+            await app.state.background.close()
+            for worker in reversed(workers):
+                await worker.stop()
+            await listener.stop()
+
+    return create_service_app(
+        settings,
+        title="LOMS",
+        description=DESCRIPTION,
+        routers=[rpc.router, rest.router, admin.router],
+        lifespan=lifespan,
+        uses_kafka=True,
+        openapi_tags=[
+            {"name": "route256 LOMS", "description": "The seed's endpoints, field for field."},
+            {"name": "orders", "description": "Orders: create, read, pay, cancel."},
+            {"name": "stocks", "description": "Units that can still be bought (public)."},
+            {"name": "warehouses", "description": "Warehouse and stock administration."},
+        ],
+    )

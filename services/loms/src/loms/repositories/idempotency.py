@@ -1,0 +1,66 @@
+"""Stored `Idempotency-Key`s: who used which key on which route, for which request, and the
+first answer. The primary key (scope, key) is what detects concurrent duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    request_hash: str
+    state: str
+    response_status: int | None
+    response_body: str | None
+    resource_id: int | None
+    stale: bool
+
+
+_CLAIM = text("""
+    INSERT INTO idempotency_keys (scope, key, request_hash, state)
+    VALUES (:scope, :key, :hash, 'running') ON CONFLICT DO NOTHING RETURNING 1
+""")
+_GET = text("""
+    SELECT request_hash, state, response_status, response_body, resource_id,
+           state = 'running' AND updated_at < now() - make_interval(secs => :stale_after) AS stale
+    FROM idempotency_keys WHERE scope = :scope AND key = :key
+""")
+_FINISH = text("""
+    UPDATE idempotency_keys SET state = 'done', response_status = :status, response_body = :body, updated_at = now()
+    WHERE scope = :scope AND key = :key
+""")
+_FORGET = text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key AND state = 'running'")
+_PURGE = text("""
+    DELETE FROM idempotency_keys WHERE ctid IN (
+        SELECT ctid FROM idempotency_keys WHERE created_at < :before LIMIT 5000)
+""")
+
+
+async def claim(conn: AsyncConnection, *, scope: str, key: str, request_hash: str) -> bool:
+    return await conn.scalar(_CLAIM, {"scope": scope, "key": key, "hash": request_hash}) is not None
+
+
+async def get(conn: AsyncConnection, *, scope: str, key: str, stale_after: float) -> StoredKey | None:
+    row = (await conn.execute(_GET, {"scope": scope, "key": key, "stale_after": stale_after})).first()
+    if row is None:
+        return None
+    return StoredKey(row.request_hash, row.state, row.response_status, row.response_body, row.resource_id,
+                     bool(row.stale))
+
+
+async def finish(conn: AsyncConnection, *, scope: str, key: str, status: int, body: str) -> None:
+    await conn.execute(_FINISH, {"scope": scope, "key": key, "status": status, "body": body})
+
+
+async def forget(conn: AsyncConnection, *, scope: str, key: str) -> None:
+    """Drop a key whose request failed unexpectedly, so a retry runs afresh."""
+    await conn.execute(_FORGET, {"scope": scope, "key": key})
+
+
+async def purge(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(_PURGE, {"before": before})
+    return int(result.rowcount or 0)

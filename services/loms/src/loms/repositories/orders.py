@@ -1,0 +1,197 @@
+"""Orders and their lines: reads, claims under row locks, and status changes written together
+with their outbox events in one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.domain.items import OrderItem
+from loms.domain.order import Order
+from loms.domain.statuses import CancelReason, OrderStatus
+from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
+
+ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline, o.cancel_reason,
+    o.shortages::text AS shortages, o.created_at, o.updated_at,
+    (SELECT json_agg(json_build_array(i.sku, i.count, i.price) ORDER BY i.sku)
+       FROM order_items i WHERE i.order_id = o.id)::text AS items"""
+
+
+def order_from_row(row: Row[Any]) -> Order:
+    items = tuple(OrderItem(sku, count, price) for sku, count, price in orjson.loads(row.items or "[]"))
+    return Order(
+        id=row.id,
+        user_id=row.user_id,
+        status=OrderStatus(row.status),
+        items=items,
+        total_price=row.total_price,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        payment_deadline=row.payment_deadline,
+        cancel_reason=CancelReason(row.cancel_reason) if row.cancel_reason else None,
+        shortages=orjson.loads(row.shortages) if row.shortages else None,
+    )
+
+
+def _insert_sql(with_idempotency: bool) -> str:
+    # The key is stored with the order it created. A concurrent duplicate waits on the key's
+    # primary key and then fails with a unique violation, rolling its whole statement back.
+    idem = """, idem AS (
+        INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id)
+        SELECT :idem_scope, :idem_key, :idem_hash, 'running', new_order.id FROM new_order
+    )""" if with_idempotency else ""
+    return f"""WITH new_order AS (
+        INSERT INTO orders (user_id, status, total_price, created_at, updated_at)
+        VALUES (:user_id, 'new', :total_price, :now, :now)
+        RETURNING id
+    ), lines AS (
+        INSERT INTO order_items (order_id, sku, count, price)
+        SELECT new_order.id, i.sku, i.count, i.price FROM new_order,
+            unnest(CAST(:skus AS bigint[]), CAST(:counts AS int[]), CAST(:prices AS bigint[])) AS i(sku, count, price)
+    ), event AS (
+        INSERT INTO outbox (topic, key, payload, request_id)
+        SELECT CAST(:ev_topic AS varchar), new_order.id::text,
+               jsonb_set(CAST(:payload AS jsonb), '{{order_id}}', to_jsonb(new_order.id)),
+               CAST(:ev_request_id AS varchar)
+        FROM new_order
+    ){idem}
+    SELECT id, {NOTIFY} FROM new_order"""
+
+
+_INSERT = text(_insert_sql(False))
+_INSERT_WITH_KEY = text(_insert_sql(True))
+
+
+class KeyTaken(Exception):
+    """The idempotency key of a create is already stored; nothing was written."""
+
+
+async def insert_new(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    items: Sequence[OrderItem],
+    total_price: int | None,
+    now: datetime,
+    event: dict[str, Any],
+    topic: str,
+    request_id: str | None,
+    idempotency: dict[str, str] | None = None,
+) -> int:
+    """One statement (atomic even in autocommit): the order, its lines, its event, its key."""
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "total_price": total_price,
+        "now": now,
+        "skus": [i.sku for i in items],
+        "counts": [i.count for i in items],
+        "prices": [i.price for i in items],
+        "payload": orjson.dumps(event).decode(),
+        "ev_topic": topic,
+        "ev_request_id": request_id,
+    }
+    if idempotency is None:
+        return int(await conn.scalar(_INSERT, params))
+    params.update({f"idem_{k}": v for k, v in idempotency.items()})
+    try:
+        return int(await conn.scalar(_INSERT_WITH_KEY, params))
+    except IntegrityError as exc:
+        if "pk_idempotency_keys" in str(exc.orig):
+            raise KeyTaken from exc
+        raise
+
+
+_CLAIM = text("SELECT id FROM orders WHERE id = :id AND status = 'new' FOR UPDATE SKIP LOCKED")
+_CLAIM_NEXT = text(f"""
+    SELECT {ORDER_COLUMNS} FROM orders o
+    WHERE o.status = 'new' AND o.created_at <= now() - make_interval(secs => :grace)
+    ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED
+""")
+_LOCK = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id FOR UPDATE OF o")
+_LOCK_EXPIRED = text(f"""
+    SELECT {ORDER_COLUMNS} FROM orders o
+    WHERE o.status = 'awaiting payment' AND o.payment_deadline <= now()
+    ORDER BY o.payment_deadline, o.id LIMIT :limit FOR UPDATE OF o SKIP LOCKED
+""")
+_GET = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id")
+_STATUS = text("SELECT status FROM orders WHERE id = :id")
+
+
+async def claim_new(conn: AsyncConnection, order_id: int) -> bool:
+    """Lock a `new` order for reserving it; False when it is settled or someone else holds it."""
+    return await conn.scalar(_CLAIM, {"id": order_id}) is not None
+
+
+async def claim_next_new(conn: AsyncConnection, grace_seconds: float) -> Order | None:
+    row = (await conn.execute(_CLAIM_NEXT, {"grace": grace_seconds})).first()
+    return order_from_row(row) if row else None
+
+
+async def lock(conn: AsyncConnection, order_id: int) -> Order | None:
+    row = (await conn.execute(_LOCK, {"id": order_id})).first()
+    return order_from_row(row) if row else None
+
+
+async def lock_expired(conn: AsyncConnection, limit: int) -> list[Order]:
+    return [order_from_row(r) for r in (await conn.execute(_LOCK_EXPIRED, {"limit": limit})).all()]
+
+
+async def get(conn: AsyncConnection, order_id: int) -> Order | None:
+    row = (await conn.execute(_GET, {"id": order_id})).first()
+    return order_from_row(row) if row else None
+
+
+async def status_of(conn: AsyncConnection, order_id: int) -> OrderStatus | None:
+    status = await conn.scalar(_STATUS, {"id": order_id})
+    return OrderStatus(status) if status else None
+
+
+async def page(
+    conn: AsyncConnection, *, user_id: int | None, status: OrderStatus | None, before_id: int | None, limit: int
+) -> list[Order]:
+    """Newest first (ids grow with time), keyset-paged by id."""
+    where = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit}
+    if user_id is not None:
+        where.append("o.user_id = :user_id")
+        params["user_id"] = user_id
+    if status is not None:
+        where.append("o.status = :status")
+        params["status"] = str(status)
+    if before_id is not None:
+        where.append("o.id < :before_id")
+        params["before_id"] = before_id
+    sql = f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {' AND '.join(where)} ORDER BY o.id DESC LIMIT :limit"
+    return [order_from_row(r) for r in (await conn.execute(text(sql), params)).all()]
+
+
+_SET_STATUS = text(f"""
+    WITH changed AS (
+        UPDATE orders SET status = :status, cancel_reason = CAST(:reason AS varchar),
+               updated_at = CAST(:now AS timestamptz)
+        WHERE id = ANY(CAST(:ids AS bigint[]))
+    ), {EVENTS_CTE}
+    SELECT {NOTIFY}
+""")
+
+
+async def set_status(
+    conn: AsyncConnection,
+    *,
+    order_ids: Sequence[int],
+    status: OrderStatus,
+    reason: CancelReason | None,
+    now: datetime,
+    events: Sequence[dict[str, Any]],
+    topic: str,
+    request_id: str | None,
+) -> None:
+    params = {"ids": list(order_ids), "status": str(status), "reason": str(reason) if reason else None, "now": now,
+              **event_params(topic, request_id, events)}
+    await conn.execute(_SET_STATUS, params)

@@ -1,0 +1,78 @@
+"""The outbox: events written in the transaction of the change they describe, published later.
+
+`EVENTS_CTE` is a fragment the status-changing statements embed, so a change and its event are
+one statement; `NOTIFY` (delivered at commit) wakes the relay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+CHANNEL = "loms_outbox"
+
+EVENTS_CTE = """events AS (
+    INSERT INTO outbox (topic, key, payload, request_id)
+    SELECT CAST(:ev_topic AS varchar), e.key, e.payload, CAST(:ev_request_id AS varchar)
+    FROM unnest(CAST(:ev_keys AS varchar[]), CAST(:ev_payloads AS jsonb[])) AS e(key, payload)
+)"""
+
+NOTIFY = f"pg_notify('{CHANNEL}', '')"
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    id: int
+    topic: str
+    key: str
+    payload: bytes
+    request_id: str | None
+
+
+def event_params(topic: str, request_id: str | None, events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Bind parameters for `EVENTS_CTE`; each event is keyed by its order id in decimal."""
+    return {
+        "ev_topic": topic,
+        "ev_request_id": request_id,
+        "ev_keys": [str(e["order_id"]) for e in events],
+        "ev_payloads": [orjson.dumps(e).decode() for e in events],
+    }
+
+
+_FETCH = text("""
+    SELECT id, topic, key, payload::text AS payload, request_id FROM outbox
+    WHERE published_at IS NULL ORDER BY id LIMIT :limit
+""")
+_MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
+_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_PURGE = text("""
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE published_at < :before ORDER BY published_at LIMIT 5000)
+""")
+#: Advisory lock key of the publishing relay ("LOMSOUTB" in ASCII).
+RELAY_LOCK_KEY = 0x4C4F4D534F555442
+
+
+async def try_lock_publisher(conn: AsyncConnection) -> bool:
+    """At most one relay publishes at a time; the lock ends with the transaction."""
+    return bool(await conn.scalar(_LOCK, {"key": RELAY_LOCK_KEY}))
+
+
+async def fetch_unpublished(conn: AsyncConnection, limit: int) -> list[PendingEvent]:
+    rows = (await conn.execute(_FETCH, {"limit": limit})).all()
+    return [PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id) for r in rows]
+
+
+async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    await conn.execute(_MARK, {"ids": list(ids)})
+
+
+async def purge_published(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(_PURGE, {"before": before})
+    return int(result.rowcount or 0)

@@ -1,0 +1,140 @@
+"""Stock rows and reservations. Every statement that changes several stock rows first locks them
+with `ORDER BY sku, warehouse_id FOR UPDATE`, the one order all transactions use, so two
+transactions can never wait on each other in a cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.domain.allocation import Allocation, Shortage, StockLevel
+from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
+
+_LOCK_LEVELS = text("""
+    SELECT sku, warehouse_id, total - reserved AS available FROM stocks
+    WHERE sku = ANY(CAST(:skus AS bigint[]))
+    ORDER BY sku, warehouse_id FOR UPDATE
+""")
+
+
+async def lock_levels(conn: AsyncConnection, skus: Sequence[int]) -> list[StockLevel]:
+    rows = (await conn.execute(_LOCK_LEVELS, {"skus": list(skus)})).all()
+    return [StockLevel(r.sku, r.warehouse_id, r.available) for r in rows]
+
+
+_RESERVE = text(f"""
+    WITH alloc AS (
+        SELECT * FROM unnest(CAST(:a_skus AS bigint[]), CAST(:a_warehouses AS bigint[]), CAST(:a_counts AS bigint[]))
+            AS a(sku, warehouse_id, count)
+    ), stock AS (
+        UPDATE stocks s SET reserved = s.reserved + alloc.count
+        FROM alloc WHERE s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
+    ), held AS (
+        INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
+        SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
+    ), changed AS (
+        UPDATE orders SET status = 'awaiting payment', payment_deadline = CAST(:deadline AS timestamptz),
+               updated_at = CAST(:now AS timestamptz)
+        WHERE id = CAST(:order_id AS bigint)
+    ), {EVENTS_CTE}
+    SELECT {NOTIFY}
+""")
+
+_FAIL = text(f"""
+    WITH changed AS (
+        UPDATE orders SET status = 'failed', shortages = CAST(:shortages AS jsonb),
+               updated_at = CAST(:now AS timestamptz)
+        WHERE id = CAST(:order_id AS bigint)
+    ), {EVENTS_CTE}
+    SELECT {NOTIFY}
+""")
+
+
+async def reserve(
+    conn: AsyncConnection,
+    *,
+    order_id: int,
+    allocations: Sequence[Allocation],
+    deadline: datetime,
+    now: datetime,
+    event: dict[str, Any],
+    topic: str,
+    request_id: str | None,
+) -> None:
+    """Hold the allocated units, record the reservations and move the order to `awaiting payment`."""
+    await conn.execute(_RESERVE, {
+        "order_id": order_id,
+        "a_skus": [a.sku for a in allocations],
+        "a_warehouses": [a.warehouse_id for a in allocations],
+        "a_counts": [a.count for a in allocations],
+        "deadline": deadline,
+        "now": now,
+        **event_params(topic, request_id, [event]),
+    })
+
+
+async def fail(
+    conn: AsyncConnection,
+    *,
+    order_id: int,
+    shortages: Sequence[Shortage],
+    now: datetime,
+    event: dict[str, Any],
+    topic: str,
+    request_id: str | None,
+) -> None:
+    await conn.execute(_FAIL, {
+        "order_id": order_id,
+        "shortages": orjson.dumps([s.as_dict() for s in shortages]).decode(),
+        "now": now,
+        **event_params(topic, request_id, [event]),
+    })
+
+
+_LOCK_HELD = text("""
+    SELECT s.sku, s.warehouse_id FROM stocks s
+    WHERE (s.sku, s.warehouse_id) IN (
+        SELECT sku, warehouse_id FROM reservations WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = 'held')
+    ORDER BY s.sku, s.warehouse_id FOR UPDATE OF s
+""")
+
+# Several orders may hold the same stock row: add their units up before the one update per row.
+_SETTLE = text("""
+    WITH settled AS (
+        UPDATE reservations SET state = :state
+        WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = 'held'
+        RETURNING sku, warehouse_id, count
+    ), per_row AS (
+        SELECT sku, warehouse_id, sum(count) AS count FROM settled GROUP BY sku, warehouse_id
+    )
+    UPDATE stocks s SET reserved = s.reserved - per_row.count,
+                        total = s.total - CASE WHEN :write_off THEN per_row.count ELSE 0 END
+    FROM per_row WHERE s.sku = per_row.sku AND s.warehouse_id = per_row.warehouse_id
+""")
+
+
+async def settle_held(conn: AsyncConnection, order_ids: Sequence[int], *, write_off: bool) -> None:
+    """Write off (paid) or release (cancelled) everything these orders hold."""
+    ids = list(order_ids)
+    await conn.execute(_LOCK_HELD, {"ids": ids})
+    await conn.execute(_SETTLE, {"ids": ids, "state": "written_off" if write_off else "released",
+                                 "write_off": write_off})
+
+
+_AVAILABLE = text("""
+    SELECT sku, warehouse_id, total - reserved AS available FROM stocks
+    WHERE sku = ANY(CAST(:skus AS bigint[])) ORDER BY sku, warehouse_id
+""")
+
+
+async def available(conn: AsyncConnection, skus: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """What can still be bought, per sku, per warehouse."""
+    out: dict[int, list[tuple[int, int]]] = {sku: [] for sku in skus}
+    for r in (await conn.execute(_AVAILABLE, {"skus": list(skus)})).all():
+        out[r.sku].append((r.warehouse_id, r.available))
+    return out

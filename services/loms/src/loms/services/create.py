@@ -1,0 +1,136 @@
+"""createOrder: record the order as `new` at once, then reserve it.
+
+The order, its lines, its `new` event and its idempotency key are one autocommit statement. The
+request then tries to reserve the order itself (the fast path); with `Prefer: wait=N` it answers
+with the outcome, without it the attempt runs in the background and the answer is `new`. Orders
+the fast path never settled (a crash, or the fast path turned off) are the intake worker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.config import Settings
+from loms.db import Db
+from loms.domain import events
+from loms.domain.errors import OrderNotFound
+from loms.domain.items import OrderItem, total_price
+from loms.domain.order import Order
+from loms.domain.statuses import OrderStatus
+from loms.domain.transitions import is_settled
+from loms.repositories import idempotency as keys
+from loms.repositories import orders
+from loms.services.clock import utcnow
+from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
+from loms.services.reserve import reserve_if_new
+from shopcommon.auth import Principal
+from shopcommon.problems import Forbidden
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], None]
+CREATED = 201
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    user_id: int
+    items: Sequence[OrderItem]
+    #: Seconds to wait for the reservation outcome (`Prefer: wait`), None to answer at once.
+    wait: float | None = None
+    idempotency: IdempotencyRequest | None = None
+    request_id: str | None = None
+
+
+def authorize(caller: Principal, request: CreateRequest) -> None:
+    if not caller.can_act_for(request.user_id):
+        raise Forbidden("A customer may create orders only for themself.")
+    if not caller.is_staff and any(i.price is not None for i in request.items):
+        raise Forbidden("Only service and manager callers may set item prices.")
+
+
+def answer_for(order: Order) -> Answer:
+    return Answer(CREATED, orjson.dumps(order.as_wire()))
+
+
+async def create_order(db: Db, settings: Settings, caller: Principal, request: CreateRequest,
+                       spawn: Spawn) -> Answer:
+    authorize(caller, request)
+    items = tuple(request.items)
+    now = utcnow()
+    total = total_price(items)
+    event = events.status_changed(order_id=0, user_id=request.user_id, status=OrderStatus.NEW, previous_status=None,
+                                  items=items, total_price=total, occurred_at=now)
+    idem = request.idempotency
+    try:
+        async with db.autocommit.connect() as conn:
+            order_id = await orders.insert_new(
+                conn, user_id=request.user_id, items=items, total_price=total, now=now, event=event,
+                topic=settings.order_events_topic, request_id=request.request_id,
+                idempotency=idem.params() if idem else None)
+    except orders.KeyTaken:
+        assert idem is not None
+        return await answer_duplicate(db, settings, idem)
+    order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
+    if request.wait is None:
+        if settings.inline_reservation:
+            spawn(reserve_if_new(db.engine, order, settings=settings, request_id=request.request_id))
+        return await finished(db, idem, answer_for(order))
+    return await reserve_and_wait(db, settings, order, request)
+
+
+async def reserve_and_wait(db: Db, settings: Settings, order: Order, request: CreateRequest) -> Answer:
+    idem = request.idempotency
+
+    async def finish_in_transaction(conn: AsyncConnection, settled: Order) -> None:
+        if idem is not None:
+            await keys.finish(conn, scope=idem.scope, key=idem.key, status=CREATED,
+                              body=answer_for(settled).body.decode())
+
+    settled = None
+    if settings.inline_reservation:
+        settled = await reserve_if_new(db.engine, order, settings=settings, request_id=request.request_id,
+                                       on_settled=finish_in_transaction)
+    if settled is not None:
+        return answer_for(settled)
+    current = await wait_until_settled(db, order.id, request.wait or 0.0) or order
+    return await finished(db, idem, answer_for(current))
+
+
+async def finished(db: Db, idem: IdempotencyRequest | None, answer: Answer) -> Answer:
+    if idem is not None:
+        async with db.autocommit.connect() as conn:
+            await keys.finish(conn, scope=idem.scope, key=idem.key, status=answer.status, body=answer.body.decode())
+    return answer
+
+
+async def wait_until_settled(db: Db, order_id: int, timeout: float) -> Order | None:
+    """Poll with short, growing sleeps (bounded by `timeout`) until the order leaves `new`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pause = 0.005
+    while True:
+        async with db.autocommit.connect() as conn:
+            status = await orders.status_of(conn, order_id)
+            if status is None or is_settled(status) or loop.time() >= deadline:
+                return await orders.get(conn, order_id)
+        await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+        pause = min(pause * 2, 0.1)
+
+
+async def answer_duplicate(db: Db, settings: Settings, idem: IdempotencyRequest) -> Answer:
+    """A create whose key is taken: replay, refuse (422/409), or recover from a dead first request."""
+    async with db.autocommit.connect() as conn:
+        stored = await keys.get(conn, scope=idem.scope, key=idem.key, stale_after=settings.idempotency_stale_after)
+        replay = stored_answer(stored, idem)
+        if replay is not None:
+            return replay
+        assert stored is not None and stored.resource_id is not None
+        order = await orders.get(conn, stored.resource_id)
+        if order is None:
+            raise OrderNotFound(stored.resource_id)
+    return replace(await finished(db, idem, answer_for(order)), replayed=True)

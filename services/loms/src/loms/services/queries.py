@@ -1,0 +1,57 @@
+"""Reads: orders (their owner or staff only) and what can still be bought."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loms.domain.errors import OrderNotFound
+from loms.domain.order import Order
+from loms.domain.statuses import OrderStatus
+from loms.repositories import orders, stocks
+from shopcommon.auth import Principal
+from shopcommon.pagination import decode_cursor, encode_cursor
+from shopcommon.problems import Forbidden
+
+
+async def get_order(conn: AsyncConnection, *, caller: Principal, order_id: int) -> Order:
+    order = await orders.get(conn, order_id)
+    if order is None or not caller.can_act_for(order.user_id):
+        raise OrderNotFound(order_id)
+    return order
+
+
+async def list_orders(conn: AsyncConnection, *, caller: Principal, user_id: int | None, status: OrderStatus | None,
+                      cursor: str | None, limit: int) -> dict[str, Any]:
+    """Newest first. Customers see their own orders only; staff everyone's, optionally one user's."""
+    if not caller.is_staff:
+        if user_id is not None and user_id != caller.user_id:
+            raise Forbidden("Customers list only their own orders.")
+        user_id = caller.user_id
+    position = decode_cursor(cursor, "before")
+    before = position["before"] if position else None
+    if before is not None and not isinstance(before, int):
+        before = None
+    found = await orders.page(conn, user_id=user_id, status=status, before_id=before, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return {
+        "items": [o.as_wire() for o in found],
+        "next_cursor": encode_cursor({"before": found[-1].id}) if more else None,
+    }
+
+
+async def stock_levels(conn: AsyncConnection, skus: Sequence[int]) -> list[dict[str, Any]]:
+    """Per sku, in the order asked: `{sku, stocks: [{warehouse_id, count}], total_available}`."""
+    wanted = list(dict.fromkeys(skus))
+    levels = await stocks.available(conn, wanted)
+    return [
+        {
+            "sku": sku,
+            "stocks": [{"warehouse_id": wh, "count": count} for wh, count in levels[sku]],
+            "total_available": sum(count for _, count in levels[sku]),
+        }
+        for sku in wanted
+    ]

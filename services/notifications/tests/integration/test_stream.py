@@ -1,0 +1,131 @@
+"""The live SSE stream, served by uvicorn over real HTTP, fed through Kafka and Redis."""
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from notifications.config import Settings
+from notifications.testing.events import order_event, produce
+from notifications.testing.sse import SseFrame, sse_frames
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import eventually, query, running
+
+STREAM = "/api/v1/events/stream"
+
+
+def quiet(settings_for: Callable[..., Settings], **kw: object) -> Settings:
+    """Only the consumer and the stream: no e-mail, no push."""
+    return settings_for(email_sender_enabled=False, push_sender_enabled=False, **kw)
+
+
+def new_user() -> int:
+    return random.randint(10**9, 2 * 10**9)
+
+
+async def next_event(frames: AsyncIterator[SseFrame], timeout: float = 15.0) -> SseFrame:
+    async def first_event() -> SseFrame:
+        async for frame in frames:
+            if not frame.is_heartbeat:
+                return frame
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(first_event(), timeout)
+
+
+async def test_an_sse_client_sees_each_status_change_within_a_second(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
+) -> None:
+    user, kafka = new_user(), shop_stack.urls.kafka_bootstrap_servers
+    async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client), \
+            client.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        frames = sse_frames(resp)
+        await produce(kafka, topic, [order_event(40_001, user, "new")])
+        await next_event(frames)  # the consumer has joined its group by now
+        event = order_event(40_001, user, "awaiting payment", "new")
+        started = time.monotonic()
+        await produce(kafka, topic, [event])
+        frame = await next_event(frames)
+        elapsed = time.monotonic() - started
+    assert (frame.id, frame.event) == (event["event_id"], "order.status_changed")
+    assert orjson.loads(frame.data) == event
+    assert elapsed < 1.0
+
+
+async def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer,
+    notifications_db: str
+) -> None:
+    user, kafka = new_user(), shop_stack.urls.kafka_bootstrap_servers
+    auth = test_issuer.auth(user, "customer")
+    first, *missed = [order_event(40_002, user, s, p) for s, p in
+                      [("new", None), ("awaiting payment", "new"), ("cancelled", "awaiting payment")]]
+    async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client):
+        async with client.stream("GET", STREAM, headers=auth) as resp:
+            await produce(kafka, topic, [first])
+            seen = await next_event(sse_frames(resp))
+        await produce(kafka, topic, missed)
+        await eventually(lambda: query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e",
+                                       e=missed[-1]["event_id"]))
+        await asyncio.sleep(0.2)
+        async with client.stream("GET", STREAM, headers={**auth, "Last-Event-ID": str(seen.id)}) as resp:
+            frames = sse_frames(resp)
+            replayed = [await next_event(frames), await next_event(frames)]
+    assert seen.id == first["event_id"]
+    assert [f.id for f in replayed] == [e["event_id"] for e in missed]
+
+
+async def test_a_replica_without_the_consumer_streams_what_another_replica_consumed(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
+) -> None:
+    user = new_user()
+    event = order_event(40_003, user, "paid", "awaiting payment")
+    async with running(quiet(settings_for, loms_events_topic=topic)), \
+            running(quiet(settings_for, consumer_enabled=False)) as (_, other_replica), \
+            other_replica.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp:
+        frames = sse_frames(resp)
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [event])
+        frame = await next_event(frames)
+    assert frame.id == event["event_id"]
+
+
+async def test_an_idle_stream_gets_heartbeat_comments(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    async with running(quiet(settings_for, consumer_enabled=False, sse_heartbeat_seconds=0.2)) as (_, client), \
+            client.stream("GET", STREAM, headers=test_issuer.auth(new_user(), "customer")) as resp:
+        frames = sse_frames(resp)
+        opening, heartbeat = await anext(frames), await asyncio.wait_for(anext(frames), 2)
+    assert opening.comments == ["connected"]
+    assert heartbeat.is_heartbeat and heartbeat.comments == ["keepalive"]
+
+
+async def test_a_stream_carries_only_the_callers_orders(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
+) -> None:
+    me, someone_else = new_user(), new_user()
+    theirs, mine = order_event(40_004, someone_else, "paid"), order_event(40_005, me, "paid")
+    async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client), \
+            client.stream("GET", STREAM, headers=test_issuer.auth(me, "customer")) as resp:
+        frames = sse_frames(resp)
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [theirs, mine])
+        frame = await next_event(frames)
+    assert frame.id == mine["event_id"]
+
+
+async def test_the_stream_takes_the_web_cookie_and_refuses_no_token(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    async with running(quiet(settings_for, consumer_enabled=False)) as (_, client):
+        anonymous = await client.get(STREAM)
+        client.cookies.set("access_token", test_issuer.token(new_user(), "customer"))
+        async with client.stream("GET", STREAM) as resp:
+            status = resp.status_code
+            opening = await anext(sse_frames(resp))
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+    assert status == 200 and opening.comments == ["connected"]

@@ -42,8 +42,9 @@ return 0
 
 
 class OneTimeCodes:
-    def __init__(self, redis: Redis, *, secret: str, ttl: int, max_attempts: int) -> None:
+    def __init__(self, redis: Redis, *, secret: str, ttl: int, max_attempts: int, prefix: str = "") -> None:
         self.redis = redis
+        self.prefix = prefix
         self._secret = secret.encode()
         self.ttl = ttl
         self.max_attempts = max_attempts
@@ -53,7 +54,7 @@ class OneTimeCodes:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
     def _key(self, email: str) -> str:
-        return "otp:" + self._mac("key:" + email.lower())[:40]
+        return f"{self.prefix}otp:" + self._mac("key:" + email.lower())[:40]
 
     def _digest(self, email: str, code: str) -> str:
         return self._mac(f"code:{email.lower()}:{code}")
@@ -77,11 +78,12 @@ class OneTimeCodes:
         return int(result) == 1
 
 
-def code_email(*, name: str, code: str, ttl_minutes: int) -> tuple[str, str]:
-    """Subject and text. The code is the only six-digit number in them (clients pick it out)."""
+def code_email(*, code: str, ttl_minutes: int) -> tuple[str, str]:
+    """Subject and text. The code is the only six-digit number in them (clients pick it out), so
+    nothing the user chose, like a name with digits, goes into the message."""
     subject = "Your Tuneless Treasures sign-in code"
     text = (
-        f"Hello {name},\n\n"
+        "Hello,\n\n"
         f"Your sign-in code is {code}\n\n"
         f"It works once and expires in {ttl_minutes} minutes. If you did not ask for it, ignore this email:\n"
         "nobody can sign in without the code.\n\n"
@@ -100,7 +102,7 @@ async def send_code(
         if user is None:
             return
         code = await codes.issue(email)
-        subject, text = code_email(name=user.first_name or user.username, code=code, ttl_minutes=codes.ttl // 60)
+        subject, text = code_email(code=code, ttl_minutes=max(1, codes.ttl // 60))
         await mailer.send(to=user.email, subject=subject, text=text)
     except Exception:  # a background task has nobody to answer; log it with its cause
         log.exception("could not send a one-time code")

@@ -53,16 +53,16 @@ class Bucket:
     subject: str
     limit: int
 
-    @property
-    def key(self) -> str:
+    def key(self, prefix: str) -> str:
         # Hashed so arbitrary user input never shapes the key; the scope stays readable.
         digest = hashlib.sha256(self.subject.lower().encode()).hexdigest()[:32]
-        return f"ratelimit:{self.scope}:{digest}"
+        return f"{prefix}ratelimit:{self.scope}:{digest}"
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, window_seconds: int) -> None:
+    def __init__(self, redis: Redis, window_seconds: int, *, prefix: str = "") -> None:
         self.window_ms = window_seconds * 1000
+        self.prefix = prefix
         self._script = redis.register_script(SLIDING_WINDOW_LUA)
 
     async def _run(self, buckets: list[Bucket], mode: str) -> int:
@@ -71,7 +71,7 @@ class RateLimiter:
             return 0
         args: list[str | int] = [self.window_ms, mode, uuid.uuid4().hex, *(b.limit for b in live)]
         try:
-            return int(await self._script(keys=[b.key for b in live], args=args))
+            return int(await self._script(keys=[b.key(self.prefix) for b in live], args=args))
         except RedisError as exc:
             raise ServiceUnavailable("The rate limiter is unavailable; try again shortly.") from exc
 

@@ -33,6 +33,9 @@ class IdentitySettings(BaseSettings):
     otp_requests_per_ip: int = 5
     otp_requests_per_email: int = 5
 
+    #: Prefix of identity's keys in Redis (rate-limit windows, one-time codes); tests give each run its own.
+    identity_redis_prefix: str = "identity:"
+
     #: Web cookies are `Secure` outside dev unless this says otherwise.
     cookie_secure: bool | None = None
     password_min_length: int = 8

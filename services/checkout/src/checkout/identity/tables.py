@@ -1,7 +1,6 @@
 """Identity tables: users and the refresh tokens issued to them."""
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     CheckConstraint,
     Column,
@@ -16,6 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from checkout.models import metadata
 

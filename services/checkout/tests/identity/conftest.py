@@ -1,0 +1,123 @@
+"""Identity tests run checkout in-process (its lifespan, an ASGI transport) against the session's
+real Postgres, Redis and mail catcher; each module gets its own database with the demo accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from checkout.config import Settings
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from checkout.main import create_app
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+SIX_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
+AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture(scope="module")
+async def identity_db(shop_stack: Stack, module_label: str) -> str:
+    url = shop_stack.fresh_database("checkout", f"id_{module_label}")
+    await load_identity_demo(url, {"APP_ENV": "dev"})
+    return url
+
+
+@pytest.fixture(scope="module")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="module")
+def settings_for(
+    identity_db: str, keys_dir: Path, shop_stack: Stack, test_issuer: TestIssuer
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": identity_db,
+            "redis_url": shop_stack.urls.redis_url,
+            "smtp_url": shop_stack.urls.smtp_url,
+            "jwt_keys_dir": str(keys_dir),
+            "jwt_jwks_file": str(test_issuer.jwks_path),
+            "app_env": "dev",
+            "log_json": False,
+            # Each app its own rate-limit windows and codes, so tests never spend each other's allowance.
+            "identity_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
+            "shopping_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
+            **overrides,
+        }
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def app_client(settings_for: Callable[..., Settings]) -> AppFactory:
+    """`async with app_client(ip="203.0.113.9", **settings) as client:` a checkout of its own."""
+
+    @asynccontextmanager
+    async def start(*, ip: str = "127.0.0.1", **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings_for(**overrides))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://checkout") as client:
+                client.app = app  # type: ignore[attr-defined]
+                yield client
+
+    return start
+
+
+@pytest.fixture(scope="module")
+async def client(app_client: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client() as c:
+        yield c
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, Any]:
+    r = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    pair: dict[str, Any] = r.json()
+    return pair
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def auth_as(client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    return bearer((await login(client, username, password))["access_token"])
+
+
+async def register(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    name = fields.pop("username", None) or f"user{uuid.uuid4().hex[:8]}"
+    body = {"username": name, "email": f"{name}@example.org", "password": "correct horse battery", **fields}
+    r = await client.post("/api/v1/users", json=body)
+    assert r.status_code == 201, r.text
+    user: dict[str, Any] = r.json()
+    return user
+
+
+async def mail_to(mail_api: str, address: str, *, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every message the catcher holds for the address (full bodies), waiting for at least one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(base_url=mail_api, timeout=5) as http:
+        while True:
+            listing = (await http.get("/api/v1/messages", params={"limit": 500})).json()["messages"]
+            ids = [m["ID"] for m in listing if any(to["Address"] == address for to in m["To"])]
+            if ids or asyncio.get_running_loop().time() > deadline:
+                return [(await http.get(f"/api/v1/message/{i}")).json() for i in ids]
+            await asyncio.sleep(0.05)
+
+
+def code_in(message: dict[str, Any]) -> str:
+    codes = SIX_DIGITS.findall(message["Subject"] + "\n" + message["Text"])
+    assert len(set(codes)) == 1, codes
+    return str(codes[0])

@@ -1,0 +1,122 @@
+"""Email one-time codes: sent through real SMTP to the mail catcher, single use, 10 minutes,
+5 attempts, and the same answer whether or not the address has an account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import jwt
+import pytest
+
+from shopcommon.testing.plugin import Stack
+
+from .conftest import AppFactory, code_in, mail_to, register
+
+
+@pytest.fixture
+async def client(app_client: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """A checkout per test: each test its own allowance of code requests (5 a minute per IP)."""
+    async with app_client() as c:
+        yield c
+
+
+async def request_code(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/otp", json={"email": email})
+
+
+async def test_code_arrives_by_email_and_signs_in(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    r = await request_code(client, user["email"].upper())
+    assert r.status_code == 202
+    [message] = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+    code = code_in(message)  # exactly one six-digit number in subject and text
+    verified = await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code})
+    assert verified.status_code == 200
+    pair = verified.json()
+    assert pair["refresh_token"] and jwt.decode(pair["access_token"], options={"verify_signature": False})[
+        "sub"
+    ] == str(user["id"])
+
+
+async def test_code_works_once(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    await request_code(client, user["email"])
+    code = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    body = {"email": user["email"], "code": code}
+    assert (await client.post("/api/v1/auth/otp/verify", json=body)).status_code == 200
+    assert (await client.post("/api/v1/auth/otp/verify", json=body)).status_code == 401
+
+
+async def test_unknown_email_gets_the_same_answer_and_no_mail(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    known = await request_code(client, user["email"])
+    unknown = await request_code(client, "nobody-here@example.org")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    assert await mail_to(shop_stack.urls.mail_api_url, "nobody-here@example.org", timeout=0.5) == []
+    guess = await client.post("/api/v1/auth/otp/verify", json={"email": "nobody-here@example.org", "code": "123456"})
+    assert guess.status_code == 401
+
+
+async def test_brute_force_stops_at_five_attempts(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    await request_code(client, user["email"])
+    code = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        r = await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": wrong})
+        assert r.status_code == 401
+    right = await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code})
+    assert right.status_code == 401  # the code died with the fifth wrong guess
+
+
+async def test_the_right_code_on_the_fifth_attempt_still_works(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    await request_code(client, user["email"])
+    code = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    for _ in range(4):
+        await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": "000000x"})
+    assert (
+        await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code})
+    ).status_code == 200
+
+
+async def test_a_new_code_replaces_the_old_one(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    user = await register(client)
+    await request_code(client, user["email"])
+    first = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    await request_code(client, user["email"])
+    messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+    while len(messages) < 2:
+        messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+    second = code_in(messages[0])  # newest first
+    if first != second:
+        stale = await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": first})
+        assert stale.status_code == 401
+    assert (
+        await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": second})
+    ).status_code == 200
+
+
+async def test_codes_expire(app_client: AppFactory, shop_stack: Stack) -> None:
+    async with app_client(otp_ttl=1) as c:
+        user = await register(c)
+        await request_code(c, user["email"])
+        code = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+        await asyncio.sleep(1.5)
+        assert (await c.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code})).status_code == 401
+
+
+async def test_malformed_otp_requests_are_422(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/v1/auth/otp", json={"email": "not-an-address"})).status_code == 422
+    assert (await client.post("/api/v1/auth/otp/verify", json={"email": "a@example.org"})).status_code == 422
+
+
+async def test_the_code_is_the_only_six_digit_number_even_for_a_digit_username(
+    client: httpx.AsyncClient, shop_stack: Stack
+) -> None:
+    user = await register(client, username="fan123456", first_name="Agent 654321")
+    await request_code(client, user["email"])
+    [message] = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+    assert code_in(message) not in {"123456", "654321"}

@@ -1,0 +1,190 @@
+"""Accounts: register, read, change and delete your own; managers manage all; services read any."""
+
+from __future__ import annotations
+
+import httpx
+
+from checkout.identity.demo import demo_users
+from product_stub.demo import CATEGORIES
+
+from .conftest import auth_as, bearer, login, register
+
+
+async def test_register_makes_a_customer_and_answers_201(client: httpx.AsyncClient) -> None:
+    body = {"username": "ringo", "email": "Ringo@Example.org", "password": "yellow submarine",
+            "first_name": "Ringo", "last_name": "Starr"}  # fmt: skip
+    r = await client.post("/api/v1/users", json=body)
+    assert r.status_code == 201
+    user = r.json()
+    assert set(user) == {"id", "username", "email", "first_name", "last_name", "role"}
+    assert user["role"] == "customer" and user["email"] == "ringo@example.org"
+    me = await client.get("/api/v1/users/me", headers=await auth_as(client, "ringo", "yellow submarine"))
+    assert me.json() == user
+
+
+async def test_register_refuses_a_role_in_the_body(client: httpx.AsyncClient) -> None:
+    body = {"username": "sneaky", "email": "sneaky@example.org", "password": "yellow submarine", "role": "manager"}
+    r = await client.post("/api/v1/users", json=body)
+    assert r.status_code == 422
+    assert any(e["field"] == "role" for e in r.json()["errors"])
+    wrong = await client.post("/api/v1/auth/token", json={"username": "sneaky", "password": "yellow submarine"})
+    assert wrong.status_code == 401  # nothing was created
+
+
+async def test_register_duplicate_username_or_email_is_409(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    again = {"username": user["username"].upper(), "email": "other@example.org", "password": "yellow submarine"}
+    assert (await client.post("/api/v1/users", json=again)).status_code == 409
+    same_email = {"username": "someoneelse", "email": user["email"].upper(), "password": "yellow submarine"}
+    r = await client.post("/api/v1/users", json=same_email)
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_register_weak_or_empty_password_is_422(client: httpx.AsyncClient) -> None:
+    for password in ["", "1", "short", "password", "aaaaaaaaaaaa", "weakling-weakling"]:
+        body = {"username": "weakling", "email": "weak@example.org", "password": password}
+        r = await client.post("/api/v1/users", json=body)
+        assert r.status_code == 422, password
+        assert any(e["field"] == "password" for e in r.json()["errors"])
+
+
+async def test_register_rejects_malformed_fields(client: httpx.AsyncClient) -> None:
+    for body in [
+        {"username": "a b", "email": "ab@example.org", "password": "yellow submarine"},
+        {"username": "has@sign", "email": "at@example.org", "password": "yellow submarine"},
+        {"username": "noemail", "email": "not-an-email", "password": "yellow submarine"},
+        {"username": "x" * 151, "email": "long@example.org", "password": "yellow submarine"},
+    ]:
+        assert (await client.post("/api/v1/users", json=body)).status_code == 422, body
+    assert (
+        await client.post("/api/v1/users", content=b"{nope", headers={"content-type": "application/json"})
+    ).status_code == 400
+
+
+async def test_demo_accounts_have_their_roles_and_workers_their_category(client: httpx.AsyncClient) -> None:
+    admin = await client.get("/api/v1/users/me", headers=await auth_as(client, "admin"))
+    assert admin.json()["role"] == "manager" and admin.json()["email"] == "admin@shop.example"
+    for name in ["customer", "josh", "mike"]:
+        me = (await client.get("/api/v1/users/me", headers=await auth_as(client, name))).json()
+        assert me["role"] == "customer" and "categories" not in me
+    for category in CATEGORIES:
+        me = (await client.get("/api/v1/users/me", headers=await auth_as(client, f"worker-{category}"))).json()
+        assert me["role"] == "worker" and me["categories"] == [category]
+    assert len(demo_users()) == 4 + len(CATEGORIES)
+
+
+async def test_customer_reads_own_account_and_another_is_404(client: httpx.AsyncClient) -> None:
+    headers = await auth_as(client, "josh")
+    me = (await client.get("/api/v1/users/me", headers=headers)).json()
+    assert (await client.get(f"/api/v1/users/{me['id']}", headers=headers)).json() == me
+    mike = (await client.get("/api/v1/users/me", headers=await auth_as(client, "mike"))).json()
+    for method in ("GET", "PATCH", "DELETE"):
+        r = await client.request(
+            method, f"/api/v1/users/{mike['id']}", headers=headers, json={} if method == "PATCH" else None
+        )
+        assert r.status_code == 404, method
+    assert (await client.get("/api/v1/users/me", headers=await auth_as(client, "mike"))).status_code == 200
+
+
+async def test_manager_and_service_read_any_account(client: httpx.AsyncClient) -> None:
+    mike = (await client.get("/api/v1/users/me", headers=await auth_as(client, "mike"))).json()
+    admin = await auth_as(client, "admin")
+    assert (await client.get(f"/api/v1/users/{mike['id']}", headers=admin)).json() == mike
+    service = bearer(client.app.state.key_store.service_token("notifications"))  # type: ignore[attr-defined]
+    assert (await client.get(f"/api/v1/users/{mike['id']}", headers=service)).json()["email"] == "mike@shop.example"
+    assert (await client.get("/api/v1/users/999999999", headers=admin)).status_code == 404
+
+
+async def test_list_users_is_for_managers_and_services_only(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/users", headers=await auth_as(client, "josh"))).status_code == 403
+    assert (await client.get("/api/v1/users", headers=await auth_as(client, "worker-drums"))).status_code == 403
+    assert (await client.get("/api/v1/users")).status_code == 401
+    service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
+    assert (await client.get("/api/v1/users", headers=service)).status_code == 200
+
+
+async def test_list_users_pages_through_everyone_once(client: httpx.AsyncClient) -> None:
+    admin = await auth_as(client, "admin")
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/users", params=params, headers=admin)).json()
+        seen += [u["id"] for u in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(set(seen)) and len(seen) >= len(demo_users())
+    assert (await client.get("/api/v1/users", params={"cursor": "junk!"}, headers=admin)).status_code == 400
+
+
+async def test_list_workers_of_a_category(client: httpx.AsyncClient) -> None:
+    service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
+    r = await client.get("/api/v1/users", params={"role": "worker", "category": "drums"}, headers=service)
+    assert [(u["username"], u["categories"]) for u in r.json()["items"]] == [("worker-drums", ["drums"])]
+    r = await client.get("/api/v1/users", params={"role": "wizard"}, headers=service)
+    assert r.status_code == 422
+
+
+async def test_update_own_names_and_email(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    headers = await auth_as(client, user["username"], "correct horse battery")
+    r = await client.patch(f"/api/v1/users/{user['id']}", headers=headers,
+                           json={"first_name": "Paul", "last_name": "McCartney", "email": "Paul@Example.org"})  # fmt: skip
+    assert r.status_code == 200
+    assert r.json() == {**user, "first_name": "Paul", "last_name": "McCartney", "email": "paul@example.org"}
+    taken = await client.patch(f"/api/v1/users/{user['id']}", headers=headers, json={"email": "josh@shop.example"})
+    assert taken.status_code == 409
+    nulled = await client.patch(f"/api/v1/users/{user['id']}", headers=headers, json={"email": None})
+    assert nulled.status_code == 422
+
+
+async def test_changing_own_password_needs_the_current_one_and_ends_sessions(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    pair = await login(client, user["username"], "correct horse battery")
+    url, headers = f"/api/v1/users/{user['id']}", bearer(pair["access_token"])
+    assert (await client.patch(url, headers=headers, json={"password": "new secret words"})).status_code == 403
+    body = {"password": "new secret words", "current_password": "wrong"}
+    assert (await client.patch(url, headers=headers, json=body)).status_code == 403
+    body["current_password"] = "correct horse battery"
+    assert (await client.patch(url, headers=headers, json={**body, "password": "short"})).status_code == 422
+    assert (await client.patch(url, headers=headers, json=body)).status_code == 200
+    await login(client, user["username"], "new secret words")
+    refreshed = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 401
+
+
+async def test_manager_makes_a_worker_with_categories(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    admin = await auth_as(client, "admin")
+    body = {"role": "worker", "categories": ["guitars", "basses", "guitars"]}
+    r = await client.patch(f"/api/v1/users/{user['id']}", headers=admin, json=body)
+    assert r.json()["role"] == "worker" and r.json()["categories"] == ["basses", "guitars"]
+    back = await client.patch(f"/api/v1/users/{user['id']}", headers=admin, json={"role": "customer"})
+    assert back.json()["role"] == "customer" and "categories" not in back.json()
+
+
+async def test_delete_own_account(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    pair = await login(client, user["username"], "correct horse battery")
+    headers = bearer(pair["access_token"])
+    assert (await client.delete(f"/api/v1/users/{user['id']}", headers=headers)).status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 401
+    gone = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert gone.status_code == 401
+    assert (await client.get(f"/api/v1/users/{user['id']}", headers=await auth_as(client, "admin"))).status_code == 404
+
+
+async def test_manager_deletes_any_account_and_services_cannot(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
+    assert (await client.delete(f"/api/v1/users/{user['id']}", headers=service)).status_code == 403
+    assert (await client.patch(f"/api/v1/users/{user['id']}", headers=service, json={})).status_code == 403
+    admin = await auth_as(client, "admin")
+    assert (await client.delete(f"/api/v1/users/{user['id']}", headers=admin)).status_code == 204
+    assert (await client.delete(f"/api/v1/users/{user['id']}", headers=admin)).status_code == 404
+
+
+async def test_service_has_no_own_account(client: httpx.AsyncClient) -> None:
+    service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
+    assert (await client.get("/api/v1/users/me", headers=service)).status_code == 403

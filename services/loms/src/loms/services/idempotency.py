@@ -88,7 +88,7 @@ async def run_once(engine: AsyncEngine, request: IdempotencyRequest | None, oper
         async with engine.begin() as conn:
             return await operation(conn)
     async with engine.begin() as conn:
-        if not await keys.claim(conn, **request.params()):
+        if not await keys.claim(conn, scope=request.scope, key=request.key, request_hash=request.request_hash):
             stored = await keys.get(conn, scope=request.scope, key=request.key, stale_after=stale_after)
             replay = stored_answer(stored, request)
             if replay is not None:

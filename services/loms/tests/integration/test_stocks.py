@@ -1,0 +1,80 @@
+"""Stock reads (public) and the managers' administration of warehouses and stock."""
+
+from __future__ import annotations
+
+import httpx
+
+from ..conftest import Auth, Database, new_sku
+
+
+async def test_stock_of_one_sku_is_total_minus_reserved_per_warehouse(client: httpx.AsyncClient, auth: Auth,
+                                                                       db: Database) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 10, 2)
+    await client.post("/api/v1/orders", json={"user_id": 41, "items": [{"sku": sku, "count": 4}]},
+                      headers={**auth.customer(41), "Prefer": "wait=5"})
+    r = await client.get(f"/api/v1/stocks/{sku}")
+    assert r.status_code == 200
+    assert r.json() == {"sku": sku, "stocks": [{"warehouse_id": wh[0], "count": 6}, {"warehouse_id": wh[1], "count": 2}],
+                        "total_available": 8}
+
+
+async def test_batch_read_answers_every_sku_asked_once_in_order(client: httpx.AsyncClient, db: Database) -> None:
+    a, b, none = new_sku(), new_sku(), new_sku()
+    await db.stock(a, 1)
+    await db.stock(b, 0, 5)
+    r = await client.get("/api/v1/stocks", params=[("sku", b), ("sku", none), ("sku", a), ("sku", b)])
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [i["sku"] for i in items] == [b, none, a]
+    assert [i["total_available"] for i in items] == [5, 0, 1]
+    assert items[1]["stocks"] == []
+
+
+async def test_manager_creates_a_warehouse_and_sets_stock(client: httpx.AsyncClient, auth: Auth) -> None:
+    sku = new_sku()
+    created = await client.post("/api/v1/warehouses", json={"name": f"Depot {sku}"}, headers=auth.manager())
+    assert created.status_code == 201
+    wh = created.json()["id"]
+    r = await client.put(f"/api/v1/warehouses/{wh}/stocks/{sku}", json={"total": 12}, headers=auth.manager())
+    assert r.status_code == 200
+    assert r.json() == {"sku": sku, "warehouse_id": wh, "total": 12, "reserved": 0, "available": 12}
+    r = await client.post(f"/api/v1/warehouses/{wh}/stocks/{sku}/adjust", json={"delta": -2}, headers=auth.manager())
+    assert r.json()["total"] == 10
+    listed = await client.get(f"/api/v1/warehouses/{wh}/stocks", headers=auth.service())
+    assert listed.json()["items"] == [{"sku": sku, "warehouse_id": wh, "total": 10, "reserved": 0, "available": 10}]
+    dup = await client.post("/api/v1/warehouses", json={"name": f"Depot {sku}"}, headers=auth.manager())
+    assert dup.status_code == 409
+
+
+async def test_stock_never_drops_below_what_is_reserved(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    sku = new_sku()
+    (wh,) = await db.stock(sku, 10)
+    await client.post("/api/v1/orders", json={"user_id": 42, "items": [{"sku": sku, "count": 8}]},
+                      headers={**auth.customer(42), "Prefer": "wait=5"})
+    r = await client.put(f"/api/v1/warehouses/{wh}/stocks/{sku}", json={"total": 7}, headers=auth.manager())
+    assert r.status_code == 409
+    assert r.json()["reserved"] == 8
+    r = await client.post(f"/api/v1/warehouses/{wh}/stocks/{sku}/adjust", json={"delta": -3}, headers=auth.manager())
+    assert r.status_code == 409
+    assert await db.levels(sku) == {"total": 10, "reserved": 8, "written_off": 0, "available": 2}
+    ok = await client.post(f"/api/v1/warehouses/{wh}/stocks/{sku}/adjust", json={"delta": -2}, headers=auth.manager())
+    assert ok.json()["available"] == 0
+
+
+async def test_only_managers_change_stock(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    sku = new_sku()
+    (wh,) = await db.stock(sku, 10)
+    for headers in (auth.customer(43), auth.service()):
+        r = await client.put(f"/api/v1/warehouses/{wh}/stocks/{sku}", json={"total": 1}, headers=headers)
+        assert r.status_code == 403
+        r = await client.post("/api/v1/warehouses", json={"name": "Sneaky"}, headers=headers)
+        assert r.status_code == 403
+    assert (await client.get("/api/v1/warehouses", headers=auth.customer(43))).status_code == 403
+    assert (await client.put(f"/api/v1/warehouses/{wh}/stocks/{sku}", json={"total": 1})).status_code == 401
+    assert (await db.levels(sku))["total"] == 10
+
+
+async def test_unknown_warehouse_is_404(client: httpx.AsyncClient, auth: Auth) -> None:
+    r = await client.put(f"/api/v1/warehouses/999999/stocks/{new_sku()}", json={"total": 1}, headers=auth.manager())
+    assert r.status_code == 404

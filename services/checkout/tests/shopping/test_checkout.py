@@ -1,0 +1,163 @@
+"""Checkout: one LOMS order per cart at the prices the customer saw; the cart empties once the
+order holds its stock; a failed reservation keeps the cart and names the short skus."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from shopcommon.testing.tokens import TestIssuer
+
+from .conftest import CheckoutFactory, CountingTransport, ProductStubFactory, StockBook, available
+
+
+async def orders_of(loms: CountingTransport, issuer: TestIssuer, user_id: int) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(transport=loms, base_url="http://loms") as client:
+        r = await client.get("/api/v1/orders", params={"user_id": user_id, "limit": 200},
+                             headers=issuer.auth(1, "manager"))
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"])
+
+
+async def fill(client: httpx.AsyncClient, auth: dict[str, str], lines: dict[int, int]) -> None:
+    for sku, count in lines.items():
+        r = await client.post("/api/v1/cart/items", json={"sku": sku, "count": count}, headers=auth)
+        assert r.status_code == 200, r.text
+
+
+async def test_checkout_creates_an_awaiting_payment_order_and_empties_the_cart(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    a, b = stock_book.take(at_least=10), stock_book.take(at_least=10)
+    before = await available(loms, a)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(301, "customer")
+    await fill(client, auth, {a: 2, b: 1})
+    listed = (await client.get("/api/v1/cart", headers=auth)).json()
+    r = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "awaiting payment"
+    (order,) = await orders_of(loms, test_issuer, 301)
+    assert order["order_id"] == r.json()["order_id"]
+    assert sorted((i["sku"], i["count"], i["price"]) for i in order["items"]) == sorted(
+        (i["sku"], i["count"], i["price"]) for i in listed["items"])
+    assert order["total_price"] == listed["total_price"]
+    assert (await client.get("/api/v1/cart", headers=auth)).json() == {"items": [], "total_price": 0}
+    assert await available(loms, a) == before - 2
+
+
+async def test_purchase_rpc_answers_the_seeds_order_id(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=3)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(302, "customer")
+    await client.post("/addToCart", json={"user": 302, "sku": sku, "count": 1}, headers=auth)
+    r = await client.post("/purchase", json={"user": 302}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"orderID", "status"}
+    assert r.json()["status"] == "awaiting payment"
+
+
+async def test_the_order_keeps_the_prices_the_customer_saw(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=3)
+    stub = await product_stub()
+    client = await checkout(product=stub, loms=loms, product_cache_ttl=0.01)
+    auth = test_issuer.auth(303, "customer")
+    await fill(client, auth, {sku: 1})
+    seen = (await client.get("/api/v1/cart", headers=auth)).json()["items"][0]["price"]
+    async with httpx.AsyncClient(transport=stub, base_url="http://product-stub") as products:
+        r = await products.patch(f"/api/v1/products/{sku}", json={"price": seen + 1000},
+                                 headers=test_issuer.auth(1, "manager"))
+        assert r.status_code == 200, r.text
+    await asyncio.sleep(0.05)  # the cached price has expired: ProductService now says seen + 1000
+    order_id = (await client.post("/api/v1/cart/checkout", headers=auth)).json()["order_id"]
+    (order,) = [o for o in await orders_of(loms, test_issuer, 303) if o["order_id"] == order_id]
+    assert order["items"][0]["price"] == seen  # type: ignore[index]
+
+
+async def test_concurrent_checkouts_of_one_cart_make_one_order(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=10)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(304, "customer")
+    await fill(client, auth, {sku: 2})
+    answers = await asyncio.gather(*(client.post("/api/v1/cart/checkout", headers=auth) for _ in range(8)))
+    created = {r.json()["order_id"] for r in answers if r.status_code == 201}
+    assert len(created) == 1, [r.text for r in answers]
+    assert all(r.status_code == 201 or r.json()["type"].endswith("/cart-empty") for r in answers)
+    assert len(await orders_of(loms, test_issuer, 304)) == 1
+
+
+async def test_a_failed_reservation_is_409_naming_the_sku_and_keeps_the_cart(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=2, at_most=50)
+    stock = await available(loms, sku)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(305, "customer")
+    await fill(client, auth, {sku: stock})
+    # Someone else buys one unit after it went into the cart.
+    other = await client.post("/api/v1/orders", json={"items": [{"sku": sku, "count": 1}]},
+                              headers=test_issuer.auth(306, "customer"))
+    assert other.status_code == 201, other.text
+    r = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["type"].endswith("/reservation-failed")
+    assert body["skus"] == [sku] and body["order_id"] >= 1
+    assert [(i["sku"], i["count"]) for i in (await client.get("/api/v1/cart", headers=auth)).json()["items"]] == [
+        (sku, stock)]
+    # The next attempt is a new order, not a replay of the failed one.
+    await client.delete(f"/api/v1/cart/items/{sku}?count=1", headers=auth)
+    retry = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["order_id"] != body["order_id"]
+
+
+async def test_checkout_of_an_empty_cart_is_409(
+    checkout: CheckoutFactory, loms: CountingTransport, test_issuer: TestIssuer
+) -> None:
+    client = await checkout(loms=loms)
+    r = await client.post("/api/v1/cart/checkout", headers=test_issuer.auth(307, "customer"))
+    assert r.status_code == 409
+    assert r.json()["type"].endswith("/cart-empty")
+
+
+async def test_a_client_idempotency_key_replays_the_first_checkout(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=3)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(308, "customer")
+    await fill(client, auth, {sku: 1})
+    keyed = {**auth, "Idempotency-Key": "checkout-308-a"}
+    first = await client.post("/api/v1/cart/checkout", headers=keyed)
+    again = await client.post("/api/v1/cart/checkout", headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert len(await orders_of(loms, test_issuer, 308)) == 1
+
+
+async def test_checkout_while_loms_is_down_is_503_and_keeps_the_cart(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    sku = stock_book.take(at_least=3)
+    auth = test_issuer.auth(309, "customer")
+    await fill(await checkout(product=await product_stub(), loms=loms), auth, {sku: 1})
+    cut_off = await checkout(product=await product_stub())  # the same database, LOMS unreachable
+    r = await cut_off.post("/api/v1/cart/checkout", headers=auth)
+    assert r.status_code == 503
+    assert r.json()["type"].endswith("/loms-unavailable")
+    assert len((await cut_off.get("/api/v1/cart", headers=auth)).json()["items"]) == 1

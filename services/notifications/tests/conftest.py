@@ -129,3 +129,18 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def process_env(shop_stack: Stack, *, database_url: str, checkout_url: str, issuer: TestIssuer, topic: str,
+                group: str, **settings: object) -> dict[str, str]:
+    """The environment of the service run as a real process (as `make run` runs it)."""
+    env = {
+        "APP_ENV": "dev", "LOG_JSON": "false", **shop_stack.urls.as_env(),
+        "NOTIFICATIONS_DATABASE_URL": database_url, "SHOP_CHECKOUT_URL": checkout_url,
+        "JWT_JWKS_FILE": str(issuer.jwks_path), "LOMS_EVENTS_TOPIC": topic,
+        "NOTIFICATIONS_CONSUMER_GROUP": group, "NOTIFICATIONS_EVENTS_TOPIC_PARTITIONS": "2",
+        "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2", "NOTIFICATIONS_RETRY_MAX_SECONDS": "1",
+    }
+    env.update({f"NOTIFICATIONS_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in settings.items()})
+    return env

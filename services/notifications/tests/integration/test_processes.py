@@ -1,0 +1,103 @@
+"""The service as real processes: a consumer killed in the middle of a batch, and a broker that
+comes back empty."""
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from notifications.config import Settings
+from notifications.testing.events import order_event, produce
+from notifications.testing.mail import summaries_to
+from shopcommon.db import plain_url
+from shopcommon.services import service_spec
+from shopcommon.testing.plugin import ServiceProcess, Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import Checkout, eventually, process_env, query, running
+
+
+async def committed_total(bootstrap: str, topic: str, group: str) -> int:
+    """The group's committed offsets summed over the topic's partitions (read without joining the group)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = reader.partitions_for_topic(topic) or set()
+        offsets = [await reader.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await reader.stop()
+    return sum(offset or 0 for offset in offsets)
+
+
+async def start(env: dict[str, str], shop_stack: Stack) -> ServiceProcess:
+    proc = ServiceProcess(service_spec("notifications"), env, shop_stack.embedded.log_dir)
+    return await asyncio.to_thread(proc.start, 60)
+
+
+def metric(text: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_a_consumer_killed_mid_batch_and_restarted_emails_every_order_exactly_once(
+    shop_stack: Stack, checkout: Checkout, test_issuer: TestIssuer, topic: str, notifications_db: str
+) -> None:
+    customer, orders = await checkout.register_customer(), range(60_000, 60_400)
+    kafka, group = shop_stack.urls.kafka_bootstrap_servers, f"notifications-{uuid.uuid4().hex[:8]}"
+    await produce(kafka, topic, [order_event(o, customer.id, "paid", "awaiting payment") for o in orders])
+    base = process_env(shop_stack, database_url=notifications_db, checkout_url=checkout.url, issuer=test_issuer,
+                       topic=topic, group=group, push_sender_enabled=False)
+    consumer_env = {**base, "NOTIFICATIONS_EMAIL_SENDER_ENABLED": "false", "NOTIFICATIONS_CONSUMER_BATCH_SIZE": "200"}
+    sender = await start({**base, "NOTIFICATIONS_CONSUMER_ENABLED": "false"}, shop_stack)
+    consumer = await start(consumer_env, shop_stack)
+    restarted = None
+    watcher = await asyncpg.connect(plain_url(notifications_db))
+    try:
+        async def handled() -> int:
+            return int(await watcher.fetchval("SELECT count(*) FROM inbox_events WHERE order_id >= 60000"))
+
+        async def mailed() -> int:
+            return len(await summaries_to(shop_stack.urls.mail_api_url, customer.email))
+
+        # A batch is 200 events; the first one's offsets are committed only once all 200 are handled.
+        await eventually(lambda: _reached(handled(), 30), interval=0.002)
+        await asyncio.to_thread(consumer.kill)
+        handled_at_kill, committed_at_kill = await handled(), await committed_total(kafka, topic, group)
+        restarted = await start(consumer_env, shop_stack)
+        await eventually(lambda: _reached(mailed(), len(orders)), timeout=90, interval=0.5)
+        await asyncio.sleep(2.0)
+        mails = await summaries_to(shop_stack.urls.mail_api_url, customer.email)
+        async with httpx.AsyncClient(timeout=10) as client:
+            metrics = (await client.get(restarted.url + "/metrics")).text
+    finally:
+        await watcher.close()
+        for proc in (restarted, consumer, sender):
+            if proc is not None:
+                await asyncio.to_thread(proc.stop)
+    assert committed_at_kill < handled_at_kill < len(orders), (committed_at_kill, handled_at_kill)
+    assert sorted(m["Subject"] for m in mails) == sorted(f"Order {o} is paid" for o in orders)
+    redelivered = metric(metrics, 'notifications_events_total{outcome="duplicate"}')
+    assert redelivered == handled_at_kill - committed_at_kill, (handled_at_kill, committed_at_kill)
+
+
+async def test_the_consumer_resumes_after_the_broker_comes_back_empty(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    kafka = shop_stack.urls.kafka_bootstrap_servers
+    before, after = order_event(61_001, 77, "new"), order_event(61_001, 77, "awaiting payment", "new")
+    seen = "SELECT 1 FROM inbox_events WHERE event_id = :e"
+    async with running(settings_for(loms_events_topic=topic, email_sender_enabled=False)):
+        await produce(kafka, topic, [before])
+        await eventually(lambda: query(notifications_db, seen, e=before["event_id"]))
+        await asyncio.to_thread(shop_stack.embedded.restart, "tansu")
+        await asyncio.sleep(1.0)
+        await produce(kafka, topic, [after])
+        await eventually(lambda: query(notifications_db, seen, e=after["event_id"]), timeout=60)
+
+
+async def _reached(count: Awaitable[int], target: int) -> bool:
+    return await count >= target

@@ -42,9 +42,26 @@ COLD_RUNS = 5
 
 
 def start_service(bench: Bench, spec: ServiceSpec, port: int, env: dict[str, str], workers: int = 2) -> str:
-    argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1", "--port",
-            str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--workers", str(workers),
-            "--log-level", "warning"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        spec.app_factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     proc = ManagedProcess(spec.name, argv, log_dir=bench.data_dir / "logs", env=env, cwd=bench.data_dir)
     proc.start()
     bench.procs.append(proc)
@@ -58,8 +75,15 @@ def prepare(bench: Bench) -> tuple[dict[str, str], dict[str, int]]:
     assert bench.urls is not None
     specs = [service_spec(name) for name in SERVICES]
     ports = {spec.name: free_port() for spec in specs}
-    env = {**os.environ, "APP_ENV": "dev", "LOG_LEVEL": "WARNING", "LOG_JSON": "false",
-           "SHOP_DATA_DIR": str(bench.data_dir), **bench.urls.as_env(), **service_urls_env(specs, ports)}
+    env = {
+        **os.environ,
+        "APP_ENV": "dev",
+        "LOG_LEVEL": "WARNING",
+        "LOG_JSON": "false",
+        "SHOP_DATA_DIR": str(bench.data_dir),
+        **bench.urls.as_env(),
+        **service_urls_env(specs, ports),
+    }
     for spec in specs:
         assert spec.database and spec.migrations
         db = asyncio.run(create_database(bench.urls.database_url, spec.database))
@@ -124,8 +148,12 @@ def main() -> None:
         body = json.dumps({"user": CART_USER})
         results = [
             wrk("ASGI hello-world (baseline)", hello + "/", seconds=seconds),
-            wrk("POST /listCart, 20 items, warm cache", urls["checkout"], seconds=seconds,
-                lua=post_lua("/listCart", body, headers)),
+            wrk(
+                "POST /listCart, 20 items, warm cache",
+                urls["checkout"],
+                seconds=seconds,
+                lua=post_lua("/listCart", body, headers),
+            ),
             wrk("GET /api/v1/products?limit=20", urls["checkout"] + "/api/v1/products?limit=20", seconds=seconds),
         ]
     report(results, cold, seconds)
@@ -139,8 +167,10 @@ def report(results: list[WrkResult], cold: list[float], seconds: int) -> None:
     print("|---|---|---|---|---|---|")
     for r in results:
         print(r.row(baseline))
-    print(f"| POST /listCart, 20 items, cold cache (1 client, {COLD_RUNS} runs) | {cold_rps:.2f} | "
-          f"{statistics.median(cold) * 1000:.0f} | {max(cold) * 1000:.0f} | {cold_rps / baseline.rps:.6f} | 0 |")
+    print(
+        f"| POST /listCart, 20 items, cold cache (1 client, {COLD_RUNS} runs) | {cold_rps:.2f} | "
+        f"{statistics.median(cold) * 1000:.0f} | {max(cold) * 1000:.0f} | {cold_rps / baseline.rps:.6f} | 0 |"
+    )
 
 
 if __name__ == "__main__":

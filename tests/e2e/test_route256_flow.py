@@ -54,8 +54,9 @@ async def skus_in_stock(system: System, at_least: int, how_many: int) -> list[in
 
 async def fill_cart(client: httpx.AsyncClient, user: dict[str, Any], lines: dict[int, int]) -> None:
     for sku, count in lines.items():
-        r = await client.post("/addToCart", json={"user": user["id"], "sku": sku, "count": count},
-                              headers=user["headers"])
+        r = await client.post(
+            "/addToCart", json={"user": user["id"], "sku": sku, "count": count}, headers=user["headers"]
+        )
         assert r.status_code == 200, r.text
 
 
@@ -69,7 +70,8 @@ async def test_add_list_purchase_pay_moves_the_stock(system: System) -> None:
         listed = (await client.post("/listCart", json={"user": user["id"]}, headers=user["headers"])).json()
         truth = {s: (await products.get(f"/api/v1/products/{s}")).json() for s in (a, b)}
         assert listed["items"] == [
-            {"sku": s, "count": c, "name": truth[s]["name"], "price": truth[s]["price"]} for s, c in sorted({a: 3, b: 1}.items())
+            {"sku": s, "count": c, "name": truth[s]["name"], "price": truth[s]["price"]}
+            for s, c in sorted({a: 3, b: 1}.items())
         ]
         assert listed["totalPrice"] == 3 * truth[a]["price"] + truth[b]["price"]
 
@@ -77,12 +79,16 @@ async def test_add_list_purchase_pay_moves_the_stock(system: System) -> None:
         assert bought.status_code == 200, bought.text
         order_id = bought.json()["orderID"]
         assert bought.json()["status"] == "awaiting payment"
-        assert (await client.post("/listCart", json={"user": user["id"]}, headers=user["headers"])).json()["items"] == []
+        assert (await client.post("/listCart", json={"user": user["id"]}, headers=user["headers"])).json()[
+            "items"
+        ] == []
 
         order = (await client.get(f"/api/v1/orders/{order_id}", headers=user["headers"])).json()
         assert order["status"] == "awaiting payment"
         assert {(i["sku"], i["count"], i["price"]) for i in order["items"]} == {
-            (a, 3, truth[a]["price"]), (b, 1, truth[b]["price"])}
+            (a, 3, truth[a]["price"]),
+            (b, 1, truth[b]["price"]),
+        }
         assert {s: await available(system, s) for s in (a, b)} == {a: before[a] - 3, b: before[b] - 1}
 
         paid = await client.post(f"/api/v1/orders/{order_id}/pay", headers=user["headers"])
@@ -116,8 +122,9 @@ async def test_adding_more_than_the_stock_is_a_409_naming_what_is_available(syst
     (sku,) = await skus_in_stock(system, at_least=1, how_many=1)
     stock = await available(system, sku)
     async with system.client("checkout") as client:
-        r = await client.post("/api/v1/cart/items", json={"sku": sku, "count": min(stock + 1, 65535)},
-                              headers=user["headers"])
+        r = await client.post(
+            "/api/v1/cart/items", json={"sku": sku, "count": min(stock + 1, 65535)}, headers=user["headers"]
+        )
         assert r.status_code == 409
         assert r.json()["sku"] == sku and r.json()["available"] == stock
 
@@ -128,9 +135,9 @@ async def test_concurrent_checkouts_of_one_cart_make_one_order(system: System) -
     async with system.client("checkout") as client:
         orders_before = await client.get("/api/v1/orders", params={"limit": 200}, headers=user["headers"])
         await fill_cart(client, user, {sku: 1, other: 2})
-        answers = await asyncio.gather(*(
-            client.post("/api/v1/cart/checkout", headers=user["headers"]) for _ in range(6)
-        ))
+        answers = await asyncio.gather(
+            *(client.post("/api/v1/cart/checkout", headers=user["headers"]) for _ in range(6))
+        )
         made = {r.json()["order_id"] for r in answers if r.status_code == 201}
         assert len(made) == 1, [r.text for r in answers]
         assert all(r.status_code == 201 or r.json()["type"].endswith("/cart-empty") for r in answers)
@@ -177,11 +184,16 @@ async def test_listing_20_items_keeps_to_the_rate_limit_and_is_correct(slow_syst
         r = await client.post("/listCart", json={"user": user["id"]}, headers=user["headers"])
         elapsed = time.monotonic() - started
         assert r.status_code == 200, r.text
-        truth = {p["sku"]: p for p in (await products.get(
-            "/api/v1/products", params=[("sku", s) for s in skus] + [("limit", 50)])).json()["items"]}
+        truth = {
+            p["sku"]: p
+            for p in (
+                await products.get("/api/v1/products", params=[("sku", s) for s in skus] + [("limit", 50)])
+            ).json()["items"]
+        }
     items = r.json()["items"]
     assert [(i["sku"], i["name"], i["price"]) for i in items] == [
-        (s, truth[s]["name"], truth[s]["price"]) for s in sorted(skus)]
+        (s, truth[s]["name"], truth[s]["price"]) for s in sorted(skus)
+    ]
     assert r.json()["totalPrice"] == sum(truth[s]["price"] for s in skus)
     assert elapsed >= 1.8, "20 fetches at 10/s cannot take under 1.9 s"
     assert await refused_get_products(slow_system) == 0

@@ -65,8 +65,13 @@ async def product_stub(product_db: str, test_issuer: TestIssuer) -> AsyncIterato
     async with AsyncExitStack() as stack:
 
         async def start(**overrides: Any) -> CountingTransport:
-            settings = ProductSettings(database_url=product_db, jwt_jwks_file=str(test_issuer.jwks_path),
-                                       app_env="dev", log_json=False, **overrides)
+            settings = ProductSettings(
+                database_url=product_db,
+                jwt_jwks_file=str(test_issuer.jwks_path),
+                app_env="dev",
+                log_json=False,
+                **overrides,
+            )
             transport = await stack.enter_async_context(running_app(create_product_app(settings)))
             return CountingTransport(transport)
 
@@ -95,8 +100,14 @@ async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[Produ
     as replicas of one deployment do."""
     https: list[httpx.AsyncClient] = []
 
-    def build(transport: httpx.AsyncBaseTransport, *, rate: float = 1000.0, burst: int = 1,
-              max_wait: float = 10.0, **config: Any) -> ProductClient:
+    def build(
+        transport: httpx.AsyncBaseTransport,
+        *,
+        rate: float = 1000.0,
+        burst: int = 1,
+        max_wait: float = 10.0,
+        **config: Any,
+    ) -> ProductClient:
         http = httpx.AsyncClient(transport=transport, base_url="http://product-stub")
         https.append(http)
         limiter = SharedRateLimiter(redis, f"{redis_prefix}product-rate", rate=rate, burst=burst, max_wait=max_wait)
@@ -132,8 +143,9 @@ CheckoutFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture
-async def checkout(checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, checkout_keys: tuple[str, str],
-                   redis_prefix: str) -> AsyncIterator[CheckoutFactory]:
+async def checkout(
+    checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, checkout_keys: tuple[str, str], redis_prefix: str
+) -> AsyncIterator[CheckoutFactory]:
     """Start checkout in-process: `await checkout(product=transport, loms=transport, **settings)`.
     A service left out is unreachable (a closed port)."""
     from checkout.config import Settings
@@ -141,15 +153,26 @@ async def checkout(checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer,
 
     async with AsyncExitStack() as stack:
 
-        async def start(*, product: httpx.AsyncBaseTransport | None = None,
-                        loms: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> httpx.AsyncClient:
+        async def start(
+            *,
+            product: httpx.AsyncBaseTransport | None = None,
+            loms: httpx.AsyncBaseTransport | None = None,
+            **overrides: Any,
+        ) -> httpx.AsyncClient:
             nowhere = f"http://127.0.0.1:{free_port()}"
             values: dict[str, Any] = {
-                "database_url": checkout_db, "redis_url": shop_stack.urls.redis_url, "app_env": "dev",
-                "log_json": False, "jwt_jwks_file": str(test_issuer.jwks_path), "jwt_keys_dir": checkout_keys[0],
+                "database_url": checkout_db,
+                "redis_url": shop_stack.urls.redis_url,
+                "app_env": "dev",
+                "log_json": False,
+                "jwt_jwks_file": str(test_issuer.jwks_path),
+                "jwt_keys_dir": checkout_keys[0],
                 "product_stub_url": "http://product-stub" if product else nowhere,
-                "loms_url": "http://loms" if loms else nowhere, "shopping_redis_prefix": redis_prefix,
-                "product_backoff": 0.01, "product_rate_limit_rps": 1000, **overrides,
+                "loms_url": "http://loms" if loms else nowhere,
+                "shopping_redis_prefix": redis_prefix,
+                "product_backoff": 0.01,
+                "product_rate_limit_rps": 1000,
+                **overrides,
             }
             app = create_app(Settings(**values))
             app.state.shopping_transports = {k: v for k, v in (("product", product), ("loms", loms)) if v}
@@ -198,9 +221,14 @@ async def loms(loms_db: str, shop_stack: Stack, checkout_keys: tuple[str, str]) 
     from loms.config import Settings as LomsSettings
     from loms.main import create_app as create_loms_app
 
-    settings = LomsSettings(database_url=loms_db, redis_url=shop_stack.urls.redis_url, app_env="dev", log_json=False,
-                            kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
-                            jwt_jwks_file=checkout_keys[1])
+    settings = LomsSettings(
+        database_url=loms_db,
+        redis_url=shop_stack.urls.redis_url,
+        app_env="dev",
+        log_json=False,
+        kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
+        jwt_jwks_file=checkout_keys[1],
+    )
     async with running_app(create_loms_app(settings)) as transport:
         yield CountingTransport(transport)
 
@@ -236,7 +264,7 @@ async def stock_book(loms: CountingTransport) -> StockBook:
     levels: dict[int, int] = {}
     async with httpx.AsyncClient(transport=loms, base_url="http://loms") as client:
         for start in range(0, len(skus), 200):
-            r = await client.get("/api/v1/stocks", params=[("sku", s) for s in skus[start:start + 200]])
+            r = await client.get("/api/v1/stocks", params=[("sku", s) for s in skus[start : start + 200]])
             assert r.status_code == 200, r.text
             levels.update({item["sku"]: item["total_available"] for item in r.json()["items"]})
     return StockBook(levels)

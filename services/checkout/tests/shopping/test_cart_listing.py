@@ -24,8 +24,10 @@ async def test_list_cart_fills_in_names_and_prices_and_totals(
     assert r.status_code == 200, r.text
     a, b = BY_SKU[SKUS[0]], BY_SKU[SKUS[1]]
     assert r.json() == {
-        "items": [{"sku": a.sku, "count": 2, "name": a.name, "price": a.price},
-                  {"sku": b.sku, "count": 1, "name": b.name, "price": b.price}],
+        "items": [
+            {"sku": a.sku, "count": 2, "name": a.name, "price": a.price},
+            {"sku": b.sku, "count": 1, "name": b.name, "price": b.price},
+        ],
         "totalPrice": 2 * a.price + b.price,
     }
 
@@ -37,8 +39,10 @@ async def test_rest_cart_has_the_same_lines_with_total_price(
     client = await checkout(product=await product_stub())
     r = await client.get("/api/v1/cart", headers=test_issuer.auth(102, "customer"))
     p = BY_SKU[SKUS[2]]
-    assert r.json() == {"items": [{"sku": p.sku, "count": 3, "name": p.name, "price": p.price}],
-                        "total_price": 3 * p.price}
+    assert r.json() == {
+        "items": [{"sku": p.sku, "count": 3, "name": p.name, "price": p.price}],
+        "total_price": 3 * p.price,
+    }
 
 
 async def test_empty_cart_lists_no_items_and_zero_total(
@@ -86,9 +90,12 @@ async def test_staff_may_list_anyones_cart(
 async def test_customer_may_not_name_another_user(checkout: CheckoutFactory, test_issuer: TestIssuer) -> None:
     client = await checkout()
     mine = test_issuer.auth(107, "customer")
-    for path, body in [("/listCart", {"user": 108}), ("/purchase", {"user": 108}),
-                       ("/addToCart", {"user": 108, "sku": SKUS[0], "count": 1}),
-                       ("/deleteFromCart", {"user": 108, "sku": SKUS[0], "count": 1})]:
+    for path, body in [
+        ("/listCart", {"user": 108}),
+        ("/purchase", {"user": 108}),
+        ("/addToCart", {"user": 108, "sku": SKUS[0], "count": 1}),
+        ("/deleteFromCart", {"user": 108, "sku": SKUS[0], "count": 1}),
+    ]:
         r = await client.post(path, json=body, headers=mine)
         assert r.status_code == 403, path
 
@@ -103,10 +110,14 @@ async def test_cart_endpoints_need_a_bearer_token(checkout: CheckoutFactory) -> 
 async def test_bad_skus_and_counts_are_422_naming_the_field(checkout: CheckoutFactory, test_issuer: TestIssuer) -> None:
     client = await checkout()
     auth = test_issuer.auth(109, "customer")
-    for body, field in [({"user": 109, "sku": 0, "count": 1}, "sku"), ({"user": 109, "sku": 2**32, "count": 1}, "sku"),
-                        ({"user": 109, "sku": 1, "count": 0}, "count"),
-                        ({"user": 109, "sku": 1, "count": 65536}, "count"),
-                        ({"user": 109, "sku": 1}, "count"), ({"user": "x", "sku": 1, "count": 1}, "user")]:
+    for body, field in [
+        ({"user": 109, "sku": 0, "count": 1}, "sku"),
+        ({"user": 109, "sku": 2**32, "count": 1}, "sku"),
+        ({"user": 109, "sku": 1, "count": 0}, "count"),
+        ({"user": 109, "sku": 1, "count": 65536}, "count"),
+        ({"user": 109, "sku": 1}, "count"),
+        ({"user": "x", "sku": 1, "count": 1}, "user"),
+    ]:
         r = await client.post("/addToCart", json=body, headers=auth)
         assert r.status_code == 422, body
         assert r.json()["errors"][0]["field"] == field
@@ -118,8 +129,9 @@ async def test_bad_skus_and_counts_are_422_naming_the_field(checkout: CheckoutFa
 
 async def test_malformed_json_is_400(checkout: CheckoutFactory, test_issuer: TestIssuer) -> None:
     client = await checkout()
-    r = await client.post("/listCart", content=b"{nope", headers={**test_issuer.auth(110, "customer"),
-                                                                  "content-type": "application/json"})
+    r = await client.post(
+        "/listCart", content=b"{nope", headers={**test_issuer.auth(110, "customer"), "content-type": "application/json"}
+    )
     assert r.status_code == 400
 
 
@@ -159,8 +171,9 @@ async def test_adding_an_sku_unknown_to_product_service_is_404(
     checkout: CheckoutFactory, product_stub: ProductStubFactory, test_issuer: TestIssuer
 ) -> None:
     client = await checkout(product=await product_stub())
-    r = await client.post("/addToCart", json={"user": 113, "sku": 7, "count": 1},
-                          headers=test_issuer.auth(113, "customer"))
+    r = await client.post(
+        "/addToCart", json={"user": 113, "sku": 7, "count": 1}, headers=test_issuer.auth(113, "customer")
+    )
     assert r.status_code == 404
     assert r.json()["sku"] == 7
 

@@ -14,8 +14,9 @@ from .conftest import CheckoutFactory, CountingTransport, ProductStubFactory, St
 
 async def orders_of(loms: CountingTransport, issuer: TestIssuer, user_id: int) -> list[dict[str, object]]:
     async with httpx.AsyncClient(transport=loms, base_url="http://loms") as client:
-        r = await client.get("/api/v1/orders", params={"user_id": user_id, "limit": 200},
-                             headers=issuer.auth(1, "manager"))
+        r = await client.get(
+            "/api/v1/orders", params={"user_id": user_id, "limit": 200}, headers=issuer.auth(1, "manager")
+        )
         assert r.status_code == 200, r.text
         return list(r.json()["items"])
 
@@ -27,7 +28,10 @@ async def fill(client: httpx.AsyncClient, auth: dict[str, str], lines: dict[int,
 
 
 async def test_checkout_creates_an_awaiting_payment_order_and_empties_the_cart(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     a, b = stock_book.take(at_least=10), stock_book.take(at_least=10)
@@ -42,14 +46,18 @@ async def test_checkout_creates_an_awaiting_payment_order_and_empties_the_cart(
     (order,) = await orders_of(loms, test_issuer, 301)
     assert order["order_id"] == r.json()["order_id"]
     assert sorted((i["sku"], i["count"], i["price"]) for i in order["items"]) == sorted(
-        (i["sku"], i["count"], i["price"]) for i in listed["items"])
+        (i["sku"], i["count"], i["price"]) for i in listed["items"]
+    )
     assert order["total_price"] == listed["total_price"]
     assert (await client.get("/api/v1/cart", headers=auth)).json() == {"items": [], "total_price": 0}
     assert await available(loms, a) == before - 2
 
 
 async def test_purchase_rpc_answers_the_seeds_order_id(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=3)
@@ -63,7 +71,10 @@ async def test_purchase_rpc_answers_the_seeds_order_id(
 
 
 async def test_the_order_keeps_the_prices_the_customer_saw(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=3)
@@ -73,8 +84,9 @@ async def test_the_order_keeps_the_prices_the_customer_saw(
     await fill(client, auth, {sku: 1})
     seen = (await client.get("/api/v1/cart", headers=auth)).json()["items"][0]["price"]
     async with httpx.AsyncClient(transport=stub, base_url="http://product-stub") as products:
-        r = await products.patch(f"/api/v1/products/{sku}", json={"price": seen + 1000},
-                                 headers=test_issuer.auth(1, "manager"))
+        r = await products.patch(
+            f"/api/v1/products/{sku}", json={"price": seen + 1000}, headers=test_issuer.auth(1, "manager")
+        )
         assert r.status_code == 200, r.text
     await asyncio.sleep(0.05)  # the cached price has expired: ProductService now says seen + 1000
     order_id = (await client.post("/api/v1/cart/checkout", headers=auth)).json()["order_id"]
@@ -83,7 +95,10 @@ async def test_the_order_keeps_the_prices_the_customer_saw(
 
 
 async def test_concurrent_checkouts_of_one_cart_make_one_order(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=10)
@@ -98,7 +113,10 @@ async def test_concurrent_checkouts_of_one_cart_make_one_order(
 
 
 async def test_a_failed_reservation_is_409_naming_the_sku_and_keeps_the_cart(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=2, at_most=50)
@@ -107,8 +125,9 @@ async def test_a_failed_reservation_is_409_naming_the_sku_and_keeps_the_cart(
     auth = test_issuer.auth(305, "customer")
     await fill(client, auth, {sku: stock})
     # Someone else buys one unit after it went into the cart.
-    other = await client.post("/api/v1/orders", json={"items": [{"sku": sku, "count": 1}]},
-                              headers=test_issuer.auth(306, "customer"))
+    other = await client.post(
+        "/api/v1/orders", json={"items": [{"sku": sku, "count": 1}]}, headers=test_issuer.auth(306, "customer")
+    )
     assert other.status_code == 201, other.text
     r = await client.post("/api/v1/cart/checkout", headers=auth)
     assert r.status_code == 409, r.text
@@ -116,7 +135,8 @@ async def test_a_failed_reservation_is_409_naming_the_sku_and_keeps_the_cart(
     assert body["type"].endswith("/reservation-failed")
     assert body["skus"] == [sku] and body["order_id"] >= 1
     assert [(i["sku"], i["count"]) for i in (await client.get("/api/v1/cart", headers=auth)).json()["items"]] == [
-        (sku, stock)]
+        (sku, stock)
+    ]
     # The next attempt is a new order, not a replay of the failed one.
     await client.delete(f"/api/v1/cart/items/{sku}?count=1", headers=auth)
     retry = await client.post("/api/v1/cart/checkout", headers=auth)
@@ -134,7 +154,10 @@ async def test_checkout_of_an_empty_cart_is_409(
 
 
 async def test_a_client_idempotency_key_replays_the_first_checkout(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=3)
@@ -150,7 +173,10 @@ async def test_a_client_idempotency_key_replays_the_first_checkout(
 
 
 async def test_checkout_while_loms_is_down_is_503_and_keeps_the_cart(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=3)

@@ -18,7 +18,10 @@ async def order(client: httpx.AsyncClient, auth: dict[str, str], items: list[dic
 
 
 async def test_an_order_straight_from_items_carries_todays_prices(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=5)
@@ -34,7 +37,10 @@ async def test_an_order_straight_from_items_carries_todays_prices(
 
 
 async def test_another_customers_order_is_404(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=5)
@@ -47,7 +53,10 @@ async def test_another_customers_order_is_404(
 
 
 async def test_customers_list_their_own_orders_newest_first_and_managers_filter_anyones(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     sku = stock_book.take(at_least=10)
@@ -61,14 +70,18 @@ async def test_customers_list_their_own_orders_newest_first_and_managers_filter_
     rest = (await client.get("/api/v1/orders", params={"limit": 2, "cursor": page["next_cursor"]}, headers=mine)).json()
     assert [o["order_id"] for o in page["items"] + rest["items"]] == ids[::-1]
     assert rest["next_cursor"] is None
-    managed = (await client.get("/api/v1/orders", params={"user_id": 404},
-                                headers=test_issuer.auth(1, "manager"))).json()
+    managed = (
+        await client.get("/api/v1/orders", params={"user_id": 404}, headers=test_issuer.auth(1, "manager"))
+    ).json()
     assert [o["order_id"] for o in managed["items"]] == ids[::-1]
     assert (await client.get("/api/v1/orders", params={"user_id": 405}, headers=mine)).status_code == 403
 
 
 async def test_pay_then_cancel_is_409_and_cancel_releases_stock(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
     test_issuer: TestIssuer,
 ) -> None:
     paid_sku, cancelled_sku = stock_book.take(at_least=5), stock_book.take(at_least=5)
@@ -87,7 +100,10 @@ async def test_pay_then_cancel_is_409_and_cancel_releases_stock(
 
 
 async def test_ordering_an_unknown_sku_is_404_and_bad_items_are_422(
-    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, test_issuer: TestIssuer,
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    test_issuer: TestIssuer,
 ) -> None:
     client = await checkout(product=await product_stub(), loms=loms)
     auth = test_issuer.auth(407, "customer")
@@ -101,8 +117,11 @@ async def test_a_customer_cannot_order_for_someone_else(
     checkout: CheckoutFactory, loms: CountingTransport, test_issuer: TestIssuer
 ) -> None:
     client = await checkout(loms=loms)
-    r = await client.post("/api/v1/orders", json={"items": [{"sku": 1, "count": 1}], "user_id": 409},
-                          headers=test_issuer.auth(408, "customer"))
+    r = await client.post(
+        "/api/v1/orders",
+        json={"items": [{"sku": 1, "count": 1}], "user_id": 409},
+        headers=test_issuer.auth(408, "customer"),
+    )
     assert r.status_code == 403
 
 

@@ -34,8 +34,7 @@ async def test_products_carry_quantity_in_stock_from_loms_without_a_token(
     items = r.json()["items"]
     assert len(items) == 50
     assert set(items[0]) == {"sku", "name", "price", "quantity_in_stock", "category", "manufacturer"}
-    assert all(p["quantity_in_stock"] == stock_book.levels[p["sku"]] for p in items
-               if p["sku"] not in stock_book.taken)
+    assert all(p["quantity_in_stock"] == stock_book.levels[p["sku"]] for p in items if p["sku"] not in stock_book.taken)
 
 
 async def test_walking_the_pages_lists_every_product_once_in_sku_order(

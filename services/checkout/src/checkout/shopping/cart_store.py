@@ -48,7 +48,8 @@ async def load_cart(session: AsyncSession, *, user_id: int) -> Cart:
 async def touch_cart(session: AsyncSession, *, user_id: int) -> int:
     """Create the cart or bump its version (taking its row lock); the new version."""
     stmt = (
-        insert(carts).values(user_id=user_id)
+        insert(carts)
+        .values(user_id=user_id)
         .on_conflict_do_update(
             index_elements=[carts.c.user_id], set_={"version": carts.c.version + 1, "updated_at": func.now()}
         )
@@ -85,8 +86,10 @@ async def remove_from_line(session: AsyncSession, *, user_id: int, sku: int, cou
     where = (cart_items.c.user_id == user_id, cart_items.c.sku == sku)
     if count is not None:
         reduced = await session.execute(
-            update(cart_items).where(*where, cart_items.c.count > count)
-            .values(count=cart_items.c.count - count).returning(cart_items.c.count)
+            update(cart_items)
+            .where(*where, cart_items.c.count > count)
+            .values(count=cart_items.c.count - count)
+            .returning(cart_items.c.count)
         )
         left = reduced.scalar_one_or_none()
         if left is not None:
@@ -99,8 +102,10 @@ async def advance_if_version(session: AsyncSession, *, user_id: int, version: in
     """Bump the version (and empty the cart) only if it is still `version`: a checkout changes only
     the cart it ordered, never lines added since."""
     bumped = await session.execute(
-        update(carts).where(carts.c.user_id == user_id, carts.c.version == version)
-        .values(version=carts.c.version + 1, updated_at=func.now()).returning(carts.c.version)
+        update(carts)
+        .where(carts.c.user_id == user_id, carts.c.version == version)
+        .values(version=carts.c.version + 1, updated_at=func.now())
+        .returning(carts.c.version)
     )
     if bumped.scalar_one_or_none() is None:
         return False

@@ -39,7 +39,10 @@ async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: 
         in_cart = await cart_store.line_count(session, user_id=user_id, sku=sku)
         raise OutOfStock(
             f"sku {sku}: {available} available, {in_cart} already in the cart, {count} more asked for",
-            sku=sku, available=available, in_cart=in_cart, requested=count,
+            sku=sku,
+            available=available,
+            in_cart=in_cart,
+            requested=count,
         )
     return new_count
 
@@ -82,8 +85,9 @@ def _seen_key(shop: Shopping, cart: Cart) -> str:
 async def remember_prices(shop: Shopping, cart: Cart, prices: dict[int, int]) -> None:
     """Keep the prices this version of the cart was shown at: checkout orders at those prices."""
     if prices:
-        await shop.redis.set(_seen_key(shop, cart), orjson.dumps({str(k): v for k, v in prices.items()}),
-                             ex=SEEN_PRICES_TTL)
+        await shop.redis.set(
+            _seen_key(shop, cart), orjson.dumps({str(k): v for k, v in prices.items()}), ex=SEEN_PRICES_TTL
+        )
 
 
 async def seen_prices(shop: Shopping, cart: Cart) -> dict[int, int]:

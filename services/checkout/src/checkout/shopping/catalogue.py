@@ -32,8 +32,12 @@ class ProductFilters:
     in_stock: bool | None = None
 
     def params(self) -> list[tuple[str, Any]]:
-        values = {"category": self.category, "manufacturer": self.manufacturer,
-                  "min_price": self.min_price, "max_price": self.max_price}
+        values = {
+            "category": self.category,
+            "manufacturer": self.manufacturer,
+            "min_price": self.min_price,
+            "max_price": self.max_price,
+        }
         return [(k, v) for k, v in values.items() if v is not None]
 
 
@@ -79,8 +83,12 @@ def _after(cursor: str | None) -> int | None:
 
 def _with_stock(product: dict[str, Any], available: int) -> dict[str, Any]:
     return {
-        "sku": product["sku"], "name": product["name"], "price": product["price"],
-        "quantity_in_stock": available, "category": product["category"], "manufacturer": product["manufacturer"],
+        "sku": product["sku"],
+        "name": product["name"],
+        "price": product["price"],
+        "quantity_in_stock": available,
+        "category": product["category"],
+        "manufacturer": product["manufacturer"],
     }
 
 
@@ -88,16 +96,18 @@ async def _catalogue_get(shop: Shopping, path: str, params: list[tuple[str, Any]
     try:
         resp = await shop.catalogue_http.get(path, params=params)
     except httpx.HTTPError as exc:
-        raise CatalogueUnavailable(f"ProductService is unreachable ({type(exc).__name__})",
-                                   headers={"Retry-After": "1"}) from exc
+        raise CatalogueUnavailable(
+            f"ProductService is unreachable ({type(exc).__name__})", headers={"Retry-After": "1"}
+        ) from exc
     if resp.status_code == 404:
         raise NotFound(resp.json().get("detail", "not found") if _is_json(resp) else "not found")
     if resp.status_code >= 500:
         raise CatalogueUnavailable(f"ProductService failed ({resp.status_code})", headers={"Retry-After": "1"})
     if resp.status_code >= 400:
         detail = resp.json().get("detail") if _is_json(resp) else None
-        raise ProblemError(detail or f"ProductService refused the request ({resp.status_code})",
-                           status=resp.status_code)
+        raise ProblemError(
+            detail or f"ProductService refused the request ({resp.status_code})", status=resp.status_code
+        )
     return resp.json()
 
 

@@ -65,4 +65,3 @@ async def run_together(*calls: Awaitable[Any]) -> list[Any]:
 
 async def _awaited(call: Awaitable[Any]) -> Any:
     return await call
-

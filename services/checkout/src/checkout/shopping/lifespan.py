@@ -54,13 +54,21 @@ def service_token_source(app: FastAPI) -> Callable[[], str]:
 
 def product_client(settings: ShoppingSettings, http: httpx.AsyncClient, redis: Any) -> ProductClient:
     limiter = SharedRateLimiter(
-        redis, f"{settings.shopping_redis_prefix}product-rate", rate=settings.product_rate_limit_rps,
-        burst=settings.product_rate_limit_burst, max_wait=settings.product_rate_limit_max_wait,
+        redis,
+        f"{settings.shopping_redis_prefix}product-rate",
+        rate=settings.product_rate_limit_rps,
+        burst=settings.product_rate_limit_burst,
+        max_wait=settings.product_rate_limit_max_wait,
     )
     config = ProductClientConfig(
-        token=settings.product_token, cache_ttl=settings.product_cache_ttl, missing_ttl=settings.product_missing_ttl,
-        tries=settings.product_tries, timeout=settings.product_timeout, backoff=settings.product_backoff,
-        backoff_max=settings.product_backoff_max, concurrency=settings.product_concurrency,
+        token=settings.product_token,
+        cache_ttl=settings.product_cache_ttl,
+        missing_ttl=settings.product_missing_ttl,
+        tries=settings.product_tries,
+        timeout=settings.product_timeout,
+        backoff=settings.product_backoff,
+        backoff_max=settings.product_backoff_max,
+        concurrency=settings.product_concurrency,
         prefix=settings.shopping_redis_prefix,
     )
     return ProductClient(http, redis, limiter, config)
@@ -83,8 +91,9 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
             read_sessionmaker=app.state.read_sessionmaker,
             redis=app.state.redis,
             products=product_client(settings, product_http, app.state.redis),
-            loms=LomsClient(loms_http, service_token_source(app), timeout=settings.loms_timeout,
-                            order_wait=settings.loms_order_wait),
+            loms=LomsClient(
+                loms_http, service_token_source(app), timeout=settings.loms_timeout, order_wait=settings.loms_order_wait
+            ),
             redis_prefix=settings.shopping_redis_prefix,
             catalogue_http=product_http,
         )

@@ -28,8 +28,9 @@ class LomsUnavailable(ServiceUnavailable):
 
 
 class LomsClient:
-    def __init__(self, http: httpx.AsyncClient, service_token: Callable[[], str], *, timeout: float = 5.0,
-                 order_wait: int = 10) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, service_token: Callable[[], str], *, timeout: float = 5.0, order_wait: int = 10
+    ) -> None:
         self.http = http
         self.service_token = service_token
         self.timeout = timeout
@@ -38,13 +39,22 @@ class LomsClient:
     def _auth(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.service_token()}"}
 
-    async def _call(self, method: str, path: str, *, token: str | None = None, timeout: float | None = None,
-                    headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         limit = timeout or self.timeout
         try:
             async with asyncio.timeout(limit):
-                resp = await self.http.request(method, path, headers={**self._auth(token), **(headers or {})},
-                                               timeout=limit, **kw)
+                resp = await self.http.request(
+                    method, path, headers={**self._auth(token), **(headers or {})}, timeout=limit, **kw
+                )
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise LomsUnavailable("LOMS did not answer in time") from exc
         except httpx.TransportError as exc:
@@ -88,8 +98,9 @@ class LomsClient:
         pause = 0.05
         while True:
             try:
-                resp = await self._call("POST", "/api/v1/orders", json=body, headers=headers,
-                                        timeout=self.order_wait + self.timeout)
+                resp = await self._call(
+                    "POST", "/api/v1/orders", json=body, headers=headers, timeout=self.order_wait + self.timeout
+                )
             except ProblemError as exc:
                 if exc.status != 409 or time.monotonic() + pause > deadline:
                     raise
@@ -110,12 +121,18 @@ class LomsClient:
         page: JSON = resp.json()
         return page
 
-    async def move_order(self, order_id: int, action: str, *, token: str, idempotency_key: str | None,
-                         body: JSON | None = None) -> JSON:
+    async def move_order(
+        self, order_id: int, action: str, *, token: str, idempotency_key: str | None, body: JSON | None = None
+    ) -> JSON:
         """`pay` or `cancel` on the caller's behalf."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        resp = await self._call("POST", f"/api/v1/orders/{order_id}/{action}", token=token, headers=headers,
-                                json=body if body is not None else {})
+        resp = await self._call(
+            "POST",
+            f"/api/v1/orders/{order_id}/{action}",
+            token=token,
+            headers=headers,
+            json=body if body is not None else {},
+        )
         order: JSON = resp.json()
         return order
 
@@ -141,5 +158,11 @@ def _passed_through(resp: httpx.Response, *, own_call: bool) -> ProblemError:
     headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else None
     slug = str(body.get("type", "")).rsplit("/", 1)[-1] or None
     error = Conflict if resp.status_code == 409 else ProblemError
-    return error(str(body.get("detail") or f"LOMS answered {resp.status_code}"), status=resp.status_code,
-                 title=str(body.get("title") or "LOMS refused the request"), slug=slug, headers=headers, **extra)
+    return error(
+        str(body.get("detail") or f"LOMS answered {resp.status_code}"),
+        status=resp.status_code,
+        title=str(body.get("title") or "LOMS refused the request"),
+        slug=slug,
+        headers=headers,
+        **extra,
+    )

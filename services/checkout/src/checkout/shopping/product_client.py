@@ -67,8 +67,9 @@ class _Retry(Exception):
 
 
 class ProductClient:
-    def __init__(self, http: httpx.AsyncClient, redis: Redis, limiter: SharedRateLimiter,
-                 config: ProductClientConfig) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, redis: Redis, limiter: SharedRateLimiter, config: ProductClientConfig
+    ) -> None:
         self.http = http
         self.redis = redis
         self.limiter = limiter

@@ -80,8 +80,9 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None)
     return result
 
 
-async def order_items(shop: Shopping, *, user_id: int, items: list[dict[str, int]],
-                      client_key: str | None) -> dict[str, Any]:
+async def order_items(
+    shop: Shopping, *, user_id: int, items: list[dict[str, int]], client_key: str | None
+) -> dict[str, Any]:
     """An order straight from items (the Opply and Django seeds), at ProductService's prices now."""
     counts: dict[int, int] = {}
     for item in items:
@@ -90,8 +91,10 @@ async def order_items(shop: Shopping, *, user_id: int, items: list[dict[str, int
     unknown = sorted(sku for sku, product in products.items() if product is None)
     if unknown:
         raise UnknownSkus(f"not in the catalogue: skus {', '.join(map(str, unknown))}", skus=unknown)
-    priced = [{"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
-              for sku, count in sorted(counts.items())]
+    priced = [
+        {"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
+        for sku, count in sorted(counts.items())
+    ]
     key = _scoped_key(user_id, client_key) if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
     order = await _place(shop, user_id=user_id, items=priced, key=key)
     if order["status"] == FAILED:
@@ -158,6 +161,7 @@ async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[
         skus = short or [item["sku"] for item in items]
     raise ReservationFailed(
         f"order {order['order_id']} could not reserve stock for skus {', '.join(map(str, skus))}",
-        order_id=order["order_id"], skus=skus,
+        order_id=order["order_id"],
+        skus=skus,
         available={str(sku): available.get(sku, 0) for sku in skus},
     )

@@ -21,9 +21,13 @@ OrderPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
 
 
-@router.get("/orders", response_model=OrderPage, openapi_extra=EVERYONE,
-            responses=problem_responses(400, 401, 403, 422, 503),
-            summary="My orders, newest first (managers: everyone's, `user_id` filters)")
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    openapi_extra=EVERYONE,
+    responses=problem_responses(400, 401, 403, 422, 503),
+    summary="My orders, newest first (managers: everyone's, `user_id` filters)",
+)
 async def list_orders(
     principal: CurrentPrincipal,
     shop: ShoppingDep,
@@ -41,18 +45,31 @@ async def list_orders(
     return await shop.loms.list_orders(token=principal.token, params=params)
 
 
-@router.get("/orders/{order_id}", response_model=Order, openapi_extra=EVERYONE,
-            responses=problem_responses(401, 404, 422, 503))
+@router.get(
+    "/orders/{order_id}", response_model=Order, openapi_extra=EVERYONE, responses=problem_responses(401, 404, 422, 503)
+)
 async def get_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
     return await shop.loms.get_order(order_id, token=principal.token)
 
 
-@router.post("/orders", response_model=CheckoutResult, status_code=201, openapi_extra=EVERYONE,
-             responses={**problem_responses(401, 403, 404, 409, 422, 503),
-                        202: {"description": "The reservation has not settled yet: `status` is `new`"}},
-             summary="An order straight from items, at today's prices; waits for the reservation")
-async def create_order(body: OrderCreate, principal: CurrentPrincipal, shop: ShoppingDep, response: Response,
-                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/orders",
+    response_model=CheckoutResult,
+    status_code=201,
+    openapi_extra=EVERYONE,
+    responses={
+        **problem_responses(401, 403, 404, 409, 422, 503),
+        202: {"description": "The reservation has not settled yet: `status` is `new`"},
+    },
+    summary="An order straight from items, at today's prices; waits for the reservation",
+)
+async def create_order(
+    body: OrderCreate,
+    principal: CurrentPrincipal,
+    shop: ShoppingDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     user_id = own_user_id(principal) if body.user_id is None else user_acting_for(principal, body.user_id)
     items = [item.model_dump() for item in body.items]
     result = await purchase.order_items(shop, user_id=user_id, items=items, client_key=idempotency_key)
@@ -61,17 +78,34 @@ async def create_order(body: OrderCreate, principal: CurrentPrincipal, shop: Sho
     return result
 
 
-@router.post("/orders/{order_id}/pay", response_model=Order, openapi_extra=EVERYONE,
-             responses=problem_responses(401, 404, 409, 422, 503), summary="Pay: reserved units are written off")
-async def pay_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep,
-                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/orders/{order_id}/pay",
+    response_model=Order,
+    openapi_extra=EVERYONE,
+    responses=problem_responses(401, 404, 409, 422, 503),
+    summary="Pay: reserved units are written off",
+)
+async def pay_order(
+    order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     return await shop.loms.move_order(order_id, "pay", token=principal.token, idempotency_key=idempotency_key)
 
 
-@router.post("/orders/{order_id}/cancel", response_model=Order, openapi_extra=EVERYONE,
-             responses=problem_responses(401, 404, 409, 422, 503), summary="Cancel: reserved units are released")
-async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep,
-                       body: CancelIn | None = None, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=Order,
+    openapi_extra=EVERYONE,
+    responses=problem_responses(401, 404, 409, 422, 503),
+    summary="Cancel: reserved units are released",
+)
+async def cancel_order(
+    order_id: OrderPath,
+    principal: CurrentPrincipal,
+    shop: ShoppingDep,
+    body: CancelIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     reason = body.model_dump(exclude_none=True) if body else {}
-    return await shop.loms.move_order(order_id, "cancel", token=principal.token, idempotency_key=idempotency_key,
-                                      body=reason)
+    return await shop.loms.move_order(
+        order_id, "cancel", token=principal.token, idempotency_key=idempotency_key, body=reason
+    )

@@ -21,45 +21,77 @@ PUBLIC = roles_doc()
 SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
 
 
-@router.get("/cart", response_model=Cart, tags=["cart"], openapi_extra=PEOPLE,
-            responses=problem_responses(401, 403, 503), summary="My cart, with live names and prices")
+@router.get(
+    "/cart",
+    response_model=Cart,
+    tags=["cart"],
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 503),
+    summary="My cart, with live names and prices",
+)
 async def get_cart(principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
     return await carts.list_cart(shop, user_id=own_user_id(principal))
 
 
-@router.post("/cart/items", response_model=CartLine, tags=["cart"], openapi_extra=PEOPLE,
-             responses=problem_responses(401, 403, 404, 409, 422, 503),
-             summary="Add units of an sku; 409 when LOMS has fewer than the line would hold")
-async def add_cart_item(body: CartItemIn, principal: CurrentPrincipal, shop: ShoppingDep,
-                        session: SessionDep) -> dict[str, Any]:
+@router.post(
+    "/cart/items",
+    response_model=CartLine,
+    tags=["cart"],
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
+)
+async def add_cart_item(
+    body: CartItemIn, principal: CurrentPrincipal, shop: ShoppingDep, session: SessionDep
+) -> dict[str, Any]:
     count = await carts.add_item(shop, session, user_id=own_user_id(principal), sku=body.sku, count=body.count)
     return {"sku": body.sku, "count": count}
 
 
-@router.delete("/cart/items/{sku}", response_model=CartLine, tags=["cart"], openapi_extra=PEOPLE,
-               responses=problem_responses(401, 403, 404, 422),
-               summary="Remove `count` units, or the whole line without `count`")
-async def remove_cart_item(sku: SkuPath, principal: CurrentPrincipal, session: SessionDep,
-                           count: Annotated[Count | None, Query()] = None) -> dict[str, Any]:
+@router.delete(
+    "/cart/items/{sku}",
+    response_model=CartLine,
+    tags=["cart"],
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Remove `count` units, or the whole line without `count`",
+)
+async def remove_cart_item(
+    sku: SkuPath, principal: CurrentPrincipal, session: SessionDep, count: Annotated[Count | None, Query()] = None
+) -> dict[str, Any]:
     left = await carts.remove_item(session, user_id=own_user_id(principal), sku=sku, count=count)
     return {"sku": sku, "count": left}
 
 
-@router.post("/cart/checkout", response_model=CheckoutResult, status_code=201, tags=["cart"], openapi_extra=PEOPLE,
-             responses={**problem_responses(401, 403, 409, 422, 503),
-                        202: {"description": "The reservation has not settled yet: `status` is `new`"}},
-             summary="Order the cart: waits for the reservation, then empties the cart")
-async def checkout_cart(principal: CurrentPrincipal, shop: ShoppingDep, response: Response,
-                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/cart/checkout",
+    response_model=CheckoutResult,
+    status_code=201,
+    tags=["cart"],
+    openapi_extra=PEOPLE,
+    responses={
+        **problem_responses(401, 403, 409, 422, 503),
+        202: {"description": "The reservation has not settled yet: `status` is `new`"},
+    },
+    summary="Order the cart: waits for the reservation, then empties the cart",
+)
+async def checkout_cart(
+    principal: CurrentPrincipal, shop: ShoppingDep, response: Response, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     result = await purchase.checkout_cart(shop, user_id=own_user_id(principal), client_key=idempotency_key)
     if result["status"] == purchase.NEW:
         response.status_code = 202
     return result
 
 
-@router.get("/products", response_model=Page[Product], tags=["products"], openapi_extra=PUBLIC,
-            responses=problem_responses(400, 422, 503),
-            summary="The catalogue with stock, filtered, in sku order")
+@router.get(
+    "/products",
+    response_model=Page[Product],
+    tags=["products"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(400, 422, 503),
+    summary="The catalogue with stock, filtered, in sku order",
+)
 async def list_products(
     shop: ShoppingDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -68,15 +100,22 @@ async def list_products(
     manufacturer: Annotated[str | None, Query(max_length=100)] = None,
     min_price: Annotated[Price | None, Query()] = None,
     max_price: Annotated[Price | None, Query()] = None,
-    in_stock: Annotated[bool | None, Query(description="true: only what can be bought now; false: only what cannot")]
-    = None,
+    in_stock: Annotated[
+        bool | None, Query(description="true: only what can be bought now; false: only what cannot")
+    ] = None,
 ) -> dict[str, Any]:
-    filters = catalogue.ProductFilters(category=category, manufacturer=manufacturer, min_price=min_price,
-                                       max_price=max_price, in_stock=in_stock)
+    filters = catalogue.ProductFilters(
+        category=category, manufacturer=manufacturer, min_price=min_price, max_price=max_price, in_stock=in_stock
+    )
     return await catalogue.list_products(shop, limit=limit, cursor=cursor, filters=filters)
 
 
-@router.get("/products/{sku}", response_model=Product, tags=["products"], openapi_extra=PUBLIC,
-            responses=problem_responses(404, 422, 503))
+@router.get(
+    "/products/{sku}",
+    response_model=Product,
+    tags=["products"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(404, 422, 503),
+)
 async def get_product(sku: SkuPath, shop: ShoppingDep) -> dict[str, Any]:
     return await catalogue.get_product(shop, sku=sku)

@@ -21,39 +21,57 @@ ANYONE_FOR_SELF = roles_doc("customer", "worker", "manager", "service")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
-@router.post("/addToCart", response_model=Empty, openapi_extra=ANYONE_FOR_SELF,
-             responses=problem_responses(401, 403, 404, 409, 422, 503),
-             summary="Add units of an sku to a user's cart, if LOMS has them in stock")
-async def add_to_cart(body: CartLineRequest, principal: CurrentPrincipal, shop: ShoppingDep,
-                      session: SessionDep) -> dict[str, Any]:
+@router.post(
+    "/addToCart",
+    response_model=Empty,
+    openapi_extra=ANYONE_FOR_SELF,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    summary="Add units of an sku to a user's cart, if LOMS has them in stock",
+)
+async def add_to_cart(
+    body: CartLineRequest, principal: CurrentPrincipal, shop: ShoppingDep, session: SessionDep
+) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     await carts.add_item(shop, session, user_id=user_id, sku=body.sku, count=body.count)
     return {}
 
 
-@router.post("/deleteFromCart", response_model=Empty, openapi_extra=ANYONE_FOR_SELF,
-             responses=problem_responses(401, 403, 404, 422),
-             summary="Take units of an sku off a user's cart (the whole line when count covers it)")
+@router.post(
+    "/deleteFromCart",
+    response_model=Empty,
+    openapi_extra=ANYONE_FOR_SELF,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Take units of an sku off a user's cart (the whole line when count covers it)",
+)
 async def delete_from_cart(body: CartLineRequest, principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     await carts.remove_item(session, user_id=user_id, sku=body.sku, count=body.count)
     return {}
 
 
-@router.post("/listCart", response_model=RpcCart, openapi_extra=ANYONE_FOR_SELF,
-             responses=problem_responses(401, 403, 422, 503),
-             summary="A user's cart with names and prices from ProductService, and its total")
+@router.post(
+    "/listCart",
+    response_model=RpcCart,
+    openapi_extra=ANYONE_FOR_SELF,
+    responses=problem_responses(401, 403, 422, 503),
+    summary="A user's cart with names and prices from ProductService, and its total",
+)
 async def list_cart(body: UserRequest, principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     cart = await carts.list_cart(shop, user_id=user_id)
     return {"items": cart["items"], "totalPrice": cart["total_price"]}
 
 
-@router.post("/purchase", response_model=RpcPurchase, openapi_extra=ANYONE_FOR_SELF,
-             responses=problem_responses(401, 403, 409, 422, 503),
-             summary="Order everything in a user's cart through LOMS")
-async def purchase_cart(body: UserRequest, principal: CurrentPrincipal, shop: ShoppingDep,
-                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/purchase",
+    response_model=RpcPurchase,
+    openapi_extra=ANYONE_FOR_SELF,
+    responses=problem_responses(401, 403, 409, 422, 503),
+    summary="Order everything in a user's cart through LOMS",
+)
+async def purchase_cart(
+    body: UserRequest, principal: CurrentPrincipal, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)
     return {"orderID": result["order_id"], "status": result["status"]}

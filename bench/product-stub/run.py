@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import Bench, post_lua, wrk  # noqa: E402
+from harness import Bench, post_lua, wrk
 
-from product_stub.demo import demo_products, load_demo_data  # noqa: E402
-from shopcommon.devstack.databases import create_database  # noqa: E402
-from shopcommon.migrations import upgrade  # noqa: E402
-from shopcommon.services import service_spec  # noqa: E402
+from product_stub.demo import demo_products, load_demo_data
+from shopcommon.devstack.databases import create_database
+from shopcommon.migrations import upgrade
+from shopcommon.services import service_spec
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ client credentials, and key rotation that logs nobody out."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -181,3 +182,10 @@ async def test_a_key_added_by_another_replica_verifies_here(app_client: AppFacto
         token = other_replica.issue(sub="1", role="manager", ttl=60)[0]
         assert jwt.get_unverified_header(token)["kid"] == kid
         assert (await c.post("/api/v1/auth/token/verify", json={"token": token})).status_code == 200
+
+
+async def test_racing_refreshes_of_one_token_rotate_it_once(client: httpx.AsyncClient) -> None:
+    pair = await login(client, "josh")
+    body = {"refresh_token": pair["refresh_token"]}
+    answers = await asyncio.gather(*(client.post("/api/v1/auth/token/refresh", json=body) for _ in range(4)))
+    assert sorted(r.status_code for r in answers) == [200, 401, 401, 401]

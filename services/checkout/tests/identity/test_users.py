@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from checkout.identity.demo import demo_users
 from product_stub.demo import CATEGORIES
+from shopcommon.pagination import encode_cursor
 
 from .conftest import auth_as, bearer, login, register
 
@@ -116,6 +119,8 @@ async def test_list_users_pages_through_everyone_once(client: httpx.AsyncClient)
             break
     assert seen == sorted(set(seen)) and len(seen) >= len(demo_users())
     assert (await client.get("/api/v1/users", params={"cursor": "junk!"}, headers=admin)).status_code == 400
+    forged = encode_cursor({"after": "1 OR 1=1"})
+    assert (await client.get("/api/v1/users", params={"cursor": forged}, headers=admin)).status_code == 400
 
 
 async def test_list_workers_of_a_category(client: httpx.AsyncClient) -> None:
@@ -188,3 +193,9 @@ async def test_manager_deletes_any_account_and_services_cannot(client: httpx.Asy
 async def test_service_has_no_own_account(client: httpx.AsyncClient) -> None:
     service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
     assert (await client.get("/api/v1/users/me", headers=service)).status_code == 403
+
+
+async def test_racing_registrations_of_one_name_make_one_account(client: httpx.AsyncClient) -> None:
+    body = {"username": "twin", "email": "twin@example.org", "password": "yellow submarine"}
+    answers = await asyncio.gather(*(client.post("/api/v1/users", json=body) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409]

@@ -12,7 +12,7 @@ from checkout.identity.lifespan import Identity, get_identity
 from checkout.identity.schemas import Category, User, UserCreate, UserRole, UserUpdate, user_out
 from shopcommon.auth import Principal, Role, require_roles, roles_doc
 from shopcommon.db import ReadSessionDep, SessionDep
-from shopcommon.pagination import CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -56,7 +56,9 @@ async def list_users(
     category: Annotated[Category | None, Query()] = None,
 ) -> dict[str, Any]:
     position = decode_cursor(cursor, "after")
-    after = int(position["after"]) if position else 0
+    after = position["after"] if position else 0
+    if not isinstance(after, int) or isinstance(after, bool):
+        raise BadCursor("The cursor is not one this service issued.")
     rows, next_after = await users.list_users(session, role=role, category=category, after_id=after, limit=limit)
     items = [User.model_validate(user_out(row)) for row in rows]
     return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}

@@ -6,6 +6,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.identity import passwords
@@ -134,6 +135,10 @@ async def update_user(
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
     if not is_manager and ("role" in changes or "categories" in changes):
         raise Forbidden("Only managers change roles and categories")
+    nulls = [name for name, value in changes.items() if value is None]
+    if nulls:
+        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
+        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
     current = (
         await session.execute(
             select(*USER_COLUMNS, users.c.password_hash).where(users.c.id == user_id).with_for_update()
@@ -141,17 +146,16 @@ async def update_user(
     ).first()
     if current is None:
         raise NotFound("user not found")
-    nulls = [name for name, value in changes.items() if value is None]
-    if nulls:
-        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
-        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
     await _ensure_free(session, username=changes.get("username"), email=changes.get("email"), except_id=user_id)
     values = await _column_values(current, changes, data, is_manager=is_manager, min_length=min_password_length)
     if not values:
         return await get_user(session, user_id)
     values["updated_at"] = func.now()
     stmt = update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
-    row = (await session.execute(stmt)).one()
+    try:
+        row = (await session.execute(stmt)).one()
+    except IntegrityError as exc:  # another request took the name or address since the check above
+        raise Conflict("That username or email is already taken") from exc
     if "password_hash" in values or "role" in values:
         await revoke_all_refresh_tokens(session, user_id)  # sessions end when who-you-are changes
     return row

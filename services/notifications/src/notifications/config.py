@@ -1,5 +1,6 @@
 from typing import ClassVar
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shopcommon.devsecrets import dev_secret
@@ -12,8 +13,11 @@ class Settings(ServiceSettings):
 
     service_name: str = "notifications"
 
-    # Where the events come from; the same variable configures LOMS's relay.
-    loms_events_topic: str = shared("LOMS_EVENTS_TOPIC", "loms.order-events")
+    #: Where the events come from; LOMS's own variable names it for both services.
+    loms_events_topic: str = Field(
+        default="loms.order-events",
+        validation_alias=AliasChoices("LOMS_ORDER_EVENTS_TOPIC", "LOMS_EVENTS_TOPIC", "loms_events_topic"),
+    )
     #: Partitions to create the topic with when this service finds it missing (a fresh broker).
     events_topic_partitions: int = 3
     consumer_group: str = "notifications"

@@ -4,8 +4,12 @@ One relay publishes at a time: each batch runs in a transaction holding an advis
 its rows are marked published only after the broker acknowledged every one of them, so a
 second relay (another replica) can neither publish a batch twice nor overtake it. Within a
 batch, each partition's events go out strictly one record batch after another, so even a retry
-after a failure repeats events in order. When the broker is down the events wait in the outbox;
-a broker that comes back empty gets its topics created again.
+after a failure repeats events in order. When the broker is down the events wait in the outbox.
+
+A broker that restarts comes back empty (Tansu keeps its log in memory), and Tansu acknowledges
+records sent to a topic it does not have, then drops them. So an acknowledgement is trusted only
+when the partition's offsets did not go backwards since the relay's last batch and the topic
+still exists afterwards; otherwise the topics are created again and the batch is sent again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 from collections import defaultdict
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +33,11 @@ from shopcommon.kafka import ensure_topics, make_producer, trace_headers
 log = logging.getLogger(__name__)
 #: Another relay holds the publisher lock: look again soon (it may finish before our notification).
 BUSY_RETRY = 0.05
+Lane = tuple[str, int]
+
+
+class BrokerLostRecords(Exception):
+    """The broker acknowledged records it cannot have kept (it restarted empty)."""
 
 
 class OutboxRelay(Worker):
@@ -38,7 +48,10 @@ class OutboxRelay(Worker):
         self.engine = engine
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
+        self.admin: AIOKafkaAdminClient | None = None
         self.partitioner = DefaultPartitioner()
+        #: The offset after the last record this relay saw acknowledged, per partition.
+        self.next_offsets: dict[Lane, int] = {}
         self.published = 0
 
     async def step(self) -> float:
@@ -52,7 +65,7 @@ class OutboxRelay(Worker):
             try:
                 await asyncio.wait_for(self.publish(pending), self.settings.relay_send_timeout)
             except BaseException:
-                await self.drop_producer()
+                await self.reset()
                 raise
             await outbox.mark_published(conn, [e.id for e in pending])
         self.published += len(pending)
@@ -60,57 +73,80 @@ class OutboxRelay(Worker):
 
     async def publish(self, pending: list[PendingEvent]) -> None:
         producer = await self.ready_producer()
-        lanes: dict[tuple[str, int], list[PendingEvent]] = defaultdict(list)
+        lanes: dict[Lane, list[PendingEvent]] = defaultdict(list)
         partitions: dict[str, list[int]] = {}
         for event in pending:
             if event.topic not in partitions:
                 partitions[event.topic] = sorted(await producer.partitions_for(event.topic))
             partition = self.partitioner(event.key.encode(), partitions[event.topic], partitions[event.topic])
             lanes[(event.topic, partition)].append(event)
-        await asyncio.gather(*(self.send_lane(producer, topic, partition, events)
-                               for (topic, partition), events in lanes.items()))
+        acked = await asyncio.gather(*(self.send_lane(producer, lane, events) for lane, events in lanes.items()))
+        await self.check_kept(list(lanes), acked)
 
-    async def send_lane(self, producer: AIOKafkaProducer, topic: str, partition: int,
-                        events: list[PendingEvent]) -> None:
-        """One partition's events, in order, one record batch acknowledged before the next is sent."""
-        batch = producer.create_batch()
+    async def send_lane(self, producer: AIOKafkaProducer, lane: Lane, events: list[PendingEvent]) -> tuple[int, int]:
+        """One partition's events, in order, each record batch acknowledged before the next is sent;
+        the first and the next offset the broker assigned."""
+        topic, partition = lane
+        first: int | None = None
+        batch, count = producer.create_batch(), 0
         for event in events:
             record = {"key": event.key.encode(), "value": event.payload, "timestamp": None,
                       "headers": trace_headers(event.request_id) if event.request_id else []}
             if batch.append(**record) is None:
-                await (await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
+                meta = await (await producer.send_batch(batch, topic, partition=partition))
+                first = meta.offset if first is None else first
+                batch, count = producer.create_batch(), 0
                 batch.append(**record)
-        if batch.record_count():
-            await (await producer.send_batch(batch, topic, partition=partition))
+            count += 1
+        meta = await (await producer.send_batch(batch, topic, partition=partition))
+        first = meta.offset if first is None else first
+        return first, meta.offset + count
+
+    async def check_kept(self, lanes: list[Lane], acked: list[tuple[int, int]]) -> None:
+        for lane, (first, _) in zip(lanes, acked, strict=True):
+            if first < self.next_offsets.get(lane, 0):
+                raise BrokerLostRecords(f"offsets of {lane[0]}[{lane[1]}] went back to {first}")
+        if self.admin is not None:
+            existing = set(await self.admin.list_topics())  # a metadata request that creates nothing
+            missing = {topic for topic, _ in lanes} - existing
+            if missing:
+                raise BrokerLostRecords(f"topics {sorted(missing)} vanished")
+        for lane, (_, following) in zip(lanes, acked, strict=True):
+            self.next_offsets[lane] = following
 
     async def ready_producer(self) -> AIOKafkaProducer:
         if self.producer is None:
             bootstrap = self.settings.kafka_bootstrap_servers
             await ensure_topics(bootstrap, {self.settings.order_events_topic: self.settings.order_events_partitions})
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
             producer = make_producer(bootstrap, max_batch_size=256 * 1024, request_timeout_ms=3000)
             try:
+                await admin.start()
                 await producer.start()
             except BaseException:
-                await producer.stop()
+                await self._close(producer, admin)
                 raise
-            self.producer = producer
+            self.producer, self.admin = producer, admin
         return self.producer
 
-    async def drop_producer(self) -> None:
-        """After a failure start afresh: anything still buffered is discarded, not delivered late,
-        and the next attempt re-creates topics a restarted broker has lost."""
-        producer, self.producer = self.producer, None
-        if producer is None:
-            return
+    async def reset(self) -> None:
+        """After a failure start afresh: anything still buffered is discarded rather than delivered
+        late, offsets are learnt anew, and the next attempt re-creates topics the broker lost."""
+        producer, admin = self.producer, self.admin
+        self.producer, self.admin, self.next_offsets = None, None, {}
         sender = getattr(producer, "_sender", None)
         with contextlib.suppress(Exception):
             if sender is not None:
-                await sender.close()  # cancels the send loop; stop() then has nothing to flush
-            await asyncio.wait_for(producer.stop(), 5)
+                await sender.close()  # cancels the send loop, so stop() has nothing left to flush
+        await self._close(producer, admin)
 
     async def close(self) -> None:
-        if self.producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.producer.stop(), 5)
-            self.producer = None
+        producer, admin, self.producer, self.admin = self.producer, self.admin, None, None
+        await self._close(producer, admin)
+
+    @staticmethod
+    async def _close(producer: AIOKafkaProducer | None, admin: AIOKafkaAdminClient | None) -> None:
+        for closing in (producer.stop() if producer else None, admin.close() if admin else None):
+            if closing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closing, 5)

@@ -1,0 +1,183 @@
+"""The workers in pairs (as two replicas would run them): intake, expiry and the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from loms.config import Settings
+from loms.db import Db
+from loms.repositories.outbox import CHANNEL
+from loms.workers.base import Worker
+from loms.workers.expiry import ExpiryWorker
+from loms.workers.intake import IntakeWorker
+from loms.workers.notifications import Listener
+from loms.workers.relay import OutboxRelay
+from shopcommon.db import make_engine
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import Auth, Database, consume, eventually, make_settings, new_sku, running_app
+
+NEXT = {"new": {"awaiting payment", "failed", "cancelled"}, "awaiting payment": {"paid", "cancelled"}}
+
+
+@pytest.fixture(scope="module")
+def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str) -> Settings:
+    """The API alone (no inline reservation, no workers of its own); the test runs the workers."""
+    return make_settings(shop_stack, loms_db, test_issuer, topic, inline_reservation=False, intake_enabled=False,
+                         expiry_enabled=False, relay_enabled=False, payment_timeout=4)
+
+
+@pytest.fixture
+async def two_of_each(paired_settings: Settings) -> AsyncIterator[dict[str, list[Any]]]:
+    engine = make_engine(paired_settings.database_url, pool_size=10)
+    db = Db.of(engine)
+    listener = Listener(paired_settings.database_url, CHANNEL)
+    workers: dict[str, list[Any]] = {
+        "intake": [IntakeWorker(db.engine, paired_settings, listener.subscribe()) for _ in range(2)],
+        "expiry": [ExpiryWorker(db.engine, paired_settings) for _ in range(2)],
+        "relay": [OutboxRelay(db.engine, paired_settings, listener.subscribe()) for _ in range(2)],
+    }
+    listener.start()
+    everyone: list[Worker] = [w for group in workers.values() for w in group]
+    for worker in everyone:
+        worker.start()
+    try:
+        yield workers
+    finally:
+        for worker in everyone:
+            await worker.stop()
+        await listener.stop()
+        await engine.dispose()
+
+
+async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_order(
+    paired_settings: Settings, two_of_each: dict[str, list[Any]], auth: Auth, db: Database, shop_stack: Stack,
+) -> None:
+    skus = [new_sku() for _ in range(3)]
+    for sku in skus:
+        await db.stock(sku, 15, 10)
+    rng = random.Random(7)
+    async with running_app(paired_settings) as (_, client):
+        answers = await asyncio.gather(*(
+            client.post("/api/v1/orders", headers={**auth.service(), "Prefer": "wait=10"}, json={
+                "user_id": 4000 + i, "items": [{"sku": s, "count": rng.randint(1, 3)} for s in rng.sample(skus, 2)]})
+            for i in range(60)))
+        statuses = Counter(a.json()["status"] for a in answers)
+        assert set(statuses) <= {"awaiting payment", "failed"}
+        assert statuses["awaiting payment"] > 0
+        assert statuses["failed"] > 0
+        reserved = [a.json()["order_id"] for a in answers if a.json()["status"] == "awaiting payment"]
+        to_pay, to_cancel = reserved[0::3], reserved[1::3]  # the rest expire
+        moves = [client.post(f"/api/v1/orders/{o}/pay", headers=auth.service()) for o in to_pay]
+        moves += [client.post(f"/api/v1/orders/{o}/cancel", headers=auth.service()) for o in to_cancel]
+        assert {r.status_code for r in await asyncio.gather(*moves)} == {200}
+
+    order_ids = [a.json()["order_id"] for a in answers]
+
+    async def all_done() -> bool:
+        left = await db.value("SELECT count(*) FROM orders WHERE id = ANY($1::bigint[]) AND status IN "
+                              "('new', 'awaiting payment')", order_ids)
+        unpublished = await db.value("SELECT count(*) FROM outbox WHERE published_at IS NULL AND topic = $1",
+                                     paired_settings.order_events_topic)
+        return bool(left == 0 and unpublished == 0)
+
+    assert await eventually(all_done, timeout=20)
+    assert sum(w.reserved for w in two_of_each["intake"]) == len(order_ids)
+
+    # No unit held twice or lost: per sku, total + written off is the start; nothing left reserved.
+    for sku in skus:
+        levels = await db.levels(sku)
+        assert levels["reserved"] == 0
+        assert levels["total"] + levels["written_off"] == 25
+
+    rows = await db.fetch("SELECT id, status, cancel_reason FROM orders WHERE id = ANY($1::bigint[])", order_ids)
+    final = {r["id"]: (r["status"], r["cancel_reason"]) for r in rows}
+    assert {final[o] for o in to_pay} == {("paid", None)}
+    assert {final[o] for o in to_cancel} == {("cancelled", "customer")}
+    expired = set(reserved) - set(to_pay) - set(to_cancel)
+    assert {final[o] for o in expired} == {("cancelled", "timeout")}
+
+    expected_events = await db.value("SELECT count(*) FROM outbox WHERE topic = $1",
+                                     paired_settings.order_events_topic)
+    events = await consume(shop_stack.urls.kafka_bootstrap_servers, paired_settings.order_events_topic,
+                           lambda evs: len(evs) >= expected_events)
+    assert len(events) == expected_events
+    assert len({e["event_id"] for e in events}) == len(events), "an event was published twice"
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        assert event["_key"] == str(event["order_id"])
+        by_order[event["order_id"]].append(event)
+    assert set(by_order) == set(order_ids)
+    for order_id, history in by_order.items():
+        assert history[0]["status"] == "new" and history[0]["previous_status"] is None
+        for before, after in itertools.pairwise(history):
+            assert after["previous_status"] == before["status"]
+            assert after["status"] in NEXT[before["status"]]
+        assert history[-1]["status"] == final[order_id][0]
+
+
+async def test_expiry_with_a_two_second_timeout_releases_stock_and_emits_the_event(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+) -> None:
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-expiry", payment_timeout=2)
+    sku = new_sku()
+    await db.stock(sku, 5)
+    async with running_app(settings) as (_, client):
+        r = await client.post("/api/v1/orders", json={"user_id": 71, "items": [{"sku": sku, "count": 5}]},
+                              headers={**auth.customer(71), "Prefer": "wait=5"})
+        order = r.json()
+        assert order["status"] == "awaiting payment"
+        assert (await db.levels(sku))["available"] == 0
+
+        async def expired() -> bool:
+            got = await client.get(f"/api/v1/orders/{order['order_id']}", headers=auth.customer(71))
+            return bool(got.json()["status"] == "cancelled")
+
+        assert await eventually(expired, timeout=2 + 5 + 1)
+        late = await client.post(f"/api/v1/orders/{order['order_id']}/pay", headers=auth.customer(71))
+        assert late.status_code == 409
+        assert await db.levels(sku) == {"total": 5, "reserved": 0, "written_off": 0, "available": 5}
+        events = await consume(shop_stack.urls.kafka_bootstrap_servers, settings.order_events_topic,
+                               lambda evs: any(e["status"] == "cancelled" for e in evs))
+    cancelled = [e for e in events if e["status"] == "cancelled"]
+    assert len(cancelled) == 1
+    assert cancelled[0]["reason"] == "timeout"
+    assert cancelled[0]["previous_status"] == "awaiting payment"
+    assert cancelled[0]["order_id"] == order["order_id"]
+
+
+async def test_paying_just_before_the_deadline_beats_the_expiry(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+) -> None:
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-race", payment_timeout=1,
+                             expiry_interval=0.05)
+    sku = new_sku()
+    await db.stock(sku, 100)
+    async with running_app(settings) as (_, client):
+        results: Counter[str] = Counter()
+        for i in range(10):
+            r = await client.post("/api/v1/orders", json={"user_id": 72, "items": [{"sku": sku, "count": 1}]},
+                                  headers={**auth.customer(72), "Prefer": "wait=5"})
+            await asyncio.sleep(0.9 + (i % 3) * 0.05)
+            pay = await client.post(f"/api/v1/orders/{r.json()['order_id']}/pay", headers=auth.customer(72))
+            results[str(pay.status_code)] += 1
+            if pay.status_code == 409:
+                await eventually(lambda oid=r.json()["order_id"]: status_is(client, auth, oid, "cancelled"))
+    levels = await db.levels(sku)
+    assert levels["reserved"] == 0
+    assert levels["written_off"] == results["200"]
+    assert levels["total"] + levels["written_off"] == 100
+
+
+async def status_is(client: httpx.AsyncClient, auth: Auth, order_id: int, status: str) -> bool:
+    got = await client.get(f"/api/v1/orders/{order_id}", headers=auth.customer(72))
+    return bool(got.json()["status"] == status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -112,3 +113,18 @@ async def test_the_catalogue_is_503_when_loms_or_product_service_is_down(
     r = await no_products.get("/api/v1/products")
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_catalogue_pages_are_reused_briefly_while_stock_stays_live(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook
+) -> None:
+    stub = await product_stub()
+    client = await checkout(product=stub, loms=loms, catalogue_cache_ttl=0.3)
+    loms.calls.clear()
+    for _ in range(3):
+        assert (await client.get("/api/v1/products", params={"limit": 10})).status_code == 200
+    assert stub.calls == ["/api/v1/products"]
+    assert loms.calls == ["/api/v1/stocks"] * 3
+    await asyncio.sleep(0.35)
+    await client.get("/api/v1/products", params={"limit": 10})
+    assert stub.calls == ["/api/v1/products"] * 2

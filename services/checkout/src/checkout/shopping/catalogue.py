@@ -9,18 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from checkout.shopping.deps import Shopping, run_together
 from shopcommon.pagination import BadCursor, decode_cursor, encode_cursor
-from shopcommon.problems import NotFound, ProblemError, ServiceUnavailable
 
 #: product-stub's largest page.
 MAX_FETCH = 200
-
-
-class CatalogueUnavailable(ServiceUnavailable):
-    title, slug = "ProductService unavailable", "product-service-unavailable"
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filte
     if after is not None:
         # product-stub's cursors are shopcommon keyset cursors on the sku, as ours are.
         params.append(("cursor", encode_cursor({"after": after})))
-    page = await _catalogue_get(shop, "/api/v1/products", params)
+    page = await shop.catalogue.get("/api/v1/products", params)
     fetched: list[dict[str, Any]] = page["items"]
     stock = await shop.loms.available_many(p["sku"] for p in fetched)
     items = [_with_stock(p, stock.get(p["sku"], 0)) for p in fetched]
@@ -65,9 +58,7 @@ async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filte
 
 
 async def get_product(shop: Shopping, *, sku: int) -> dict[str, Any]:
-    product, available = await run_together(
-        _catalogue_get(shop, f"/api/v1/products/{sku}", []), shop.loms.available(sku)
-    )
+    product, available = await run_together(shop.catalogue.get(f"/api/v1/products/{sku}", []), shop.loms.available(sku))
     return _with_stock(product, available)
 
 
@@ -90,26 +81,3 @@ def _with_stock(product: dict[str, Any], available: int) -> dict[str, Any]:
         "category": product["category"],
         "manufacturer": product["manufacturer"],
     }
-
-
-async def _catalogue_get(shop: Shopping, path: str, params: list[tuple[str, Any]]) -> Any:
-    try:
-        resp = await shop.catalogue_http.get(path, params=params)
-    except httpx.HTTPError as exc:
-        raise CatalogueUnavailable(
-            f"ProductService is unreachable ({type(exc).__name__})", headers={"Retry-After": "1"}
-        ) from exc
-    if resp.status_code == 404:
-        raise NotFound(resp.json().get("detail", "not found") if _is_json(resp) else "not found")
-    if resp.status_code >= 500:
-        raise CatalogueUnavailable(f"ProductService failed ({resp.status_code})", headers={"Retry-After": "1"})
-    if resp.status_code >= 400:
-        detail = resp.json().get("detail") if _is_json(resp) else None
-        raise ProblemError(
-            detail or f"ProductService refused the request ({resp.status_code})", status=resp.status_code
-        )
-    return resp.json()
-
-
-def _is_json(resp: httpx.Response) -> bool:
-    return "json" in resp.headers.get("content-type", "")

@@ -7,11 +7,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from checkout.shopping.catalogue_source import CatalogueSource
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.product_client import ProductClient
 from shopcommon.auth import Principal
@@ -27,7 +27,7 @@ class Shopping:
     loms: LomsClient
     redis_prefix: str
     #: product-stub's REST API (catalogue pages; public and not rate limited).
-    catalogue_http: httpx.AsyncClient
+    catalogue: CatalogueSource
 
 
 def get_shopping(request: Request) -> Shopping:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from checkout.shopping.catalogue_source import CatalogueSource
 from checkout.shopping.deps import Shopping
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.product_client import ProductClient, ProductClientConfig
@@ -95,6 +96,6 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
                 loms_http, service_token_source(app), timeout=settings.loms_timeout, order_wait=settings.loms_order_wait
             ),
             redis_prefix=settings.shopping_redis_prefix,
-            catalogue_http=product_http,
+            catalogue=CatalogueSource(product_http, ttl=settings.catalogue_cache_ttl),
         )
         yield

@@ -34,6 +34,9 @@ class ShoppingSettings(BaseSettings):
     product_backoff: float = 0.1
     product_backoff_max: float = 2.0
 
+    #: Seconds a page of product-stub's REST catalogue is reused (stock is always live; 0 = off).
+    catalogue_cache_ttl: float = 2.0
+
     #: Timeout of one LOMS request (beyond the `Prefer: wait` it is asked for), seconds.
     loms_timeout: float = 5.0
     #: `Prefer: wait=N` on order creation: how long LOMS may take to settle the reservation.

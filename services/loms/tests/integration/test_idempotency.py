@@ -119,3 +119,20 @@ async def test_stock_adjust_with_a_key_moves_stock_once(client: httpx.AsyncClien
         r = await client.post(f"/api/v1/warehouses/{wh}/stocks/{sku}/adjust", json={"delta": 5}, headers=headers)
         assert r.json()["total"] == 15
     assert (await db.levels(sku))["total"] == 15
+
+
+async def test_a_create_whose_first_request_died_is_answered_with_its_order(client: httpx.AsyncClient, auth: Auth,
+                                                                            db: Database) -> None:
+    sku = new_sku()
+    await db.stock(sku, 10)
+    headers = {**auth.customer(69), "Idempotency-Key": "died-69", "Prefer": "wait=5"}
+    first = await client.post("/api/v1/orders", json=order_body(69, sku), headers=headers)
+    # As if the process died before storing its answer, long enough ago to be presumed dead.
+    await db.fetch("UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL, "
+                   "updated_at = now() - interval '1 hour' WHERE key = 'died-69'")
+    retry = await client.post("/api/v1/orders", json=order_body(69, sku), headers=headers)
+    assert retry.status_code == 201
+    assert retry.json()["order_id"] == first.json()["order_id"]
+    assert retry.json()["status"] == "awaiting payment"
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id = 69") == 1
+    assert await db.value("SELECT state FROM idempotency_keys WHERE key = 'died-69'") == "done"

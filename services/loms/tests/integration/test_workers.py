@@ -178,6 +178,21 @@ async def test_paying_just_before_the_deadline_beats_the_expiry(
     assert levels["total"] + levels["written_off"] == 100
 
 
-async def status_is(client: httpx.AsyncClient, auth: Auth, order_id: int, status: str) -> bool:
-    got = await client.get(f"/api/v1/orders/{order_id}", headers=auth.customer(72))
+async def status_is(client: httpx.AsyncClient, auth: Auth, order_id: int, status: str, user: int = 72) -> bool:
+    got = await client.get(f"/api/v1/orders/{order_id}", headers=auth.customer(user))
     return bool(got.json()["status"] == status)
+
+
+async def test_intake_reserves_an_order_whose_own_attempt_never_happened(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+) -> None:
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-intake", intake_grace=0.3,
+                             intake_poll_interval=0.1)
+    sku = new_sku()
+    await db.stock(sku, 5)
+    # As if the process died right after committing the order: `new`, nobody reserving it.
+    order_id = await db.value("INSERT INTO orders (user_id, status) VALUES (73, 'new') RETURNING id")
+    await db.fetch("INSERT INTO order_items (order_id, sku, count) VALUES ($1, $2, 2)", order_id, sku)
+    async with running_app(settings) as (_, client):
+        assert await eventually(lambda: status_is(client, auth, order_id, "awaiting payment", user=73))
+    assert (await db.levels(sku))["reserved"] == 2

@@ -76,8 +76,6 @@ class ProductClient:
         self.config = config
         self._inflight: dict[int, asyncio.Future[ProductInfo | None]] = {}
         self._release = redis.register_script(_RELEASE)
-        #: Requests this instance sent to ProductService (tests and metrics read it).
-        self.requests_sent = 0
 
     def _key(self, sku: int) -> str:
         return f"{self.config.prefix}product:{sku}"
@@ -202,7 +200,6 @@ class ProductClient:
         return max(jittered, min(retry_after, cfg.backoff_max))
 
     async def _request(self, sku: int) -> ProductInfo | None:
-        self.requests_sent += 1
         try:
             # httpx times each phase apart; this bounds the whole exchange.
             async with asyncio.timeout(self.config.timeout):

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from checkout.shopping import carts, catalogue, purchase
-from checkout.shopping.deps import ShoppingDep, own_user_id
+from checkout.shopping.deps import CurrentUserId, ShoppingDep
 from checkout.shopping.router_rpc import IdempotencyKey
 from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult, Count, Price, Product
-from shopcommon.auth import CurrentPrincipal, roles_doc
+from shopcommon.auth import roles_doc
 from shopcommon.db import SessionDep
 from shopcommon.pagination import CursorQuery, Page
 from shopcommon.problems import problem_responses
@@ -29,8 +29,8 @@ SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
     responses=problem_responses(401, 403, 503),
     summary="My cart, with live names and prices",
 )
-async def get_cart(principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
-    return await carts.list_cart(shop, user_id=own_user_id(principal))
+async def get_cart(user_id: CurrentUserId, shop: ShoppingDep) -> dict[str, Any]:
+    return await carts.list_cart(shop, user_id=user_id)
 
 
 @router.post(
@@ -42,9 +42,9 @@ async def get_cart(principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, 
     summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
 )
 async def add_cart_item(
-    body: CartItemIn, principal: CurrentPrincipal, shop: ShoppingDep, session: SessionDep
+    body: CartItemIn, user_id: CurrentUserId, shop: ShoppingDep, session: SessionDep
 ) -> dict[str, Any]:
-    count = await carts.add_item(shop, session, user_id=own_user_id(principal), sku=body.sku, count=body.count)
+    count = await carts.add_item(shop, session, user_id=user_id, sku=body.sku, count=body.count)
     return {"sku": body.sku, "count": count}
 
 
@@ -57,9 +57,9 @@ async def add_cart_item(
     summary="Remove `count` units, or the whole line without `count`",
 )
 async def remove_cart_item(
-    sku: SkuPath, principal: CurrentPrincipal, session: SessionDep, count: Annotated[Count | None, Query()] = None
+    sku: SkuPath, user_id: CurrentUserId, session: SessionDep, count: Annotated[Count | None, Query()] = None
 ) -> dict[str, Any]:
-    left = await carts.remove_item(session, user_id=own_user_id(principal), sku=sku, count=count)
+    left = await carts.remove_item(session, user_id=user_id, sku=sku, count=count)
     return {"sku": sku, "count": left}
 
 
@@ -76,9 +76,9 @@ async def remove_cart_item(
     summary="Order the cart: waits for the reservation, then empties the cart",
 )
 async def checkout_cart(
-    principal: CurrentPrincipal, shop: ShoppingDep, response: Response, idempotency_key: IdempotencyKey = None
+    user_id: CurrentUserId, shop: ShoppingDep, response: Response, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
-    result = await purchase.checkout_cart(shop, user_id=own_user_id(principal), client_key=idempotency_key)
+    result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)
     if result["status"] == purchase.NEW:
         response.status_code = 202
     return result

@@ -22,6 +22,8 @@ class Settings(ServiceSettings):
     events_topic_partitions: int = 3
     consumer_group: str = "notifications"
     consumer_batch_size: int = 200
+    #: Events recorded per transaction (a chunk of one partition's batch).
+    consumer_transaction_size: int = 50
     #: How long the broker may hold a fetch open when nothing is new (lower = less latency, more polls).
     consumer_fetch_wait_ms: int = 50
 
@@ -39,6 +41,8 @@ class Settings(ServiceSettings):
 
     smtp_url: str = shared("SMTP_URL", "smtp://127.0.0.1:1025")
     smtp_timeout_seconds: float = 10.0
+    #: SMTP connections a batch of e-mails is spread over.
+    smtp_connections: int = 4
     mail_from: str = "Shop <orders@shop.example>"
     #: Links in e-mails point at the storefront.
     public_url: str = shared("SHOP_PUBLIC_URL", "http://127.0.0.1:9000")

@@ -42,6 +42,7 @@ def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics
             app.state.sessionmaker, metrics, delivery_options(settings, settings.email_max_attempts), users=users,
             mailer=SmtpMailer(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
             renderer=EmailRenderer(settings.public_url), sender=settings.mail_from,
+            connections=settings.smtp_connections,
         ))
     if settings.push_sender_enabled:
         client = WebPushClient(app.state.push_http, app.state.vapid, settings.vapid_subject,
@@ -61,6 +62,7 @@ def build_consumer(app: FastAPI, settings: Settings, metrics: NotificationMetric
         bootstrap=settings.kafka_bootstrap_servers, topic=settings.loms_events_topic,
         group_id=settings.consumer_group, sessionmaker=app.state.sessionmaker, hub=app.state.stream_hub,
         metrics=metrics, on_recorded=wake_senders, batch_size=settings.consumer_batch_size,
+        transaction_size=settings.consumer_transaction_size,
         topic_partitions=settings.events_topic_partitions, fetch_wait_ms=settings.consumer_fetch_wait_ms,
     )
 

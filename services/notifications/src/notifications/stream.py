@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -73,14 +73,21 @@ class StreamHub:
 
     # -- publishing (the consumer) ---------------------------------------------------------------
 
-    async def publish(self, user_id: int, event: StreamEvent) -> bool:
-        """False when this event id was streamed before."""
+    async def publish_many(self, events: Sequence[tuple[int, StreamEvent]]) -> int:
+        """Publish (user id, event) pairs in one round trip; how many had not been streamed before."""
+        if not events:
+            return 0
         dedup_seconds = max(self.history_seconds, 3600)
-        published = await self._publish_once(
-            keys=[STREAMED_PREFIX + event.event_id, HISTORY_PREFIX + str(user_id)],
-            args=[dedup_seconds, self.history_max, self.history_seconds, event.encode(), CHANNEL_PREFIX + str(user_id)],
-        )
-        return bool(published)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, event in events:
+                await self._publish_once(
+                    keys=[STREAMED_PREFIX + event.event_id, HISTORY_PREFIX + str(user_id)],
+                    args=[dedup_seconds, self.history_max, self.history_seconds, event.encode(),
+                          CHANNEL_PREFIX + str(user_id)],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return sum(bool(r) for r in results)
 
     async def history_after(self, user_id: int, last_event_id: str | None) -> list[StreamEvent]:
         """What the user missed: the retained events after `last_event_id` (all of them if it is unknown)."""

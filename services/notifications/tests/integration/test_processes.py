@@ -51,7 +51,8 @@ async def test_a_consumer_killed_mid_batch_and_restarted_emails_every_order_exac
     await produce(kafka, topic, [order_event(o, customer.id, "paid", "awaiting payment") for o in orders])
     base = process_env(shop_stack, database_url=notifications_db, checkout_url=checkout.url, issuer=test_issuer,
                        topic=topic, group=group, push_sender_enabled=False)
-    consumer_env = {**base, "NOTIFICATIONS_EMAIL_SENDER_ENABLED": "false", "NOTIFICATIONS_CONSUMER_BATCH_SIZE": "200"}
+    consumer_env = {**base, "NOTIFICATIONS_EMAIL_SENDER_ENABLED": "false", "NOTIFICATIONS_CONSUMER_BATCH_SIZE": "200",
+                    "NOTIFICATIONS_CONSUMER_TRANSACTION_SIZE": "5"}
     sender = await start({**base, "NOTIFICATIONS_CONSUMER_ENABLED": "false"}, shop_stack)
     consumer = await start(consumer_env, shop_stack)
     restarted = None
@@ -63,7 +64,7 @@ async def test_a_consumer_killed_mid_batch_and_restarted_emails_every_order_exac
         async def mailed() -> int:
             return len(await summaries_to(shop_stack.urls.mail_api_url, customer.email))
 
-        # A batch is 200 events; the first one's offsets are committed only once all 200 are handled.
+        # A batch is 200 events, recorded 5 per transaction; its offsets are committed once all are handled.
         await eventually(lambda: _reached(handled(), 30), interval=0.002)
         await asyncio.to_thread(consumer.kill)
         handled_at_kill, committed_at_kill = await handled(), await committed_total(kafka, topic, group)

@@ -47,4 +47,5 @@ def test_the_message_has_text_and_html_parts_and_a_stable_message_id() -> None:
     event = OrderStatusChanged.model_validate(order_event(9, 5, "paid"))
     message = build_message(renderer.render(event), sender="s@shop.test", recipient="r@x.test", notification_id=77)
     assert message["Message-ID"] == "<notification-77@notifications.shop>"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert [p.get_content_type() for p in message.get_payload()] == ["text/plain", "text/html"]
+    assert "your order 9 is paid" in message.get_payload()[0].get_payload(decode=True).decode()

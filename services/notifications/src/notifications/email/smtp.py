@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -40,7 +40,7 @@ class SmtpMailer:
         return smtp
 
     @staticmethod
-    async def send(smtp: aiosmtplib.SMTP, message: EmailMessage) -> None:
+    async def send(smtp: aiosmtplib.SMTP, message: Message) -> None:
         try:
             await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:

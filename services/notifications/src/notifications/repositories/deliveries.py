@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.domain.delivery import Channel, DeliveryStatus
@@ -55,6 +55,18 @@ async def mark_sent(session: AsyncSession, notification_id: int, *, recipient: s
     await session.execute(
         update(notifications).where(notifications.c.id == notification_id)
         .values(status=DeliveryStatus.SENT.value, sent_at=func.now(), recipient=recipient, last_error=None)
+    )
+
+
+async def mark_many_sent(session: AsyncSession, sent: list[tuple[int, str | None]]) -> None:
+    """Several notifications accepted: one statement, executed for each (id, recipient)."""
+    if not sent:
+        return
+    await session.execute(
+        update(notifications).where(notifications.c.id == bindparam("sent_id"))
+        .values(status=DeliveryStatus.SENT.value, sent_at=func.now(), recipient=bindparam("sent_to"), last_error=None)
+        .execution_options(synchronize_session=False),
+        [{"sent_id": nid, "sent_to": recipient} for nid, recipient in sent],
     )
 
 

@@ -1,7 +1,8 @@
 """The consumer group on `loms.order-events`.
 
 Each message: parse; record the event id in the inbox together with the notifications it causes
-(one transaction, before anything is sent); then stream it (once per event id, guarded in Redis).
+(one transaction per chunk of a partition's messages, before anything is sent); then stream it
+(once per event id, guarded in Redis).
 Offsets are committed after a partition's batch is handled, so a crash redelivers at most that
 batch and the inbox turns the repeats into no-ops. Partitions are handled concurrently, the
 messages of one partition (so of one order) strictly in order. A message that cannot be parsed,
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.events import MalformedEvent, UnknownEventType, parse_event
 from notifications.metrics import NotificationMetrics
-from notifications.repositories.inbox import record_event
+from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
 from shopcommon.db import transaction
 from shopcommon.kafka import ensure_topics, make_consumer
@@ -38,8 +39,8 @@ log = logging.getLogger(__name__)
 class EventConsumer:
     def __init__(self, *, bootstrap: str, topic: str, group_id: str, sessionmaker: async_sessionmaker[AsyncSession],
                  hub: StreamHub, metrics: NotificationMetrics, on_recorded: Callable[[], None],
-                 batch_size: int = 200, topic_partitions: int = 3, fetch_wait_ms: int = 50,
-                 retry_seconds: float = 1.0) -> None:
+                 batch_size: int = 200, transaction_size: int = 50, topic_partitions: int = 3,
+                 fetch_wait_ms: int = 50, retry_seconds: float = 1.0) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
@@ -48,6 +49,7 @@ class EventConsumer:
         self.metrics = metrics
         self.on_recorded = on_recorded
         self.batch_size = batch_size
+        self.transaction_size = max(1, transaction_size)
         self.topic_partitions = topic_partitions
         self.fetch_wait_ms = fetch_wait_ms
         self.retry_seconds = retry_seconds
@@ -99,33 +101,42 @@ class EventConsumer:
             log.warning("offset commit failed (%s); those events will be seen again", exc)
 
     async def handle_batch(self, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> int:
-        """Handle one partition's messages in order; the offset of the first one not handled."""
-        for message in messages:
+        """Handle one partition's messages in order, a chunk per transaction; the offset of the first
+        message not handled."""
+        for start in range(0, len(messages), self.transaction_size):
+            chunk = messages[start:start + self.transaction_size]
             try:
-                await self.handle(message.value)
+                await self.handle_chunk([m.value for m in chunk])
             except Exception:  # database or Redis trouble: stop this partition here and retry later
-                log.exception("could not handle the event at %s:%s@%s; will retry",
-                              message.topic, message.partition, message.offset)
-                return message.offset
+                log.exception("could not handle the events at %s:%s@%s..%s; will retry",
+                              chunk[0].topic, chunk[0].partition, chunk[0].offset, chunk[-1].offset)
+                return chunk[0].offset
         return messages[-1].offset + 1
 
-    async def handle(self, raw: bytes | None) -> None:
+    async def handle_chunk(self, values: Sequence[bytes | None]) -> None:
+        parsed = [p for p in (self.parse(v) for v in values) if p is not None]
+        if not parsed:
+            return
+        async with transaction(self.sessionmaker) as session:
+            fresh = await record_events(session, parsed)
+        self.metrics.events.labels("handled").inc(len(fresh))
+        self.metrics.events.labels("duplicate").inc(len(parsed) - len(fresh))
+        if fresh:
+            self.on_recorded()
+        # Streamed after the commit, redeliveries included: the hub publishes each event id only once.
+        await self.hub.publish_many([(event.user_id, stream_event(event.event_id, event.type, doc))
+                                     for event, doc in parsed])
+
+    def parse(self, raw: bytes | None) -> Parsed | None:
         try:
-            event, document = parse_event(raw)
+            return parse_event(raw)
         except UnknownEventType as exc:
             self.metrics.skipped.labels("unknown_type").inc()
             log.info("skipping an event of unknown type %r", exc.event_type)
-            return
         except MalformedEvent as exc:
             self.metrics.skipped.labels("malformed").inc()
             log.warning("skipping a malformed message: %s", exc)
-            return
-        async with transaction(self.sessionmaker) as session:
-            recorded = await record_event(session, event, document)
-        self.metrics.events.labels("handled" if recorded else "duplicate").inc()
-        if recorded:
-            self.on_recorded()
-        await self.hub.publish(event.user_id, stream_event(event.event_id, event.type, document))
+        return None
 
 
 def stream_event(event_id: Any, event_type: str, document: dict[str, Any]) -> StreamEvent:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,30 +16,54 @@ from notifications.repositories.deliveries import Claimed
 from notifications.users import UserDirectory
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
 
+SETTLE_EVERY = 10
+
 
 class EmailSender(DeliveryWorker):
     channel = Channel.EMAIL
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics,
                  options: DeliveryOptions, *, users: UserDirectory, mailer: SmtpMailer, renderer: EmailRenderer,
-                 sender: str) -> None:
+                 sender: str, connections: int = 4) -> None:
         super().__init__(sessionmaker, metrics, options)
+        self.connections = max(1, connections)
         self.users = users
         self.mailer = mailer
         self.renderer = renderer
         self.sender = sender
 
     async def deliver(self, claimed: list[Claimed]) -> None:
+        # A batch holds at most one e-mail per order, so the lanes cannot reorder an order's e-mails.
+        lanes = [claimed[i::self.connections] for i in range(self.connections)]
+        await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes if lane))
+
+    async def _deliver_lane(self, lane: list[Claimed]) -> None:
+        """Send one lane's e-mails in turn over one SMTP connection.
+
+        Accepted e-mails are recorded a few at a time: a crash in between can send those few
+        again (SMTP offers no exactly-once), which is the price of not paying a database round
+        trip per e-mail.
+        """
         smtp: aiosmtplib.SMTP | None = None
+        sent: list[tuple[Claimed, str | None]] = []
         try:
-            for item in claimed:
-                smtp = await self._deliver_one(item, smtp)
+            for item in lane:
+                smtp, recipient, error = await self._send_one(item, smtp)
+                if error is None:
+                    sent.append((item, recipient))
+                else:
+                    await self.settle(item, error, recipient=recipient)
+                if len(sent) >= SETTLE_EVERY:
+                    await self.settle_sent(sent)
+                    sent = []
         finally:
+            await self.settle_sent(sent)
             if smtp is not None:
                 await self.mailer.close(smtp)
 
-    async def _deliver_one(self, item: Claimed, smtp: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP | None:
-        """Send one e-mail over the batch's connection (opened on first need); returns the connection."""
+    async def _send_one(self, item: Claimed, smtp: aiosmtplib.SMTP | None
+                        ) -> tuple[aiosmtplib.SMTP | None, str | None, DeliveryError | None]:
+        """Render and send one e-mail over the lane's connection (opened on first need)."""
         recipient: str | None = None
         try:
             event = OrderStatusChanged.model_validate(item.payload)
@@ -49,10 +75,7 @@ class EmailSender(DeliveryWorker):
                 smtp = await self.mailer.connect()
             await self.mailer.send(smtp, message)
         except DeliveryError as exc:
-            await self.settle(item, exc, recipient=recipient)
-            return smtp
+            return smtp, recipient, exc
         except (ValueError, LookupError) as exc:  # a stored event that no longer renders: nothing to retry
-            await self.settle(item, DeliveryError(f"cannot render: {exc}", permanent=True), recipient=recipient)
-            return smtp
-        await self.settle(item, None, recipient=recipient)
-        return smtp
+            return smtp, recipient, DeliveryError(f"cannot render: {exc}", permanent=True)
+        return smtp, recipient, None

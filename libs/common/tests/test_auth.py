@@ -97,3 +97,15 @@ def test_principal_ownership_rules() -> None:
     assert Principal("1", Role.MANAGER).can_act_for(8)
     service = Principal("notifications", Role.SERVICE)
     assert service.user_id is None and service.can_act_for(8)
+
+
+async def test_a_key_removed_from_the_jwks_stops_verifying_after_the_ttl(issuer: TestIssuer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    verifier = TokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks_file=str(issuer.jwks_path), refetch_interval=0, keys_ttl=0
+    )
+    await verifier.verify(issuer.token(1, "customer"))
+    replacement = TestIssuer(tmp_path / "new")
+    issuer.jwks_path.write_text(json.dumps(replacement.jwks))  # the old key is withdrawn
+    with pytest.raises(Unauthorized):
+        await verifier.verify(issuer.token(1, "customer"))
+    assert (await verifier.verify(replacement.token(2, "customer")))["sub"] == "2"

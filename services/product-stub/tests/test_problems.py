@@ -82,3 +82,15 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert r.headers["x-request-id"] == "abc123"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_values_the_database_cannot_store_are_422_and_change_nothing(
+    client: httpx.AsyncClient, test_issuer: TestIssuer
+) -> None:
+    auth = test_issuer.auth(1, "manager")
+    r = await client.post("/api/v1/categories", json={"name": "nul\x00name"}, headers=auth)
+    assert_problem(r, 422)
+    names = [c["name"] for c in (await client.get("/api/v1/categories")).json()]
+    assert not any("nul" in n for n in names)
+    r = await client.get("/api/v1/products", params={"category": "x\x00y"})
+    assert_problem(r, 422)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -85,6 +86,7 @@ class TokenVerifier:
         public_key_pem: str = "",
         refetch_interval: float = 1.0,
         leeway: float = 5.0,
+        keys_ttl: float = 300.0,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -92,6 +94,9 @@ class TokenVerifier:
         self.jwks_file = jwks_file
         self.refetch_interval = refetch_interval
         self.leeway = leeway
+        #: The whole key set is refetched at least this often, so a key removed from the JWKS
+        #: (say, a compromised one) stops being trusted without a restart.
+        self.keys_ttl = keys_ttl
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._static_key: Ed25519PublicKey | None = None
         self._last_fetch = 0.0
@@ -137,6 +142,8 @@ class TokenVerifier:
     async def _key_for(self, kid: str | None) -> Ed25519PublicKey:
         if self._static_key is not None and (not kid or not self._keys):
             return self._static_key
+        if (self.jwks_url or self.jwks_file) and time.monotonic() - self._last_fetch > self.keys_ttl:
+            await self._refresh()
         if kid and kid in self._keys:
             return self._keys[kid]
         await self._refresh()
@@ -194,8 +201,9 @@ async def get_principal(
     token, from_cookie = token_from_request(request, credentials)
     if from_cookie and request.method not in SAFE_METHODS:
         # Double-submit: a cross-site form can send the cookie but cannot read it to set the header.
-        sent = request.headers.get(CSRF_HEADER)
-        if not sent or sent != request.cookies.get(CSRF_COOKIE):
+        sent = request.headers.get(CSRF_HEADER) or ""
+        expected = request.cookies.get(CSRF_COOKIE) or ""
+        if not sent or not secrets.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden("Missing or wrong CSRF token", slug="csrf")
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.verify(token)

@@ -47,6 +47,8 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: 
         pool_pre_ping=False,
         pool_recycle=1800,
         echo=echo,
+        # Errors must not carry bind parameters into logs: they can hold password hashes or emails.
+        hide_parameters=True,
     )
 
 

@@ -11,6 +11,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -165,8 +167,35 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def _is_data_error(exc: Exception) -> bool:
+    """SQLSTATE class 22 (data exception), whether raised by asyncpg or wrapped by SQLAlchemy."""
+    if isinstance(exc, asyncpg.exceptions.DataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None) or ""
+    return isinstance(cause, asyncpg.exceptions.DataError) or str(sqlstate).startswith("22")
+
+
+async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store (a NUL character, a number out of a column's range) is the
+    client's input, not a server fault. The transaction has already been rolled back."""
+    if not _is_data_error(exc):
+        return await _unhandled_handler(request, exc)
+    log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        422,
+        "Value not storable",
+        "A value in the request cannot be stored (for example a NUL character or a number out of range).",
+        "validation-error",
+        errors=[{"field": "body", "message": "value not storable"}],
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error_handler)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _data_error_handler)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _data_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -187,3 +187,15 @@ async def test_adding_while_loms_is_down_is_a_503_and_changes_nothing(
     assert r.status_code == 503
     assert r.json()["type"].endswith("/loms-unavailable")
     assert (await client.get("/api/v1/cart", headers=auth)).json()["items"] == []
+
+
+async def test_listing_while_redis_is_down_is_a_503_problem(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, seed_cart: Seed, test_issuer: TestIssuer
+) -> None:
+    from shopcommon.devstack.servers import free_port
+
+    await seed_cart(115, {SKUS[8]: 1})
+    client = await checkout(product=await product_stub(), redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    r = await client.post("/listCart", json={"user": 115}, headers=test_issuer.auth(115, "customer"))
+    assert r.status_code == 503
+    assert r.json()["type"].endswith("/redis-unavailable")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.shopping import cart_store
 from checkout.shopping.cart_store import Cart
 from checkout.shopping.deps import Shopping
+from checkout.shopping.redis_guard import redis_failures_are_503
 from shopcommon.problems import Conflict, NotFound
 
 #: How long the prices a customer was shown are remembered for checkout, seconds.
@@ -85,13 +86,15 @@ def _seen_key(shop: Shopping, cart: Cart) -> str:
 async def remember_prices(shop: Shopping, cart: Cart, prices: dict[int, int]) -> None:
     """Keep the prices this version of the cart was shown at: checkout orders at those prices."""
     if prices:
-        await shop.redis.set(
-            _seen_key(shop, cart), orjson.dumps({str(k): v for k, v in prices.items()}), ex=SEEN_PRICES_TTL
-        )
+        with redis_failures_are_503():
+            await shop.redis.set(
+                _seen_key(shop, cart), orjson.dumps({str(k): v for k, v in prices.items()}), ex=SEEN_PRICES_TTL
+            )
 
 
 async def seen_prices(shop: Shopping, cart: Cart) -> dict[int, int]:
-    raw = await shop.redis.get(_seen_key(shop, cart))
+    with redis_failures_are_503():
+        raw = await shop.redis.get(_seen_key(shop, cart))
     if raw is None:
         return {}
     return {int(k): int(v) for k, v in orjson.loads(raw).items()}

@@ -24,6 +24,7 @@ import orjson
 from redis.asyncio import Redis
 
 from checkout.shopping.ratelimit import RateLimitExceeded, SharedRateLimiter
+from checkout.shopping.redis_guard import redis_failures_are_503
 from shopcommon.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ class ProductClient:
         wanted = list(dict.fromkeys(skus))
         if not wanted:
             return {}
+        with redis_failures_are_503():
+            return await self._get_products(wanted)
+
+    async def _get_products(self, wanted: list[int]) -> dict[int, ProductInfo | None]:
         cached = await self.redis.mget([self._key(s) for s in wanted])
         found: dict[int, ProductInfo | None] = {}
         missing: list[int] = []

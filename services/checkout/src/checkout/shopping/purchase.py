@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 
 from checkout.shopping import cart_store
 from checkout.shopping.carts import read_cart, seen_prices
 from checkout.shopping.deps import Shopping
+from checkout.shopping.redis_guard import redis_failures_are_503
 from shopcommon.problems import Conflict, NotFound
+
+log = logging.getLogger(__name__)
 
 NEW = "new"
 FAILED = "failed"
@@ -108,12 +113,17 @@ def _replay_key(shop: Shopping, user_id: int, client_key: str) -> str:
 
 async def _replay(shop: Shopping, user_id: int, client_key: str) -> dict[str, Any] | None:
     """The answer a checkout with this key already got: the cart it emptied cannot be sent again."""
-    raw = await shop.redis.get(_replay_key(shop, user_id, client_key))
+    with redis_failures_are_503():
+        raw = await shop.redis.get(_replay_key(shop, user_id, client_key))
     return None if raw is None else dict(orjson.loads(raw))
 
 
 async def _remember(shop: Shopping, user_id: int, client_key: str, result: dict[str, Any]) -> None:
-    await shop.redis.set(_replay_key(shop, user_id, client_key), orjson.dumps(result), ex=REPLAY_TTL)
+    try:
+        await shop.redis.set(_replay_key(shop, user_id, client_key), orjson.dumps(result), ex=REPLAY_TTL)
+    except RedisError:
+        # The order exists: answer it. A retry with this key then finds an empty cart (409), not a new order.
+        log.warning("could not remember the answer of checkout key %s", client_key, exc_info=True)
 
 
 def _scoped_key(user_id: int, client_key: str) -> str:

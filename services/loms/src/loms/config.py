@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOMS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "loms"
+    #: Each request holds a connection through its reservation, and the workers hold their own.
+    db_pool_size: int = 40
+    db_max_overflow: int = 20
 
     #: How long an order may stay `awaiting payment` before the expiry worker cancels it.
     payment_timeout: Seconds = 600.0
@@ -35,6 +38,8 @@ class Settings(ServiceSettings):
     expiry_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
     relay_sweep_interval: Seconds = 1.0
+    #: After a wake-up the relay lets this much time pass so one batch carries what arrives meanwhile.
+    relay_linger: Annotated[float, Field(ge=0, le=1)] = 0.01
     relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     relay_send_timeout: Seconds = 10.0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -19,12 +19,12 @@ from shopcommon.problems import PROBLEM_MEDIA_TYPE
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def get_db(request: Request) -> Db:
+async def get_db(request: Request) -> Db:
     db: Db = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -35,25 +35,18 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per request, committed before the response leaves."""
-    async with get_db(request).engine.begin() as conn:
+    async with request.app.state.db.engine.begin() as conn:
         yield conn
 
 
 async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
     """Reads without BEGIN/COMMIT round trips."""
-    async with get_db(request).autocommit.connect() as conn:
+    async with request.app.state.db.autocommit.connect() as conn:
         yield conn
 
 
 ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
 ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
-
-
-def spawner(request: Request) -> Any:
-    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
-        request.app.state.background.spawn(coro)
-
-    return spawn
 
 
 IdempotencyKey = Annotated[str | None, Header(
@@ -82,8 +75,9 @@ def parse_prefer_wait(values: list[str], limit: int) -> int | None:
     return None
 
 
-def prefer_wait(request: Request, prefer: PreferHeader = None) -> int | None:
-    return parse_prefer_wait(request.headers.getlist("prefer"), get_settings(request).max_prefer_wait)
+async def prefer_wait(request: Request, prefer: PreferHeader = None) -> int | None:
+    settings: Settings = request.app.state.settings
+    return parse_prefer_wait(request.headers.getlist("prefer"), settings.max_prefer_wait)
 
 
 PreferWait = Annotated[int | None, Depends(prefer_wait)]

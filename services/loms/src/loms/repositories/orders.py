@@ -107,7 +107,6 @@ async def insert_new(
         raise
 
 
-_CLAIM = text("SELECT id FROM orders WHERE id = :id AND status = 'new' FOR UPDATE SKIP LOCKED")
 _CLAIM_NEXT = text(f"""
     SELECT {ORDER_COLUMNS} FROM orders o
     WHERE o.status = 'new' AND o.created_at <= now() - make_interval(secs => :grace)
@@ -121,11 +120,6 @@ _LOCK_EXPIRED = text(f"""
 """)
 _GET = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id")
 _STATUS = text("SELECT status FROM orders WHERE id = :id")
-
-
-async def claim_new(conn: AsyncConnection, order_id: int) -> bool:
-    """Lock a `new` order for reserving it; False when it is settled or someone else holds it."""
-    return await conn.scalar(_CLAIM, {"id": order_id}) is not None
 
 
 async def claim_next_new(conn: AsyncConnection, grace_seconds: float) -> Order | None:

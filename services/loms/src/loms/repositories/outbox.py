@@ -45,12 +45,18 @@ def event_params(topic: str, request_id: str | None, events: Sequence[dict[str, 
     }
 
 
-_FETCH = text("""
-    SELECT id, topic, key, payload::text AS payload, request_id FROM outbox
-    WHERE published_at IS NULL ORDER BY id LIMIT :limit
+# The lock and the batch in one round trip: no rows at all when another relay holds the lock,
+# one row with a NULL id when there is nothing to publish.
+_LOCK_AND_FETCH = text("""
+    WITH publisher AS (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked)
+    SELECT e.id, e.topic, e.key, e.payload, e.request_id FROM publisher
+    LEFT JOIN LATERAL (
+        SELECT id, topic, key, payload::text AS payload, request_id FROM outbox
+        WHERE published_at IS NULL ORDER BY id LIMIT :limit
+    ) e ON TRUE
+    WHERE publisher.locked
 """)
 _MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
-_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
 _PURGE = text("""
     DELETE FROM outbox WHERE id IN (
         SELECT id FROM outbox WHERE published_at < :before ORDER BY published_at LIMIT 5000)
@@ -59,14 +65,13 @@ _PURGE = text("""
 RELAY_LOCK_KEY = 0x4C4F4D534F555442
 
 
-async def try_lock_publisher(conn: AsyncConnection) -> bool:
-    """At most one relay publishes at a time; the lock ends with the transaction."""
-    return bool(await conn.scalar(_LOCK, {"key": RELAY_LOCK_KEY}))
-
-
-async def fetch_unpublished(conn: AsyncConnection, limit: int) -> list[PendingEvent]:
-    rows = (await conn.execute(_FETCH, {"limit": limit})).all()
-    return [PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id) for r in rows]
+async def lock_and_fetch(conn: AsyncConnection, limit: int) -> list[PendingEvent] | None:
+    """The oldest unpublished events, holding the publisher lock until the transaction ends (at
+    most one relay publishes at a time); None when another relay holds it."""
+    rows = (await conn.execute(_LOCK_AND_FETCH, {"lock_key": RELAY_LOCK_KEY, "limit": limit})).all()
+    if not rows:
+        return None
+    return [PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id) for r in rows if r.id is not None]
 
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:

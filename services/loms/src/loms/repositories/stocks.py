@@ -5,15 +5,11 @@ transactions can never wait on each other in a cycle."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loms.domain.allocation import Allocation, Shortage, StockLevel
-from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
+from loms.domain.allocation import StockLevel
 
 _LOCK_LEVELS = text("""
     SELECT sku, warehouse_id, total - reserved AS available FROM stocks
@@ -25,75 +21,6 @@ _LOCK_LEVELS = text("""
 async def lock_levels(conn: AsyncConnection, skus: Sequence[int]) -> list[StockLevel]:
     rows = (await conn.execute(_LOCK_LEVELS, {"skus": list(skus)})).all()
     return [StockLevel(r.sku, r.warehouse_id, r.available) for r in rows]
-
-
-_RESERVE = text(f"""
-    WITH alloc AS (
-        SELECT * FROM unnest(CAST(:a_skus AS bigint[]), CAST(:a_warehouses AS bigint[]), CAST(:a_counts AS bigint[]))
-            AS a(sku, warehouse_id, count)
-    ), stock AS (
-        UPDATE stocks s SET reserved = s.reserved + alloc.count
-        FROM alloc WHERE s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
-    ), held AS (
-        INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
-        SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
-    ), changed AS (
-        UPDATE orders SET status = 'awaiting payment', payment_deadline = CAST(:deadline AS timestamptz),
-               updated_at = CAST(:now AS timestamptz)
-        WHERE id = CAST(:order_id AS bigint)
-    ), {EVENTS_CTE}
-    SELECT {NOTIFY}
-""")
-
-_FAIL = text(f"""
-    WITH changed AS (
-        UPDATE orders SET status = 'failed', shortages = CAST(:shortages AS jsonb),
-               updated_at = CAST(:now AS timestamptz)
-        WHERE id = CAST(:order_id AS bigint)
-    ), {EVENTS_CTE}
-    SELECT {NOTIFY}
-""")
-
-
-async def reserve(
-    conn: AsyncConnection,
-    *,
-    order_id: int,
-    allocations: Sequence[Allocation],
-    deadline: datetime,
-    now: datetime,
-    event: dict[str, Any],
-    topic: str,
-    request_id: str | None,
-) -> None:
-    """Hold the allocated units, record the reservations and move the order to `awaiting payment`."""
-    await conn.execute(_RESERVE, {
-        "order_id": order_id,
-        "a_skus": [a.sku for a in allocations],
-        "a_warehouses": [a.warehouse_id for a in allocations],
-        "a_counts": [a.count for a in allocations],
-        "deadline": deadline,
-        "now": now,
-        **event_params(topic, request_id, [event]),
-    })
-
-
-async def fail(
-    conn: AsyncConnection,
-    *,
-    order_id: int,
-    shortages: Sequence[Shortage],
-    now: datetime,
-    event: dict[str, Any],
-    topic: str,
-    request_id: str | None,
-) -> None:
-    await conn.execute(_FAIL, {
-        "order_id": order_id,
-        "shortages": orjson.dumps([s.as_dict() for s in shortages]).decode(),
-        "now": now,
-        **event_params(topic, request_id, [event]),
-    })
 
 
 _LOCK_HELD = text("""

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
 from loms.db import Db
@@ -26,6 +25,7 @@ from loms.domain.statuses import OrderStatus
 from loms.domain.transitions import is_settled
 from loms.repositories import idempotency as keys
 from loms.repositories import orders
+from loms.repositories.idempotency import Finish
 from loms.services.clock import utcnow
 from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
 from loms.services.reserve import reserve_if_new
@@ -86,15 +86,14 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
 async def reserve_and_wait(db: Db, settings: Settings, order: Order, request: CreateRequest) -> Answer:
     idem = request.idempotency
 
-    async def finish_in_transaction(conn: AsyncConnection, settled: Order) -> None:
-        if idem is not None:
-            await keys.finish(conn, scope=idem.scope, key=idem.key, status=CREATED,
-                              body=answer_for(settled).body.decode())
+    def stored_answer_for(settled: Order) -> Finish:
+        assert idem is not None
+        return Finish(idem.scope, idem.key, CREATED, answer_for(settled).body.decode())
 
     settled = None
     if settings.inline_reservation:
         settled = await reserve_if_new(db.engine, order, settings=settings, request_id=request.request_id,
-                                       on_settled=finish_in_transaction)
+                                       answer_for=stored_answer_for if idem else None)
     if settled is not None:
         return answer_for(settled)
     current = await wait_until_settled(db, order.id, request.wait or 0.0) or order

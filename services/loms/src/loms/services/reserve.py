@@ -8,51 +8,54 @@ out in Python and written back with the status change and its event in one state
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loms.config import Settings
-from loms.domain.allocation import Line, allocate
+from loms.domain.allocation import Line, StockLevel, allocate
 from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
-from loms.repositories import orders, stocks
+from loms.repositories import orders, reservations, stocks
+from loms.repositories.idempotency import Finish
 from loms.services.clock import utcnow
 
-OnSettled = Callable[[AsyncConnection, Order], Awaitable[None]]
+#: The idempotency answer to store with the outcome, given the settled order.
+AnswerFor = Callable[[Order], Finish]
 
 
-async def reserve_locked(conn: AsyncConnection, order: Order, *, settings: Settings,
-                         request_id: str | None) -> Order:
-    """Reserve an order the caller holds locked while `new`; returns it settled."""
-    levels = await stocks.lock_levels(conn, [i.sku for i in order.items])
+async def reserve_locked(conn: AsyncConnection, order: Order, levels: Sequence[StockLevel], *, settings: Settings,
+                         request_id: str | None, answer_for: AnswerFor | None = None) -> Order:
+    """Reserve an order the caller holds locked while `new`, its stock rows locked too."""
     result = allocate([Line(i.sku, i.count) for i in order.items], levels)
     now = utcnow()
+    topic = settings.order_events_topic
     if result.ok:
         deadline = now + timedelta(seconds=settings.payment_timeout)
-        event = order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline)
-        await stocks.reserve(conn, order_id=order.id, allocations=result.allocations, deadline=deadline, now=now,
-                             event=event, topic=settings.order_events_topic, request_id=request_id)
-        return replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
-    event = order.change_event(OrderStatus.FAILED, now)
-    await stocks.fail(conn, order_id=order.id, shortages=result.shortages, now=now, event=event,
-                      topic=settings.order_events_topic, request_id=request_id)
-    return replace(order, status=OrderStatus.FAILED, updated_at=now,
-                   shortages=[s.as_dict() for s in result.shortages])
+        settled = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
+        await reservations.reserve(
+            conn, order_id=order.id, allocations=result.allocations, deadline=deadline, now=now,
+            event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline), topic=topic,
+            request_id=request_id, finish=answer_for(settled) if answer_for else None)
+        return settled
+    settled = replace(order, status=OrderStatus.FAILED, updated_at=now, shortages=[s.as_dict() for s in result.shortages])
+    await reservations.fail(conn, order_id=order.id, shortages=result.shortages, now=now,
+                            event=order.change_event(OrderStatus.FAILED, now), topic=topic, request_id=request_id,
+                            finish=answer_for(settled) if answer_for else None)
+    return settled
 
 
 async def reserve_if_new(engine: AsyncEngine, order: Order, *, settings: Settings, request_id: str | None,
-                         on_settled: OnSettled | None = None) -> Order | None:
+                         answer_for: AnswerFor | None = None) -> Order | None:
     """The create request's own attempt; None when someone else holds or settled the order."""
     async with engine.begin() as conn:
-        if not await orders.claim_new(conn, order.id):
+        claim = await reservations.claim_and_lock(conn, order_id=order.id, skus=[i.sku for i in order.items])
+        if not claim.claimed:
             return None
-        settled = await reserve_locked(conn, order, settings=settings, request_id=request_id)
-        if on_settled is not None:
-            await on_settled(conn, settled)
-        return settled
+        return await reserve_locked(conn, order, claim.levels, settings=settings, request_id=request_id,
+                                    answer_for=answer_for)
 
 
 async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | None:
@@ -62,4 +65,5 @@ async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | No
         order = await orders.claim_next_new(conn, grace)
         if order is None:
             return None
-        return await reserve_locked(conn, order, settings=settings, request_id=None)
+        levels = await stocks.lock_levels(conn, [i.sku for i in order.items])
+        return await reserve_locked(conn, order, levels, settings=settings, request_id=None)

@@ -32,7 +32,7 @@ from shopcommon.kafka import ensure_topics, make_producer, trace_headers
 
 log = logging.getLogger(__name__)
 #: Another relay holds the publisher lock: look again soon (it may finish before our notification).
-BUSY_RETRY = 0.05
+BUSY_RETRY = 0.1
 Lane = tuple[str, int]
 
 
@@ -53,13 +53,21 @@ class OutboxRelay(Worker):
         #: The offset after the last record this relay saw acknowledged, per partition.
         self.next_offsets: dict[Lane, int] = {}
         self.published = 0
+        self._rested = True
 
     async def step(self) -> float:
+        if self._rested and self.settings.relay_linger > 0:
+            await asyncio.sleep(self.settings.relay_linger)  # events of concurrent requests ride along
+        rest = await self.publish_batch()
+        self._rested = rest > 0
+        return rest
+
+    async def publish_batch(self) -> float:
         batch_size = self.settings.relay_batch_size
         async with self.engine.begin() as conn:
-            if not await outbox.try_lock_publisher(conn):
+            pending = await outbox.lock_and_fetch(conn, batch_size)
+            if pending is None:
                 return BUSY_RETRY
-            pending = await outbox.fetch_unpublished(conn, batch_size)
             if not pending:
                 return self.idle
             try:
@@ -106,9 +114,11 @@ class OutboxRelay(Worker):
         for lane, (first, _) in zip(lanes, acked, strict=True):
             if first < self.next_offsets.get(lane, 0):
                 raise BrokerLostRecords(f"offsets of {lane[0]}[{lane[1]}] went back to {first}")
-        if self.admin is not None:
-            existing = set(await self.admin.list_topics())  # a metadata request that creates nothing
-            missing = {topic for topic, _ in lanes} - existing
+        unknown = {topic for topic, partition in lanes if (topic, partition) not in self.next_offsets}
+        if unknown and self.admin is not None:
+            # No earlier offset to compare with: ask whether the topic exists (a metadata request
+            # that creates nothing, unlike the producer's).
+            missing = unknown - set(await self.admin.list_topics())
             if missing:
                 raise BrokerLostRecords(f"topics {sorted(missing)} vanished")
         for lane, (_, following) in zip(lanes, acked, strict=True):

@@ -1,0 +1,66 @@
+-- One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer: wait`:
+-- the create statement (autocommit), then the reservation transaction. The statements are
+-- those of services/loms/src/loms/repositories/{orders,stocks,idempotency}.py with their
+-- parameters written inline; the allocation LOMS works out in Python is a formula here
+-- (every bench sku is stocked in all three warehouses), and nothing publishes the outbox.
+-- pgbench reads `:name` everywhere (in string literals, and `::type` as a variable in prepared mode),
+-- so casts are written CAST(... AS ...) and the JSON timestamps carry no colons.
+\set sku1 random(1, 500)
+\set sku2 1 + (:sku1 % 500)
+\set wh1 1 + (:sku1 % 3)
+\set wh2 1 + (:sku2 % 3)
+\set n1 random(1, 3)
+\set n2 random(1, 3)
+\set user random(1, 100000)
+\set key random(1, 1000000000000000)
+WITH new_order AS (
+    INSERT INTO orders (user_id, status, total_price, created_at, updated_at)
+    VALUES (:user, 'new', 3000, now(), now())
+    RETURNING id
+), lines AS (
+    INSERT INTO order_items (order_id, sku, count, price)
+    SELECT new_order.id, i.sku, i.count, i.price FROM new_order,
+        unnest(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)], ARRAY[CAST(:n1 AS int), CAST(:n2 AS int)], ARRAY[CAST(1000 AS bigint), CAST(500 AS bigint)])
+        AS i(sku, count, price)
+), event AS (
+    INSERT INTO outbox (topic, key, payload, request_id)
+    SELECT 'loms.order-events', CAST(new_order.id AS text),
+           jsonb_set(CAST('{"event_id": "9b2f3c9e-2f44-4b8e-9d7e-2d1c5a0f3b11", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.000000+0000", "order_id": 0, "user_id": 1, "status": "new", "previous_status": null, "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000}' AS jsonb),
+                     '{order_id}', to_jsonb(new_order.id)),
+           'bench-request-id'
+    FROM new_order
+), idem AS (
+    INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id)
+    SELECT 'service/bench POST /api/v1/orders', 'pgbench-' || CAST(:key AS text),
+           '5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171', 'running', new_order.id
+    FROM new_order
+)
+SELECT id AS order_id, pg_notify('loms_outbox', '') AS notified FROM new_order \gset
+BEGIN;
+SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED;
+SELECT sku, warehouse_id, total - reserved AS available FROM stocks
+    WHERE sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)]) ORDER BY sku, warehouse_id FOR UPDATE;
+WITH alloc AS (
+    SELECT * FROM unnest(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)], ARRAY[CAST(:wh1 AS bigint), CAST(:wh2 AS bigint)],
+                         ARRAY[CAST(:n1 AS bigint), CAST(:n2 AS bigint)]) AS a(sku, warehouse_id, count)
+), stock AS (
+    UPDATE stocks s SET reserved = s.reserved + alloc.count
+    FROM alloc WHERE s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
+), held AS (
+    INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
+    SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
+), changed AS (
+    UPDATE orders SET status = 'awaiting payment', payment_deadline = now() + interval '10 minutes', updated_at = now()
+    WHERE id = CAST(:order_id AS bigint)
+), events AS (
+    INSERT INTO outbox (topic, key, payload, request_id)
+    SELECT 'loms.order-events', e.key, e.payload, 'bench-request-id'
+    FROM unnest(ARRAY[CAST(:order_id AS varchar)], ARRAY[CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb)])
+        AS e(key, payload)
+)
+SELECT pg_notify('loms_outbox', '');
+UPDATE idempotency_keys SET state = 'done', response_status = 201,
+    response_body = '{"order_id": 1,"user_id": 1,"status": "awaiting payment","items": [{"sku": 1,"count": 1,"price": 1000},{"sku": 2,"count": 2,"price": 500}],"total_price": 3000,"created_at": "2026-01-01T12h00m00+0000","updated_at": "2026-01-01T12h00m00+0000","payment_deadline": "2026-01-01T12h10m00+0000","cancel_reason": null,"shortages": null}',
+    updated_at = now()
+WHERE scope = 'service/bench POST /api/v1/orders' AND key = 'pgbench-' || CAST(:key AS text);
+COMMIT;

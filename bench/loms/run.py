@@ -1,0 +1,287 @@
+"""LOMS benchmark: orders per second from create to `awaiting payment`, and the database's floor.
+
+1. Starts the embedded stack (PostgreSQL durable, as `make run` keeps it; Valkey; Tansu) on
+   free ports, migrates the `loms` database, loads the demo data plus bench stock (skus
+   1..500 in all three warehouses, ten million units each, so every order succeeds).
+2. Runs LOMS exactly as `make run` does (uvicorn, uvloop, httptools; `--workers N`).
+3. 32 clients (asyncio + httpx, one process) each create orders in a loop:
+   `POST /api/v1/orders` with two lines, prices, a fresh `Idempotency-Key` and `Prefer: wait=5`,
+   as checkout sends them. An order counts when the answer is 201 `awaiting payment`.
+4. Stops LOMS and runs pgbench with the same SQL (`pgbench_order.sql`), 32 clients.
+
+    .venv/bin/python bench/loms/run.py [--workers 2] [--duration 20] [--clients 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from shopcommon.devstack.databases import create_database
+from shopcommon.devstack.launcher import uvicorn_argv
+from shopcommon.devstack.processes import ManagedProcess, wait_for
+from shopcommon.devstack.servers import free_port, pg_bin_dir
+from shopcommon.devstack.stack import EmbeddedStack, StackPorts, StackUrls
+from shopcommon.migrations import upgrade
+from shopcommon.services import service_spec
+from shopcommon.testing.tokens import TestIssuer
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BENCH_SKUS = 500
+WRK = shutil.which("wrk") or ""
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: CPU seconds each process (with its children) used in the measured window.
+    cpu: dict[str, float] = field(default_factory=dict)
+    #: Latency percentiles in seconds when the generator computed them itself (wrk).
+    percentiles: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        ok = self.statuses.get("201 awaiting payment", 0)
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            if self.percentiles:
+                return round(self.percentiles[f"p{int(p * 100)}"] * 1000, 1)
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else 0.0
+
+        mean = self.percentiles.get("mean") if self.percentiles else (statistics.fmean(lat) if lat else 0.0)
+        return {"orders_per_second": round(ok / self.seconds, 1), "requests": sum(self.statuses.values()),
+                "answers": self.statuses, "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
+                "mean_ms": round((mean or 0.0) * 1000, 1),
+                "cpu_ms_per_order": {name: round(sec * 1000 / ok, 2) for name, sec in self.cpu.items()} if ok else {},
+                "cpu_share_of_window": {name: round(sec / self.seconds, 2) for name, sec in self.cpu.items()}}
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time of a process and all its live descendants, plus its reaped children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own = (int(fields[11]) + int(fields[12])) / tick
+        reaped = (int(fields[13]) + int(fields[14])) / tick
+        stats[int(entry.name)] = (int(fields[1]), own, reaped)
+    family, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _, _) in stats.items() if ppid == parent]
+        family.update(children)
+        frontier.extend(children)
+    total = sum(stats[pid][1] for pid in family if pid in stats)
+    return total + (stats[root_pid][2] if root_pid in stats else 0.0)
+
+
+async def prepare_database(urls: StackUrls) -> str:
+    spec = service_spec("loms")
+    url = await create_database(urls.database_url, "loms", replace=True)
+    assert spec.migrations is not None
+    await asyncio.to_thread(upgrade, spec.migrations, url)
+    loader = spec.load_demo_data()
+    assert loader is not None
+    await loader(url, {"APP_ENV": "dev"})
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO stocks (sku, warehouse_id, total) SELECT s, w.id, 10000000 "
+                           f"FROM generate_series(1, {BENCH_SKUS}) s, (SELECT id FROM warehouses) w")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return url
+
+
+def start_loms(urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: Path) -> tuple[ManagedProcess, str]:
+    spec = service_spec("loms")
+    port = free_port()
+    argv = uvicorn_argv(spec, "127.0.0.1", port, workers)
+    env = {**os.environ, **urls.as_env(), "APP_ENV": "dev", "SHOP_DATA_DIR": str(log_dir.parent),
+           spec.database_env: db_url, "JWT_JWKS_FILE": str(jwks), "LOG_LEVEL": "WARNING"}
+    proc = ManagedProcess("loms-bench", argv, log_dir=log_dir, env=env, cwd=ROOT)
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "loms /readyz", proc)
+    return proc, base
+
+
+async def load(base: str, token: str, clients: int, warmup: float, duration: float,
+               pids: dict[str, int] | None = None) -> LoadResult:
+    result = LoadResult(seconds=duration)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+    headers = {"Authorization": f"Bearer {token}", "Prefer": "wait=5"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client_loop(http: httpx.AsyncClient, n: int) -> None:
+        sku = 1 + n * 13 % BENCH_SKUS
+        while loop.time() < stop_at:
+            sku = 1 + (sku * 7 + 11) % BENCH_SKUS
+            items = [{"sku": sku, "count": 1 + sku % 3, "price": 1000},
+                     {"sku": 1 + sku % BENCH_SKUS, "count": 1, "price": 500}]
+            began = loop.time()
+            r = await http.post("/api/v1/orders", json={"user_id": 1 + n, "items": items},
+                                headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+            ended = loop.time()
+            if measure_from <= ended < stop_at:
+                result.latencies.append(ended - began)
+                label = f"{r.status_code} {r.json().get('status', '')}".strip()
+                result.statuses[label] = result.statuses.get(label, 0) + 1
+
+    async def sample_cpu() -> None:
+        watched = {**(pids or {}), "load generator": os.getpid()}
+        await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        await asyncio.sleep(max(0.0, stop_at - loop.time()))
+        result.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        await asyncio.gather(sample_cpu(), *(client_loop(http, n) for n in range(clients)))
+    return result
+
+
+async def consistency(db_url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(db_url)
+    try:
+        statuses = dict(await conn.fetch("SELECT status, count(*) FROM orders GROUP BY status"))
+        held = await conn.fetchval("SELECT coalesce(sum(count), 0)::bigint FROM reservations WHERE state = 'held'")
+        reserved = await conn.fetchval("SELECT coalesce(sum(reserved), 0)::bigint FROM stocks")
+        unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        return {"orders": statuses, "held_units": held, "reserved_units": reserved,
+                "reserved_matches_held": held == reserved, "events_unpublished_at_end": unpublished}
+    finally:
+        await conn.close()
+
+
+def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int]) -> LoadResult:
+    """The same load from wrk (C, two threads), which leaves the CPU to LOMS and PostgreSQL."""
+    env = {**os.environ, "LOMS_BENCH_TOKEN": token, "LOMS_BENCH_SKUS": str(BENCH_SKUS)}
+
+    def wrk(seconds: float) -> str:
+        argv = [WRK, "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "30s",
+                "-s", str(HERE / "orders.lua"), base]
+        return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
+
+    wrk(warmup)
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = wrk(duration)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = re.search(r"RESULT (.*)", out)
+    if found is None:
+        raise RuntimeError(f"wrk said:\n{out}")
+    fields = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).split())}
+    seconds = fields["duration_us"] / 1e6
+    result = LoadResult(seconds=seconds)
+    result.statuses = {"201 awaiting payment": fields["ok"], "other": fields["other"], "socket errors": fields["errors"]}
+    result.percentiles = {p: fields[f"{p}_us"] / 1e6 for p in ("p50", "p90", "p99", "mean")}
+    result.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    result.cpu["load generator"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return result
+
+
+def pgbench(urls: StackUrls, clients: int, duration: float) -> dict[str, Any]:
+    port = re.search(r":(\d+)/", urls.database_url)
+    assert port is not None
+    argv = [str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+            "-T", str(int(duration)), "-f", str(HERE / "pgbench_order.sql"),
+            "-h", "127.0.0.1", "-p", port.group(1), "-U", "postgres", "loms"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
+    out = done.stdout
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return {"orders_per_second": float(tps.group(1)) if tps else None,
+            "latency_avg_ms": float(latency.group(1)) if latency else None,
+            "failed": int(failed.group(1)) if failed else None}
+
+
+def run_loop(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of LOMS")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk" if WRK else "httpx",
+                        help="wrk with orders.lua (default when installed) or the asyncio + httpx loop here")
+    parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL as the tests run it (fsync off)")
+    args = parser.parse_args()
+
+    data_dir = ROOT / ".data" / f"bench-loms-{os.getpid()}"
+    stack = EmbeddedStack(data_dir, StackPorts.free(), durable=not args.no_fsync, env={})
+    loms: ManagedProcess | None = None
+    try:
+        urls = stack.start()
+        db_url = run_loop(prepare_database(urls))
+        issuer = TestIssuer(data_dir / "jwt")
+        token = issuer.token("bench", "service", ttl=3600)
+        loms, base = start_loms(urls, db_url, issuer.jwks_path, args.workers, stack.log_dir)
+        print(f"LOMS up ({args.workers} uvicorn workers); {args.clients} clients, {args.warmup:.0f}s warm-up, "
+              f"{args.duration:.0f}s measured ...", flush=True)
+        pids = {"loms": loms.pid or 0, "postgres": stack.process("postgres").pid or 0,
+                "tansu": stack.process("tansu").pid or 0}
+        if args.generator == "wrk":
+            service = load_wrk(base, token, args.clients, args.warmup, args.duration, pids).summary()
+        else:
+            service = run_loop(load(base, token, args.clients, args.warmup, args.duration, pids)).summary()
+        time.sleep(1.0)  # let the relay drain the outbox before the check
+        checks = run_loop(consistency(db_url))
+        loms.stop()
+        loms = None
+        print(json.dumps({"loms": service, "consistency": checks}), flush=True)
+        print("pgbench with the same SQL ...", flush=True)
+        floor = pgbench(urls, args.clients, args.duration)
+        report = {"loms": service, "pgbench": floor, "consistency": checks,
+                  "ratio_to_pgbench": round(service["orders_per_second"] / floor["orders_per_second"], 2)
+                  if floor["orders_per_second"] else None,
+                  "setup": {"generator": args.generator, "uvicorn_workers": args.workers, "clients": args.clients, "duration_s": args.duration,
+                            "postgres_fsync": not args.no_fsync, "cpus": os.cpu_count()}}
+        print(json.dumps(report, indent=2))
+        return 0
+    finally:
+        if loms is not None:
+            loms.stop()
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

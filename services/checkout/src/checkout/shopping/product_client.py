@@ -159,7 +159,9 @@ class ProductClient:
             owner = uuid.uuid4().hex
             if await self.redis.set(self._lock_key(sku), owner, nx=True, px=int(lock_ttl * 1000)):
                 try:
-                    return await self._fetch_and_cache(sku)
+                    # The previous holder may have filled the cache between our look and our lock.
+                    raw = await self.redis.get(self._key(sku))
+                    return _decode(raw) if raw is not None else await self._fetch_and_cache(sku)
                 finally:
                     await self._release(keys=[self._lock_key(sku)], args=[owner])
             if time.monotonic() > deadline:

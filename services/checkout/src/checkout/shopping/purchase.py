@@ -63,16 +63,9 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None)
     cart = await read_cart(shop, user_id=user_id)
     if not cart.lines:
         raise EmptyCart("There is nothing in the cart to check out")
-    prices = await seen_prices(shop, cart)
-    unseen = [line.sku for line in cart.lines if line.sku not in prices]
-    if unseen:
-        products = await shop.products.get_products(unseen)
-        gone = sorted(sku for sku, product in products.items() if product is None)
-        if gone:
-            raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, gone))}", skus=gone)
-        prices.update({sku: p.price for sku, p in products.items() if p is not None})
+    prices = await _cart_prices(shop, cart)
     items = [{"sku": line.sku, "count": line.count, "price": prices[line.sku]} for line in cart.lines]
-    key = _scoped_key(user_id, client_key) if client_key else f"cart:{user_id}:v{cart.version}"
+    key = _scoped_key("cart", user_id, client_key) if client_key else f"cart:{user_id}:v{cart.version}"
     order = await _place(shop, user_id=user_id, items=items, key=key)
     if order["status"] in PLACED:
         await _advance_cart(shop, cart, empty=True)
@@ -83,6 +76,19 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None)
     if client_key and order["status"] in PLACED:
         await _remember(shop, user_id, client_key, result)
     return result
+
+
+async def _cart_prices(shop: Shopping, cart: cart_store.Cart) -> dict[int, int]:
+    """The prices this version of the cart was listed at; ProductService's for lines never listed."""
+    prices = await seen_prices(shop, cart)
+    unseen = [line.sku for line in cart.lines if line.sku not in prices]
+    if unseen:
+        products = await shop.products.get_products(unseen)
+        gone = sorted(sku for sku, product in products.items() if product is None)
+        if gone:
+            raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, gone))}", skus=gone)
+        prices.update({sku: p.price for sku, p in products.items() if p is not None})
+    return prices
 
 
 async def order_items(
@@ -100,7 +106,7 @@ async def order_items(
         {"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
         for sku, count in sorted(counts.items())
     ]
-    key = _scoped_key(user_id, client_key) if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
+    key = _scoped_key("items", user_id, client_key) if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
     order = await _place(shop, user_id=user_id, items=priced, key=key)
     if order["status"] == FAILED:
         await _raise_failed(shop, order, priced)
@@ -108,7 +114,7 @@ async def order_items(
 
 
 def _replay_key(shop: Shopping, user_id: int, client_key: str) -> str:
-    return f"{shop.redis_prefix}checkout-replay:{_scoped_key(user_id, client_key)}"
+    return f"{shop.redis_prefix}checkout-replay:{_scoped_key('cart', user_id, client_key)}"
 
 
 async def _replay(shop: Shopping, user_id: int, client_key: str) -> dict[str, Any] | None:
@@ -126,10 +132,10 @@ async def _remember(shop: Shopping, user_id: int, client_key: str, result: dict[
         log.warning("could not remember the answer of checkout key %s", client_key, exc_info=True)
 
 
-def _scoped_key(user_id: int, client_key: str) -> str:
-    """The client's key, scoped to its user (LOMS sees checkout as the one caller)."""
+def _scoped_key(route: str, user_id: int, client_key: str) -> str:
+    """The client's key, scoped to its user and route (LOMS sees checkout as the one caller)."""
     digest = hashlib.sha256(client_key.encode()).hexdigest()[:32]
-    return f"client:{user_id}:{digest}"
+    return f"client:{route}:{user_id}:{digest}"
 
 
 async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], key: str) -> dict[str, Any]:

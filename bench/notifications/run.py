@@ -49,20 +49,46 @@ def start_system(bench: Bench) -> dict[str, Any]:
     assert bench.urls is not None
     specs = [s for s in discover_services() if s.name in SERVICES]
     ports = {s.name: free_port() for s in specs}
-    env = {**os.environ, "APP_ENV": "dev", "LOG_LEVEL": "WARNING", "LOG_JSON": "false",
-           "SHOP_DATA_DIR": str(bench.data_dir), **bench.urls.as_env(), **service_urls_env(specs, ports)}
+    env = {
+        **os.environ,
+        "APP_ENV": "dev",
+        "LOG_LEVEL": "WARNING",
+        "LOG_JSON": "false",
+        "SHOP_DATA_DIR": str(bench.data_dir),
+        **bench.urls.as_env(),
+        **service_urls_env(specs, ports),
+    }
     for spec in specs:
         env[spec.database_env] = asyncio.run(prepare_database(spec, bench.urls, env, demo=True)) or ""
     for spec in specs:
         start_service(bench, spec, ports[spec.name], env)
-    return {"urls": {s.name: f"http://127.0.0.1:{ports[s.name]}" for s in specs},
-            "loms_db": env["LOMS_DATABASE_URL"], "notifications_db": env["NOTIFICATIONS_DATABASE_URL"],
-            "mail_api": bench.urls.mail_api_url}
+    return {
+        "urls": {s.name: f"http://127.0.0.1:{ports[s.name]}" for s in specs},
+        "loms_db": env["LOMS_DATABASE_URL"],
+        "notifications_db": env["NOTIFICATIONS_DATABASE_URL"],
+        "mail_api": bench.urls.mail_api_url,
+    }
 
 
 def start_service(bench: Bench, spec: ServiceSpec, port: int, env: dict[str, str]) -> None:
-    argv = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1", "--port",
-            str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        spec.app_factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = ManagedProcess(spec.name, argv, log_dir=bench.data_dir / "logs", env=env, cwd=bench.data_dir)
     proc.start()
     bench.procs.append(proc)
@@ -73,13 +99,17 @@ async def customer(http: httpx.AsyncClient, checkout: str) -> dict[str, Any]:
     name = "bench" + uuid.uuid4().hex[:10]
     body = {"username": name, "email": f"{name}@bench.test", "password": "correct-horse-1"}
     created = (await http.post(f"{checkout}/api/v1/users", json=body)).json()
-    token = (await http.post(f"{checkout}/api/v1/auth/token", json={"username": name, "password": body["password"]}))
-    return {"id": created["id"], "email": created["email"],
-            "headers": {"Authorization": f"Bearer {token.json()['access_token']}"}}
+    token = await http.post(f"{checkout}/api/v1/auth/token", json={"username": name, "password": body["password"]})
+    return {
+        "id": created["id"],
+        "email": created["email"],
+        "headers": {"Authorization": f"Bearer {token.json()['access_token']}"},
+    }
 
 
-async def listen(http: httpx.AsyncClient, url: str, person: dict[str, Any], seen: dict[str, Any],
-                 ready: asyncio.Event) -> None:
+async def listen(
+    http: httpx.AsyncClient, url: str, person: dict[str, Any], seen: dict[str, Any], ready: asyncio.Event
+) -> None:
     async with http.stream("GET", f"{url}/api/v1/events/stream", headers=person["headers"], timeout=None) as resp:
         async for frame in sse_frames(resp):
             if frame.event is None:
@@ -88,15 +118,19 @@ async def listen(http: httpx.AsyncClient, url: str, person: dict[str, Any], seen
             seen[str(frame.id)] = (datetime.now(UTC), orjson.loads(frame.data))
 
 
-async def buy(http: httpx.AsyncClient, loms: str, person: dict[str, Any], skus: list[int], n: int,
-              interval: float = 0.0) -> list[int]:
+async def buy(
+    http: httpx.AsyncClient, loms: str, person: dict[str, Any], skus: list[int], n: int, interval: float = 0.0
+) -> list[int]:
     """`n` orders, created and paid, one every `interval` seconds (or back to back)."""
     orders = []
     started = time.monotonic()
     for i in range(n):
         await asyncio.sleep(max(0.0, started + i * interval - time.monotonic()))
-        created = await http.post(f"{loms}/api/v1/orders", headers={**person["headers"], "Prefer": "wait=5"},
-                                  json={"user_id": person["id"], "items": [{"sku": skus[i % len(skus)], "count": 1}]})
+        created = await http.post(
+            f"{loms}/api/v1/orders",
+            headers={**person["headers"], "Prefer": "wait=5"},
+            json={"user_id": person["id"], "items": [{"sku": skus[i % len(skus)], "count": 1}]},
+        )
         order = created.json()
         assert order["status"] == "awaiting payment", order
         paid = await http.post(f"{loms}/api/v1/orders/{order['order_id']}/pay", headers=person["headers"])
@@ -108,8 +142,9 @@ async def buy(http: httpx.AsyncClient, loms: str, person: dict[str, Any], skus: 
 async def skus_in_stock(loms_db: str, count: int) -> list[int]:
     conn = await asyncpg.connect(plain_url(loms_db))
     try:
-        rows = await conn.fetch("SELECT sku FROM stocks GROUP BY sku HAVING sum(total - reserved) >= 100 "
-                                "ORDER BY sku LIMIT $1", count)
+        rows = await conn.fetch(
+            "SELECT sku FROM stocks GROUP BY sku HAVING sum(total - reserved) >= 100 ORDER BY sku LIMIT $1", count
+        )
     finally:
         await conn.close()
     return [r["sku"] for r in rows]
@@ -144,8 +179,10 @@ async def measure(system: dict[str, Any], orders: int, customers: int, rate: flo
         skus = await skus_in_stock(system["loms_db"], 50)
         seen: dict[str, Any] = {}
         readies = [asyncio.Event() for _ in people]
-        streams = [asyncio.create_task(listen(http, urls["notifications"], p, seen, r))
-                   for p, r in zip(people, readies, strict=True)]
+        streams = [
+            asyncio.create_task(listen(http, urls["notifications"], p, seen, r))
+            for p, r in zip(people, readies, strict=True)
+        ]
         await asyncio.gather(*(r.wait() for r in readies))
         # Warm-up: the consumer has joined its group and the caches are filled once this arrives.
         await buy(http, urls["loms"], people[0], skus, 1)
@@ -154,8 +191,9 @@ async def measure(system: dict[str, Any], orders: int, customers: int, rate: flo
         per_customer = [orders // customers + (i < orders % customers) for i in range(customers)]
         interval = customers / rate if rate > 0 else 0.0
         started = time.monotonic()
-        await asyncio.gather(*(buy(http, urls["loms"], p, skus, n, interval)
-                               for p, n in zip(people, per_customer, strict=True)))
+        await asyncio.gather(
+            *(buy(http, urls["loms"], p, skus, n, interval) for p, n in zip(people, per_customer, strict=True))
+        )
         load_seconds = time.monotonic() - started
         addresses = {p["email"] for p in people}
         expected = 3 * (orders + 1)
@@ -173,14 +211,16 @@ async def stages(notifications_db: str) -> list[Any]:
     """Where an e-mail's time goes: status change -> recorded by the consumer -> accepted by SMTP."""
     conn = await asyncpg.connect(plain_url(notifications_db))
     try:
-        return list(await conn.fetch("""
+        return list(
+            await conn.fetch("""
             WITH t AS (SELECT (payload->>'occurred_at')::timestamptz AS occurred, created_at, sent_at
                        FROM notifications WHERE channel = 'email' AND status = 'sent')
             SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - occurred))
                      AS recorded,
                    percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at))
                      AS sent
-            FROM t"""))
+            FROM t""")
+        )
     finally:
         await conn.close()
 
@@ -193,8 +233,9 @@ async def _mail_count(http: httpx.AsyncClient, mail_api: str, addresses: set[str
     return sum(m["To"][0]["Address"] in addresses for m in await mails(http, mail_api)) >= n
 
 
-def analyse(seen: dict[str, Any], warmup: set[str], caught: list[dict[str, Any]], orders: int,
-            load_seconds: float) -> dict[str, Any]:
+def analyse(
+    seen: dict[str, Any], warmup: set[str], caught: list[dict[str, Any]], orders: int, load_seconds: float
+) -> dict[str, Any]:
     occurred: dict[tuple[int, str], datetime] = {}
     sse: dict[str, list[float]] = {s: [] for s in STATUSES}
     for event_id, (received, event) in seen.items():
@@ -215,18 +256,24 @@ def analyse(seen: dict[str, Any], warmup: set[str], caught: list[dict[str, Any]]
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"{result['orders']} orders (3 status changes each) in {result['load_seconds']:.1f} s "
-             f"({result['orders'] / result['load_seconds']:.0f} orders/s offered); duplicate e-mails: "
-             f"{result['duplicates']}", "",
-             "| channel | status changes | count | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{result['orders']} orders (3 status changes each) in {result['load_seconds']:.1f} s "
+        f"({result['orders'] / result['load_seconds']:.0f} orders/s offered); duplicate e-mails: "
+        f"{result['duplicates']}",
+        "",
+        "| channel | status changes | count | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for channel in ("sse", "email"):
         samples = result[channel]
         groups = [("all", [v for s in STATUSES for v in samples[s]])] + [(s, samples[s]) for s in STATUSES]
         for label, values in groups:
             if values:
                 ms = [v * 1000 for v in values]
-                lines.append(f"| {channel} | {label} | {len(ms)} | {pct(ms, 0.5):.0f} | {pct(ms, 0.95):.0f} | "
-                             f"{pct(ms, 0.99):.0f} | {max(ms):.0f} |")
+                lines.append(
+                    f"| {channel} | {label} | {len(ms)} | {pct(ms, 0.5):.0f} | {pct(ms, 0.95):.0f} | "
+                    f"{pct(ms, 0.99):.0f} | {max(ms):.0f} |"
+                )
     return "\n".join(lines)
 
 
@@ -239,8 +286,10 @@ def main() -> None:
         result = asyncio.run(measure(system, orders, customers, rate))
     print(report(result))
     for row in result["stages"]:
-        print(f"\nE-mail stages (p50, p95 in ms): change -> recorded {[round(v * 1000) for v in row['recorded']]}, "
-              f"recorded -> sent {[round(v * 1000) for v in row['sent']]}")
+        print(
+            f"\nE-mail stages (p50, p95 in ms): change -> recorded {[round(v * 1000) for v in row['recorded']]}, "
+            f"recorded -> sent {[round(v * 1000) for v in row['sent']]}"
+        )
     everything = [v for channel in ("sse", "email") for s in STATUSES for v in result[channel][s]]
     if (everything and pct(everything, 0.95) >= 1.0) or result["duplicates"]:
         raise SystemExit("target missed: p95 must be under 1 s with no duplicate e-mail")

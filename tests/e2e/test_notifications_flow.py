@@ -27,15 +27,24 @@ async def new_customer(system: System) -> dict[str, Any]:
     """A customer of one's own (the mail catcher is shared), logged in through checkout."""
     name = "e2e" + uuid.uuid4().hex[:10]
     async with system.client("checkout") as client:
-        created = await client.post("/api/v1/users", json={
-            "username": name, "email": f"{name}@customers.test", "password": "correct-horse-1",
-            "first_name": "Erin", "last_name": "Tester",
-        })
+        created = await client.post(
+            "/api/v1/users",
+            json={
+                "username": name,
+                "email": f"{name}@customers.test",
+                "password": "correct-horse-1",
+                "first_name": "Erin",
+                "last_name": "Tester",
+            },
+        )
         assert created.status_code == 201, created.text
         token = await client.post("/api/v1/auth/token", json={"username": name, "password": "correct-horse-1"})
         assert token.status_code == 200, token.text
-    return {"id": created.json()["id"], "email": created.json()["email"],
-            "headers": {"Authorization": f"Bearer {token.json()['access_token']}"}}
+    return {
+        "id": created.json()["id"],
+        "email": created.json()["email"],
+        "headers": {"Authorization": f"Bearer {token.json()['access_token']}"},
+    }
 
 
 async def sku_in_stock(system: System) -> int:
@@ -47,8 +56,7 @@ async def sku_in_stock(system: System) -> int:
 async def place_order(system: System, customer: dict[str, Any]) -> int:
     sku = await sku_in_stock(system)
     async with system.client("checkout") as client:
-        r = await client.post("/api/v1/orders", json={"items": [{"sku": sku, "count": 1}]},
-                              headers=customer["headers"])
+        r = await client.post("/api/v1/orders", json={"items": [{"sku": sku, "count": 1}]}, headers=customer["headers"])
     assert r.status_code == 201 and r.json()["status"] == "awaiting payment", r.text
     return int(r.json()["order_id"])
 
@@ -91,8 +99,10 @@ async def test_paying_an_order_puts_exactly_one_paid_email_in_the_mailbox(system
 
 async def test_an_sse_client_sees_the_status_change_within_a_second(system: System) -> None:
     customer = await new_customer(system)
-    async with system.client("notifications") as client, \
-            client.stream("GET", "/api/v1/events/stream", headers=customer["headers"]) as resp:
+    async with (
+        system.client("notifications") as client,
+        client.stream("GET", "/api/v1/events/stream", headers=customer["headers"]) as resp,
+    ):
         assert resp.status_code == 200
         frames = sse_frames(resp)
         order_id = await place_order(system, customer)
@@ -115,8 +125,9 @@ async def test_a_push_subscriber_receives_a_payload_it_can_decrypt(system: Syste
         push_service.base_url = push_url
         subscriber = push_service.subscriber()
         key = (await client.get("/api/v1/push/vapid-public-key")).json()["public_key"]
-        subscribed = await client.post("/api/v1/push/subscriptions", json=subscriber.subscription(),
-                                       headers=customer["headers"])
+        subscribed = await client.post(
+            "/api/v1/push/subscriptions", json=subscriber.subscription(), headers=customer["headers"]
+        )
         assert subscribed.status_code == 201, subscribed.text
         order_id = await place_order(system, customer)
         await pay(system, customer, order_id)

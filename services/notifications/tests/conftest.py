@@ -37,10 +37,16 @@ class Checkout:
     async def register_customer(self) -> Customer:
         name = "n" + uuid.uuid4().hex[:12]
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            resp = await client.post("/api/v1/users", json={
-                "username": name, "email": f"{name}@customers.test", "password": "correct-horse-1",
-                "first_name": "Nora", "last_name": "Tester",
-            })
+            resp = await client.post(
+                "/api/v1/users",
+                json={
+                    "username": name,
+                    "email": f"{name}@customers.test",
+                    "password": "correct-horse-1",
+                    "first_name": "Nora",
+                    "last_name": "Tester",
+                },
+            )
         assert resp.status_code == 201, resp.text
         return Customer(resp.json()["id"], resp.json()["email"])
 
@@ -50,8 +56,11 @@ async def checkout(shop_stack: Stack) -> AsyncIterator[Checkout]:
     """The real checkout app (identity: users API and client-credentials grant)."""
     run = uuid.uuid4().hex[:8]
     settings = CheckoutSettings(
-        database_url=shop_stack.fresh_database("checkout", "notif"), redis_url=shop_stack.urls.redis_url,
-        app_env="dev", log_json=False, identity_redis_prefix=f"identity-{run}:",
+        database_url=shop_stack.fresh_database("checkout", "notif"),
+        redis_url=shop_stack.urls.redis_url,
+        app_env="dev",
+        log_json=False,
+        identity_redis_prefix=f"identity-{run}:",
         shopping_redis_prefix=f"checkout-{run}:",
     )  # type: ignore[call-arg]
     async with serve_app(create_checkout_app(settings)) as url:
@@ -69,16 +78,23 @@ def topic() -> str:
 
 
 @pytest.fixture
-def settings_for(shop_stack: Stack, test_issuer: TestIssuer, notifications_db: str,
-                 checkout: Checkout) -> Callable[..., Settings]:
+def settings_for(
+    shop_stack: Stack, test_issuer: TestIssuer, notifications_db: str, checkout: Checkout
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "database_url": notifications_db, "redis_url": shop_stack.urls.redis_url,
+            "database_url": notifications_db,
+            "redis_url": shop_stack.urls.redis_url,
             "kafka_bootstrap_servers": shop_stack.urls.kafka_bootstrap_servers,
-            "smtp_url": shop_stack.urls.smtp_url, "checkout_url": checkout.url,
-            "jwt_jwks_file": str(test_issuer.jwks_path), "app_env": "dev", "log_json": False,
+            "smtp_url": shop_stack.urls.smtp_url,
+            "checkout_url": checkout.url,
+            "jwt_jwks_file": str(test_issuer.jwks_path),
+            "app_env": "dev",
+            "log_json": False,
             "consumer_group": f"notifications-{uuid.uuid4().hex[:8]}",
-            "delivery_poll_seconds": 0.2, "retry_base_seconds": 0.2, "retry_max_seconds": 1.0,
+            "delivery_poll_seconds": 0.2,
+            "retry_base_seconds": 0.2,
+            "retry_max_seconds": 1.0,
             "events_topic_partitions": 2,
         }
         values.update(overrides)
@@ -131,16 +147,34 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-def process_env(shop_stack: Stack, *, database_url: str, checkout_url: str, issuer: TestIssuer, topic: str,
-                group: str, **settings: object) -> dict[str, str]:
+def process_env(
+    shop_stack: Stack,
+    *,
+    database_url: str,
+    checkout_url: str,
+    issuer: TestIssuer,
+    topic: str,
+    group: str,
+    **settings: object,
+) -> dict[str, str]:
     """The environment of the service run as a real process (as `make run` runs it)."""
     env = {
-        "APP_ENV": "dev", "LOG_JSON": "false", **shop_stack.urls.as_env(),
-        "NOTIFICATIONS_DATABASE_URL": database_url, "SHOP_CHECKOUT_URL": checkout_url,
-        "JWT_JWKS_FILE": str(issuer.jwks_path), "LOMS_EVENTS_TOPIC": topic,
-        "NOTIFICATIONS_CONSUMER_GROUP": group, "NOTIFICATIONS_EVENTS_TOPIC_PARTITIONS": "2",
-        "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2", "NOTIFICATIONS_RETRY_MAX_SECONDS": "1",
+        "APP_ENV": "dev",
+        "LOG_JSON": "false",
+        **shop_stack.urls.as_env(),
+        "NOTIFICATIONS_DATABASE_URL": database_url,
+        "SHOP_CHECKOUT_URL": checkout_url,
+        "JWT_JWKS_FILE": str(issuer.jwks_path),
+        "LOMS_EVENTS_TOPIC": topic,
+        "NOTIFICATIONS_CONSUMER_GROUP": group,
+        "NOTIFICATIONS_EVENTS_TOPIC_PARTITIONS": "2",
+        "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2",
+        "NOTIFICATIONS_RETRY_MAX_SECONDS": "1",
     }
-    env.update({f"NOTIFICATIONS_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
-                for name, value in settings.items()})
+    env.update(
+        {
+            f"NOTIFICATIONS_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in settings.items()
+        }
+    )
     return env

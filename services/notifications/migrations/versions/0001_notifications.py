@@ -42,16 +42,25 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
-        sa.ForeignKeyConstraint(["event_id"], ["inbox_events.event_id"], name="fk_notifications_event_id_inbox_events",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["inbox_events.event_id"], name="fk_notifications_event_id_inbox_events", ondelete="CASCADE"
+        ),
         sa.CheckConstraint("channel IN ('email', 'push')", name="ck_notifications_channel"),
         sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="ck_notifications_status"),
     )
     op.create_index("ix_notifications_user_id_id", "notifications", ["user_id", "id"])
-    op.create_index("ix_notifications_due", "notifications", ["channel", "next_attempt_at"],
-                    postgresql_where=sa.text("status = 'pending'"))
-    op.create_index("ix_notifications_pending_order", "notifications", ["order_id", "channel", "id"],
-                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index(
+        "ix_notifications_due",
+        "notifications",
+        ["channel", "next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        "ix_notifications_pending_order",
+        "notifications",
+        ["order_id", "channel", "id"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.create_index("ix_notifications_event_id", "notifications", ["event_id"])
     op.create_table(
         "push_subscriptions",

@@ -27,43 +27,65 @@ from shopcommon.service_auth import ServiceTokenProvider
 
 def delivery_options(settings: Settings, max_attempts: int) -> DeliveryOptions:
     policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds, max_attempts)
-    return DeliveryOptions(policy, settings.delivery_batch_size, settings.delivery_poll_seconds,
-                           settings.delivery_lease_seconds)
+    return DeliveryOptions(
+        policy, settings.delivery_batch_size, settings.delivery_poll_seconds, settings.delivery_lease_seconds
+    )
 
 
 def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics) -> list[DeliveryWorker]:
     senders: list[DeliveryWorker] = []
     if settings.email_sender_enabled:
         http = app.state.http
-        tokens = ServiceTokenProvider(http, f"{settings.checkout_url.rstrip('/')}/api/v1/auth/token",
-                                      settings.client_id, settings.resolved_client_secret())
+        tokens = ServiceTokenProvider(
+            http,
+            f"{settings.checkout_url.rstrip('/')}/api/v1/auth/token",
+            settings.client_id,
+            settings.resolved_client_secret(),
+        )
         users = UserDirectory(http, tokens, settings.checkout_url, cache_seconds=settings.user_cache_seconds)
-        senders.append(EmailSender(
-            app.state.sessionmaker, metrics, delivery_options(settings, settings.email_max_attempts), users=users,
-            mailer=SmtpMailer(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
-            renderer=EmailRenderer(settings.public_url), sender=settings.mail_from,
-            connections=settings.smtp_connections,
-        ))
+        senders.append(
+            EmailSender(
+                app.state.sessionmaker,
+                metrics,
+                delivery_options(settings, settings.email_max_attempts),
+                users=users,
+                mailer=SmtpMailer(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+                renderer=EmailRenderer(settings.public_url),
+                sender=settings.mail_from,
+                connections=settings.smtp_connections,
+            )
+        )
     if settings.push_sender_enabled:
-        client = WebPushClient(app.state.push_http, app.state.vapid, settings.vapid_subject,
-                               ttl=settings.push_ttl_seconds)
-        senders.append(PushSender(app.state.sessionmaker, metrics,
-                                  delivery_options(settings, settings.push_max_attempts), client=client))
+        client = WebPushClient(
+            app.state.push_http, app.state.vapid, settings.vapid_subject, ttl=settings.push_ttl_seconds
+        )
+        senders.append(
+            PushSender(
+                app.state.sessionmaker, metrics, delivery_options(settings, settings.push_max_attempts), client=client
+            )
+        )
     return senders
 
 
-def build_consumer(app: FastAPI, settings: Settings, metrics: NotificationMetrics,
-                   senders: list[DeliveryWorker]) -> EventConsumer:
+def build_consumer(
+    app: FastAPI, settings: Settings, metrics: NotificationMetrics, senders: list[DeliveryWorker]
+) -> EventConsumer:
     def wake_senders() -> None:
         for sender in senders:
             sender.wake()
 
     return EventConsumer(
-        bootstrap=settings.kafka_bootstrap_servers, topic=settings.loms_events_topic,
-        group_id=settings.consumer_group, sessionmaker=app.state.sessionmaker, hub=app.state.stream_hub,
-        metrics=metrics, on_recorded=wake_senders, batch_size=settings.consumer_batch_size,
+        bootstrap=settings.kafka_bootstrap_servers,
+        topic=settings.loms_events_topic,
+        group_id=settings.consumer_group,
+        sessionmaker=app.state.sessionmaker,
+        hub=app.state.stream_hub,
+        metrics=metrics,
+        on_recorded=wake_senders,
+        batch_size=settings.consumer_batch_size,
         transaction_size=settings.consumer_transaction_size,
-        topic_partitions=settings.events_topic_partitions, fetch_wait_ms=settings.consumer_fetch_wait_ms,
+        topic_partitions=settings.events_topic_partitions,
+        fetch_wait_ms=settings.consumer_fetch_wait_ms,
     )
 
 
@@ -75,8 +97,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.vapid_public_key = vapid_public_key(app.state.vapid)
     app.state.http = make_http_client(timeout=5.0)
     app.state.push_http = make_http_client(timeout=settings.push_timeout_seconds)
-    hub = app.state.stream_hub = StreamHub(app.state.redis, history_seconds=settings.sse_history_seconds,
-                                           history_max=settings.sse_history_max)
+    hub = app.state.stream_hub = StreamHub(
+        app.state.redis, history_seconds=settings.sse_history_seconds, history_max=settings.sse_history_max
+    )
     await hub.start()
     metrics.stream_clients.set_function(lambda: hub.open_streams)
     senders = build_senders(app, settings, metrics)

@@ -8,12 +8,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class NotificationMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter("notifications_events_total", "Order events consumed", ["outcome"], registry=registry)
-        self.skipped = Counter("notifications_events_skipped_total", "Messages skipped (logged)", ["reason"],
-                               registry=registry)
-        self.deliveries = Counter("notifications_deliveries_total", "Delivery attempts by outcome",
-                                  ["channel", "outcome"], registry=registry)
+        self.skipped = Counter(
+            "notifications_events_skipped_total", "Messages skipped (logged)", ["reason"], registry=registry
+        )
+        self.deliveries = Counter(
+            "notifications_deliveries_total", "Delivery attempts by outcome", ["channel", "outcome"], registry=registry
+        )
         self.delivery_lag = Histogram(
-            "notifications_delivery_lag_seconds", "From the status change to the accepted delivery", ["channel"],
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=registry,
+            "notifications_delivery_lag_seconds",
+            "From the status change to the accepted delivery",
+            ["channel"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=registry,
         )
         self.stream_clients = Gauge("notifications_stream_clients", "Open SSE streams", registry=registry)

@@ -97,8 +97,11 @@ class WebPushClient:
         if resp.status_code in GONE_STATUSES:
             raise GoneSubscription(resp.status_code)
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise DeliveryError(f"push service answered {resp.status_code}", permanent=False,
-                                retry_after=retry_after_seconds(resp.headers.get("Retry-After")))
+            raise DeliveryError(
+                f"push service answered {resp.status_code}",
+                permanent=False,
+                retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+            )
         if resp.status_code >= 300:
             raise DeliveryError(f"push service refused the message: {resp.status_code}", permanent=True)
 

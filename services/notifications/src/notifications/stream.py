@@ -82,8 +82,13 @@ class StreamHub:
             for user_id, event in events:
                 await self._publish_once(
                     keys=[STREAMED_PREFIX + event.event_id, HISTORY_PREFIX + str(user_id)],
-                    args=[dedup_seconds, self.history_max, self.history_seconds, event.encode(),
-                          CHANNEL_PREFIX + str(user_id)],
+                    args=[
+                        dedup_seconds,
+                        self.history_max,
+                        self.history_seconds,
+                        event.encode(),
+                        CHANNEL_PREFIX + str(user_id),
+                    ],
                     client=pipe,
                 )
             results = await pipe.execute()
@@ -96,7 +101,7 @@ class StreamHub:
         events = [StreamEvent.decode(_as_bytes(fields[b"msg"])) for _, fields in entries if fields]
         for index, event in enumerate(events):
             if event.event_id == last_event_id:
-                return events[index + 1:]
+                return events[index + 1 :]
         return events
 
     # -- listening (the SSE connections of this replica) -------------------------------------------
@@ -175,15 +180,16 @@ class StreamHub:
         if not isinstance(data, bytes):
             return
         event = StreamEvent.decode(data)
-        for queue in self._listeners.get(int(channel[len(CHANNEL_PREFIX):]), ()):
+        for queue in self._listeners.get(int(channel[len(CHANNEL_PREFIX) :]), ()):
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("stream client too slow; event %s dropped for it", event.event_id)
 
 
-async def event_stream(hub: StreamHub, user_id: int, *, last_event_id: str | None,
-                       heartbeat_seconds: float) -> AsyncIterator[str]:
+async def event_stream(
+    hub: StreamHub, user_id: int, *, last_event_id: str | None, heartbeat_seconds: float
+) -> AsyncIterator[str]:
     """The SSE body: replay what was missed, then live events, with comment heartbeats between."""
     async with hub.listen(user_id) as queue:
         yield "retry: 2000\n: connected\n\n"

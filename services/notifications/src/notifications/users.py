@@ -21,8 +21,15 @@ class Recipient:
 
 
 class UserDirectory:
-    def __init__(self, http: httpx.AsyncClient, tokens: ServiceTokenProvider, base_url: str,
-                 *, cache_seconds: float = 300.0, cache_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: ServiceTokenProvider,
+        base_url: str,
+        *,
+        cache_seconds: float = 300.0,
+        cache_size: int = 10_000,
+    ) -> None:
         self.http = http
         self.tokens = tokens
         self.base_url = base_url.rstrip("/")

@@ -21,8 +21,7 @@ async def test_a_redelivered_event_is_recorded_once_and_emailed_once(
     async with running(settings_for(loms_events_topic=topic)):
         mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1, settle=1.5)
     assert [m["Subject"] for m in mails] == ["Order 10001 is paid"]
-    rows = await query(notifications_db, "SELECT count(*) FROM inbox_events WHERE event_id = :e",
-                       e=event["event_id"])
+    rows = await query(notifications_db, "SELECT count(*) FROM inbox_events WHERE event_id = :e", e=event["event_id"])
     assert rows[0][0] == 1
 
 
@@ -31,10 +30,16 @@ async def test_malformed_and_unknown_messages_are_skipped_and_counted(
 ) -> None:
     customer = await checkout.register_customer()
     good = order_event(10_002, customer.id, "completed", "paid")
-    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [
-        b"{not json", orjson.dumps({**order_event(10_002, customer.id, "paid"), "type": "order.rated"}),
-        orjson.dumps({"type": "order.status_changed", "order_id": "x"}), good,
-    ])
+    await produce(
+        shop_stack.urls.kafka_bootstrap_servers,
+        topic,
+        [
+            b"{not json",
+            orjson.dumps({**order_event(10_002, customer.id, "paid"), "type": "order.rated"}),
+            orjson.dumps({"type": "order.status_changed", "order_id": "x"}),
+            good,
+        ],
+    )
     async with running(settings_for(loms_events_topic=topic)) as (_, client):
         mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1)
         metrics = (await client.get("/metrics")).text
@@ -53,8 +58,12 @@ async def test_the_emails_of_one_order_go_out_in_the_order_of_its_events(
     async with running(settings_for(loms_events_topic=topic)):
         await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 4)
     subjects = [m["Subject"] for m in await summaries_to(shop_stack.urls.mail_api_url, customer.email)]
-    assert subjects == ["Order 10003 received (status: new)", "Order 10003 is awaiting payment",
-                        "Order 10003 is paid", "Order 10003 is completed"]
+    assert subjects == [
+        "Order 10003 received (status: new)",
+        "Order 10003 is awaiting payment",
+        "Order 10003 is paid",
+        "Order 10003 is completed",
+    ]
 
 
 async def test_an_unknown_status_is_streamed_but_not_emailed(
@@ -64,7 +73,8 @@ async def test_an_unknown_status_is_streamed_but_not_emailed(
     event = order_event(10_004, customer.id, "shipped", "paid")
     await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [event])
     async with running(settings_for(loms_events_topic=topic)):
-        await eventually(lambda: query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e",
-                                       e=event["event_id"]))
+        await eventually(
+            lambda: query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e", e=event["event_id"])
+        )
     emails = await query(notifications_db, "SELECT count(*) FROM notifications WHERE order_id = 10004")
     assert emails[0][0] == 0

@@ -17,8 +17,9 @@ async def test_a_paid_event_puts_exactly_one_paid_email_in_the_mailbox(
     shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str
 ) -> None:
     customer = await checkout.register_customer()
-    await produce(shop_stack.urls.kafka_bootstrap_servers, topic,
-                  [order_event(20_001, customer.id, "paid", "awaiting payment")])
+    await produce(
+        shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(20_001, customer.id, "paid", "awaiting payment")]
+    )
     async with running(settings_for(loms_events_topic=topic)):
         mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1, settle=1.0)
     assert len(mails) == 1
@@ -35,11 +36,18 @@ async def test_emails_wait_while_smtp_is_down_and_go_out_once_it_is_back(
     async with running(settings_for(loms_events_topic=topic, email_max_attempts=100)):
         await asyncio.to_thread(mailcatcher.stop)
         try:
-            await produce(shop_stack.urls.kafka_bootstrap_servers, topic,
-                          [order_event(20_002, customer.id, "cancelled", "awaiting payment", reason="timeout")])
-            failing = await eventually(lambda: query(
-                notifications_db, "SELECT attempts, last_error FROM notifications "
-                "WHERE order_id = 20002 AND status = 'pending' AND attempts >= 2"))
+            await produce(
+                shop_stack.urls.kafka_bootstrap_servers,
+                topic,
+                [order_event(20_002, customer.id, "cancelled", "awaiting payment", reason="timeout")],
+            )
+            failing = await eventually(
+                lambda: query(
+                    notifications_db,
+                    "SELECT attempts, last_error FROM notifications "
+                    "WHERE order_id = 20002 AND status = 'pending' AND attempts >= 2",
+                )
+            )
             assert "SMTP server unreachable" in failing[0].last_error
         finally:
             await asyncio.to_thread(mailcatcher.start)
@@ -55,9 +63,12 @@ async def test_a_user_unknown_to_checkout_fails_for_good_after_one_try(
 ) -> None:
     await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(20_003, 2**40, "paid")])
     async with running(settings_for(loms_events_topic=topic)):
-        failed = await eventually(lambda: query(
-            notifications_db, "SELECT attempts, last_error FROM notifications WHERE order_id = 20003 "
-            "AND status = 'failed'"))
+        failed = await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT attempts, last_error FROM notifications WHERE order_id = 20003 AND status = 'failed'",
+            )
+        )
         await asyncio.sleep(1.0)
     rows = await query(notifications_db, "SELECT attempts FROM notifications WHERE order_id = 20003")
     assert [r.attempts for r in rows] == [1]
@@ -65,20 +76,28 @@ async def test_a_user_unknown_to_checkout_fails_for_good_after_one_try(
 
 
 async def test_the_log_lists_only_the_callers_notifications_newest_first_in_pages(
-    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str,
-    test_issuer: TestIssuer
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
 ) -> None:
     alice, bob = await checkout.register_customer(), await checkout.register_customer()
-    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [
-        order_event(20_004, alice.id, "new"), order_event(20_004, alice.id, "awaiting payment", "new"),
-        order_event(20_005, bob.id, "new"), order_event(20_004, alice.id, "paid", "awaiting payment"),
-    ])
+    await produce(
+        shop_stack.urls.kafka_bootstrap_servers,
+        topic,
+        [
+            order_event(20_004, alice.id, "new"),
+            order_event(20_004, alice.id, "awaiting payment", "new"),
+            order_event(20_005, bob.id, "new"),
+            order_event(20_004, alice.id, "paid", "awaiting payment"),
+        ],
+    )
     async with running(settings_for(loms_events_topic=topic)) as (_, client):
         await wait_for_messages(shop_stack.urls.mail_api_url, alice.email, 3)
         headers = test_issuer.auth(alice.id, "customer")
         first = (await client.get("/api/v1/notifications", params={"limit": 2}, headers=headers)).json()
-        second = (await client.get("/api/v1/notifications", params={"limit": 2, "cursor": first["next_cursor"]},
-                                   headers=headers)).json()
+        second = (
+            await client.get(
+                "/api/v1/notifications", params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+            )
+        ).json()
     statuses = [n["order_status"] for n in first["items"] + second["items"]]
     assert statuses == ["paid", "awaiting payment", "new"]
     assert second["next_cursor"] is None
@@ -93,7 +112,8 @@ async def test_the_log_needs_a_users_own_token_and_a_valid_cursor(
     async with running(settings) as (_, client):
         anonymous = await client.get("/api/v1/notifications")
         service = await client.get("/api/v1/notifications", headers=test_issuer.auth("loms", "service"))
-        bad_cursor = await client.get("/api/v1/notifications", params={"cursor": "%%%"},
-                                      headers=test_issuer.auth(5, "customer"))
+        bad_cursor = await client.get(
+            "/api/v1/notifications", params={"cursor": "%%%"}, headers=test_issuer.auth(5, "customer")
+        )
     assert anonymous.status_code == 401 and service.status_code == 403 and bad_cursor.status_code == 400
     assert bad_cursor.headers["content-type"] == "application/problem+json"

@@ -49,15 +49,27 @@ async def test_a_consumer_killed_mid_batch_and_restarted_emails_every_order_exac
     customer, orders = await checkout.register_customer(), range(60_000, 60_400)
     kafka, group = shop_stack.urls.kafka_bootstrap_servers, f"notifications-{uuid.uuid4().hex[:8]}"
     await produce(kafka, topic, [order_event(o, customer.id, "paid", "awaiting payment") for o in orders])
-    base = process_env(shop_stack, database_url=notifications_db, checkout_url=checkout.url, issuer=test_issuer,
-                       topic=topic, group=group, push_sender_enabled=False)
-    consumer_env = {**base, "NOTIFICATIONS_EMAIL_SENDER_ENABLED": "false", "NOTIFICATIONS_CONSUMER_BATCH_SIZE": "200",
-                    "NOTIFICATIONS_CONSUMER_TRANSACTION_SIZE": "5"}
+    base = process_env(
+        shop_stack,
+        database_url=notifications_db,
+        checkout_url=checkout.url,
+        issuer=test_issuer,
+        topic=topic,
+        group=group,
+        push_sender_enabled=False,
+    )
+    consumer_env = {
+        **base,
+        "NOTIFICATIONS_EMAIL_SENDER_ENABLED": "false",
+        "NOTIFICATIONS_CONSUMER_BATCH_SIZE": "200",
+        "NOTIFICATIONS_CONSUMER_TRANSACTION_SIZE": "5",
+    }
     sender = await start({**base, "NOTIFICATIONS_CONSUMER_ENABLED": "false"}, shop_stack)
     consumer = await start(consumer_env, shop_stack)
     restarted = None
     watcher = await asyncpg.connect(plain_url(notifications_db))
     try:
+
         async def handled() -> int:
             return int(await watcher.fetchval("SELECT count(*) FROM inbox_events WHERE order_id >= 60000"))
 

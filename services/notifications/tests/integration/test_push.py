@@ -20,7 +20,9 @@ def no_email(settings_for: Callable[..., Settings], **kw: object) -> Settings:
     return settings_for(email_sender_enabled=False, **kw)
 
 
-async def subscribe(client: httpx.AsyncClient, body: dict[str, object], user: int, issuer: TestIssuer) -> httpx.Response:
+async def subscribe(
+    client: httpx.AsyncClient, body: dict[str, object], user: int, issuer: TestIssuer
+) -> httpx.Response:
     return await client.post("/api/v1/push/subscriptions", json=body, headers=issuer.auth(user, "customer"))
 
 
@@ -32,8 +34,11 @@ async def test_the_vapid_public_key_is_an_uncompressed_p256_point(settings_for: 
 
 
 async def test_a_subscriber_receives_a_payload_it_can_decrypt(
-    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, push_service: LocalPushService,
-    test_issuer: TestIssuer
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
 ) -> None:
     subscriber = push_service.subscriber()
     async with running(no_email(settings_for, loms_events_topic=topic, push_ttl_seconds=120)) as (_, client):
@@ -49,25 +54,35 @@ async def test_a_subscriber_receives_a_payload_it_can_decrypt(
 
 
 async def test_a_subscription_the_push_service_calls_gone_is_deleted(
-    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, push_service: LocalPushService,
-    test_issuer: TestIssuer, notifications_db: str
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
 ) -> None:
     subscriber = push_service.subscriber()
     push_service.answer_next(subscriber, 410)
     async with running(no_email(settings_for, loms_events_topic=topic)) as (_, client):
         await subscribe(client, subscriber.subscription(), USER + 1, test_issuer)
         await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_002, USER + 1, "paid")])
-        await eventually(lambda: query(notifications_db, "SELECT 1 FROM notifications WHERE order_id = 30002 "
-                                       "AND status = 'failed'"))
-    left = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE endpoint = :e",
-                       e=subscriber.endpoint)
+        await eventually(
+            lambda: query(notifications_db, "SELECT 1 FROM notifications WHERE order_id = 30002 AND status = 'failed'")
+        )
+    left = await query(
+        notifications_db, "SELECT count(*) FROM push_subscriptions WHERE endpoint = :e", e=subscriber.endpoint
+    )
     assert left[0][0] == 0
     assert push_service.tries(subscriber) == 1
 
 
 async def test_a_push_refused_with_429_or_5xx_is_retried_until_accepted(
-    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, push_service: LocalPushService,
-    test_issuer: TestIssuer, notifications_db: str
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
 ) -> None:
     subscriber = push_service.subscriber()
     push_service.answer_next(subscriber, 429, 503)
@@ -75,7 +90,9 @@ async def test_a_push_refused_with_429_or_5xx_is_retried_until_accepted(
         await subscribe(client, subscriber.subscription(), USER + 2, test_issuer)
         await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_003, USER + 2, "paid")])
         received = await push_service.wait_for(subscriber, 1)
-    rows = await query(notifications_db, "SELECT status, attempts FROM notifications WHERE order_id = 30003 AND channel = 'push'")
+    rows = await query(
+        notifications_db, "SELECT status, attempts FROM notifications WHERE order_id = 30003 AND channel = 'push'"
+    )
     assert len(received) == 1 and push_service.tries(subscriber) == 3
     assert [(r.status, r.attempts) for r in rows] == [("sent", 3)]
 
@@ -88,18 +105,22 @@ async def test_subscribing_again_updates_and_unsubscribing_removes(
         first = await subscribe(client, body, USER + 3, test_issuer)
         again = await subscribe(client, body, USER + 3, test_issuer)
         auth = test_issuer.auth(USER + 3, "customer")
-        removed = await client.request("DELETE", "/api/v1/push/subscriptions", json={"endpoint": body["endpoint"]},
-                                       headers=auth)
-        missing = await client.request("DELETE", "/api/v1/push/subscriptions", json={"endpoint": body["endpoint"]},
-                                       headers=auth)
+        removed = await client.request(
+            "DELETE", "/api/v1/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=auth
+        )
+        missing = await client.request(
+            "DELETE", "/api/v1/push/subscriptions", json={"endpoint": body["endpoint"]}, headers=auth
+        )
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert (removed.status_code, missing.status_code) == (204, 404)
 
 
 async def test_unusable_subscriptions_are_refused_with_422_and_nothing_stored(
-    settings_for: Callable[..., Settings], push_service: LocalPushService, test_issuer: TestIssuer,
-    notifications_db: str
+    settings_for: Callable[..., Settings],
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
 ) -> None:
     good = push_service.subscriber().subscription()
     bad_bodies = [

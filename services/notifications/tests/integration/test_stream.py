@@ -41,8 +41,10 @@ async def test_an_sse_client_sees_each_status_change_within_a_second(
     shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
 ) -> None:
     user, kafka = new_user(), shop_stack.urls.kafka_bootstrap_servers
-    async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client), \
-            client.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp:
+    async with (
+        running(quiet(settings_for, loms_events_topic=topic)) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp,
+    ):
         assert resp.headers["content-type"].startswith("text/event-stream")
         frames = sse_frames(resp)
         await produce(kafka, topic, [order_event(40_001, user, "new")])
@@ -58,20 +60,22 @@ async def test_an_sse_client_sees_each_status_change_within_a_second(
 
 
 async def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed(
-    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer,
-    notifications_db: str
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer, notifications_db: str
 ) -> None:
     user, kafka = new_user(), shop_stack.urls.kafka_bootstrap_servers
     auth = test_issuer.auth(user, "customer")
-    first, *missed = [order_event(40_002, user, s, p) for s, p in
-                      [("new", None), ("awaiting payment", "new"), ("cancelled", "awaiting payment")]]
+    first, *missed = [
+        order_event(40_002, user, s, p)
+        for s, p in [("new", None), ("awaiting payment", "new"), ("cancelled", "awaiting payment")]
+    ]
     async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client):
         async with client.stream("GET", STREAM, headers=auth) as resp:
             await produce(kafka, topic, [first])
             seen = await next_event(sse_frames(resp))
         await produce(kafka, topic, missed)
-        await eventually(lambda: query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e",
-                                       e=missed[-1]["event_id"]))
+        await eventually(
+            lambda: query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e", e=missed[-1]["event_id"])
+        )
         await asyncio.sleep(0.2)
         async with client.stream("GET", STREAM, headers={**auth, "Last-Event-ID": str(seen.id)}) as resp:
             frames = sse_frames(resp)
@@ -85,9 +89,11 @@ async def test_a_replica_without_the_consumer_streams_what_another_replica_consu
 ) -> None:
     user = new_user()
     event = order_event(40_003, user, "paid", "awaiting payment")
-    async with running(quiet(settings_for, loms_events_topic=topic)), \
-            running(quiet(settings_for, consumer_enabled=False)) as (_, other_replica), \
-            other_replica.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp:
+    async with (
+        running(quiet(settings_for, loms_events_topic=topic)),
+        running(quiet(settings_for, consumer_enabled=False)) as (_, other_replica),
+        other_replica.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp,
+    ):
         frames = sse_frames(resp)
         await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [event])
         frame = await next_event(frames)
@@ -97,8 +103,10 @@ async def test_a_replica_without_the_consumer_streams_what_another_replica_consu
 async def test_an_idle_stream_gets_heartbeat_comments(
     settings_for: Callable[..., Settings], test_issuer: TestIssuer
 ) -> None:
-    async with running(quiet(settings_for, consumer_enabled=False, sse_heartbeat_seconds=0.2)) as (_, client), \
-            client.stream("GET", STREAM, headers=test_issuer.auth(new_user(), "customer")) as resp:
+    async with (
+        running(quiet(settings_for, consumer_enabled=False, sse_heartbeat_seconds=0.2)) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(new_user(), "customer")) as resp,
+    ):
         frames = sse_frames(resp)
         opening, heartbeat = await anext(frames), await asyncio.wait_for(anext(frames), 2)
     assert opening.comments == ["connected"]
@@ -110,8 +118,10 @@ async def test_a_stream_carries_only_the_callers_orders(
 ) -> None:
     me, someone_else = new_user(), new_user()
     theirs, mine = order_event(40_004, someone_else, "paid"), order_event(40_005, me, "paid")
-    async with running(quiet(settings_for, loms_events_topic=topic)) as (_, client), \
-            client.stream("GET", STREAM, headers=test_issuer.auth(me, "customer")) as resp:
+    async with (
+        running(quiet(settings_for, loms_events_topic=topic)) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(me, "customer")) as resp,
+    ):
         frames = sse_frames(resp)
         await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [theirs, mine])
         frame = await next_event(frames)

@@ -30,8 +30,10 @@ def test_awaiting_payment_says_the_amount_and_the_deadline() -> None:
     assert "2030-01-02 03:04 UTC" in text
 
 
-@pytest.mark.parametrize(("reason", "words"), [("customer", "You cancelled it"), ("timeout", "by timeout"),
-                                               ("staff", "The shop cancelled it")])
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [("customer", "You cancelled it"), ("timeout", "by timeout"), ("staff", "The shop cancelled it")],
+)
 def test_cancelled_says_why(reason: str, words: str) -> None:
     _, text, html = render("cancelled", reason=reason)
     assert words in text and words in html

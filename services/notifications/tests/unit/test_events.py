@@ -25,12 +25,18 @@ def test_an_unknown_event_type_is_reported_as_such() -> None:
         parse_event(orjson.dumps({**order_event(1, 1, "paid"), "type": "order.rated"}))
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"not json", b"[1, 2]", b'{"no": "type"}',
-    orjson.dumps({**order_event(1, 1, "paid"), "event_id": "nope"}),
-    orjson.dumps({**order_event(1, 1, "paid"), "order_id": "seven"}),
-    orjson.dumps({k: v for k, v in order_event(1, 1, "paid").items() if k != "user_id"}),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b'{"no": "type"}',
+        orjson.dumps({**order_event(1, 1, "paid"), "event_id": "nope"}),
+        orjson.dumps({**order_event(1, 1, "paid"), "order_id": "seven"}),
+        orjson.dumps({k: v for k, v in order_event(1, 1, "paid").items() if k != "user_id"}),
+    ],
+)
 def test_malformed_messages_are_reported_as_malformed(raw: bytes) -> None:
     with pytest.raises(MalformedEvent):
         parse_event(raw)

@@ -11,9 +11,13 @@ from shopcommon.problems import problem_responses
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
-@router.get("/notifications", summary="The caller's own notifications, newest first",
-            responses=problem_responses(400, 401, 403, 422),
-            openapi_extra=roles_doc("customer", "worker", "manager"))
-async def list_notifications(session: ReadSessionDep, user_id: CurrentUserId, limit: LimitQuery = 50,
-                             cursor: CursorQuery = None) -> Page[NotificationOut]:
+@router.get(
+    "/notifications",
+    summary="The caller's own notifications, newest first",
+    responses=problem_responses(400, 401, 403, 422),
+    openapi_extra=roles_doc("customer", "worker", "manager"),
+)
+async def list_notifications(
+    session: ReadSessionDep, user_id: CurrentUserId, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[NotificationOut]:
     return await notification_log.list_own(session, user_id=user_id, limit=limit, cursor=cursor)

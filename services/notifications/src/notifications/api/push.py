@@ -11,22 +11,32 @@ router = APIRouter(prefix="/api/v1/push", tags=["web push"])
 PEOPLE = roles_doc("customer", "worker", "manager")
 
 
-@router.get("/vapid-public-key", summary="The key browsers subscribe with (applicationServerKey)",
-            openapi_extra=roles_doc())
+@router.get(
+    "/vapid-public-key", summary="The key browsers subscribe with (applicationServerKey)", openapi_extra=roles_doc()
+)
 async def vapid_public_key(request: Request) -> VapidPublicKeyOut:
     return VapidPublicKeyOut(public_key=request.app.state.vapid_public_key)
 
 
-@router.post("/subscriptions", status_code=status.HTTP_201_CREATED,
-             summary="Subscribe this browser (201 new, 200 when the endpoint was known)",
-             responses={200: {"description": "Already subscribed; keys updated", "model": PushSubscriptionOut},
-                        **problem_responses(400, 401, 403, 409, 422)},
-             openapi_extra=PEOPLE)
-async def subscribe(body: PushSubscriptionIn, session: SessionDep, user_id: CurrentUserId, request: Request,
-                    response: Response) -> PushSubscriptionOut:
+@router.post(
+    "/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Subscribe this browser (201 new, 200 when the endpoint was known)",
+    responses={
+        200: {"description": "Already subscribed; keys updated", "model": PushSubscriptionOut},
+        **problem_responses(400, 401, 403, 409, 422),
+    },
+    openapi_extra=PEOPLE,
+)
+async def subscribe(
+    body: PushSubscriptionIn, session: SessionDep, user_id: CurrentUserId, request: Request, response: Response
+) -> PushSubscriptionOut:
     settings = request.app.state.settings
     stored, created = await push_subscriptions.subscribe(
-        session, user_id=user_id, body=body, allow_http=settings.is_dev,
+        session,
+        user_id=user_id,
+        body=body,
+        allow_http=settings.is_dev,
         max_per_user=settings.max_subscriptions_per_user,
     )
     if not created:
@@ -34,8 +44,13 @@ async def subscribe(body: PushSubscriptionIn, session: SessionDep, user_id: Curr
     return PushSubscriptionOut(id=stored.id, endpoint=stored.endpoint, created_at=stored.created_at)
 
 
-@router.delete("/subscriptions", status_code=status.HTTP_204_NO_CONTENT, summary="Unsubscribe a browser",
-               responses=problem_responses(400, 401, 403, 404, 422), openapi_extra=PEOPLE)
+@router.delete(
+    "/subscriptions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unsubscribe a browser",
+    responses=problem_responses(400, 401, 403, 404, 422),
+    openapi_extra=PEOPLE,
+)
 async def unsubscribe(body: PushUnsubscribeIn, session: SessionDep, user_id: CurrentUserId) -> Response:
     await push_subscriptions.unsubscribe(session, user_id=user_id, endpoint=body.endpoint)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

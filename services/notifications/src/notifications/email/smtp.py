@@ -27,8 +27,13 @@ class SmtpMailer:
 
     def client(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
-            hostname=self.host, port=self.port, use_tls=self.use_tls, start_tls=self.start_tls,
-            username=self.username, password=self.password, timeout=self.timeout,
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            username=self.username,
+            password=self.password,
+            timeout=self.timeout,
         )
 
     async def connect(self) -> aiosmtplib.SMTP:

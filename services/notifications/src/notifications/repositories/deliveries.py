@@ -53,7 +53,8 @@ async def claim_due(session: AsyncSession, channel: Channel, *, limit: int, leas
 
 async def mark_sent(session: AsyncSession, notification_id: int, *, recipient: str | None) -> None:
     await session.execute(
-        update(notifications).where(notifications.c.id == notification_id)
+        update(notifications)
+        .where(notifications.c.id == notification_id)
         .values(status=DeliveryStatus.SENT.value, sent_at=func.now(), recipient=recipient, last_error=None)
     )
 
@@ -63,7 +64,8 @@ async def mark_many_sent(session: AsyncSession, sent: list[tuple[int, str | None
     if not sent:
         return
     await session.execute(
-        update(notifications).where(notifications.c.id == bindparam("sent_id"))
+        update(notifications)
+        .where(notifications.c.id == bindparam("sent_id"))
         .values(status=DeliveryStatus.SENT.value, sent_at=func.now(), recipient=bindparam("sent_to"), last_error=None)
         .execution_options(synchronize_session=False),
         [{"sent_id": nid, "sent_to": recipient} for nid, recipient in sent],
@@ -72,14 +74,16 @@ async def mark_many_sent(session: AsyncSession, sent: list[tuple[int, str | None
 
 async def mark_failed(session: AsyncSession, notification_id: int, *, error: str, recipient: str | None = None) -> None:
     await session.execute(
-        update(notifications).where(notifications.c.id == notification_id)
+        update(notifications)
+        .where(notifications.c.id == notification_id)
         .values(status=DeliveryStatus.FAILED.value, last_error=error[:2000], recipient=recipient)
     )
 
 
 async def schedule_retry(session: AsyncSession, notification_id: int, *, error: str, delay_seconds: float) -> None:
     await session.execute(
-        update(notifications).where(notifications.c.id == notification_id)
+        update(notifications)
+        .where(notifications.c.id == notification_id)
         .values(last_error=error[:2000], next_attempt_at=func.now() + _seconds(delay_seconds))
     )
 

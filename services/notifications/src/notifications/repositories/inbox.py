@@ -28,12 +28,14 @@ async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list
     unique = list({event.event_id: (event, doc) for event, doc in events}.values())
     if not unique:
         return []
-    new_ids = set(await session.scalars(
-        insert(inbox_events)
-        .values([{"event_id": e.event_id, "event_type": e.type, "order_id": e.order_id} for e, _ in unique])
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(inbox_events.c.event_id)
-    ))
+    new_ids = set(
+        await session.scalars(
+            insert(inbox_events)
+            .values([{"event_id": e.event_id, "event_type": e.type, "order_id": e.order_id} for e, _ in unique])
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(inbox_events.c.event_id)
+        )
+    )
     fresh = [(event, doc) for event, doc in unique if event.event_id in new_ids]
     if not fresh:
         return []
@@ -47,7 +49,8 @@ async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list
 async def _subscriptions_of(session: AsyncSession, user_ids: set[int]) -> dict[int, list[int]]:
     result = await session.execute(
         select(push_subscriptions.c.user_id, push_subscriptions.c.id)
-        .where(push_subscriptions.c.user_id.in_(user_ids)).order_by(push_subscriptions.c.id)
+        .where(push_subscriptions.c.user_id.in_(user_ids))
+        .order_by(push_subscriptions.c.id)
     )
     by_user: dict[int, list[int]] = defaultdict(list)
     for user_id, subscription_id in result:
@@ -55,11 +58,16 @@ async def _subscriptions_of(session: AsyncSession, user_ids: set[int]) -> dict[i
     return by_user
 
 
-def _notification_rows(event: OrderStatusChanged, document: dict[str, Any],
-                       subscription_ids: list[int]) -> list[dict[str, Any]]:
+def _notification_rows(
+    event: OrderStatusChanged, document: dict[str, Any], subscription_ids: list[int]
+) -> list[dict[str, Any]]:
     base = {
-        "event_id": event.event_id, "user_id": event.user_id, "order_id": event.order_id,
-        "order_status": event.status, "subject": subject_for(event)[:300], "payload": document,
+        "event_id": event.event_id,
+        "user_id": event.user_id,
+        "order_id": event.order_id,
+        "order_status": event.status,
+        "subject": subject_for(event)[:300],
+        "payload": document,
     }
     rows = [{**base, "channel": Channel.EMAIL.value, "subscription_id": None}] if wants_email(event) else []
     rows += [{**base, "channel": Channel.PUSH.value, "subscription_id": sid} for sid in subscription_ids]

@@ -9,8 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.models import notifications as n
 
-_COLUMNS = (n.c.id, n.c.event_id, n.c.order_id, n.c.order_status, n.c.channel, n.c.recipient, n.c.subject,
-            n.c.status, n.c.attempts, n.c.last_error, n.c.created_at, n.c.sent_at)
+_COLUMNS = (
+    n.c.id,
+    n.c.event_id,
+    n.c.order_id,
+    n.c.order_status,
+    n.c.channel,
+    n.c.recipient,
+    n.c.subject,
+    n.c.status,
+    n.c.attempts,
+    n.c.last_error,
+    n.c.created_at,
+    n.c.sent_at,
+)
 
 
 async def page_for_user(session: AsyncSession, user_id: int, *, limit: int, before_id: int | None) -> list[Any]:

@@ -24,8 +24,9 @@ def check_endpoint(endpoint: str, *, allow_http: bool) -> None:
         raise _invalid("endpoint", f"must be an absolute {' or '.join(allowed)} URL")
 
 
-async def subscribe(session: AsyncSession, *, user_id: int, body: PushSubscriptionIn, allow_http: bool,
-                    max_per_user: int) -> tuple[Subscription, bool]:
+async def subscribe(
+    session: AsyncSession, *, user_id: int, body: PushSubscriptionIn, allow_http: bool, max_per_user: int
+) -> tuple[Subscription, bool]:
     """The stored subscription and whether it is new."""
     check_endpoint(body.endpoint, allow_http=allow_http)
     if not valid_subscription_keys(body.keys.p256dh, body.keys.auth):
@@ -33,8 +34,9 @@ async def subscribe(session: AsyncSession, *, user_id: int, body: PushSubscripti
     existing = await subscriptions.find_by_endpoint(session, body.endpoint)
     if existing is None and await subscriptions.count_for_user(session, user_id) >= max_per_user:
         raise Conflict(f"At most {max_per_user} push subscriptions per user; delete one first")
-    stored = await subscriptions.upsert(session, user_id=user_id, endpoint=body.endpoint,
-                                        p256dh=body.keys.p256dh, auth=body.keys.auth)
+    stored = await subscriptions.upsert(
+        session, user_id=user_id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+    )
     return stored, existing is None
 
 

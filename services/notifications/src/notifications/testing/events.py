@@ -12,8 +12,9 @@ import orjson
 from shopcommon.kafka import make_producer
 
 
-def order_event(order_id: int, user_id: int, status: str, previous_status: str | None = None,
-                **extra: Any) -> dict[str, Any]:
+def order_event(
+    order_id: int, user_id: int, status: str, previous_status: str | None = None, **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "type": "order.status_changed",
@@ -33,8 +34,9 @@ def order_event(order_id: int, user_id: int, status: str, previous_status: str |
     return event
 
 
-async def produce(bootstrap: str, topic: str, events: Iterable[dict[str, Any] | bytes],
-                  key: bytes | None = None) -> None:
+async def produce(
+    bootstrap: str, topic: str, events: Iterable[dict[str, Any] | bytes], key: bytes | None = None
+) -> None:
     """Publish as the LOMS relay does: keyed by the order id so one order stays in one partition."""
     producer = make_producer(bootstrap)
     await producer.start()

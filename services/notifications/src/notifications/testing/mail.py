@@ -17,8 +17,9 @@ async def messages_to(mail_api: str, address: str) -> list[dict[str, Any]]:
     return list(reversed(full))
 
 
-async def wait_for_messages(mail_api: str, address: str, count: int, timeout: float = 15.0,
-                            settle: float = 0.0) -> list[dict[str, Any]]:
+async def wait_for_messages(
+    mail_api: str, address: str, count: int, timeout: float = 15.0, settle: float = 0.0
+) -> list[dict[str, Any]]:
     """Wait until at least `count` messages reached `address`; then `settle` seconds for extras."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

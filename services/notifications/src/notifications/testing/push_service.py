@@ -36,12 +36,16 @@ class PushSubscriber:
         public = self.private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64url(public), "auth": b64url(self.auth_secret)}}
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(public), "auth": b64url(self.auth_secret)},
+        }
 
     def decrypt(self, body: bytes) -> bytes:
-        plain: bytes = http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth_secret,
-                                        version="aes128gcm")
+        plain: bytes = http_ece.decrypt(
+            body, private_key=self.private_key, auth_secret=self.auth_secret, version="aes128gcm"
+        )
         return plain
 
 

@@ -16,8 +16,9 @@ from shopcommon.devstack.servers import free_port
 @asynccontextmanager
 async def serve_app(app: Any, *, port: int | None = None, startup_timeout: float = 30.0) -> AsyncIterator[str]:
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the runner owns signals
     task = asyncio.create_task(server.serve())

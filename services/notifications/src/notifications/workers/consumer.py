@@ -37,10 +37,22 @@ log = logging.getLogger(__name__)
 
 
 class EventConsumer:
-    def __init__(self, *, bootstrap: str, topic: str, group_id: str, sessionmaker: async_sessionmaker[AsyncSession],
-                 hub: StreamHub, metrics: NotificationMetrics, on_recorded: Callable[[], None],
-                 batch_size: int = 200, transaction_size: int = 50, topic_partitions: int = 3,
-                 fetch_wait_ms: int = 50, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        hub: StreamHub,
+        metrics: NotificationMetrics,
+        on_recorded: Callable[[], None],
+        batch_size: int = 200,
+        transaction_size: int = 50,
+        topic_partitions: int = 3,
+        fetch_wait_ms: int = 50,
+        retry_seconds: float = 1.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
@@ -57,8 +69,13 @@ class EventConsumer:
     async def run(self) -> None:
         pause = self.retry_seconds
         while True:
-            consumer = make_consumer(self.bootstrap, self.topic, group_id=self.group_id, metadata_max_age_ms=3000,
-                                     fetch_max_wait_ms=self.fetch_wait_ms)
+            consumer = make_consumer(
+                self.bootstrap,
+                self.topic,
+                group_id=self.group_id,
+                metadata_max_age_ms=3000,
+                fetch_max_wait_ms=self.fetch_wait_ms,
+            )
             try:
                 await ensure_topics(self.bootstrap, {self.topic: self.topic_partitions})
                 await consumer.start()
@@ -104,12 +121,17 @@ class EventConsumer:
         """Handle one partition's messages in order, a chunk per transaction; the offset of the first
         message not handled."""
         for start in range(0, len(messages), self.transaction_size):
-            chunk = messages[start:start + self.transaction_size]
+            chunk = messages[start : start + self.transaction_size]
             try:
                 await self.handle_chunk([m.value for m in chunk])
             except Exception:  # database or Redis trouble: stop this partition here and retry later
-                log.exception("could not handle the events at %s:%s@%s..%s; will retry",
-                              chunk[0].topic, chunk[0].partition, chunk[0].offset, chunk[-1].offset)
+                log.exception(
+                    "could not handle the events at %s:%s@%s..%s; will retry",
+                    chunk[0].topic,
+                    chunk[0].partition,
+                    chunk[0].offset,
+                    chunk[-1].offset,
+                )
                 return chunk[0].offset
         return messages[-1].offset + 1
 
@@ -124,8 +146,9 @@ class EventConsumer:
         if fresh:
             self.on_recorded()
         # Streamed after the commit, redeliveries included: the hub publishes each event id only once.
-        await self.hub.publish_many([(event.user_id, stream_event(event.event_id, event.type, doc))
-                                     for event, doc in parsed])
+        await self.hub.publish_many(
+            [(event.user_id, stream_event(event.event_id, event.type, doc)) for event, doc in parsed]
+        )
 
     def parse(self, raw: bytes | None) -> Parsed | None:
         try:

@@ -30,8 +30,9 @@ class DeliveryOptions:
 class DeliveryWorker(ABC):
     channel: Channel
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics,
-                 options: DeliveryOptions) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics, options: DeliveryOptions
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.metrics = metrics
         self.policy = options.policy
@@ -60,8 +61,9 @@ class DeliveryWorker(ABC):
 
     async def run_once(self) -> int:
         async with transaction(self.sessionmaker) as session:
-            claimed = await deliveries.claim_due(session, self.channel, limit=self.batch_size,
-                                                 lease_seconds=self.lease_seconds)
+            claimed = await deliveries.claim_due(
+                session, self.channel, limit=self.batch_size, lease_seconds=self.lease_seconds
+            )
         if claimed:
             await self.deliver(claimed)
         return len(claimed)

@@ -22,9 +22,18 @@ SETTLE_EVERY = 10
 class EmailSender(DeliveryWorker):
     channel = Channel.EMAIL
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics,
-                 options: DeliveryOptions, *, users: UserDirectory, mailer: SmtpMailer, renderer: EmailRenderer,
-                 sender: str, connections: int = 4) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        metrics: NotificationMetrics,
+        options: DeliveryOptions,
+        *,
+        users: UserDirectory,
+        mailer: SmtpMailer,
+        renderer: EmailRenderer,
+        sender: str,
+        connections: int = 4,
+    ) -> None:
         super().__init__(sessionmaker, metrics, options)
         self.connections = max(1, connections)
         self.users = users
@@ -34,7 +43,7 @@ class EmailSender(DeliveryWorker):
 
     async def deliver(self, claimed: list[Claimed]) -> None:
         # A batch holds at most one e-mail per order, so the lanes cannot reorder an order's e-mails.
-        lanes = [claimed[i::self.connections] for i in range(self.connections)]
+        lanes = [claimed[i :: self.connections] for i in range(self.connections)]
         await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes if lane))
 
     async def _deliver_lane(self, lane: list[Claimed]) -> None:
@@ -61,8 +70,9 @@ class EmailSender(DeliveryWorker):
             if smtp is not None:
                 await self.mailer.close(smtp)
 
-    async def _send_one(self, item: Claimed, smtp: aiosmtplib.SMTP | None
-                        ) -> tuple[aiosmtplib.SMTP | None, str | None, DeliveryError | None]:
+    async def _send_one(
+        self, item: Claimed, smtp: aiosmtplib.SMTP | None
+    ) -> tuple[aiosmtplib.SMTP | None, str | None, DeliveryError | None]:
         """Render and send one e-mail over the lane's connection (opened on first need)."""
         recipient: str | None = None
         try:

@@ -22,18 +22,30 @@ MAX_IN_FLIGHT = 10
 
 def push_payload(event: OrderStatusChanged) -> bytes:
     """Small (push services take about 4 KB): what a notification needs, not the whole order."""
-    return orjson.dumps({
-        "type": event.type, "event_id": str(event.event_id), "order_id": event.order_id,
-        "status": event.status, "previous_status": event.previous_status,
-        "title": subject_for(event), "occurred_at": event.occurred_at.isoformat(),
-    })
+    return orjson.dumps(
+        {
+            "type": event.type,
+            "event_id": str(event.event_id),
+            "order_id": event.order_id,
+            "status": event.status,
+            "previous_status": event.previous_status,
+            "title": subject_for(event),
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+    )
 
 
 class PushSender(DeliveryWorker):
     channel = Channel.PUSH
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: NotificationMetrics,
-                 options: DeliveryOptions, *, client: WebPushClient) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        metrics: NotificationMetrics,
+        options: DeliveryOptions,
+        *,
+        client: WebPushClient,
+    ) -> None:
         super().__init__(sessionmaker, metrics, options)
         self.client = client
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)

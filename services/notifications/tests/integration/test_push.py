@@ -136,3 +136,14 @@ async def test_unusable_subscriptions_are_refused_with_422_and_nothing_stored(
     assert unauthenticated.status_code == 401
     stored = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE user_id = :u", u=USER + 4)
     assert stored[0][0] == 0
+
+
+async def test_subscriptions_beyond_the_per_user_limit_are_refused_with_409(
+    settings_for: Callable[..., Settings], push_service: LocalPushService, test_issuer: TestIssuer
+) -> None:
+    first, second = push_service.subscriber().subscription(), push_service.subscriber().subscription()
+    async with running(settings_for(consumer_enabled=False, max_subscriptions_per_user=1)) as (_, client):
+        accepted = await subscribe(client, first, USER + 5, test_issuer)
+        refused = await subscribe(client, second, USER + 5, test_issuer)
+        again = await subscribe(client, first, USER + 5, test_issuer)
+    assert (accepted.status_code, refused.status_code, again.status_code) == (201, 409, 200)

@@ -75,8 +75,7 @@ async def list_cart(shop: Shopping, *, user_id: int) -> dict[str, Any]:
 
 async def read_cart(shop: Shopping, *, user_id: int) -> Cart:
     """A short read of its own: no database connection is held while ProductService answers."""
-    async with shop.read_sessionmaker() as session:
-        return await cart_store.load_cart(session, user_id=user_id)
+    return await cart_store.load_cart(shop.pg, user_id=user_id)
 
 
 def _seen_key(shop: Shopping, cart: Cart) -> str:

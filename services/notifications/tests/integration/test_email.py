@@ -7,6 +7,7 @@ from notifications.config import Settings
 from notifications.testing.events import order_event, produce
 from notifications.testing.mail import wait_for_messages
 from shopcommon.devstack.servers import wait_port
+from shopcommon.pagination import encode_cursor
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -109,11 +110,12 @@ async def test_the_log_needs_a_users_own_token_and_a_valid_cursor(
     settings_for: Callable[..., Settings], test_issuer: TestIssuer
 ) -> None:
     settings = settings_for(consumer_enabled=False, email_sender_enabled=False, push_sender_enabled=False)
+    customer = test_issuer.auth(5, "customer")
+    forged = [encode_cursor({"id": 2**63}), encode_cursor({"id": "7"}), encode_cursor({"after": 1}), "%%%"]
     async with running(settings) as (_, client):
         anonymous = await client.get("/api/v1/notifications")
         service = await client.get("/api/v1/notifications", headers=test_issuer.auth("loms", "service"))
-        bad_cursor = await client.get(
-            "/api/v1/notifications", params={"cursor": "%%%"}, headers=test_issuer.auth(5, "customer")
-        )
-    assert anonymous.status_code == 401 and service.status_code == 403 and bad_cursor.status_code == 400
-    assert bad_cursor.headers["content-type"] == "application/problem+json"
+        bad = [await client.get("/api/v1/notifications", params={"cursor": c}, headers=customer) for c in forged]
+    assert anonymous.status_code == 401 and service.status_code == 403
+    assert [r.status_code for r in bad] == [400] * len(forged)
+    assert all(r.headers["content-type"] == "application/problem+json" for r in bad)

@@ -12,7 +12,9 @@ from shopcommon.pagination import BadCursor, Page, decode_cursor, encode_cursor
 async def list_own(session: AsyncSession, *, user_id: int, limit: int, cursor: str | None) -> Page[NotificationOut]:
     position = decode_cursor(cursor, "id")
     before_id = position["id"] if position else None
-    if before_id is not None and (not isinstance(before_id, int) or isinstance(before_id, bool)):
+    if before_id is not None and (
+        not isinstance(before_id, int) or isinstance(before_id, bool) or not 0 < before_id < 2**63
+    ):
         raise BadCursor("The cursor is not one this service issued.")
     rows = await notification_log.page_for_user(session, user_id, limit=limit, before_id=before_id)
     items = [NotificationOut.model_validate(row._mapping) for row in rows[:limit]]

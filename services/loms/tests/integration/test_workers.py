@@ -33,7 +33,7 @@ NEXT = {"new": {"awaiting payment", "failed", "cancelled"}, "awaiting payment": 
 def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str) -> Settings:
     """The API alone (no inline reservation, no workers of its own); the test runs the workers."""
     return make_settings(shop_stack, loms_db, test_issuer, topic, inline_reservation=False, intake_enabled=False,
-                         expiry_enabled=False, relay_enabled=False, payment_timeout=4)
+                         expiry_enabled=False, relay_enabled=False, payment_timeout=600)
 
 
 @pytest.fixture
@@ -80,6 +80,9 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
         moves = [client.post(f"/api/v1/orders/{o}/pay", headers=auth.service()) for o in to_pay]
         moves += [client.post(f"/api/v1/orders/{o}/cancel", headers=auth.service()) for o in to_cancel]
         assert {r.status_code for r in await asyncio.gather(*moves)} == {200}
+    # The rest are left unpaid: their deadline passes now, and the expiry workers take over.
+    await db.fetch("UPDATE orders SET payment_deadline = now() WHERE status = 'awaiting payment' "
+                   "AND id = ANY($1::bigint[])", reserved)
 
     order_ids = [a.json()["order_id"] for a in answers]
 

@@ -3,18 +3,19 @@ with their outbox events in one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import Row, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.domain.items import OrderItem
 from loms.domain.order import Order
 from loms.domain.statuses import CancelReason, OrderStatus
+from loms.pg import Sql
 from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
 
 ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline, o.cancel_reason,
@@ -23,19 +24,20 @@ ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline,
        FROM order_items i WHERE i.order_id = o.id)::text AS items"""
 
 
-def order_from_row(row: Row[Any]) -> Order:
-    items = tuple(OrderItem(sku, count, price) for sku, count, price in orjson.loads(row.items or "[]"))
+def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
+    m: Mapping[Any, Any] = row._mapping if isinstance(row, Row) else row
+    items = tuple(OrderItem(sku, count, price) for sku, count, price in orjson.loads(m["items"] or "[]"))
     return Order(
-        id=row.id,
-        user_id=row.user_id,
-        status=OrderStatus(row.status),
+        id=m["id"],
+        user_id=m["user_id"],
+        status=OrderStatus(m["status"]),
         items=items,
-        total_price=row.total_price,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        payment_deadline=row.payment_deadline,
-        cancel_reason=CancelReason(row.cancel_reason) if row.cancel_reason else None,
-        shortages=orjson.loads(row.shortages) if row.shortages else None,
+        total_price=m["total_price"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        payment_deadline=m["payment_deadline"],
+        cancel_reason=CancelReason(m["cancel_reason"]) if m["cancel_reason"] else None,
+        shortages=orjson.loads(m["shortages"]) if m["shortages"] else None,
     )
 
 
@@ -64,8 +66,8 @@ def _insert_sql(with_idempotency: bool) -> str:
     SELECT id, {NOTIFY} FROM new_order"""
 
 
-_INSERT = text(_insert_sql(False))
-_INSERT_WITH_KEY = text(_insert_sql(True))
+_INSERT = Sql(_insert_sql(False))
+_INSERT_WITH_KEY = Sql(_insert_sql(True))
 
 
 class KeyTaken(Exception):
@@ -73,7 +75,7 @@ class KeyTaken(Exception):
 
 
 async def insert_new(
-    conn: AsyncConnection,
+    conn: asyncpg.Connection,
     *,
     user_id: int,
     items: Sequence[OrderItem],
@@ -97,17 +99,17 @@ async def insert_new(
         "ev_request_id": request_id,
     }
     if idempotency is None:
-        return int(await conn.scalar(_INSERT, params))
+        return int(await _INSERT.fetchval(conn, params))
     params.update({f"idem_{k}": v for k, v in idempotency.items()})
     try:
-        return int(await conn.scalar(_INSERT_WITH_KEY, params))
-    except IntegrityError as exc:
-        if "pk_idempotency_keys" in str(exc.orig):
+        return int(await _INSERT_WITH_KEY.fetchval(conn, params))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "pk_idempotency_keys":
             raise KeyTaken from exc
         raise
 
 
-_CLAIM_NEXT = text(f"""
+_CLAIM_NEXT = Sql(f"""
     SELECT {ORDER_COLUMNS} FROM orders o
     WHERE o.status = 'new' AND o.created_at <= now() - make_interval(secs => :grace)
     ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED
@@ -122,9 +124,10 @@ _GET = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id")
 _STATUS = text("SELECT status FROM orders WHERE id = :id")
 
 
-async def claim_next_new(conn: AsyncConnection, grace_seconds: float) -> Order | None:
-    row = (await conn.execute(_CLAIM_NEXT, {"grace": grace_seconds})).first()
-    return order_from_row(row) if row else None
+async def claim_next_new(conn: asyncpg.Connection, grace_seconds: float) -> Order | None:
+    """Lock the oldest `new` order nobody holds (intake)."""
+    rows = await _CLAIM_NEXT.fetch(conn, {"grace": grace_seconds})
+    return order_from_row(rows[0]) if rows else None
 
 
 async def lock(conn: AsyncConnection, order_id: int) -> Order | None:

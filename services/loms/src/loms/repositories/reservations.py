@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.domain.allocation import Allocation, Shortage, StockLevel
+from loms.pg import Sql
 from loms.repositories.idempotency import FINISH_CTE, Finish, finish_params
 from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
 
 # The order row is locked first, then its stock rows in (sku, warehouse) order, as everywhere.
 # Row 0 says whether the order was claimed; the rest are the locked stock levels.
-_CLAIM_AND_LOCK = text("""
+_CLAIM_AND_LOCK = Sql("""
     WITH claimed AS (
         SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
     ), levels AS (
@@ -39,14 +39,14 @@ class Claim:
     levels: list[StockLevel]
 
 
-async def claim_and_lock(conn: AsyncConnection, *, order_id: int, skus: Sequence[int]) -> Claim:
+async def claim_and_lock(conn: asyncpg.Connection, *, order_id: int, skus: Sequence[int]) -> Claim:
     """Lock a `new` order nobody else holds, and the stock rows of its skus."""
-    rows = (await conn.execute(_CLAIM_AND_LOCK, {"order_id": order_id, "skus": list(skus)})).all()
-    claimed = any(r.sku == 0 for r in rows)
-    return Claim(claimed, [StockLevel(r.sku, r.warehouse_id, r.available) for r in rows if r.sku != 0])
+    rows = await _CLAIM_AND_LOCK.fetch(conn, {"order_id": order_id, "skus": list(skus)})
+    claimed = any(r["sku"] == 0 for r in rows)
+    return Claim(claimed, [StockLevel(r["sku"], r["warehouse_id"], r["available"]) for r in rows if r["sku"] != 0])
 
 
-_RESERVE = text(f"""
+_RESERVE = Sql(f"""
     WITH alloc AS (
         SELECT * FROM unnest(CAST(:a_skus AS bigint[]), CAST(:a_warehouses AS bigint[]), CAST(:a_counts AS bigint[]))
             AS a(sku, warehouse_id, count)
@@ -64,7 +64,7 @@ _RESERVE = text(f"""
     SELECT {NOTIFY}
 """)
 
-_FAIL = text(f"""
+_FAIL = Sql(f"""
     WITH changed AS (
         UPDATE orders SET status = 'failed', shortages = CAST(:shortages AS jsonb),
                updated_at = CAST(:now AS timestamptz)
@@ -75,7 +75,7 @@ _FAIL = text(f"""
 
 
 async def reserve(
-    conn: AsyncConnection,
+    conn: asyncpg.Connection,
     *,
     order_id: int,
     allocations: Sequence[Allocation],
@@ -87,7 +87,7 @@ async def reserve(
     finish: Finish | None = None,
 ) -> None:
     """Hold the allocated units, record the reservations and move the order to `awaiting payment`."""
-    await conn.execute(_RESERVE, {
+    await _RESERVE.execute(conn, {
         "order_id": order_id,
         "a_skus": [a.sku for a in allocations],
         "a_warehouses": [a.warehouse_id for a in allocations],
@@ -100,7 +100,7 @@ async def reserve(
 
 
 async def fail(
-    conn: AsyncConnection,
+    conn: asyncpg.Connection,
     *,
     order_id: int,
     shortages: Sequence[Shortage],
@@ -110,7 +110,7 @@ async def fail(
     request_id: str | None,
     finish: Finish | None = None,
 ) -> None:
-    await conn.execute(_FAIL, {
+    await _FAIL.execute(conn, {
         "order_id": order_id,
         "shortages": orjson.dumps([s.as_dict() for s in shortages]).decode(),
         "now": now,

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from loms import pg
 from loms.config import Settings
 from loms.db import Db
 from loms.domain import events
@@ -67,7 +68,7 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
                                   items=items, total_price=total, occurred_at=now)
     idem = request.idempotency
     try:
-        async with db.autocommit.connect() as conn:
+        async with pg.autocommit(db.engine) as conn:
             order_id = await orders.insert_new(
                 conn, user_id=request.user_id, items=items, total_price=total, now=now, event=event,
                 topic=settings.order_events_topic, request_id=request.request_id,

@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from loms import pg
 from loms.config import Settings
 from loms.domain.allocation import Line, StockLevel, allocate
 from loms.domain.order import Order
@@ -26,7 +28,7 @@ from loms.services.clock import utcnow
 AnswerFor = Callable[[Order], Finish]
 
 
-async def reserve_locked(conn: AsyncConnection, order: Order, levels: Sequence[StockLevel], *, settings: Settings,
+async def reserve_locked(conn: asyncpg.Connection, order: Order, levels: Sequence[StockLevel], *, settings: Settings,
                          request_id: str | None, answer_for: AnswerFor | None = None) -> Order:
     """Reserve an order the caller holds locked while `new`, its stock rows locked too."""
     result = allocate([Line(i.sku, i.count) for i in order.items], levels)
@@ -50,7 +52,7 @@ async def reserve_locked(conn: AsyncConnection, order: Order, levels: Sequence[S
 async def reserve_if_new(engine: AsyncEngine, order: Order, *, settings: Settings, request_id: str | None,
                          answer_for: AnswerFor | None = None) -> Order | None:
     """The create request's own attempt; None when someone else holds or settled the order."""
-    async with engine.begin() as conn:
+    async with pg.transaction(engine) as conn:
         claim = await reservations.claim_and_lock(conn, order_id=order.id, skus=[i.sku for i in order.items])
         if not claim.claimed:
             return None
@@ -61,7 +63,7 @@ async def reserve_if_new(engine: AsyncEngine, order: Order, *, settings: Setting
 async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | None:
     """The intake worker's step: the oldest `new` order nobody holds; None when there is none."""
     grace = settings.intake_grace if settings.inline_reservation else 0.0
-    async with engine.begin() as conn:
+    async with pg.transaction(engine) as conn:
         order = await orders.claim_next_new(conn, grace)
         if order is None:
             return None

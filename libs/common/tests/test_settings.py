@@ -36,3 +36,9 @@ def test_prod_accepts_real_secrets() -> None:
 def test_shared_variables_need_no_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6379/2")
     assert WithSecret().redis_url == "redis://elsewhere:6379/2"
+
+
+def test_without_app_env_a_service_is_in_prod_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ENV", raising=False)
+    with pytest.raises(ValidationError, match="api_secret"):
+        WithSecret(database_url="postgresql://db/x")

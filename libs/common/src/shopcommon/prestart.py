@@ -52,7 +52,7 @@ async def prepare(spec: ServiceSpec, env: dict[str, str], timeout: float) -> str
     if spec.migrations is not None:
         await asyncio.to_thread(upgrade, spec.migrations, url)
     loader = spec.load_demo_data()
-    if env.get("APP_ENV", "dev") == "dev" and loader is not None:
+    if env.get("APP_ENV", "prod") == "dev" and loader is not None:
         await loader(url, env)
     return url
 

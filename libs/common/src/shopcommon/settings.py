@@ -33,7 +33,9 @@ class ServiceSettings(BaseSettings):
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
     service_name: str = "service"
-    app_env: AppEnv = shared("APP_ENV", AppEnv.DEV)
+    #: `prod` unless said otherwise: a deployment that forgets APP_ENV must not get demo accounts and
+    #: generated keys. `make run`, `make test` and the tools set `dev` themselves.
+    app_env: AppEnv = shared("APP_ENV", AppEnv.PROD)
     log_level: str = shared("LOG_LEVEL", "INFO")
     log_json: bool = shared("LOG_JSON", True)
 

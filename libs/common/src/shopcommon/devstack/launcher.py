@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     base_env = dict(os.environ)
-    demo = base_env.get("APP_ENV", "dev") == "dev"
+    base_env.setdefault("APP_ENV", "dev")  # `make run` is the development mode
+    demo = base_env["APP_ENV"] == "dev"
     specs = discover_services(args.only)
     ports = service_ports(specs, base_env)
     stack = EmbeddedStack(data_dir, StackPorts.from_env(base_env), durable=True, echo=True, env=base_env)

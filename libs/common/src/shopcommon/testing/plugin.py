@@ -30,6 +30,12 @@ from shopcommon.testing.tokens import TestIssuer
 T = TypeVar("T")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests run in development mode (demo data, dev keys) unless the environment says otherwise;
+    # settings themselves default to prod.
+    os.environ.setdefault("APP_ENV", "dev")
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even when a loop is running in this thread."""
     return in_thread(asyncio.run, coro)

@@ -52,6 +52,8 @@ def settings_for(
             # Each app its own rate-limit windows and codes, so tests never spend each other's allowance.
             "identity_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
             "shopping_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
+            # Tests register many accounts from one address; the registration limit has tests of its own.
+            "registrations_per_ip": 1000,
             **overrides,
         }
         return Settings(**values)

@@ -120,3 +120,20 @@ async def test_the_code_is_the_only_six_digit_number_even_for_a_digit_username(
     await request_code(client, user["email"])
     [message] = await mail_to(shop_stack.urls.mail_api_url, user["email"])
     assert code_in(message) not in {"123456", "654321"}
+
+
+async def test_failures_carry_over_to_new_codes_until_the_daily_cap(app_client: AppFactory, shop_stack: Stack) -> None:
+    """Asking for a new code starts a new five-attempt count, but not a new daily allowance."""
+    async with app_client(otp_failures_per_email=3) as c:
+        user = await register(c)
+        for _ in range(3):
+            await request_code(c, user["email"])
+            wrong = await c.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": "0000000"})
+            assert wrong.status_code == 401
+        await request_code(c, user["email"])
+        messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+        while len(messages) < 4:
+            messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
+        right = await c.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code_in(messages[0])})
+        assert right.status_code == 429
+        assert int(right.headers["Retry-After"]) > 3600  # a day's window, not a minute's

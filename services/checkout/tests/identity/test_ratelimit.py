@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from checkout.identity.ratelimit import Bucket, RateLimiter
+from checkout.identity.ratelimit import Attempt, Bucket, RateLimiter
 from shopcommon.problems import TooManyRequests
 from shopcommon.redis import make_redis
 from shopcommon.testing.plugin import Stack
 
-from .conftest import AppFactory, register
+from .conftest import AppFactory, auth_as, register
 
 
 def assert_limited(r: httpx.Response) -> None:
@@ -84,8 +85,8 @@ async def test_limiter_lets_exactly_the_limit_through_under_concurrency(redis: R
     limiter = RateLimiter(redis, 60, prefix=f"t-{uuid.uuid4().hex[:8]}:")
     bucket = Bucket("test", "burst", 10)
     results = await asyncio.gather(*(limiter.hit(bucket) for _ in range(50)), return_exceptions=True)
-    assert sum(r is None for r in results) == 10
-    assert all(isinstance(r, TooManyRequests) for r in results if r is not None)
+    assert sum(isinstance(r, Attempt) for r in results) == 10
+    assert all(isinstance(r, TooManyRequests) for r in results if not isinstance(r, Attempt))
     await redis.aclose()
 
 
@@ -102,13 +103,78 @@ async def test_limiter_window_slides(redis: Redis) -> None:
     await redis.aclose()
 
 
-async def test_check_counts_nothing_and_add_always_counts(redis: Redis) -> None:
+async def test_failed_attempts_stay_counted_and_successful_ones_do_not(redis: Redis) -> None:
     limiter = RateLimiter(redis, 60, prefix=f"t-{uuid.uuid4().hex[:8]}:")
     bucket = Bucket("test", "failures", 2)
     for _ in range(5):
-        await limiter.check(bucket)
-    await limiter.add(bucket)
-    await limiter.add(bucket)
+        async with limiter.counting_failures(bucket):
+            pass  # succeeded: taken back out of the window
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            async with limiter.counting_failures(bucket):
+                raise ValueError("wrong password")
     with pytest.raises(TooManyRequests):
-        await limiter.check(bucket)
+        async with limiter.counting_failures(bucket):
+            pytest.fail("a full bucket must not let the attempt run")
     await redis.aclose()
+
+
+async def test_buckets_of_one_attempt_may_have_windows_of_their_own(redis: Redis) -> None:
+    limiter = RateLimiter(redis, 1, prefix=f"t-{uuid.uuid4().hex[:8]}:")
+    short, day = Bucket("test", "minute", 5), Bucket("test", "day", 2, window=86_400)
+    await limiter.hit(short, day)
+    await limiter.hit(short, day)
+    await asyncio.sleep(1.1)  # the short window has emptied, the long one has not
+    with pytest.raises(TooManyRequests) as blocked:
+        await limiter.hit(short, day)
+    assert int(blocked.value.headers["Retry-After"]) > 86_000
+    await redis.aclose()
+
+
+def wrong_guess(kind: str) -> tuple[str, dict[str, str]]:
+    if kind == "password":
+        return "/api/v1/auth/token", {"username": "josh", "password": "wrong"}
+    if kind == "web-login":
+        return "/api/v1/auth/login", {"username": "josh", "password": "wrong"}
+    if kind == "client-credentials":
+        return "/api/v1/auth/token", {"grant_type": "client_credentials", "client_id": "loms", "client_secret": "no"}
+    return "/api/v1/auth/otp/verify", {"email": "josh@shop.example", "code": "000000"}
+
+
+@pytest.mark.parametrize("kind", ["password", "web-login", "client-credentials", "one-time-code"])
+async def test_concurrent_wrong_guesses_cannot_outrun_the_limit(app_client: AppFactory, kind: str) -> None:
+    """Every guess is counted before it is checked, so at most `limit` ever reach the check."""
+    url, body = wrong_guess(kind)
+    async with app_client(ip="198.51.100.60") as c:
+        answers = await asyncio.gather(*(c.post(url, json=body) for _ in range(60)))
+    assert Counter(r.status_code for r in answers) == {401: 10, 429: 50}
+
+
+async def test_registrations_are_limited_per_ip(app_client: AppFactory) -> None:
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    async with app_client(ip="198.51.100.70", registrations_per_ip=3, identity_redis_prefix=prefix) as c:
+        for _ in range(3):
+            await register(c)
+        body = {"username": "onetoomany", "email": "onetoomany@example.org", "password": "correct horse battery"}
+        assert_limited(await c.post("/api/v1/users", json=body))
+        assert (await c.post("/api/v1/auth/token", json={"username": "onetoomany", "password": "x"})).status_code == 401
+    async with app_client(ip="198.51.100.71", registrations_per_ip=3, identity_redis_prefix=prefix) as other:
+        await register(other)
+
+
+async def test_wrong_current_passwords_spend_the_sign_in_allowance(app_client: AppFactory) -> None:
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    async with app_client(ip="198.51.100.80", identity_redis_prefix=prefix) as c:
+        user = await register(c)
+        headers = await auth_as(c, user["username"], "correct horse battery")
+        url, change = f"/api/v1/users/{user['id']}", {"password": "new secret words"}
+        for _ in range(10):
+            r = await c.patch(url, headers=headers, json={**change, "current_password": "a guess"})
+            assert r.status_code == 403
+        assert_limited(
+            await c.patch(url, headers=headers, json={**change, "current_password": "correct horse battery"})
+        )
+    async with app_client(ip="198.51.100.81", identity_redis_prefix=prefix) as other:
+        # The same account's allowance: signing in from elsewhere waits too.
+        body = {"username": user["username"], "password": "correct horse battery"}
+        assert_limited(await other.post("/api/v1/auth/token", json=body))

@@ -19,6 +19,7 @@ from checkout.main import create_app
 from shopcommon.db import async_url
 from shopcommon.devsecrets import dev_secret
 from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
 
 from .conftest import AppFactory
 
@@ -81,6 +82,18 @@ async def test_outside_dev_cookies_are_secure_by_default(app_client: AppFactory,
         assert all("; secure" in h.lower() for h in r.headers.get_list("set-cookie"))
 
 
+async def test_outside_dev_the_jwks_file_grants_nothing(
+    app_client: AppFactory, prod_keys: Path, test_issuer: TestIssuer
+) -> None:
+    """JWT_JWKS_FILE is for tests' throwaway issuer; in production it would let whoever can write
+    one file mint any role, so checkout trusts only its own keys there."""
+    async with app_client(app_env="prod", jwt_keys_dir=str(prod_keys), **PROD_SECRETS) as c:
+        own = await c.post("/api/v1/auth/token", json={"username": "josh", "password": "1"})
+        me = (await c.get("/api/v1/users/me", headers={"Authorization": f"Bearer {own.json()['access_token']}"})).json()
+        assert (await c.get("/api/v1/users/me", headers=test_issuer.auth(me["id"], "customer"))).status_code == 401
+        assert (await c.get("/api/v1/users", headers=test_issuer.auth("loms", "service"))).status_code == 401
+
+
 async def test_demo_accounts_load_once_and_only_in_dev(shop_stack: Stack) -> None:
     url = shop_stack.fresh_database("checkout", "id_demo_modes")
     assert await load_identity_demo(url, {"APP_ENV": "prod"}) == 0
@@ -107,5 +120,7 @@ async def test_openapi_states_who_may_call_every_identity_operation(client: http
     token = doc["paths"]["/api/v1/auth/token"]["post"]
     assert set(token["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
     assert doc["paths"]["/api/v1/users"]["get"]["x-roles"] == ["manager", "service"]
+    # Why services may list accounts: LOMS assigns fulfilment tasks to the workers of a category.
+    assert "LOMS" in doc["paths"]["/api/v1/users"]["get"]["description"]
     settings = Settings(database_url="postgresql://x@127.0.0.1/x")
     assert settings.access_token_ttl == 900 and settings.otp_ttl == 600 and settings.otp_max_attempts == 5

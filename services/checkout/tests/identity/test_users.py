@@ -134,11 +134,14 @@ async def test_list_workers_of_a_category(client: httpx.AsyncClient) -> None:
 async def test_update_own_names_and_email(client: httpx.AsyncClient) -> None:
     user = await register(client)
     headers = await auth_as(client, user["username"], "correct horse battery")
+    current = {"current_password": "correct horse battery"}
     r = await client.patch(f"/api/v1/users/{user['id']}", headers=headers,
-                           json={"first_name": "Paul", "last_name": "McCartney", "email": "Paul@Example.org"})  # fmt: skip
+                           json={"first_name": "Paul", "last_name": "McCartney", "email": "Paul@Example.org", **current})  # fmt: skip
     assert r.status_code == 200
     assert r.json() == {**user, "first_name": "Paul", "last_name": "McCartney", "email": "paul@example.org"}
-    taken = await client.patch(f"/api/v1/users/{user['id']}", headers=headers, json={"email": "josh@shop.example"})
+    taken = await client.patch(
+        f"/api/v1/users/{user['id']}", headers=headers, json={"email": "josh@shop.example", **current}
+    )
     assert taken.status_code == 409
     nulled = await client.patch(f"/api/v1/users/{user['id']}", headers=headers, json={"email": None})
     assert nulled.status_code == 422
@@ -157,6 +160,31 @@ async def test_changing_own_password_needs_the_current_one_and_ends_sessions(cli
     await login(client, user["username"], "new secret words")
     refreshed = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": pair["refresh_token"]})
     assert refreshed.status_code == 401
+
+
+async def test_changing_own_email_needs_the_current_password_and_ends_sessions(client: httpx.AsyncClient) -> None:
+    """A stolen access token alone must not move the account to the thief's address (and so to
+    one-time codes the thief receives)."""
+    user = await register(client)
+    pair = await login(client, user["username"], "correct horse battery")
+    url, headers = f"/api/v1/users/{user['id']}", bearer(pair["access_token"])
+    for body in ({"email": "thief@example.org"}, {"email": "thief@example.org", "current_password": "guess"}):
+        assert (await client.patch(url, headers=headers, json=body)).status_code == 403
+    assert (await client.get(url, headers=headers)).json()["email"] == user["email"]
+    # Sending the address it already has is no change and needs nothing.
+    assert (await client.patch(url, headers=headers, json={"email": user["email"].upper()})).status_code == 200
+    body = {"email": "moved@example.org", "current_password": "correct horse battery"}
+    assert (await client.patch(url, headers=headers, json=body)).json()["email"] == "moved@example.org"
+    refreshed = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 401
+
+
+async def test_manager_changes_an_email_without_a_password(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    admin = await auth_as(client, "admin")
+    new_email = f"{user['username']}@moved.example"
+    r = await client.patch(f"/api/v1/users/{user['id']}", headers=admin, json={"email": new_email})
+    assert r.status_code == 200 and r.json()["email"] == new_email
 
 
 async def test_manager_makes_a_worker_with_categories(client: httpx.AsyncClient) -> None:

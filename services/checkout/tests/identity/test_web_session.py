@@ -71,3 +71,23 @@ async def test_cookie_logout_revokes_and_clears_the_session(app_client: AppFacto
         assert all("max-age=0" in v for v in set_cookies(r).values())
         assert (await c.get("/api/v1/users/me")).status_code == 401
         assert (await c.post("/api/v1/auth/token/refresh", json={"refresh_token": refresh})).status_code == 401
+
+
+async def test_login_from_a_cross_site_form_is_refused(app_client: AppFactory) -> None:
+    """Login CSRF: another site must not sign the browser into an account of the attacker's."""
+    form = {"username": "josh", "password": "1"}
+    async with app_client() as c:
+        for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+            r = await c.post("/api/v1/auth/login", data=form, headers=headers)
+            assert r.status_code == 403, headers
+            assert r.headers["content-type"] == "application/problem+json"
+            assert not r.headers.get_list("set-cookie")
+        assert (await c.get("/api/v1/users/me")).status_code == 401
+
+
+async def test_login_from_the_same_origin_or_without_browser_headers_works(app_client: AppFactory) -> None:
+    form = {"username": "josh", "password": "1"}
+    async with app_client() as c:
+        for headers in ({"Origin": "http://checkout", "Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}):
+            r = await c.post("/api/v1/auth/login", data=form, headers=headers)
+            assert r.status_code == 200, headers

@@ -31,6 +31,7 @@ from checkout.identity.web import (
     client_ip,
     json_or_form,
     refresh_cookie,
+    refuse_cross_site,
     set_session_cookies,
 )
 from shopcommon.db import SessionDep
@@ -42,6 +43,7 @@ PUBLIC = {"x-roles": ["public"]}
 TOKEN_BODY = TypeAdapter[Any](TokenRequest)
 LOGIN_BODY = TypeAdapter(LoginRequest)
 LIMITED = problem_responses(400, 401, 415, 422, 429)
+WEB_LOGIN = problem_responses(400, 401, 403, 415, 422, 429)
 
 
 def _public(*bodies: Any) -> dict[str, Any]:
@@ -92,11 +94,13 @@ async def logout(
 
 
 @router.post(
-    "/login", response_model=WebSession, response_model_exclude_none=True, responses=LIMITED,
+    "/login", response_model=WebSession, response_model_exclude_none=True, responses=WEB_LOGIN,
     openapi_extra=_public(LoginRequest),
     summary="Web sign-in: sets the HttpOnly `access_token` cookie and the `csrf_token` cookie",
+    description="Refused (403) when the browser says the request comes from another site or origin.",
 )  # fmt: skip
 async def web_login(request: Request, response: Response, session: SessionDep, identity: IdentityDep) -> dict[str, Any]:
+    refuse_cross_site(request)
     body = await json_or_form(request, LOGIN_BODY)
     user = await login.password_login(
         session, identity, login=body.username, password=body.password, ip=client_ip(request)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from checkout.identity import users
+from checkout.identity import accounts, users
 from checkout.identity.lifespan import Identity, get_identity
 from checkout.identity.schemas import Category, User, UserCreate, UserRole, UserUpdate, user_out
+from checkout.identity.web import client_ip
 from shopcommon.auth import Principal, Role, require_roles, roles_doc
 from shopcommon.db import ReadSessionDep, SessionDep
 from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
@@ -26,12 +27,14 @@ ONE_USER: dict[str, Any] = {"response_model": User}
 
 
 @router.post(
-    "", status_code=201, **ONE_USER, responses=problem_responses(409, 422), openapi_extra=roles_doc(),
+    "", status_code=201, **ONE_USER, responses=problem_responses(409, 422, 429), openapi_extra=roles_doc(),
     summary="Register a customer account (a `role` in the body is refused)",
+    description="Limited per IP address (`CHECKOUT_REGISTRATIONS_PER_IP` a minute; 429 with `Retry-After`).",
 )  # fmt: skip
-async def register_user(body: UserCreate, session: SessionDep, identity: IdentityDep) -> dict[str, Any]:
-    row = await users.register(session, body, min_password_length=identity.settings.password_min_length)
-    return user_out(row)
+async def register_user(
+    body: UserCreate, request: Request, session: SessionDep, identity: IdentityDep
+) -> dict[str, Any]:
+    return user_out(await accounts.register(session, identity, body, ip=client_ip(request)))
 
 
 @router.get(
@@ -46,6 +49,10 @@ async def read_me(principal: Person, session: ReadSessionDep) -> dict[str, Any]:
     "", response_model=Page[User], responses=problem_responses(400, 401, 403, 422),
     openapi_extra=roles_doc(Role.MANAGER, Role.SERVICE),
     summary="Every account in id order; `role` and `category` filter (e.g. the workers of a category)",
+    description=(
+        "Managers list everyone. `service` callers may list accounts too: LOMS reads the workers of a "
+        "product category (`?role=worker&category=...`) to assign fulfilment tasks."
+    ),
 )  # fmt: skip
 async def list_users(
     principal: Staff,
@@ -74,14 +81,18 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
 
 
 @router.patch(
-    "/{user_id}", **ONE_USER, responses=problem_responses(401, 403, 404, 409, 422), openapi_extra=roles_doc(*PEOPLE),
+    "/{user_id}", **ONE_USER, responses=problem_responses(401, 403, 404, 409, 422, 429),
+    openapi_extra=roles_doc(*PEOPLE),
     summary="Change an account: your own (not its role); managers any, roles and categories included",
+    description=(
+        "Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
+        "wrong ones count against the sign-in limits (429). Either change ends the account's sessions."
+    ),
 )  # fmt: skip
 async def update_user(
-    user_id: UserId, body: UserUpdate, principal: Person, session: SessionDep, identity: IdentityDep
+    user_id: UserId, body: UserUpdate, request: Request, principal: Person, session: SessionDep, identity: IdentityDep
 ) -> dict[str, Any]:
-    min_length = identity.settings.password_min_length
-    return user_out(await users.update_user(session, principal, user_id, body, min_password_length=min_length))
+    return user_out(await accounts.update_user(session, identity, principal, user_id, body, ip=client_ip(request)))
 
 
 @router.delete(

@@ -119,8 +119,8 @@ class KeyStore:
 
 
 class IssuerTokenVerifier(TokenVerifier):
-    """Checkout's own verifier: its key store (no HTTP call to itself) plus the keys of
-    `jwt_jwks_file` (tests sign with a throwaway issuer). A token naming an unknown `kid` reloads
+    """Checkout's own verifier: its key store (no HTTP call to itself) plus, in dev mode only, the
+    keys of `jwt_jwks_file` (tests sign with a throwaway issuer). A token naming an unknown `kid` reloads
     the store (at most once a second), so a key that another replica just added verifies here too."""
 
     def __init__(self, store: KeyStore, *, issuer: str, audience: str, extra_jwks_file: str = "") -> None:

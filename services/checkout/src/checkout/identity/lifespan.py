@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from checkout.identity import tokens
+from checkout.identity import passwords, tokens
 from checkout.identity.clients import ServiceClients
 from checkout.identity.keys import IssuerTokenVerifier, KeyStore
 from checkout.identity.mailer import Mailer
@@ -56,6 +56,16 @@ def _otp_secret(settings: IdentitySettings, dev: bool) -> str:
     return dev_secret("otp-secret")
 
 
+def _extra_jwks_file(jwks_file: str, dev: bool) -> str:
+    """Checkout verifies with its own keys (no HTTP call to itself). In dev it also trusts the keys
+    of `JWT_JWKS_FILE` (tests sign with a throwaway issuer); never outside dev, where whoever could
+    write that one file could mint tokens of any role."""
+    if jwks_file and not dev:
+        log.warning("JWT_JWKS_FILE is ignored outside dev mode: checkout trusts only its own signing keys")
+        return ""
+    return jwks_file
+
+
 async def _cleanup_loop(app: FastAPI) -> None:
     while True:
         try:
@@ -76,11 +86,11 @@ async def identity_lifespan(app: FastAPI) -> AsyncIterator[None]:
     keys_dir = Path(settings.jwt_keys_dir) if settings.jwt_keys_dir else data_dir() / "keys"
     store = KeyStore.open(keys_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience, create=dev)
     app.state.key_store = store
-    # Checkout verifies with its own keys (no HTTP call to itself), plus any keys the settings name
-    # (tests sign with a throwaway issuer whose JWKS file is given in `jwt_jwks_file`).
+    extra_jwks_file = _extra_jwks_file(settings.jwt_jwks_file, dev)
     app.state.token_verifier = IssuerTokenVerifier(
-        store, issuer=settings.jwt_issuer, audience=settings.jwt_audience, extra_jwks_file=settings.jwt_jwks_file
+        store, issuer=settings.jwt_issuer, audience=settings.jwt_audience, extra_jwks_file=extra_jwks_file
     )
+    passwords.limit_concurrency(settings.password_hash_concurrency)
     app.state.identity = Identity(
         settings=settings,
         keys=store,

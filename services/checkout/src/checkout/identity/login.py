@@ -1,4 +1,5 @@
-"""Signing in: password, client credentials, refresh, one-time code; each behind its rate limits."""
+"""Signing in (password, client credentials, refresh, one-time code) and confirming a password,
+each behind its rate limits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant
 from checkout.identity.users import UserRow
 from shopcommon.auth import Role
-from shopcommon.problems import Unauthorized
+from shopcommon.problems import Forbidden, Unauthorized
 
 
 async def issue_pair(session: AsyncSession, identity: Identity, user: UserRow) -> dict[str, Any]:
@@ -27,22 +28,39 @@ async def issue_pair(session: AsyncSession, identity: Identity, user: UserRow) -
     )
 
 
-async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> UserRow:
-    """The user whose password this is, or 401; failed tries count against the IP and the account."""
+def login_buckets(identity: Identity, *, ip: str, account: str) -> tuple[Bucket, Bucket]:
+    """The failure allowances of password checks: the caller's IP and the account it aims at."""
     s = identity.settings
-    user = await users.find_for_login(session, login)
-    # Keyed by the account itself when it exists, so its username and its email share one allowance.
-    account = f"user:{user.id}" if user is not None else f"login:{login.strip().lower()}"
-    buckets = (
+    return (
         Bucket("login:ip", ip, s.login_failures_per_ip),
         Bucket("login:account", account, s.login_failures_per_account),
     )
-    await identity.limiter.check(*buckets)
-    if user is None or not await passwords.verify_password(user.password_hash, password):
-        await identity.limiter.add(*buckets)
-        raise Unauthorized("Wrong username or password", slug="invalid-credentials")
+
+
+def account_key(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> UserRow:
+    """The user whose password this is, or 401; failed tries count against the IP and the account."""
+    user = await users.find_for_login(session, login)
+    # Keyed by the account itself when it exists, so its username and its email share one allowance.
+    account = account_key(user.id) if user is not None else f"login:{login.strip().lower()}"
+    async with identity.limiter.counting_failures(*login_buckets(identity, ip=ip, account=account)):
+        if user is None or not await passwords.verify_password(user.password_hash, password):
+            raise Unauthorized("Wrong username or password", slug="invalid-credentials")
     await users.rehash_if_needed(session, user.id, user.password_hash, password)
     return user
+
+
+async def confirm_password(identity: Identity, user: UserRow, candidate: str | None, *, ip: str) -> None:
+    """403 unless `candidate` is the user's password. Wrong guesses spend the same allowances as
+    wrong sign-ins, so a stolen access token is no way around the login limits."""
+    if candidate is None:
+        raise Forbidden("This change needs your current password in `current_password`", slug="password-required")
+    async with identity.limiter.counting_failures(*login_buckets(identity, ip=ip, account=account_key(user.id))):
+        if not await passwords.verify_password(user.password_hash, candidate):
+            raise Forbidden("The current password is wrong", slug="wrong-password")
 
 
 def client_credentials(identity: Identity, grant: ClientCredentialsGrant) -> dict[str, Any]:
@@ -66,13 +84,8 @@ async def grant_tokens(
         user = await password_login(session, identity, login=grant.username, password=grant.password, ip=ip)
         return await issue_pair(session, identity, user)
     if isinstance(grant, ClientCredentialsGrant):
-        bucket = Bucket("login:ip", ip, identity.settings.login_failures_per_ip)
-        await identity.limiter.check(bucket)
-        try:
+        async with identity.limiter.counting_failures(Bucket("login:ip", ip, identity.settings.login_failures_per_ip)):
             return client_credentials(identity, grant)
-        except Unauthorized:
-            await identity.limiter.add(bucket)
-            raise
     pair, _ = await refresh(sessionmaker, identity, grant.refresh_token)
     return pair
 
@@ -92,12 +105,13 @@ async def otp_login(session: AsyncSession, identity: Identity, *, email: str, co
     buckets = (
         Bucket("otp-verify:ip", ip, s.otp_verify_failures_per_ip),
         Bucket("otp-verify:account", email, s.otp_verify_failures_per_account),
+        # A reissued code restarts its own attempt count, not this one.
+        Bucket("otp-verify:email-day", email, s.otp_failures_per_email, window=s.otp_failure_window),
     )
-    await identity.limiter.check(*buckets)
-    user = await users.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None
-    if user is None:
-        await identity.limiter.add(*buckets)
-        raise Unauthorized("Wrong or expired code", slug="invalid-code")
+    async with identity.limiter.counting_failures(*buckets):
+        user = await users.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None
+        if user is None:
+            raise Unauthorized("Wrong or expired code", slug="invalid-code")
     return await issue_pair(session, identity, user)
 
 

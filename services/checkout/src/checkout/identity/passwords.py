@@ -1,8 +1,10 @@
 """Password hashing (argon2id) and the rules a new password must pass.
 
-Hashing costs tens of milliseconds of CPU on purpose, so it runs in a worker thread and never
-blocks the event loop. Unknown usernames are checked against a dummy hash so a failed login
-takes the same time whether or not the account exists.
+Hashing costs tens of milliseconds of CPU and 64 MiB on purpose, so it runs in a worker thread
+and never blocks the event loop, and only a few run at once (`limit_concurrency`): a burst of
+sign-ins or registrations then queues instead of taking every core, the memory and the default
+thread pool that other blocking calls share. Unknown usernames are checked against a dummy hash
+so a failed login takes the same time whether or not the account exists.
 """
 
 from __future__ import annotations
@@ -37,8 +39,28 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
+_concurrency = 4
+_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+
+def limit_concurrency(count: int) -> None:
+    """How many hashes and verifications this process runs at once."""
+    global _concurrency, _slots
+    _concurrency, _slots = max(1, count), None
+
+
+def _semaphore() -> asyncio.Semaphore:
+    # One per event loop: a semaphore belongs to the loop it first waited on.
+    global _slots
+    loop = asyncio.get_running_loop()
+    if _slots is None or _slots[0] is not loop:
+        _slots = (loop, asyncio.Semaphore(_concurrency))
+    return _slots[1]
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    async with _semaphore():
+        return await asyncio.to_thread(_hasher.hash, password)
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
@@ -50,7 +72,8 @@ def _verify(password_hash: str | None, password: str) -> bool:
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches; a missing hash still costs one verification."""
-    return await asyncio.to_thread(_verify, password_hash, password)
+    async with _semaphore():
+        return await asyncio.to_thread(_verify, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -15,17 +15,32 @@ from pydantic import (
     model_serializer,
 )
 
+
+def _refuse_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here, as a 422 naming the field, not in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+#: Every text field of identity's payloads carries this.
+NoNul = AfterValidator(_refuse_nul)
+
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.+-]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.+-]+$"), NoNul
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
-Password = Annotated[str, Field(max_length=128)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Secret = Annotated[str, Field(min_length=1, max_length=512)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150), NoNul]
+Password = Annotated[str, Field(max_length=128), NoNul]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
+Secret = Annotated[str, Field(min_length=1, max_length=512), NoNul]
+#: A username or an email address, as sign-in takes either.
+Login = Annotated[str, Field(min_length=1, max_length=254), NoNul]
+LoginPassword = Annotated[str, Field(min_length=1, max_length=128), NoNul]
 #: Addresses are compared and stored lowercased; deliverability is proven by the one-time code.
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    NoNul,
     AfterValidator(str.lower),
 ]
 
@@ -84,13 +99,13 @@ class UserUpdate(Strict):
 
 class PasswordGrant(BaseModel):
     grant_type: Literal["password"] = "password"
-    username: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    username: Login
+    password: LoginPassword
 
 
 class ClientCredentialsGrant(BaseModel):
     grant_type: Literal["client_credentials"]
-    client_id: Annotated[str, Field(min_length=1, max_length=100)]
+    client_id: Annotated[str, Field(min_length=1, max_length=100), NoNul]
     client_secret: Secret
 
 
@@ -103,8 +118,8 @@ TokenRequest = Annotated[PasswordGrant | ClientCredentialsGrant | RefreshTokenGr
 
 
 class LoginRequest(BaseModel):
-    username: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    username: Login
+    password: LoginPassword
 
 
 class TokenPair(BaseModel):
@@ -123,7 +138,7 @@ class LogoutRequest(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    token: Annotated[str, Field(min_length=1, max_length=8192), NoNul]
 
 
 class OtpRequest(BaseModel):
@@ -132,7 +147,7 @@ class OtpRequest(BaseModel):
 
 class OtpVerify(BaseModel):
     email: Email
-    code: Annotated[str, Field(min_length=1, max_length=16)]
+    code: Annotated[str, Field(min_length=1, max_length=16), NoNul]
 
 
 class Accepted(BaseModel):

@@ -32,6 +32,14 @@ class IdentitySettings(BaseSettings):
     otp_verify_failures_per_account: int = 10
     otp_requests_per_ip: int = 5
     otp_requests_per_email: int = 5
+    #: Wrong codes for one address, counted across reissued codes over `otp_failure_window`
+    #: seconds: a new code restarts its own five attempts, not this allowance.
+    otp_failures_per_email: int = 20
+    otp_failure_window: int = 24 * 3600
+    #: Accounts registered from one IP per `rate_limit_window`.
+    registrations_per_ip: int = 10
+    #: Password hashes and verifications running at once (argon2id takes 64 MiB and ~50 ms of CPU each).
+    password_hash_concurrency: int = 4
 
     #: Prefix of identity's keys in Redis (rate-limit windows, one-time codes); tests give each run its own.
     identity_redis_prefix: str = "identity:"

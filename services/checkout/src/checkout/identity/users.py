@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.identity import passwords
-from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
+from checkout.identity.schemas import UserCreate, UserRole
 from checkout.identity.tables import refresh_tokens, users
 from shopcommon.auth import Principal, Role
 from shopcommon.problems import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableEntity
@@ -69,7 +69,7 @@ async def find_by_email(session: AsyncSession, email: str) -> UserRow | None:
     return (await session.execute(select(*USER_COLUMNS).where(users.c.email == email.lower()))).first()
 
 
-async def _ensure_free(session: AsyncSession, *, username: str | None, email: str | None, except_id: int = 0) -> None:
+async def ensure_free(session: AsyncSession, *, username: str | None, email: str | None, except_id: int = 0) -> None:
     clauses = []
     if username is not None:
         clauses.append(func.lower(users.c.username) == username.lower())
@@ -87,7 +87,7 @@ async def _ensure_free(session: AsyncSession, *, username: str | None, email: st
 
 async def register(session: AsyncSession, data: UserCreate, *, min_password_length: int) -> UserRow:
     check_password_strength(data.password, username=data.username, min_length=min_password_length)
-    await _ensure_free(session, username=data.username, email=data.email)
+    await ensure_free(session, username=data.username, email=data.email)
     values = data.model_dump(exclude={"password"})
     return await insert_user(session, **values, role=UserRole.CUSTOMER, password=data.password)
 
@@ -120,75 +120,31 @@ async def insert_user(
     )
     row = (await session.execute(stmt)).first()
     if row is None:
-        await _ensure_free(session, username=username, email=email)
+        await ensure_free(session, username=username, email=email)
         raise Conflict("That username or email is already taken")
     return row
 
 
-async def update_user(
-    session: AsyncSession, principal: Principal, user_id: int, data: UserUpdate, *, min_password_length: int
-) -> UserRow:
-    principal.ensure_owner(user_id, "user")
-    if principal.role == Role.SERVICE:
-        raise Forbidden("Services read accounts; they do not change them")
-    is_manager = principal.role == Role.MANAGER
-    changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
-    if not is_manager and ("role" in changes or "categories" in changes):
-        raise Forbidden("Only managers change roles and categories")
-    nulls = [name for name, value in changes.items() if value is None]
-    if nulls:
-        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
-        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
-    current = (
-        await session.execute(
-            select(*USER_COLUMNS, users.c.password_hash).where(users.c.id == user_id).with_for_update()
-        )
-    ).first()
-    if current is None:
+async def lock_for_update(session: AsyncSession, user_id: int) -> UserRow:
+    """The account with its password hash, locked until the request's transaction ends."""
+    query = select(*USER_COLUMNS, users.c.password_hash).where(users.c.id == user_id).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
         raise NotFound("user not found")
-    await _ensure_free(session, username=changes.get("username"), email=changes.get("email"), except_id=user_id)
-    values = await _column_values(current, changes, data, is_manager=is_manager, min_length=min_password_length)
-    if not values:
-        return await get_user(session, user_id)
-    values["updated_at"] = func.now()
-    stmt = update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
-    try:
-        row = (await session.execute(stmt)).one()
-    except IntegrityError as exc:  # another request took the name or address since the check above
-        raise Conflict("That username or email is already taken") from exc
-    if "password_hash" in values or "role" in values:
-        await revoke_all_refresh_tokens(session, user_id)  # sessions end when who-you-are changes
     return row
 
 
-async def _column_values(
-    current: UserRow, changes: dict[str, Any], data: UserUpdate, *, is_manager: bool, min_length: int
-) -> dict[str, Any]:
-    values = {k: v for k, v in changes.items() if k != "password"}
-    role = UserRole(changes.get("role") or current.role)
-    if role != UserRole.WORKER:
-        values["categories"] = []
-    elif "categories" in changes:
-        values["categories"] = sorted(set(changes["categories"]))
-    if values.get("role") == current.role:
-        del values["role"]
-    if values.get("categories") == list(current.categories):
-        del values["categories"]
-    if changes.get("password") is not None:
-        values["password_hash"] = await _new_password_hash(current, data, is_manager=is_manager, min_length=min_length)
-    return values
-
-
-async def _new_password_hash(current: UserRow, data: UserUpdate, *, is_manager: bool, min_length: int) -> str:
-    assert data.password is not None
-    # Someone holding a stolen access token must not be able to lock the owner out.
-    if not is_manager and (
-        data.current_password is None
-        or not await passwords.verify_password(current.password_hash, data.current_password)
-    ):
-        raise Forbidden("Changing your password needs the current one in `current_password`")
-    check_password_strength(data.password, username=data.username or current.username, min_length=min_length)
-    return await passwords.hash_password(data.password)
+async def update_columns(session: AsyncSession, user_id: int, values: dict[str, Any]) -> UserRow:
+    values = {**values, "updated_at": func.now()}
+    stmt = update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
+    try:
+        row = (await session.execute(stmt)).one()
+    except IntegrityError as exc:  # another request took the name or address since it was checked
+        raise Conflict("That username or email is already taken") from exc
+    # Sessions end when who-you-are changes; a new address also ends those of whoever had the old one.
+    if values.keys() & {"password_hash", "role", "email"}:
+        await revoke_all_refresh_tokens(session, user_id)
+    return row
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:

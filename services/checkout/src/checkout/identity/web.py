@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -40,7 +40,7 @@ async def json_or_form(request: Request, adapter: TypeAdapter[T], *, default_gra
     elif media_type == "application/json" or media_type.endswith("+json"):
         try:
             data = json.loads(raw) if raw else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python recurses
             raise ProblemError(
                 "The request body is not valid JSON.", title="Malformed JSON", slug="malformed-json"
             ) from exc
@@ -61,6 +61,17 @@ def body_doc(*models: type[BaseModel]) -> dict[str, Any]:
     schema = schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
     content = {"application/json": {"schema": schema}, FORM: {"schema": schema}}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Login CSRF: a form on another site could sign the browser into the attacker's account (and
+    the victim would then type their data into it). Browsers say where a request comes from; callers
+    that are not browsers send neither header and pass."""
+    if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        raise Forbidden("Signing in from another site is refused", slug="csrf")
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin.strip()).netloc.lower() != request.headers.get("host", "").lower():
+        raise Forbidden("Signing in from another origin is refused", slug="csrf")
 
 
 def client_ip(request: Request) -> str:

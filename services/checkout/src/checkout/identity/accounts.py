@@ -1,0 +1,70 @@
+"""Registering and changing accounts: who may change what, and the limits around it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.identity import login, passwords, users
+from checkout.identity.lifespan import Identity
+from checkout.identity.ratelimit import Bucket
+from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
+from checkout.identity.users import UserRow
+from shopcommon.auth import Principal, Role
+from shopcommon.problems import Forbidden, UnprocessableEntity
+
+
+async def register(session: AsyncSession, identity: Identity, data: UserCreate, *, ip: str) -> UserRow:
+    """A new customer. Limited per IP: every registration costs an argon2id hash and a row."""
+    await identity.limiter.hit(Bucket("register:ip", ip, identity.settings.registrations_per_ip))
+    return await users.register(session, data, min_password_length=identity.settings.password_min_length)
+
+
+async def update_user(
+    session: AsyncSession, identity: Identity, principal: Principal, user_id: int, data: UserUpdate, *, ip: str
+) -> UserRow:
+    principal.ensure_owner(user_id, "user")
+    if principal.role == Role.SERVICE:
+        raise Forbidden("Services read accounts; they do not change them")
+    is_manager = principal.role == Role.MANAGER
+    changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
+    if not is_manager and ("role" in changes or "categories" in changes):
+        raise Forbidden("Only managers change roles and categories")
+    nulls = [name for name, value in changes.items() if value is None]
+    if nulls:
+        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
+        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
+    current = await users.lock_for_update(session, user_id)
+    if changes.get("email") == current.email:
+        del changes["email"]
+    # The password and the address (where one-time codes go) are the keys to the account: someone
+    # holding only a stolen access token must not be able to take it over or lock the owner out.
+    if not is_manager and ("password" in changes or "email" in changes):
+        await login.confirm_password(identity, current, data.current_password, ip=ip)
+    await users.ensure_free(session, username=changes.get("username"), email=changes.get("email"), except_id=user_id)
+    values = _column_values(current, changes)
+    if "password" in changes:
+        username = changes.get("username") or current.username
+        users.check_password_strength(
+            changes["password"], username=username, min_length=identity.settings.password_min_length
+        )
+        values["password_hash"] = await passwords.hash_password(changes["password"])
+    if not values:
+        return await users.get_user(session, user_id)
+    return await users.update_columns(session, user_id, values)
+
+
+def _column_values(current: UserRow, changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns that change, the password aside; categories only ever belong to workers."""
+    values = {k: v for k, v in changes.items() if k != "password"}
+    role = UserRole(changes.get("role") or current.role)
+    if role != UserRole.WORKER:
+        values["categories"] = []
+    elif "categories" in changes:
+        values["categories"] = sorted(set(changes["categories"]))
+    if values.get("role") == current.role:
+        del values["role"]
+    if values.get("categories") == list(current.categories):
+        del values["categories"]
+    return values

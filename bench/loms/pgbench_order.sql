@@ -1,6 +1,6 @@
 -- One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer: wait`:
--- the create statement (autocommit), then the reservation transaction. The statements are
--- those of services/loms/src/loms/repositories/{orders,stocks,idempotency}.py with their
+-- the create statement (autocommit), then the reservation transaction (claim and lock; write the
+-- outcome). The statements are those of services/loms/src/loms/repositories/{orders,reservations}.py with their
 -- parameters written inline; the allocation LOMS works out in Python is a formula here
 -- (every bench sku is stocked in all three warehouses), and nothing publishes the outbox.
 -- pgbench reads `:name` everywhere (in string literals, and `::type` as a variable in prepared mode),
@@ -37,9 +37,16 @@ WITH new_order AS (
 )
 SELECT id AS order_id, pg_notify('loms_outbox', '') AS notified FROM new_order \gset
 BEGIN;
-SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED;
-SELECT sku, warehouse_id, total - reserved AS available FROM stocks
-    WHERE sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)]) ORDER BY sku, warehouse_id FOR UPDATE;
+WITH claimed AS (
+    SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
+), levels AS (
+    SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
+    WHERE s.sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)]) AND EXISTS (SELECT 1 FROM claimed)
+    ORDER BY s.sku, s.warehouse_id FOR UPDATE
+)
+SELECT 0 AS sku, 0 AS warehouse_id, 0 AS available FROM claimed
+UNION ALL
+SELECT sku, warehouse_id, available FROM levels;
 WITH alloc AS (
     SELECT * FROM unnest(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)], ARRAY[CAST(:wh1 AS bigint), CAST(:wh2 AS bigint)],
                          ARRAY[CAST(:n1 AS bigint), CAST(:n2 AS bigint)]) AS a(sku, warehouse_id, count)
@@ -57,10 +64,11 @@ WITH alloc AS (
     SELECT 'loms.order-events', e.key, e.payload, 'bench-request-id'
     FROM unnest(ARRAY[CAST(:order_id AS varchar)], ARRAY[CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb)])
         AS e(key, payload)
+), finished AS (
+    UPDATE idempotency_keys SET state = 'done', response_status = 201,
+        response_body = '{"order_id": 1,"user_id": 1,"status": "awaiting payment","items": [{"sku": 1,"count": 1,"price": 1000},{"sku": 2,"count": 2,"price": 500}],"total_price": 3000,"created_at": "2026-01-01T12h00m00+0000","updated_at": "2026-01-01T12h00m00+0000","payment_deadline": "2026-01-01T12h10m00+0000","cancel_reason": null,"shortages": null}',
+        updated_at = now()
+    WHERE scope = 'service/bench POST /api/v1/orders' AND key = 'pgbench-' || CAST(:key AS text)
 )
 SELECT pg_notify('loms_outbox', '');
-UPDATE idempotency_keys SET state = 'done', response_status = 201,
-    response_body = '{"order_id": 1,"user_id": 1,"status": "awaiting payment","items": [{"sku": 1,"count": 1,"price": 1000},{"sku": 2,"count": 2,"price": 500}],"total_price": 3000,"created_at": "2026-01-01T12h00m00+0000","updated_at": "2026-01-01T12h00m00+0000","payment_deadline": "2026-01-01T12h10m00+0000","cancel_reason": null,"shortages": null}',
-    updated_at = now()
-WHERE scope = 'service/bench POST /api/v1/orders' AND key = 'pgbench-' || CAST(:key AS text);
 COMMIT;

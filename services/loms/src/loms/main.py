@@ -9,6 +9,7 @@ from loms.api import admin, rest, rpc
 from loms.config import Settings
 from loms.db import Db
 from loms.repositories.outbox import CHANNEL
+from loms.verified_tokens import RememberingVerifier
 from loms.workers.background import BackgroundTasks
 from loms.workers.base import Worker
 from loms.workers.expiry import ExpiryWorker
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
         db = Db.of(app.state.engine)
         app.state.db = db
         app.state.background = BackgroundTasks()

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from checkout.shopping.catalogue_source import CatalogueSource
 from checkout.shopping.deps import Shopping
+from checkout.shopping.http_transport import AiohttpTransport
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.product_client import ProductClient, ProductClientConfig
 from checkout.shopping.ratelimit import SharedRateLimiter
@@ -35,9 +36,8 @@ def http_client(base_url: str, timeout: float, transport: httpx.AsyncBaseTranspo
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         event_hooks={"request": [_propagate_request_id]},
-        transport=transport,
+        transport=transport or AiohttpTransport(max_connections=200),
     )
 
 

@@ -117,12 +117,13 @@ async def prepare_database(urls: StackUrls) -> str:
     return url
 
 
-def start_loms(urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: Path) -> tuple[ManagedProcess, str]:
+def start_loms(urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: Path,
+               extra_env: dict[str, str]) -> tuple[ManagedProcess, str]:
     spec = service_spec("loms")
     port = free_port()
     argv = uvicorn_argv(spec, "127.0.0.1", port, workers)
     env = {**os.environ, **urls.as_env(), "APP_ENV": "dev", "SHOP_DATA_DIR": str(log_dir.parent),
-           spec.database_env: db_url, "JWT_JWKS_FILE": str(jwks), "LOG_LEVEL": "WARNING"}
+           spec.database_env: db_url, "JWT_JWKS_FILE": str(jwks), "LOG_LEVEL": "WARNING", **extra_env}
     proc = ManagedProcess("loms-bench", argv, log_dir=log_dir, env=env, cwd=ROOT)
     proc.start()
     base = f"http://127.0.0.1:{port}"
@@ -206,22 +207,25 @@ def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float
     return result
 
 
-def pgbench(urls: StackUrls, clients: int, duration: float) -> dict[str, Any]:
+def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int) -> dict[str, Any]:
     port = re.search(r":(\d+)/", urls.database_url)
     assert port is not None
     argv = [str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
             "-T", str(int(duration)), "-f", str(HERE / "pgbench_order.sql"),
             "-h", "127.0.0.1", "-p", port.group(1), "-U", "postgres", "loms"]
+    before = cpu_seconds(postgres_pid)
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    postgres_cpu = cpu_seconds(postgres_pid) - before
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
     out = done.stdout
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     latency = re.search(r"latency average = ([\d.]+) ms", out)
     failed = re.search(r"number of failed transactions: (\d+)", out)
-    return {"orders_per_second": float(tps.group(1)) if tps else None,
-            "latency_avg_ms": float(latency.group(1)) if latency else None,
-            "failed": int(failed.group(1)) if failed else None}
+    orders = float(tps.group(1)) if tps else 0.0
+    return {"orders_per_second": orders, "latency_avg_ms": float(latency.group(1)) if latency else None,
+            "failed": int(failed.group(1)) if failed else None,
+            "postgres_cpu_ms_per_order": round(postgres_cpu * 1000 / (orders * duration), 2) if orders else None}
 
 
 def run_loop(coro: Any) -> Any:
@@ -234,7 +238,7 @@ def run_loop(coro: Any) -> Any:
         return asyncio.run(coro)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of LOMS")
     parser.add_argument("--clients", type=int, default=32)
@@ -242,18 +246,20 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk" if WRK else "httpx",
                         help="wrk with orders.lua (default when installed) or the asyncio + httpx loop here")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for LOMS, e.g. LOMS_RELAY_ENABLED=false (for experiments)")
+    parser.add_argument("--skip-pgbench", action="store_true")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL as the tests run it (fsync off)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    data_dir = ROOT / ".data" / f"bench-loms-{os.getpid()}"
-    stack = EmbeddedStack(data_dir, StackPorts.free(), durable=not args.no_fsync, env={})
-    loms: ManagedProcess | None = None
+
+def measure_loms(args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls, db_url: str,
+                 data_dir: Path) -> dict[str, Any]:
+    issuer = TestIssuer(data_dir / "jwt")
+    token = issuer.token("bench", "service", ttl=3600)
+    extra_env = dict(pair.split("=", 1) for pair in args.env)
+    loms, base = start_loms(urls, db_url, issuer.jwks_path, args.workers, stack.log_dir, extra_env)
     try:
-        urls = stack.start()
-        db_url = run_loop(prepare_database(urls))
-        issuer = TestIssuer(data_dir / "jwt")
-        token = issuer.token("bench", "service", ttl=3600)
-        loms, base = start_loms(urls, db_url, issuer.jwks_path, args.workers, stack.log_dir)
         print(f"LOMS up ({args.workers} uvicorn workers); {args.clients} clients, {args.warmup:.0f}s warm-up, "
               f"{args.duration:.0f}s measured ...", flush=True)
         pids = {"loms": loms.pid or 0, "postgres": stack.process("postgres").pid or 0,
@@ -263,22 +269,32 @@ def main() -> int:
         else:
             service = run_loop(load(base, token, args.clients, args.warmup, args.duration, pids)).summary()
         time.sleep(1.0)  # let the relay drain the outbox before the check
-        checks = run_loop(consistency(db_url))
+        return {"loms": service, "consistency": run_loop(consistency(db_url))}
+    finally:
         loms.stop()
-        loms = None
-        print(json.dumps({"loms": service, "consistency": checks}), flush=True)
-        print("pgbench with the same SQL ...", flush=True)
-        floor = pgbench(urls, args.clients, args.duration)
-        report = {"loms": service, "pgbench": floor, "consistency": checks,
-                  "ratio_to_pgbench": round(service["orders_per_second"] / floor["orders_per_second"], 2)
-                  if floor["orders_per_second"] else None,
-                  "setup": {"generator": args.generator, "uvicorn_workers": args.workers, "clients": args.clients, "duration_s": args.duration,
-                            "postgres_fsync": not args.no_fsync, "cpus": os.cpu_count()}}
+
+
+def main() -> int:
+    args = parse_args()
+    data_dir = ROOT / ".data" / f"bench-loms-{os.getpid()}"
+    stack = EmbeddedStack(data_dir, StackPorts.free(), durable=not args.no_fsync, env={})
+    try:
+        urls = stack.start()
+        db_url = run_loop(prepare_database(urls))
+        report = measure_loms(args, stack, urls, db_url, data_dir)
+        print(json.dumps(report), flush=True)
+        if not args.skip_pgbench:
+            print("pgbench with the same SQL ...", flush=True)
+            postgres = stack.process("postgres").pid or 0
+            report["pgbench"] = pgbench(urls, args.clients, args.duration, postgres)
+            floor = report["pgbench"]["orders_per_second"]
+            report["ratio_to_pgbench"] = round(report["loms"]["orders_per_second"] / floor, 2) if floor else None
+        report["setup"] = {"generator": args.generator, "uvicorn_workers": args.workers, "clients": args.clients,
+                           "duration_s": args.duration, "postgres_fsync": not args.no_fsync, "cpus": os.cpu_count(),
+                           "load_average_at_end": [round(x, 1) for x in os.getloadavg()]}
         print(json.dumps(report, indent=2))
         return 0
     finally:
-        if loms is not None:
-            loms.stop()
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 

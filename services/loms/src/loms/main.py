@@ -8,14 +8,9 @@ from fastapi import FastAPI
 from loms.api import admin, rest, rpc
 from loms.config import Settings
 from loms.db import Db
-from loms.repositories.outbox import CHANNEL
 from loms.verified_tokens import RememberingVerifier
 from loms.workers.background import BackgroundTasks
-from loms.workers.base import Worker
-from loms.workers.expiry import ExpiryWorker
-from loms.workers.intake import IntakeWorker
-from loms.workers.notifications import Listener
-from loms.workers.relay import OutboxRelay
+from loms.workers.supervisor import running_workers
 from shopcommon.app import create_service_app
 
 DESCRIPTION = """\
@@ -45,30 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
-        db = Db.of(app.state.engine)
-        app.state.db = db
+        app.state.db = Db.of(app.state.engine)
         app.state.background = BackgroundTasks()
-        listener = Listener(settings.database_url, CHANNEL)
-        workers: list[Worker] = []
-        if settings.intake_enabled:
-            wake = None if settings.inline_reservation else listener.subscribe()
-            workers.append(IntakeWorker(db.engine, settings, wake))
-        if settings.expiry_enabled:
-            workers.append(ExpiryWorker(db.engine, settings))
-        if settings.relay_enabled:
-            workers.append(OutboxRelay(db.engine, settings, listener.subscribe()))
-        if listener.has_subscribers:
-            listener.start()
-        for worker in workers:
-            worker.start()
-        app.state.workers = workers
-        try:
-            yield
-        finally:
-            await app.state.background.close()
-            for worker in reversed(workers):
-                await worker.stop()
-            await listener.stop()
+        async with running_workers(app.state.db, settings) as workers:
+            app.state.workers = workers
+            try:
+                yield
+            finally:
+                await app.state.background.close()
 
     return create_service_app(
         settings,

@@ -25,7 +25,7 @@ async def test_a_redelivered_event_is_recorded_once_and_emailed_once(
     assert rows[0][0] == 1
 
 
-async def test_malformed_and_unknown_messages_are_skipped_and_counted(
+async def test_malformed_unknown_and_unstorable_messages_are_skipped_and_counted(
     shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str
 ) -> None:
     customer = await checkout.register_customer()
@@ -37,6 +37,8 @@ async def test_malformed_and_unknown_messages_are_skipped_and_counted(
             b"{not json",
             orjson.dumps({**order_event(10_002, customer.id, "paid"), "type": "order.rated"}),
             orjson.dumps({"type": "order.status_changed", "order_id": "x"}),
+            order_event(2**63, customer.id, "paid"),
+            order_event(10_002, customer.id, "paid", note="\u0000"),  # JSON Postgres will not store; same partition
             good,
         ],
     )
@@ -44,7 +46,8 @@ async def test_malformed_and_unknown_messages_are_skipped_and_counted(
         mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1)
         metrics = (await client.get("/metrics")).text
     assert [m["Subject"] for m in mails] == ["Order 10002 is completed"]
-    assert 'notifications_events_skipped_total{reason="malformed"} 2.0' in metrics
+    assert 'notifications_events_skipped_total{reason="malformed"} 3.0' in metrics
+    assert 'notifications_events_skipped_total{reason="rejected"} 1.0' in metrics
     assert 'notifications_events_skipped_total{reason="unknown_type"} 1.0' in metrics
 
 

@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ORDER_STATUS_CHANGED = "order.status_changed"
+INT64_MAX = 2**63 - 1
 
 
 class OrderStatus(StrEnum):
@@ -46,8 +47,8 @@ class OrderStatusChanged(BaseModel):
     event_id: uuid.UUID
     type: str
     occurred_at: datetime
-    order_id: int = Field(ge=1)
-    user_id: int = Field(ge=1)
+    order_id: int = Field(ge=1, le=INT64_MAX)
+    user_id: int = Field(ge=1, le=INT64_MAX)
     #: A string, not the enum: a status this service does not know yet is still streamed and pushed.
     status: str = Field(min_length=1, max_length=32)
     previous_status: str | None = None

@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.events import MalformedEvent, UnknownEventType, parse_event
@@ -139,13 +140,38 @@ class EventConsumer:
         parsed = [p for p in (self.parse(v) for v in values) if p is not None]
         if not parsed:
             return
+        try:
+            await self.record(parsed)
+        except DBAPIError as exc:
+            if not refused_by_database(exc):
+                raise
+            # An event the database refuses must not stall its partition for ever: one by one, skipping it.
+            for one in parsed:
+                await self.record_or_skip(one)
+            return
+        await self.stream(parsed)
+
+    async def record_or_skip(self, one: Parsed) -> None:
+        try:
+            await self.record([one])
+        except DBAPIError as exc:
+            if not refused_by_database(exc):
+                raise
+            self.metrics.skipped.labels("rejected").inc()
+            log.exception("skipping event %s: the database refuses it", one[0].event_id)
+            return
+        await self.stream([one])
+
+    async def record(self, parsed: list[Parsed]) -> None:
         async with transaction(self.sessionmaker) as session:
             fresh = await record_events(session, parsed)
         self.metrics.events.labels("handled").inc(len(fresh))
         self.metrics.events.labels("duplicate").inc(len(parsed) - len(fresh))
         if fresh:
             self.on_recorded()
-        # Streamed after the commit, redeliveries included: the hub publishes each event id only once.
+
+    async def stream(self, parsed: list[Parsed]) -> None:
+        """After the commit, redeliveries included: the hub publishes each event id only once."""
         await self.hub.publish_many(
             [(event.user_id, stream_event(event.event_id, event.type, doc)) for event, doc in parsed]
         )
@@ -160,6 +186,12 @@ class EventConsumer:
             self.metrics.skipped.labels("malformed").inc()
             log.warning("skipping a malformed message: %s", exc)
         return None
+
+
+def refused_by_database(exc: DBAPIError) -> bool:
+    """A data exception (SQLSTATE class 22) or a constraint violation (23): retrying cannot help."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return sqlstate[:2] in ("22", "23")
 
 
 def stream_event(event_id: Any, event_type: str, document: dict[str, Any]) -> StreamEvent:

@@ -60,7 +60,7 @@ def demo_users() -> list[DemoUser]:
 
 async def load_identity_demo(database_url: str, env: dict[str, str] | None = None) -> int:
     """Create the demo accounts that do not exist yet; returns how many were created."""
-    app_env = (env or {}).get("APP_ENV") or os.environ.get("APP_ENV", "dev")
+    app_env = (env or {}).get("APP_ENV") or os.environ.get("APP_ENV", "prod")  # never demo users by accident
     if app_env != "dev":
         return 0
     engine = create_async_engine(async_url(database_url), poolclass=NullPool)

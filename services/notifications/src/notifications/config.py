@@ -63,6 +63,9 @@ class Settings(ServiceSettings):
     push_timeout_seconds: float = 10.0
     max_subscriptions_per_user: int = 20
 
+    #: Events (with their notifications) are forgotten after this long; 0 keeps them for ever.
+    retention_days: float = 90.0
+
     # The live stream.
     sse_heartbeat_seconds: float = 10.0
     sse_history_seconds: int = 600

@@ -20,6 +20,7 @@ from notifications.workers.consumer import EventConsumer
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
 from notifications.workers.email_sender import EmailSender
 from notifications.workers.push_sender import PushSender
+from notifications.workers.retention import run_retention
 from shopcommon.app import create_service_app
 from shopcommon.http import make_http_client
 from shopcommon.service_auth import ServiceTokenProvider
@@ -106,6 +107,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     workers = [sender.run() for sender in senders]
     if settings.consumer_enabled:
         workers.append(build_consumer(app, settings, metrics, senders).run())
+    if settings.retention_days > 0:
+        workers.append(
+            run_retention(app.state.sessionmaker, age_seconds=settings.retention_days * 86400, interval_seconds=3600)
+        )
     tasks = [asyncio.create_task(worker) for worker in workers]
     try:
         yield

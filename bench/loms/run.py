@@ -207,23 +207,29 @@ def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float
     return result
 
 
-def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int) -> dict[str, Any]:
+def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, log_dir: Path) -> dict[str, Any]:
     port = re.search(r":(\d+)/", urls.database_url)
     assert port is not None
+    log_dir.mkdir(parents=True, exist_ok=True)
     argv = [str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
-            "-T", str(int(duration)), "-f", str(HERE / "pgbench_order.sql"),
-            "-h", "127.0.0.1", "-p", port.group(1), "-U", "postgres", "loms"]
+            "-T", str(int(duration)), "-f", str(HERE / "pgbench_order.sql"), "-l", "--log-prefix",
+            str(log_dir / "pgbench"), "-h", "127.0.0.1", "-p", port.group(1), "-U", "postgres", "loms"]
     before = cpu_seconds(postgres_pid)
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=log_dir)
     postgres_cpu = cpu_seconds(postgres_pid) - before
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
-    out = done.stdout
-    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
-    latency = re.search(r"latency average = ([\d.]+) ms", out)
-    failed = re.search(r"number of failed transactions: (\d+)", out)
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    # Per-transaction log lines: client_id transaction_no time_us script_no epoch epoch_us ...
+    latencies = sorted(int(line.split()[2]) / 1000 for log in log_dir.glob("pgbench.*")
+                       for line in log.read_text().splitlines() if line.strip())
     orders = float(tps.group(1)) if tps else 0.0
-    return {"orders_per_second": orders, "latency_avg_ms": float(latency.group(1)) if latency else None,
+
+    def pct(p: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else None
+
+    return {"orders_per_second": round(orders, 1), "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99),
             "failed": int(failed.group(1)) if failed else None,
             "postgres_cpu_ms_per_order": round(postgres_cpu * 1000 / (orders * duration), 2) if orders else None}
 
@@ -286,7 +292,7 @@ def main() -> int:
         if not args.skip_pgbench:
             print("pgbench with the same SQL ...", flush=True)
             postgres = stack.process("postgres").pid or 0
-            report["pgbench"] = pgbench(urls, args.clients, args.duration, postgres)
+            report["pgbench"] = pgbench(urls, args.clients, args.duration, postgres, data_dir / "pgbench")
             floor = report["pgbench"]["orders_per_second"]
             report["ratio_to_pgbench"] = round(report["loms"]["orders_per_second"] / floor, 2) if floor else None
         report["setup"] = {"generator": args.generator, "uvicorn_workers": args.workers, "clients": args.clients,

@@ -100,12 +100,8 @@ def upgrade() -> None:
         sa.Column("payload", JSONB, nullable=False),
         sa.Column("request_id", sa.String(128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
     )
-    op.create_index("ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"],
-                    postgresql_where=sa.text("published_at IS NOT NULL"))
     op.create_table(
         "idempotency_keys",
         sa.Column("scope", sa.String(400), nullable=False),

@@ -46,4 +46,3 @@ class Settings(ServiceSettings):
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
     idempotency_stale_after: Seconds = 60.0
     idempotency_retention: Seconds = 86_400.0
-    outbox_retention: Seconds = 7 * 86_400.0

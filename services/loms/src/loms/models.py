@@ -101,6 +101,7 @@ reservations = Table(
     CheckConstraint(_in("state", RESERVATION_STATES), name="state_known"),
 )
 
+#: Events not yet published; the relay deletes each row once the broker has acknowledged it.
 outbox = Table(
     "outbox",
     metadata,
@@ -110,9 +111,6 @@ outbox = Table(
     Column("payload", JSONB, nullable=False),
     Column("request_id", String(128), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True), nullable=True),
-    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
-    Index("ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
 )
 
 idempotency_keys = Table(

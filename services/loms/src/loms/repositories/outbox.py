@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -51,16 +50,13 @@ _LOCK_AND_FETCH = text("""
     WITH publisher AS (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked)
     SELECT e.id, e.topic, e.key, e.payload, e.request_id FROM publisher
     LEFT JOIN LATERAL (
-        SELECT id, topic, key, payload::text AS payload, request_id FROM outbox
-        WHERE published_at IS NULL ORDER BY id LIMIT :limit
+        SELECT id, topic, key, payload::text AS payload, request_id FROM outbox ORDER BY id LIMIT :limit
     ) e ON TRUE
     WHERE publisher.locked
 """)
-_MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
-_PURGE = text("""
-    DELETE FROM outbox WHERE id IN (
-        SELECT id FROM outbox WHERE published_at < :before ORDER BY published_at LIMIT 5000)
-""")
+# Published events leave the table: the broker keeps them now, and a small table stays fast.
+_PUBLISHED = text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))")
+
 #: Advisory lock key of the publishing relay ("LOMSOUTB" in ASCII).
 RELAY_LOCK_KEY = 0x4C4F4D534F555442
 
@@ -75,9 +71,4 @@ async def lock_and_fetch(conn: AsyncConnection, limit: int) -> list[PendingEvent
 
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
-    await conn.execute(_MARK, {"ids": list(ids)})
-
-
-async def purge_published(conn: AsyncConnection, before: datetime) -> int:
-    result = await conn.execute(_PURGE, {"before": before})
-    return int(result.rowcount or 0)
+    await conn.execute(_PUBLISHED, {"ids": list(ids)})

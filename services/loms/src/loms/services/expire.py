@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loms.config import Settings
 from loms.domain.statuses import CancelReason
-from loms.repositories import idempotency, orders, outbox
+from loms.repositories import idempotency, orders
 from loms.services.cancel import cancel_locked
 from loms.services.clock import utcnow
 
@@ -28,9 +28,7 @@ async def expire_due(engine: AsyncEngine, *, settings: Settings) -> int:
 
 
 async def purge_old_records(engine: AsyncEngine, *, settings: Settings) -> int:
-    """Forget idempotency keys and published events past their retention."""
+    """Forget idempotency keys past their retention."""
     now = utcnow()
     async with engine.begin() as conn:
-        removed = await idempotency.purge(conn, now - timedelta(seconds=settings.idempotency_retention))
-        removed += await outbox.purge_published(conn, now - timedelta(seconds=settings.outbox_retention))
-    return removed
+        return await idempotency.purge(conn, now - timedelta(seconds=settings.idempotency_retention))

@@ -1,5 +1,5 @@
 """The expiry worker: cancels orders left unpaid past their deadline and, now and then, forgets
-old idempotency keys and published events. Safe with any number of replicas (SKIP LOCKED)."""
+old idempotency keys. Safe with any number of replicas (SKIP LOCKED)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ run:
 	@$(DEV) -m shopcommon.devstack.launcher
 
 test:
-	@$(DEV) -m pytest $(PYTEST_ARGS)
+	@$(DEV) tools/run_tests.py $(PYTEST_ARGS)
 
 setup:
 	@$(DEV) setup

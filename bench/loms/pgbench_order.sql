@@ -52,7 +52,8 @@ WITH alloc AS (
                          ARRAY[CAST(:n1 AS bigint), CAST(:n2 AS bigint)]) AS a(sku, warehouse_id, count)
 ), stock AS (
     UPDATE stocks s SET reserved = s.reserved + alloc.count
-    FROM alloc WHERE s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
+    FROM alloc WHERE s.sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)])
+                 AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
 ), held AS (
     INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
     SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc

@@ -51,8 +51,11 @@ _RESERVE = Sql(f"""
         SELECT * FROM unnest(CAST(:a_skus AS bigint[]), CAST(:a_warehouses AS bigint[]), CAST(:a_counts AS bigint[]))
             AS a(sku, warehouse_id, count)
     ), stock AS (
+        -- `sku = ANY` lets the planner reach the rows through the primary key: it cannot tell how
+        -- long the arrays are and would rather scan the whole table of a few thousand rows.
         UPDATE stocks s SET reserved = s.reserved + alloc.count
-        FROM alloc WHERE s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
+        FROM alloc WHERE s.sku = ANY(CAST(:a_skus AS bigint[]))
+                     AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
     ), held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
         SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc

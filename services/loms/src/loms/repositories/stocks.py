@@ -44,6 +44,7 @@ _SETTLE = text("""
     UPDATE stocks s SET reserved = s.reserved - per_row.count,
                         total = s.total - CASE WHEN :write_off THEN per_row.count ELSE 0 END
     FROM per_row WHERE s.sku = per_row.sku AND s.warehouse_id = per_row.warehouse_id
+      AND s.sku IN (SELECT sku FROM reservations WHERE order_id = ANY(CAST(:ids AS bigint[])))
 """)
 
 

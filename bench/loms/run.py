@@ -111,7 +111,7 @@ async def prepare_database(urls: StackUrls) -> str:
     try:
         await conn.execute("INSERT INTO stocks (sku, warehouse_id, total) SELECT s, w.id, 10000000 "
                            f"FROM generate_series(1, {BENCH_SKUS}) s, (SELECT id FROM warehouses) w")
-        await conn.execute("VACUUM ANALYZE")
+        await conn.execute("VACUUM ANALYZE stocks")
     finally:
         await conn.close()
     return url
@@ -131,8 +131,19 @@ def start_loms(urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: 
     return proc, base
 
 
+async def analyze(db_url: str) -> None:
+    """Statistics as a running system has them. Tables that were empty when the planner last
+    looked would be read by sequential scans until autovacuum analyzes them (up to a minute);
+    both LOMS and pgbench are measured on analyzed tables."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def load(base: str, token: str, clients: int, warmup: float, duration: float,
-               pids: dict[str, int] | None = None) -> LoadResult:
+               pids: dict[str, int], db_url: str) -> LoadResult:
     result = LoadResult(seconds=duration)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -156,8 +167,9 @@ async def load(base: str, token: str, clients: int, warmup: float, duration: flo
                 result.statuses[label] = result.statuses.get(label, 0) + 1
 
     async def sample_cpu() -> None:
-        watched = {**(pids or {}), "load generator": os.getpid()}
+        watched = {**pids, "load generator": os.getpid()}
         await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        await analyze(db_url)
         before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         await asyncio.sleep(max(0.0, stop_at - loop.time()))
         result.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
@@ -180,7 +192,8 @@ async def consistency(db_url: str) -> dict[str, Any]:
         await conn.close()
 
 
-def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int]) -> LoadResult:
+def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int],
+             db_url: str) -> LoadResult:
     """The same load from wrk (C, two threads), which leaves the CPU to LOMS and PostgreSQL."""
     env = {**os.environ, "LOMS_BENCH_TOKEN": token, "LOMS_BENCH_SKUS": str(BENCH_SKUS)}
 
@@ -190,6 +203,7 @@ def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float
         return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
 
     wrk(warmup)
+    run_loop(analyze(db_url))
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = wrk(duration)
@@ -271,9 +285,9 @@ def measure_loms(args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls
         pids = {"loms": loms.pid or 0, "postgres": stack.process("postgres").pid or 0,
                 "tansu": stack.process("tansu").pid or 0}
         if args.generator == "wrk":
-            service = load_wrk(base, token, args.clients, args.warmup, args.duration, pids).summary()
+            service = load_wrk(base, token, args.clients, args.warmup, args.duration, pids, db_url).summary()
         else:
-            service = run_loop(load(base, token, args.clients, args.warmup, args.duration, pids)).summary()
+            service = run_loop(load(base, token, args.clients, args.warmup, args.duration, pids, db_url)).summary()
         time.sleep(1.0)  # let the relay drain the outbox before the check
         return {"loms": service, "consistency": run_loop(consistency(db_url))}
     finally:

@@ -41,7 +41,7 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
     )
 
 
-def _insert_sql(with_idempotency: bool) -> str:
+def _insert_sql(with_idempotency: bool, notify: bool) -> str:
     # The key is stored with the order it created. A concurrent duplicate waits on the key's
     # primary key and then fails with a unique violation, rolling its whole statement back.
     idem = """, idem AS (
@@ -63,11 +63,10 @@ def _insert_sql(with_idempotency: bool) -> str:
                CAST(:ev_request_id AS varchar)
         FROM new_order
     ){idem}
-    SELECT id, {NOTIFY} FROM new_order"""
+    SELECT id{", " + NOTIFY if notify else ""} FROM new_order"""
 
 
-_INSERT = Sql(_insert_sql(False))
-_INSERT_WITH_KEY = Sql(_insert_sql(True))
+_INSERTS = {(key, notify): Sql(_insert_sql(key, notify)) for key in (False, True) for notify in (False, True)}
 
 
 class KeyTaken(Exception):
@@ -85,8 +84,10 @@ async def insert_new(
     topic: str,
     request_id: str | None,
     idempotency: dict[str, str] | None = None,
+    notify: bool = True,
 ) -> int:
-    """One statement (atomic even in autocommit): the order, its lines, its event, its key."""
+    """One statement (atomic even in autocommit): the order, its lines, its event, its key.
+    `notify=False` leaves waking the relay to the reservation that follows within milliseconds."""
     params: dict[str, Any] = {
         "user_id": user_id,
         "total_price": total_price,
@@ -99,10 +100,10 @@ async def insert_new(
         "ev_request_id": request_id,
     }
     if idempotency is None:
-        return int(await _INSERT.fetchval(conn, params))
+        return int(await _INSERTS[False, notify].fetchval(conn, params))
     params.update({f"idem_{k}": v for k, v in idempotency.items()})
     try:
-        return int(await _INSERT_WITH_KEY.fetchval(conn, params))
+        return int(await _INSERTS[True, notify].fetchval(conn, params))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "pk_idempotency_keys":
             raise KeyTaken from exc

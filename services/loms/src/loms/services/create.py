@@ -72,7 +72,9 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
             order_id = await orders.insert_new(
                 conn, user_id=request.user_id, items=items, total_price=total, now=now, event=event,
                 topic=settings.order_events_topic, request_id=request.request_id,
-                idempotency=idem.params() if idem else None)
+                idempotency=idem.params() if idem else None,
+                # The reservation right after notifies for both events; an intake worker needs the wake-up.
+                notify=not settings.inline_reservation)
     except orders.KeyTaken:
         assert idem is not None
         return await answer_duplicate(db, settings, idem)

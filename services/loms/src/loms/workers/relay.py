@@ -31,7 +31,7 @@ from loms.workers.base import Worker
 from shopcommon.kafka import ensure_topics, make_producer, trace_headers
 
 log = logging.getLogger(__name__)
-#: Another relay holds the publisher lock: look again soon (it may finish before our notification).
+#: Another relay holds the publisher lock: look again this soon (it may miss our latest notification).
 BUSY_RETRY = 0.1
 Lane = tuple[str, int]
 
@@ -59,15 +59,21 @@ class OutboxRelay(Worker):
         if self._rested and self.settings.relay_linger > 0:
             await asyncio.sleep(self.settings.relay_linger)  # events of concurrent requests ride along
         rest = await self.publish_batch()
+        if rest is None:
+            # Another relay is publishing and will go on until the outbox is empty: look again a
+            # little later instead of at every notification.
+            await asyncio.sleep(BUSY_RETRY)
+            rest = 0.0
         self._rested = rest > 0
         return rest
 
-    async def publish_batch(self) -> float:
+    async def publish_batch(self) -> float | None:
+        """One batch published; how long to rest after it, None when another relay holds the lock."""
         batch_size = self.settings.relay_batch_size
         async with self.engine.begin() as conn:
             pending = await outbox.lock_and_fetch(conn, batch_size)
             if pending is None:
-                return BUSY_RETRY
+                return None
             if not pending:
                 return self.idle
             try:

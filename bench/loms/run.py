@@ -9,7 +9,7 @@
    as checkout sends them. An order counts when the answer is 201 `awaiting payment`.
 4. Stops LOMS and runs pgbench with the same SQL (`pgbench_order.sql`), 32 clients.
 
-    .venv/bin/python bench/loms/run.py [--workers 2] [--duration 20] [--clients 32]
+    .venv/bin/python bench/loms/run.py [--workers 1] [--duration 20] [--clients 32]
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def run_loop(coro: Any) -> Any:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of LOMS")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of LOMS (make run: SHOP_WORKERS, default 1)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20.0)

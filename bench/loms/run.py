@@ -68,11 +68,17 @@ class LoadResult:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else 0.0
 
         mean = self.percentiles.get("mean") if self.percentiles else (statistics.fmean(lat) if lat else 0.0)
-        return {"orders_per_second": round(ok / self.seconds, 1), "requests": sum(self.statuses.values()),
-                "answers": self.statuses, "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-                "mean_ms": round((mean or 0.0) * 1000, 1),
-                "cpu_ms_per_order": {name: round(sec * 1000 / ok, 2) for name, sec in self.cpu.items()} if ok else {},
-                "cpu_share_of_window": {name: round(sec / self.seconds, 2) for name, sec in self.cpu.items()}}
+        return {
+            "orders_per_second": round(ok / self.seconds, 1),
+            "requests": sum(self.statuses.values()),
+            "answers": self.statuses,
+            "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90),
+            "p99_ms": pct(0.99),
+            "mean_ms": round((mean or 0.0) * 1000, 1),
+            "cpu_ms_per_order": {name: round(sec * 1000 / ok, 2) for name, sec in self.cpu.items()} if ok else {},
+            "cpu_share_of_window": {name: round(sec / self.seconds, 2) for name, sec in self.cpu.items()},
+        }
 
 
 def cpu_seconds(root_pid: int) -> float:
@@ -109,21 +115,32 @@ async def prepare_database(urls: StackUrls) -> str:
     await loader(url, {"APP_ENV": "dev"})
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("INSERT INTO stocks (sku, warehouse_id, total) SELECT s, w.id, 10000000 "
-                           f"FROM generate_series(1, {BENCH_SKUS}) s, (SELECT id FROM warehouses) w")
+        await conn.execute(
+            "INSERT INTO stocks (sku, warehouse_id, total) SELECT s, w.id, 10000000 "
+            f"FROM generate_series(1, {BENCH_SKUS}) s, (SELECT id FROM warehouses) w"
+        )
         await conn.execute("VACUUM ANALYZE stocks")
     finally:
         await conn.close()
     return url
 
 
-def start_loms(urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: Path,
-               extra_env: dict[str, str]) -> tuple[ManagedProcess, str]:
+def start_loms(
+    urls: StackUrls, db_url: str, jwks: Path, workers: int, log_dir: Path, extra_env: dict[str, str]
+) -> tuple[ManagedProcess, str]:
     spec = service_spec("loms")
     port = free_port()
     argv = uvicorn_argv(spec, "127.0.0.1", port, workers)
-    env = {**os.environ, **urls.as_env(), "APP_ENV": "dev", "SHOP_DATA_DIR": str(log_dir.parent),
-           spec.database_env: db_url, "JWT_JWKS_FILE": str(jwks), "LOG_LEVEL": "WARNING", **extra_env}
+    env = {
+        **os.environ,
+        **urls.as_env(),
+        "APP_ENV": "dev",
+        "SHOP_DATA_DIR": str(log_dir.parent),
+        spec.database_env: db_url,
+        "JWT_JWKS_FILE": str(jwks),
+        "LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
     proc = ManagedProcess("loms-bench", argv, log_dir=log_dir, env=env, cwd=ROOT)
     proc.start()
     base = f"http://127.0.0.1:{port}"
@@ -142,8 +159,9 @@ async def analyze(db_url: str) -> None:
         await conn.close()
 
 
-async def load(base: str, token: str, clients: int, warmup: float, duration: float,
-               pids: dict[str, int], db_url: str) -> LoadResult:
+async def load(
+    base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int], db_url: str
+) -> LoadResult:
     result = LoadResult(seconds=duration)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -155,11 +173,16 @@ async def load(base: str, token: str, clients: int, warmup: float, duration: flo
         sku = 1 + n * 13 % BENCH_SKUS
         while loop.time() < stop_at:
             sku = 1 + (sku * 7 + 11) % BENCH_SKUS
-            items = [{"sku": sku, "count": 1 + sku % 3, "price": 1000},
-                     {"sku": 1 + sku % BENCH_SKUS, "count": 1, "price": 500}]
+            items = [
+                {"sku": sku, "count": 1 + sku % 3, "price": 1000},
+                {"sku": 1 + sku % BENCH_SKUS, "count": 1, "price": 500},
+            ]
             began = loop.time()
-            r = await http.post("/api/v1/orders", json={"user_id": 1 + n, "items": items},
-                                headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+            r = await http.post(
+                "/api/v1/orders",
+                json={"user_id": 1 + n, "items": items},
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            )
             ended = loop.time()
             if measure_from <= ended < stop_at:
                 result.latencies.append(ended - began)
@@ -186,20 +209,36 @@ async def consistency(db_url: str) -> dict[str, Any]:
         held = await conn.fetchval("SELECT coalesce(sum(count), 0)::bigint FROM reservations WHERE state = 'held'")
         reserved = await conn.fetchval("SELECT coalesce(sum(reserved), 0)::bigint FROM stocks")
         unpublished = await conn.fetchval("SELECT count(*) FROM outbox")
-        return {"orders": statuses, "held_units": held, "reserved_units": reserved,
-                "reserved_matches_held": held == reserved, "events_unpublished_at_end": unpublished}
+        return {
+            "orders": statuses,
+            "held_units": held,
+            "reserved_units": reserved,
+            "reserved_matches_held": held == reserved,
+            "events_unpublished_at_end": unpublished,
+        }
     finally:
         await conn.close()
 
 
-def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int],
-             db_url: str) -> LoadResult:
+def load_wrk(
+    base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int], db_url: str
+) -> LoadResult:
     """The same load from wrk (C, two threads), which leaves the CPU to LOMS and PostgreSQL."""
     env = {**os.environ, "LOMS_BENCH_TOKEN": token, "LOMS_BENCH_SKUS": str(BENCH_SKUS)}
 
     def wrk(seconds: float) -> str:
-        argv = [WRK, "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "30s",
-                "-s", str(HERE / "orders.lua"), base]
+        argv = [
+            WRK,
+            "-t2",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            str(HERE / "orders.lua"),
+            base,
+        ]
         return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
 
     wrk(warmup)
@@ -214,7 +253,11 @@ def load_wrk(base: str, token: str, clients: int, warmup: float, duration: float
     fields = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).split())}
     seconds = fields["duration_us"] / 1e6
     result = LoadResult(seconds=seconds)
-    result.statuses = {"201 awaiting payment": fields["ok"], "other": fields["other"], "socket errors": fields["errors"]}
+    result.statuses = {
+        "201 awaiting payment": fields["ok"],
+        "other": fields["other"],
+        "socket errors": fields["errors"],
+    }
     result.percentiles = {p: fields[f"{p}_us"] / 1e6 for p in ("p50", "p90", "p99", "mean")}
     result.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     result.cpu["load generator"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
@@ -225,9 +268,30 @@ def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, l
     port = re.search(r":(\d+)/", urls.database_url)
     assert port is not None
     log_dir.mkdir(parents=True, exist_ok=True)
-    argv = [str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
-            "-T", str(int(duration)), "-f", str(HERE / "pgbench_order.sql"), "-l", "--log-prefix",
-            str(log_dir / "pgbench"), "-h", "127.0.0.1", "-p", port.group(1), "-U", "postgres", "loms"]
+    argv = [
+        str(pg_bin_dir() / "pgbench"),
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(int(duration)),
+        "-f",
+        str(HERE / "pgbench_order.sql"),
+        "-l",
+        "--log-prefix",
+        str(log_dir / "pgbench"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        port.group(1),
+        "-U",
+        "postgres",
+        "loms",
+    ]
     before = cpu_seconds(postgres_pid)
     done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=log_dir)
     postgres_cpu = cpu_seconds(postgres_pid) - before
@@ -236,16 +300,25 @@ def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, l
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
     # Per-transaction log lines: client_id transaction_no time_us script_no epoch epoch_us ...
-    latencies = sorted(int(line.split()[2]) / 1000 for log in log_dir.glob("pgbench.*")
-                       for line in log.read_text().splitlines() if line.strip())
+    latencies = sorted(
+        int(line.split()[2]) / 1000
+        for log in log_dir.glob("pgbench.*")
+        for line in log.read_text().splitlines()
+        if line.strip()
+    )
     orders = float(tps.group(1)) if tps else 0.0
 
     def pct(p: float) -> float | None:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else None
 
-    return {"orders_per_second": round(orders, 1), "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99),
-            "failed": int(failed.group(1)) if failed else None,
-            "postgres_cpu_ms_per_order": round(postgres_cpu * 1000 / (orders * duration), 2) if orders else None}
+    return {
+        "orders_per_second": round(orders, 1),
+        "p50_ms": pct(0.5),
+        "p90_ms": pct(0.9),
+        "p99_ms": pct(0.99),
+        "failed": int(failed.group(1)) if failed else None,
+        "postgres_cpu_ms_per_order": round(postgres_cpu * 1000 / (orders * duration), 2) if orders else None,
+    }
 
 
 def run_loop(coro: Any) -> Any:
@@ -260,30 +333,48 @@ def run_loop(coro: Any) -> Any:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of LOMS (make run: SHOP_WORKERS, default 1)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers of LOMS (make run: SHOP_WORKERS, default 1)"
+    )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk" if WRK else "httpx",
-                        help="wrk with orders.lua (default when installed) or the asyncio + httpx loop here")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for LOMS, e.g. LOMS_RELAY_ENABLED=false (for experiments)")
+    parser.add_argument(
+        "--generator",
+        choices=["wrk", "httpx"],
+        default="wrk" if WRK else "httpx",
+        help="wrk with orders.lua (default when installed) or the asyncio + httpx loop here",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for LOMS, e.g. LOMS_RELAY_ENABLED=false (for experiments)",
+    )
     parser.add_argument("--skip-pgbench", action="store_true")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL as the tests run it (fsync off)")
     return parser.parse_args()
 
 
-def measure_loms(args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls, db_url: str,
-                 data_dir: Path) -> dict[str, Any]:
+def measure_loms(
+    args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls, db_url: str, data_dir: Path
+) -> dict[str, Any]:
     issuer = TestIssuer(data_dir / "jwt")
     token = issuer.token("bench", "service", ttl=3600)
     extra_env = dict(pair.split("=", 1) for pair in args.env)
     loms, base = start_loms(urls, db_url, issuer.jwks_path, args.workers, stack.log_dir, extra_env)
     try:
-        print(f"LOMS up ({args.workers} uvicorn workers); {args.clients} clients, {args.warmup:.0f}s warm-up, "
-              f"{args.duration:.0f}s measured ...", flush=True)
-        pids = {"loms": loms.pid or 0, "postgres": stack.process("postgres").pid or 0,
-                "tansu": stack.process("tansu").pid or 0}
+        print(
+            f"LOMS up ({args.workers} uvicorn workers); {args.clients} clients, {args.warmup:.0f}s warm-up, "
+            f"{args.duration:.0f}s measured ...",
+            flush=True,
+        )
+        pids = {
+            "loms": loms.pid or 0,
+            "postgres": stack.process("postgres").pid or 0,
+            "tansu": stack.process("tansu").pid or 0,
+        }
         if args.generator == "wrk":
             service = load_wrk(base, token, args.clients, args.warmup, args.duration, pids, db_url).summary()
         else:
@@ -309,9 +400,15 @@ def main() -> int:
             report["pgbench"] = pgbench(urls, args.clients, args.duration, postgres, data_dir / "pgbench")
             floor = report["pgbench"]["orders_per_second"]
             report["ratio_to_pgbench"] = round(report["loms"]["orders_per_second"] / floor, 2) if floor else None
-        report["setup"] = {"generator": args.generator, "uvicorn_workers": args.workers, "clients": args.clients,
-                           "duration_s": args.duration, "postgres_fsync": not args.no_fsync, "cpus": os.cpu_count(),
-                           "load_average_at_end": [round(x, 1) for x in os.getloadavg()]}
+        report["setup"] = {
+            "generator": args.generator,
+            "uvicorn_workers": args.workers,
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "postgres_fsync": not args.no_fsync,
+            "cpus": os.cpu_count(),
+            "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        }
         print(json.dumps(report, indent=2))
         return 0
     finally:

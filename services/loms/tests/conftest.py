@@ -63,9 +63,12 @@ def make_settings(stack: Stack, db_url: str, issuer: TestIssuer, topic: str, **o
 @asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://loms", timeout=60
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://loms", timeout=60
+        ) as client,
+    ):
         yield app, client
 
 
@@ -133,19 +136,32 @@ class Database:
         """Put `totals[i]` units of `sku` in the i-th warehouse; the warehouse ids used."""
         ids = await self.warehouses(max(3, len(totals)))
         for wh, total in zip(ids, totals, strict=False):
-            await self.fetch("INSERT INTO stocks (sku, warehouse_id, total) VALUES ($1, $2, $3) "
-                             "ON CONFLICT (sku, warehouse_id) DO UPDATE SET total = $3, reserved = 0", sku, wh, total)
+            await self.fetch(
+                "INSERT INTO stocks (sku, warehouse_id, total) VALUES ($1, $2, $3) "
+                "ON CONFLICT (sku, warehouse_id) DO UPDATE SET total = $3, reserved = 0",
+                sku,
+                wh,
+                total,
+            )
         return ids[: len(totals)]
 
     async def levels(self, sku: int) -> dict[str, int]:
         """Total and reserved over all warehouses, and what paid orders wrote off."""
-        row = (await self.fetch(
-            "SELECT coalesce(sum(total), 0) AS total, coalesce(sum(reserved), 0) AS reserved FROM stocks WHERE sku = $1",
-            sku))[0]
+        row = (
+            await self.fetch(
+                "SELECT coalesce(sum(total), 0) AS total, coalesce(sum(reserved), 0) AS reserved FROM stocks WHERE sku = $1",
+                sku,
+            )
+        )[0]
         written_off = await self.value(
-            "SELECT coalesce(sum(count), 0) FROM reservations WHERE sku = $1 AND state = 'written_off'", sku)
-        return {"total": row["total"], "reserved": row["reserved"], "written_off": written_off,
-                "available": row["total"] - row["reserved"]}
+            "SELECT coalesce(sum(count), 0) FROM reservations WHERE sku = $1 AND state = 'written_off'", sku
+        )
+        return {
+            "total": row["total"],
+            "reserved": row["reserved"],
+            "written_off": written_off,
+            "available": row["total"] - row["reserved"],
+        }
 
     async def counts(self) -> dict[str, int]:
         """Row counts and a fingerprint of every order: 'nothing changed' checks compare two of these."""
@@ -157,7 +173,8 @@ class Database:
         # Every order's status and last change: any status change shows (the outbox itself empties
         # as the relay publishes, so its size says nothing).
         out["order_states"] = await self.value(
-            "SELECT md5(coalesce(string_agg(id || status || updated_at, ',' ORDER BY id), '')) FROM orders")
+            "SELECT md5(coalesce(string_agg(id || status || updated_at, ',' ORDER BY id), '')) FROM orders"
+        )
         return out
 
 
@@ -166,11 +183,13 @@ def db(loms_db: str) -> Database:
     return Database(loms_db)
 
 
-async def consume(bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool],
-                  timeout: float = 20.0) -> list[dict[str, Any]]:
+async def consume(
+    bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+) -> list[dict[str, Any]]:
     """Read the topic from the beginning until `until(events)` holds; each event gets `_key`."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     events: list[dict[str, Any]] = []
     try:

@@ -32,8 +32,9 @@ def upgrade() -> None:
         sa.Column("total", sa.BigInteger, nullable=False),
         sa.Column("reserved", sa.BigInteger, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("sku", "warehouse_id", name="pk_stocks"),
-        sa.ForeignKeyConstraint(["warehouse_id"], ["warehouses.id"], ondelete="RESTRICT",
-                                name="fk_stocks_warehouse_id_warehouses"),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouses.id"], ondelete="RESTRICT", name="fk_stocks_warehouse_id_warehouses"
+        ),
         sa.CheckConstraint("reserved >= 0 AND reserved <= total", name="ck_stocks_reserved_within_total"),
         sa.CheckConstraint("sku BETWEEN 1 AND 4294967295", name="ck_stocks_sku_range"),
     )
@@ -62,8 +63,12 @@ def upgrade() -> None:
     op.create_index("ix_orders_user_id_id", "orders", ["user_id", "id"])
     op.create_index("ix_orders_status_id", "orders", ["status", "id"])
     op.create_index("ix_orders_new", "orders", ["id"], postgresql_where=sa.text("status = 'new'"))
-    op.create_index("ix_orders_awaiting_deadline", "orders", ["payment_deadline"],
-                    postgresql_where=sa.text("status = 'awaiting payment'"))
+    op.create_index(
+        "ix_orders_awaiting_deadline",
+        "orders",
+        ["payment_deadline"],
+        postgresql_where=sa.text("status = 'awaiting payment'"),
+    )
     op.create_table(
         "order_items",
         sa.Column("order_id", sa.BigInteger, nullable=False),
@@ -71,8 +76,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
         sa.Column("price", sa.BigInteger, nullable=True),
         sa.PrimaryKeyConstraint("order_id", "sku", name="pk_order_items"),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="CASCADE",
-                                name="fk_order_items_order_id_orders"),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="CASCADE", name="fk_order_items_order_id_orders"),
         sa.CheckConstraint("count BETWEEN 1 AND 65535", name="ck_order_items_count_range"),
         sa.CheckConstraint("sku BETWEEN 1 AND 4294967295", name="ck_order_items_sku_range"),
         sa.CheckConstraint("price IS NULL OR price BETWEEN 0 AND 4294967295", name="ck_order_items_price_range"),
@@ -85,10 +89,15 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger, nullable=False),
         sa.Column("state", sa.String(16), nullable=False, server_default="held"),
         sa.PrimaryKeyConstraint("order_id", "sku", "warehouse_id", name="pk_reservations"),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="CASCADE",
-                                name="fk_reservations_order_id_orders"),
-        sa.ForeignKeyConstraint(["sku", "warehouse_id"], ["stocks.sku", "stocks.warehouse_id"], ondelete="RESTRICT",
-                                name="fk_reservations_stock_stocks"),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], ondelete="CASCADE", name="fk_reservations_order_id_orders"
+        ),
+        sa.ForeignKeyConstraint(
+            ["sku", "warehouse_id"],
+            ["stocks.sku", "stocks.warehouse_id"],
+            ondelete="RESTRICT",
+            name="fk_reservations_stock_stocks",
+        ),
         sa.CheckConstraint("count > 0", name="ck_reservations_count_positive"),
         sa.CheckConstraint("state IN ('held', 'written_off', 'released')", name="ck_reservations_state_known"),
     )

@@ -49,8 +49,10 @@ async def load_demo_data(database_url: str, env: dict[str, str] | None = None) -
         async with conn.transaction():
             if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM warehouses)"):
                 return {"loaded": False}
-            ids = [await conn.fetchval("INSERT INTO warehouses (name) VALUES ($1) RETURNING id", name)
-                   for name in WAREHOUSES]
+            ids = [
+                await conn.fetchval("INSERT INTO warehouses (name) VALUES ($1) RETURNING id", name)
+                for name in WAREHOUSES
+            ]
             rows = demo_stock(demo_skus(), ids)
             await conn.executemany("INSERT INTO stocks (sku, warehouse_id, total) VALUES ($1, $2, $3)", rows)
             return {"loaded": True, "warehouses": len(ids), "stock_rows": len(rows)}

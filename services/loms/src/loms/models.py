@@ -95,8 +95,12 @@ reservations = Table(
     Column("warehouse_id", BigInteger, primary_key=True, autoincrement=False),
     Column("count", BigInteger, nullable=False),
     Column("state", String(16), nullable=False, server_default="held"),
-    ForeignKeyConstraint(["sku", "warehouse_id"], ["stocks.sku", "stocks.warehouse_id"], ondelete="RESTRICT",
-                         name="fk_reservations_stock_stocks"),
+    ForeignKeyConstraint(
+        ["sku", "warehouse_id"],
+        ["stocks.sku", "stocks.warehouse_id"],
+        ondelete="RESTRICT",
+        name="fk_reservations_stock_stocks",
+    ),
     CheckConstraint("count > 0", name="count_positive"),
     CheckConstraint(_in("state", RESERVATION_STATES), name="state_known"),
 )

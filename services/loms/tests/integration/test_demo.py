@@ -27,8 +27,9 @@ async def test_three_warehouses_hold_stock_for_the_catalogue(demo_db: Database) 
 
 
 async def test_some_skus_are_scarce_most_have_hundreds_some_none(demo_db: Database) -> None:
-    totals = {r["sku"]: r["total"] for r in await demo_db.fetch("SELECT sku, sum(total) AS total FROM stocks "
-                                                                 "GROUP BY sku")}
+    totals = {
+        r["sku"]: r["total"] for r in await demo_db.fetch("SELECT sku, sum(total) AS total FROM stocks GROUP BY sku")
+    }
     catalogue = [p.sku for p in demo_products()]
     levels = [totals.get(sku, 0) for sku in catalogue]
     none = sum(1 for n in levels if n == 0)

@@ -13,8 +13,7 @@ def order_body(user_id: int, sku: int, count: int = 1) -> dict[str, object]:
     return {"user_id": user_id, "items": [{"sku": sku, "count": count}]}
 
 
-async def test_same_key_same_body_replays_the_first_answer(client: httpx.AsyncClient, auth: Auth,
-                                                            db: Database) -> None:
+async def test_same_key_same_body_replays_the_first_answer(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     sku = new_sku()
     await db.stock(sku, 10)
     headers = {**auth.customer(61), "Idempotency-Key": "order-61-a", "Prefer": "wait=5"}
@@ -42,19 +41,24 @@ async def test_keys_are_scoped_to_the_caller(client: httpx.AsyncClient, auth: Au
     sku = new_sku()
     await db.stock(sku, 10)
     for user in (63, 64):
-        r = await client.post("/api/v1/orders", json=order_body(user, sku),
-                              headers={**auth.customer(user), "Idempotency-Key": "shared-key"})
+        r = await client.post(
+            "/api/v1/orders",
+            json=order_body(user, sku),
+            headers={**auth.customer(user), "Idempotency-Key": "shared-key"},
+        )
         assert r.status_code == 201
         assert "Idempotent-Replayed" not in r.headers
 
 
-async def test_twenty_concurrent_creates_with_one_key_make_one_order(client: httpx.AsyncClient, auth: Auth,
-                                                                    db: Database) -> None:
+async def test_twenty_concurrent_creates_with_one_key_make_one_order(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 100)
     headers = {**auth.service(), "Idempotency-Key": "burst-65", "Prefer": "wait=5"}
-    answers = await asyncio.gather(*(client.post("/api/v1/orders", json=order_body(65, sku), headers=headers)
-                                     for _ in range(20)))
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/orders", json=order_body(65, sku), headers=headers) for _ in range(20))
+    )
     assert await db.value("SELECT count(*) FROM orders WHERE user_id = 65") == 1
     assert (await db.levels(sku))["reserved"] == 1
     created = [a for a in answers if a.status_code == 201]
@@ -68,11 +72,11 @@ async def test_twenty_concurrent_creates_with_one_key_make_one_order(client: htt
 async def test_pay_with_a_key_replays_instead_of_409(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     sku = new_sku()
     await db.stock(sku, 10)
-    order_id = (await client.post("/api/v1/orders", json=order_body(66, sku),
-                                  headers={**auth.customer(66), "Prefer": "wait=5"})).json()["order_id"]
+    order_id = (
+        await client.post("/api/v1/orders", json=order_body(66, sku), headers={**auth.customer(66), "Prefer": "wait=5"})
+    ).json()["order_id"]
     headers = {**auth.customer(66), "Idempotency-Key": "pay-66"}
-    answers = await asyncio.gather(*(client.post(f"/api/v1/orders/{order_id}/pay", headers=headers)
-                                     for _ in range(5)))
+    answers = await asyncio.gather(*(client.post(f"/api/v1/orders/{order_id}/pay", headers=headers) for _ in range(5)))
     assert [a.status_code for a in answers] == [200] * 5
     assert len({a.content for a in answers}) == 1
     assert (await db.levels(sku))["written_off"] == 1
@@ -99,8 +103,7 @@ async def test_same_key_on_another_route_is_independent(client: httpx.AsyncClien
     assert r.json()["status"] == "cancelled"
 
 
-async def test_rpc_create_with_a_key_replays_the_order_id(client: httpx.AsyncClient, auth: Auth,
-                                                         db: Database) -> None:
+async def test_rpc_create_with_a_key_replays_the_order_id(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     sku = new_sku()
     await db.stock(sku, 10)
     headers = {**auth.service(), "Idempotency-Key": "rpc-68"}
@@ -121,15 +124,18 @@ async def test_stock_adjust_with_a_key_moves_stock_once(client: httpx.AsyncClien
     assert (await db.levels(sku))["total"] == 15
 
 
-async def test_a_create_whose_first_request_died_is_answered_with_its_order(client: httpx.AsyncClient, auth: Auth,
-                                                                            db: Database) -> None:
+async def test_a_create_whose_first_request_died_is_answered_with_its_order(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 10)
     headers = {**auth.customer(69), "Idempotency-Key": "died-69", "Prefer": "wait=5"}
     first = await client.post("/api/v1/orders", json=order_body(69, sku), headers=headers)
     # As if the process died before storing its answer, long enough ago to be presumed dead.
-    await db.fetch("UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL, "
-                   "updated_at = now() - interval '1 hour' WHERE key = 'died-69'")
+    await db.fetch(
+        "UPDATE idempotency_keys SET state = 'running', response_status = NULL, response_body = NULL, "
+        "updated_at = now() - interval '1 hour' WHERE key = 'died-69'"
+    )
     retry = await client.post("/api/v1/orders", json=order_body(69, sku), headers=headers)
     assert retry.status_code == 201
     assert retry.json()["order_id"] == first.json()["order_id"]

@@ -11,14 +11,21 @@ from ..conftest import Auth, Database, eventually, new_sku
 WAIT = {"Prefer": "wait=5"}
 
 
-async def create(client: httpx.AsyncClient, headers: dict[str, str], user_id: int, *lines: tuple[int, int],
-                 wait: bool = True, prices: dict[int, int] | None = None) -> httpx.Response:
+async def create(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    user_id: int,
+    *lines: tuple[int, int],
+    wait: bool = True,
+    prices: dict[int, int] | None = None,
+) -> httpx.Response:
     items: list[dict[str, Any]] = [{"sku": s, "count": c} for s, c in lines]
     for item in items:
         if prices and item["sku"] in prices:
             item["price"] = prices[item["sku"]]
-    return await client.post("/api/v1/orders", json={"user_id": user_id, "items": items},
-                             headers={**headers, **(WAIT if wait else {})})
+    return await client.post(
+        "/api/v1/orders", json={"user_id": user_id, "items": items}, headers={**headers, **(WAIT if wait else {})}
+    )
 
 
 async def test_create_without_prefer_answers_new_at_once_and_reserves_right_after(
@@ -40,8 +47,9 @@ async def test_create_without_prefer_answers_new_at_once_and_reserves_right_afte
     assert (await db.levels(sku))["reserved"] == 2
 
 
-async def test_prefer_wait_answers_with_the_outcome_and_says_so(client: httpx.AsyncClient, auth: Auth,
-                                                                 db: Database) -> None:
+async def test_prefer_wait_answers_with_the_outcome_and_says_so(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 5)
     r = await create(client, auth.customer(12), 12, (sku, 3))
@@ -56,25 +64,31 @@ async def test_prefer_wait_answers_with_the_outcome_and_says_so(client: httpx.As
 async def test_prefer_wait_above_30_is_capped(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     sku = new_sku()
     await db.stock(sku, 5)
-    r = await client.post("/api/v1/orders", json={"user_id": 13, "items": [{"sku": sku, "count": 1}]},
-                          headers={**auth.customer(13), "Prefer": "respond-async, wait=600"})
+    r = await client.post(
+        "/api/v1/orders",
+        json={"user_id": 13, "items": [{"sku": sku, "count": 1}]},
+        headers={**auth.customer(13), "Prefer": "respond-async, wait=600"},
+    )
     assert r.headers["Preference-Applied"] == "wait=30"
     assert r.json()["status"] == "awaiting payment"
 
 
-async def test_reservation_spreads_over_warehouses_most_stock_first(client: httpx.AsyncClient, auth: Auth,
-                                                                    db: Database) -> None:
+async def test_reservation_spreads_over_warehouses_most_stock_first(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     wh = await db.stock(sku, 3, 10, 4)
     r = await create(client, auth.customer(14), 14, (sku, 13))
     assert r.json()["status"] == "awaiting payment"
-    held = await db.fetch("SELECT warehouse_id, count FROM reservations WHERE order_id = $1 ORDER BY warehouse_id",
-                          r.json()["order_id"])
+    held = await db.fetch(
+        "SELECT warehouse_id, count FROM reservations WHERE order_id = $1 ORDER BY warehouse_id", r.json()["order_id"]
+    )
     assert {h["warehouse_id"]: h["count"] for h in held} == {wh[1]: 10, wh[2]: 3}
 
 
-async def test_short_stock_fails_the_whole_order_and_keeps_it_recorded(client: httpx.AsyncClient, auth: Auth,
-                                                                        db: Database) -> None:
+async def test_short_stock_fails_the_whole_order_and_keeps_it_recorded(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     plenty, scarce = new_sku(), new_sku()
     await db.stock(plenty, 100)
     await db.stock(scarce, 1, 1)
@@ -117,8 +131,9 @@ async def test_cancel_releases_the_reservation(client: httpx.AsyncClient, auth: 
     assert await db.levels(sku) == {"total": 5, "reserved": 0, "written_off": 0, "available": 5}
 
 
-async def test_paid_order_cannot_be_cancelled_or_paid_again(client: httpx.AsyncClient, auth: Auth,
-                                                            db: Database) -> None:
+async def test_paid_order_cannot_be_cancelled_or_paid_again(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 5)
     order_id = (await create(client, auth.customer(19), 19, (sku, 1))).json()["order_id"]
@@ -131,8 +146,9 @@ async def test_paid_order_cannot_be_cancelled_or_paid_again(client: httpx.AsyncC
     assert await db.levels(sku) == {"total": 4, "reserved": 0, "written_off": 1, "available": 4}
 
 
-async def test_failed_and_cancelled_orders_cannot_be_paid_or_cancelled(client: httpx.AsyncClient, auth: Auth,
-                                                                       db: Database) -> None:
+async def test_failed_and_cancelled_orders_cannot_be_paid_or_cancelled(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 1)
     failed = (await create(client, auth.customer(20), 20, (sku, 2))).json()["order_id"]
@@ -144,8 +160,9 @@ async def test_failed_and_cancelled_orders_cannot_be_paid_or_cancelled(client: h
             assert r.status_code == 409, (order_id, action)
 
 
-async def test_a_new_order_can_be_cancelled_before_it_is_reserved(client: httpx.AsyncClient, auth: Auth,
-                                                                  db: Database) -> None:
+async def test_a_new_order_can_be_cancelled_before_it_is_reserved(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     await db.stock(sku, 5)
     r = await create(client, auth.customer(21), 21, (sku, 2), wait=False)
@@ -163,8 +180,9 @@ async def test_duplicate_skus_are_merged_into_one_line(client: httpx.AsyncClient
     assert (await db.levels(sku))["reserved"] == 5
 
 
-async def test_staff_prices_make_a_total_and_one_missing_price_makes_it_null(client: httpx.AsyncClient, auth: Auth,
-                                                                             db: Database) -> None:
+async def test_staff_prices_make_a_total_and_one_missing_price_makes_it_null(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     a, b = new_sku(), new_sku()
     await db.stock(a, 10)
     await db.stock(b, 10)
@@ -183,11 +201,17 @@ async def test_list_is_newest_first_in_cursor_pages(client: httpx.AsyncClient, a
     ids = [(await create(client, auth.customer(24), 24, (sku, 1))).json()["order_id"] for _ in range(5)]
     first = (await client.get("/api/v1/orders", params={"limit": 2}, headers=auth.customer(24))).json()
     assert [o["order_id"] for o in first["items"]] == ids[::-1][:2]
-    second = (await client.get("/api/v1/orders", params={"limit": 2, "cursor": first["next_cursor"]},
-                               headers=auth.customer(24))).json()
+    second = (
+        await client.get(
+            "/api/v1/orders", params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth.customer(24)
+        )
+    ).json()
     assert [o["order_id"] for o in second["items"]] == ids[::-1][2:4]
-    last = (await client.get("/api/v1/orders", params={"limit": 2, "cursor": second["next_cursor"]},
-                             headers=auth.customer(24))).json()
+    last = (
+        await client.get(
+            "/api/v1/orders", params={"limit": 2, "cursor": second["next_cursor"]}, headers=auth.customer(24)
+        )
+    ).json()
     assert [o["order_id"] for o in last["items"]] == ids[:1]
     assert last["next_cursor"] is None
 
@@ -199,8 +223,7 @@ async def test_staff_filter_the_list_by_user_and_status(client: httpx.AsyncClien
     paid = (await create(client, auth.service(), 25, (sku, 1))).json()["order_id"]
     await client.post(f"/api/v1/orders/{paid}/pay", headers=auth.service())
     await create(client, auth.service(), 26, (sku, 1))
-    r = await client.get("/api/v1/orders", params={"user_id": 25, "status": "awaiting payment"},
-                         headers=auth.manager())
+    r = await client.get("/api/v1/orders", params={"user_id": 25, "status": "awaiting payment"}, headers=auth.manager())
     assert [o["order_id"] for o in r.json()["items"]] == [keep]
     r = await client.get("/api/v1/orders", params={"user_id": 25, "status": "paid"}, headers=auth.service())
     assert [o["order_id"] for o in r.json()["items"]] == [paid]

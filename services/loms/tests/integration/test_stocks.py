@@ -7,16 +7,23 @@ import httpx
 from ..conftest import Auth, Database, new_sku
 
 
-async def test_stock_of_one_sku_is_total_minus_reserved_per_warehouse(client: httpx.AsyncClient, auth: Auth,
-                                                                       db: Database) -> None:
+async def test_stock_of_one_sku_is_total_minus_reserved_per_warehouse(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
     sku = new_sku()
     wh = await db.stock(sku, 10, 2)
-    await client.post("/api/v1/orders", json={"user_id": 41, "items": [{"sku": sku, "count": 4}]},
-                      headers={**auth.customer(41), "Prefer": "wait=5"})
+    await client.post(
+        "/api/v1/orders",
+        json={"user_id": 41, "items": [{"sku": sku, "count": 4}]},
+        headers={**auth.customer(41), "Prefer": "wait=5"},
+    )
     r = await client.get(f"/api/v1/stocks/{sku}")
     assert r.status_code == 200
-    assert r.json() == {"sku": sku, "stocks": [{"warehouse_id": wh[0], "count": 6}, {"warehouse_id": wh[1], "count": 2}],
-                        "total_available": 8}
+    assert r.json() == {
+        "sku": sku,
+        "stocks": [{"warehouse_id": wh[0], "count": 6}, {"warehouse_id": wh[1], "count": 2}],
+        "total_available": 8,
+    }
 
 
 async def test_batch_read_answers_every_sku_asked_once_in_order(client: httpx.AsyncClient, db: Database) -> None:
@@ -50,8 +57,11 @@ async def test_manager_creates_a_warehouse_and_sets_stock(client: httpx.AsyncCli
 async def test_stock_never_drops_below_what_is_reserved(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     sku = new_sku()
     (wh,) = await db.stock(sku, 10)
-    await client.post("/api/v1/orders", json={"user_id": 42, "items": [{"sku": sku, "count": 8}]},
-                      headers={**auth.customer(42), "Prefer": "wait=5"})
+    await client.post(
+        "/api/v1/orders",
+        json={"user_id": 42, "items": [{"sku": sku, "count": 8}]},
+        headers={**auth.customer(42), "Prefer": "wait=5"},
+    )
     r = await client.put(f"/api/v1/warehouses/{wh}/stocks/{sku}", json={"total": 7}, headers=auth.manager())
     assert r.status_code == 409
     assert r.json()["reserved"] == 8

@@ -42,10 +42,16 @@ BAD_ORDER_BODIES: list[tuple[str, Any, str]] = [
     ("price negative", {"user_id": 7, "items": [{"sku": SKU, "count": 1, "price": -1}]}, "items.0.price"),
     ("price beyond uint32", {"user_id": 7, "items": [{"sku": SKU, "count": 1, "price": U32}]}, "items.0.price"),
     ("price a string", {"user_id": 7, "items": [{"sku": SKU, "count": 1, "price": "10"}]}, "items.0.price"),
-    ("merged count beyond uint16", {"user_id": 7, "items": [{"sku": SKU, "count": 65535}, {"sku": SKU, "count": 1}]},
-     ""),
-    ("one sku two prices", {"user_id": 7, "items": [{"sku": SKU, "count": 1, "price": 5},
-                                                    {"sku": SKU, "count": 1, "price": 6}]}, ""),
+    (
+        "merged count beyond uint16",
+        {"user_id": 7, "items": [{"sku": SKU, "count": 65535}, {"sku": SKU, "count": 1}]},
+        "",
+    ),
+    (
+        "one sku two prices",
+        {"user_id": 7, "items": [{"sku": SKU, "count": 1, "price": 5}, {"sku": SKU, "count": 1, "price": 6}]},
+        "",
+    ),
     ("unknown field", {"user_id": 7, "items": [{"sku": SKU, "count": 1}], "coupon": "FREE"}, "coupon"),
     ("unknown item field", {"user_id": 7, "items": [{"sku": SKU, "count": 1, "colour": "red"}]}, "items.0.colour"),
 ]
@@ -67,8 +73,9 @@ def assert_problem(r: httpx.Response, status: int, field: str | None = None) -> 
 
 
 @pytest.mark.parametrize(("case", "body", "field"), BAD_ORDER_BODIES, ids=[c[0] for c in BAD_ORDER_BODIES])
-async def test_bad_order_bodies_are_422_and_change_nothing(client: httpx.AsyncClient, auth: Auth, db: Database,
-                                                           case: str, body: Any, field: str) -> None:
+async def test_bad_order_bodies_are_422_and_change_nothing(
+    client: httpx.AsyncClient, auth: Auth, db: Database, case: str, body: Any, field: str
+) -> None:
     before = await db.counts()
     r = await client.post("/api/v1/orders", json=body, headers={**auth.service(), "Prefer": "wait=1"})
     assert_problem(r, 422, field or None)
@@ -92,30 +99,37 @@ def rpc_shape(body: Any) -> Any | None:
 async def test_malformed_json_is_400(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
     before = await db.counts()
     for path in ("/api/v1/orders", "/createOrder", "/orderPayed"):
-        r = await client.post(path, content=b'{"user_id": 7, "items": [', headers={
-            **auth.service(), "content-type": "application/json"})
+        r = await client.post(
+            path, content=b'{"user_id": 7, "items": [', headers={**auth.service(), "content-type": "application/json"}
+        )
         assert_problem(r, 400)
     assert await db.counts() == before
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve-key".encode("latin-1"), "has space"])
-async def test_bad_idempotency_keys_are_422(client: httpx.AsyncClient, auth: Auth, db: Database,
-                                            key: str | bytes) -> None:
+async def test_bad_idempotency_keys_are_422(
+    client: httpx.AsyncClient, auth: Auth, db: Database, key: str | bytes
+) -> None:
     before = await db.counts()
-    r = await client.post("/api/v1/orders", json={"user_id": 7, "items": [{"sku": SKU, "count": 1}]},
-                          headers={**auth.service(), "Idempotency-Key": key})
+    r = await client.post(
+        "/api/v1/orders",
+        json={"user_id": 7, "items": [{"sku": SKU, "count": 1}]},
+        headers={**auth.service(), "Idempotency-Key": key},
+    )
     assert_problem(r, 422, "Idempotency-Key")
     assert await db.counts() == before
 
 
 @pytest.mark.parametrize("order_id", ["0", "-1", "abc", "1.5", str(I64)])
-async def test_bad_order_ids_in_paths_are_422(client: httpx.AsyncClient, auth: Auth, db: Database,
-                                              order_id: str) -> None:
+async def test_bad_order_ids_in_paths_are_422(
+    client: httpx.AsyncClient, auth: Auth, db: Database, order_id: str
+) -> None:
     before = await db.counts()
     assert_problem(await client.get(f"/api/v1/orders/{order_id}", headers=auth.service()), 422, "order_id")
     for action in ("pay", "cancel"):
-        assert_problem(await client.post(f"/api/v1/orders/{order_id}/{action}", headers=auth.service()), 422,
-                       "order_id")
+        assert_problem(
+            await client.post(f"/api/v1/orders/{order_id}/{action}", headers=auth.service()), 422, "order_id"
+        )
     assert await db.counts() == before
 
 
@@ -133,12 +147,18 @@ async def test_unknown_orders_are_404(client: httpx.AsyncClient, auth: Auth) -> 
     assert_problem(await client.post("/orderPayed", json={"orderID": 987654321}, headers=auth.service()), 404)
 
 
-@pytest.mark.parametrize("query", [
-    {"status": "shipped"}, {"limit": 0}, {"limit": 201}, {"user_id": 0}, {"user_id": "me"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "shipped"},
+        {"limit": 0},
+        {"limit": 201},
+        {"user_id": 0},
+        {"user_id": "me"},
+    ],
+)
 async def test_bad_list_queries_are_422(client: httpx.AsyncClient, auth: Auth, query: dict[str, Any]) -> None:
-    assert_problem(await client.get("/api/v1/orders", params=query, headers=auth.manager()), 422,
-                   next(iter(query)))
+    assert_problem(await client.get("/api/v1/orders", params=query, headers=auth.manager()), 422, next(iter(query)))
 
 
 async def test_a_cursor_this_service_never_issued_is_400(client: httpx.AsyncClient, auth: Auth) -> None:
@@ -159,10 +179,14 @@ async def test_batch_stock_read_needs_one_to_200_skus(client: httpx.AsyncClient)
 
 
 @pytest.mark.parametrize("reason", ["timeout", "bored", 5])
-async def test_bad_cancel_reasons_are_422_and_change_nothing(client: httpx.AsyncClient, auth: Auth, db: Database,
-                                                             reason: Any) -> None:
-    r = await client.post("/api/v1/orders", json={"user_id": 8, "items": [{"sku": SKU, "count": 1}]},
-                          headers={**auth.service(), "Prefer": "wait=5"})
+async def test_bad_cancel_reasons_are_422_and_change_nothing(
+    client: httpx.AsyncClient, auth: Auth, db: Database, reason: Any
+) -> None:
+    r = await client.post(
+        "/api/v1/orders",
+        json={"user_id": 8, "items": [{"sku": SKU, "count": 1}]},
+        headers={**auth.service(), "Prefer": "wait=5"},
+    )
     order_id = r.json()["order_id"]
     before = await db.counts()
     r = await client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": reason}, headers=auth.manager())
@@ -171,8 +195,9 @@ async def test_bad_cancel_reasons_are_422_and_change_nothing(client: httpx.Async
 
 
 @pytest.mark.parametrize("body", [{"total": -1}, {"total": 2**32}, {"total": "5"}, {}, {"total": 5, "x": 1}])
-async def test_bad_stock_totals_are_422(client: httpx.AsyncClient, auth: Auth, db: Database,
-                                        body: dict[str, Any]) -> None:
+async def test_bad_stock_totals_are_422(
+    client: httpx.AsyncClient, auth: Auth, db: Database, body: dict[str, Any]
+) -> None:
     (wh,) = await db.warehouses(1)
     before = await db.counts()
     assert_problem(await client.put(f"/api/v1/warehouses/{wh}/stocks/{SKU}", json=body, headers=auth.manager()), 422)
@@ -180,7 +205,10 @@ async def test_bad_stock_totals_are_422(client: httpx.AsyncClient, auth: Auth, d
 
 
 async def test_a_malformed_prefer_is_ignored(client: httpx.AsyncClient, auth: Auth) -> None:
-    r = await client.post("/api/v1/orders", json={"user_id": 9, "items": [{"sku": SKU, "count": 1}]},
-                          headers={**auth.service(), "Prefer": "wait=soon"})
+    r = await client.post(
+        "/api/v1/orders",
+        json={"user_id": 9, "items": [{"sku": SKU, "count": 1}]},
+        headers={**auth.service(), "Prefer": "wait=soon"},
+    )
     assert r.status_code == 201
     assert "Preference-Applied" not in r.headers

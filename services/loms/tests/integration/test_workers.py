@@ -32,8 +32,17 @@ NEXT = {"new": {"awaiting payment", "failed", "cancelled"}, "awaiting payment": 
 @pytest.fixture(scope="module")
 def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str) -> Settings:
     """The API alone (no inline reservation, no workers of its own); the test runs the workers."""
-    return make_settings(shop_stack, loms_db, test_issuer, topic, inline_reservation=False, intake_enabled=False,
-                         expiry_enabled=False, relay_enabled=False, payment_timeout=600)
+    return make_settings(
+        shop_stack,
+        loms_db,
+        test_issuer,
+        topic,
+        inline_reservation=False,
+        intake_enabled=False,
+        expiry_enabled=False,
+        relay_enabled=False,
+        payment_timeout=600,
+    )
 
 
 @pytest.fixture
@@ -60,17 +69,30 @@ async def two_of_each(paired_settings: Settings) -> AsyncIterator[dict[str, list
 
 
 async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_order(
-    paired_settings: Settings, two_of_each: dict[str, list[Any]], auth: Auth, db: Database, shop_stack: Stack,
+    paired_settings: Settings,
+    two_of_each: dict[str, list[Any]],
+    auth: Auth,
+    db: Database,
+    shop_stack: Stack,
 ) -> None:
     skus = [new_sku() for _ in range(3)]
     for sku in skus:
         await db.stock(sku, 15, 10)
     rng = random.Random(7)
     async with running_app(paired_settings) as (_, client):
-        answers = await asyncio.gather(*(
-            client.post("/api/v1/orders", headers={**auth.service(), "Prefer": "wait=10"}, json={
-                "user_id": 4000 + i, "items": [{"sku": s, "count": rng.randint(1, 3)} for s in rng.sample(skus, 2)]})
-            for i in range(60)))
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/orders",
+                    headers={**auth.service(), "Prefer": "wait=10"},
+                    json={
+                        "user_id": 4000 + i,
+                        "items": [{"sku": s, "count": rng.randint(1, 3)} for s in rng.sample(skus, 2)],
+                    },
+                )
+                for i in range(60)
+            )
+        )
         statuses = Counter(a.json()["status"] for a in answers)
         assert set(statuses) <= {"awaiting payment", "failed"}
         assert statuses["awaiting payment"] > 0
@@ -81,14 +103,18 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
         moves += [client.post(f"/api/v1/orders/{o}/cancel", headers=auth.service()) for o in to_cancel]
         assert {r.status_code for r in await asyncio.gather(*moves)} == {200}
     # The rest are left unpaid: their deadline passes now, and the expiry workers take over.
-    await db.fetch("UPDATE orders SET payment_deadline = now() WHERE status = 'awaiting payment' "
-                   "AND id = ANY($1::bigint[])", reserved)
+    await db.fetch(
+        "UPDATE orders SET payment_deadline = now() WHERE status = 'awaiting payment' AND id = ANY($1::bigint[])",
+        reserved,
+    )
 
     order_ids = [a.json()["order_id"] for a in answers]
 
     async def all_done() -> bool:
-        left = await db.value("SELECT count(*) FROM orders WHERE id = ANY($1::bigint[]) AND status IN "
-                              "('new', 'awaiting payment')", order_ids)
+        left = await db.value(
+            "SELECT count(*) FROM orders WHERE id = ANY($1::bigint[]) AND status IN ('new', 'awaiting payment')",
+            order_ids,
+        )
         unpublished = await db.value("SELECT count(*) FROM outbox WHERE topic = $1", paired_settings.order_events_topic)
         return bool(left == 0 and unpublished == 0)
 
@@ -110,8 +136,11 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
 
     # new, then awaiting payment or failed, then paid or cancelled for those reserved
     expected_events = sum(2 if status == "failed" else 3 for status, _ in final.values())
-    events = await consume(shop_stack.urls.kafka_bootstrap_servers, paired_settings.order_events_topic,
-                           lambda evs: len(evs) >= expected_events)
+    events = await consume(
+        shop_stack.urls.kafka_bootstrap_servers,
+        paired_settings.order_events_topic,
+        lambda evs: len(evs) >= expected_events,
+    )
     assert len(events) == expected_events
     assert len({e["event_id"] for e in events}) == len(events), "an event was published twice"
     by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -128,14 +157,22 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
 
 
 async def test_expiry_with_a_two_second_timeout_releases_stock_and_emits_the_event(
-    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+    shop_stack: Stack,
+    loms_db: str,
+    test_issuer: TestIssuer,
+    topic: str,
+    auth: Auth,
+    db: Database,
 ) -> None:
     settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-expiry", payment_timeout=2)
     sku = new_sku()
     await db.stock(sku, 5)
     async with running_app(settings) as (_, client):
-        r = await client.post("/api/v1/orders", json={"user_id": 71, "items": [{"sku": sku, "count": 5}]},
-                              headers={**auth.customer(71), "Prefer": "wait=5"})
+        r = await client.post(
+            "/api/v1/orders",
+            json={"user_id": 71, "items": [{"sku": sku, "count": 5}]},
+            headers={**auth.customer(71), "Prefer": "wait=5"},
+        )
         order = r.json()
         assert order["status"] == "awaiting payment"
         assert (await db.levels(sku))["available"] == 0
@@ -148,8 +185,11 @@ async def test_expiry_with_a_two_second_timeout_releases_stock_and_emits_the_eve
         late = await client.post(f"/api/v1/orders/{order['order_id']}/pay", headers=auth.customer(71))
         assert late.status_code == 409
         assert await db.levels(sku) == {"total": 5, "reserved": 0, "written_off": 0, "available": 5}
-        events = await consume(shop_stack.urls.kafka_bootstrap_servers, settings.order_events_topic,
-                               lambda evs: any(e["status"] == "cancelled" for e in evs))
+        events = await consume(
+            shop_stack.urls.kafka_bootstrap_servers,
+            settings.order_events_topic,
+            lambda evs: any(e["status"] == "cancelled" for e in evs),
+        )
     cancelled = [e for e in events if e["status"] == "cancelled"]
     assert len(cancelled) == 1
     assert cancelled[0]["reason"] == "timeout"
@@ -158,17 +198,24 @@ async def test_expiry_with_a_two_second_timeout_releases_stock_and_emits_the_eve
 
 
 async def test_paying_just_before_the_deadline_beats_the_expiry(
-    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+    shop_stack: Stack,
+    loms_db: str,
+    test_issuer: TestIssuer,
+    topic: str,
+    auth: Auth,
+    db: Database,
 ) -> None:
-    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-race", payment_timeout=1,
-                             expiry_interval=0.05)
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-race", payment_timeout=1, expiry_interval=0.05)
     sku = new_sku()
     await db.stock(sku, 100)
     async with running_app(settings) as (_, client):
         results: Counter[str] = Counter()
         for i in range(10):
-            r = await client.post("/api/v1/orders", json={"user_id": 72, "items": [{"sku": sku, "count": 1}]},
-                                  headers={**auth.customer(72), "Prefer": "wait=5"})
+            r = await client.post(
+                "/api/v1/orders",
+                json={"user_id": 72, "items": [{"sku": sku, "count": 1}]},
+                headers={**auth.customer(72), "Prefer": "wait=5"},
+            )
             await asyncio.sleep(0.9 + (i % 3) * 0.05)
             pay = await client.post(f"/api/v1/orders/{r.json()['order_id']}/pay", headers=auth.customer(72))
             results[str(pay.status_code)] += 1
@@ -186,10 +233,16 @@ async def status_is(client: httpx.AsyncClient, auth: Auth, order_id: int, status
 
 
 async def test_intake_reserves_an_order_whose_own_attempt_never_happened(
-    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database,
+    shop_stack: Stack,
+    loms_db: str,
+    test_issuer: TestIssuer,
+    topic: str,
+    auth: Auth,
+    db: Database,
 ) -> None:
-    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-intake", intake_grace=0.3,
-                             intake_poll_interval=0.1)
+    settings = make_settings(
+        shop_stack, loms_db, test_issuer, topic + "-intake", intake_grace=0.3, intake_poll_interval=0.1
+    )
     sku = new_sku()
     await db.stock(sku, 5)
     # As if the process died right after committing the order: `new`, nobody reserving it.

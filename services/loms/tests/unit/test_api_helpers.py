@@ -7,20 +7,23 @@ from loms.repositories.idempotency import StoredKey
 from loms.services.idempotency import IdempotencyRequest, KeyInUse, KeyReused, fingerprint, stored_answer
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ([], None),
-    (["wait=5"], 5),
-    (["WAIT = 7"], 7),
-    (['wait="3"'], 3),
-    (["respond-async, wait=10"], 10),
-    (["return=minimal", "wait=2"], 2),
-    (["wait=100"], 30),
-    (["wait=0"], 0),
-    (["wait=soon"], None),
-    (["wait=-1"], None),
-    (["waiting=5"], None),
-    (["wait=5;foo=bar"], 5),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([], None),
+        (["wait=5"], 5),
+        (["WAIT = 7"], 7),
+        (['wait="3"'], 3),
+        (["respond-async, wait=10"], 10),
+        (["return=minimal", "wait=2"], 2),
+        (["wait=100"], 30),
+        (["wait=0"], 0),
+        (["wait=soon"], None),
+        (["wait=-1"], None),
+        (["waiting=5"], None),
+        (["wait=5;foo=bar"], 5),
+    ],
+)
 def test_prefer_wait_is_parsed_and_capped(headers: list[str], expected: int | None) -> None:
     assert parse_prefer_wait(headers, 30) == expected
 
@@ -34,8 +37,9 @@ REQUEST = IdempotencyRequest("customer:1 POST /x", "k", "h1")
 
 
 def stored(state: str, request_hash: str = "h1", stale: bool = False) -> StoredKey:
-    return StoredKey(request_hash, state, 201 if state == "done" else None, '{"ok":1}' if state == "done" else None,
-                     None, stale)
+    return StoredKey(
+        request_hash, state, 201 if state == "done" else None, '{"ok":1}' if state == "done" else None, None, stale
+    )
 
 
 def test_a_finished_request_is_replayed_byte_for_byte() -> None:

@@ -35,19 +35,22 @@ def test_total_is_the_sum_only_when_every_line_has_a_price() -> None:
     assert total_price([]) is None
 
 
-@pytest.mark.parametrize(("current", "target", "allowed"), [
-    (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, True),
-    (OrderStatus.NEW, OrderStatus.FAILED, True),
-    (OrderStatus.NEW, OrderStatus.CANCELLED, True),
-    (OrderStatus.NEW, OrderStatus.PAID, False),
-    (OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, True),
-    (OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, True),
-    (OrderStatus.PAID, OrderStatus.CANCELLED, False),
-    (OrderStatus.PAID, OrderStatus.PAID, False),
-    (OrderStatus.FAILED, OrderStatus.PAID, False),
-    (OrderStatus.FAILED, OrderStatus.CANCELLED, False),
-    (OrderStatus.CANCELLED, OrderStatus.CANCELLED, False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, True),
+        (OrderStatus.NEW, OrderStatus.FAILED, True),
+        (OrderStatus.NEW, OrderStatus.CANCELLED, True),
+        (OrderStatus.NEW, OrderStatus.PAID, False),
+        (OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, True),
+        (OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, True),
+        (OrderStatus.PAID, OrderStatus.CANCELLED, False),
+        (OrderStatus.PAID, OrderStatus.PAID, False),
+        (OrderStatus.FAILED, OrderStatus.PAID, False),
+        (OrderStatus.FAILED, OrderStatus.CANCELLED, False),
+        (OrderStatus.CANCELLED, OrderStatus.CANCELLED, False),
+    ],
+)
 def test_transitions_follow_the_seed(current: OrderStatus, target: OrderStatus, allowed: bool) -> None:
     assert can_change(current, target) is allowed
 
@@ -65,11 +68,24 @@ def order(status: OrderStatus) -> Order:
 
 def test_event_has_exactly_the_contract_fields() -> None:
     event = order(OrderStatus.AWAITING_PAYMENT).change_event(OrderStatus.PAID, NOW)
-    assert set(event) == {"event_id", "type", "occurred_at", "order_id", "user_id", "status", "previous_status",
-                          "items", "total_price"}
+    assert set(event) == {
+        "event_id",
+        "type",
+        "occurred_at",
+        "order_id",
+        "user_id",
+        "status",
+        "previous_status",
+        "items",
+        "total_price",
+    }
     assert event["type"] == "order.status_changed"
     assert (event["order_id"], event["user_id"], event["status"], event["previous_status"]) == (
-        42, 7, "paid", "awaiting payment")
+        42,
+        7,
+        "paid",
+        "awaiting payment",
+    )
     assert event["items"] == [{"sku": 3, "count": 2, "price": 100}]
     assert event["occurred_at"] == "2026-01-02T03:04:05+00:00"
 
@@ -78,8 +94,9 @@ def test_awaiting_payment_event_carries_the_deadline_and_cancelled_the_reason() 
     deadline = NOW + timedelta(minutes=10)
     reserved = order(OrderStatus.NEW).change_event(OrderStatus.AWAITING_PAYMENT, NOW, payment_deadline=deadline)
     assert reserved["payment_deadline"] == deadline.isoformat()
-    cancelled = order(OrderStatus.AWAITING_PAYMENT).change_event(OrderStatus.CANCELLED, NOW,
-                                                                 reason=CancelReason.TIMEOUT)
+    cancelled = order(OrderStatus.AWAITING_PAYMENT).change_event(
+        OrderStatus.CANCELLED, NOW, reason=CancelReason.TIMEOUT
+    )
     assert cancelled["reason"] == "timeout"
     assert "payment_deadline" not in cancelled
 
@@ -92,10 +109,12 @@ def test_events_without_their_required_extras_are_refused() -> None:
 
 
 def test_each_event_gets_its_own_id() -> None:
-    first = status_changed(order_id=1, user_id=1, status=OrderStatus.NEW, previous_status=None, items=[],
-                           total_price=None, occurred_at=NOW)
-    second = status_changed(order_id=1, user_id=1, status=OrderStatus.NEW, previous_status=None, items=[],
-                            total_price=None, occurred_at=NOW)
+    first = status_changed(
+        order_id=1, user_id=1, status=OrderStatus.NEW, previous_status=None, items=[], total_price=None, occurred_at=NOW
+    )
+    second = status_changed(
+        order_id=1, user_id=1, status=OrderStatus.NEW, previous_status=None, items=[], total_price=None, occurred_at=NOW
+    )
     assert first["event_id"] != second["event_id"]
 
 

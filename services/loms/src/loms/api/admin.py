@@ -30,14 +30,24 @@ async def list_warehouses(_: Staff, conn: ReadConnDep) -> list[dict[str, Any]]:
     return await stock_admin.list_warehouses(conn)
 
 
-@router.post("", status_code=201, response_model=WarehouseOut, openapi_extra=MANAGERS,
-             responses=problem_responses(401, 403, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=WarehouseOut,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 409, 422),
+)
 async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> dict[str, Any]:
     return await stock_admin.create_warehouse(conn, name=body.name.strip())
 
 
-@router.get("/{warehouse_id}/stocks", response_model=StockRowPage, openapi_extra=STAFF,
-            responses=problem_responses(401, 403, 404, 422), summary="Stock rows with total and reserved")
+@router.get(
+    "/{warehouse_id}/stocks",
+    response_model=StockRowPage,
+    openapi_extra=STAFF,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Stock rows with total and reserved",
+)
 async def warehouse_stock(
     warehouse_id: WarehouseId,
     _: Staff,
@@ -48,19 +58,38 @@ async def warehouse_stock(
     return await stock_admin.warehouse_stock(conn, warehouse_id=warehouse_id, after_sku=after, limit=limit)
 
 
-@router.put("/{warehouse_id}/stocks/{sku}", response_model=StockRow, openapi_extra=MANAGERS,
-            responses=problem_responses(401, 403, 404, 409, 422), summary="Set the total of one sku",
-            description="Creates the row when missing. A total below what is reserved is 409.")
-async def set_total(warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager,
-                    conn: ConnDep) -> dict[str, Any]:
+@router.put(
+    "/{warehouse_id}/stocks/{sku}",
+    response_model=StockRow,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Set the total of one sku",
+    description="Creates the row when missing. A total below what is reserved is 409.",
+)
+async def set_total(
+    warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep
+) -> dict[str, Any]:
     return await stock_admin.set_total(conn, warehouse_id=warehouse_id, sku=sku, total=body.total)
 
 
-@router.post("/{warehouse_id}/stocks/{sku}/adjust", response_model=StockRow, openapi_extra=MANAGERS,
-             responses=problem_responses(401, 403, 404, 409, 422), summary="Receive or remove units",
-             description="Adds `delta` (negative removes) to the total; never below what is reserved (409).")
-async def adjust_total(warehouse_id: WarehouseId, sku: SkuPath, body: StockAdjust, caller: Manager, request: Request,
-                       db: DbDep, settings: SettingsDep, key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/{warehouse_id}/stocks/{sku}/adjust",
+    response_model=StockRow,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Receive or remove units",
+    description="Adds `delta` (negative removes) to the total; never below what is reserved (409).",
+)
+async def adjust_total(
+    warehouse_id: WarehouseId,
+    sku: SkuPath,
+    body: StockAdjust,
+    caller: Manager,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         row = await stock_admin.adjust_total(conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta)
         return Answer.of(200, row)

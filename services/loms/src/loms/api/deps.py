@@ -49,17 +49,26 @@ ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
 ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
 
 
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
-    description="Makes the request safe to retry: scoped to the caller and the route, the same key with "
-                "the same body replays the first answer (`Idempotent-Replayed: true`), with a different body "
-                "answers 422, and while the first request is still running answers 409.",
-)]
-PreferHeader = Annotated[str | None, Header(
-    alias="Prefer",
-    description="`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome "
-                "and answer with it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`.",
-)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes the request safe to retry: scoped to the caller and the route, the same key with "
+        "the same body replays the first answer (`Idempotent-Replayed: true`), with a different body "
+        "answers 422, and while the first request is still running answers 409.",
+    ),
+]
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome "
+        "and answer with it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`.",
+    ),
+]
 
 _WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,9})\"?\s*$", re.IGNORECASE)
 
@@ -83,7 +92,9 @@ async def prefer_wait(request: Request, prefer: PreferHeader = None) -> int | No
 PreferWait = Annotated[int | None, Depends(prefer_wait)]
 
 
-def idempotency_request(caller: Principal, request: Request, key: str | None, payload: Any) -> IdempotencyRequest | None:
+def idempotency_request(
+    caller: Principal, request: Request, key: str | None, payload: Any
+) -> IdempotencyRequest | None:
     if key is None:
         return None
     scope = f"{caller.role}:{caller.subject} {request.method} {request.url.path}"

@@ -38,33 +38,58 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
 
 
 @router.post(
-    "/orders", status_code=201, response_model=OrderOut, tags=["orders"], openapi_extra=ANYONE_FOR_THEMSELF,
-    responses=problem_responses(400, 401, 403, 409, 422), summary="Create an order (createOrder)",
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    tags=["orders"],
+    openapi_extra=ANYONE_FOR_THEMSELF,
+    responses=problem_responses(400, 401, 403, 409, 422),
+    summary="Create an order (createOrder)",
     description="Records the order as `new` and answers at once; stock is reserved right after (all lines or "
-                "none, spread over warehouses). With `Prefer: wait=N` the answer carries the outcome: "
-                "`awaiting payment`, or `failed` with `shortages` (the order stays recorded). A customer may "
-                "create orders only for themself and may not set prices.",
+    "none, spread over warehouses). With `Prefer: wait=N` the answer carries the outcome: "
+    "`awaiting payment`, or `failed` with `shortages` (the order stays recorded). A customer may "
+    "create orders only for themself and may not set prices.",
 )
-async def create(body: OrderCreate, caller: CurrentPrincipal, request: Request, db: DbDep, settings: SettingsDep,
-                 wait: PreferWait, key: IdempotencyKey = None) -> Response:
+async def create(
+    body: OrderCreate,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    wait: PreferWait,
+    key: IdempotencyKey = None,
+) -> Response:
     idem = idempotency_request(caller, request, key, body.model_dump())
-    order = CreateRequest(user_id=body.user_id, items=body.lines(), wait=wait, idempotency=idem,
-                          request_id=current_request_id())
+    order = CreateRequest(
+        user_id=body.user_id, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
+    )
     answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
     headers = {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None
     return answer_response(answer, headers)
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], openapi_extra=ANYONE_FOR_THEMSELF,
-            responses=problem_responses(401, 404, 422), summary="One order (listOrder)")
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderOut,
+    tags=["orders"],
+    openapi_extra=ANYONE_FOR_THEMSELF,
+    responses=problem_responses(401, 404, 422),
+    summary="One order (listOrder)",
+)
 async def get_order(order_id: OrderId, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
     return (await queries.get_order(conn, caller=caller, order_id=order_id)).as_wire()
 
 
-@router.get("/orders", response_model=OrderPage, tags=["orders"], openapi_extra=ANYONE_FOR_THEMSELF,
-            responses=problem_responses(400, 401, 403, 422), summary="Orders, newest first",
-            description="Customers see their own orders; managers and services everyone's, filtered by "
-                        "`user_id` and `status` when given.")
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    tags=["orders"],
+    openapi_extra=ANYONE_FOR_THEMSELF,
+    responses=problem_responses(400, 401, 403, 422),
+    summary="Orders, newest first",
+    description="Customers see their own orders; managers and services everyone's, filtered by "
+    "`user_id` and `status` when given.",
+)
 async def list_orders(
     caller: CurrentPrincipal,
     conn: ReadConnDep,
@@ -76,49 +101,87 @@ async def list_orders(
     return await queries.list_orders(conn, caller=caller, user_id=user_id, status=status, cursor=cursor, limit=limit)
 
 
-@router.post("/orders/{order_id}/pay", response_model=OrderOut, tags=["orders"], openapi_extra=ANYONE_FOR_THEMSELF,
-             responses=problem_responses(401, 404, 409, 422), summary="Mark paid (orderPayed)",
-             description="Only from `awaiting payment` and before the payment deadline: reserved units are "
-                         "written off. Anything else is 409.")
-async def pay(order_id: OrderId, caller: CurrentPrincipal, request: Request, db: DbDep, settings: SettingsDep,
-              key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/orders/{order_id}/pay",
+    response_model=OrderOut,
+    tags=["orders"],
+    openapi_extra=ANYONE_FOR_THEMSELF,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Mark paid (orderPayed)",
+    description="Only from `awaiting payment` and before the payment deadline: reserved units are "
+    "written off. Anything else is 409.",
+)
+async def pay(
+    order_id: OrderId,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
-        order = await pay_order(conn, settings=settings, caller=caller, order_id=order_id,
-                                request_id=current_request_id())
+        order = await pay_order(
+            conn, settings=settings, caller=caller, order_id=order_id, request_id=current_request_id()
+        )
         return Answer.of(200, order.as_wire())
 
     idem = idempotency_request(caller, request, key, {"order_id": order_id})
     return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
-             openapi_extra=ANYONE_FOR_THEMSELF, responses=problem_responses(401, 403, 404, 409, 422),
-             summary="Cancel (cancelOrder)",
-             description="From `new` or `awaiting payment`; reservations are released. A paid order cannot be "
-                         "cancelled (409). The optional body names the reason for staff callers.")
-async def cancel(order_id: OrderId, caller: CurrentPrincipal, request: Request, db: DbDep, settings: SettingsDep,
-                 body: CancelBody | None = None, key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderOut,
+    tags=["orders"],
+    openapi_extra=ANYONE_FOR_THEMSELF,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Cancel (cancelOrder)",
+    description="From `new` or `awaiting payment`; reservations are released. A paid order cannot be "
+    "cancelled (409). The optional body names the reason for staff callers.",
+)
+async def cancel(
+    order_id: OrderId,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    body: CancelBody | None = None,
+    key: IdempotencyKey = None,
+) -> Response:
     reason = body.reason if body else None
 
     async def operation(conn: AsyncConnection) -> Answer:
-        order = await cancel_order(conn, settings=settings, caller=caller, order_id=order_id, reason=reason,
-                                   request_id=current_request_id())
+        order = await cancel_order(
+            conn, settings=settings, caller=caller, order_id=order_id, reason=reason, request_id=current_request_id()
+        )
         return Answer.of(200, order.as_wire())
 
     idem = idempotency_request(caller, request, key, {"order_id": order_id, "reason": reason})
     return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
 
 
-@router.get("/stocks/{sku}", response_model=SkuStock, tags=["stocks"], openapi_extra=PUBLIC,
-            responses=problem_responses(422), summary="What can still be bought, per warehouse (stocks)")
+@router.get(
+    "/stocks/{sku}",
+    response_model=SkuStock,
+    tags=["stocks"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(422),
+    summary="What can still be bought, per warehouse (stocks)",
+)
 async def stock_of(sku: SkuPath, conn: ReadConnDep) -> dict[str, Any]:
     (levels,) = await queries.stock_levels(conn, [sku])
     return levels
 
 
-@router.get("/stocks", response_model=StockBatch, tags=["stocks"], openapi_extra=PUBLIC,
-            responses=problem_responses(422), summary="Stock of many skus in one call",
-            description="Repeat `sku` (up to 200); answers in the order asked, each sku once.")
+@router.get(
+    "/stocks",
+    response_model=StockBatch,
+    tags=["stocks"],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(422),
+    summary="Stock of many skus in one call",
+    description="Repeat `sku` (up to 200); answers in the order asked, each sku once.",
+)
 async def stocks_of(
     conn: ReadConnDep,
     sku: Annotated[list[Annotated[int, Query(ge=1, le=MAX_SKU)]], Query(min_length=1, max_length=200)],

@@ -49,30 +49,62 @@ def as_rpc_created(answer: Answer) -> Answer:
     return Answer(200, orjson.dumps({"orderID": order_id}), replayed=answer.replayed, headers=answer.headers)
 
 
-@router.post("/createOrder", response_model=CreateOrderResponse, responses=WRITE_ERRORS, openapi_extra=CALLERS,
-             summary="Create an order for `user`; stock is reserved right after (see `Prefer`)")
-async def create_order_rpc(body: CreateOrderRequest, caller: CurrentPrincipal, request: Request, db: DbDep,
-                           settings: SettingsDep, wait: PreferWait, key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/createOrder",
+    response_model=CreateOrderResponse,
+    responses=WRITE_ERRORS,
+    openapi_extra=CALLERS,
+    summary="Create an order for `user`; stock is reserved right after (see `Prefer`)",
+)
+async def create_order_rpc(
+    body: CreateOrderRequest,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    wait: PreferWait,
+    key: IdempotencyKey = None,
+) -> Response:
     idem = idempotency_request(caller, request, key, body.model_dump())
-    order = CreateRequest(user_id=body.user, items=body.lines(), wait=wait, idempotency=idem,
-                          request_id=current_request_id())
+    order = CreateRequest(
+        user_id=body.user, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
+    )
     answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
     headers = {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None
     return answer_response(as_rpc_created(answer), headers)
 
 
-@router.post("/listOrder", response_model=ListOrderResponse, responses=problem_responses(401, 404, 422),
-             openapi_extra=CALLERS, summary="Status, user and items of an order")
+@router.post(
+    "/listOrder",
+    response_model=ListOrderResponse,
+    responses=problem_responses(401, 404, 422),
+    openapi_extra=CALLERS,
+    summary="Status, user and items of an order",
+)
 async def list_order(body: OrderRef, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
     order = await queries.get_order(conn, caller=caller, order_id=body.orderID)
-    return {"status": order.status, "user": order.user_id,
-            "items": [{"sku": i.sku, "count": i.count} for i in order.items]}
+    return {
+        "status": order.status,
+        "user": order.user_id,
+        "items": [{"sku": i.sku, "count": i.count} for i in order.items],
+    }
 
 
-@router.post("/orderPayed", response_model=Empty, responses=WRITE_ERRORS, openapi_extra=CALLERS,
-             summary="Mark paid: reserved units are written off")
-async def order_payed(body: OrderRef, caller: CurrentPrincipal, request: Request, db: DbDep, settings: SettingsDep,
-                      key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/orderPayed",
+    response_model=Empty,
+    responses=WRITE_ERRORS,
+    openapi_extra=CALLERS,
+    summary="Mark paid: reserved units are written off",
+)
+async def order_payed(
+    body: OrderRef,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         await pay_order(conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id())
         return Answer.of(200, {})
@@ -81,21 +113,38 @@ async def order_payed(body: OrderRef, caller: CurrentPrincipal, request: Request
     return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
 
 
-@router.post("/cancelOrder", response_model=Empty, responses=WRITE_ERRORS, openapi_extra=CALLERS,
-             summary="Cancel: every reservation of the order is released")
-async def cancel_order_rpc(body: OrderRef, caller: CurrentPrincipal, request: Request, db: DbDep,
-                           settings: SettingsDep, key: IdempotencyKey = None) -> Response:
+@router.post(
+    "/cancelOrder",
+    response_model=Empty,
+    responses=WRITE_ERRORS,
+    openapi_extra=CALLERS,
+    summary="Cancel: every reservation of the order is released",
+)
+async def cancel_order_rpc(
+    body: OrderRef,
+    caller: CurrentPrincipal,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
-        await cancel_order(conn, settings=settings, caller=caller, order_id=body.orderID, reason=None,
-                           request_id=current_request_id())
+        await cancel_order(
+            conn, settings=settings, caller=caller, order_id=body.orderID, reason=None, request_id=current_request_id()
+        )
         return Answer.of(200, {})
 
     idem = idempotency_request(caller, request, key, body.model_dump())
     return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
 
 
-@router.post("/stocks", response_model=StocksResponse, responses=problem_responses(401, 422), openapi_extra=CALLERS,
-             summary="Units that can still be bought, per warehouse")
+@router.post(
+    "/stocks",
+    response_model=StocksResponse,
+    responses=problem_responses(401, 422),
+    openapi_extra=CALLERS,
+    summary="Units that can still be bought, per warehouse",
+)
 async def stocks_rpc(body: StocksRequest, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
     (levels,) = await queries.stock_levels(conn, [body.sku])
     return {"stocks": [{"warehouseID": s["warehouse_id"], "count": s["count"]} for s in levels["stocks"]]}

@@ -15,7 +15,9 @@ class InvalidTransition(Conflict):
     title, slug = "Order status does not allow this", "invalid-transition"
 
     def __init__(self, order_id: int, status: str, action: str) -> None:
-        super().__init__(f"Order {order_id} is {status!r}; it cannot be {action}", order_id=order_id, current_status=status)
+        super().__init__(
+            f"Order {order_id} is {status!r}; it cannot be {action}", order_id=order_id, current_status=status
+        )
 
 
 class PaymentDeadlinePassed(Conflict):

@@ -24,12 +24,26 @@ class Order:
     cancel_reason: CancelReason | None = None
     shortages: list[dict[str, int]] | None = field(default=None)
 
-    def change_event(self, status: OrderStatus, occurred_at: datetime, *, payment_deadline: datetime | None = None,
-                     reason: CancelReason | None = None) -> dict[str, Any]:
+    def change_event(
+        self,
+        status: OrderStatus,
+        occurred_at: datetime,
+        *,
+        payment_deadline: datetime | None = None,
+        reason: CancelReason | None = None,
+    ) -> dict[str, Any]:
         """The event of this order moving from its current status to `status`."""
-        return status_changed(order_id=self.id, user_id=self.user_id, status=status, previous_status=self.status,
-                              items=self.items, total_price=self.total_price, occurred_at=occurred_at,
-                              payment_deadline=payment_deadline, reason=reason)
+        return status_changed(
+            order_id=self.id,
+            user_id=self.user_id,
+            status=status,
+            previous_status=self.status,
+            items=self.items,
+            total_price=self.total_price,
+            occurred_at=occurred_at,
+            payment_deadline=payment_deadline,
+            reason=reason,
+        )
 
     def as_wire(self) -> dict[str, Any]:
         """The REST shape: CONTRACT's `{order_id, user_id, status, items, total_price, created_at}`

@@ -14,8 +14,13 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.COMPLETED: frozenset(),
 }
 
-ACTION_WORDS = {S.PAID: "paid", S.CANCELLED: "cancelled", S.AWAITING_PAYMENT: "reserved", S.FAILED: "failed",
-                S.COMPLETED: "completed"}
+ACTION_WORDS = {
+    S.PAID: "paid",
+    S.CANCELLED: "cancelled",
+    S.AWAITING_PAYMENT: "reserved",
+    S.FAILED: "failed",
+    S.COMPLETED: "completed",
+}
 
 
 def can_change(current: OrderStatus, target: OrderStatus) -> bool:

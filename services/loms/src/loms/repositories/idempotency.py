@@ -72,8 +72,9 @@ async def get(conn: AsyncConnection, *, scope: str, key: str, stale_after: float
     row = (await conn.execute(_GET, {"scope": scope, "key": key, "stale_after": stale_after})).first()
     if row is None:
         return None
-    return StoredKey(row.request_hash, row.state, row.response_status, row.response_body, row.resource_id,
-                     bool(row.stale))
+    return StoredKey(
+        row.request_hash, row.state, row.response_status, row.response_body, row.resource_id, bool(row.stale)
+    )
 
 
 async def finish(conn: AsyncConnection, *, scope: str, key: str, status: int, body: str) -> None:

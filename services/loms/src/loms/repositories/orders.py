@@ -44,10 +44,14 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
 def _insert_sql(with_idempotency: bool, notify: bool) -> str:
     # The key is stored with the order it created. A concurrent duplicate waits on the key's
     # primary key and then fails with a unique violation, rolling its whole statement back.
-    idem = """, idem AS (
+    idem = (
+        """, idem AS (
         INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id)
         SELECT :idem_scope, :idem_key, :idem_hash, 'running', new_order.id FROM new_order
-    )""" if with_idempotency else ""
+    )"""
+        if with_idempotency
+        else ""
+    )
     return f"""WITH new_order AS (
         INSERT INTO orders (user_id, status, total_price, created_at, updated_at)
         VALUES (:user_id, 'new', :total_price, :now, :now)
@@ -190,6 +194,11 @@ async def set_status(
     topic: str,
     request_id: str | None,
 ) -> None:
-    params = {"ids": list(order_ids), "status": str(status), "reason": str(reason) if reason else None, "now": now,
-              **event_params(topic, request_id, events)}
+    params = {
+        "ids": list(order_ids),
+        "status": str(status),
+        "reason": str(reason) if reason else None,
+        "now": now,
+        **event_params(topic, request_id, events),
+    }
     await conn.execute(_SET_STATUS, params)

@@ -90,16 +90,19 @@ async def reserve(
     finish: Finish | None = None,
 ) -> None:
     """Hold the allocated units, record the reservations and move the order to `awaiting payment`."""
-    await _RESERVE.execute(conn, {
-        "order_id": order_id,
-        "a_skus": [a.sku for a in allocations],
-        "a_warehouses": [a.warehouse_id for a in allocations],
-        "a_counts": [a.count for a in allocations],
-        "deadline": deadline,
-        "now": now,
-        **event_params(topic, request_id, [event]),
-        **finish_params(finish),
-    })
+    await _RESERVE.execute(
+        conn,
+        {
+            "order_id": order_id,
+            "a_skus": [a.sku for a in allocations],
+            "a_warehouses": [a.warehouse_id for a in allocations],
+            "a_counts": [a.count for a in allocations],
+            "deadline": deadline,
+            "now": now,
+            **event_params(topic, request_id, [event]),
+            **finish_params(finish),
+        },
+    )
 
 
 async def fail(
@@ -113,10 +116,13 @@ async def fail(
     request_id: str | None,
     finish: Finish | None = None,
 ) -> None:
-    await _FAIL.execute(conn, {
-        "order_id": order_id,
-        "shortages": orjson.dumps([s.as_dict() for s in shortages]).decode(),
-        "now": now,
-        **event_params(topic, request_id, [event]),
-        **finish_params(finish),
-    })
+    await _FAIL.execute(
+        conn,
+        {
+            "order_id": order_id,
+            "shortages": orjson.dumps([s.as_dict() for s in shortages]).decode(),
+            "now": now,
+            **event_params(topic, request_id, [event]),
+            **finish_params(finish),
+        },
+    )

@@ -52,8 +52,9 @@ async def settle_held(conn: AsyncConnection, order_ids: Sequence[int], *, write_
     """Write off (paid) or release (cancelled) everything these orders hold."""
     ids = list(order_ids)
     await conn.execute(_LOCK_HELD, {"ids": ids})
-    await conn.execute(_SETTLE, {"ids": ids, "state": "written_off" if write_off else "released",
-                                 "write_off": write_off})
+    await conn.execute(
+        _SETTLE, {"ids": ids, "state": "written_off" if write_off else "released", "write_off": write_off}
+    )
 
 
 _AVAILABLE = text("""

@@ -55,8 +55,7 @@ async def write_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, tot
     """Set the row's total; None when the database refuses it (below what is reserved)."""
     try:
         async with conn.begin_nested():
-            row = (await conn.execute(_UPSERT_TOTAL, {"sku": sku, "warehouse_id": warehouse_id,
-                                                      "total": total})).one()
+            row = (await conn.execute(_UPSERT_TOTAL, {"sku": sku, "warehouse_id": warehouse_id, "total": total})).one()
     except IntegrityError:
         return None
     return dict(row._mapping)

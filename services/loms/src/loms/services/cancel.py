@@ -30,8 +30,15 @@ def reason_for(caller: Principal, requested: CancelReason | None) -> CancelReaso
     return CancelReason.CUSTOMER
 
 
-async def cancel_order(conn: AsyncConnection, *, settings: Settings, caller: Principal, order_id: int,
-                       reason: CancelReason | None, request_id: str | None) -> Order:
+async def cancel_order(
+    conn: AsyncConnection,
+    *,
+    settings: Settings,
+    caller: Principal,
+    order_id: int,
+    reason: CancelReason | None,
+    request_id: str | None,
+) -> Order:
     why = reason_for(caller, reason)
     order = await load_own_order(conn, caller, order_id)
     ensure_can_change(order.id, order.status, OrderStatus.CANCELLED)
@@ -39,12 +46,21 @@ async def cancel_order(conn: AsyncConnection, *, settings: Settings, caller: Pri
     return cancelled
 
 
-async def cancel_locked(conn: AsyncConnection, locked: Sequence[Order], *, reason: CancelReason, settings: Settings,
-                        request_id: str | None) -> list[Order]:
+async def cancel_locked(
+    conn: AsyncConnection, locked: Sequence[Order], *, reason: CancelReason, settings: Settings, request_id: str | None
+) -> list[Order]:
     """Release what the (locked, cancellable) orders hold and cancel them, one event each."""
     now = utcnow()
     await stocks.settle_held(conn, [o.id for o in locked], write_off=False)
     evs = [o.change_event(OrderStatus.CANCELLED, now, reason=reason) for o in locked]
-    await orders.set_status(conn, order_ids=[o.id for o in locked], status=OrderStatus.CANCELLED, reason=reason,
-                            now=now, events=evs, topic=settings.order_events_topic, request_id=request_id)
+    await orders.set_status(
+        conn,
+        order_ids=[o.id for o in locked],
+        status=OrderStatus.CANCELLED,
+        reason=reason,
+        now=now,
+        events=evs,
+        topic=settings.order_events_topic,
+        request_id=request_id,
+    )
     return [replace(o, status=OrderStatus.CANCELLED, cancel_reason=reason, updated_at=now) for o in locked]

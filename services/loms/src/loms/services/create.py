@@ -58,23 +58,36 @@ def answer_for(order: Order) -> Answer:
     return Answer(CREATED, orjson.dumps(order.as_wire()))
 
 
-async def create_order(db: Db, settings: Settings, caller: Principal, request: CreateRequest,
-                       spawn: Spawn) -> Answer:
+async def create_order(db: Db, settings: Settings, caller: Principal, request: CreateRequest, spawn: Spawn) -> Answer:
     authorize(caller, request)
     items = tuple(request.items)
     now = utcnow()
     total = total_price(items)
-    event = events.status_changed(order_id=0, user_id=request.user_id, status=OrderStatus.NEW, previous_status=None,
-                                  items=items, total_price=total, occurred_at=now)
+    event = events.status_changed(
+        order_id=0,
+        user_id=request.user_id,
+        status=OrderStatus.NEW,
+        previous_status=None,
+        items=items,
+        total_price=total,
+        occurred_at=now,
+    )
     idem = request.idempotency
     try:
         async with pg.autocommit(db.engine) as conn:
             order_id = await orders.insert_new(
-                conn, user_id=request.user_id, items=items, total_price=total, now=now, event=event,
-                topic=settings.order_events_topic, request_id=request.request_id,
+                conn,
+                user_id=request.user_id,
+                items=items,
+                total_price=total,
+                now=now,
+                event=event,
+                topic=settings.order_events_topic,
+                request_id=request.request_id,
                 idempotency=idem.params() if idem else None,
                 # The reservation right after notifies for both events; an intake worker needs the wake-up.
-                notify=not settings.inline_reservation)
+                notify=not settings.inline_reservation,
+            )
     except orders.KeyTaken:
         assert idem is not None
         return await answer_duplicate(db, settings, idem)
@@ -95,8 +108,13 @@ async def reserve_and_wait(db: Db, settings: Settings, order: Order, request: Cr
 
     settled = None
     if settings.inline_reservation:
-        settled = await reserve_if_new(db.engine, order, settings=settings, request_id=request.request_id,
-                                       answer_for=stored_answer_for if idem else None)
+        settled = await reserve_if_new(
+            db.engine,
+            order,
+            settings=settings,
+            request_id=request.request_id,
+            answer_for=stored_answer_for if idem else None,
+        )
     if settled is not None:
         return answer_for(settled)
     current = await wait_until_settled(db, order.id, request.wait or 0.0) or order

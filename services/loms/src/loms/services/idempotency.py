@@ -56,8 +56,10 @@ class KeyReused(UnprocessableEntity):
     title, slug = "Idempotency-Key reused with a different request", "idempotency-key-reused"
 
     def __init__(self) -> None:
-        super().__init__("This Idempotency-Key was first used with a different request body.",
-                         errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}])
+        super().__init__(
+            "This Idempotency-Key was first used with a different request body.",
+            errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}],
+        )
 
 
 def fingerprint(payload: Any) -> str:
@@ -81,8 +83,9 @@ def stored_answer(stored: keys.StoredKey | None, request: IdempotencyRequest) ->
 Operation = Callable[[AsyncConnection], Awaitable[Answer]]
 
 
-async def run_once(engine: AsyncEngine, request: IdempotencyRequest | None, operation: Operation,
-                   *, stale_after: float) -> Answer:
+async def run_once(
+    engine: AsyncEngine, request: IdempotencyRequest | None, operation: Operation, *, stale_after: float
+) -> Answer:
     """Run `operation` in one transaction, at most once per key."""
     if request is None:
         async with engine.begin() as conn:
@@ -98,6 +101,5 @@ async def run_once(engine: AsyncEngine, request: IdempotencyRequest | None, oper
                 answer = await operation(conn)
         except ProblemError as exc:
             answer = Answer.of_problem(exc)
-        await keys.finish(conn, scope=request.scope, key=request.key, status=answer.status,
-                          body=answer.body.decode())
+        await keys.finish(conn, scope=request.scope, key=request.key, status=answer.status, body=answer.body.decode())
         return answer

@@ -24,8 +24,9 @@ async def load_own_order(conn: AsyncConnection, caller: Principal, order_id: int
     return order
 
 
-async def pay_order(conn: AsyncConnection, *, settings: Settings, caller: Principal, order_id: int,
-                    request_id: str | None) -> Order:
+async def pay_order(
+    conn: AsyncConnection, *, settings: Settings, caller: Principal, order_id: int, request_id: str | None
+) -> Order:
     order = await load_own_order(conn, caller, order_id)
     ensure_can_change(order.id, order.status, OrderStatus.PAID)
     now = utcnow()
@@ -34,6 +35,14 @@ async def pay_order(conn: AsyncConnection, *, settings: Settings, caller: Princi
         raise PaymentDeadlinePassed(order.id)
     await stocks.settle_held(conn, [order.id], write_off=True)
     event = order.change_event(OrderStatus.PAID, now)
-    await orders.set_status(conn, order_ids=[order.id], status=OrderStatus.PAID, reason=None, now=now,
-                            events=[event], topic=settings.order_events_topic, request_id=request_id)
+    await orders.set_status(
+        conn,
+        order_ids=[order.id],
+        status=OrderStatus.PAID,
+        reason=None,
+        now=now,
+        events=[event],
+        topic=settings.order_events_topic,
+        request_id=request_id,
+    )
     return replace(order, status=OrderStatus.PAID, updated_at=now)

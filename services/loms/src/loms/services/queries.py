@@ -23,8 +23,15 @@ async def get_order(conn: AsyncConnection, *, caller: Principal, order_id: int) 
     return order
 
 
-async def list_orders(conn: AsyncConnection, *, caller: Principal, user_id: int | None, status: OrderStatus | None,
-                      cursor: str | None, limit: int) -> dict[str, Any]:
+async def list_orders(
+    conn: AsyncConnection,
+    *,
+    caller: Principal,
+    user_id: int | None,
+    status: OrderStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
     """Newest first. Customers see their own orders only; staff everyone's, optionally one user's."""
     if not caller.is_staff:
         if user_id is not None and user_id != caller.user_id:

@@ -28,8 +28,15 @@ from loms.services.clock import utcnow
 AnswerFor = Callable[[Order], Finish]
 
 
-async def reserve_locked(conn: asyncpg.Connection, order: Order, levels: Sequence[StockLevel], *, settings: Settings,
-                         request_id: str | None, answer_for: AnswerFor | None = None) -> Order:
+async def reserve_locked(
+    conn: asyncpg.Connection,
+    order: Order,
+    levels: Sequence[StockLevel],
+    *,
+    settings: Settings,
+    request_id: str | None,
+    answer_for: AnswerFor | None = None,
+) -> Order:
     """Reserve an order the caller holds locked while `new`, its stock rows locked too."""
     result = allocate([Line(i.sku, i.count) for i in order.items], levels)
     now = utcnow()
@@ -38,26 +45,49 @@ async def reserve_locked(conn: asyncpg.Connection, order: Order, levels: Sequenc
         deadline = now + timedelta(seconds=settings.payment_timeout)
         settled = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
         await reservations.reserve(
-            conn, order_id=order.id, allocations=result.allocations, deadline=deadline, now=now,
-            event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline), topic=topic,
-            request_id=request_id, finish=answer_for(settled) if answer_for else None)
+            conn,
+            order_id=order.id,
+            allocations=result.allocations,
+            deadline=deadline,
+            now=now,
+            event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
+            topic=topic,
+            request_id=request_id,
+            finish=answer_for(settled) if answer_for else None,
+        )
         return settled
-    settled = replace(order, status=OrderStatus.FAILED, updated_at=now, shortages=[s.as_dict() for s in result.shortages])
-    await reservations.fail(conn, order_id=order.id, shortages=result.shortages, now=now,
-                            event=order.change_event(OrderStatus.FAILED, now), topic=topic, request_id=request_id,
-                            finish=answer_for(settled) if answer_for else None)
+    settled = replace(
+        order, status=OrderStatus.FAILED, updated_at=now, shortages=[s.as_dict() for s in result.shortages]
+    )
+    await reservations.fail(
+        conn,
+        order_id=order.id,
+        shortages=result.shortages,
+        now=now,
+        event=order.change_event(OrderStatus.FAILED, now),
+        topic=topic,
+        request_id=request_id,
+        finish=answer_for(settled) if answer_for else None,
+    )
     return settled
 
 
-async def reserve_if_new(engine: AsyncEngine, order: Order, *, settings: Settings, request_id: str | None,
-                         answer_for: AnswerFor | None = None) -> Order | None:
+async def reserve_if_new(
+    engine: AsyncEngine,
+    order: Order,
+    *,
+    settings: Settings,
+    request_id: str | None,
+    answer_for: AnswerFor | None = None,
+) -> Order | None:
     """The create request's own attempt; None when someone else holds or settled the order."""
     async with pg.transaction(engine) as conn:
         claim = await reservations.claim_and_lock(conn, order_id=order.id, skus=[i.sku for i in order.items])
         if not claim.claimed:
             return None
-        return await reserve_locked(conn, order, claim.levels, settings=settings, request_id=request_id,
-                                    answer_for=answer_for)
+        return await reserve_locked(
+            conn, order, claim.levels, settings=settings, request_id=request_id, answer_for=answer_for
+        )
 
 
 async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | None:

@@ -54,12 +54,15 @@ async def adjust_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, de
     return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current)
 
 
-async def _write(conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int,
-                 current: dict[str, Any] | None) -> dict[str, Any]:
+async def _write(
+    conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, current: dict[str, Any] | None
+) -> dict[str, Any]:
     reserved = current["reserved"] if current else 0
     if total < reserved:
-        raise StockBelowReserved(f"{reserved} units of sku {sku} are reserved in warehouse {warehouse_id}; "
-                                 f"the total cannot be {total}.", reserved=reserved)
+        raise StockBelowReserved(
+            f"{reserved} units of sku {sku} are reserved in warehouse {warehouse_id}; the total cannot be {total}.",
+            reserved=reserved,
+        )
     written = await warehouses.write_total(conn, warehouse_id=warehouse_id, sku=sku, total=total)
     if written is None:
         raise StockBelowReserved(f"Units of sku {sku} were reserved meanwhile; try again.")

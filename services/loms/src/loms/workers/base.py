@@ -38,8 +38,14 @@ class Worker:
                 backoff = 0.0
             except Exception as exc:  # a worker outlives any one failure; it logs and retries
                 backoff = min(self.max_backoff, max(0.1, backoff * 2))
-                log.warning("%s step failed (%s: %s); retrying in %.1fs", self.name, type(exc).__name__, exc,
-                            backoff, exc_info=log.isEnabledFor(logging.DEBUG))
+                log.warning(
+                    "%s step failed (%s: %s); retrying in %.1fs",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 rest = backoff
             if rest > 0:
                 await self._rest(rest, wakeable=backoff == 0)

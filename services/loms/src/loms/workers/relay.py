@@ -104,8 +104,12 @@ class OutboxRelay(Worker):
         first: int | None = None
         batch, count = producer.create_batch(), 0
         for event in events:
-            record = {"key": event.key.encode(), "value": event.payload, "timestamp": None,
-                      "headers": trace_headers(event.request_id) if event.request_id else []}
+            record = {
+                "key": event.key.encode(),
+                "value": event.payload,
+                "timestamp": None,
+                "headers": trace_headers(event.request_id) if event.request_id else [],
+            }
             if batch.append(**record) is None:
                 meta = await (await producer.send_batch(batch, topic, partition=partition))
                 first = meta.offset if first is None else first

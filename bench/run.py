@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run every benchmark under bench/ in turn (each prints its own table)."""
+"""Run every benchmark under bench/ in turn with its defaults (each prints its own table; run one
+script directly to pass it arguments)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def main() -> int:
     failed = []
     for script in sorted(HERE.glob("*/run.py")):
         print(f"\n## {script.parent.name}\n", flush=True)
-        if subprocess.run([sys.executable, str(script), *sys.argv[1:]], check=False).returncode != 0:
+        if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
             failed.append(script.parent.name)
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)

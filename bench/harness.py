@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 from shopcommon.devstack.processes import ManagedProcess, wait_for
 from shopcommon.devstack.servers import free_port
 from shopcommon.devstack.stack import EmbeddedStack, StackPorts, StackUrls
+from shopcommon.services import uvicorn_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO_APP = """
@@ -99,27 +99,9 @@ class Bench:
 
     def uvicorn(self, name: str, factory: str, env: dict[str, str], workers: int = 2, is_factory: bool = True) -> str:
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            factory,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
-        if is_factory:
-            argv.insert(3, "--factory")
+        argv = uvicorn_argv(
+            factory, host="127.0.0.1", port=port, workers=workers, factory=is_factory, extra=["--log-level", "warning"]
+        )
         proc = ManagedProcess(name, argv, log_dir=self.data_dir / "logs", env=env, cwd=self.data_dir)
         proc.start()
         self.procs.append(proc)

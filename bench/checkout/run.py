@@ -72,26 +72,7 @@ class CpuMeter:
 
 
 def start_service(bench: Bench, spec: ServiceSpec, port: int, env: dict[str, str], workers: int = 2) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        spec.app_factory,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
+    argv = spec.uvicorn_argv("127.0.0.1", port, workers, extra=["--log-level", "warning"])
     proc = ManagedProcess(spec.name, argv, log_dir=bench.data_dir / "logs", env=env, cwd=bench.data_dir)
     proc.start()
     bench.procs.append(proc)

@@ -71,24 +71,7 @@ def start_system(bench: Bench) -> dict[str, Any]:
 
 
 def start_service(bench: Bench, spec: ServiceSpec, port: int, env: dict[str, str]) -> None:
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        spec.app_factory,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    argv = spec.uvicorn_argv("127.0.0.1", port, 1, extra=["--log-level", "warning"])
     proc = ManagedProcess(spec.name, argv, log_dir=bench.data_dir / "logs", env=env, cwd=bench.data_dir)
     proc.start()
     bench.procs.append(proc)

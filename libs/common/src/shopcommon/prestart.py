@@ -70,25 +70,8 @@ def main() -> None:
     if url:
         os.environ[spec.database_env] = url
     if args.serve:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            spec.app_factory,
-            "--host",
-            args.host,
-            "--port",
-            str(args.port or spec.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--proxy-headers",
-            "--workers",
-            os.environ.get("WEB_CONCURRENCY", "2"),
-        ]
+        workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+        argv = spec.uvicorn_argv(args.host, args.port, workers, extra=["--proxy-headers"])
         os.execv(sys.executable, argv)
 
 

@@ -7,7 +7,8 @@ new service joins `make run` and the tests by declaring itself, without editing 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -40,12 +41,45 @@ class ServiceSpec:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def uvicorn_argv(
+        self, host: str, port: int | None = None, workers: int = 1, extra: Sequence[str] = ()
+    ) -> list[str]:
+        return uvicorn_argv(self.app_factory, host=host, port=port or self.port, workers=workers, extra=extra)
+
     def load_demo_data(self) -> Callable[[str, dict[str, str]], Awaitable[Any]] | None:
         if not self.demo_data:
             return None
         module, _, func = self.demo_data.partition(":")
         fn: Callable[[str, dict[str, str]], Awaitable[Any]] = getattr(importlib.import_module(module), func)
         return fn
+
+
+def uvicorn_argv(
+    app: str, *, host: str, port: int, workers: int = 1, factory: bool = True, extra: Sequence[str] = ()
+) -> list[str]:
+    """The one way a service process is started, so `make run`, containers (`prestart`), the e2e
+    tests and the benchmarks all run the same server: uvicorn with uvloop and httptools."""
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *(["--factory"] if factory else []),
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return [*argv, *extra]
 
 
 def discover_services(only: list[str] | None = None) -> list[ServiceSpec]:

@@ -77,27 +77,7 @@ async def prepare_database(spec: ServiceSpec, urls: StackUrls, env: dict[str, st
 
 
 def uvicorn_argv(spec: ServiceSpec, host: str, port: int, workers: int) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        spec.app_factory,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
-    if workers > 1:
-        argv += ["--workers", str(workers)]
-    return argv
+    return spec.uvicorn_argv(host, port, workers)
 
 
 def wait_ready(proc: ManagedProcess, spec: ServiceSpec, base_url: str, timeout: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -136,20 +135,7 @@ class ServiceProcess:
         self.spec = spec
         self.port = port or free_port()
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            spec.app_factory,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
+        argv = spec.uvicorn_argv("127.0.0.1", self.port)
         self.proc = ManagedProcess(f"{spec.name}-{self.port}", argv, log_dir=log_dir, env=self.env)
 
     @property

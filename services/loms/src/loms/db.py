@@ -3,15 +3,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class RelayWakeups:
+    """The relays running in this process, to be woken after a commit that wrote events without
+    a NOTIFY (a notifying commit holds a database-wide lock through its WAL flush)."""
+
+    def __init__(self) -> None:
+        self._events: list[asyncio.Event] = []
+
+    def subscribe(self, event: asyncio.Event) -> None:
+        self._events.append(event)
+
+    def waker(self) -> Callable[[], None] | None:
+        """What to call after such a commit; None when no relay runs here (NOTIFY then)."""
+        return self._wake_all if self._events else None
+
+    def _wake_all(self) -> None:
+        for event in self._events:
+            event.set()
 
 
 @dataclass(frozen=True)
 class Db:
     engine: AsyncEngine
     autocommit: AsyncEngine
+    relays: RelayWakeups = field(default_factory=RelayWakeups)
 
     @classmethod
     def of(cls, engine: AsyncEngine) -> Db:

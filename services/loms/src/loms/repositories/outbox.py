@@ -70,5 +70,13 @@ async def lock_and_fetch(conn: AsyncConnection, limit: int) -> list[PendingEvent
     return [PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id) for r in rows if r.id is not None]
 
 
+_NOTIFY = text(f"SELECT {NOTIFY}")
+
+
+async def notify(conn: AsyncConnection) -> None:
+    """Wake the relays of every process (delivered at commit)."""
+    await conn.execute(_NOTIFY)
+
+
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
     await conn.execute(_PUBLISHED, {"ids": list(ids)})

@@ -94,7 +94,15 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
     order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
     if request.wait is None:
         if settings.inline_reservation:
-            spawn(reserve_if_new(db.engine, order, settings=settings, request_id=request.request_id))
+            spawn(
+                reserve_if_new(
+                    db.engine,
+                    order,
+                    settings=settings,
+                    request_id=request.request_id,
+                    wake_relay=db.relays.waker(),
+                )
+            )
         return await finished(db, idem, answer_for(order))
     return await reserve_and_wait(db, settings, order, request)
 
@@ -114,6 +122,7 @@ async def reserve_and_wait(db: Db, settings: Settings, order: Order, request: Cr
             settings=settings,
             request_id=request.request_id,
             answer_for=stored_answer_for if idem else None,
+            wake_relay=db.relays.waker(),
         )
     if settled is not None:
         return answer_for(settled)

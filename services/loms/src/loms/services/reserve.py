@@ -36,8 +36,10 @@ async def reserve_locked(
     settings: Settings,
     request_id: str | None,
     answer_for: AnswerFor | None = None,
+    notify: bool = True,
 ) -> Order:
-    """Reserve an order the caller holds locked while `new`, its stock rows locked too."""
+    """Reserve an order the caller holds locked while `new`, its stock rows locked too; without
+    `notify` the caller wakes the relay itself after the commit."""
     result = allocate([Line(i.sku, i.count) for i in order.items], levels)
     now = utcnow()
     topic = settings.order_events_topic
@@ -54,6 +56,7 @@ async def reserve_locked(
             topic=topic,
             request_id=request_id,
             finish=answer_for(settled) if answer_for else None,
+            notify=notify,
         )
         return settled
     settled = replace(
@@ -68,6 +71,7 @@ async def reserve_locked(
         topic=topic,
         request_id=request_id,
         finish=answer_for(settled) if answer_for else None,
+        notify=notify,
     )
     return settled
 
@@ -79,15 +83,26 @@ async def reserve_if_new(
     settings: Settings,
     request_id: str | None,
     answer_for: AnswerFor | None = None,
+    wake_relay: Callable[[], None] | None = None,
 ) -> Order | None:
-    """The create request's own attempt; None when someone else holds or settled the order."""
+    """The create request's own attempt; None when someone else holds or settled the order.
+    With `wake_relay` (this process runs a relay) the commit sends no NOTIFY; it is called instead."""
     async with pg.transaction(engine) as conn:
         claim = await reservations.claim_and_lock(conn, order_id=order.id, skus=[i.sku for i in order.items])
         if not claim.claimed:
             return None
-        return await reserve_locked(
-            conn, order, claim.levels, settings=settings, request_id=request_id, answer_for=answer_for
+        settled = await reserve_locked(
+            conn,
+            order,
+            claim.levels,
+            settings=settings,
+            request_id=request_id,
+            answer_for=answer_for,
+            notify=wake_relay is None,
         )
+    if wake_relay is not None:
+        wake_relay()
+    return settled
 
 
 async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | None:

@@ -73,6 +73,9 @@ class OutboxRelay(Worker):
         async with self.engine.begin() as conn:
             pending = await outbox.lock_and_fetch(conn, batch_size)
             if pending is None:
+                # This process's requests wake only its own relay: pass the wake-up on to the
+                # relay holding the lock, wherever it runs, so it takes our events along.
+                await outbox.notify(conn)
                 return None
             if not pending:
                 return self.idle

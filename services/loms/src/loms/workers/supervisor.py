@@ -27,7 +27,9 @@ async def running_workers(db: Db, settings: Settings) -> AsyncIterator[list[Work
     if settings.expiry_enabled:
         workers.append(ExpiryWorker(db.engine, settings))
     if settings.relay_enabled:
-        workers.append(OutboxRelay(db.engine, settings, listener.subscribe()))
+        wake = listener.subscribe()
+        db.relays.subscribe(wake)
+        workers.append(OutboxRelay(db.engine, settings, wake))
     if listener.has_subscribers:
         listener.start()
     for worker in workers:

@@ -15,6 +15,9 @@ class Settings(ServiceSettings):
     #: Each request holds a connection through its reservation, and the workers hold their own.
     db_pool_size: int = 40
     db_max_overflow: int = 20
+    #: Orders a process writes (creates and reserves) at once; more requests queue, first come
+    #: first served. A few keep both CPUs busy; more only add lock and event-loop waits.
+    order_writers: Annotated[int, Field(ge=1, le=1000)] = 8
 
     #: How long an order may stay `awaiting payment` before the expiry worker cancels it.
     payment_timeout: Seconds = 600.0

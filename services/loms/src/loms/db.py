@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+DEFAULT_ORDER_WRITERS = 8
+
 
 class RelayWakeups:
     """The relays running in this process, to be woken after a commit that wrote events without
@@ -34,7 +36,14 @@ class Db:
     engine: AsyncEngine
     autocommit: AsyncEngine
     relays: RelayWakeups = field(default_factory=RelayWakeups)
+    #: Orders being written (created and reserved) at once; the others queue here, first come
+    #: first served, holding no connection and no row lock.
+    order_writers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DEFAULT_ORDER_WRITERS))
 
     @classmethod
-    def of(cls, engine: AsyncEngine) -> Db:
-        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    def of(cls, engine: AsyncEngine, order_writers: int = DEFAULT_ORDER_WRITERS) -> Db:
+        return cls(
+            engine,
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            order_writers=asyncio.Semaphore(order_writers),
+        )

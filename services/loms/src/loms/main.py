@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
-        app.state.db = Db.of(app.state.engine)
+        app.state.db = Db.of(app.state.engine, settings.order_writers)
         app.state.background = BackgroundTasks()
         async with running_workers(app.state.db, settings) as workers:
             app.state.workers = workers

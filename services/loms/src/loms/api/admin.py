@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loms.api.deps import ConnDep, DbDep, IdempotencyKey, ReadConnDep, SettingsDep, answer_response, idempotency_request
+from loms.api.deps import ConnDep, DbDep, IdempotencyKey, ReadConnDep, SettingsDep, answer_once
 from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, WarehouseCreate, WarehouseOut
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
-from loms.services.idempotency import Answer, run_once
+from loms.services.idempotency import Answer
 from shopcommon.auth import Principal, Role, require_roles
 from shopcommon.problems import problem_responses
 
@@ -94,5 +94,4 @@ async def adjust_total(
         row = await stock_admin.adjust_total(conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta)
         return Answer.of(200, row)
 
-    idem = idempotency_request(caller, request, key, body.model_dump())
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
 from loms.db import Db
-from loms.services.idempotency import Answer, IdempotencyRequest, fingerprint
+from loms.services.idempotency import Answer, IdempotencyRequest, fingerprint, run_once
 from shopcommon.auth import Principal
 from shopcommon.problems import PROBLEM_MEDIA_TYPE
 
@@ -107,3 +107,22 @@ def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> Re
     if answer.replayed:
         out[REPLAYED_HEADER] = "true"
     return Response(answer.body, status_code=answer.status, media_type=media_type, headers=out)
+
+
+async def answer_once(
+    caller: Principal,
+    request: Request,
+    db: Db,
+    settings: Settings,
+    key: str | None,
+    payload: Any,
+    operation: Callable[[AsyncConnection], Awaitable[Answer]],
+) -> Response:
+    """Run a state change at most once per `Idempotency-Key` and answer with its (maybe replayed) result."""
+    idem = idempotency_request(caller, request, key, payload)
+    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+
+
+def prefer_applied(wait: int | None) -> dict[str, str] | None:
+    """RFC 7240: say which `Prefer: wait` was honoured (and that answers vary by it)."""
+    return {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None

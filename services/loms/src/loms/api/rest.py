@@ -14,8 +14,10 @@ from loms.api.deps import (
     PreferWait,
     ReadConnDep,
     SettingsDep,
+    answer_once,
     answer_response,
     idempotency_request,
+    prefer_applied,
 )
 from loms.api.schemas import CancelBody, OrderCreate, OrderOut, OrderPage, SkuStock, StockBatch
 from loms.domain.items import MAX_SKU
@@ -23,7 +25,7 @@ from loms.domain.statuses import OrderStatus
 from loms.services import queries
 from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
-from loms.services.idempotency import Answer, run_once
+from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
 from shopcommon.auth import CurrentPrincipal
 from shopcommon.logging import current_request_id
@@ -64,8 +66,7 @@ async def create(
         user_id=body.user_id, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
     )
     answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
-    headers = {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None
-    return answer_response(answer, headers)
+    return answer_response(answer, prefer_applied(wait))
 
 
 @router.get(
@@ -125,8 +126,7 @@ async def pay(
         )
         return Answer.of(200, order.as_wire())
 
-    idem = idempotency_request(caller, request, key, {"order_id": order_id})
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+    return await answer_once(caller, request, db, settings, key, {"order_id": order_id}, operation)
 
 
 @router.post(
@@ -156,8 +156,7 @@ async def cancel(
         )
         return Answer.of(200, order.as_wire())
 
-    idem = idempotency_request(caller, request, key, {"order_id": order_id, "reason": reason})
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+    return await answer_once(caller, request, db, settings, key, {"order_id": order_id, "reason": reason}, operation)
 
 
 @router.get(

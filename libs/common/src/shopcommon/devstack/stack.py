@@ -91,6 +91,7 @@ class EmbeddedStack:
         if not self._given("REDIS_URL"):
             jobs.append(self._start_valkey)
         if not self._given("KAFKA_BOOTSTRAP_SERVERS"):
+            servers.tansu_binary()  # written out once here, before the threads below fork
             jobs.append(self._start_tansu)
         if not self._given("SMTP_URL"):
             jobs.append(self._start_mailcatcher)

@@ -1,14 +1,11 @@
 -- One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer: wait`:
--- the create statement (autocommit), then the reservation transaction (claim and lock; write the
--- outcome). The statements are those of services/loms/src/loms/repositories/{orders,reservations}.py with their
--- parameters written inline; the allocation LOMS works out in Python is a formula here
--- (every bench sku is stocked in all three warehouses), and nothing publishes the outbox.
+-- the create statement, then the reservation statement, each in autocommit. They are the statements
+-- of services/loms/src/loms/repositories/{orders,reservations}.py with their parameters written
+-- inline; nothing publishes the outbox here.
 -- pgbench reads `:name` everywhere (in string literals, and `::type` as a variable in prepared mode),
 -- so casts are written CAST(... AS ...) and the JSON timestamps carry no colons.
 \set sku1 random(1, 500)
 \set sku2 1 + (:sku1 % 500)
-\set wh1 1 + (:sku1 % 3)
-\set wh2 1 + (:sku2 % 3)
 \set n1 random(1, 3)
 \set n2 random(1, 3)
 \set user random(1, 100000)
@@ -35,41 +32,59 @@ WITH new_order AS (
            '5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171', 'running', new_order.id
     FROM new_order
 )
-SELECT id AS order_id, pg_notify('loms_outbox', '') AS notified FROM new_order \gset
-BEGIN;
-WITH claimed AS (
+SELECT id AS order_id FROM new_order \gset
+WITH claimed AS MATERIALIZED (
     SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
-), levels AS (
+), locked AS MATERIALIZED (
     SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
-    WHERE s.sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)]) AND EXISTS (SELECT 1 FROM claimed)
+    WHERE s.sku = ANY(CAST(ARRAY[:sku1, :sku2] AS bigint[])) AND EXISTS (SELECT 1 FROM claimed)
     ORDER BY s.sku, s.warehouse_id FOR UPDATE
-)
-SELECT 0 AS sku, 0 AS warehouse_id, 0 AS available FROM claimed
-UNION ALL
-SELECT sku, warehouse_id, available FROM levels;
-WITH alloc AS (
-    SELECT * FROM unnest(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)], ARRAY[CAST(:wh1 AS bigint), CAST(:wh2 AS bigint)],
-                         ARRAY[CAST(:n1 AS bigint), CAST(:n2 AS bigint)]) AS a(sku, warehouse_id, count)
+), lines AS (
+    SELECT * FROM unnest(CAST(ARRAY[:sku1, :sku2] AS bigint[]), CAST(ARRAY[:n1, :n2] AS bigint[])) AS l(sku, count)
+), levels AS (
+    SELECT sku, warehouse_id, available,
+           sum(available) OVER (PARTITION BY sku ORDER BY available DESC, warehouse_id) - available AS before
+    FROM locked WHERE available > 0
+), short AS (
+    SELECT l.sku, l.count AS requested, coalesce(sum(v.available), 0) AS available
+    FROM lines l LEFT JOIN levels v ON v.sku = l.sku
+    WHERE EXISTS (SELECT 1 FROM claimed)
+    GROUP BY l.sku, l.count HAVING coalesce(sum(v.available), 0) < l.count
+), outcome AS MATERIALIZED (
+    SELECT (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'requested', requested, 'available', available)
+                             ORDER BY sku) FROM short) AS shortages
+    FROM claimed
+), alloc AS MATERIALIZED (
+    SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
+    FROM levels v JOIN lines l ON l.sku = v.sku
+    WHERE v.before < l.count AND NOT EXISTS (SELECT 1 FROM short)
 ), stock AS (
     UPDATE stocks s SET reserved = s.reserved + alloc.count
-    FROM alloc WHERE s.sku = ANY(ARRAY[CAST(:sku1 AS bigint), CAST(:sku2 AS bigint)])
+    FROM alloc WHERE s.sku = ANY(CAST(ARRAY[:sku1, :sku2] AS bigint[]))
                  AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
 ), held AS (
     INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
     SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
 ), changed AS (
-    UPDATE orders SET status = 'awaiting payment', payment_deadline = now() + interval '10 minutes', updated_at = now()
-    WHERE id = CAST(:order_id AS bigint)
+    UPDATE orders o
+    SET status = CASE WHEN outcome.shortages IS NULL THEN 'awaiting payment' ELSE 'failed' END,
+        payment_deadline = CASE WHEN outcome.shortages IS NULL THEN CAST(now() + interval '10 minutes' AS timestamptz) END,
+        shortages = outcome.shortages,
+        updated_at = CAST(now() AS timestamptz)
+    FROM outcome WHERE o.id = CAST(:order_id AS bigint)
 ), events AS (
     INSERT INTO outbox (topic, key, payload, request_id)
-    SELECT 'loms.order-events', e.key, e.payload, 'bench-request-id'
-    FROM unnest(ARRAY[CAST(:order_id AS varchar)], ARRAY[CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb)])
-        AS e(key, payload)
+    SELECT CAST('loms.order-events' AS varchar), CAST(CAST(:order_id AS bigint) AS varchar),
+           CASE WHEN outcome.shortages IS NULL THEN CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb)
+                ELSE CAST('{"event_id": "1d2e3f4a-5b6c-4d7e-8f90-91a2b3c4d5e6", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "failed", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000}' AS jsonb) END,
+           CAST('bench-request-id' AS varchar)
+    FROM outcome
 ), finished AS (
-    UPDATE idempotency_keys SET state = 'done', response_status = 201,
-        response_body = '{"order_id": 1,"user_id": 1,"status": "awaiting payment","items": [{"sku": 1,"count": 1,"price": 1000},{"sku": 2,"count": 2,"price": 500}],"total_price": 3000,"created_at": "2026-01-01T12h00m00+0000","updated_at": "2026-01-01T12h00m00+0000","payment_deadline": "2026-01-01T12h10m00+0000","cancel_reason": null,"shortages": null}',
-        updated_at = now()
-    WHERE scope = 'service/bench POST /api/v1/orders' AND key = 'pgbench-' || CAST(:key AS text)
+    UPDATE idempotency_keys k
+    SET state = 'done', response_status = 201, updated_at = now(),
+        response_body = CASE WHEN outcome.shortages IS NULL THEN CAST('{"order_id": 1, "user_id": 1, "status": "awaiting payment", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", "payment_deadline": "2026-01-01T12h10m00+0000", "cancel_reason": null, "shortages": null}' AS text)
+                             ELSE CAST(jsonb_set(CAST('{"order_id": 1, "user_id": 1, "status": "failed", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", "payment_deadline": null, "cancel_reason": null, "shortages": []}' AS jsonb), '{shortages}', outcome.shortages) AS text)
+                        END
+    FROM outcome WHERE k.scope = CAST('service/bench POST /api/v1/orders' AS varchar) AND k.key = CAST('pgbench-' || CAST(:key AS text) AS varchar)
 )
-SELECT pg_notify('loms_outbox', '');
-COMMIT;
+SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT shortages FROM outcome) AS shortages;

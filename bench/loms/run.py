@@ -264,7 +264,14 @@ def load_wrk(
     return result
 
 
-def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, log_dir: Path) -> dict[str, Any]:
+def pgbench(
+    urls: StackUrls,
+    clients: int,
+    duration: float,
+    postgres_pid: int,
+    log_dir: Path,
+    script: Path = HERE / "pgbench_order.sql",
+) -> dict[str, Any]:
     port = re.search(r":(\d+)/", urls.database_url)
     assert port is not None
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +287,7 @@ def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, l
         "-T",
         str(int(duration)),
         "-f",
-        str(HERE / "pgbench_order.sql"),
+        str(script),
         "-l",
         "--log-prefix",
         str(log_dir / "pgbench"),

@@ -6,24 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from loms.domain.allocation import StockLevel
-from loms.pg import Sql
-
-_LOCK_LEVELS = Sql("""
-    SELECT sku, warehouse_id, total - reserved AS available FROM stocks
-    WHERE sku = ANY(CAST(:skus AS bigint[]))
-    ORDER BY sku, warehouse_id FOR UPDATE
-""")
-
-
-async def lock_levels(conn: asyncpg.Connection, skus: Sequence[int]) -> list[StockLevel]:
-    rows = await _LOCK_LEVELS.fetch(conn, {"skus": list(skus)})
-    return [StockLevel(r["sku"], r["warehouse_id"], r["available"]) for r in rows]
-
 
 _LOCK_HELD = text("""
     SELECT s.sku, s.warehouse_id FROM stocks s

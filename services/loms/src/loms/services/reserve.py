@@ -2,13 +2,13 @@
 
 Whoever reserves first claims the order row (`FOR UPDATE SKIP LOCKED` while `new`): the create
 request right after its commit, or an intake worker for whatever is left. Only one ever wins.
-Then the stock rows of its skus are locked in (sku, warehouse) order, the allocation is worked
-out in Python and written back with the status change and its event in one statement.
+The claim, the stock locks (in (sku, warehouse) order), the greedy allocation and the write of
+the outcome with its event are one statement (`repositories/reservations.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loms import pg
 from loms.config import Settings
-from loms.domain.allocation import Line, StockLevel, allocate
 from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
-from loms.repositories import orders, reservations, stocks
+from loms.repositories import orders, reservations
 from loms.repositories.idempotency import Finish
 from loms.services.clock import utcnow
 
@@ -28,52 +27,40 @@ from loms.services.clock import utcnow
 AnswerFor = Callable[[Order], Finish]
 
 
-async def reserve_locked(
+async def reserve(
     conn: asyncpg.Connection,
     order: Order,
-    levels: Sequence[StockLevel],
     *,
     settings: Settings,
     request_id: str | None,
     answer_for: AnswerFor | None = None,
     notify: bool = True,
-) -> Order:
-    """Reserve an order the caller holds locked while `new`, its stock rows locked too; without
-    `notify` the caller wakes the relay itself after the commit."""
-    result = allocate([Line(i.sku, i.count) for i in order.items], levels)
+) -> Order | None:
+    """Reserve `order` if it is still `new` and nobody else holds it: the settled order, or None.
+    Without `notify` the caller wakes the relay itself after the commit."""
     now = utcnow()
-    topic = settings.order_events_topic
-    if result.ok:
-        deadline = now + timedelta(seconds=settings.payment_timeout)
-        settled = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
-        await reservations.reserve(
-            conn,
-            order_id=order.id,
-            allocations=result.allocations,
-            deadline=deadline,
-            now=now,
-            event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
-            topic=topic,
-            request_id=request_id,
-            finish=answer_for(settled) if answer_for else None,
-            notify=notify,
-        )
-        return settled
-    settled = replace(
-        order, status=OrderStatus.FAILED, updated_at=now, shortages=[s.as_dict() for s in result.shortages]
-    )
-    await reservations.fail(
+    deadline = now + timedelta(seconds=settings.payment_timeout)
+    reserved = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
+    failed = replace(order, status=OrderStatus.FAILED, updated_at=now, shortages=[])
+    outcome = await reservations.reserve_order(
         conn,
         order_id=order.id,
-        shortages=result.shortages,
+        items=order.items,
         now=now,
-        event=order.change_event(OrderStatus.FAILED, now),
-        topic=topic,
+        deadline=deadline,
+        topic=settings.order_events_topic,
         request_id=request_id,
-        finish=answer_for(settled) if answer_for else None,
+        reserved_event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
+        failed_event=order.change_event(OrderStatus.FAILED, now),
+        reserved_answer=answer_for(reserved) if answer_for else None,
+        failed_answer=answer_for(failed) if answer_for else None,
         notify=notify,
     )
-    return settled
+    if outcome is None:
+        return None
+    if outcome.status == OrderStatus.AWAITING_PAYMENT:
+        return reserved
+    return replace(failed, shortages=outcome.shortages)
 
 
 async def reserve_if_new(
@@ -87,20 +74,11 @@ async def reserve_if_new(
 ) -> Order | None:
     """The create request's own attempt; None when someone else holds or settled the order.
     With `wake_relay` (this process runs a relay) the commit sends no NOTIFY; it is called instead."""
-    async with pg.transaction(engine) as conn:
-        claim = await reservations.claim_and_lock(conn, order_id=order.id, skus=[i.sku for i in order.items])
-        if not claim.claimed:
-            return None
-        settled = await reserve_locked(
-            conn,
-            order,
-            claim.levels,
-            settings=settings,
-            request_id=request_id,
-            answer_for=answer_for,
-            notify=wake_relay is None,
+    async with pg.autocommit(engine) as conn:
+        settled = await reserve(
+            conn, order, settings=settings, request_id=request_id, answer_for=answer_for, notify=wake_relay is None
         )
-    if wake_relay is not None:
+    if settled is not None and wake_relay is not None:
         wake_relay()
     return settled
 
@@ -112,5 +90,4 @@ async def reserve_next(engine: AsyncEngine, *, settings: Settings) -> Order | No
         order = await orders.claim_next_new(conn, grace)
         if order is None:
             return None
-        levels = await stocks.lock_levels(conn, [i.sku for i in order.items])
-        return await reserve_locked(conn, order, levels, settings=settings, request_id=None)
+        return await reserve(conn, order, settings=settings, request_id=None)

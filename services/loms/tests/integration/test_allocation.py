@@ -1,0 +1,158 @@
+"""The allocation rules of the reservation statement, on real stock rows: greedy by most stock
+available (ties to the lower warehouse id), counting what other orders hold, all lines or none,
+every short line named. Both ways in are covered: the create request and the intake worker."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+
+from loms.config import Settings
+from loms.services.reserve import reserve_next
+from shopcommon.db import make_engine
+
+from ..conftest import Auth, Database, new_sku
+from .test_orders import create
+
+
+async def held(db: Database, order_id: int) -> dict[int, int]:
+    rows = await db.fetch("SELECT warehouse_id, count FROM reservations WHERE order_id = $1", order_id)
+    return {r["warehouse_id"]: r["count"] for r in rows}
+
+
+async def test_one_warehouse_with_enough_takes_the_whole_line_from_the_fullest(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 2, 10, 5)
+    r = await create(client, auth.customer(301), 301, (sku, 3))
+    assert r.json()["status"] == "awaiting payment"
+    assert await held(db, r.json()["order_id"]) == {wh[1]: 3}
+
+
+async def test_a_line_takes_everything_from_the_fullest_then_the_next(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 4, 10, 5)
+    r = await create(client, auth.customer(302), 302, (sku, 16))
+    assert await held(db, r.json()["order_id"]) == {wh[1]: 10, wh[2]: 5, wh[0]: 1}
+    assert await db.levels(sku) == {"total": 19, "reserved": 16, "written_off": 0, "available": 3}
+
+
+async def test_equal_stock_goes_to_the_lower_warehouse_id(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 5, 0, 5)
+    r = await create(client, auth.customer(303), 303, (sku, 2))
+    assert await held(db, r.json()["order_id"]) == {wh[0]: 2}
+
+
+async def test_exactly_all_the_stock_is_enough(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 4, 5)
+    r = await create(client, auth.customer(304), 304, (sku, 9))
+    assert r.json()["status"] == "awaiting payment"
+    assert await held(db, r.json()["order_id"]) == {wh[0]: 4, wh[1]: 5}
+    assert (await db.levels(sku))["available"] == 0
+
+
+async def test_what_other_orders_hold_is_not_available(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 6, 4)
+    first = await create(client, auth.customer(305), 305, (sku, 5))
+    assert await held(db, first.json()["order_id"]) == {wh[0]: 5}
+    # Now the second warehouse has more available (4 against 1), so it goes first.
+    second = await create(client, auth.customer(305), 305, (sku, 5))
+    assert await held(db, second.json()["order_id"]) == {wh[1]: 4, wh[0]: 1}
+    third = await create(client, auth.customer(305), 305, (sku, 1))
+    assert third.json()["status"] == "failed"
+    assert third.json()["shortages"] == [{"sku": sku, "requested": 1, "available": 0}]
+
+
+async def test_one_short_line_fails_the_whole_order_and_only_it_is_named(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    plenty, scarce = new_sku(), new_sku()
+    await db.stock(plenty, 10)
+    await db.stock(scarce, 3, 2)
+    before = await db.counts()
+    r = await create(client, auth.customer(306), 306, (plenty, 1), (scarce, 6))
+    assert r.json()["status"] == "failed"
+    assert r.json()["shortages"] == [{"sku": scarce, "requested": 6, "available": 5}]
+    assert await held(db, r.json()["order_id"]) == {}
+    after = await db.counts()
+    assert (after["reserved"], after["total"], after["reservations"]) == (
+        before["reserved"],
+        before["total"],
+        before["reservations"],
+    )
+
+
+async def test_every_short_line_is_named_in_sku_order(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    low, high, unstocked = sorted([new_sku(), new_sku(), new_sku()])
+    await db.stock(low, 1)
+    await db.stock(high, 0, 4)
+    r = await create(client, auth.customer(307), 307, (unstocked, 2), (high, 5), (low, 5))
+    assert r.json()["shortages"] == [
+        {"sku": low, "requested": 5, "available": 1},
+        {"sku": high, "requested": 5, "available": 4},
+        {"sku": unstocked, "requested": 2, "available": 0},
+    ]
+    stored = await db.value("SELECT shortages FROM orders WHERE id = $1", r.json()["order_id"])
+    assert orjson.loads(stored) == r.json()["shortages"]
+
+
+async def test_empty_warehouses_are_never_given_a_reservation(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    sku = new_sku()
+    wh = await db.stock(sku, 0, 0, 2)
+    r = await create(client, auth.customer(308), 308, (sku, 2))
+    assert await held(db, r.json()["order_id"]) == {wh[2]: 2}
+
+
+async def test_a_failed_order_with_a_key_replays_its_shortages(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    sku = new_sku()
+    await db.stock(sku, 1)
+    headers = {**auth.service(), "Idempotency-Key": f"alloc-{sku}", "Prefer": "wait=5"}
+    body = {"user_id": 309, "items": [{"sku": sku, "count": 2, "price": 10}]}
+    first = await client.post("/api/v1/orders", json=body, headers=headers)
+    again = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert first.json()["status"] == "failed"
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+
+
+async def test_the_intake_worker_allocates_by_the_same_rules(
+    client: httpx.AsyncClient, auth: Auth, db: Database, settings: Settings
+) -> None:
+    sku, short = new_sku(), new_sku()
+    wh = await db.stock(sku, 3, 7)
+    # Orders recorded as `new` without the create request reserving them: the worker's to settle.
+    ids = []
+    for lines in ([(sku, 8)], [(sku, 1), (short, 1)]):
+        ids.append(
+            await db.value(
+                "WITH o AS (INSERT INTO orders (user_id, status, created_at, updated_at) "
+                "VALUES (310, 'new', now() - interval '1 hour', now() - interval '1 hour') RETURNING id), "
+                "i AS (INSERT INTO order_items (order_id, sku, count) "
+                "SELECT o.id, l.sku, l.count FROM o, unnest($1::bigint[], $2::int[]) AS l(sku, count)) "
+                "SELECT id FROM o",
+                [s for s, _ in lines],
+                [c for _, c in lines],
+            )
+        )
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        settled = {}
+        while (order := await reserve_next(engine, settings=settings)) is not None:
+            settled[order.id] = order
+    finally:
+        await engine.dispose()
+    assert settled[ids[0]].status == "awaiting payment"
+    assert await held(db, ids[0]) == {wh[1]: 7, wh[0]: 1}
+    assert settled[ids[1]].status == "failed"
+    assert settled[ids[1]].shortages == [{"sku": short, "requested": 1, "available": 0}]
+    assert await held(db, ids[1]) == {}

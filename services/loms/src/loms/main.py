@@ -41,17 +41,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
-        app.state.db = Db.of(app.state.engine, settings.order_writers)
+        app.state.db = db = await Db.open(app.state.engine, settings.database_url, settings.order_writers)
         app.state.background = BackgroundTasks()
-        async with running_workers(app.state.db, settings) as workers:
-            app.state.workers = workers
-            # Everything loaded so far lives as long as the process: keep it out of the collector,
-            # whose full passes over it were the slowest requests' extra 50-100 ms.
-            gc.freeze()
-            try:
-                yield
-            finally:
-                await app.state.background.close()
+        try:
+            async with running_workers(db, settings) as workers:
+                app.state.workers = workers
+                # Everything loaded so far lives as long as the process: keep it out of the collector,
+                # whose full passes over it were the slowest requests' extra 50-100 ms.
+                gc.freeze()
+                try:
+                    yield
+                finally:
+                    await app.state.background.close()
+        finally:
+            await db.close()
 
     return create_service_app(
         settings,

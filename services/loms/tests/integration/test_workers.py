@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from loms.config import Settings
-from loms.db import Db
 from loms.repositories.outbox import CHANNEL
 from loms.workers.base import Worker
 from loms.workers.expiry import ExpiryWorker
@@ -48,12 +47,11 @@ def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, to
 @pytest.fixture
 async def two_of_each(paired_settings: Settings) -> AsyncIterator[dict[str, list[Any]]]:
     engine = make_engine(paired_settings.database_url, pool_size=10)
-    db = Db.of(engine)
     listener = Listener(paired_settings.database_url, CHANNEL)
     workers: dict[str, list[Any]] = {
-        "intake": [IntakeWorker(db.engine, paired_settings, listener.subscribe()) for _ in range(2)],
-        "expiry": [ExpiryWorker(db.engine, paired_settings) for _ in range(2)],
-        "relay": [OutboxRelay(db.engine, paired_settings, listener.subscribe()) for _ in range(2)],
+        "intake": [IntakeWorker(engine, paired_settings, listener.subscribe()) for _ in range(2)],
+        "expiry": [ExpiryWorker(engine, paired_settings) for _ in range(2)],
+        "relay": [OutboxRelay(engine, paired_settings, listener.subscribe()) for _ in range(2)],
     }
     listener.start()
     everyone: list[Worker] = [w for group in workers.values() for w in group]

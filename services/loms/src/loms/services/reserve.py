@@ -64,7 +64,7 @@ async def reserve(
 
 
 async def reserve_if_new(
-    engine: AsyncEngine,
+    conn: asyncpg.Connection,
     order: Order,
     *,
     settings: Settings,
@@ -72,12 +72,12 @@ async def reserve_if_new(
     answer_for: AnswerFor | None = None,
     wake_relay: Callable[[], None] | None = None,
 ) -> Order | None:
-    """The create request's own attempt; None when someone else holds or settled the order.
-    With `wake_relay` (this process runs a relay) the commit sends no NOTIFY; it is called instead."""
-    async with pg.autocommit(engine) as conn:
-        settled = await reserve(
-            conn, order, settings=settings, request_id=request_id, answer_for=answer_for, notify=wake_relay is None
-        )
+    """The create request's own attempt, one autocommit statement on `conn` (outside any
+    transaction); None when someone else holds or settled the order. With `wake_relay` (this
+    process runs a relay) the commit sends no NOTIFY; it is called instead."""
+    settled = await reserve(
+        conn, order, settings=settings, request_id=request_id, answer_for=answer_for, notify=wake_relay is None
+    )
     if settled is not None and wake_relay is not None:
         wake_relay()
     return settled

@@ -12,12 +12,15 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOMS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "loms"
-    #: Each request holds a connection through its reservation, and the workers hold their own.
-    db_pool_size: int = 40
-    db_max_overflow: int = 20
-    #: Orders a process writes (creates and reserves) at once; more requests queue, first come
-    #: first served. A few keep both CPUs busy; more only add lock and event-loop waits.
-    order_writers: Annotated[int, Field(ge=1, le=1000)] = 8
+    #: Reads, pay, cancel and the workers; orders are written on `order_writers` connections of their own.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    #: Orders a process writes (creates and reserves) at once, each on a connection of its own;
+    #: more requests queue for one, first come first served. Both statements of an order are
+    #: single autocommit statements, so a writer never sits in a transaction holding row locks
+    #: while it waits for the event loop. Measured at 32 clients: 32 writers gave the steadiest
+    #: tail (p99 57-65 ms against 80-100 ms with 8).
+    order_writers: Annotated[int, Field(ge=1, le=1000)] = 32
 
     #: How long an order may stay `awaiting payment` before the expiry worker cancels it.
     payment_timeout: Seconds = 600.0

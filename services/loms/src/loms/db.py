@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shopcommon.db import plain_url
 
-DEFAULT_ORDER_WRITERS = 8
+DEFAULT_ORDER_WRITERS = 32
 
 
 class RelayWakeups:
@@ -44,19 +44,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 class Db:
     engine: AsyncEngine
     autocommit: AsyncEngine
-    #: The connections orders are written on (created, then reserved): `order_writers` of them. A
-    #: request holds one for its whole order and the others queue for one, first come first served,
-    #: holding no row lock. With every request in the database at once, each transaction waited on
-    #: the others' turns of the event loop while holding its row locks, and the slowest answers
-    #: took twice the median. A plain asyncpg pool: SQLAlchemy's checkout cost more CPU than the
-    #: statements themselves.
+    #: The connections orders are written on (created, then reserved): at most `order_writers`. A
+    #: request holds one for both statements of its order; beyond that, requests queue for one,
+    #: first come first served. A plain asyncpg pool: SQLAlchemy's checkout and release cost LOMS
+    #: more CPU than the two statements themselves.
     writers: asyncpg.Pool
     relays: RelayWakeups = field(default_factory=RelayWakeups)
 
     @classmethod
     async def open(cls, engine: AsyncEngine, url: str, order_writers: int = DEFAULT_ORDER_WRITERS) -> Db:
         writers = await asyncpg.create_pool(
-            plain_url(url), min_size=order_writers, max_size=order_writers, reset=_keep_session
+            plain_url(url), min_size=min(4, order_writers), max_size=order_writers, reset=_keep_session
         )
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers)
 

@@ -76,14 +76,17 @@ WITH claimed AS MATERIALIZED (
     INSERT INTO outbox (topic, key, payload, request_id)
     SELECT CAST('loms.order-events' AS varchar), CAST(CAST(:order_id AS bigint) AS varchar),
            CASE WHEN outcome.shortages IS NULL THEN CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb)
-                ELSE CAST('{"event_id": "1d2e3f4a-5b6c-4d7e-8f90-91a2b3c4d5e6", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "failed", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000}' AS jsonb) END,
+                ELSE (CAST('{"event_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.001000+0000", "order_id": 1, "user_id": 1, "status": "awaiting payment", "previous_status": "new", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "payment_deadline": "2026-01-01T12h10m00.001000+0000"}' AS jsonb) - 'payment_deadline')
+                     || jsonb_build_object('event_id', gen_random_uuid(), 'status', 'failed') END,
            CAST('bench-request-id' AS varchar)
     FROM outcome
 ), finished AS (
     UPDATE idempotency_keys k
     SET state = 'done', response_status = 201, updated_at = now(),
         response_body = CASE WHEN outcome.shortages IS NULL THEN CAST('{"order_id": 1, "user_id": 1, "status": "awaiting payment", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", "payment_deadline": "2026-01-01T12h10m00+0000", "cancel_reason": null, "shortages": null}' AS text)
-                             ELSE CAST(jsonb_set(CAST('{"order_id": 1, "user_id": 1, "status": "failed", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", "payment_deadline": null, "cancel_reason": null, "shortages": []}' AS jsonb), '{shortages}', outcome.shortages) AS text)
+                             ELSE CAST(CAST('{"order_id": 1, "user_id": 1, "status": "awaiting payment", "items": [{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}], "total_price": 3000, "created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", "payment_deadline": "2026-01-01T12h10m00+0000", "cancel_reason": null, "shortages": null}' AS jsonb) || jsonb_build_object(
+                                 'status', 'failed', 'payment_deadline', NULL, 'shortages', outcome.shortages
+                             ) AS text)
                         END
     FROM outcome WHERE k.scope = CAST('service/bench POST /api/v1/orders' AS varchar) AND k.key = CAST('pgbench-' || CAST(:key AS text) AS varchar)
 )

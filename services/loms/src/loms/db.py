@@ -54,7 +54,10 @@ class Db:
     @classmethod
     async def open(cls, engine: AsyncEngine, url: str, order_writers: int = DEFAULT_ORDER_WRITERS) -> Db:
         writers = await asyncpg.create_pool(
-            plain_url(url), min_size=min(4, order_writers), max_size=order_writers, reset=_keep_session
+            plain_url(url),
+            min_size=min(4, order_writers),
+            max_size=order_writers,
+            reset=_keep_session,
         )
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers)
 

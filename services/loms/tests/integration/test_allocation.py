@@ -10,8 +10,9 @@ import orjson
 from loms.config import Settings
 from loms.services.reserve import reserve_next
 from shopcommon.db import make_engine
+from shopcommon.testing.plugin import Stack
 
-from ..conftest import Auth, Database, new_sku
+from ..conftest import Auth, Database, consume, new_sku
 from .test_orders import create
 
 
@@ -156,3 +157,32 @@ async def test_the_intake_worker_allocates_by_the_same_rules(
     assert settled[ids[1]].status == "failed"
     assert settled[ids[1]].shortages == [{"sku": short, "requested": 1, "available": 0}]
     assert await held(db, ids[1]) == {}
+
+
+async def test_the_outcome_events_carry_what_the_contract_says(
+    client: httpx.AsyncClient, auth: Auth, db: Database, shop_stack: Stack, topic: str
+) -> None:
+    plenty, scarce = new_sku(), new_sku()
+    await db.stock(plenty, 5)
+    reserved = (await create(client, auth.customer(311), 311, (plenty, 2))).json()
+    failed = (await create(client, auth.customer(311), 311, (scarce, 2))).json()
+    wanted = {reserved["order_id"], failed["order_id"]}
+    events = await consume(
+        shop_stack.urls.kafka_bootstrap_servers,
+        topic,
+        lambda evs: sum(1 for e in evs if e["order_id"] in wanted and e["status"] != "new") >= 2,
+    )
+    mine = [e for e in events if e["order_id"] in wanted]
+    assert len({e["event_id"] for e in mine}) == len(mine) == 4
+    outcome = {e["order_id"]: e for e in mine if e["status"] != "new"}
+    ok, short = outcome[reserved["order_id"]], outcome[failed["order_id"]]
+    assert ok["status"] == "awaiting payment"
+    assert ok["payment_deadline"] is not None
+    assert short["status"] == "failed"
+    assert "payment_deadline" not in short
+    for event, order in ((ok, reserved), (short, failed)):
+        assert event["type"] == "order.status_changed"
+        assert event["previous_status"] == "new"
+        assert event["user_id"] == 311
+        assert event["items"] == order["items"]
+        assert event["_key"] == str(order["order_id"])

@@ -79,14 +79,18 @@ _RESERVE_SQL = """
         INSERT INTO outbox (topic, key, payload, request_id)
         SELECT CAST(:topic AS varchar), CAST(CAST(:order_id AS bigint) AS varchar),
                CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
-                    ELSE CAST(:failed_event AS jsonb) END,
+                    -- the `failed` event is the reserved one without its deadline, and an id of its own
+                    ELSE (CAST(:reserved_event AS jsonb) - 'payment_deadline')
+                         || jsonb_build_object('event_id', gen_random_uuid(), 'status', 'failed') END,
                CAST(:request_id AS varchar)
         FROM outcome
     ), finished AS (
         UPDATE idempotency_keys k
         SET state = 'done', response_status = 201, updated_at = now(),
             response_body = CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_answer AS text)
-                                 ELSE CAST(jsonb_set(CAST(:failed_answer AS jsonb), '{shortages}', outcome.shortages) AS text)
+                                 ELSE CAST(CAST(:reserved_answer AS jsonb) || jsonb_build_object(
+                                     'status', 'failed', 'payment_deadline', NULL, 'shortages', outcome.shortages
+                                 ) AS text)
                             END
         FROM outcome WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar)
     )
@@ -117,16 +121,16 @@ async def reserve_order(
     topic: str,
     request_id: str | None,
     reserved_event: dict[str, Any],
-    failed_event: dict[str, Any],
     reserved_answer: Finish | None = None,
-    failed_answer: Finish | None = None,
     notify: bool = True,
 ) -> Outcome | None:
     """Reserve the order, or None when it is not `new` or another transaction holds it.
 
-    `reserved_answer`/`failed_answer` are the idempotency answers to store with the outcome (the
-    failed one gets its `shortages` filled in). Without `notify` the caller wakes the relay."""
-    key = reserved_answer or failed_answer
+    `reserved_event` and `reserved_answer` (the idempotency answer to store, if any) describe the
+    order reserved; when it fails instead, both are turned into the `failed` ones in the statement
+    (status, no deadline, the shortages), so only one of each is built and sent per order. Without
+    `notify` the caller wakes the relay."""
+    key = reserved_answer
     rows = await _RESERVE[notify].fetch(
         conn,
         {
@@ -138,11 +142,9 @@ async def reserve_order(
             "topic": topic,
             "request_id": request_id,
             "reserved_event": orjson.dumps(reserved_event).decode(),
-            "failed_event": orjson.dumps(failed_event).decode(),
             "key_scope": key.scope if key else None,
             "key_key": key.key if key else None,
             "reserved_answer": reserved_answer.body if reserved_answer else None,
-            "failed_answer": failed_answer.body if failed_answer else None,
         },
     )
     if not rows[0]["claimed"]:

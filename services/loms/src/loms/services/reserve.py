@@ -41,7 +41,6 @@ async def reserve(
     now = utcnow()
     deadline = now + timedelta(seconds=settings.payment_timeout)
     reserved = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline, updated_at=now)
-    failed = replace(order, status=OrderStatus.FAILED, updated_at=now, shortages=[])
     outcome = await reservations.reserve_order(
         conn,
         order_id=order.id,
@@ -51,16 +50,14 @@ async def reserve(
         topic=settings.order_events_topic,
         request_id=request_id,
         reserved_event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
-        failed_event=order.change_event(OrderStatus.FAILED, now),
         reserved_answer=answer_for(reserved) if answer_for else None,
-        failed_answer=answer_for(failed) if answer_for else None,
         notify=notify,
     )
     if outcome is None:
         return None
     if outcome.status == OrderStatus.AWAITING_PAYMENT:
         return reserved
-    return replace(failed, shortages=outcome.shortages)
+    return replace(order, status=OrderStatus.FAILED, updated_at=now, shortages=outcome.shortages)
 
 
 async def reserve_if_new(

@@ -124,9 +124,12 @@ async def reserve_inline(
 ) -> Answer | Order:
     idem = request.idempotency
 
+    built: dict[OrderStatus, Answer] = {}
+
     def stored_answer_for(settled: Order) -> Finish:
         assert idem is not None
-        return Finish(idem.scope, idem.key, CREATED, answer_for(settled).body.decode())
+        built[settled.status] = answer = answer_for(settled)
+        return Finish(idem.scope, idem.key, CREATED, answer.body.decode())
 
     settled = None
     if settings.inline_reservation:
@@ -138,7 +141,11 @@ async def reserve_inline(
             answer_for=stored_answer_for if idem else None,
             wake_relay=db.relays.waker(),
         )
-    return order if settled is None else answer_for(settled)
+    if settled is None:
+        return order
+    # The reserved order's answer was built already, to be stored; a failed one (its shortages
+    # known only now) is built here.
+    return built.get(settled.status) or answer_for(settled)
 
 
 async def finished(db: Db, idem: IdempotencyRequest | None, answer: Answer) -> Answer:

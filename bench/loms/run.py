@@ -3,13 +3,15 @@
 1. Starts the embedded stack (PostgreSQL durable, as `make run` keeps it; Valkey; Tansu) on
    free ports, migrates the `loms` database, loads the demo data plus bench stock (skus
    1..500 in all three warehouses, ten million units each, so every order succeeds).
-2. Runs LOMS exactly as `make run` does (uvicorn, uvloop, httptools; `--workers N`).
-3. 32 clients (asyncio + httpx, one process) each create orders in a loop:
-   `POST /api/v1/orders` with two lines, prices, a fresh `Idempotency-Key` and `Prefer: wait=5`,
-   as checkout sends them. An order counts when the answer is 201 `awaiting payment`.
+2. Runs LOMS as `make run` does (uvicorn, uvloop, httptools), with 2 workers as deployed
+   (`--workers N` to change).
+3. 32 clients (wrk with `orders.lua`; `--generator httpx` for an asyncio + httpx loop) each
+   create orders in a loop: `POST /api/v1/orders` with two lines, prices, a fresh
+   `Idempotency-Key` and `Prefer: wait=5`, as checkout sends them. An order counts when the
+   answer is 201 `awaiting payment`.
 4. Stops LOMS and runs pgbench with the same SQL (`pgbench_order.sql`), 32 clients.
 
-    .venv/bin/python bench/loms/run.py [--workers 1] [--duration 20] [--clients 32]
+    .venv/bin/python bench/loms/run.py [--workers 2] [--duration 20] [--clients 32]
 """
 
 from __future__ import annotations
@@ -341,7 +343,11 @@ def run_loop(coro: Any) -> Any:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn workers of LOMS (make run: SHOP_WORKERS, default 1)"
+        "--workers",
+        type=int,
+        default=2,
+        help="uvicorn workers of LOMS: 2 as deployed (WEB_CONCURRENCY in deploy/) and as BENCHMARKS.md's "
+        "references ran; `make run` starts SHOP_WORKERS, default 1",
     )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=5.0)

@@ -4,8 +4,12 @@ every short line named. Both ways in are covered: the create request and the int
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import httpx
 import orjson
+import pytest
 
 from loms.config import Settings
 from loms.services.reserve import reserve_next
@@ -195,3 +199,36 @@ async def test_the_outcome_events_carry_what_the_contract_says(
         assert event["user_id"] == 311
         assert event["items"] == order["items"]
         assert event["_key"] == str(order["order_id"])
+
+
+@pytest.mark.parametrize(("before", "committed", "outcome"), [(10, 3, "failed"), (3, 10, "awaiting payment")])
+async def test_stock_committed_while_the_reservation_waited_for_its_lock_is_what_counts(
+    client: httpx.AsyncClient, auth: Auth, db: Database, before: int, committed: int, outcome: str
+) -> None:
+    sku = new_sku()
+    await db.stock(sku, before)
+    staff = await asyncpg.connect(db.url)
+    try:
+        async with staff.transaction():
+            await staff.execute("UPDATE stocks SET total = $2 WHERE sku = $1", sku, committed)
+            pending = asyncio.create_task(create(client, auth.customer(312), 312, (sku, 5)))
+
+            async def waiting_for_the_row() -> bool:
+                return bool(
+                    await db.value(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database() AND query LIKE '%claimed%'"
+                    )
+                )
+
+            assert await eventually(waiting_for_the_row)
+            assert not pending.done()
+        r = await pending
+    finally:
+        await staff.close()
+    assert r.json()["status"] == outcome
+    levels = await db.levels(sku)
+    assert levels["total"] == committed
+    assert levels["reserved"] == (5 if outcome == "awaiting payment" else 0)
+    if outcome == "failed":
+        assert r.json()["shortages"] == [{"sku": sku, "requested": 5, "available": committed}]

@@ -63,19 +63,26 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
     # A bounded number of orders are written at once, each on one writer connection for both of
     # its statements; the rest queue for a connection in arrival order (see `Db.writers`).
     async with db.writers.acquire() as conn:
-        outcome = await record_and_reserve(conn, db, settings, request, spawn)
+        outcome = await record_and_reserve(conn, settings, request, db, spawn)
+    # The writer is back in its pool: what follows borrows other connections, never while holding one.
     if isinstance(outcome, Answer):
         return outcome
+    if outcome is None:
+        assert request.idempotency is not None
+        return await answer_duplicate(db, settings, request.idempotency)
+    if request.wait is None:
+        return await finished(db, request.idempotency, answer_for(outcome))
     # Someone else holds the order (an intake worker): wait for its outcome outside the queue.
-    current = await wait_until_settled(db, outcome.id, request.wait or 0.0) or outcome
+    current = await wait_until_settled(db, outcome.id, request.wait) or outcome
     return await finished(db, request.idempotency, answer_for(current))
 
 
 async def record_and_reserve(
-    conn: asyncpg.Connection, db: Db, settings: Settings, request: CreateRequest, spawn: Spawn
-) -> Answer | Order:
-    """The order recorded as `new` and, with `Prefer: wait`, reserved: the answer, or the order
-    when somebody else holds it."""
+    conn: asyncpg.Connection, settings: Settings, request: CreateRequest, db: Db, spawn: Spawn
+) -> Answer | Order | None:
+    """The order recorded as `new` on the writer `conn` and, with `Prefer: wait`, reserved on it:
+    the answer (stored with the outcome); the order, still to be answered (no `Prefer: wait`, or
+    somebody else holds it); None when the Idempotency-Key was taken and nothing was written."""
     items = tuple(request.items)
     now = utcnow()
     total = total_price(items)
@@ -104,13 +111,12 @@ async def record_and_reserve(
             notify=not settings.inline_reservation,
         )
     except orders.KeyTaken:
-        assert idem is not None
-        return await answer_duplicate(db, settings, idem)
+        return None
     order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
     if request.wait is None:
         if settings.inline_reservation:
             spawn(reserve_in_background(db, settings, order, request.request_id))
-        return await finished(db, idem, answer_for(order))
+        return order
     return await reserve_inline(conn, db, settings, order, request)
 
 

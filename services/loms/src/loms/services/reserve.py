@@ -3,7 +3,7 @@
 Whoever reserves first claims the order row (`FOR UPDATE SKIP LOCKED` while `new`): the create
 request right after its commit, or an intake worker for whatever is left. Only one ever wins.
 The claim, the stock locks (in (sku, warehouse) order), the greedy allocation and the write of
-the outcome with its event are one statement (`repositories/reservations.py`).
+the outcome with its event are one transaction of two statements (`repositories/reservations.py`).
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ async def reserve_if_new(
     answer_for: AnswerFor | None = None,
     wake_relay: Callable[[], None] | None = None,
 ) -> Order | None:
-    """The create request's own attempt, one autocommit statement on `conn` (outside any
-    transaction); None when someone else holds or settled the order. With `wake_relay` (this
-    process runs a relay) the commit sends no NOTIFY; it is called instead."""
+    """The create request's own attempt, a transaction of its own on `conn`; None when someone
+    else holds or settled the order. With `wake_relay` (this process runs a relay) the commit
+    sends no NOTIFY; it is called instead."""
     settled = await reserve(
         conn, order, settings=settings, request_id=request_id, answer_for=answer_for, notify=wake_relay is None
     )

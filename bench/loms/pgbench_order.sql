@@ -1,7 +1,7 @@
 -- One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer: wait`:
--- the create statement (autocommit), then the reservation transaction of two statements. They are
--- the statements of services/loms/src/loms/repositories/{orders,reservations}.py with their
--- parameters written inline; nothing publishes the outbox here.
+-- the create statement, then the reservation statement, each in autocommit. They are the statements
+-- of services/loms/src/loms/repositories/{orders,reservations}.py with their parameters written
+-- inline; nothing publishes the outbox here.
 -- pgbench reads `:name` everywhere (in string literals, and `::type` as a variable in prepared mode),
 -- so casts are written CAST(... AS ...) and the JSON timestamps carry no colons.
 \set sku1 random(1, 500)
@@ -33,7 +33,6 @@ WITH new_order AS (
     FROM new_order
 )
 SELECT id AS order_id FROM new_order \gset
-BEGIN;
 WITH claimed AS MATERIALIZED (
     SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
 ), locked AS MATERIALIZED (
@@ -59,6 +58,10 @@ WITH claimed AS MATERIALIZED (
     SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
     FROM levels v JOIN lines l ON l.sku = v.sku
     WHERE v.before < l.count AND NOT EXISTS (SELECT 1 FROM short)
+), stock AS (
+    UPDATE stocks s SET reserved = s.reserved + alloc.count
+    FROM alloc WHERE s.sku = ANY(CAST(ARRAY[:sku1, :sku2] AS bigint[]))
+                 AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
 ), held AS (
     INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
     SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
@@ -88,8 +91,3 @@ WITH claimed AS MATERIALIZED (
     FROM outcome WHERE k.scope = CAST('service/bench POST /api/v1/orders' AS varchar) AND k.key = CAST('pgbench-' || CAST(:key AS text) AS varchar)
 )
 SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT shortages FROM outcome) AS shortages;
-UPDATE stocks s SET reserved = s.reserved + r.count
-FROM reservations r
-WHERE r.order_id = CAST(:order_id AS bigint) AND r.state = 'held'
-  AND s.sku = ANY(CAST(ARRAY[:sku1, :sku2] AS bigint[])) AND s.sku = r.sku AND s.warehouse_id = r.warehouse_id;
-COMMIT;

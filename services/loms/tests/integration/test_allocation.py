@@ -201,7 +201,14 @@ async def test_the_outcome_events_carry_what_the_contract_says(
         assert event["_key"] == str(order["order_id"])
 
 
-@pytest.mark.parametrize(("before", "committed", "outcome"), [(10, 3, "failed"), (3, 10, "awaiting payment")])
+@pytest.mark.parametrize(
+    ("before", "committed", "outcome"),
+    [
+        (10, 3, "failed"),  # cut while waiting: the order is short
+        (10, 100, "awaiting payment"),  # raised while waiting: the raise is kept
+        (3, 10, "awaiting payment"),  # raised while waiting, beyond what the snapshot saw: run again
+    ],
+)
 async def test_stock_committed_while_the_reservation_waited_for_its_lock_is_what_counts(
     client: httpx.AsyncClient, auth: Auth, db: Database, before: int, committed: int, outcome: str
 ) -> None:

@@ -1,29 +1,30 @@
-"""Reserving one order: two statements in one transaction (the intake worker's, which claimed
-the order, or one of its own).
+"""Reserving one order in one statement, one round trip: in autocommit (the create request) it is
+a transaction of its own; inside one (the intake worker, which claimed the order) it joins it.
 
-The first claims the order while `new` (`FOR UPDATE SKIP LOCKED`: nothing happens when another
-transaction holds it), locks the stock rows of its skus in (sku, warehouse) order, the order every
-writer of stock uses, and allocates from the locked rows: all lines or none, each line taking from
-the warehouse with the most units available first (ties to the lower id), so big warehouses drain
-first and an order touches as few warehouses as it can. It writes the outcome: reservations,
-status, the `order.status_changed` event and the stored idempotency answer. The second adds the
-held units to the locked stock rows.
+The statement claims the order while `new` (`FOR UPDATE SKIP LOCKED`: nothing happens when
+another transaction holds it), locks the stock rows of its skus in (sku, warehouse) order, the
+order every writer of stock uses, and allocates from the locked rows: all lines or none, each line
+taking from the warehouse with the most units available first (ties to the lower id), so big
+warehouses drain first and an order touches as few warehouses as it can. Then it writes the
+outcome: reserved stock, reservations, status, the `order.status_changed` event, and the stored
+idempotency answer.
 
-Why the stock rows are updated in a statement of their own: a statement's UPDATE of rows that a
-CTE of the same statement locked with FOR UPDATE builds the new row from the version the
-statement's snapshot saw for the columns it does not recompute. When another transaction changed
-such a row while this one waited for the lock (stock adjusted by staff, say), its change was lost;
-a test holds a stock row locked and changes it to show both outcomes. The second statement starts
-after the locks are held, with a snapshot that sees the latest committed rows.
+Rows another transaction changed while this one waited for their lock: FOR UPDATE hands the
+allocation their latest version, and the stock UPDATE re-reads that version before writing it
+(READ COMMITTED's recheck), so nothing is computed from, or written over, a stale row. One wrinkle:
+PostgreSQL checks the new row against `reserved <= total` once on the version the statement's
+snapshot saw, before that recheck. When stock was raised while the statement waited (10 units
+where the snapshot saw 3), an allocation the latest version allows can fail that first check; the
+statement then wrote nothing, and it is run again, with a snapshot that sees the raise.
 
-Why not more statements: BEGIN, claim-and-lock, a write computed in Python and COMMIT had been
-four round trips plus the allocation in Python. A PL/pgSQL function doing all of it cost
-PostgreSQL more CPU per order than the statements.
+Why one statement: the same work as BEGIN, claim-and-lock, a write computed in Python and COMMIT
+cost LOMS four round trips, held row locks across turns of the event loop, and was measured at
+two thirds of the throughput. A PL/pgSQL function doing the same cost PostgreSQL more CPU than
+the four statements.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,6 +68,12 @@ _RESERVE_SQL = """
         SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
         FROM levels v JOIN lines l ON l.sku = v.sku
         WHERE v.before < l.count AND NOT EXISTS (SELECT 1 FROM short)
+    ), stock AS (
+        -- `sku = ANY` lets the planner reach the rows through the primary key: it cannot tell how
+        -- long the arrays are and would rather scan the whole table.
+        UPDATE stocks s SET reserved = s.reserved + alloc.count
+        FROM alloc WHERE s.sku = ANY(CAST(:skus AS bigint[]))
+                     AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
     ), held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
         SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
@@ -101,15 +108,8 @@ _RESERVE_SQL = """
 # A NOTIFY makes the commit take a database-wide lock held through its WAL flush, so committers
 # that notify queue one behind another instead of sharing a flush: the request path leaves the
 # NOTIFY out and wakes its own process's relay instead.
-# The held units onto the stock rows the statement above locked (this transaction holds them).
-# `sku = ANY` lets the planner reach the rows through the primary key: it cannot tell how long
-# the array is and would rather scan the whole table.
-_HOLD_STOCK = Sql("""
-    UPDATE stocks s SET reserved = s.reserved + r.count
-    FROM reservations r
-    WHERE r.order_id = CAST(:order_id AS bigint) AND r.state = 'held'
-      AND s.sku = ANY(CAST(:skus AS bigint[])) AND s.sku = r.sku AND s.warehouse_id = r.warehouse_id
-""")
+#: Runs of the statement after stock was raised under it; each sees all raises committed before it.
+RETRIES_AFTER_RAISED_STOCK = 3
 
 _RESERVE = {
     notify: Sql(_RESERVE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)
@@ -158,15 +158,19 @@ async def reserve_order(
         "key_status": key.status if key else None,
         "reserved_answer": reserved_answer.body if reserved_answer else None,
     }
-    async with contextlib.AsyncExitStack() as stack:
-        if not conn.is_in_transaction():
-            await stack.enter_async_context(conn.transaction())
-        rows = await _RESERVE[notify].fetch(conn, params)
-        if not rows[0]["claimed"]:
-            return None
-        shortages = rows[0]["shortages"]
-        if shortages is None:
-            await _HOLD_STOCK.execute(conn, {"order_id": order_id, "skus": skus})
-            return Outcome(OrderStatus.AWAITING_PAYMENT, None)
+    for attempt in range(1, RETRIES_AFTER_RAISED_STOCK + 2):
+        try:
+            rows = await _RESERVE[notify].fetch(conn, params)
+            break
+        except asyncpg.CheckViolationError:
+            # Stock raised while the statement waited for its rows (see the module's docstring);
+            # inside a caller's transaction the error has ended it, so the caller retries.
+            if conn.is_in_transaction() or attempt > RETRIES_AFTER_RAISED_STOCK:
+                raise
+    if not rows[0]["claimed"]:
+        return None
+    shortages = rows[0]["shortages"]
+    if shortages is None:
+        return Outcome(OrderStatus.AWAITING_PAYMENT, None)
     # SQLAlchemy's asyncpg dialect installs a jsonb codec on its connections; a bare one gives text.
     return Outcome(OrderStatus.FAILED, orjson.loads(shortages) if isinstance(shortages, str | bytes) else shortages)

@@ -9,7 +9,8 @@
    create orders in a loop: `POST /api/v1/orders` with two lines, prices, a fresh
    `Idempotency-Key` and `Prefer: wait=5`, as checkout sends them. An order counts when the
    answer is 201 `awaiting payment`.
-4. Stops LOMS and runs pgbench with the same SQL (`pgbench_order.sql`), 32 clients.
+4. Stops LOMS and runs pgbench with the same SQL (`pgbench_script()`: LOMS's own statements
+   with the values written in), 32 clients.
 
     .venv/bin/python bench/loms/run.py [--workers 2] [--duration 20] [--clients 32]
 """
@@ -266,17 +267,92 @@ def load_wrk(
     return result
 
 
-def pgbench(
-    urls: StackUrls,
-    clients: int,
-    duration: float,
-    postgres_pid: int,
-    log_dir: Path,
-    script: Path = HERE / "pgbench_order.sql",
-) -> dict[str, Any]:
+# Values for pgbench: the two lines of a bench order and what LOMS would bind for them. pgbench
+# reads `:word` as a variable anywhere, so the JSON timestamps carry no colons and casts are
+# written CAST(... AS ...); the shapes are what `loms.domain.events` and `Order.as_wire` produce.
+_ITEMS = '[{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}]'
+_EVENT = (
+    '{"event_id": "%s", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.000000+0000", '
+    '"order_id": 0, "user_id": 1, "status": "%s", "previous_status": %s, "items": '
+    + _ITEMS
+    + ', "total_price": 3000%s}'
+)
+_ANSWER = (
+    '{"order_id": 1, "user_id": 1, "status": "awaiting payment", "items": ' + _ITEMS + ', "total_price": 3000, '
+    '"created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", '
+    '"payment_deadline": "2026-01-01T12h10m00+0000", "cancel_reason": null, "shortages": null}'
+)
+PGBENCH_VALUES = {
+    # the create statement
+    "user_id": ":user",
+    "total_price": "3000",
+    "now": "now()",
+    "skus": "ARRAY[:sku1, :sku2]",
+    "counts": "ARRAY[:n1, :n2]",
+    "prices": "ARRAY[1000, 500]",
+    "payload": "'" + _EVENT % ("9b2f3c9e-2f44-4b8e-9d7e-2d1c5a0f3b11", "new", "null", "") + "'",
+    "ev_topic": "'loms.order-events'",
+    "ev_request_id": "'bench-request-id'",
+    "idem_scope": "'service/bench POST /api/v1/orders'",
+    "idem_key": "'pgbench-' || CAST(:key AS text)",
+    "idem_hash": "'5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171'",
+    # the reservation statement
+    "order_id": ":order_id",
+    "deadline": "now() + interval '10 minutes'",
+    "topic": "'loms.order-events'",
+    "request_id": "'bench-request-id'",
+    "reserved_event": "'"
+    + _EVENT
+    % (
+        "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
+        "awaiting payment",
+        '"new"',
+        ', "payment_deadline": "2026-01-01T12h10m00.000000+0000"',
+    )
+    + "'",
+    "key_scope": "'service/bench POST /api/v1/orders'",
+    "key_key": "'pgbench-' || CAST(:key AS text)",
+    "key_status": "201",
+    "reserved_answer": "'" + _ANSWER + "'",
+}
+
+
+def pgbench_script() -> str:
+    """One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer:
+    wait` while its relay runs: the create statement, then the reservation statement, each in
+    autocommit and without NOTIFY. They are LOMS's own statements, read from its repositories so
+    the floor cannot drift from what LOMS sends, with the values written in."""
+    from loms.repositories.orders import insert_sql
+    from loms.repositories.reservations import RESERVE_SQL
+
+    def for_pgbench(sql: str) -> str:
+        sql = re.sub(r"^\s*--.*\n", "", sql, flags=re.MULTILINE)  # comments: pgbench reads their words
+        sql = re.sub(r"([\w.]+)::(\w+)", r"CAST(\1 AS \2)", sql)  # `::type` reads as a variable
+        sql = re.sub(r"(?<![:\w]):(\w+)", lambda m: PGBENCH_VALUES[m.group(1)], sql)
+        return sql.strip()
+
+    create = for_pgbench(insert_sql(with_idempotency=True, notify=False))
+    last = "SELECT id FROM new_order"
+    assert create.endswith(last), create[-80:]
+    create = create.removesuffix(last) + "SELECT id AS order_id FROM new_order \\gset"
+    reserve = for_pgbench(RESERVE_SQL.replace(" /*notify*/", "")) + ";"
+    variables = [
+        r"\set sku1 random(1, 500)",
+        r"\set sku2 1 + (:sku1 % 500)",
+        r"\set n1 random(1, 3)",
+        r"\set n2 random(1, 3)",
+        r"\set user random(1, 100000)",
+        r"\set key random(1, 1000000000000000)",
+    ]
+    return "\n".join([*variables, create, reserve, ""])
+
+
+def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, log_dir: Path) -> dict[str, Any]:
     port = re.search(r":(\d+)/", urls.database_url)
     assert port is not None
     log_dir.mkdir(parents=True, exist_ok=True)
+    script = log_dir / "pgbench_order.sql"
+    script.write_text(pgbench_script())
     argv = [
         str(pg_bin_dir() / "pgbench"),
         "-n",

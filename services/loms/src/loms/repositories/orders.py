@@ -41,7 +41,8 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
     )
 
 
-def _insert_sql(with_idempotency: bool, notify: bool) -> str:
+def insert_sql(with_idempotency: bool, notify: bool) -> str:
+    """The create statement (bench/loms runs it under pgbench too, as the database's floor)."""
     # The key is stored with the order it created. A concurrent duplicate waits on the key's
     # primary key and then fails with a unique violation, rolling its whole statement back.
     idem = (
@@ -70,7 +71,7 @@ def _insert_sql(with_idempotency: bool, notify: bool) -> str:
     SELECT id{", " + NOTIFY if notify else ""} FROM new_order"""
 
 
-_INSERTS = {(key, notify): Sql(_insert_sql(key, notify)) for key in (False, True) for notify in (False, True)}
+_INSERTS = {(key, notify): Sql(insert_sql(key, notify)) for key in (False, True) for notify in (False, True)}
 
 
 class KeyTaken(Exception):

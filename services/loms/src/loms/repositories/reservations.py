@@ -42,7 +42,8 @@ from loms.repositories.outbox import NOTIFY
 # `before` is what the warehouses ahead of a level in the greedy order hold of its sku; a level
 # gives its line what is still missing after them, up to what it has. The CTEs that read the
 # locked rows are MATERIALIZED so the locks are taken once, before anything is computed from them.
-_RESERVE_SQL = """
+#: The reservation statement (bench/loms runs it under pgbench too, as the database's floor).
+RESERVE_SQL = """
     WITH claimed AS MATERIALIZED (
         SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
     ), locked AS MATERIALIZED (
@@ -112,7 +113,7 @@ _RESERVE_SQL = """
 RETRIES_AFTER_RAISED_STOCK = 3
 
 _RESERVE = {
-    notify: Sql(_RESERVE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)
+    notify: Sql(RESERVE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)
 }
 
 

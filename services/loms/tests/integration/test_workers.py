@@ -249,3 +249,41 @@ async def test_intake_reserves_an_order_whose_own_attempt_never_happened(
     async with running_app(settings) as (_, client):
         assert await eventually(lambda: status_is(client, auth, order_id, "awaiting payment", user=73))
     assert (await db.levels(sku))["reserved"] == 2
+
+
+async def test_the_relay_vacuums_the_rows_of_published_events(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, db: Database
+) -> None:
+    """A deleted outbox row stays in the table's index until a vacuum, and every fetch walks over
+    it: the relay reclaims them itself after `relay_vacuum_after` deletions."""
+    settings = make_settings(
+        shop_stack, loms_db, test_issuer, topic, relay_enabled=False, relay_vacuum_after=10, relay_batch_size=5
+    )
+    vacuumed = "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'outbox'"
+    before = await db.value(vacuumed)
+    await db.fetch(
+        "INSERT INTO outbox (topic, key, payload) "
+        "SELECT $1, '9000000' || n, jsonb_build_object('n', n) FROM generate_series(1, 25) n",
+        topic,
+    )
+    engine = make_engine(settings.database_url, pool_size=2)
+    relay = OutboxRelay(engine, settings)
+    relay.start()
+    try:
+
+        async def drained() -> bool:
+            return not await db.value("SELECT count(*) FROM outbox WHERE topic = $1", topic)
+
+        assert await eventually(drained, timeout=20)
+    finally:
+        await relay.stop()
+        await engine.dispose()
+    assert relay.published >= 25
+    # 25 deletions in batches of 5, a vacuum after every 10 of them (other tests' events may ride along)
+    assert relay.vacuums >= 2
+    assert relay.deleted_since_vacuum < 10
+
+    async def counted() -> bool:
+        return bool(await db.value(vacuumed) >= before + relay.vacuums)
+
+    assert await eventually(counted, timeout=5), "PostgreSQL saw no VACUUM of the outbox"

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 CHANNEL = "loms_outbox"
 
@@ -80,3 +80,13 @@ async def notify(conn: AsyncConnection) -> None:
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
     await conn.execute(_PUBLISHED, {"ids": list(ids)})
+
+
+# SKIP_LOCKED: when autovacuum (or another relay's vacuum) is on the table already, nothing to do.
+_VACUUM = text("VACUUM (SKIP_LOCKED) outbox")
+
+
+async def vacuum(engine: AsyncEngine) -> None:
+    """Reclaim the rows of published events (outside any transaction, as VACUUM must run)."""
+    async with engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(_VACUUM)

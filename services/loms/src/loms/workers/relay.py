@@ -53,6 +53,9 @@ class OutboxRelay(Worker):
         #: The offset after the last record this relay saw acknowledged, per partition.
         self.next_offsets: dict[Lane, int] = {}
         self.published = 0
+        #: Events deleted from the outbox since this relay last vacuumed it.
+        self.deleted_since_vacuum = 0
+        self.vacuums = 0
         self._rested = True
 
     async def step(self) -> float:
@@ -86,7 +89,25 @@ class OutboxRelay(Worker):
                 raise
             await outbox.mark_published(conn, [e.id for e in pending])
         self.published += len(pending)
+        await self.vacuum_when_due(len(pending))
         return 0.0 if len(pending) >= batch_size else self.idle
+
+    async def vacuum_when_due(self, deleted: int) -> None:
+        """Vacuum the outbox after `relay_vacuum_after` deletions (see the setting). Only the relay
+        holding the publisher lock deletes, so replicas do not vacuum side by side."""
+        threshold = self.settings.relay_vacuum_after
+        if threshold <= 0:
+            return
+        self.deleted_since_vacuum += deleted
+        if self.deleted_since_vacuum < threshold:
+            return
+        self.deleted_since_vacuum = 0
+        try:
+            await outbox.vacuum(self.engine)
+            self.vacuums += 1
+        except Exception:
+            # Not fatal: autovacuum still comes by, only later. The events are published already.
+            log.warning("vacuuming the outbox failed", exc_info=True)
 
     async def publish(self, pending: list[PendingEvent]) -> None:
         producer = await self.ready_producer()

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from shopcommon.auth import TokenVerifier
@@ -21,6 +22,7 @@ from shopcommon.kafka import kafka_ready
 from shopcommon.logging import configure_logging
 from shopcommon.observability import Metrics, RequestContextMiddleware
 from shopcommon.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_response
+from shopcommon.reading import model_schemas
 from shopcommon.redis import make_redis
 from shopcommon.settings import ServiceSettings
 
@@ -78,7 +80,10 @@ def create_service_app(
     raw_pool: bool = False,
     version: str = "1.0.0",
     openapi_tags: list[dict[str, Any]] | None = None,
+    openapi_models: Sequence[type[BaseModel]] = (),
 ) -> FastAPI:
+    """`openapi_models`: body models of routes that read their request themselves
+    (`shopcommon.reading`), which FastAPI cannot see, for the document's components."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     checks: dict[str, ReadyCheck] = {}
     if uses_db:
@@ -155,7 +160,9 @@ def create_service_app(
             routes=app.routes,
             tags=openapi_tags,
         )
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        components = schema.setdefault("components", {})
+        schemas = {**model_schemas(openapi_models), **components.get("schemas", {})}
+        components["schemas"] = {**dict(sorted(schemas.items())), "Problem": PROBLEM_SCHEMA}
         schema["servers"] = [{"url": "/", "description": "this service"}]
         document_roles(schema)
         app.openapi_schema = schema

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from jwt import PyJWK
 
 from shopcommon.problems import Forbidden, NotFound, Unauthorized
@@ -183,6 +184,17 @@ class TokenVerifier:
 
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from checkout `POST /api/v1/auth/token`.")
+#: The `security` of an operation that reads its caller with `principal_of` (for `openapi_extra`).
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
+
+
+def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    """What `HTTPBearer(auto_error=False)` reads from the `Authorization` header, without FastAPI's
+    dependency resolution."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not (scheme and token) or scheme.lower() != "bearer":
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
 
 
 def token_from_request(request: Request, credentials: HTTPAuthorizationCredentials | None) -> tuple[str, bool]:
@@ -195,9 +207,7 @@ def token_from_request(request: Request, credentials: HTTPAuthorizationCredentia
     raise Unauthorized("Missing bearer token")
 
 
-async def get_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     token, from_cookie = token_from_request(request, credentials)
     if from_cookie and request.method not in SAFE_METHODS:
         # Double-submit: a cross-site form can send the cookie but cannot read it to set the header.
@@ -210,6 +220,17 @@ async def get_principal(
     principal = Principal(subject=str(claims["sub"]), role=Role(claims["role"]), claims=claims, token=token)
     request.state.principal = principal
     return principal
+
+
+async def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    return await authenticate(request, credentials)
+
+
+async def principal_of(request: Request) -> Principal:
+    """The caller, as `CurrentPrincipal` finds it, for a route that reads its request itself."""
+    return await authenticate(request, bearer_credentials(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[rpc.router, rest.router, admin.router],
         lifespan=lifespan,
         uses_kafka=True,
+        openapi_models=rest.HAND_READ_BODIES,
         openapi_tags=[
             {"name": "route256 LOMS", "description": "The seed's endpoints, field for field."},
             {"name": "orders", "description": "Orders: create, read, pay, cancel."},

@@ -106,6 +106,29 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, auth: Auth, db: 
     assert await db.counts() == before
 
 
+async def test_a_create_without_a_json_body_is_422_and_anonymous_mistakes_are_401(
+    client: httpx.AsyncClient, auth: Auth, db: Database
+) -> None:
+    before = await db.counts()
+    order = b'{"user_id": 7, "items": [{"sku": %d, "count": 1}]}' % SKU
+    for content, content_type in ((b"", "application/json"), (order, "text/plain"), (order, None)):
+        headers = {**auth.service(), **({"content-type": content_type} if content_type else {})}
+        r = await client.post("/api/v1/orders", content=content, headers=headers)
+        assert_problem(r, 422, "body")
+    # Who is asking is settled before what they sent: no body check for an anonymous caller.
+    r = await client.post("/api/v1/orders", content=b"{", headers={"content-type": "application/json"})
+    assert_problem(r, 401)
+    # Every mistake at once, body and headers alike.
+    r = await client.post(
+        "/api/v1/orders",
+        json={"user_id": 0, "items": [{"sku": SKU, "count": 0}]},
+        headers={**auth.service(), "Idempotency-Key": "has space"},
+    )
+    assert_problem(r, 422)
+    assert sorted(e["field"] for e in r.json()["errors"]) == ["Idempotency-Key", "items.0.count", "user_id"]
+    assert await db.counts() == before
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve-key".encode("latin-1"), "has space"])
 async def test_bad_idempotency_keys_are_422(
     client: httpx.AsyncClient, auth: Auth, db: Database, key: str | bytes

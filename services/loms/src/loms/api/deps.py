@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
+from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
@@ -15,6 +16,7 @@ from loms.db import Db
 from loms.services.idempotency import Answer, IdempotencyRequest, fingerprint, run_once
 from shopcommon.auth import Principal
 from shopcommon.problems import PROBLEM_MEDIA_TYPE
+from shopcommon.reading import HeaderParam
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -49,26 +51,25 @@ ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
 ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Makes the request safe to retry: scoped to the caller and the route, the same key with "
-        "the same body replays the first answer (`Idempotent-Replayed: true`), with a different body "
-        "answers 422, and while the first request is still running answers 409.",
-    ),
-]
-PreferHeader = Annotated[
-    str | None,
-    Header(
-        alias="Prefer",
-        description="`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome "
-        "and answer with it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`.",
-    ),
-]
+IDEMPOTENCY_KEY_DOC = (
+    "Makes the request safe to retry: scoped to the caller and the route, the same key with the same body "
+    "replays the first answer (`Idempotent-Replayed: true`), with a different body answers 422, and while "
+    "the first request is still running answers 409."
+)
+PREFER_DOC = (
+    "`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome and answer with "
+    "it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`."
+)
+#: An idempotency key: printable ASCII without spaces, 1..255 characters.
+KEY_RULES: dict[str, Any] = {"min_length": 1, "max_length": 255, "pattern": r"^[\x21-\x7e]+$"}
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC, **KEY_RULES)]
+PreferHeader = Annotated[str | None, Header(alias="Prefer", description=PREFER_DOC)]
+# The same two headers for a route that reads its request itself (`shopcommon.reading`).
+IDEMPOTENCY_KEY = HeaderParam(
+    "Idempotency-Key", TypeAdapter(Annotated[str, StringConstraints(**KEY_RULES)]), IDEMPOTENCY_KEY_DOC
+)
+PREFER = HeaderParam("Prefer", TypeAdapter(str), PREFER_DOC)
 
 _WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,9})\"?\s*$", re.IGNORECASE)
 
@@ -85,6 +86,10 @@ def parse_prefer_wait(values: list[str], limit: int) -> int | None:
 
 
 async def prefer_wait(request: Request, prefer: PreferHeader = None) -> int | None:
+    return requested_wait(request)
+
+
+def requested_wait(request: Request) -> int | None:
     settings: Settings = request.app.state.settings
     return parse_prefer_wait(request.headers.getlist("prefer"), settings.max_prefer_wait)
 

@@ -9,15 +9,17 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.api.deps import (
+    IDEMPOTENCY_KEY,
+    PREFER,
     DbDep,
     IdempotencyKey,
-    PreferWait,
     ReadConnDep,
     SettingsDep,
     answer_once,
     answer_response,
     idempotency_request,
     prefer_applied,
+    requested_wait,
 )
 from loms.api.schemas import CancelBody, OrderCreate, OrderOut, OrderPage, SkuStock, StockBatch
 from loms.domain.items import MAX_SKU
@@ -27,14 +29,17 @@ from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
-from shopcommon.auth import CurrentPrincipal
+from shopcommon.auth import CurrentPrincipal, principal_of
 from shopcommon.logging import current_request_id
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import problem_responses
+from shopcommon.reading import RequestReader, operation_doc
 
 router = APIRouter(prefix="/api/v1")
 ANYONE_FOR_THEMSELF = {"x-roles": ["customer (own orders)", "worker (own orders)", "manager", "service"]}
 PUBLIC = {"x-roles": ["public"]}
+#: Bodies of the routes here that read their request themselves, for the OpenAPI components.
+HAND_READ_BODIES = (OrderCreate,)
 OrderId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807, description="int64")]
 SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..4294967295")]
 
@@ -44,7 +49,7 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
     status_code=201,
     response_model=OrderOut,
     tags=["orders"],
-    openapi_extra=ANYONE_FOR_THEMSELF,
+    openapi_extra={**ANYONE_FOR_THEMSELF, **operation_doc(OrderCreate, [IDEMPOTENCY_KEY, PREFER])},
     responses=problem_responses(400, 401, 403, 409, 422),
     summary="Create an order (createOrder)",
     description="Records the order as `new` and answers at once; stock is reserved right after (all lines or "
@@ -52,20 +57,22 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
     "`awaiting payment`, or `failed` with `shortages` (the order stays recorded). A customer may "
     "create orders only for themself and may not set prices.",
 )
-async def create(
-    body: OrderCreate,
-    caller: CurrentPrincipal,
-    request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    wait: PreferWait,
-    key: IdempotencyKey = None,
-) -> Response:
+async def create(request: Request) -> Response:
+    # The service's hot path reads its request itself (`shopcommon.reading`): FastAPI's dependency
+    # resolution took a fifth of LOMS's CPU per order. Same checks, same answers, same document.
+    caller = await principal_of(request)
+    read = RequestReader(request)
+    body = await read.json_body(OrderCreate)
+    key = read.header(IDEMPOTENCY_KEY)
+    read.done()
+    assert body is not None
+    wait = requested_wait(request)
     idem = idempotency_request(caller, request, key, body.model_dump())
     order = CreateRequest(
         user_id=body.user_id, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
     )
-    answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
+    state = request.app.state
+    answer = await create_order(state.db, state.settings, caller, order, state.background.spawn)
     return answer_response(answer, prefer_applied(wait))
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from loms.config import Settings
+from loms.repositories import outbox
 from loms.repositories.outbox import CHANNEL
 from loms.workers.base import Worker
 from loms.workers.expiry import ExpiryWorker
@@ -287,3 +289,23 @@ async def test_the_relay_vacuums_the_rows_of_published_events(
         return bool(await db.value(vacuumed) >= before + relay.vacuums)
 
     assert await eventually(counted, timeout=5), "PostgreSQL saw no VACUUM of the outbox"
+
+
+async def test_the_relay_batch_commits_without_waiting_for_the_disk_and_only_it(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str
+) -> None:
+    """The batch's transaction only deletes acknowledged events (a lost deletion means a repeat,
+    which at-least-once allows): `synchronous_commit` is off in it, and in it alone."""
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic)
+    engine = make_engine(settings.database_url, pool_size=1)
+    show = text("SHOW synchronous_commit")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SET synchronous_commit = on"))  # the tests' server runs with it off
+            await conn.commit()
+            async with conn.begin():
+                assert await outbox.lock_and_fetch(conn, 1) is not None
+                assert (await conn.execute(show)).scalar() == "off"
+            assert (await conn.execute(show)).scalar() == "on"
+    finally:
+        await engine.dispose()

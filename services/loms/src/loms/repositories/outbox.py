@@ -46,8 +46,18 @@ def event_params(topic: str, request_id: str | None, events: Sequence[dict[str, 
 
 # The lock and the batch in one round trip: no rows at all when another relay holds the lock,
 # one row with a NULL id when there is nothing to publish.
+#
+# The batch's transaction commits without waiting for its WAL to reach the disk
+# (`synchronous_commit` off for this transaction only): it only deletes events the broker has
+# acknowledged, and if PostgreSQL crashed before the deletion was flushed, the rows would come
+# back and be published again, in order, which at-least-once delivery allows anyway (consumers
+# deduplicate by `event_id`). The orders' own commits flush the WAL and this deletion with it; the
+# relay's ~200 commits per second at 1,000 orders/s no longer each wait for a disk flush of their own.
 _LOCK_AND_FETCH = text("""
-    WITH publisher AS (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked)
+    WITH publisher AS (
+        SELECT pg_try_advisory_xact_lock(:lock_key) AS locked,
+               set_config('synchronous_commit', 'off', true) AS commit_mode
+    )
     SELECT e.id, e.topic, e.key, e.payload, e.request_id FROM publisher
     LEFT JOIN LATERAL (
         SELECT id, topic, key, payload::text AS payload, request_id FROM outbox ORDER BY id LIMIT :limit

@@ -9,10 +9,12 @@
    create orders in a loop: `POST /api/v1/orders` with two lines, prices, a fresh
    `Idempotency-Key` and `Prefer: wait=5`, as checkout sends them. An order counts when the
    answer is 201 `awaiting payment`.
-4. Stops LOMS and runs pgbench with the same SQL (`pgbench_script()`: LOMS's own statements
-   with the values written in), 32 clients.
+4. Stops LOMS and runs pgbench with the same SQL (`pgbench_script()`: LOMS's own statements,
+   sent with the same bind parameters), 32 clients, for as long.
+5. Steps 2-4 are one round; three rounds by default, and the ratio is that of all orders each
+   side completed (the machine's speed drifts within minutes; taking turns exposes both to it).
 
-    .venv/bin/python bench/loms/run.py [--workers 2] [--duration 20] [--clients 32]
+    .venv/bin/python bench/loms/run.py [--workers 2] [--rounds 3] [--duration 10] [--clients 32]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +208,17 @@ async def load(
     return result
 
 
+async def forget_pgbench_events(db_url: str) -> None:
+    """pgbench wrote events as LOMS does, but nobody is to publish them: removed, so that the next
+    LOMS phase's relay publishes LOMS's own events only."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("DELETE FROM outbox")
+        await conn.execute("VACUUM ANALYZE outbox")
+    finally:
+        await conn.close()
+
+
 async def consistency(db_url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(db_url)
     try:
@@ -267,61 +281,76 @@ def load_wrk(
     return result
 
 
-# Values for pgbench: the two lines of a bench order and what LOMS would bind for them. pgbench
-# reads `:word` as a variable anywhere, so the JSON timestamps carry no colons and casts are
-# written CAST(... AS ...); the shapes are what `loms.domain.events` and `Order.as_wire` produce.
+# What pgbench sends for one bench order: LOMS's own two statements with the values LOMS binds.
+# With `-M prepared`, pgbench sends every `:variable` as a bind parameter, as asyncpg does for
+# LOMS, so PostgreSQL parses the same JSON and text values per order: strings come in with `-D`,
+# numbers from `\set` (random per order where LOMS's vary). Only the item arrays and the
+# idempotency key are composed in SQL from numbers, as pgbench has no string or array variables.
 _ITEMS = '[{"sku": 1, "count": 1, "price": 1000}, {"sku": 2, "count": 2, "price": 500}]'
 _EVENT = (
-    '{"event_id": "%s", "type": "order.status_changed", "occurred_at": "2026-01-01T12h00m00.000000+0000", '
+    '{"event_id": "%s", "type": "order.status_changed", "occurred_at": "2026-01-01T12:00:00.000000+00:00", '
     '"order_id": 0, "user_id": 1, "status": "%s", "previous_status": %s, "items": '
     + _ITEMS
     + ', "total_price": 3000%s}'
 )
 _ANSWER = (
     '{"order_id": 1, "user_id": 1, "status": "awaiting payment", "items": ' + _ITEMS + ', "total_price": 3000, '
-    '"created_at": "2026-01-01T12h00m00+0000", "updated_at": "2026-01-01T12h00m00+0000", '
-    '"payment_deadline": "2026-01-01T12h10m00+0000", "cancel_reason": null, "shortages": null}'
+    '"created_at": "2026-01-01T12:00:00+00:00", "updated_at": "2026-01-01T12:00:00+00:00", '
+    '"payment_deadline": "2026-01-01T12:10:00+00:00", "cancel_reason": null, "shortages": null}'
 )
-PGBENCH_VALUES = {
-    # the create statement
-    "user_id": ":user",
-    "total_price": "3000",
-    "now": "now()",
-    "skus": "ARRAY[:sku1, :sku2]",
-    "counts": "ARRAY[:n1, :n2]",
-    "prices": "ARRAY[1000, 500]",
-    "payload": "'" + _EVENT % ("9b2f3c9e-2f44-4b8e-9d7e-2d1c5a0f3b11", "new", "null", "") + "'",
-    "ev_topic": "'loms.order-events'",
-    "ev_request_id": "'bench-request-id'",
-    "idem_scope": "'service/bench POST /api/v1/orders'",
-    "idem_key": "'pgbench-' || CAST(:key AS text)",
-    "idem_hash": "'5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171'",
-    # the reservation statement
-    "order_id": ":order_id",
-    "deadline": "now() + interval '10 minutes'",
-    "topic": "'loms.order-events'",
-    "request_id": "'bench-request-id'",
-    "reserved_event": "'"
-    + _EVENT
+_NOW = datetime.now(UTC)
+PGBENCH_DEFINES = {
+    "now": _NOW.isoformat(),
+    # Far enough ahead that no pgbench order expires while the bench runs (the expiry worker would
+    # cancel them during a later LOMS phase and bill LOMS for it).
+    "deadline": (_NOW + timedelta(days=1)).isoformat(),
+    "payload": _EVENT % ("9b2f3c9e-2f44-4b8e-9d7e-2d1c5a0f3b11", "new", "null", ""),
+    "reserved_event": _EVENT
     % (
         "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
         "awaiting payment",
         '"new"',
-        ', "payment_deadline": "2026-01-01T12h10m00.000000+0000"',
-    )
-    + "'",
-    "key_scope": "'service/bench POST /api/v1/orders'",
+        ', "payment_deadline": "2026-01-01T12:10:00.000000+00:00"',
+    ),
+    "reserved_answer": _ANSWER,
+    "topic": "loms.order-events",
+    "request_id": "bench-request-id",
+    "scope": "service:bench POST /api/v1/orders",
+    "hash": "5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171",
+}
+#: Each placeholder of LOMS's statements and what stands for it in the pgbench script.
+PGBENCH_VALUES = {
+    # the create statement
+    "user_id": ":user",
+    "total_price": ":total",
+    "now": ":now",
+    "skus": "ARRAY[:sku1, :sku2]",
+    "counts": "ARRAY[:n1, :n2]",
+    "prices": "ARRAY[1000, 500]",
+    "payload": ":payload",
+    "ev_topic": ":topic",
+    "ev_request_id": ":request_id",
+    "idem_scope": ":scope",
+    "idem_key": "'pgbench-' || CAST(:key AS text)",
+    "idem_hash": ":hash",
+    # the reservation statement
+    "order_id": ":order_id",
+    "deadline": ":deadline",
+    "topic": ":topic",
+    "request_id": ":request_id",
+    "reserved_event": ":reserved_event",
+    "key_scope": ":scope",
     "key_key": "'pgbench-' || CAST(:key AS text)",
-    "key_status": "201",
-    "reserved_answer": "'" + _ANSWER + "'",
+    "key_status": ":status",
+    "reserved_answer": ":reserved_answer",
 }
 
 
 def pgbench_script() -> str:
-    """One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer:
+    r"""One order as LOMS writes it for `POST /api/v1/orders` with `Idempotency-Key` and `Prefer:
     wait` while its relay runs: the create statement, then the reservation statement, each in
     autocommit and without NOTIFY. They are LOMS's own statements, read from its repositories so
-    the floor cannot drift from what LOMS sends, with the values written in."""
+    the floor cannot drift from what LOMS sends; the values are in `PGBENCH_DEFINES` and `\set`."""
     from loms.repositories.orders import insert_sql
     from loms.repositories.reservations import RESERVE_SQL
 
@@ -343,6 +372,8 @@ def pgbench_script() -> str:
         r"\set n2 random(1, 3)",
         r"\set user random(1, 100000)",
         r"\set key random(1, 1000000000000000)",
+        r"\set total 3000",
+        r"\set status 201",
     ]
     return "\n".join([*variables, create, reserve, ""])
 
@@ -366,6 +397,7 @@ def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, l
         str(int(duration)),
         "-f",
         str(script),
+        *(arg for name, value in PGBENCH_DEFINES.items() for arg in ("-D", f"{name}={value}")),
         "-l",
         "--log-prefix",
         str(log_dir / "pgbench"),
@@ -426,8 +458,14 @@ def parse_args() -> argparse.Namespace:
         "references ran; `make run` starts SHOP_WORKERS, default 1",
     )
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="LOMS and pgbench phases taken in turn, so a drift of the machine's speed hits both",
+    )
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
     parser.add_argument(
         "--generator",
         choices=["wrk", "httpx"],
@@ -447,18 +485,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def measure_loms(
-    args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls, db_url: str, data_dir: Path
+    args: argparse.Namespace, stack: EmbeddedStack, urls: StackUrls, db_url: str, token: str, jwks: Path
 ) -> dict[str, Any]:
-    issuer = TestIssuer(data_dir / "jwt")
-    token = issuer.token("bench", "service", ttl=3600)
+    """One LOMS phase: start it, warm up, measure, let the relay drain, check the books, stop it."""
     extra_env = dict(pair.split("=", 1) for pair in args.env)
-    loms, base = start_loms(urls, db_url, issuer.jwks_path, args.workers, stack.log_dir, extra_env)
+    loms, base = start_loms(urls, db_url, jwks, args.workers, stack.log_dir, extra_env)
     try:
-        print(
-            f"LOMS up ({args.workers} uvicorn workers); {args.clients} clients, {args.warmup:.0f}s warm-up, "
-            f"{args.duration:.0f}s measured ...",
-            flush=True,
-        )
         pids = {
             "loms": loms.pid or 0,
             "postgres": stack.process("postgres").pid or 0,
@@ -474,6 +506,35 @@ def measure_loms(
         loms.stop()
 
 
+def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds together. LOMS and pgbench ran alternately for equal times, so the ratio of their
+    mean rates is the ratio of all orders each completed; the machine's speed drifts by a fifth
+    within minutes here, and alternating puts both sides through the same drift."""
+    loms = [r["loms"] for r in rounds]
+    floors = [r["pgbench"] for r in rounds if "pgbench" in r]
+    out: dict[str, Any] = {
+        "loms_orders_per_second": round(statistics.fmean(x["orders_per_second"] for x in loms), 1),
+        "loms_p50_ms_median": statistics.median(x["p50_ms"] for x in loms),
+        "loms_p99_ms_median": statistics.median(x["p99_ms"] for x in loms),
+        "loms_p99_ms_worst": max(x["p99_ms"] for x in loms),
+        "all_answers_ok": all(x["answers"]["other"] == 0 and x["answers"]["socket errors"] == 0 for x in loms),
+        "books_balanced": all(
+            r["consistency"]["reserved_matches_held"] and r["consistency"]["events_unpublished_at_end"] == 0
+            for r in rounds
+        ),
+    }
+    if floors:
+        floor = statistics.fmean(x["orders_per_second"] for x in floors)
+        out["pgbench_orders_per_second"] = round(floor, 1)
+        out["ratio_to_pgbench"] = round(out["loms_orders_per_second"] / floor, 2) if floor else None
+        out["ratio_per_round"] = [
+            round(r["loms"]["orders_per_second"] / r["pgbench"]["orders_per_second"], 2)
+            for r in rounds
+            if r.get("pgbench", {}).get("orders_per_second")
+        ]
+    return out
+
+
 def main() -> int:
     args = parse_args()
     data_dir = ROOT / ".data" / f"bench-loms-{os.getpid()}"
@@ -481,18 +542,29 @@ def main() -> int:
     try:
         urls = stack.start()
         db_url = run_loop(prepare_database(urls))
-        report = measure_loms(args, stack, urls, db_url, data_dir)
-        print(json.dumps(report), flush=True)
-        if not args.skip_pgbench:
-            print("pgbench with the same SQL ...", flush=True)
-            postgres = stack.process("postgres").pid or 0
-            report["pgbench"] = pgbench(urls, args.clients, args.duration, postgres, data_dir / "pgbench")
-            floor = report["pgbench"]["orders_per_second"]
-            report["ratio_to_pgbench"] = round(report["loms"]["orders_per_second"] / floor, 2) if floor else None
+        issuer = TestIssuer(data_dir / "jwt")
+        token = issuer.token("bench", "service", ttl=3600)
+        postgres = stack.process("postgres").pid or 0
+        rounds: list[dict[str, Any]] = []
+        for n in range(1, args.rounds + 1):
+            print(
+                f"round {n}/{args.rounds}: LOMS ({args.workers} uvicorn workers, {args.clients} clients, "
+                f"{args.warmup:.0f}s warm-up, {args.duration:.0f}s measured) ...",
+                flush=True,
+            )
+            result = measure_loms(args, stack, urls, db_url, token, issuer.jwks_path)
+            if not args.skip_pgbench:
+                print(f"round {n}/{args.rounds}: pgbench with the same SQL ({args.duration:.0f}s) ...", flush=True)
+                result["pgbench"] = pgbench(urls, args.clients, args.duration, postgres, data_dir / f"pgbench-{n}")
+                run_loop(forget_pgbench_events(db_url))
+            print(json.dumps(result), flush=True)
+            rounds.append(result)
+        report: dict[str, Any] = {"summary": combined(rounds), "rounds": rounds}
         report["setup"] = {
             "generator": args.generator,
             "uvicorn_workers": args.workers,
             "clients": args.clients,
+            "rounds": args.rounds,
             "duration_s": args.duration,
             "postgres_fsync": not args.no_fsync,
             "cpus": os.cpu_count(),

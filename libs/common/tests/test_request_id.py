@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from shopcommon.app import create_service_app
 from shopcommon.http import make_http_client
 from shopcommon.kafka import header_value, trace_headers
+from shopcommon.observability import Metrics, RequestContextMiddleware
 from shopcommon.settings import ServiceSettings
 
 
@@ -41,3 +42,24 @@ async def test_request_id_reaches_downstream_calls_and_kafka_headers() -> None:
     assert r.json() == {"downstream_saw": "rid-123", "kafka": "rid-123"}
     assert r.headers["x-request-id"] == "rid-123"
     await calls.aclose()
+
+
+async def test_every_request_is_counted_and_timed_per_route_and_status() -> None:
+    app = FastAPI()
+    metrics = Metrics("t")
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    @app.get("/items/{n}")
+    async def item(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for path in ("/items/1", "/items/2", "/items/x", "/items/3"):
+            await client.get(path)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"method": "GET", "route": "/items/{n}", **labels})
+
+    assert sample("http_requests_total", status="200") == 3
+    assert sample("http_requests_total", status="422") == 1
+    assert sample("http_request_duration_seconds_count") == 4

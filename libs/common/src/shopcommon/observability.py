@@ -40,6 +40,19 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled series, looked up once each: `labels()` validates and locks on every call.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,8 +82,7 @@ class RequestContextMiddleware:
             route: Any = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(method, route_path, str(status)).inc()
-            self.metrics.latency.labels(method, route_path).observe(elapsed)
+            self._observe(method, route_path, status, elapsed)
             if scope["path"] not in _QUIET_PATHS and (status >= 400 or log.isEnabledFor(logging.DEBUG)):
                 log.info(
                     "%s %s -> %s",

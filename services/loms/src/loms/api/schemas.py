@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
 from loms.domain.items import MAX_COUNT, MAX_PRICE, MAX_SKU, ItemsRejected, OrderItem, merge_items
 from loms.domain.statuses import CancelReason, OrderStatus
@@ -46,13 +46,15 @@ class ItemIn(Body):
 class OrderCreate(Body):
     user_id: Id
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_LINES, description=ITEMS_RULES)]
+    _lines: list[OrderItem] = PrivateAttr(default_factory=list)
 
     def lines(self) -> list[OrderItem]:
-        return merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
+        """The item lines, merged (done once, by the validation)."""
+        return self._lines
 
     @model_validator(mode="after")
     def _mergeable(self) -> OrderCreate:
-        self.lines()
+        self._lines = merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
         return self
 
 
@@ -154,12 +156,15 @@ class CreateOrderRequest(Body):
     user: Id
     items: Annotated[list[RpcItem], Field(min_length=1, max_length=MAX_LINES, description=ITEMS_RULES)]
 
+    _lines: list[OrderItem] = PrivateAttr(default_factory=list)
+
     def lines(self) -> list[OrderItem]:
-        return merged([OrderItem(i.sku, i.count) for i in self.items])
+        """The item lines, merged (done once, by the validation)."""
+        return self._lines
 
     @model_validator(mode="after")
     def _mergeable(self) -> CreateOrderRequest:
-        self.lines()
+        self._lines = merged([OrderItem(i.sku, i.count) for i in self.items])
         return self
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -17,7 +18,28 @@ from shopcommon.devstack.processes import ManagedProcess, run_as, wait_for
 PG_SYSTEM_USER = "embedded_postgres"
 
 
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
+    """A port nobody listens on, for a server started next. It is chosen below the kernel's
+    ephemeral range: a port from that range (what binding to port 0 gives) can be handed to any
+    outgoing connection, a readiness probe of another server say, before our server binds it,
+    which then fails with "address already in use"."""
+    start = _ephemeral_ports_start()
+    if start > 11_000:
+        for _ in range(500):
+            port = random.randint(10_000, start - 1)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -289,6 +289,9 @@ async def test_the_relay_vacuums_the_rows_of_published_events(
         return bool(await db.value(vacuumed) >= before + relay.vacuums)
 
     assert await eventually(counted, timeout=5), "PostgreSQL saw no VACUUM of the outbox"
+    # Nor does any vacuum, autovacuum's included, try to truncate the queue (an exclusive lock).
+    options = await db.value("SELECT reloptions FROM pg_class WHERE relname = 'outbox'")
+    assert "vacuum_truncate=false" in options
 
 
 async def test_the_relay_batch_commits_without_waiting_for_the_disk_and_only_it(

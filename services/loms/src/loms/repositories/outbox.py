@@ -93,7 +93,10 @@ async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> None:
 
 
 # SKIP_LOCKED: when autovacuum (or another relay's vacuum) is on the table already, nothing to do.
-_VACUUM = text("VACUUM (SKIP_LOCKED) outbox")
+# TRUNCATE false: giving the emptied pages at the end back to the file system needs an exclusive
+# lock on the table, which new orders writing their events would queue behind; and VACUUM keeps
+# trying for up to five seconds while they hold it (440 ms per vacuum measured under load).
+_VACUUM = text("VACUUM (SKIP_LOCKED, TRUNCATE false) outbox")
 
 
 async def vacuum(engine: AsyncEngine) -> None:

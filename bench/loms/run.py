@@ -464,7 +464,7 @@ def parse_args() -> argparse.Namespace:
         default=3,
         help="LOMS and pgbench phases taken in turn, so a drift of the machine's speed hits both",
     )
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
     parser.add_argument(
         "--generator",

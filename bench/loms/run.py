@@ -448,6 +448,12 @@ def run_loop(coro: Any) -> Any:
         return asyncio.run(coro)
 
 
+def at_least_one(value: str) -> int:
+    if int(value) < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return int(value)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -460,7 +466,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=at_least_one,
         default=3,
         help="LOMS and pgbench phases taken in turn, so a drift of the machine's speed hits both",
     )

@@ -4,9 +4,12 @@ more than the work itself (LOMS's order creation: a fifth of its CPU per order, 
 
 Bad input gets the answers FastAPI's own parsing gives: every mistake of the request at once in a
 `RequestValidationError` (422; 400 when the body is not JSON at all), located as FastAPI locates
-them (`body.items.0.sku`, `header.Idempotency-Key`). `operation_doc` writes the OpenAPI entry
-FastAPI would have written for the same inputs, and `create_service_app(openapi_models=...)` puts
-the body models into the document's components.
+them (`body.items.0.sku`, `header.Idempotency-Key`). The differences: a body that is not JSON is
+located at `body` rather than at a byte offset, a body without a JSON content type is refused with
+its own message, and the routes check the caller before reading anything, so an anonymous request
+is 401 whatever its body. `operation_doc` writes the OpenAPI entry FastAPI would have written for
+the same inputs, and `create_service_app(openapi_models=...)` puts the body models into the
+document's components.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, Generic, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from shopcommon.auth import BEARER_SECURITY
 
@@ -58,7 +63,11 @@ class RequestReader:
         self.errors: list[dict[str, Any]] = []
 
     async def json_body(self, model: type[M]) -> M | None:
-        raw = await self.request.body()
+        try:
+            raw = await self.request.body()
+        except ClientDisconnect as exc:
+            # As FastAPI answers a body it could not read (nobody is listening any more).
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
         if not raw:
             self.errors.append({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
             return None

@@ -16,8 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE outbox SET (vacuum_truncate = false)")
+    op.execute("ALTER TABLE outbox SET (vacuum_truncate = false, toast.vacuum_truncate = false)")
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE outbox RESET (vacuum_truncate)")
+    op.execute("ALTER TABLE outbox RESET (vacuum_truncate, toast.vacuum_truncate)")

@@ -115,8 +115,8 @@ outbox = Table(
     Column("payload", JSONB, nullable=False),
     Column("request_id", String(128), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # A queue: vacuums leave its emptied tail alone (truncating it locks out every writer).
-    postgresql_with={"vacuum_truncate": "false"},
+    # A queue: migration 0002 sets vacuum_truncate = false on it (truncating its emptied tail
+    # takes a lock every writer would queue behind).
 )
 
 idempotency_keys = Table(

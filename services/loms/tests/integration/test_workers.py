@@ -286,12 +286,17 @@ async def test_the_relay_vacuums_the_rows_of_published_events(
     assert relay.deleted_since_vacuum < 10
 
     async def counted() -> bool:
-        return bool(await db.value(vacuumed) >= before + relay.vacuums)
+        # At least one of them: PostgreSQL skips a VACUUM (SKIP_LOCKED) while autovacuum is on the table.
+        return bool(await db.value(vacuumed) > before)
 
     assert await eventually(counted, timeout=5), "PostgreSQL saw no VACUUM of the outbox"
     # Nor does any vacuum, autovacuum's included, try to truncate the queue (an exclusive lock).
     options = await db.value("SELECT reloptions FROM pg_class WHERE relname = 'outbox'")
-    assert "vacuum_truncate=false" in options
+    assert {"vacuum_truncate=false"} <= set(options)
+    toast = await db.value(
+        "SELECT t.reloptions FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.relname = 'outbox'"
+    )
+    assert {"vacuum_truncate=false"} <= set(toast)
 
 
 async def test_the_relay_batch_commits_without_waiting_for_the_disk_and_only_it(
@@ -307,7 +312,7 @@ async def test_the_relay_batch_commits_without_waiting_for_the_disk_and_only_it(
             await conn.execute(text("SET synchronous_commit = on"))  # the tests' server runs with it off
             await conn.commit()
             async with conn.begin():
-                assert await outbox.lock_and_fetch(conn, 1) is not None
+                await outbox.lock_and_fetch(conn, 1)  # sets it even when another relay holds the lock
                 assert (await conn.execute(show)).scalar() == "off"
             assert (await conn.execute(show)).scalar() == "on"
     finally:

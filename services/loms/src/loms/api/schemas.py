@@ -49,8 +49,8 @@ class OrderCreate(Body):
     _lines: list[OrderItem] = PrivateAttr(default_factory=list)
 
     def lines(self) -> list[OrderItem]:
-        """The item lines, merged (done once, by the validation)."""
-        return self._lines
+        """The item lines, merged (once, by the validation; again for a model built without it)."""
+        return self._lines or merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
 
     @model_validator(mode="after")
     def _mergeable(self) -> OrderCreate:
@@ -159,8 +159,8 @@ class CreateOrderRequest(Body):
     _lines: list[OrderItem] = PrivateAttr(default_factory=list)
 
     def lines(self) -> list[OrderItem]:
-        """The item lines, merged (done once, by the validation)."""
-        return self._lines
+        """The item lines, merged (once, by the validation; again for a model built without it)."""
+        return self._lines or merged([OrderItem(i.sku, i.count) for i in self.items])
 
     @model_validator(mode="after")
     def _mergeable(self) -> CreateOrderRequest:

@@ -33,6 +33,8 @@ from shopcommon.kafka import ensure_topics, make_producer, trace_headers
 log = logging.getLogger(__name__)
 #: Another relay holds the publisher lock: look again this soon (it may miss our latest notification).
 BUSY_RETRY = 0.1
+#: Longest the relay waits for its vacuum of the outbox (a few milliseconds when all is well).
+VACUUM_TIMEOUT = 10.0
 Lane = tuple[str, int]
 
 
@@ -55,6 +57,7 @@ class OutboxRelay(Worker):
         self.published = 0
         #: Events deleted from the outbox since this relay last vacuumed it.
         self.deleted_since_vacuum = 0
+        #: Vacuums this relay ran (PostgreSQL may have skipped one: autovacuum on the table already).
         self.vacuums = 0
         self._rested = True
 
@@ -103,7 +106,8 @@ class OutboxRelay(Worker):
             return
         self.deleted_since_vacuum = 0
         try:
-            await outbox.vacuum(self.engine)
+            # Publishing waits meanwhile: bounded, should the pool or the table be busy.
+            await asyncio.wait_for(outbox.vacuum(self.engine), VACUUM_TIMEOUT)
             self.vacuums += 1
         except Exception:
             # Not fatal: autovacuum still comes by, only later. The events are published already.

@@ -54,8 +54,8 @@ class Settings(ServiceSettings):
     #: Published events are deleted, and a deleted row stays in the outbox's index until a vacuum:
     #: every fetch of the relay walks over it. Autovacuum looks at the table at most once a
     #: minute, when tens of thousands have piled up at 1,000 orders/s and a fetch costs
-    #: PostgreSQL 0.5-3 ms instead of 0.05; so the relay vacuums the outbox itself after this
-    #: many deletions (0: leave it to autovacuum).
+    #: PostgreSQL 0.5-3 ms instead of 0.01 (and their space is not reused meanwhile); so the
+    #: relay vacuums the outbox itself after this many deletions (0: leave it to autovacuum).
     relay_vacuum_after: Annotated[int, Field(ge=0)] = 5_000
 
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.

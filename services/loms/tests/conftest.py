@@ -145,6 +145,11 @@ class Database:
             )
         return ids[: len(totals)]
 
+    async def held(self, order_id: int) -> dict[int, int]:
+        """Units an order's reservations hold, per warehouse (any state)."""
+        rows = await self.fetch("SELECT warehouse_id, count FROM reservations WHERE order_id = $1", order_id)
+        return {r["warehouse_id"]: r["count"] for r in rows}
+
     async def levels(self, sku: int) -> dict[str, int]:
         """Total and reserved over all warehouses, and what paid orders wrote off."""
         row = (

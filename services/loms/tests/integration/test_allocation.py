@@ -20,11 +20,6 @@ from ..conftest import Auth, Database, consume, eventually, new_sku
 from .test_orders import create
 
 
-async def held(db: Database, order_id: int) -> dict[int, int]:
-    rows = await db.fetch("SELECT warehouse_id, count FROM reservations WHERE order_id = $1", order_id)
-    return {r["warehouse_id"]: r["count"] for r in rows}
-
-
 async def test_one_warehouse_with_enough_takes_the_whole_line_from_the_fullest(
     client: httpx.AsyncClient, auth: Auth, db: Database
 ) -> None:
@@ -32,7 +27,7 @@ async def test_one_warehouse_with_enough_takes_the_whole_line_from_the_fullest(
     wh = await db.stock(sku, 2, 10, 5)
     r = await create(client, auth.customer(301), 301, (sku, 3))
     assert r.json()["status"] == "awaiting payment"
-    assert await held(db, r.json()["order_id"]) == {wh[1]: 3}
+    assert await db.held(r.json()["order_id"]) == {wh[1]: 3}
 
 
 async def test_a_line_takes_everything_from_the_fullest_then_the_next(
@@ -41,7 +36,7 @@ async def test_a_line_takes_everything_from_the_fullest_then_the_next(
     sku = new_sku()
     wh = await db.stock(sku, 4, 10, 5)
     r = await create(client, auth.customer(302), 302, (sku, 16))
-    assert await held(db, r.json()["order_id"]) == {wh[1]: 10, wh[2]: 5, wh[0]: 1}
+    assert await db.held(r.json()["order_id"]) == {wh[1]: 10, wh[2]: 5, wh[0]: 1}
     assert await db.levels(sku) == {"total": 19, "reserved": 16, "written_off": 0, "available": 3}
 
 
@@ -49,7 +44,7 @@ async def test_equal_stock_goes_to_the_lower_warehouse_id(client: httpx.AsyncCli
     sku = new_sku()
     wh = await db.stock(sku, 5, 0, 5)
     r = await create(client, auth.customer(303), 303, (sku, 2))
-    assert await held(db, r.json()["order_id"]) == {wh[0]: 2}
+    assert await db.held(r.json()["order_id"]) == {wh[0]: 2}
 
 
 async def test_exactly_all_the_stock_is_enough(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
@@ -57,7 +52,7 @@ async def test_exactly_all_the_stock_is_enough(client: httpx.AsyncClient, auth: 
     wh = await db.stock(sku, 4, 5)
     r = await create(client, auth.customer(304), 304, (sku, 9))
     assert r.json()["status"] == "awaiting payment"
-    assert await held(db, r.json()["order_id"]) == {wh[0]: 4, wh[1]: 5}
+    assert await db.held(r.json()["order_id"]) == {wh[0]: 4, wh[1]: 5}
     assert (await db.levels(sku))["available"] == 0
 
 
@@ -65,10 +60,10 @@ async def test_what_other_orders_hold_is_not_available(client: httpx.AsyncClient
     sku = new_sku()
     wh = await db.stock(sku, 6, 4)
     first = await create(client, auth.customer(305), 305, (sku, 5))
-    assert await held(db, first.json()["order_id"]) == {wh[0]: 5}
+    assert await db.held(first.json()["order_id"]) == {wh[0]: 5}
     # Now the second warehouse has more available (4 against 1), so it goes first.
     second = await create(client, auth.customer(305), 305, (sku, 5))
-    assert await held(db, second.json()["order_id"]) == {wh[1]: 4, wh[0]: 1}
+    assert await db.held(second.json()["order_id"]) == {wh[1]: 4, wh[0]: 1}
     third = await create(client, auth.customer(305), 305, (sku, 1))
     assert third.json()["status"] == "failed"
     assert third.json()["shortages"] == [{"sku": sku, "requested": 1, "available": 0}]
@@ -84,7 +79,7 @@ async def test_one_short_line_fails_the_whole_order_and_only_it_is_named(
     r = await create(client, auth.customer(306), 306, (plenty, 1), (scarce, 6))
     assert r.json()["status"] == "failed"
     assert r.json()["shortages"] == [{"sku": scarce, "requested": 6, "available": 5}]
-    assert await held(db, r.json()["order_id"]) == {}
+    assert await db.held(r.json()["order_id"]) == {}
     after = await db.counts()
     assert (after["reserved"], after["total"], after["reservations"]) == (
         before["reserved"],
@@ -113,7 +108,7 @@ async def test_empty_warehouses_are_never_given_a_reservation(
     sku = new_sku()
     wh = await db.stock(sku, 0, 0, 2)
     r = await create(client, auth.customer(308), 308, (sku, 2))
-    assert await held(db, r.json()["order_id"]) == {wh[2]: 2}
+    assert await db.held(r.json()["order_id"]) == {wh[2]: 2}
 
 
 async def test_a_failed_order_with_a_key_replays_its_shortages(
@@ -166,10 +161,10 @@ async def test_the_intake_worker_allocates_by_the_same_rules(
     reserved = await client.get(f"/api/v1/orders/{ids[0]}", headers=auth.customer(310))
     failed = await client.get(f"/api/v1/orders/{ids[1]}", headers=auth.customer(310))
     assert reserved.json()["status"] == "awaiting payment"
-    assert await held(db, ids[0]) == {wh[1]: 7, wh[0]: 1}
+    assert await db.held(ids[0]) == {wh[1]: 7, wh[0]: 1}
     assert failed.json()["status"] == "failed"
     assert failed.json()["shortages"] == [{"sku": short, "requested": 1, "available": 0}]
-    assert await held(db, ids[1]) == {}
+    assert await db.held(ids[1]) == {}
 
 
 async def test_the_outcome_events_carry_what_the_contract_says(

@@ -80,10 +80,7 @@ async def test_reservation_spreads_over_warehouses_most_stock_first(
     wh = await db.stock(sku, 3, 10, 4)
     r = await create(client, auth.customer(14), 14, (sku, 13))
     assert r.json()["status"] == "awaiting payment"
-    held = await db.fetch(
-        "SELECT warehouse_id, count FROM reservations WHERE order_id = $1 ORDER BY warehouse_id", r.json()["order_id"]
-    )
-    assert {h["warehouse_id"]: h["count"] for h in held} == {wh[1]: 10, wh[2]: 3}
+    assert await db.held(r.json()["order_id"]) == {wh[1]: 10, wh[2]: 3}
 
 
 async def test_short_stock_fails_the_whole_order_and_keeps_it_recorded(

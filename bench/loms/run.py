@@ -409,8 +409,13 @@ def pgbench(urls: StackUrls, clients: int, duration: float, postgres_pid: int, l
         "postgres",
         "loms",
     ]
+    # The session settings of LOMS's writer connections, so the statements are planned alike.
+    from loms.db import WRITER_SETTINGS
+
+    options = " ".join(f"-c {name}={value}" for name, value in WRITER_SETTINGS.items())
+    env = {**os.environ, "PGOPTIONS": options}
     before = cpu_seconds(postgres_pid)
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=log_dir)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=log_dir, env=env)
     postgres_cpu = cpu_seconds(postgres_pid) - before
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")

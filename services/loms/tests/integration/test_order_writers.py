@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
+import orjson
+
+from loms.pg import Sql
+from loms.repositories.orders import insert_sql
+from loms.repositories.reservations import RESERVE_SQL
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -59,3 +65,55 @@ async def test_an_order_reserved_by_its_request_is_published_long_before_the_rel
         # The first may ride along with the relay's start-up round; the second needs a wake-up.
         assert await create_and_see_published(3100) == ["new", "awaiting payment"]
         assert await create_and_see_published(3101) == ["new", "awaiting payment"]
+
+
+def _scans(plan: dict[str, Any]) -> set[tuple[str, str]]:
+    """(node type, relation) of every node that reads a table in an EXPLAIN (FORMAT JSON) plan."""
+    found = {(plan["Node Type"], plan["Relation Name"])} if "Relation Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= _scans(child)
+    return found - {("ModifyTable", plan.get("Relation Name", ""))}
+
+
+async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its_key(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, db: Database
+) -> None:
+    # Tables of a shop that has been running: many skus in three warehouses, many orders, analyzed.
+    warehouses = await db.warehouses()
+    await db.fetch(
+        "INSERT INTO stocks (sku, warehouse_id, total) SELECT 4000000000 + s, w, 100 "
+        "FROM generate_series(1, 2000) s, unnest($1::bigint[]) w",
+        warehouses,
+    )
+    await db.fetch(
+        "INSERT INTO orders (user_id, status, total_price, created_at, updated_at) "
+        "SELECT 1, 'paid', 0, now(), now() FROM generate_series(1, 20000)"
+    )
+    await db.fetch(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, state) "
+        "SELECT 'service:plans POST /api/v1/orders', 'plans-' || n, '', 'done' FROM generate_series(1, 20000) n"
+    )
+    await db.fetch("ANALYZE")
+    statements = {
+        "reserve": (RESERVE_SQL.replace(" /*notify*/", ""), {"orders", "stocks", "idempotency_keys"}),
+        "create": (insert_sql(with_idempotency=True, notify=False), set()),
+    }
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-plans")
+    async with running_app(settings) as (app, _), app.state.db.writers.acquire() as conn:
+        # Not left to PostgreSQL's choice between generic and custom plans, which after an
+        # ANALYZE can settle on planning the reservation afresh for every order.
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        for name, (statement, reached_by_index) in statements.items():
+            sql = Sql(statement)
+            # Through the simple protocol, so the parameters stay parameters: EXPLAIN of a bound
+            # statement would plan with the values. Under the connection's setting, EXPLAIN EXECUTE
+            # shows the generic plan (a custom plan for these NULLs would find nothing to read).
+            await conn.execute(f"PREPARE probe_{name} AS {sql.text}")
+            try:
+                nulls = ", ".join(["NULL"] * len(sql.names))
+                explained = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE probe_{name}({nulls})")
+            finally:
+                await conn.execute(f"DEALLOCATE probe_{name}")
+            scans = _scans(orjson.loads(explained)[0]["Plan"])
+            assert {node for node, _ in scans} <= {"Index Scan", "Bitmap Heap Scan"}, (name, scans)
+            assert {relation for _, relation in scans} == reached_by_index, (name, scans)

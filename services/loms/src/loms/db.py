@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from loms.services.placing import OrderPlacer
 from shopcommon.db import plain_url
 
 DEFAULT_ORDER_WRITERS = 32
@@ -59,9 +60,19 @@ class Db:
     #: more CPU than the two statements themselves.
     writers: asyncpg.Pool
     relays: RelayWakeups = field(default_factory=RelayWakeups)
+    #: Where creates that wait for their outcome place their orders, in batches; None: one by one.
+    placer: OrderPlacer | None = None
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, url: str, order_writers: int = DEFAULT_ORDER_WRITERS) -> Db:
+    async def open(
+        cls,
+        engine: AsyncEngine,
+        url: str,
+        order_writers: int = DEFAULT_ORDER_WRITERS,
+        *,
+        order_lanes: int = 0,
+        order_batch_max: int = 1,
+    ) -> Db:
         writers = await asyncpg.create_pool(
             plain_url(url),
             min_size=min(4, order_writers),
@@ -69,7 +80,15 @@ class Db:
             reset=_keep_session,
             server_settings=WRITER_SETTINGS,
         )
-        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers)
+        relays = RelayWakeups()
+        placer = None
+        if order_lanes:
+            placer = OrderPlacer(
+                writers, lanes=min(order_lanes, order_writers), max_batch=order_batch_max, wake_relay=relays.waker
+            )
+        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers, relays, placer)
 
     async def close(self) -> None:
+        if self.placer is not None:
+            await self.placer.close()
         await self.writers.close()

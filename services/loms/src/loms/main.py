@@ -41,7 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
-        app.state.db = db = await Db.open(app.state.engine, settings.database_url, settings.order_writers)
+        app.state.db = db = await Db.open(
+            app.state.engine,
+            settings.database_url,
+            settings.order_writers,
+            order_lanes=settings.order_lanes,
+            order_batch_max=settings.order_batch_max,
+        )
         app.state.background = BackgroundTasks()
         try:
             async with running_workers(db, settings) as workers:

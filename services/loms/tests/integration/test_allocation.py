@@ -219,7 +219,7 @@ async def test_stock_committed_while_the_reservation_waited_for_its_lock_is_what
                 return bool(
                     await db.value(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database() AND query LIKE '%claimed%'"
+                        "AND datname = current_database() AND query LIKE '%locked AS MATERIALIZED%'"
                     )
                 )
 

@@ -1,5 +1,5 @@
-"""The benchmark's floor (`bench/loms`) is pgbench running LOMS's own two statements: the script
-it writes must run, and must do to the database what LOMS does for one order."""
+"""The benchmark's floor (`bench/loms`) is pgbench running LOMS's own placement statement: the
+script it writes must run, and must do to the database what LOMS does for one order."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def bench_module() -> ModuleType:
     return module
 
 
-async def test_the_pgbench_script_creates_and_reserves_orders_as_loms_does(
+async def test_the_pgbench_script_places_orders_as_loms_does(
     loms_db: str, db: Database, tmp_path: Path
 ) -> None:
     assert (pg_bin_dir() / "pgbench").exists(), "the embedded PostgreSQL ships pgbench"

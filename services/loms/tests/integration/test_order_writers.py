@@ -11,6 +11,7 @@ import orjson
 
 from loms.pg import Sql
 from loms.repositories.orders import insert_sql
+from loms.repositories.placement import PLACE_SQL
 from loms.repositories.reservations import RESERVE_SQL
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
@@ -97,6 +98,7 @@ async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its
     statements = {
         "reserve": (RESERVE_SQL.replace(" /*notify*/", ""), {"orders", "stocks", "idempotency_keys"}),
         "create": (insert_sql(with_idempotency=True, notify=False), set()),
+        "place": (PLACE_SQL.replace(" /*notify*/", ""), {"stocks", "idempotency_keys"}),
     }
     settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-plans")
     async with running_app(settings) as (app, _), app.state.db.writers.acquire() as conn:
@@ -115,5 +117,5 @@ async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its
             finally:
                 await conn.execute(f"DEALLOCATE probe_{name}")
             scans = _scans(orjson.loads(explained)[0]["Plan"])
-            assert {node for node, _ in scans} <= {"Index Scan", "Bitmap Heap Scan"}, (name, scans)
+            assert {node for node, _ in scans} <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}, (name, scans)
             assert {relation for _, relation in scans} == reached_by_index, (name, scans)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,7 @@ from loms.domain.transitions import is_settled
 from loms.repositories import idempotency as keys
 from loms.repositories import orders
 from loms.repositories.idempotency import Finish
+from loms.repositories.placement import Placement
 from loms.services.clock import utcnow
 from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
 from loms.services.reserve import reserve_if_new
@@ -60,6 +62,8 @@ def answer_for(order: Order) -> Answer:
 
 async def create_order(db: Db, settings: Settings, caller: Principal, request: CreateRequest, spawn: Spawn) -> Answer:
     authorize(caller, request)
+    if request.wait is not None and settings.inline_reservation and db.placer is not None:
+        return await place(db, settings, request)
     # A bounded number of orders are written at once, each on one writer connection for both of
     # its statements; the rest queue for a connection in arrival order (see `Db.writers`).
     async with db.writers.acquire() as conn:
@@ -75,6 +79,57 @@ async def create_order(db: Db, settings: Settings, caller: Principal, request: C
     # Someone else holds the order (an intake worker): wait for its outcome outside the queue.
     current = await wait_until_settled(db, outcome.id, request.wait) or outcome
     return await finished(db, request.idempotency, answer_for(current))
+
+
+async def place(db: Db, settings: Settings, request: CreateRequest) -> Answer:
+    """The order recorded with its outcome in one statement, batched with the orders that arrive
+    meanwhile (`services/placing.py`): the answer, stored with the key in the same transaction."""
+    assert db.placer is not None
+    items = tuple(request.items)
+    now = utcnow()
+    total = total_price(items)
+    deadline = now + timedelta(seconds=settings.payment_timeout)
+    idem = request.idempotency
+    built: dict[str, Any] = {}
+
+    def build(order_id: int) -> Placement:
+        order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
+        reserved = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline)
+        built["order"] = order
+        built["answer"] = answer = answer_for(reserved)
+        return Placement(
+            order_id=order_id,
+            user_id=request.user_id,
+            items=items,
+            total_price=total,
+            now=now,
+            deadline=deadline,
+            topic=settings.order_events_topic,
+            request_id=request.request_id,
+            new_event=events.status_changed(
+                order_id=order_id,
+                user_id=request.user_id,
+                status=OrderStatus.NEW,
+                previous_status=None,
+                items=items,
+                total_price=total,
+                occurred_at=now,
+            ),
+            reserved_event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
+            key=(idem.scope, idem.key, idem.request_hash) if idem else None,
+            key_status=CREATED if idem else None,
+            reserved_answer=answer.body.decode() if idem else None,
+        )
+
+    _, placed = await db.placer.place(build)
+    if not placed.placed:
+        # Only a stored key stops a placement.
+        assert idem is not None
+        return await answer_duplicate(db, settings, idem)
+    if placed.shortages is None:
+        return built["answer"]
+    order: Order = built["order"]
+    return answer_for(replace(order, status=OrderStatus.FAILED, shortages=placed.shortages))
 
 
 async def record_and_reserve(

@@ -1,0 +1,188 @@
+"""Placing orders: an order recorded and reserved in one statement, many orders in one round trip.
+
+`POST /api/v1/orders` with `Prefer: wait` wants the order recorded and its reservation outcome.
+Recording it as `new` and then reserving it took two statements, two commits and two round trips
+per order. Here one statement does both for one order: it records the order with its outcome
+(`awaiting payment`, or `failed` with the shortages), its lines, the reservations and the stock
+they take, the `new` event and the outcome's event (in that order), and the idempotency key with
+the stored answer. Nobody else can see the order before it is settled, so nothing claims it.
+
+`place_orders` sends the statement once per order of a batch, pipelined in one round trip, as
+one transaction (asyncpg's `fetchmany`): the orders are placed one after another, each seeing the
+stock the ones before it took, and committed together. The batch's first statement locks the
+stock rows of every sku of the batch, in (sku, warehouse) order like every other writer of
+stock, so two batches never wait for each other in a circle; later statements find their rows
+locked already.
+
+The reservation itself is that of `repositories/reservations.py`: all lines or none, each line
+from the warehouses with the most available first (ties to the lower id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from loms.domain.items import OrderItem
+from loms.pg import Sql
+from loms.repositories.outbox import NOTIFY
+
+# `oid` names the order id once, so pgbench can stand a sequence value in for it (bench/loms).
+# The key is written with the answer and taken nowhere else in the statement: when it is already
+# stored (by an earlier request, or an earlier order of the same batch), `go` is empty and
+# nothing is written. A concurrent duplicate not yet committed makes the insert wait for it and
+# then fail with a unique violation, which rolls the batch back (see `place_orders`).
+PLACE_SQL = """
+    WITH oid AS MATERIALIZED (
+        SELECT CAST(:order_id AS bigint) AS id
+    ), locked AS MATERIALIZED (
+        SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
+        WHERE s.sku = ANY(CAST(:lock_skus AS bigint[]))
+        ORDER BY s.sku, s.warehouse_id FOR UPDATE
+    ), go AS MATERIALIZED (
+        SELECT 1 AS go WHERE (SELECT count(*) FROM locked) >= 0 AND NOT EXISTS (
+            SELECT 1 FROM idempotency_keys k
+            WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar)
+        )
+    ), lines AS (
+        SELECT * FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS l(sku, count)
+    ), levels AS (
+        SELECT sku, warehouse_id, available,
+               sum(available) OVER (PARTITION BY sku ORDER BY available DESC, warehouse_id) - available AS before
+        FROM locked WHERE available > 0
+    ), short AS (
+        SELECT l.sku, l.count AS requested, coalesce(sum(v.available), 0) AS available
+        FROM lines l LEFT JOIN levels v ON v.sku = l.sku
+        WHERE EXISTS (SELECT 1 FROM go)
+        GROUP BY l.sku, l.count HAVING coalesce(sum(v.available), 0) < l.count
+    ), outcome AS MATERIALIZED (
+        SELECT oid.id, (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'requested', requested, 'available', available)
+                                         ORDER BY sku) FROM short) AS shortages
+        FROM go, oid
+    ), alloc AS MATERIALIZED (
+        SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
+        FROM levels v JOIN lines l ON l.sku = v.sku
+        WHERE v.before < l.count AND EXISTS (SELECT 1 FROM outcome) AND NOT EXISTS (SELECT 1 FROM short)
+    ), new_order AS (
+        INSERT INTO orders (id, user_id, status, total_price, payment_deadline, shortages, created_at, updated_at)
+        SELECT outcome.id, :user_id,
+               CASE WHEN outcome.shortages IS NULL THEN 'awaiting payment' ELSE 'failed' END,
+               :total_price,
+               CASE WHEN outcome.shortages IS NULL THEN CAST(:deadline AS timestamptz) END,
+               outcome.shortages, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+        FROM outcome
+    ), order_lines AS (
+        INSERT INTO order_items (order_id, sku, count, price)
+        SELECT outcome.id, i.sku, i.count, i.price FROM outcome,
+            unnest(CAST(:skus AS bigint[]), CAST(:counts AS int[]), CAST(:prices AS bigint[])) AS i(sku, count, price)
+    ), stock AS (
+        -- `sku = ANY` lets the planner reach the rows through the primary key (see reservations.py).
+        UPDATE stocks s SET reserved = s.reserved + alloc.count
+        FROM alloc WHERE s.sku = ANY(CAST(:skus AS bigint[]))
+                     AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
+    ), held AS (
+        INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
+        SELECT oid.id, alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc, oid
+    ), events AS (
+        -- One INSERT, rows in order: the `new` event gets the lower outbox id, so it is published first.
+        INSERT INTO outbox (topic, key, payload, request_id)
+        SELECT CAST(:topic AS varchar), CAST(outcome.id AS varchar), e.payload, CAST(:request_id AS varchar)
+        FROM outcome, LATERAL (VALUES
+            (1, CAST(:new_event AS jsonb)),
+            (2, CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
+                     -- the `failed` event is the reserved one without its deadline, and an id of its own
+                     ELSE (CAST(:reserved_event AS jsonb) - 'payment_deadline')
+                          || jsonb_build_object('event_id', gen_random_uuid(), 'status', 'failed') END)
+        ) AS e(n, payload)
+        ORDER BY e.n
+    ), answer AS (
+        INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, response_status, response_body)
+        SELECT CAST(:key_scope AS varchar), CAST(:key_key AS varchar), CAST(:key_hash AS varchar), 'done',
+               outcome.id, CAST(:key_status AS int),
+               CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_answer AS text)
+                    ELSE CAST(CAST(:reserved_answer AS jsonb) || jsonb_build_object(
+                        'status', 'failed', 'payment_deadline', NULL, 'shortages', outcome.shortages
+                    ) AS text)
+               END
+        FROM outcome WHERE CAST(:key_key AS varchar) IS NOT NULL
+    )
+    SELECT EXISTS (SELECT 1 FROM outcome) AS placed, (SELECT shortages FROM outcome)::text AS shortages /*notify*/
+"""
+
+_PLACE = {notify: Sql(PLACE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)}
+
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One order to place, with everything written for it already built (its id included)."""
+
+    order_id: int
+    user_id: int
+    items: Sequence[OrderItem]
+    total_price: int | None
+    now: datetime
+    deadline: datetime
+    topic: str
+    request_id: str | None
+    new_event: dict[str, Any]
+    reserved_event: dict[str, Any]
+    #: The idempotency key and the answer to store if the order is reserved; the statement turns
+    #: it into the `failed` one otherwise. None without a key.
+    key: tuple[str, str, str] | None = None
+    key_status: int | None = None
+    reserved_answer: str | None = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What became of a placement: not placed (its idempotency key was taken), reserved, or
+    failed with its shortages."""
+
+    placed: bool
+    shortages: list[dict[str, int]] | None
+
+
+async def next_order_ids(conn: asyncpg.Connection, count: int) -> list[int]:
+    """`count` fresh order ids from the orders' own sequence."""
+    return [row[0] for row in await conn.fetch(_NEXT_IDS, count)]
+
+
+async def place_orders(conn: asyncpg.Connection, batch: Sequence[Placement], *, notify: bool) -> list[Placed]:
+    """Place the orders of `batch` in order, in one transaction and one round trip; one result
+    each. Any error rolls back the whole batch (nothing is written), and is raised."""
+    lock_skus = sorted({i.sku for p in batch for i in p.items})
+    args = []
+    for n, p in enumerate(batch):
+        skus = [i.sku for i in p.items]
+        scope, key, request_hash = p.key if p.key else (None, None, None)
+        params = {
+            "order_id": p.order_id,
+            # The first statement locks the stock of the whole batch; the others find it locked.
+            "lock_skus": lock_skus if n == 0 else skus,
+            "key_scope": scope,
+            "key_key": key,
+            "key_hash": request_hash,
+            "skus": skus,
+            "counts": [i.count for i in p.items],
+            "prices": [i.price for i in p.items],
+            "user_id": p.user_id,
+            "total_price": p.total_price,
+            "deadline": p.deadline,
+            "now": p.now,
+            "topic": p.topic,
+            "request_id": p.request_id,
+            "new_event": orjson.dumps(p.new_event).decode(),
+            "reserved_event": orjson.dumps(p.reserved_event).decode(),
+            "key_status": p.key_status,
+            "reserved_answer": p.reserved_answer,
+        }
+        args.append(_PLACE[notify].args(params))
+    rows = await conn.fetchmany(_PLACE[notify].text, args)
+    return [Placed(row["placed"], orjson.loads(row["shortages"]) if row["shortages"] else None) for row in rows]

@@ -28,9 +28,7 @@ def bench_module() -> ModuleType:
     return module
 
 
-async def test_the_pgbench_script_places_orders_as_loms_does(
-    loms_db: str, db: Database, tmp_path: Path
-) -> None:
+async def test_the_pgbench_script_places_orders_as_loms_does(loms_db: str, db: Database, tmp_path: Path) -> None:
     assert (pg_bin_dir() / "pgbench").exists(), "the embedded PostgreSQL ships pgbench"
     bench = bench_module()
     await db.stock(1, 100, 100, 100)  # sku1 and sku2 are drawn from 1..500; most orders fail

@@ -1,0 +1,140 @@
+"""Creates that wait for their outcome are placed in batches (`services/placing.py`): orders that
+arrive together share a transaction, and each still gets its own outcome, events and answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import Auth, Database, consume, make_settings, new_sku, running_app
+
+
+@pytest.fixture(scope="module")
+async def one_lane(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One batch at a time: whatever arrives while it runs goes into the next."""
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic, order_lanes=1)
+    async with running_app(settings) as app_and_client:
+        yield app_and_client
+
+
+def create(client: httpx.AsyncClient, auth: Auth, user_id: int, *lines: tuple[int, int], **headers: str) -> Any:
+    return client.post(
+        "/api/v1/orders",
+        json={"user_id": user_id, "items": [{"sku": sku, "count": count} for sku, count in lines]},
+        headers={**auth.service(), "Prefer": "wait=5", **headers},
+    )
+
+
+async def test_orders_arriving_together_share_batches_and_each_gets_its_outcome(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database, shop_stack: Stack, topic: str
+) -> None:
+    app, client = one_lane
+    placer = app.state.db.placer
+    plenty, scarce = new_sku(), new_sku()
+    await db.stock(plenty, 100, 100)
+    await db.stock(scarce, 1, 2)
+    batches_before, orders_before = placer.batches, placer.orders
+    answers = await asyncio.gather(*(create(client, auth, 4000 + n, (plenty, 3), (scarce, 1)) for n in range(30)))
+    # Fewer transactions than orders: they were placed together.
+    assert placer.orders - orders_before == 30
+    assert placer.batches - batches_before < 30
+    assert {a.status_code for a in answers} == {201}
+    by_status = Counter(a.json()["status"] for a in answers)
+    assert by_status == {"awaiting payment": 3, "failed": 27}
+    # All lines or none: the failed orders took nothing of the plentiful sku either.
+    assert (await db.levels(plenty))["reserved"] == 9
+    assert (await db.levels(scarce))["reserved"] == 3
+    for answer in answers:
+        body = answer.json()
+        held = await db.held(body["order_id"])
+        if body["status"] == "failed":
+            assert held == {}
+            assert body["shortages"] == [{"sku": scarce, "requested": 1, "available": 0}]
+            assert body["payment_deadline"] is None
+        else:
+            assert sum(held.values()) == 4
+            assert body["shortages"] is None and body["payment_deadline"] is not None
+        stored = await db.fetch("SELECT status FROM orders WHERE id = $1", body["order_id"])
+        assert [r["status"] for r in stored] == [body["status"]]
+    # Each order's two events, `new` first, published in that order.
+    wanted = {a.json()["order_id"] for a in answers}
+    events = await consume(
+        shop_stack.urls.kafka_bootstrap_servers,
+        topic,
+        lambda evs: sum(1 for e in evs if e["order_id"] in wanted) >= 60,
+    )
+    per_order: dict[int, list[str]] = {}
+    for event in events:
+        if event["order_id"] in wanted:
+            per_order.setdefault(event["order_id"], []).append(event["status"])
+    assert {tuple(statuses) for statuses in per_order.values()} <= {
+        ("new", "awaiting payment"),
+        ("new", "failed"),
+    }
+    assert len(per_order) == 30
+
+
+async def test_one_key_twice_in_a_batch_makes_one_order_and_one_answer(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
+) -> None:
+    _, client = one_lane
+    sku = new_sku()
+    await db.stock(sku, 50)
+    # A first order keeps the lane busy while the rest queue into one batch together.
+    answers = await asyncio.gather(
+        create(client, auth, 4100, (sku, 1)),
+        *(create(client, auth, 4101, (sku, 2), **{"Idempotency-Key": "twice-in-a-batch"}) for _ in range(6)),
+    )
+    keyed = answers[1:]
+    assert {a.status_code for a in keyed} == {201}
+    assert len({a.content for a in keyed}) == 1, "every answer is the first one's"
+    assert sum(1 for a in keyed if a.headers.get("Idempotent-Replayed") == "true") == 5
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4101") == 1
+    assert (await db.levels(sku))["reserved"] == 3
+
+
+async def test_an_order_the_database_refuses_fails_alone_and_its_batch_is_placed_without_it(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
+) -> None:
+    _, client = one_lane
+    sku = new_sku()
+    await db.stock(sku, 100)
+    # Something only the database knows is wrong with one order (a trigger stands in for it).
+    await db.fetch(
+        "CREATE FUNCTION refuse_4299() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.user_id = 4299 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+    )
+    await db.fetch("CREATE TRIGGER refuse_4299 BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_4299()")
+    try:
+        answers = await asyncio.gather(
+            *(create(client, auth, 4200 + n, (sku, 1)) for n in range(10)),
+            create(client, auth, 4299, (sku, 1), **{"Idempotency-Key": "refused-order"}),
+            *(create(client, auth, 4210 + n, (sku, 1)) for n in range(10)),
+        )
+    finally:
+        await db.fetch("DROP TRIGGER refuse_4299 ON orders")
+        await db.fetch("DROP FUNCTION refuse_4299()")
+    refused = answers[10]
+    placed = answers[:10] + answers[11:]
+    assert refused.status_code == 500
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [a.status_code for a in placed] == [201] * 20
+    assert {a.json()["status"] for a in placed} == {"awaiting payment"}
+    # Placed once each; nothing at all of the refused one, its key free for a retry.
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id BETWEEN 4200 AND 4219") == 20
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4299") == 0
+    assert await db.value("SELECT count(*) FROM idempotency_keys WHERE key = 'refused-order'") == 0
+    assert (await db.levels(sku))["reserved"] == 20
+    retry = await create(client, auth, 4299, (sku, 1), **{"Idempotency-Key": "refused-order"})
+    assert (retry.status_code, retry.json()["status"]) == (201, "awaiting payment")

@@ -15,11 +15,11 @@ class Settings(ServiceSettings):
     #: Reads, pay, cancel and the workers; orders are written on `order_writers` connections of their own.
     db_pool_size: int = 20
     db_max_overflow: int = 10
-    #: Orders a process writes (creates and reserves) at once, each on a connection of its own;
-    #: more requests queue for one, first come first served. Both statements of an order are
-    #: single autocommit statements, so a writer never sits in a transaction holding row locks
-    #: while it waits for the event loop. Measured at 32 clients: 32 writers gave the steadiest
-    #: tail (p99 57-65 ms against 80-100 ms with 8).
+    #: The connections a process writes orders on: batches of placed orders (`order_lanes` of them
+    #: at once), and creates without `Prefer: wait` (recorded, then reserved in the background),
+    #: each on a connection of its own; more queue for one, first come first served. Every write
+    #: on them is a single statement or one pipelined transaction, so a writer never sits in a
+    #: transaction holding row locks while it waits for the event loop.
     order_writers: Annotated[int, Field(ge=1, le=1000)] = 32
     #: Creates with `Prefer: wait` place their orders in batches (`services/placing.py`): at most
     #: this many batches at once per process, each on a writer; 0 places each order on its own

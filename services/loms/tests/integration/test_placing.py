@@ -4,14 +4,17 @@ arrive together share a transaction, and each still gets its own outcome, events
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from loms.db import WRITER_SEND_BUFFER
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -138,3 +141,15 @@ async def test_an_order_the_database_refuses_fails_alone_and_its_batch_is_placed
     assert (await db.levels(sku))["reserved"] == 20
     retry = await create(client, auth, 4299, (sku, 1), **{"Idempotency-Key": "refused-order"})
     assert (retry.status_code, retry.json()["status"]) == (201, "awaiting payment")
+
+
+async def test_a_writer_takes_a_whole_batch_into_its_send_buffer_at_once(
+    one_lane: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, _ = one_lane
+    # What the kernel does not take at once would follow a turn of the event loop later, with the
+    # batch's stock locks held meanwhile.
+    ceiling = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    async with app.state.db.writers.acquire() as conn:
+        sock = conn._transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= min(WRITER_SEND_BUFFER, ceiling)

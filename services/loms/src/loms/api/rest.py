@@ -53,9 +53,10 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
     responses=problem_responses(400, 401, 403, 409, 422),
     summary="Create an order (createOrder)",
     description="Records the order as `new` and answers at once; stock is reserved right after (all lines or "
-    "none, spread over warehouses). With `Prefer: wait=N` the answer carries the outcome: "
-    "`awaiting payment`, or `failed` with `shortages` (the order stays recorded). A customer may "
-    "create orders only for themself and may not set prices.",
+    "none, spread over warehouses). With `Prefer: wait=N` the order is recorded together with its "
+    "outcome and the answer carries it: `awaiting payment`, or `failed` with `shortages` (the order "
+    "stays recorded); its events are `new`, then the outcome, either way. A customer may create "
+    "orders only for themself and may not set prices.",
 )
 async def create(request: Request) -> Response:
     # The service's hot path reads its request itself (`shopcommon.reading`): FastAPI's dependency

@@ -1,9 +1,11 @@
-"""createOrder: record the order as `new` at once, then reserve it.
+"""createOrder: record the order, and reserve it.
 
-The order, its lines, its `new` event and its idempotency key are one autocommit statement. The
-request then tries to reserve the order itself (the fast path); with `Prefer: wait=N` it answers
-with the outcome, without it the attempt runs in the background and the answer is `new`. Orders
-the fast path never settled (a crash, or the fast path turned off) are the intake worker's.
+With `Prefer: wait=N` the order is placed: recorded together with its outcome in one statement,
+batched with the orders that arrive meanwhile (`services/placing.py`), and the answer is the
+outcome. Without it, the order, its lines, its `new` event and its idempotency key are one
+autocommit statement and the answer is `new`; the request then reserves the order in the
+background (the fast path). Orders the fast path never settled (a crash, or the fast path turned
+off) are the intake worker's.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ async def place(db: Db, settings: Settings, request: CreateRequest) -> Answer:
             reserved_answer=answer.body.decode() if idem else None,
         )
 
-    _, placed = await db.placer.place(build)
+    _, placed = await db.placer.place(build, len(items))
     if not placed.placed:
         # Only a stored key stops a placement.
         assert idem is not None

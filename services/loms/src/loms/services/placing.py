@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 RETRIES_AFTER_RAISED_STOCK = 3
 #: Order ids taken from the sequence at a time (gaps are harmless, as with any sequence).
 ID_BLOCK = 64
+#: Order lines in a batch, at most (one order may bring more, alone). asyncpg sends a pipeline in
+#: 128 KB pieces and lets the event loop run between them, while the server holds the batch's
+#: locks; an order is ~1.5 KB and ~120 bytes a line, so a batch stays within one piece.
+MAX_BATCH_LINES = 256
 
 
 @dataclass
 class _Pending:
     #: Builds the placement once its order id is known.
     build: Callable[[int], Placement]
+    lines: int
     done: asyncio.Future[tuple[Placement, Placed]]
     placement: Placement | None = field(default=None)
 
@@ -62,13 +67,14 @@ class OrderPlacer:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids: deque[int] = deque()
-        #: Batches placed and orders in them, for the metrics and the tests.
+        #: Batches placed since start, and the orders in them.
         self.batches = 0
         self.orders = 0
 
-    async def place(self, build: Callable[[int], Placement]) -> tuple[Placement, Placed]:
-        """Place the order `build(order_id)` describes; its placement and what became of it."""
-        pending = _Pending(build, asyncio.get_running_loop().create_future())
+    async def place(self, build: Callable[[int], Placement], lines: int) -> tuple[Placement, Placed]:
+        """Place the order of `lines` lines that `build(order_id)` describes; its placement and
+        what became of it."""
+        pending = _Pending(build, lines, asyncio.get_running_loop().create_future())
         self._queue.append(pending)
         if self._running < self._lanes:
             self._running += 1
@@ -85,7 +91,7 @@ class OrderPlacer:
     async def _lane(self) -> None:
         try:
             while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+                batch = self._next_batch()
                 try:
                     await self._run(batch)
                 except BaseException as exc:  # the lane's own failure reaches every waiting request
@@ -96,6 +102,14 @@ class OrderPlacer:
                         raise
         finally:
             self._running -= 1
+
+    def _next_batch(self) -> list[_Pending]:
+        batch = [self._queue.popleft()]
+        lines = batch[0].lines
+        while self._queue and len(batch) < self._max_batch and lines + self._queue[0].lines <= MAX_BATCH_LINES:
+            lines += self._queue[0].lines
+            batch.append(self._queue.popleft())
+        return batch
 
     async def _run(self, batch: list[_Pending]) -> None:
         async with self._pool.acquire() as conn:

@@ -7,14 +7,19 @@ import asyncio
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from loms.db import WRITER_SEND_BUFFER
+from loms.domain.items import OrderItem
+from loms.repositories import placement
+from loms.repositories.placement import Placement
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -52,6 +57,7 @@ async def test_orders_arriving_together_share_batches_and_each_gets_its_outcome(
     # Fewer transactions than orders: they were placed together.
     assert placer.orders - orders_before == 30
     assert placer.batches - batches_before < 30
+    assert placer.failed_batches == 0
     assert {a.status_code for a in answers} == {201}
     by_status = Counter(a.json()["status"] for a in answers)
     assert by_status == {"awaiting payment": 3, "failed": 27}
@@ -153,3 +159,71 @@ async def test_a_writer_takes_a_whole_batch_into_its_send_buffer_at_once(
     async with app.state.db.writers.acquire() as conn:
         sock = conn._transport.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= min(WRITER_SEND_BUFFER, ceiling)
+
+
+def _placement(order_id: int, user_id: int, sku: int) -> Placement:
+    now = datetime.now(UTC)
+    event = {"order_id": order_id, "status": "new"}
+    return Placement(
+        order_id=order_id,
+        user_id=user_id,
+        items=(OrderItem(sku, 1),),
+        total_price=None,
+        now=now,
+        deadline=now + timedelta(minutes=10),
+        topic="loms.order-events.unpublished",
+        request_id=None,
+        new_event=event,
+        reserved_event={**event, "status": "awaiting payment"},
+    )
+
+
+async def test_two_batches_taking_the_same_skus_in_opposite_orders_do_not_deadlock(db: Database) -> None:
+    first, second = new_sku(), new_sku()
+    await db.stock(first, 10)
+    await db.stock(second, 10)
+    a, b, gate = [await asyncpg.connect(db.url) for _ in range(3)]
+    try:
+        ids = await placement.next_order_ids(a, 4)
+        batch_a = [_placement(ids[0], 4500, first), _placement(ids[1], 4500, second)]
+        batch_b = [_placement(ids[2], 4501, second), _placement(ids[3], 4501, first)]
+        # Both batches start while another transaction holds both rows, and get them at once: had
+        # each order locked only its own sku, A would hold `first` and want `second`, B the reverse.
+        async with gate.transaction():
+            await gate.execute("SELECT 1 FROM stocks WHERE sku = ANY($1::bigint[]) FOR UPDATE", [first, second])
+            placing = [
+                asyncio.create_task(placement.place_orders(a, batch_a, notify=False)),
+                asyncio.create_task(placement.place_orders(b, batch_b, notify=False)),
+            ]
+            await asyncio.sleep(0.2)
+        done = await asyncio.gather(*placing, return_exceptions=True)
+        # A deadlock would fail one of them (DeadlockDetectedError) a second later.
+        assert [[p.placed for p in result] for result in done] == [[True, True], [True, True]], done
+    finally:
+        await db.fetch("DELETE FROM outbox WHERE topic = 'loms.order-events.unpublished'")
+        for conn in (a, b, gate):
+            await conn.close()
+    assert (await db.levels(first))["reserved"] == 2
+    assert (await db.levels(second))["reserved"] == 2
+
+
+async def test_four_lanes_of_batches_sharing_skus_place_every_order_once(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database
+) -> None:
+    skus = [new_sku() for _ in range(4)]
+    for sku in skus:
+        await db.stock(sku, 1000, 1000)
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-lanes", order_lanes=4)
+    async with running_app(settings) as (app, client):
+        placer = app.state.db.placer
+        # Each order names the skus in an order of its own; batches lock theirs in sku order.
+        orders = [[skus[(n + k) % 4] for k in range(1 + n % 4)][:: 1 if n % 2 else -1] for n in range(120)]
+        answers = await asyncio.gather(
+            *(create(client, auth, 4400 + n, *((sku, 1) for sku in lines)) for n, lines in enumerate(orders))
+        )
+        assert placer.failed_batches == 0
+        assert placer.orders == 120 and placer.batches < 120
+    assert {(a.status_code, a.json()["status"]) for a in answers} == {(201, "awaiting payment")}
+    taken = Counter(sku for lines in orders for sku in lines)
+    for sku in skus:
+        assert (await db.levels(sku))["reserved"] == taken[sku]

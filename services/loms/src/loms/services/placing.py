@@ -17,6 +17,7 @@ first statement's check (see `repositories/reservations.py`); the batch is then 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -67,9 +68,11 @@ class OrderPlacer:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids: deque[int] = deque()
-        #: Batches placed since start, and the orders in them.
+        #: Batches placed since start, the orders in them, and batches rolled back and placed
+        #: one by one instead.
         self.batches = 0
         self.orders = 0
+        self.failed_batches = 0
 
     async def place(self, build: Callable[[int], Placement], lines: int) -> tuple[Placement, Placed]:
         """Place the order of `lines` lines that `build(order_id)` describes; its placement and
@@ -78,7 +81,8 @@ class OrderPlacer:
         self._queue.append(pending)
         if self._running < self._lanes:
             self._running += 1
-            task = asyncio.create_task(self._lane())
+            # A context of its own: the lane serves many requests, not the one that started it.
+            task = asyncio.create_task(self._lane(), context=contextvars.Context())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await pending.done
@@ -123,6 +127,7 @@ class OrderPlacer:
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if len(batch) == 1:
                     raise
+                self.failed_batches += 1
                 log.info("a batch of %d orders failed (%s); placing them one by one", len(batch), exc)
                 for pending, single in zip(batch, placements, strict=True):
                     try:

@@ -23,7 +23,7 @@ from loms.repositories.placement import Placement
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
-from ..conftest import Auth, Database, consume, make_settings, new_sku, running_app
+from ..conftest import Auth, Database, consume, eventually, make_settings, new_sku, running_app
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,12 @@ async def test_orders_arriving_together_share_batches_and_each_gets_its_outcome(
     plenty, scarce = new_sku(), new_sku()
     await db.stock(plenty, 100, 100)
     await db.stock(scarce, 1, 2)
-    batches_before, orders_before = placer.batches, placer.orders
+    batches_before, orders_before, failed_before = placer.batches, placer.orders, placer.failed_batches
     answers = await asyncio.gather(*(create(client, auth, 4000 + n, (plenty, 3), (scarce, 1)) for n in range(30)))
     # Fewer transactions than orders: they were placed together.
     assert placer.orders - orders_before == 30
     assert placer.batches - batches_before < 30
-    assert placer.failed_batches == 0
+    assert placer.failed_batches == failed_before
     assert {a.status_code for a in answers} == {201}
     by_status = Counter(a.json()["status"] for a in answers)
     assert by_status == {"awaiting payment": 3, "failed": 27}
@@ -97,9 +97,11 @@ async def test_orders_arriving_together_share_batches_and_each_gets_its_outcome(
 async def test_one_key_twice_in_a_batch_makes_one_order_and_one_answer(
     one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
 ) -> None:
-    _, client = one_lane
+    app, client = one_lane
+    placer = app.state.db.placer
     sku = new_sku()
     await db.stock(sku, 50)
+    batches_before, failed_before = placer.batches, placer.failed_batches
     # A first order keeps the lane busy while the rest queue into one batch together.
     answers = await asyncio.gather(
         create(client, auth, 4100, (sku, 1)),
@@ -111,6 +113,9 @@ async def test_one_key_twice_in_a_batch_makes_one_order_and_one_answer(
     assert sum(1 for a in keyed if a.headers.get("Idempotent-Replayed") == "true") == 5
     assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4101") == 1
     assert (await db.levels(sku))["reserved"] == 3
+    # The duplicates were found inside their batch, not by running it again or one by one.
+    assert placer.batches - batches_before <= 2
+    assert placer.failed_batches == failed_before
 
 
 async def test_an_order_the_database_refuses_fails_alone_and_its_batch_is_placed_without_it(
@@ -158,7 +163,8 @@ async def test_a_writer_takes_a_whole_batch_into_its_send_buffer_at_once(
     ceiling = int(Path("/proc/sys/net/core/wmem_max").read_text())
     async with app.state.db.writers.acquire() as conn:
         sock = conn._transport.get_extra_info("socket")
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= min(WRITER_SEND_BUFFER, ceiling)
+        # Exactly what an explicit size gives (doubled, capped), not what autotuning grew to.
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 2 * min(WRITER_SEND_BUFFER, ceiling)
 
 
 def _placement(order_id: int, user_id: int, sku: int) -> Placement:
@@ -227,3 +233,58 @@ async def test_four_lanes_of_batches_sharing_skus_place_every_order_once(
     taken = Counter(sku for lines in orders for sku in lines)
     for sku in skus:
         assert (await db.levels(sku))["reserved"] == taken[sku]
+
+
+async def test_the_same_key_from_two_batches_at_once_is_placed_once_and_replayed(
+    shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str, auth: Auth, db: Database
+) -> None:
+    sku = new_sku()
+    await db.stock(sku, 10)
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-two-lanes", order_lanes=2)
+    gate = await asyncpg.connect(db.url)
+    try:
+        async with running_app(settings) as (app, client):
+            placer = app.state.db.placer
+            # Both copies wait for the stock rows, in two batches, having looked for the key before
+            # either stored it: the second finds it taken only when it writes it.
+            async with gate.transaction():
+                await gate.execute("SELECT 1 FROM stocks WHERE sku = $1 FOR UPDATE", sku)
+
+                async def waiting(count: int) -> bool:
+                    return (
+                        await db.value(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database() AND query LIKE '%locked AS MATERIALIZED%'"
+                        )
+                        == count
+                    )
+
+                copies = []
+                for count in (1, 2):  # the second arrives while the first's batch waits: a batch of its own
+                    copies.append(
+                        asyncio.create_task(create(client, auth, 4600, (sku, 1), **{"Idempotency-Key": "two-batches"}))
+                    )
+                    assert await eventually(lambda count=count: waiting(count))
+            first, second = await asyncio.gather(*copies)
+            assert placer.failed_batches == 0
+    finally:
+        await gate.close()
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json() == second.json()
+    assert {first.headers.get("Idempotent-Replayed"), second.headers.get("Idempotent-Replayed")} == {None, "true"}
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4600") == 1
+    assert (await db.levels(sku))["reserved"] == 1
+
+
+async def test_a_failed_order_is_replayed_for_its_key(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
+) -> None:
+    _, client = one_lane
+    sku = new_sku()
+    await db.stock(sku, 1)
+    first = await create(client, auth, 4700, (sku, 2), **{"Idempotency-Key": "failed-then-replayed"})
+    again = await create(client, auth, 4700, (sku, 2), **{"Idempotency-Key": "failed-then-replayed"})
+    assert (first.status_code, first.json()["status"]) == (201, "failed")
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4700") == 1

@@ -35,8 +35,10 @@ from loms.repositories.outbox import NOTIFY
 # `oid` names the order id once, so pgbench can stand a sequence value in for it (bench/loms).
 # The key is written with the answer and taken nowhere else in the statement: when it is already
 # stored (by an earlier request, or an earlier order of the same batch), `go` is empty and
-# nothing is written. A concurrent duplicate not yet committed makes the insert wait for it and
-# then fail with a unique violation, which rolls the batch back (see `place_orders`).
+# nothing is written. A duplicate that a concurrent transaction stores after this statement's
+# snapshot (while it is uncommitted, or while this statement waited for the stock locks) makes
+# the insert fail with a unique violation, which rolls the batch back; the placer runs it again,
+# and the new run finds the key stored (`services/placing.py`).
 PLACE_SQL = """
     WITH oid AS MATERIALIZED (
         SELECT CAST(:order_id AS bigint) AS id

@@ -6,12 +6,16 @@ outcome. At most `lanes` batches run at once, each on a writer connection; a req
 a lane free is placed at once, alone, so an idle system adds no delay. Under load, the orders that
 queued while every lane was busy go together, in arrival order, as one transaction of one round
 trip (`repositories/placement.py`): one commit and one call into the driver for many orders,
-where an order on its own costs two of each.
+where an order on its own costs two of each. The request awaits its placement as it would await
+its own statements (`Prefer: wait` bounds waiting for somebody else to settle an order, which
+never happens here): a batch stuck behind the database holds the creates queued behind it.
 
-A batch that fails is rolled back whole, and its orders are then placed one by one, each in a
-transaction of its own, so one order's error (an idempotency key a concurrent request is writing,
-a deadlock) is that order's alone. Stock raised while a batch waited for its rows can fail its
-first statement's check (see `repositories/reservations.py`); the batch is then run again.
+Conflicts with concurrent transactions roll a batch back and run it again, up to
+`RETRIES_AFTER_CONFLICT` times: stock raised while it waited for its rows (see
+`repositories/reservations.py`); an Idempotency-Key that a concurrent request stored meanwhile
+(the run again finds it stored, and that order is answered as a duplicate); a deadlock. A batch
+that fails otherwise is rolled back whole and its orders are placed one by one, each in a
+transaction of its own, so an order the database refuses fails alone.
 """
 
 from __future__ import annotations
@@ -27,17 +31,28 @@ import asyncpg
 
 from loms.repositories import placement
 from loms.repositories.placement import Placed, Placement
+from shopcommon.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-#: Runs of a batch whose first statement met stock raised under it.
-RETRIES_AFTER_RAISED_STOCK = 3
-#: Order ids taken from the sequence at a time (gaps are harmless, as with any sequence).
+#: Runs again of a batch that met a concurrent transaction (see the module's docstring).
+RETRIES_AFTER_CONFLICT = 3
+#: Order ids taken from the sequence at a time (gaps are harmless, as with any sequence), and how
+#: long a process may hand them out: ids order orders by time (`orders.page`, newest first), so
+#: an idle process does not keep a block from long ago; under load a block lasts milliseconds.
 ID_BLOCK = 64
+ID_BLOCK_LIFETIME = 1.0
 #: Order lines in a batch, at most (one order may bring more, alone). asyncpg sends a pipeline in
 #: 128 KB pieces and lets the event loop run between them, while the server holds the batch's
-#: locks; an order is ~1.5 KB and ~120 bytes a line, so a batch stays within one piece.
-MAX_BATCH_LINES = 256
+#: locks; an order is ~1.5 KB and ~120 bytes a line, so a batch stays well within one piece.
+MAX_BATCH_LINES = 128
+
+
+def _conflict(exc: BaseException) -> bool:
+    """An error a concurrent transaction caused, which a new run of the batch resolves."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return exc.constraint_name == "pk_idempotency_keys"
+    return isinstance(exc, asyncpg.CheckViolationError | asyncpg.DeadlockDetectedError)
 
 
 @dataclass
@@ -68,6 +83,8 @@ class OrderPlacer:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids: deque[int] = deque()
+        self._ids_taken_at = 0.0
+        self._closing = False
         #: Batches placed since start, the orders in them, and batches rolled back and placed
         #: one by one instead.
         self.batches = 0
@@ -77,6 +94,8 @@ class OrderPlacer:
     async def place(self, build: Callable[[int], Placement], lines: int) -> tuple[Placement, Placed]:
         """Place the order of `lines` lines that `build(order_id)` describes; its placement and
         what became of it."""
+        if self._closing:
+            raise ServiceUnavailable("LOMS is stopping; retry.")
         pending = _Pending(build, lines, asyncio.get_running_loop().create_future())
         self._queue.append(pending)
         if self._running < self._lanes:
@@ -88,9 +107,12 @@ class OrderPlacer:
         return await pending.done
 
     async def close(self) -> None:
-        """Wait for the batches in flight."""
+        """Wait for the batches in flight; what is queued after that is refused."""
+        self._closing = True
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fail(self._queue, ServiceUnavailable("LOMS is stopping; retry."))
+        self._queue.clear()
 
     async def _lane(self) -> None:
         try:
@@ -98,14 +120,21 @@ class OrderPlacer:
                 batch = self._next_batch()
                 try:
                     await self._run(batch)
-                except BaseException as exc:  # the lane's own failure reaches every waiting request
-                    for pending in batch:
-                        if not pending.done.done():
-                            pending.done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
+                except Exception as exc:  # the lane's own failure reaches every request of the batch
+                    self._fail(batch, exc)
+                except BaseException:
+                    # Cancelled (the process is stopping): nobody will place what is left.
+                    self._fail([*batch, *self._queue], ServiceUnavailable("LOMS is stopping; retry."))
+                    self._queue.clear()
+                    raise
         finally:
             self._running -= 1
+
+    @staticmethod
+    def _fail(batch: Sequence[_Pending], exc: BaseException) -> None:
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_exception(exc)
 
     def _next_batch(self) -> list[_Pending]:
         batch = [self._queue.popleft()]
@@ -117,8 +146,12 @@ class OrderPlacer:
 
     async def _run(self, batch: list[_Pending]) -> None:
         async with self._pool.acquire() as conn:
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._ids_taken_at > ID_BLOCK_LIFETIME:
+                self._ids.clear()
             if len(self._ids) < len(batch):
                 self._ids.extend(await placement.next_order_ids(conn, max(ID_BLOCK, len(batch))))
+                self._ids_taken_at = loop.time()
             for pending in batch:
                 pending.placement = pending.build(self._ids.popleft())
             placements = [p.placement for p in batch if p.placement is not None]
@@ -144,12 +177,13 @@ class OrderPlacer:
             self._finish(pending, single, placed)
 
     async def _place(self, conn: asyncpg.Connection, batch: Sequence[Placement]) -> list[Placed]:
-        for attempt in range(1, RETRIES_AFTER_RAISED_STOCK + 2):
+        for attempt in range(1, RETRIES_AFTER_CONFLICT + 2):
             try:
                 results = await placement.place_orders(conn, batch, notify=self._wake_relay() is None)
-            except asyncpg.CheckViolationError:
-                if attempt > RETRIES_AFTER_RAISED_STOCK:
+            except asyncpg.PostgresError as exc:
+                if not _conflict(exc) or attempt > RETRIES_AFTER_CONFLICT:
                     raise
+                log.info("a batch of %d orders met a concurrent transaction (%s); running it again", len(batch), exc)
                 continue
             self.batches += 1
             self.orders += len(batch)

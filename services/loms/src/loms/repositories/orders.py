@@ -42,7 +42,7 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
 
 
 def insert_sql(with_idempotency: bool, notify: bool) -> str:
-    """The create statement (bench/loms runs it under pgbench too, as the database's floor)."""
+    """The create statement of an order answered at once (without `Prefer: wait`)."""
     # The key is stored with the order it created. A concurrent duplicate waits on the key's
     # primary key and then fails with a unique violation, rolling its whole statement back.
     idem = (

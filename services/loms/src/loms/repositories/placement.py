@@ -31,6 +31,7 @@ import orjson
 from loms.domain.items import OrderItem
 from loms.pg import Sql
 from loms.repositories.outbox import NOTIFY
+from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall_ctes
 
 # `oid` names the order id once, so pgbench can stand a sequence value in for it (bench/loms).
 # The key is written with the answer and taken nowhere else in the statement: when it is already
@@ -39,7 +40,7 @@ from loms.repositories.outbox import NOTIFY
 # snapshot (while it is uncommitted, or while this statement waited for the stock locks) makes
 # the insert fail with a unique violation, which rolls the batch back; the placer runs it again,
 # and the new run finds the key stored (`services/placing.py`).
-PLACE_SQL = """
+PLACE_SQL = f"""
     WITH oid AS MATERIALIZED (
         SELECT CAST(:order_id AS bigint) AS id
     ), locked AS MATERIALIZED (
@@ -53,26 +54,10 @@ PLACE_SQL = """
             SELECT 1 FROM idempotency_keys k
             WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar) AND l.n >= 0
         )
-    ), lines AS (
-        SELECT * FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS l(sku, count)
-    ), levels AS (
-        SELECT sku, warehouse_id, available,
-               sum(available) OVER (PARTITION BY sku ORDER BY available DESC, warehouse_id) - available AS before
-        FROM locked WHERE available > 0
-    ), short AS (
-        SELECT l.sku, l.count AS requested, coalesce(sum(v.available), 0) AS available
-        FROM lines l LEFT JOIN levels v ON v.sku = l.sku
-        WHERE EXISTS (SELECT 1 FROM go)
-        GROUP BY l.sku, l.count HAVING coalesce(sum(v.available), 0) < l.count
-    ), outcome AS MATERIALIZED (
-        SELECT oid.id, (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'requested', requested, 'available', available)
-                                         ORDER BY sku) FROM short) AS shortages
+    ), {shortfall_ctes("go")}, outcome AS MATERIALIZED (
+        SELECT oid.id, {SHORTAGES} AS shortages
         FROM go, oid
-    ), alloc AS MATERIALIZED (
-        SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
-        FROM levels v JOIN lines l ON l.sku = v.sku
-        WHERE v.before < l.count AND EXISTS (SELECT 1 FROM outcome) AND NOT EXISTS (SELECT 1 FROM short)
-    ), new_order AS (
+    ), {ALLOCATION_CTES}, new_order AS (
         INSERT INTO orders (id, user_id, status, total_price, payment_deadline, shortages, created_at, updated_at)
         SELECT outcome.id, :user_id,
                CASE WHEN outcome.shortages IS NULL THEN 'awaiting payment' ELSE 'failed' END,
@@ -84,11 +69,6 @@ PLACE_SQL = """
         INSERT INTO order_items (order_id, sku, count, price)
         SELECT outcome.id, i.sku, i.count, i.price FROM outcome,
             unnest(CAST(:skus AS bigint[]), CAST(:counts AS int[]), CAST(:prices AS bigint[])) AS i(sku, count, price)
-    ), stock AS (
-        -- `sku = ANY` lets the planner reach the rows through the primary key (see reservations.py).
-        UPDATE stocks s SET reserved = s.reserved + alloc.count
-        FROM alloc WHERE s.sku = ANY(CAST(:skus AS bigint[]))
-                     AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
     ), held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
         SELECT oid.id, alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc, oid

@@ -42,15 +42,13 @@ from loms.repositories.outbox import NOTIFY
 # `before` is what the warehouses ahead of a level in the greedy order hold of its sku; a level
 # gives its line what is still missing after them, up to what it has. The CTEs that read the
 # locked rows are MATERIALIZED so the locks are taken once, before anything is computed from them.
-#: The reservation statement (bench/loms runs it under pgbench too, as the database's floor).
-RESERVE_SQL = """
-    WITH claimed AS MATERIALIZED (
-        SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
-    ), locked AS MATERIALIZED (
-        SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
-        WHERE s.sku = ANY(CAST(:skus AS bigint[])) AND EXISTS (SELECT 1 FROM claimed)
-        ORDER BY s.sku, s.warehouse_id FOR UPDATE
-    ), lines AS (
+
+
+def shortfall_ctes(admitted: str) -> str:
+    """`lines`, `levels` and `short` (each sku the `locked` rows cannot cover) of a statement that
+    reserves an order; `admitted` names a CTE with a row when the order goes ahead. Shared with
+    `repositories/placement.py`, so both allocate alike."""
+    return f"""lines AS (
         SELECT * FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS l(sku, count)
     ), levels AS (
         SELECT sku, warehouse_id, available,
@@ -59,23 +57,41 @@ RESERVE_SQL = """
     ), short AS (
         SELECT l.sku, l.count AS requested, coalesce(sum(v.available), 0) AS available
         FROM lines l LEFT JOIN levels v ON v.sku = l.sku
-        WHERE EXISTS (SELECT 1 FROM claimed)
+        WHERE EXISTS (SELECT 1 FROM {admitted})
         GROUP BY l.sku, l.count HAVING coalesce(sum(v.available), 0) < l.count
-    ), outcome AS MATERIALIZED (
-        SELECT (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'requested', requested, 'available', available)
-                                 ORDER BY sku) FROM short) AS shortages
-        FROM claimed
-    ), alloc AS MATERIALIZED (
+    )"""
+
+
+#: The shortages as the order stores and answers them, NULL when there are none.
+SHORTAGES = """(SELECT jsonb_agg(jsonb_build_object('sku', sku, 'requested', requested, 'available', available)
+                           ORDER BY sku) FROM short)"""
+
+#: What each line takes from each warehouse, and the stock written: only for an order that has an
+#: `outcome` (it goes ahead) and nothing short.
+ALLOCATION_CTES = """alloc AS MATERIALIZED (
         SELECT v.sku, v.warehouse_id, least(v.available, l.count - v.before) AS count
         FROM levels v JOIN lines l ON l.sku = v.sku
-        WHERE v.before < l.count AND NOT EXISTS (SELECT 1 FROM short)
+        WHERE v.before < l.count AND EXISTS (SELECT 1 FROM outcome) AND NOT EXISTS (SELECT 1 FROM short)
     ), stock AS (
         -- `sku = ANY` lets the planner reach the rows through the primary key: it cannot tell how
         -- long the arrays are and would rather scan the whole table.
         UPDATE stocks s SET reserved = s.reserved + alloc.count
         FROM alloc WHERE s.sku = ANY(CAST(:skus AS bigint[]))
                      AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
-    ), held AS (
+    )"""
+
+#: The reservation statement.
+RESERVE_SQL = f"""
+    WITH claimed AS MATERIALIZED (
+        SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
+    ), locked AS MATERIALIZED (
+        SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
+        WHERE s.sku = ANY(CAST(:skus AS bigint[])) AND EXISTS (SELECT 1 FROM claimed)
+        ORDER BY s.sku, s.warehouse_id FOR UPDATE
+    ), {shortfall_ctes("claimed")}, outcome AS MATERIALIZED (
+        SELECT {SHORTAGES} AS shortages
+        FROM claimed
+    ), {ALLOCATION_CTES}, held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
         SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
     ), changed AS (

@@ -150,6 +150,15 @@ class Database:
         rows = await self.fetch("SELECT warehouse_id, count FROM reservations WHERE order_id = $1", order_id)
         return {r["warehouse_id"]: r["count"] for r in rows}
 
+    async def reservations_waiting_for_stock(self) -> int:
+        """Reserving statements (either kind) of this database now waiting for a row lock."""
+        return int(
+            await self.value(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND query LIKE '%locked AS MATERIALIZED%'"
+            )
+        )
+
     async def levels(self, sku: int) -> dict[str, int]:
         """Total and reserved over all warehouses, and what paid orders wrote off."""
         row = (

@@ -216,12 +216,7 @@ async def test_stock_committed_while_the_reservation_waited_for_its_lock_is_what
             pending = asyncio.create_task(create(client, auth.customer(312), 312, (sku, 5)))
 
             async def waiting_for_the_row() -> bool:
-                return bool(
-                    await db.value(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database() AND query LIKE '%locked AS MATERIALIZED%'"
-                    )
-                )
+                return await db.reservations_waiting_for_stock() > 0
 
             assert await eventually(waiting_for_the_row)
             assert not pending.done()

@@ -251,13 +251,7 @@ async def test_the_same_key_from_two_batches_at_once_is_placed_once_and_replayed
                 await gate.execute("SELECT 1 FROM stocks WHERE sku = $1 FOR UPDATE", sku)
 
                 async def waiting(count: int) -> bool:
-                    return (
-                        await db.value(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND datname = current_database() AND query LIKE '%locked AS MATERIALIZED%'"
-                        )
-                        == count
-                    )
+                    return await db.reservations_waiting_for_stock() == count
 
                 copies = []
                 for count in (1, 2):  # the second arrives while the first's batch waits: a batch of its own

@@ -49,3 +49,18 @@ def status_changed(
             raise ValueError("a cancelled order has a reason")
         event["reason"] = str(reason)
     return event
+
+
+def recorded(
+    *, order_id: int, user_id: int, items: Sequence[OrderItem], total_price: int | None, occurred_at: datetime
+) -> dict[str, Any]:
+    """The first event of an order: recorded as `new`, from no status."""
+    return status_changed(
+        order_id=order_id,
+        user_id=user_id,
+        status=OrderStatus.NEW,
+        previous_status=None,
+        items=items,
+        total_price=total_price,
+        occurred_at=occurred_at,
+    )

@@ -108,14 +108,8 @@ async def place(db: Db, settings: Settings, request: CreateRequest) -> Answer:
             deadline=deadline,
             topic=settings.order_events_topic,
             request_id=request.request_id,
-            new_event=events.status_changed(
-                order_id=order_id,
-                user_id=request.user_id,
-                status=OrderStatus.NEW,
-                previous_status=None,
-                items=items,
-                total_price=total,
-                occurred_at=now,
+            new_event=events.recorded(
+                order_id=order_id, user_id=request.user_id, items=items, total_price=total, occurred_at=now
             ),
             reserved_event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
             key=(idem.scope, idem.key, idem.request_hash) if idem else None,
@@ -143,15 +137,8 @@ async def record_and_reserve(
     items = tuple(request.items)
     now = utcnow()
     total = total_price(items)
-    event = events.status_changed(
-        order_id=0,
-        user_id=request.user_id,
-        status=OrderStatus.NEW,
-        previous_status=None,
-        items=items,
-        total_price=total,
-        occurred_at=now,
-    )
+    # The statement puts the order's id in.
+    event = events.recorded(order_id=0, user_id=request.user_id, items=items, total_price=total, occurred_at=now)
     idem = request.idempotency
     try:
         order_id = await orders.insert_new(

@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shopcommon.auth import Principal, Role, TokenVerifier
-from shopcommon.problems import NotFound, Unauthorized
+from shopcommon.auth import CLIENT_SCOPES, Principal, Role, Scope, TokenVerifier, require_roles
+from shopcommon.problems import Forbidden, NotFound, Unauthorized
 from shopcommon.testing.tokens import AUDIENCE, ISSUER, TestIssuer
 
 
@@ -91,12 +91,34 @@ async def test_a_new_key_is_picked_up_without_restart(issuer: TestIssuer, verifi
 
 def test_principal_ownership_rules() -> None:
     customer = Principal("7", Role.CUSTOMER)
-    assert customer.can_act_for(7) and not customer.can_act_for(8)
+    assert customer.can_act_for(7, Scope.ORDERS_READ) and not customer.can_act_for(8, Scope.ORDERS_READ)
     with pytest.raises(NotFound):
-        customer.ensure_owner(8, "order")
-    assert Principal("1", Role.MANAGER).can_act_for(8)
-    service = Principal("notifications", Role.SERVICE)
-    assert service.user_id is None and service.can_act_for(8)
+        customer.ensure_owner(8, "order", scope=Scope.ORDERS_READ)
+    assert Principal("1", Role.MANAGER).can_act_for(8, Scope.ORDERS_WRITE)
+    service = Principal("notifications", Role.SERVICE, claims={"scope": "users:read"})
+    assert service.user_id is None and service.can_act_for(8, Scope.USERS_READ)
+
+
+def test_a_service_acts_only_within_its_scopes() -> None:
+    notifications = Principal("notifications", Role.SERVICE, claims={"scope": "users:read"})
+    assert not notifications.can_act_for(8, Scope.ORDERS_WRITE)
+    assert not notifications.acts_for_anyone(Scope.ORDERS_READ)
+    with pytest.raises(Forbidden):
+        notifications.ensure_owner(8, "order", scope=Scope.ORDERS_WRITE)
+    with pytest.raises(Forbidden):
+        Principal("legacy", Role.SERVICE).ensure_scope(Scope.USERS_READ)  # a token without `scope`
+    notifications.ensure_scope(Scope.USERS_READ)
+    Principal("7", Role.CUSTOMER).ensure_scope(Scope.ORDERS_WRITE)  # people: their role decides
+
+
+def test_a_route_open_to_services_must_name_a_scope() -> None:
+    with pytest.raises(TypeError):
+        require_roles(Role.MANAGER, Role.SERVICE)
+
+
+def test_test_tokens_carry_the_scopes_checkout_grants_each_client(issuer: TestIssuer) -> None:
+    claims = jwt.decode(issuer.token("notifications", "service"), options={"verify_signature": False})
+    assert claims["scope"].split() == sorted(CLIENT_SCOPES["notifications"])
 
 
 async def test_a_key_removed_from_the_jwks_stops_verifying_after_the_ttl(issuer: TestIssuer, tmp_path) -> None:  # type: ignore[no-untyped-def]

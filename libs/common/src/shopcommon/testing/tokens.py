@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from shopcommon.auth import CLIENT_SCOPES
+
 ISSUER = "shop-checkout"
 AUDIENCE = "shop"
 
@@ -58,6 +60,9 @@ class TestIssuer:
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
+        if role == "service" and "scope" not in claims:
+            # As checkout issues them: a known client gets its configured scopes, others none.
+            payload["scope"] = " ".join(sorted(CLIENT_SCOPES.get(str(sub), ())))
         payload.update(claims)
         return jwt.encode(payload, key or self.key, algorithm="EdDSA", headers={"kid": self.kid, **(headers or {})})
 

@@ -26,6 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkout.identity.keys import KeyStore
+from shopcommon.auth import Scope
 from shopcommon.services import discover_services
 
 from .conftest import System
@@ -33,6 +34,7 @@ from .conftest import System
 ROLES = ("customer", "worker", "manager", "service")
 LOGINS = {"customer": "customer", "worker": "worker-guitars", "manager": "admin"}
 SERVICES = [spec.name for spec in discover_services()]
+ALL_SCOPES = [str(s) for s in Scope]
 PROBE_ID = 987_654_321  # an id no fixture creates: listed roles reach a 404, nothing is changed
 
 
@@ -43,6 +45,15 @@ class Operation:
     roles: frozenset[str]
     raw_roles: tuple[str, ...]
     spec: dict[str, Any]
+
+    @property
+    def service_scope(self) -> str | None:
+        """The scope a service caller needs, from the `service (<scope>)` entry."""
+        for entry in self.raw_roles:
+            found = re.fullmatch(r"service \(([a-z]+:[a-z]+)\)", entry.strip())
+            if found:
+                return found.group(1)
+        return None
 
     @property
     def public(self) -> bool:
@@ -140,6 +151,17 @@ async def call(client: httpx.AsyncClient, op: Operation, token: str | None) -> i
 class Tokens:
     by_role: dict[str, str]
     bad: dict[str, str | None]
+    keys: KeyStore
+
+    def service_with(self, scopes: str) -> str:
+        """A `service` token granted exactly `scopes` (space-separated), signed by checkout's key."""
+        return self.keys.issue(sub="matrix-client", role="service", ttl=600, scope=scopes)[0]
+
+    def for_role(self, op: Operation, role: str) -> str:
+        """The token a listed role calls `op` with: a service holds the scope the operation names."""
+        if role == "service":
+            return self.service_with(op.service_scope or "")
+        return self.by_role[role]
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +183,7 @@ async def tokens(system: System) -> Tokens:
             ]
         )
     keys = KeyStore(Path(system.env["SHOP_DATA_DIR"]) / "keys", issuer="shop-checkout", audience="shop")
-    return Tokens(by_role, bad_tokens(keys, customer_id))
+    return Tokens(by_role, bad_tokens(keys, customer_id), keys)
 
 
 @pytest.fixture(scope="module")
@@ -214,9 +236,26 @@ async def test_listed_roles_get_through(clients: dict[str, httpx.AsyncClient], t
     failures = []
     for op in [op for op in await operations(client) if op.bearer]:
         for role in sorted(op.roles):
-            status = await call(client, op, tokens.by_role[role])
+            status = await call(client, op, tokens.for_role(op, role))
             if status in (401, 403) or status >= 500:
                 failures.append(f"{service} {op} as {role}: {status}")
+    assert not failures, report(failures)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_service_without_the_named_scope_is_403(
+    clients: dict[str, httpx.AsyncClient], tokens: Tokens, service: str
+) -> None:
+    client = clients[service]
+    failures = []
+    for op in [op for op in await operations(client) if op.bearer and "service" in op.roles]:
+        if op.service_scope is None:
+            failures.append(f"{service} {op}: open to services without naming a scope")
+            continue
+        every_other = " ".join(s for s in ALL_SCOPES if s != op.service_scope)
+        status = await call(client, op, tokens.service_with(every_other))
+        if status != 403:
+            failures.append(f"{service} {op} as a service without {op.service_scope}: {status}")
     assert not failures, report(failures)
 
 

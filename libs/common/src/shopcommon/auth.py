@@ -291,6 +291,20 @@ def require_roles(*roles: Role, scope: Scope | None = None) -> Any:
     return Depends(dependency)
 
 
-def roles_doc(*roles: Role | str) -> dict[str, Any]:
-    """`openapi_extra` stating who may call an operation."""
-    return {"x-roles": [str(r) for r in roles] or ["public"]}
+def require_scope(scope: Scope) -> Any:
+    """Any signed-in caller; a `service` caller must hold `scope`. Checked before the body is read."""
+    return require_roles(*Role, scope=scope)
+
+
+#: Any signed-in caller allowed to read or move users' orders (services: by scope).
+OrdersReader = Annotated[Principal, require_scope(Scope.ORDERS_READ)]
+OrdersWriter = Annotated[Principal, require_scope(Scope.ORDERS_WRITE)]
+
+
+def roles_doc(*roles: Role | str, scope: Scope | None = None) -> dict[str, Any]:
+    """`openapi_extra` stating who may call an operation; a service caller is listed with the
+    scope it needs, as `service (orders:write)`."""
+    if Role.SERVICE in roles and scope is None:
+        raise TypeError("an operation open to services must name the scope they need")
+    named = [f"{r} ({scope})" if r == Role.SERVICE else str(r) for r in roles]
+    return {"x-roles": named or ["public"]}

@@ -11,7 +11,7 @@ from checkout.identity.lifespan import Identity
 from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
 from checkout.identity.users import UserRow
-from shopcommon.auth import Principal, Role
+from shopcommon.auth import Principal, Role, Scope
 from shopcommon.problems import Forbidden, UnprocessableEntity
 
 
@@ -24,7 +24,7 @@ async def register(session: AsyncSession, identity: Identity, data: UserCreate, 
 async def update_user(
     session: AsyncSession, identity: Identity, principal: Principal, user_id: int, data: UserUpdate, *, ip: str
 ) -> UserRow:
-    principal.ensure_owner(user_id, "user")
+    principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
     if principal.role == Role.SERVICE:
         raise Forbidden("Services read accounts; they do not change them")
     is_manager = principal.role == Role.MANAGER

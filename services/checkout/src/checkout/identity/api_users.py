@@ -11,7 +11,7 @@ from checkout.identity import accounts, users
 from checkout.identity.lifespan import Identity, get_identity
 from checkout.identity.schemas import Category, User, UserCreate, UserRole, UserUpdate, user_out
 from checkout.identity.web import client_ip
-from shopcommon.auth import Principal, Role, require_roles, roles_doc
+from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
 from shopcommon.db import ReadSessionDep, SessionDep
 from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
@@ -20,8 +20,8 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 PEOPLE = (Role.CUSTOMER, Role.WORKER, Role.MANAGER)
 Person = Annotated[Principal, require_roles(*PEOPLE)]
-PersonOrService = Annotated[Principal, require_roles(*PEOPLE, Role.SERVICE)]
-Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE)]
+PersonOrService = Annotated[Principal, require_roles(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ)]
+Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ)]
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ONE_USER: dict[str, Any] = {"response_model": User}
 
@@ -47,7 +47,7 @@ async def read_me(principal: Person, session: ReadSessionDep) -> dict[str, Any]:
 
 @router.get(
     "", response_model=Page[User], responses=problem_responses(400, 401, 403, 422),
-    openapi_extra=roles_doc(Role.MANAGER, Role.SERVICE),
+    openapi_extra=roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ),
     summary="Every account in id order; `role` and `category` filter (e.g. the workers of a category)",
     description=(
         "Managers list everyone. `service` callers may list accounts too: LOMS reads the workers of a "
@@ -73,7 +73,7 @@ async def list_users(
 
 @router.get(
     "/{user_id}", **ONE_USER, responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=roles_doc(*PEOPLE, Role.SERVICE),
+    openapi_extra=roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ),
     summary="One account: your own; managers and services any (another's is 404 to everyone else)",
 )  # fmt: skip
 async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSessionDep) -> dict[str, Any]:

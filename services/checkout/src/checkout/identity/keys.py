@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from shopcommon.auth import TokenVerifier
+from shopcommon.auth import CLIENT_SCOPES, TokenVerifier
 
 
 class KeyStore:
@@ -115,7 +115,8 @@ class KeyStore:
 
     def service_token(self, name: str = "checkout", ttl: int = 300) -> str:
         """A `service` token for checkout's own calls to other services."""
-        return self.issue(sub=name, role="service", ttl=ttl)[0]
+        scopes = " ".join(sorted(CLIENT_SCOPES.get(name, ())))
+        return self.issue(sub=name, role="service", ttl=ttl, scope=scopes)[0]
 
 
 class IssuerTokenVerifier(TokenVerifier):

@@ -12,7 +12,7 @@ from checkout.identity.lifespan import Identity
 from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant
 from checkout.identity.users import UserRow
-from shopcommon.auth import Role
+from shopcommon.auth import CLIENT_SCOPES, Role
 from shopcommon.problems import Forbidden, Unauthorized
 
 
@@ -67,7 +67,8 @@ def client_credentials(identity: Identity, grant: ClientCredentialsGrant) -> dic
     ttl = identity.settings.service_token_ttl
     if not identity.clients.authenticate(grant.client_id, grant.client_secret):
         raise Unauthorized("Unknown client or wrong secret", slug="invalid-client")
-    token, _ = identity.keys.issue(sub=grant.client_id, role=Role.SERVICE.value, ttl=ttl)
+    scopes = " ".join(sorted(CLIENT_SCOPES.get(grant.client_id, ())))
+    token, _ = identity.keys.issue(sub=grant.client_id, role=Role.SERVICE.value, ttl=ttl, scope=scopes)
     return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.identity import passwords
 from checkout.identity.schemas import UserCreate, UserRole
 from checkout.identity.tables import refresh_tokens, users
-from shopcommon.auth import Principal, Role
+from shopcommon.auth import Principal, Role, Scope
 from shopcommon.problems import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableEntity
 
 #: A users row as selected here (USER_COLUMNS, sometimes with the password hash).
@@ -54,7 +54,7 @@ async def get_me(session: AsyncSession, principal: Principal) -> UserRow:
 
 
 async def read_user(session: AsyncSession, principal: Principal, user_id: int) -> UserRow:
-    principal.ensure_owner(user_id, "user")
+    principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
     return await get_user(session, user_id)
 
 
@@ -148,7 +148,7 @@ async def update_columns(session: AsyncSession, user_id: int, values: dict[str, 
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
-    principal.ensure_owner(user_id, "user")
+    principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
     if principal.role == Role.SERVICE:
         raise Forbidden("Services read accounts; they do not delete them")
     result = await session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id))

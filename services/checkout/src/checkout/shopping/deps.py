@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from checkout.shopping.catalogue_source import CatalogueSource
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.product_client import ProductClient
-from shopcommon.auth import CurrentPrincipal, Principal
+from shopcommon.auth import CurrentPrincipal, Principal, Scope
 from shopcommon.problems import Forbidden
 
 
@@ -58,7 +58,8 @@ CurrentUserId = Annotated[int, Depends(_current_user_id)]
 
 def user_acting_for(principal: Principal, user_id: int) -> int:
     """`user_id`, if the caller may act for them: managers and services for anyone, others for themself."""
-    if not principal.can_act_for(user_id):
+    principal.ensure_scope(Scope.ORDERS_WRITE)
+    if not principal.can_act_for(user_id, Scope.ORDERS_WRITE):
         raise Forbidden("You may only act for yourself")
     return user_id
 

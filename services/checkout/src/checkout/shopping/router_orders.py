@@ -11,12 +11,13 @@ from checkout.shopping import purchase
 from checkout.shopping.deps import ShoppingDep, own_user_id, user_acting_for
 from checkout.shopping.router_rpc import IdempotencyKey
 from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage, UserId
-from shopcommon.auth import CurrentPrincipal, roles_doc
+from shopcommon.auth import OrdersReader, OrdersWriter, Scope, roles_doc
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import Forbidden, problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
-EVERYONE = roles_doc("customer", "worker", "manager", "service")
+READERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_READ)
+WRITERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
 OrderPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
 
@@ -24,19 +25,19 @@ STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
 @router.get(
     "/orders",
     response_model=OrderPage,
-    openapi_extra=EVERYONE,
+    openapi_extra=READERS,
     responses=problem_responses(400, 401, 403, 422, 503),
     summary="My orders, newest first (managers: everyone's, `user_id` filters)",
 )
 async def list_orders(
-    principal: CurrentPrincipal,
+    principal: OrdersReader,
     shop: ShoppingDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
     user_id: Annotated[UserId | None, Query()] = None,
     status: Annotated[str | None, Query(pattern=f"^({STATUSES})$")] = None,
 ) -> dict[str, Any]:
-    if not principal.is_staff:
+    if not principal.acts_for_anyone(Scope.ORDERS_READ):
         mine = own_user_id(principal)
         if user_id is not None and user_id != mine:
             raise Forbidden("You may only list your own orders")
@@ -46,9 +47,9 @@ async def list_orders(
 
 
 @router.get(
-    "/orders/{order_id}", response_model=Order, openapi_extra=EVERYONE, responses=problem_responses(401, 404, 422, 503)
+    "/orders/{order_id}", response_model=Order, openapi_extra=READERS, responses=problem_responses(401, 404, 422, 503)
 )
-async def get_order(order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
+async def get_order(order_id: OrderPath, principal: OrdersReader, shop: ShoppingDep) -> dict[str, Any]:
     return await shop.loms.get_order(order_id, token=principal.token)
 
 
@@ -56,7 +57,7 @@ async def get_order(order_id: OrderPath, principal: CurrentPrincipal, shop: Shop
     "/orders",
     response_model=CheckoutResult,
     status_code=201,
-    openapi_extra=EVERYONE,
+    openapi_extra=WRITERS,
     responses={
         **problem_responses(401, 403, 404, 409, 422, 503),
         202: {"description": "The reservation has not settled yet: `status` is `new`"},
@@ -65,7 +66,7 @@ async def get_order(order_id: OrderPath, principal: CurrentPrincipal, shop: Shop
 )
 async def create_order(
     body: OrderCreate,
-    principal: CurrentPrincipal,
+    principal: OrdersWriter,
     shop: ShoppingDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -81,12 +82,12 @@ async def create_order(
 @router.post(
     "/orders/{order_id}/pay",
     response_model=Order,
-    openapi_extra=EVERYONE,
+    openapi_extra=WRITERS,
     responses=problem_responses(401, 404, 409, 422, 503),
     summary="Pay: reserved units are written off",
 )
 async def pay_order(
-    order_id: OrderPath, principal: CurrentPrincipal, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
+    order_id: OrderPath, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     return await shop.loms.move_order(order_id, "pay", token=principal.token, idempotency_key=idempotency_key)
 
@@ -94,13 +95,13 @@ async def pay_order(
 @router.post(
     "/orders/{order_id}/cancel",
     response_model=Order,
-    openapi_extra=EVERYONE,
+    openapi_extra=WRITERS,
     responses=problem_responses(401, 404, 409, 422, 503),
     summary="Cancel: reserved units are released",
 )
 async def cancel_order(
     order_id: OrderPath,
-    principal: CurrentPrincipal,
+    principal: OrdersWriter,
     shop: ShoppingDep,
     body: CancelIn | None = None,
     idempotency_key: IdempotencyKey = None,

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Header
 from checkout.shopping import carts, purchase
 from checkout.shopping.deps import ShoppingDep, user_acting_for
 from checkout.shopping.schemas import CartLineRequest, Empty, RpcCart, RpcPurchase, UserRequest
-from shopcommon.auth import CurrentPrincipal, roles_doc
+from shopcommon.auth import OrdersWriter, Scope, roles_doc
 from shopcommon.db import SessionDep
 from shopcommon.problems import problem_responses
 
 router = APIRouter(tags=["route256 checkout"])
-ANYONE_FOR_SELF = roles_doc("customer", "worker", "manager", "service")
+ANYONE_FOR_SELF = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
@@ -29,7 +29,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
     summary="Add units of an sku to a user's cart, if LOMS has them in stock",
 )
 async def add_to_cart(
-    body: CartLineRequest, principal: CurrentPrincipal, shop: ShoppingDep, session: SessionDep
+    body: CartLineRequest, principal: OrdersWriter, shop: ShoppingDep, session: SessionDep
 ) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     await carts.add_item(shop, session, user_id=user_id, sku=body.sku, count=body.count)
@@ -43,7 +43,7 @@ async def add_to_cart(
     responses=problem_responses(401, 403, 404, 422),
     summary="Take units of an sku off a user's cart (the whole line when count covers it)",
 )
-async def delete_from_cart(body: CartLineRequest, principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
+async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, session: SessionDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     await carts.remove_item(session, user_id=user_id, sku=body.sku, count=body.count)
     return {}
@@ -56,7 +56,7 @@ async def delete_from_cart(body: CartLineRequest, principal: CurrentPrincipal, s
     responses=problem_responses(401, 403, 422, 503),
     summary="A user's cart with names and prices from ProductService, and its total",
 )
-async def list_cart(body: UserRequest, principal: CurrentPrincipal, shop: ShoppingDep) -> dict[str, Any]:
+async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     cart = await carts.list_cart(shop, user_id=user_id)
     return {"items": cart["items"], "totalPrice": cart["total_price"]}
@@ -70,7 +70,7 @@ async def list_cart(body: UserRequest, principal: CurrentPrincipal, shop: Shoppi
     summary="Order everything in a user's cart through LOMS",
 )
 async def purchase_cart(
-    body: UserRequest, principal: CurrentPrincipal, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
+    body: UserRequest, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)

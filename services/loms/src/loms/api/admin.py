@@ -13,14 +13,14 @@ from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, Wa
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
 from loms.services.idempotency import Answer
-from shopcommon.auth import Principal, Role, require_roles
+from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
 from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/warehouses", tags=["warehouses"])
 Manager = Annotated[Principal, require_roles(Role.MANAGER)]
-Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE)]
+Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)]
 MANAGERS = {"x-roles": ["manager"]}
-STAFF = {"x-roles": ["manager", "service"]}
+STAFF = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)
 WarehouseId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
 SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU)]
 

@@ -29,14 +29,15 @@ from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
-from shopcommon.auth import CurrentPrincipal, principal_of
+from shopcommon.auth import OrdersReader, OrdersWriter, Role, Scope, principal_of, roles_doc
 from shopcommon.logging import current_request_id
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import problem_responses
 from shopcommon.reading import RequestReader, operation_doc
 
 router = APIRouter(prefix="/api/v1")
-ANYONE_FOR_THEMSELF = {"x-roles": ["customer (own orders)", "worker (own orders)", "manager", "service"]}
+READERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_READ)
+WRITERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_WRITE)
 PUBLIC = {"x-roles": ["public"]}
 #: Bodies of the routes here that read their request themselves, for the OpenAPI components.
 HAND_READ_BODIES = (OrderCreate,)
@@ -49,7 +50,7 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
     status_code=201,
     response_model=OrderOut,
     tags=["orders"],
-    openapi_extra={**ANYONE_FOR_THEMSELF, **operation_doc(OrderCreate, [IDEMPOTENCY_KEY, PREFER])},
+    openapi_extra={**WRITERS, **operation_doc(OrderCreate, [IDEMPOTENCY_KEY, PREFER])},
     responses=problem_responses(400, 401, 403, 409, 422),
     summary="Create an order (createOrder)",
     description="Records the order as `new` and answers at once; stock is reserved right after (all lines or "
@@ -63,6 +64,7 @@ async def create(request: Request) -> Response:
     # resolution took a fifth of LOMS's CPU per order. The same checks and document; the caller is
     # checked first, so an anonymous request is 401 whatever its body.
     caller = await principal_of(request)
+    caller.ensure_scope(Scope.ORDERS_WRITE)
     read = RequestReader(request)
     body = await read.json_body(OrderCreate)
     key = read.header(IDEMPOTENCY_KEY)
@@ -82,11 +84,11 @@ async def create(request: Request) -> Response:
     "/orders/{order_id}",
     response_model=OrderOut,
     tags=["orders"],
-    openapi_extra=ANYONE_FOR_THEMSELF,
+    openapi_extra=READERS,
     responses=problem_responses(401, 404, 422),
     summary="One order (listOrder)",
 )
-async def get_order(order_id: OrderId, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
+async def get_order(order_id: OrderId, caller: OrdersReader, conn: ReadConnDep) -> dict[str, Any]:
     return (await queries.get_order(conn, caller=caller, order_id=order_id)).as_wire()
 
 
@@ -94,14 +96,14 @@ async def get_order(order_id: OrderId, caller: CurrentPrincipal, conn: ReadConnD
     "/orders",
     response_model=OrderPage,
     tags=["orders"],
-    openapi_extra=ANYONE_FOR_THEMSELF,
+    openapi_extra=READERS,
     responses=problem_responses(400, 401, 403, 422),
     summary="Orders, newest first",
     description="Customers see their own orders; managers and services everyone's, filtered by "
     "`user_id` and `status` when given.",
 )
 async def list_orders(
-    caller: CurrentPrincipal,
+    caller: OrdersReader,
     conn: ReadConnDep,
     user_id: Annotated[int | None, Query(ge=1, le=9_223_372_036_854_775_807)] = None,
     status: OrderStatus | None = None,
@@ -115,7 +117,7 @@ async def list_orders(
     "/orders/{order_id}/pay",
     response_model=OrderOut,
     tags=["orders"],
-    openapi_extra=ANYONE_FOR_THEMSELF,
+    openapi_extra=WRITERS,
     responses=problem_responses(401, 404, 409, 422),
     summary="Mark paid (orderPayed)",
     description="Only from `awaiting payment` and before the payment deadline: reserved units are "
@@ -123,7 +125,7 @@ async def list_orders(
 )
 async def pay(
     order_id: OrderId,
-    caller: CurrentPrincipal,
+    caller: OrdersWriter,
     request: Request,
     db: DbDep,
     settings: SettingsDep,
@@ -142,7 +144,7 @@ async def pay(
     "/orders/{order_id}/cancel",
     response_model=OrderOut,
     tags=["orders"],
-    openapi_extra=ANYONE_FOR_THEMSELF,
+    openapi_extra=WRITERS,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Cancel (cancelOrder)",
     description="From `new` or `awaiting payment`; reservations are released. A paid order cannot be "
@@ -150,7 +152,7 @@ async def pay(
 )
 async def cancel(
     order_id: OrderId,
-    caller: CurrentPrincipal,
+    caller: OrdersWriter,
     request: Request,
     db: DbDep,
     settings: SettingsDep,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -34,12 +34,16 @@ from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
-from shopcommon.auth import CurrentPrincipal
+from shopcommon.auth import OrdersReader, OrdersWriter, Principal, Role, Scope, require_scope, roles_doc
 from shopcommon.logging import current_request_id
 from shopcommon.problems import problem_responses
 
 router = APIRouter(tags=["route256 LOMS"])
-CALLERS = {"x-roles": ["customer (own orders)", "worker (own orders)", "manager", "service"]}
+PEOPLE = ("customer (own orders)", "worker (own orders)", "manager")
+READERS = roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_READ)
+WRITERS = roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_WRITE)
+StockReader = Annotated[Principal, require_scope(Scope.STOCK_READ)]
+STOCK_READERS = roles_doc("customer", "worker", "manager", Role.SERVICE, scope=Scope.STOCK_READ)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
 
 
@@ -55,12 +59,12 @@ def as_rpc_created(answer: Answer) -> Answer:
     "/createOrder",
     response_model=CreateOrderResponse,
     responses=WRITE_ERRORS,
-    openapi_extra=CALLERS,
+    openapi_extra=WRITERS,
     summary="Create an order for `user`; stock is reserved right after (see `Prefer`)",
 )
 async def create_order_rpc(
     body: CreateOrderRequest,
-    caller: CurrentPrincipal,
+    caller: OrdersWriter,
     request: Request,
     db: DbDep,
     settings: SettingsDep,
@@ -79,10 +83,10 @@ async def create_order_rpc(
     "/listOrder",
     response_model=ListOrderResponse,
     responses=problem_responses(401, 404, 422),
-    openapi_extra=CALLERS,
+    openapi_extra=READERS,
     summary="Status, user and items of an order",
 )
-async def list_order(body: OrderRef, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
+async def list_order(body: OrderRef, caller: OrdersReader, conn: ReadConnDep) -> dict[str, Any]:
     order = await queries.get_order(conn, caller=caller, order_id=body.orderID)
     return {
         "status": order.status,
@@ -95,12 +99,12 @@ async def list_order(body: OrderRef, caller: CurrentPrincipal, conn: ReadConnDep
     "/orderPayed",
     response_model=Empty,
     responses=WRITE_ERRORS,
-    openapi_extra=CALLERS,
+    openapi_extra=WRITERS,
     summary="Mark paid: reserved units are written off",
 )
 async def order_payed(
     body: OrderRef,
-    caller: CurrentPrincipal,
+    caller: OrdersWriter,
     request: Request,
     db: DbDep,
     settings: SettingsDep,
@@ -117,12 +121,12 @@ async def order_payed(
     "/cancelOrder",
     response_model=Empty,
     responses=WRITE_ERRORS,
-    openapi_extra=CALLERS,
+    openapi_extra=WRITERS,
     summary="Cancel: every reservation of the order is released",
 )
 async def cancel_order_rpc(
     body: OrderRef,
-    caller: CurrentPrincipal,
+    caller: OrdersWriter,
     request: Request,
     db: DbDep,
     settings: SettingsDep,
@@ -141,9 +145,9 @@ async def cancel_order_rpc(
     "/stocks",
     response_model=StocksResponse,
     responses=problem_responses(401, 422),
-    openapi_extra=CALLERS,
+    openapi_extra=STOCK_READERS,
     summary="Units that can still be bought, per warehouse",
 )
-async def stocks_rpc(body: StocksRequest, caller: CurrentPrincipal, conn: ReadConnDep) -> dict[str, Any]:
+async def stocks_rpc(body: StocksRequest, caller: StockReader, conn: ReadConnDep) -> dict[str, Any]:
     (levels,) = await queries.stock_levels(conn, [body.sku])
     return {"stocks": [{"warehouseID": s["warehouse_id"], "count": s["count"]} for s in levels["stocks"]]}

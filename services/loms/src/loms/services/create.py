@@ -34,7 +34,7 @@ from loms.repositories.placement import Placement
 from loms.services.clock import utcnow
 from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
 from loms.services.reserve import reserve_if_new
-from shopcommon.auth import Principal
+from shopcommon.auth import Principal, Scope
 from shopcommon.problems import Forbidden
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
@@ -52,9 +52,10 @@ class CreateRequest:
 
 
 def authorize(caller: Principal, request: CreateRequest) -> None:
-    if not caller.can_act_for(request.user_id):
+    caller.ensure_scope(Scope.ORDERS_WRITE)
+    if not caller.can_act_for(request.user_id, Scope.ORDERS_WRITE):
         raise Forbidden("A customer may create orders only for themself.")
-    if not caller.is_staff and any(i.price is not None for i in request.items):
+    if not caller.acts_for_anyone(Scope.ORDERS_WRITE) and any(i.price is not None for i in request.items):
         raise Forbidden("Only service and manager callers may set item prices.")
 
 

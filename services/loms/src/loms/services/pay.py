@@ -13,13 +13,14 @@ from loms.domain.statuses import OrderStatus
 from loms.domain.transitions import ensure_can_change
 from loms.repositories import orders, stocks
 from loms.services.clock import utcnow
-from shopcommon.auth import Principal
+from shopcommon.auth import Principal, Scope
 
 
 async def load_own_order(conn: AsyncConnection, caller: Principal, order_id: int) -> Order:
     """The order locked for a change; another user's order is reported missing."""
+    caller.ensure_scope(Scope.ORDERS_WRITE)
     order = await orders.lock(conn, order_id)
-    if order is None or not caller.can_act_for(order.user_id):
+    if order is None or not caller.can_act_for(order.user_id, Scope.ORDERS_WRITE):
         raise OrderNotFound(order_id)
     return order
 

@@ -11,14 +11,15 @@ from loms.domain.errors import OrderNotFound
 from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
 from loms.repositories import orders, stocks
-from shopcommon.auth import Principal
+from shopcommon.auth import Principal, Scope
 from shopcommon.pagination import decode_cursor, encode_cursor
 from shopcommon.problems import Forbidden
 
 
 async def get_order(conn: AsyncConnection, *, caller: Principal, order_id: int) -> Order:
+    caller.ensure_scope(Scope.ORDERS_READ)
     order = await orders.get(conn, order_id)
-    if order is None or not caller.can_act_for(order.user_id):
+    if order is None or not caller.can_act_for(order.user_id, Scope.ORDERS_READ):
         raise OrderNotFound(order_id)
     return order
 
@@ -33,7 +34,8 @@ async def list_orders(
     limit: int,
 ) -> dict[str, Any]:
     """Newest first. Customers see their own orders only; staff everyone's, optionally one user's."""
-    if not caller.is_staff:
+    caller.ensure_scope(Scope.ORDERS_READ)
+    if not caller.acts_for_anyone(Scope.ORDERS_READ):
         if user_id is not None and user_id != caller.user_id:
             raise Forbidden("Customers list only their own orders.")
         user_id = caller.user_id

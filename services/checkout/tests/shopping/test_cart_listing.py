@@ -82,9 +82,11 @@ async def test_staff_may_list_anyones_cart(
 ) -> None:
     await seed_cart(106, {SKUS[4]: 1})
     client = await checkout(product=await product_stub())
-    for who in (test_issuer.auth(1, "manager"), test_issuer.auth("loms", "service")):
+    for who in (test_issuer.auth(1, "manager"), test_issuer.auth("a-client", "service", scope="orders:write")):
         r = await client.post("/listCart", json={"user": 106}, headers=who)
         assert r.status_code == 200 and len(r.json()["items"]) == 1
+    users_reader = test_issuer.auth("loms", "service")  # granted users:read only
+    assert (await client.post("/listCart", json={"user": 106}, headers=users_reader)).status_code == 403
 
 
 async def test_customer_may_not_name_another_user(checkout: CheckoutFactory, test_issuer: TestIssuer) -> None:

@@ -41,5 +41,10 @@ docs-lint:
 bench: setup
 	$(PY) bench/run.py
 
+# schemathesis against every service's OpenAPI document (FUZZ_MAX_EXAMPLES, FUZZ_SEED, FUZZ_SERVICES).
+.PHONY: fuzz
+fuzz: setup
+	$(PY) tools/fuzz/run.py
+
 clean:
 	rm -rf .data/test-* .pytest_cache .mypy_cache .ruff_cache

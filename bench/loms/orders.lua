@@ -1,8 +1,12 @@
 -- wrk script: each request creates an order of two lines as checkout sends it (prices, a fresh
 -- Idempotency-Key, Prefer: wait=5). An order counts when the answer is 201 "awaiting payment".
--- LOMS_BENCH_TOKEN holds a service token; skus 1..LOMS_BENCH_SKUS are stocked plentifully.
+-- LOMS_BENCH_TOKEN holds a service token as checkout's (orders:write); skus 1..LOMS_BENCH_SKUS
+-- are stocked plentifully.
 local token = os.getenv("LOMS_BENCH_TOKEN")
 local skus = tonumber(os.getenv("LOMS_BENCH_SKUS") or "500")
+-- Users drawn from 1..LOMS_BENCH_USERS; the orders stay unpaid, so they are spread thin enough
+-- that no user reaches LOMS's limits on orders awaiting payment.
+local users = tonumber(os.getenv("LOMS_BENCH_USERS") or "1000000")
 local threads = {}
 
 function setup(thread)
@@ -20,7 +24,7 @@ function request()
    local sku = math.random(1, skus)
    local body = string.format(
       '{"user_id": %d, "items": [{"sku": %d, "count": %d, "price": 1000}, {"sku": %d, "count": 1, "price": 500}]}',
-      math.random(1, 100000), sku, 1 + sku % 3, sku % skus + 1)
+      math.random(1, users), sku, 1 + sku % 3, sku % skus + 1)
    local headers = {
       ["Content-Type"] = "application/json",
       ["Authorization"] = "Bearer " .. token,

@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -52,6 +53,11 @@ from shopcommon.testing.tokens import TestIssuer
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BENCH_SKUS = 500
+#: Orders go to users drawn at random from 1..BENCH_USERS and stay unpaid: a customer may hold
+#: only `LOMS_MAX_UNPAID_ORDERS` (10) orders awaiting payment and `LOMS_MAX_UNPAID_UNITS_PER_SKU`
+#: (100) units of a sku, so the orders are spread thin (a few hundred thousand orders in a long
+#: run leave a user well under both limits).
+BENCH_USERS = 1_000_000
 WRK = shutil.which("wrk") or ""
 
 
@@ -178,6 +184,7 @@ async def load(
 
     async def client_loop(http: httpx.AsyncClient, n: int) -> None:
         sku = 1 + n * 13 % BENCH_SKUS
+        users = random.Random(n)
         while loop.time() < stop_at:
             sku = 1 + (sku * 7 + 11) % BENCH_SKUS
             items = [
@@ -187,7 +194,7 @@ async def load(
             began = loop.time()
             r = await http.post(
                 "/api/v1/orders",
-                json={"user_id": 1 + n, "items": items},
+                json={"user_id": users.randint(1, BENCH_USERS), "items": items},
                 headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
             )
             ended = loop.time()
@@ -242,7 +249,12 @@ def load_wrk(
     base: str, token: str, clients: int, warmup: float, duration: float, pids: dict[str, int], db_url: str
 ) -> LoadResult:
     """The same load from wrk (C, two threads), which leaves the CPU to LOMS and PostgreSQL."""
-    env = {**os.environ, "LOMS_BENCH_TOKEN": token, "LOMS_BENCH_SKUS": str(BENCH_SKUS)}
+    env = {
+        **os.environ,
+        "LOMS_BENCH_TOKEN": token,
+        "LOMS_BENCH_SKUS": str(BENCH_SKUS),
+        "LOMS_BENCH_USERS": str(BENCH_USERS),
+    }
 
     def wrk(seconds: float) -> str:
         argv = [
@@ -316,7 +328,7 @@ PGBENCH_DEFINES = {
     "reserved_answer": _ANSWER,
     "topic": "loms.order-events",
     "request_id": "bench-request-id",
-    "scope": "service:bench POST /api/v1/orders",
+    "scope": "service:checkout POST /api/v1/orders",
     "hash": "5f2b0e6c8c7a4e1d9b3a2f1e0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928171",
 }
 #: Each placeholder of LOMS's statements and what stands for it in the pgbench script.
@@ -366,7 +378,7 @@ def pgbench_script() -> str:
         r"\set sku2 1 + (:sku1 % 500)",
         r"\set n1 random(1, 3)",
         r"\set n2 random(1, 3)",
-        r"\set user random(1, 100000)",
+        rf"\set user random(1, {BENCH_USERS})",
         r"\set key random(1, 1000000000000000)",
         r"\set total 3000",
         r"\set status 201",
@@ -550,7 +562,8 @@ def main() -> int:
         urls = stack.start()
         db_url = run_loop(prepare_database(urls))
         issuer = TestIssuer(data_dir / "jwt")
-        token = issuer.token("bench", "service", ttl=3600)
+        # A service token as checkout holds one: its client's scopes (orders:read, orders:write).
+        token = issuer.token("checkout", "service", ttl=3600)
         postgres = stack.process("postgres").pid or 0
         rounds: list[dict[str, Any]] = []
         for n in range(1, args.rounds + 1):

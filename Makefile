@@ -46,5 +46,15 @@ bench: setup
 fuzz: setup
 	$(PY) tools/fuzz/run.py
 
+# The pinned, hashed dependency set in requirements/ (tools/lock.py): `make lock` refreshes it after a
+# pyproject.toml or requirements-dev.txt changed, keeping every other version (LOCK_ARGS=--upgrade, or
+# LOCK_ARGS="--upgrade-package fastapi", moves versions on); `make lock-check` fails when it is stale.
+.PHONY: lock lock-check
+lock:
+	@$(DEV) --stale-lock-ok tools/lock.py compile $(LOCK_ARGS)
+
+lock-check:
+	@$(DEV) --stale-lock-ok tools/lock.py check
+
 clean:
 	rm -rf .data/test-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 """Bootstrap for `make run` and `make test`: stdlib only, so it runs before `.venv` exists.
 
-Creates `.venv`, installs every package of the repository (editable) whenever a `pyproject.toml`
-or the dev requirements changed, then hands over to the command inside the virtual environment.
+Creates `.venv` and makes it match the lock whenever the lock or a `pyproject.toml` changed:
+pip installs the installers from requirements/installers.txt (pip, setuptools, uv; hashed), uv
+syncs the venv to requirements/dev.txt (hashed; anything not in the lock is removed), then our own
+packages go in editable, without dependencies and without build isolation, so nothing is fetched
+that the lock does not name. Then it hands over to the command inside the virtual environment.
+
+A lock made from other inputs than the pyproject.toml files hold now stops here with a pointer to
+`make lock`, which is the one command let through (`--stale-lock-ok`) since it repairs that.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import sys
 import venv
 from pathlib import Path
 
+import lock  # tools/lock.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
@@ -21,46 +29,60 @@ STAMP = VENV / ".shop-installed"
 
 
 def packages() -> list[Path]:
-    found = [ROOT / "libs" / "common"]
-    found += sorted(p.parent for p in (ROOT / "services").glob("*/pyproject.toml"))
-    return found
+    return [ROOT / pkg.path for pkg in lock.local_packages()]
 
 
 def fingerprint() -> str:
     h = hashlib.sha256()
-    for path in [ROOT / "requirements-dev.txt", *(p / "pyproject.toml" for p in packages())]:
+    for path in [lock.INSTALLERS_LOCK, lock.DEV_LOCK, *(p / "pyproject.toml" for p in packages())]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def ensure_venv() -> None:
+def ensure_venv(stale_lock_ok: bool) -> None:
     if sys.version_info < (3, 11):
         sys.exit("Python 3.11 or newer is needed")
+    problems = lock.lock_problems()
+    if problems and not stale_lock_ok:
+        sys.exit(
+            "The dependency lock (requirements/) does not match the inputs:\n  "
+            + "\n  ".join(problems)
+            + "\nRun `make lock` and commit requirements/ (details: `make lock-check`)."
+        )
     if not PY.exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     wanted = fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
-    print("installing the packages into .venv (first run, or a pyproject changed) ...", flush=True)
-    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    args = ["-r", str(ROOT / "requirements-dev.txt"), "-e", f"{ROOT / 'libs' / 'common'}[devstack,test]"]
-    for pkg in packages()[1:]:
-        args += ["-e", str(pkg)]
-    subprocess.run([*pip, *args], check=True)
+    print("installing the locked dependencies into .venv (first run, or the lock changed) ...", flush=True)
+    STAMP.unlink(missing_ok=True)
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--require-hashes"]
+    subprocess.run([*pip, "--no-deps", "-r", str(lock.INSTALLERS_LOCK)], check=True)
+    # uv ignores pip's configuration files; --no-config keeps a personal uv.toml out as well.
+    uv = [str(PY), "-m", "uv", "pip", "--no-config", "--quiet"]
+    # Without build isolation an sdist in the lock (http-ece) builds with the locked setuptools.
+    target = ["--python", str(PY), "--no-build-isolation"]
+    subprocess.run([*uv, "sync", *target, "--require-hashes", str(lock.DEV_LOCK)], check=True)
+    editable = [arg for pkg in packages() for arg in ("-e", str(pkg))]
+    subprocess.run([*uv, "install", *target, "--no-deps", *editable], check=True)
+    # With a current lock this finds nothing; it names what a stale one lacks.
+    subprocess.run([str(PY), "-m", "pip", "check", "--disable-pip-version-check"], check=not stale_lock_ok)
     STAMP.write_text(wanted)
 
 
 def main() -> None:
-    ensure_venv()
-    if len(sys.argv) < 2 or sys.argv[1] == "setup":
+    args = sys.argv[1:]
+    stale_lock_ok = args[:1] == ["--stale-lock-ok"]
+    if stale_lock_ok:
+        args = args[1:]
+    ensure_venv(stale_lock_ok)
+    if not args or args[0] == "setup":
         return
-    cmd = sys.argv[1:]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     os.chdir(ROOT)
-    os.execve(str(PY), [str(PY), *cmd], env)
+    os.execve(str(PY), [str(PY), *args], env)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 """Bootstrap for `make run` and `make test`: stdlib only, so it runs before `.venv` exists.
 
 Creates `.venv` and makes it match the lock whenever the lock or a `pyproject.toml` changed:
-pip installs the installers from requirements/installers.txt (pip, setuptools, uv; hashed), uv
-syncs the venv to requirements/dev.txt (hashed; anything not in the lock is removed), then our own
-packages go in editable, without dependencies and without build isolation, so nothing is fetched
-that the lock does not name. Then it hands over to the command inside the virtual environment.
+pip installs the installers (requirements/installers.txt: pip, setuptools) and uv, as locked and
+hash-checked; uv syncs the venv to requirements/dev.txt (hash-checked; what the lock does not name
+is removed); then our own packages go in editable, without dependencies and without build
+isolation, so nothing is fetched that the lock does not name. Then it hands over to the command inside the virtual environment.
 
 A lock made from other inputs than the pyproject.toml files hold now stops here with a pointer to
 `make lock`, which is the one command let through (`--stale-lock-ok`) since it repairs that.
@@ -17,6 +17,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def ensure_venv(stale_lock_ok: bool) -> None:
     STAMP.unlink(missing_ok=True)
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--require-hashes"]
     subprocess.run([*pip, "--no-deps", "-r", str(lock.INSTALLERS_LOCK)], check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        uv_pin = Path(tmp) / "uv.txt"
+        uv_pin.write_text(lock.pinned_block("uv"))
+        subprocess.run([*pip, "--no-deps", "-r", str(uv_pin)], check=True)
     # uv ignores pip's configuration files; --no-config keeps a personal uv.toml out as well.
     uv = [str(PY), "-m", "uv", "pip", "--no-config", "--quiet"]
     # Without build isolation an sdist in the lock (http-ece) builds with the locked setuptools.
@@ -68,7 +73,11 @@ def ensure_venv(stale_lock_ok: bool) -> None:
     editable = [arg for pkg in packages() for arg in ("-e", str(pkg))]
     subprocess.run([*uv, "install", *target, "--no-deps", *editable], check=True)
     # With a current lock this finds nothing; it names what a stale one lacks.
-    subprocess.run([str(PY), "-m", "pip", "check", "--disable-pip-version-check"], check=not stale_lock_ok)
+    checked = subprocess.run([str(PY), "-m", "pip", "check"], capture_output=True, text=True, check=False)
+    if checked.returncode != 0:
+        print(checked.stdout + checked.stderr, end="", file=sys.stderr)
+        if not stale_lock_ok:
+            sys.exit("The installed packages do not fit together: run `make lock`.")
     STAMP.write_text(wanted)
 
 

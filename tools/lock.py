@@ -7,9 +7,10 @@ What people edit: each package's `pyproject.toml` (dependencies, extras, build b
     requirements/dev.in, runtime.in   our packages as uv reads them (with requirements-dev.txt)
     requirements/dev.txt              what `make run`, `make test` and CI install: the third-party
                                       dependencies of every package with every extra, the dev
-                                      tools, and the installers (pip, setuptools, uv)
+                                      tools (uv among them), and the installers
     requirements/runtime.txt          the subset deploy/Dockerfile installs, at the same versions
-    requirements/installers.txt       pip, setuptools and uv, installed first so nothing floats
+    requirements/installers.txt       pip and our build backend (setuptools), installed first, so
+                                      nothing is built with tools the lock does not name
 
 The lock is universal: one file for CPython 3.11+ on any OS, with environment markers where a
 version differs. Our own packages are never in it (they are installed editable, `--no-deps`).
@@ -39,7 +40,6 @@ DEV_TOOLS = ROOT / "requirements-dev.txt"
 DEV_LOCK = REQ / "dev.txt"
 RUNTIME_LOCK = REQ / "runtime.txt"
 INSTALLERS_LOCK = REQ / "installers.txt"
-INSTALLERS = ("pip", "setuptools", "uv")
 DIGEST_PREFIX = "# inputs-sha256: "
 # Part of the digest: changing how the lock is made asks for a new lock like changing an input.
 UV_OPTIONS = ("--universal", "--python-version", "3.11", "--generate-hashes")
@@ -133,13 +133,14 @@ def lock_problems() -> list[str]:
         if not path.exists() or path.read_text() != text:
             problems.append(f"{rel(path)} is not what the packages' pyproject.toml files give")
     digest = inputs_digest(packages)
-    for lock in (DEV_LOCK, RUNTIME_LOCK, INSTALLERS_LOCK):
-        if not lock.exists():
-            problems.append(f"{rel(lock)} is missing")
-        elif recorded_digest(lock) != digest:
-            problems.append(
-                f"{rel(lock)} was made from other inputs than the pyproject.toml files and requirements-dev.txt hold now"
-            )
+    locks = (DEV_LOCK, RUNTIME_LOCK, INSTALLERS_LOCK)
+    problems += [f"{rel(lock)} is missing" for lock in locks if not lock.exists()]
+    stale = [lock.name for lock in locks if lock.exists() and recorded_digest(lock) != digest]
+    if stale:
+        problems.append(
+            f"requirements/{{{','.join(stale)}}} were made from other inputs than"
+            " the pyproject.toml files and requirements-dev.txt hold now"
+        )
     return problems
 
 
@@ -165,8 +166,7 @@ def compile_locks(uv_args: list[str]) -> None:
     digest = inputs_digest(packages)
     stamp(DEV_LOCK, "everything `make run`, `make test` and CI install", digest)
     stamp(RUNTIME_LOCK, "what deploy/Dockerfile installs; the same versions as dev.txt", digest)
-    blocks = [b for b in requirement_blocks(DEV_LOCK.read_text()) if block_name(b) in INSTALLERS]
-    INSTALLERS_LOCK.write_text("".join(blocks))
+    INSTALLERS_LOCK.write_text("".join(pinned_block(name) for name in sorted(installer_names(packages))))
     stamp(INSTALLERS_LOCK, "the installers, installed before the rest; copied from dev.txt", digest)
     print(f"wrote {', '.join(rel(p) for p in (DEV_LOCK, RUNTIME_LOCK, INSTALLERS_LOCK))}")
 
@@ -179,6 +179,18 @@ def stamp(lock: Path, what: str, digest: str) -> None:
     """Put our header above uv's output (uv writes each file afresh)."""
     head = f"# {rel(lock)}: {what}.\n# Written by `make lock` (tools/lock.py); do not edit.\n{DIGEST_PREFIX}{digest}\n"
     lock.write_text(head + lock.read_text())
+
+
+def installer_names(packages: list[Package]) -> set[str]:
+    return {"pip"} | {block_name(req) for pkg in packages for req in pkg.build_requires}
+
+
+def pinned_block(name: str) -> str:
+    """One package's entry in requirements/dev.txt, as a requirements file of its own."""
+    blocks = [b for b in requirement_blocks(DEV_LOCK.read_text()) if block_name(b) == name]
+    if len(blocks) != 1:
+        raise SystemExit(f"{rel(DEV_LOCK)} should pin {name} exactly once, for every platform")
+    return blocks[0]
 
 
 def requirement_blocks(text: str) -> list[str]:
@@ -214,6 +226,11 @@ def check() -> list[str]:
             if not pin.exact or not pin.hashes:
                 problems.append(f"{rel(lock)}: `{pin.line}` is not an exact pin with hashes")
     dev_pins = {pin.key for pin in locks.get(DEV_LOCK, [])}
+    installers = {pin.name for pin in locks.get(INSTALLERS_LOCK, [])}
+    if installers != installer_names(packages):
+        problems.append(
+            f"{rel(INSTALLERS_LOCK)} should pin {sorted(installer_names(packages))}, not {sorted(installers)}"
+        )
     for lock in (RUNTIME_LOCK, INSTALLERS_LOCK):
         for pin in locks.get(lock, []):
             if pin.key not in dev_pins:

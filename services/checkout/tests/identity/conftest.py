@@ -21,6 +21,8 @@ from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
 SIX_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
+CONFIRMATION = re.compile(r"Confirmation token: (\S+)")
+CONFIRMATION_SUBJECT = "Confirm your email address"
 AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
@@ -62,7 +64,7 @@ def settings_for(
 
 
 @pytest.fixture(scope="module")
-def app_client(settings_for: Callable[..., Settings]) -> AppFactory:
+def app_client(settings_for: Callable[..., Settings], shop_stack: Stack) -> AppFactory:
     """`async with app_client(ip="203.0.113.9", **settings) as client:` a checkout of its own."""
 
     @asynccontextmanager
@@ -72,6 +74,7 @@ def app_client(settings_for: Callable[..., Settings]) -> AppFactory:
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://checkout") as client:
                 client.app = app  # type: ignore[attr-defined]
+                client.mail_api = shop_stack.urls.mail_api_url  # type: ignore[attr-defined]
                 yield client
 
     return start
@@ -98,22 +101,44 @@ async def auth_as(client: httpx.AsyncClient, username: str, password: str = DEMO
     return bearer((await login(client, username, password))["access_token"])
 
 
-async def register(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+async def register(client: httpx.AsyncClient, *, confirm: bool = True, **fields: Any) -> dict[str, Any]:
+    """A new customer account; confirmed with the mailed token (as its owner would) unless told not to."""
     name = fields.pop("username", None) or f"user{uuid.uuid4().hex[:8]}"
     body = {"username": name, "email": f"{name}@example.org", "password": "correct horse battery", **fields}
     r = await client.post("/api/v1/users", json=body)
     assert r.status_code == 201, r.text
     user: dict[str, Any] = r.json()
+    if confirm:
+        token = await confirmation_token(client, user["email"])
+        done = await client.post("/api/v1/users/verify-email", json={"token": token, "password": body["password"]})
+        assert done.status_code == 200, done.text
     return user
 
 
-async def mail_to(mail_api: str, address: str, *, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Every message the catcher holds for the address (full bodies), waiting for at least one."""
+async def confirmation_token(client: httpx.AsyncClient, address: str, *, timeout: float = 5.0) -> str:
+    """The token of the newest confirmation mail to the address."""
+    messages = await mail_to(client.mail_api, address, timeout=timeout, confirmations=True)  # type: ignore[attr-defined]
+    assert messages, f"no confirmation mail to {address}"
+    match = CONFIRMATION.search(messages[0]["Text"])
+    assert match, messages[0]["Text"]
+    return match.group(1)
+
+
+async def mail_to(
+    mail_api: str, address: str, *, timeout: float = 5.0, confirmations: bool = False
+) -> list[dict[str, Any]]:
+    """Every message the catcher holds for the address (full bodies), newest first, waiting for at
+    least one. Address confirmations are left out unless `confirmations` (then only they)."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(base_url=mail_api, timeout=5) as http:
         while True:
             listing = (await http.get("/api/v1/messages", params={"limit": 500})).json()["messages"]
-            ids = [m["ID"] for m in listing if any(to["Address"] == address for to in m["To"])]
+            ids = [
+                m["ID"]
+                for m in listing
+                if any(to["Address"] == address for to in m["To"])
+                and m["Subject"].startswith(CONFIRMATION_SUBJECT) == confirmations
+            ]
             if ids or asyncio.get_running_loop().time() > deadline:
                 return [(await http.get(f"/api/v1/message/{i}")).json() for i in ids]
             await asyncio.sleep(0.05)

@@ -82,21 +82,79 @@ async def test_the_right_code_on_the_fifth_attempt_still_works(client: httpx.Asy
     ).status_code == 200
 
 
-async def test_a_new_code_replaces_the_old_one(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+async def codes_sent(client: httpx.AsyncClient, email: str, count: int) -> list[str]:
+    """The codes of the newest `count` code mails to the address, newest first."""
+    messages = await mail_to(client.mail_api, email)  # type: ignore[attr-defined]
+    while len(messages) < count:
+        messages = await mail_to(client.mail_api, email)  # type: ignore[attr-defined]
+    return [code_in(m) for m in messages[:count]]
+
+
+async def verify(client: httpx.AsyncClient, email: str, code: str) -> int:
+    return (await client.post("/api/v1/auth/otp/verify", json={"email": email, "code": code})).status_code
+
+
+async def test_a_new_code_does_not_void_the_live_one(client: httpx.AsyncClient) -> None:
+    """Asking again (the first mail is slow) must not turn the mail already on its way into junk."""
     user = await register(client)
     await request_code(client, user["email"])
-    first = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    [first] = await codes_sent(client, user["email"], 1)
     await request_code(client, user["email"])
-    messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
-    while len(messages) < 2:
-        messages = await mail_to(shop_stack.urls.mail_api_url, user["email"])
-    second = code_in(messages[0])  # newest first
-    if first != second:
-        stale = await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": first})
-        assert stale.status_code == 401
-    assert (
-        await client.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": second})
-    ).status_code == 200
+    second, _ = await codes_sent(client, user["email"], 2)
+    assert await verify(client, user["email"], first) == 200
+    if second != first:
+        # Signing in spends the address's other live codes too: they were for this sign-in.
+        assert await verify(client, user["email"], second) == 401
+
+
+async def test_only_the_newest_live_codes_stay_valid(app_client: AppFactory) -> None:
+    async with app_client(otp_live_codes=2) as c:
+        user = await register(c)
+        for n in range(1, 4):
+            await request_code(c, user["email"])
+            await codes_sent(c, user["email"], n)
+        third, second, first = await codes_sent(c, user["email"], 3)
+        if first not in (second, third):
+            assert await verify(c, user["email"], first) == 401  # retired by the third
+        assert await verify(c, user["email"], second) == 200
+
+
+async def test_a_wrong_guess_counts_against_every_live_code(client: httpx.AsyncClient) -> None:
+    """Live codes side by side must not multiply the guesses: each survives five wrong ones in all."""
+    user = await register(client)
+    for n in (1, 2):
+        await request_code(client, user["email"])
+        await codes_sent(client, user["email"], n)
+    second, first = await codes_sent(client, user["email"], 2)
+    wrong = next(f"{i:06d}" for i in range(10) if f"{i:06d}" not in (first, second))
+    for _ in range(5):
+        assert await verify(client, user["email"], wrong) == 401
+    assert await verify(client, user["email"], first) == 401
+    assert await verify(client, user["email"], second) == 401
+
+
+async def test_code_emails_per_address_are_capped_per_day(app_client: AppFactory, shop_stack: Stack) -> None:
+    async with app_client(otp_emails_per_day=2) as c:
+        user = await register(c)
+        answers = [await request_code(c, user["email"]) for _ in range(3)]
+        assert {(r.status_code, r.json()["detail"]) for r in answers} == {
+            (answers[0].status_code, answers[0].json()["detail"])
+        }
+        await codes_sent(c, user["email"], 2)
+        await asyncio.sleep(0.5)  # the third request's background task has long run
+        assert len(await mail_to(shop_stack.urls.mail_api_url, user["email"])) == 2
+
+
+async def test_an_unconfirmed_address_is_treated_as_unknown(client: httpx.AsyncClient, shop_stack: Stack) -> None:
+    """Pre-account takeover: whoever registers someone else's address gets no codes for it, and
+    the address's owner gets nothing from that registration but its confirmation mail."""
+    user = await register(client, confirm=False)
+    known = await request_code(client, user["email"])
+    unknown = await request_code(client, "nobody-either@example.org")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    assert await mail_to(shop_stack.urls.mail_api_url, user["email"], timeout=0.5) == []
+    assert len(await mail_to(shop_stack.urls.mail_api_url, user["email"], confirmations=True)) == 1
+    assert await verify(client, user["email"], "123456") == 401
 
 
 async def test_codes_expire(app_client: AppFactory, shop_stack: Stack) -> None:

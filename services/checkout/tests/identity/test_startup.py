@@ -119,7 +119,7 @@ async def test_openapi_states_who_may_call_every_identity_operation(client: http
             assert op.get("x-roles"), (method, path)
     token = doc["paths"]["/api/v1/auth/token"]["post"]
     assert set(token["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
-    assert doc["paths"]["/api/v1/users"]["get"]["x-roles"] == ["manager", "service"]
+    assert doc["paths"]["/api/v1/users"]["get"]["x-roles"] == ["manager", "service (users:read)"]
     # Why services may list accounts: LOMS assigns fulfilment tasks to the workers of a category.
     assert "LOMS" in doc["paths"]["/api/v1/users"]["get"]["description"]
     settings = Settings(database_url="postgresql://x@127.0.0.1/x")

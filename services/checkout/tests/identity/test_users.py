@@ -10,7 +10,7 @@ from checkout.identity.demo import demo_users
 from product_stub.demo import CATEGORIES
 from shopcommon.pagination import encode_cursor
 
-from .conftest import auth_as, bearer, login, register
+from .conftest import auth_as, bearer, confirmation_token, login, register
 
 
 async def test_register_makes_a_customer_and_answers_201(client: httpx.AsyncClient) -> None:
@@ -21,6 +21,10 @@ async def test_register_makes_a_customer_and_answers_201(client: httpx.AsyncClie
     user = r.json()
     assert set(user) == {"id", "username", "email", "first_name", "last_name", "role"}
     assert user["role"] == "customer" and user["email"] == "ringo@example.org"
+    # Signing in needs the address confirmed first (the mailed token and the password).
+    token = await confirmation_token(client, "ringo@example.org")
+    confirmed = await client.post("/api/v1/users/verify-email", json={"token": token, "password": "yellow submarine"})
+    assert confirmed.json() == user
     me = await client.get("/api/v1/users/me", headers=await auth_as(client, "ringo", "yellow submarine"))
     assert me.json() == user
 

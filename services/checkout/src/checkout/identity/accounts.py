@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkout.identity import login, passwords, users
+from checkout.identity import login, passwords, users, verification
 from checkout.identity.lifespan import Identity
 from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
@@ -15,15 +15,26 @@ from shopcommon.auth import Principal, Role, Scope
 from shopcommon.problems import Forbidden, UnprocessableEntity
 
 
-async def register(session: AsyncSession, identity: Identity, data: UserCreate, *, ip: str) -> UserRow:
-    """A new customer. Limited per IP: every registration costs an argon2id hash and a row."""
-    await identity.limiter.hit(Bucket("register:ip", ip, identity.settings.registrations_per_ip))
-    return await users.register(session, data, min_password_length=identity.settings.password_min_length)
+async def register(
+    session: AsyncSession, identity: Identity, data: UserCreate, *, ip: str, by_staff: bool = False
+) -> tuple[UserRow, str | None]:
+    """A new customer, and the confirmation token to mail to its address (None when staff made
+    the account: it is confirmed already). Limited per IP: every registration costs an argon2id
+    hash and a row."""
+    s = identity.settings
+    await identity.limiter.hit(Bucket("register:ip", ip, s.registrations_per_ip))
+    user = await users.register(session, data, min_password_length=s.password_min_length, confirmed=by_staff)
+    if by_staff:
+        return user, None
+    token = await verification.issue(session, user_id=user.id, email=user.email, ttl=s.email_verification_ttl)
+    return user, token
 
 
 async def update_user(
     session: AsyncSession, identity: Identity, principal: Principal, user_id: int, data: UserUpdate, *, ip: str
-) -> UserRow:
+) -> tuple[UserRow, str | None]:
+    """The changed account, and the confirmation token to mail when its address changed (a new
+    address is unproven, whoever set it, until the account's owner confirms it)."""
     principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
     if principal.role == Role.SERVICE:
         raise Forbidden("Services read accounts; they do not change them")
@@ -51,8 +62,12 @@ async def update_user(
         )
         values["password_hash"] = await passwords.hash_password(changes["password"])
     if not values:
-        return await users.get_user(session, user_id)
-    return await users.update_columns(session, user_id, values)
+        return await users.get_user(session, user_id), None
+    row = await users.update_columns(session, user_id, values)
+    if "email" not in values:
+        return row, None
+    ttl = identity.settings.email_verification_ttl
+    return row, await verification.issue(session, user_id=row.id, email=row.email, ttl=ttl)
 
 
 def _column_values(current: UserRow, changes: dict[str, Any]) -> dict[str, Any]:

@@ -130,17 +130,19 @@ async def web_refresh(
 @router.post(
     "/otp", status_code=202, response_model=Accepted, responses=problem_responses(422, 429), openapi_extra=PUBLIC,
     summary="Email a six-digit sign-in code; the same answer whether or not the address has an account",
+    description=(
+        "Only an account that has confirmed the address gets a code; for any other address nothing is sent. "
+        "Asking again does not void a code already sent: up to `CHECKOUT_OTP_LIVE_CODES` (3) codes are valid "
+        "at once, each until it expires or one of them is used. One address gets at most "
+        "`CHECKOUT_OTP_EMAILS_PER_DAY` (10) code mails a day (beyond that, the same 202 and no mail)."
+    ),
 )  # fmt: skip
 async def request_otp(
     body: OtpRequest, request: Request, background: BackgroundTasks, identity: IdentityDep
 ) -> dict[str, str]:
     await login.request_code(identity, email=body.email, ip=client_ip(request))
     background.add_task(
-        otp.send_code,
-        sessionmaker=request.app.state.read_sessionmaker,
-        codes=identity.codes,
-        mailer=identity.mailer,
-        email=body.email,
+        otp.send_code, sessionmaker=request.app.state.read_sessionmaker, identity=identity, email=body.email
     )
     return {"detail": "If the address belongs to an account, a sign-in code is on its way."}
 

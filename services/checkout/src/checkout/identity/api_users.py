@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 
-from checkout.identity import accounts, users
+from checkout.identity import accounts, users, verification
 from checkout.identity.lifespan import Identity, get_identity
-from checkout.identity.schemas import Category, User, UserCreate, UserRole, UserUpdate, user_out
+from checkout.identity.schemas import (
+    Accepted,
+    Category,
+    ResendVerification,
+    User,
+    UserCreate,
+    UserRole,
+    UserUpdate,
+    VerifyEmail,
+    user_out,
+)
 from checkout.identity.web import client_ip
-from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
+from shopcommon.auth import Principal, Role, Scope, bearer_credentials, principal_of, require_roles, roles_doc
 from shopcommon.db import ReadSessionDep, SessionDep
 from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
@@ -26,15 +36,76 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ONE_USER: dict[str, Any] = {"response_model": User}
 
 
+def _mail_confirmation(background: BackgroundTasks, identity: Identity, row: Any, token: str | None) -> None:
+    if token is not None:
+        background.add_task(verification.send, identity, email=row.email, token=token)
+
+
+async def _made_by_staff(request: Request) -> bool:
+    """A manager's bearer token on a registration (a bad token is 401, not an anonymous registration)."""
+    if bearer_credentials(request) is None:
+        return False
+    return (await principal_of(request)).role == Role.MANAGER
+
+
 @router.post(
-    "", status_code=201, **ONE_USER, responses=problem_responses(409, 422, 429), openapi_extra=roles_doc(),
-    summary="Register a customer account (a `role` in the body is refused)",
-    description="Limited per IP address (`CHECKOUT_REGISTRATIONS_PER_IP` a minute; 429 with `Retry-After`).",
+    "", status_code=201, **ONE_USER, responses=problem_responses(401, 409, 422, 429), openapi_extra=roles_doc(),
+    summary="Register a customer account (a `role` in the body is refused); its address must be confirmed",
+    description=(
+        "The account starts unconfirmed: a confirmation token is mailed to `email`, and until the account "
+        "confirms it (`POST /api/v1/users/verify-email` with the token and the password) it cannot sign in "
+        "(403 `email-unverified`), gets no one-time codes and no other mail. An address is taken (409) only "
+        "once an account has confirmed it. With a manager's bearer token the account is created confirmed "
+        "and nothing is mailed. Limited per IP address (`CHECKOUT_REGISTRATIONS_PER_IP` a minute; 429 with "
+        "`Retry-After`)."
+    ),
 )  # fmt: skip
 async def register_user(
-    body: UserCreate, request: Request, session: SessionDep, identity: IdentityDep
+    body: UserCreate, request: Request, background: BackgroundTasks, session: SessionDep, identity: IdentityDep
 ) -> dict[str, Any]:
-    return user_out(await accounts.register(session, identity, body, ip=client_ip(request)))
+    by_staff = await _made_by_staff(request)
+    row, token = await accounts.register(session, identity, body, ip=client_ip(request), by_staff=by_staff)
+    _mail_confirmation(background, identity, row, token)
+    return user_out(row)
+
+
+@router.post(
+    "/verify-email", **ONE_USER, responses=problem_responses(400, 401, 409, 422, 429), openapi_extra=roles_doc(),
+    summary="Confirm an account's email address with the emailed token and the account's password",
+    description=(
+        "The token (from the confirmation mail) proves the mailbox; the password proves the account's "
+        "owner, so a link clicked by someone who did not register confirms nothing. Tokens work once and "
+        "expire after `CHECKOUT_EMAIL_VERIFICATION_TTL` seconds (a day). 400 `invalid-verification-token` "
+        "for an unknown, used or expired token or one sent to an address the account no longer holds; 401 "
+        "for a wrong password (counted as a failed sign-in); 409 `email-taken` when another account "
+        "confirmed the address first. Confirming deletes every other unconfirmed registration of the "
+        "address."
+    ),
+)  # fmt: skip
+async def verify_email(
+    body: VerifyEmail, request: Request, session: SessionDep, identity: IdentityDep
+) -> dict[str, Any]:
+    row = await verification.confirm(session, identity, token=body.token, password=body.password, ip=client_ip(request))
+    return user_out(row)
+
+
+@router.post(
+    "/verify-email/resend", status_code=202, response_model=Accepted, responses=problem_responses(422, 429),
+    openapi_extra=roles_doc(),
+    summary="Mail a new confirmation token; the same answer whatever the address",
+    description=(
+        "A new token goes to the address for each account (the newest three) that holds it unconfirmed; "
+        "nothing for an unknown or confirmed address. Earlier tokens stay valid. Limited per IP and per "
+        "address (`CHECKOUT_VERIFICATION_REQUESTS_PER_IP`, `..._PER_EMAIL`, 5 a minute); one address gets "
+        "at most `CHECKOUT_VERIFICATION_EMAILS_PER_DAY` (5) confirmation mails a day."
+    ),
+)  # fmt: skip
+async def resend_verification(
+    body: ResendVerification, request: Request, background: BackgroundTasks, identity: IdentityDep
+) -> dict[str, str]:
+    await verification.request_resend(identity, email=body.email, ip=client_ip(request))
+    background.add_task(verification.resend, request.app.state.sessionmaker, identity, email=body.email)
+    return {"detail": "If an account is waiting to confirm that address, a confirmation is on its way."}
 
 
 @router.get(
@@ -67,7 +138,8 @@ async def list_users(
     if not isinstance(after, int) or isinstance(after, bool):
         raise BadCursor("The cursor is not one this service issued.")
     rows, next_after = await users.list_users(session, role=role, category=category, after_id=after, limit=limit)
-    items = [User.model_validate(user_out(row)) for row in rows]
+    service = principal.role == Role.SERVICE
+    items = [User.model_validate(user_out(row, email_verified=service)) for row in rows]
     return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
 
 
@@ -77,7 +149,9 @@ async def list_users(
     summary="One account: your own; managers and services any (another's is 404 to everyone else)",
 )  # fmt: skip
 async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSessionDep) -> dict[str, Any]:
-    return user_out(await users.read_user(session, principal, user_id))
+    row = await users.read_user(session, principal, user_id)
+    # Services mail people (notifications): they need to know whether the address is proven.
+    return user_out(row, email_verified=principal.role == Role.SERVICE)
 
 
 @router.patch(
@@ -86,13 +160,24 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
     summary="Change an account: your own (not its role); managers any, roles and categories included",
     description=(
         "Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
-        "wrong ones count against the sign-in limits (429). Either change ends the account's sessions."
+        "wrong ones count against the sign-in limits (429). Either change ends the account's sessions. "
+        "A new `email` is unconfirmed until the account confirms it (a token is mailed to it; "
+        "`POST /api/v1/users/verify-email`): no one-time codes or other mail go to it until then."
     ),
 )  # fmt: skip
 async def update_user(
-    user_id: UserId, body: UserUpdate, request: Request, principal: Person, session: SessionDep, identity: IdentityDep
+    user_id: UserId,
+    body: UserUpdate,
+    request: Request,
+    background: BackgroundTasks,
+    principal: Person,
+    session: SessionDep,
+    identity: IdentityDep,
 ) -> dict[str, Any]:
-    return user_out(await accounts.update_user(session, identity, principal, user_id, body, ip=client_ip(request)))
+    ip = client_ip(request)
+    row, token = await accounts.update_user(session, identity, principal, user_id, body, ip=ip)
+    _mail_confirmation(background, identity, row, token)
+    return user_out(row)
 
 
 @router.delete(

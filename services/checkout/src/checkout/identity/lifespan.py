@@ -10,7 +10,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from checkout.identity import passwords, tokens
+from checkout.identity import passwords, tokens, users
+from checkout.identity.clientaddr import TrustedProxies
 from checkout.identity.clients import ServiceClients
 from checkout.identity.keys import IssuerTokenVerifier, KeyStore
 from checkout.identity.mailer import Mailer
@@ -22,6 +23,8 @@ from shopcommon.settings import is_placeholder
 
 log = logging.getLogger(__name__)
 CLEANUP_INTERVAL = 3600.0
+#: Where mail goes in dev mode when `SMTP_URL` is not set: the embedded catcher of `make run`.
+DEV_SMTP_URL = "smtp://127.0.0.1:1025"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Identity:
     limiter: RateLimiter
     codes: OneTimeCodes
     mailer: Mailer
+    proxies: TrustedProxies
     dev: bool
 
     @property
@@ -56,6 +60,15 @@ def _otp_secret(settings: IdentitySettings, dev: bool) -> str:
     return dev_secret("otp-secret")
 
 
+def _smtp_url(settings: IdentitySettings, dev: bool) -> str:
+    """Outside dev there is no default: one-time codes must not land in an unauthenticated catcher."""
+    if settings.smtp_url.strip():
+        return settings.smtp_url.strip()
+    if not dev:
+        raise RuntimeError("SMTP_URL must name the outgoing mail server outside dev mode (one-time codes go by mail)")
+    return DEV_SMTP_URL
+
+
 def _extra_jwks_file(jwks_file: str, dev: bool) -> str:
     """Checkout verifies with its own keys (no HTTP call to itself). In dev it also trusts the keys
     of `JWT_JWKS_FILE` (tests sign with a throwaway issuer); never outside dev, where whoever could
@@ -67,13 +80,17 @@ def _extra_jwks_file(jwks_file: str, dev: bool) -> str:
 
 
 async def _cleanup_loop(app: FastAPI) -> None:
+    settings: IdentitySettings = app.state.settings
     while True:
         try:
             removed = await tokens.delete_expired(app.state.sessionmaker)
             if removed:
                 log.info("removed %d expired refresh tokens", removed)
+            dropped = await users.delete_unconfirmed(app.state.sessionmaker, settings.unconfirmed_account_ttl)
+            if dropped:
+                log.info("removed %d registrations never confirmed", dropped)
         except Exception:  # a failed sweep is retried next hour; it must not end the loop
-            log.exception("refresh token cleanup failed")
+            log.exception("identity cleanup failed")
         await asyncio.sleep(CLEANUP_INTERVAL)
 
 
@@ -101,9 +118,11 @@ async def identity_lifespan(app: FastAPI) -> AsyncIterator[None]:
             secret=_otp_secret(settings, dev),
             ttl=settings.otp_ttl,
             max_attempts=settings.otp_max_attempts,
+            live_codes=settings.otp_live_codes,
             prefix=settings.identity_redis_prefix,
         ),
-        mailer=Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
+        mailer=Mailer(_smtp_url(settings, dev), settings.mail_from, settings.smtp_timeout),
+        proxies=TrustedProxies.parse(settings.forwarded_allow_ips),
         dev=dev,
     )
     cleanup = asyncio.create_task(_cleanup_loop(app), name="refresh-token-cleanup")

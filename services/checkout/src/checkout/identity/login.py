@@ -1,5 +1,12 @@
 """Signing in (password, client credentials, refresh, one-time code) and confirming a password,
-each behind its rate limits."""
+each behind its rate limits.
+
+Failed attempts count per client address (IPv6: per /64; see `clientaddr`) and per account *and*
+client address, never per account alone: whoever hammers an account from their addresses spends
+their own allowances, and the owner's right password from an address that has not been failing
+still works. Guessing from many addresses at once is what the per-address limits, the password
+rules and (for codes) the few guesses each code survives are for.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +36,12 @@ async def issue_pair(session: AsyncSession, identity: Identity, user: UserRow) -
 
 
 def login_buckets(identity: Identity, *, ip: str, account: str) -> tuple[Bucket, Bucket]:
-    """The failure allowances of password checks: the caller's IP and the account it aims at."""
+    """The failure allowances of password checks: the caller's address, and the account it aims
+    at from that address."""
     s = identity.settings
     return (
         Bucket("login:ip", ip, s.login_failures_per_ip),
-        Bucket("login:account", account, s.login_failures_per_account),
+        Bucket("login:account-ip", f"{account}|{ip}", s.login_failures_per_account),
     )
 
 
@@ -42,13 +50,21 @@ def account_key(user_id: int) -> str:
 
 
 async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> UserRow:
-    """The user whose password this is, or 401; failed tries count against the IP and the account."""
+    """The user whose password this is, or 401; failed tries count against the address and the
+    account from that address. The right password of a registration nobody has confirmed yet is
+    403 `email-unverified` (see `verification`)."""
     user = await users.find_for_login(session, login)
     # Keyed by the account itself when it exists, so its username and its email share one allowance.
     account = account_key(user.id) if user is not None else f"login:{login.strip().lower()}"
     async with identity.limiter.counting_failures(*login_buckets(identity, ip=ip, account=account)):
         if user is None or not await passwords.verify_password(user.password_hash, password):
             raise Unauthorized("Wrong username or password", slug="invalid-credentials")
+    if user.confirmed_at is None:
+        raise Forbidden(
+            "Confirm your email address first: use the token we emailed (POST /api/v1/users/verify-email), "
+            "or ask for another (POST /api/v1/users/verify-email/resend)",
+            slug="email-unverified",
+        )
     await users.rehash_if_needed(session, user.id, user.password_hash, password)
     return user
 
@@ -105,9 +121,10 @@ async def otp_login(session: AsyncSession, identity: Identity, *, email: str, co
     s = identity.settings
     buckets = (
         Bucket("otp-verify:ip", ip, s.otp_verify_failures_per_ip),
-        Bucket("otp-verify:account", email, s.otp_verify_failures_per_account),
-        # A reissued code restarts its own attempt count, not this one.
-        Bucket("otp-verify:email-day", email, s.otp_failures_per_email, window=s.otp_failure_window),
+        Bucket("otp-verify:account-ip", f"{email}|{ip}", s.otp_verify_failures_per_account),
+        # A reissued code restarts its own attempt count, not this one. Per address too: what
+        # bounds guessing from everywhere is each code's five guesses and the codes sent a day.
+        Bucket("otp-verify:email-day", f"{email}|{ip}", s.otp_failures_per_email, window=s.otp_failure_window),
     )
     async with identity.limiter.counting_failures(*buckets):
         user = await users.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None

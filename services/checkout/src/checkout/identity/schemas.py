@@ -65,12 +65,21 @@ class User(BaseModel):
     last_name: str
     role: UserRole
     categories: list[str] | None = Field(default=None, description="Only for workers: the categories they work on.")
+    email_verified: bool | None = Field(
+        default=None,
+        description=(
+            "Only for `service` callers: whether the account has proven `email`. Mail nothing but "
+            "address confirmations to an unproven address."
+        ),
+    )
 
     @model_serializer(mode="wrap")
-    def _categories_only_for_workers(self, handler: SerializerFunctionWrapHandler) -> Any:
+    def _optional_fields_only_where_they_apply(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and data.get("categories") is None:
-            data.pop("categories", None)
+        if isinstance(data, dict):
+            for name in ("categories", "email_verified"):
+                if data.get(name) is None:
+                    data.pop(name, None)
         return data
 
 
@@ -150,6 +159,18 @@ class OtpVerify(BaseModel):
     code: Annotated[str, Field(min_length=1, max_length=16), NoNul]
 
 
+class VerifyEmail(Strict):
+    """Confirming an address takes the emailed token and the account's password: the token proves
+    the mailbox, the password the registrant (so a link clicked by someone else confirms nothing)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=200), NoNul]
+    password: LoginPassword
+
+
+class ResendVerification(Strict):
+    email: Email
+
+
 class Accepted(BaseModel):
     detail: str
 
@@ -162,7 +183,8 @@ class WebSession(BaseModel):
     expires_in: int
 
 
-def user_out(row: Any) -> dict[str, Any]:
+def user_out(row: Any, *, email_verified: bool = False) -> dict[str, Any]:
+    """The wire form of a user row; `email_verified` adds whether its address is proven."""
     out = {
         "id": row.id,
         "username": row.username,
@@ -173,4 +195,6 @@ def user_out(row: Any) -> dict[str, Any]:
     }
     if row.role == UserRole.WORKER:
         out["categories"] = list(row.categories)
+    if email_verified:
+        out["email_verified"] = row.email_verified_at is not None
     return out

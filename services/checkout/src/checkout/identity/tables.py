@@ -1,4 +1,4 @@
-"""Identity tables: users and the refresh tokens issued to them."""
+"""Identity tables: users, the refresh tokens issued to them, and address confirmations."""
 
 from sqlalchemy import (
     BigInteger,
@@ -34,10 +34,18 @@ users = Table(
     Column("password_hash", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: When the current `email` was proven (a confirmation link used with the password); NULL until
+    #: then. Only a proven address gets one-time codes or any mail but the confirmation.
+    Column("email_verified_at", DateTime(timezone=True), nullable=True),
+    #: When the account was first confirmed (or made by staff, the demo loader, the migration).
+    #: NULL: a registration nobody has confirmed yet; it cannot sign in and is deleted in a week.
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
     CheckConstraint(ROLES_SQL, name="role_known"),
-    # Usernames compare case-insensitively; emails are stored lowercased.
+    # Usernames compare case-insensitively; emails are stored lowercased. An address belongs to
+    # the one account that proved it: unproven claims on it do not keep its owner out.
     Index("uq_users_username_lower", func.lower(text("username")), unique=True),
-    Index("uq_users_email", "email", unique=True),
+    Index("uq_users_email_verified", "email", unique=True, postgresql_where=text("email_verified_at IS NOT NULL")),
+    Index("ix_users_email", "email"),
     Index("ix_users_role_id", "role", "id"),
 )
 
@@ -56,4 +64,18 @@ refresh_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_refresh_tokens_family_id", "family_id"),
     Index("ix_refresh_tokens_user_id", "user_id"),
+)
+
+email_verifications = Table(
+    "email_verifications",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    #: The address the token was sent to: it proves that one, not whatever the account holds later.
+    Column("email", String(254), nullable=False),
+    #: SHA-256 of the token (256 random bits): the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_email_verifications_user_id", "user_id"),
 )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkout.identity import passwords
 from checkout.identity.schemas import UserCreate, UserRole
-from checkout.identity.tables import refresh_tokens, users
+from checkout.identity.tables import email_verifications, refresh_tokens, users
 from shopcommon.auth import Principal, Role, Scope
+from shopcommon.db import transaction
 from shopcommon.problems import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableEntity
 
 #: A users row as selected here (USER_COLUMNS, sometimes with the password hash).
@@ -26,7 +28,11 @@ USER_COLUMNS = (
     users.c.last_name,
     users.c.role,
     users.c.categories,
+    users.c.email_verified_at,
+    users.c.confirmed_at,
 )
+#: The account holding an address it has proven (at most one: a partial unique index).
+PROVEN = users.c.email_verified_at.is_not(None)
 
 
 def check_password_strength(password: str, *, username: str, min_length: int) -> None:
@@ -59,14 +65,33 @@ async def read_user(session: AsyncSession, principal: Principal, user_id: int) -
 
 
 async def find_for_login(session: AsyncSession, login: str) -> UserRow | None:
-    """By username (any case) or by email: usernames cannot contain '@', so the two never collide."""
+    """By username (any case) or by email: usernames cannot contain '@', so the two never collide.
+    Several accounts may claim one address before any proves it: the one that proved it wins,
+    else the newest claim."""
     column = users.c.email if "@" in login else func.lower(users.c.username)
-    query = select(*USER_COLUMNS, users.c.password_hash).where(column == login.strip().lower())
+    query = (
+        select(*USER_COLUMNS, users.c.password_hash)
+        .where(column == login.strip().lower())
+        .order_by(users.c.email_verified_at.is_(None), users.c.id.desc())
+        .limit(1)
+    )
     return (await session.execute(query)).first()
 
 
 async def find_by_email(session: AsyncSession, email: str) -> UserRow | None:
-    return (await session.execute(select(*USER_COLUMNS).where(users.c.email == email.lower()))).first()
+    """The account that has proven the address, or None (unproven claims get no mail)."""
+    return (await session.execute(select(*USER_COLUMNS).where(users.c.email == email.lower(), PROVEN))).first()
+
+
+async def unproven_claims(session: AsyncSession, email: str, *, limit: int = 3) -> list[UserRow]:
+    """The newest accounts that hold the address without having proven it."""
+    query = (
+        select(*USER_COLUMNS)
+        .where(users.c.email == email.lower(), users.c.email_verified_at.is_(None))
+        .order_by(users.c.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).all())
 
 
 async def ensure_free(session: AsyncSession, *, username: str | None, email: str | None, except_id: int = 0) -> None:
@@ -74,7 +99,8 @@ async def ensure_free(session: AsyncSession, *, username: str | None, email: str
     if username is not None:
         clauses.append(func.lower(users.c.username) == username.lower())
     if email is not None:
-        clauses.append(users.c.email == email.lower())
+        # Only a proven address is taken: a claim nobody has proven must not keep its owner out.
+        clauses.append((users.c.email == email.lower()) & PROVEN)
     if not clauses:
         return
     rows = (
@@ -85,11 +111,14 @@ async def ensure_free(session: AsyncSession, *, username: str | None, email: str
         raise Conflict(f"That {field} is already taken", slug=f"{field}-taken")
 
 
-async def register(session: AsyncSession, data: UserCreate, *, min_password_length: int) -> UserRow:
+async def register(
+    session: AsyncSession, data: UserCreate, *, min_password_length: int, confirmed: bool = False
+) -> UserRow:
+    """A customer account: unconfirmed (its address unproven) unless staff made it."""
     check_password_strength(data.password, username=data.username, min_length=min_password_length)
     await ensure_free(session, username=data.username, email=data.email)
     values = data.model_dump(exclude={"password"})
-    return await insert_user(session, **values, role=UserRole.CUSTOMER, password=data.password)
+    return await insert_user(session, **values, role=UserRole.CUSTOMER, password=data.password, confirmed=confirmed)
 
 
 async def insert_user(
@@ -102,8 +131,10 @@ async def insert_user(
     first_name: str = "",
     last_name: str = "",
     categories: list[str] | None = None,
+    confirmed: bool = False,
 ) -> UserRow:
-    """Insert unless the username or email is taken (then 409, even when two requests race)."""
+    """Insert unless the username or a proven email is taken (then 409, even when two requests
+    race). `confirmed`: made by staff, so the account and its address count as proven."""
     stmt = (
         pg_insert(users)
         .values(
@@ -114,6 +145,8 @@ async def insert_user(
             role=role.value,
             categories=categories or [],
             password_hash=await passwords.hash_password(password),
+            email_verified_at=func.now() if confirmed else None,
+            confirmed_at=func.now() if confirmed else None,
         )
         .on_conflict_do_nothing()
         .returning(*USER_COLUMNS)
@@ -136,6 +169,11 @@ async def lock_for_update(session: AsyncSession, user_id: int) -> UserRow:
 
 async def update_columns(session: AsyncSession, user_id: int, values: dict[str, Any]) -> UserRow:
     values = {**values, "updated_at": func.now()}
+    if "email" in values:
+        # A new address is unproven until its owner follows the link sent to it; links sent to
+        # the old one prove nothing now.
+        values["email_verified_at"] = None
+        await session.execute(delete(email_verifications).where(email_verifications.c.user_id == user_id))
     stmt = update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
     try:
         row = (await session.execute(stmt)).one()
@@ -183,3 +221,16 @@ async def rehash_if_needed(session: AsyncSession, user_id: int, password_hash: s
     if passwords.needs_rehash(password_hash):
         new_hash = await passwords.hash_password(password)
         await session.execute(update(users).where(users.c.id == user_id).values(password_hash=new_hash))
+
+
+async def delete_unconfirmed(sessionmaker: async_sessionmaker[AsyncSession], older_than: int) -> int:
+    """Registrations nobody confirmed in time: they free their usernames (their addresses were
+    never held). Expired confirmation tokens go too."""
+    async with transaction(sessionmaker) as session:
+        await session.execute(delete(email_verifications).where(email_verifications.c.expires_at < func.now()))
+        result = await session.execute(
+            delete(users)
+            .where(users.c.confirmed_at.is_(None), users.c.created_at < func.now() - timedelta(seconds=older_than))
+            .returning(users.c.id)
+        )
+        return len(result.all())

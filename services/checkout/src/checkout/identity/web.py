@@ -75,7 +75,9 @@ def refuse_cross_site(request: Request) -> None:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address as the rate limits count it (see `clientaddr`): the one place it is read."""
+    identity: Identity = request.app.state.identity
+    return identity.proxies.client_address(request)
 
 
 def set_session_cookies(response: Response, identity: Identity, pair: dict[str, Any]) -> str:

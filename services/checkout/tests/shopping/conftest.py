@@ -111,7 +111,8 @@ async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[Produ
         http = httpx.AsyncClient(transport=transport, base_url="http://product-stub")
         https.append(http)
         limiter = SharedRateLimiter(redis, f"{redis_prefix}product-rate", rate=rate, burst=burst, max_wait=max_wait)
-        settings = {"token": "testtoken", "prefix": redis_prefix, "backoff": 0.01, **config}
+        # The per-sku machinery is tested apart from the sku listing unless a test turns it on.
+        settings = {"token": "testtoken", "prefix": redis_prefix, "backoff": 0.01, "known_skus_max_age": 0, **config}
         return ProductClient(http, redis, limiter, ProductClientConfig(**settings))
 
     yield build

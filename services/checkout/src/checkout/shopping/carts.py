@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.shopping import cart_store
 from checkout.shopping.cart_store import Cart
-from checkout.shopping.deps import Shopping
+from checkout.shopping.deps import Shopping, user_caller
 from checkout.shopping.redis_guard import redis_failures_are_503
 from shopcommon.problems import Conflict, NotFound
 
@@ -31,7 +31,7 @@ class NotInCart(NotFound):
 
 async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: int, count: int) -> int:
     """Add `count` units; the line's new count. The line never passes what can be bought now."""
-    if await shop.products.get_product(sku) is None:
+    if await shop.products.get_product(sku, caller=user_caller(user_id)) is None:
         raise UnknownSku(f"sku {sku} is not in the catalogue", sku=sku)
     available = await shop.loms.available(sku)
     await cart_store.touch_cart(session, user_id=user_id)
@@ -63,7 +63,7 @@ async def list_cart(shop: Shopping, *, user_id: int) -> dict[str, Any]:
     Lines whose sku ProductService no longer knows are left out (they cannot be bought).
     """
     cart = await read_cart(shop, user_id=user_id)
-    products = await shop.products.get_products(line.sku for line in cart.lines)
+    products = await shop.products.get_products((line.sku for line in cart.lines), caller=user_caller(user_id))
     items: list[dict[str, Any]] = []
     for line in cart.lines:
         product = products[line.sku]

@@ -11,6 +11,7 @@ from typing import Any
 
 from checkout.shopping.deps import Shopping, run_together
 from shopcommon.pagination import BadCursor, decode_cursor, encode_cursor
+from shopcommon.problems import NotFound
 
 #: product-stub's largest page.
 MAX_FETCH = 200
@@ -57,8 +58,13 @@ async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filte
     return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
 
 
-async def get_product(shop: Shopping, *, sku: int) -> dict[str, Any]:
-    product, available = await run_together(shop.catalogue.get(f"/api/v1/products/{sku}", []), shop.loms.available(sku))
+async def get_product(shop: Shopping, *, sku: int, caller: str) -> dict[str, Any]:
+    """One product with its stock. An sku ProductService's listing lacks is 404 without asking
+    product-stub or LOMS; one the listing cannot vouch for is charged to `caller`'s lookup quota."""
+    path = f"/api/v1/products/{sku}"
+    if shop.catalogue.peek(path, []) is None and not await shop.products.vet(sku, caller=caller):
+        raise NotFound(f"sku {sku} not found")
+    product, available = await run_together(shop.catalogue.get(path, []), shop.loms.available(sku))
     return _with_stock(product, available)
 
 

@@ -32,9 +32,14 @@ class CatalogueSource:
         self.max_entries = max_entries
         self._pages: OrderedDict[str, tuple[float, Any]] = OrderedDict()
 
+    def peek(self, path: str, params: Params) -> Any | None:
+        """The cached answer of this GET, if there is one still fresh."""
+        hit = self._pages.get(cache_key(path, params))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     async def get(self, path: str, params: Params) -> Any:
         """The decoded JSON answer of a public GET; 404 passes through, failures are 503."""
-        key = path + "?" + "&".join(f"{k}={v}" for k, v in params)
+        key = cache_key(path, params)
         hit = self._pages.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
@@ -59,6 +64,13 @@ class CatalogueSource:
                 raise NotFound(detail)
             raise ProblemError(detail, status=resp.status_code)
         return resp.json()
+
+
+def cache_key(path: str, params: Params) -> str:
+    """The request as it goes on the wire, its parameters in one order: two different queries never
+    share a key (each name and value is percent-encoded, so no value can pose as a separator)."""
+    ordered = sorted(params, key=lambda param: param[0])  # stable: repeated names keep their order
+    return f"{path}?{httpx.QueryParams(ordered)}"
 
 
 def _detail(resp: httpx.Response) -> str | None:

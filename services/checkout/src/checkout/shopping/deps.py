@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Request
+import orjson
+from fastapi import Depends, Header, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,12 +58,58 @@ async def _current_user_id(principal: CurrentPrincipal) -> int:
 CurrentUserId = Annotated[int, Depends(_current_user_id)]
 
 
+def user_caller(user_id: int) -> str:
+    """Who a lookup quota charges for a request acting for this user (whoever sends it)."""
+    return f"user:{user_id}"
+
+
+def address_caller(address: str) -> str:
+    """Who a lookup quota charges for an anonymous request: its client's address."""
+    return f"ip:{address}"
+
+
 def user_acting_for(principal: Principal, user_id: int) -> int:
     """`user_id`, if the caller may act for them: managers and services for anyone, others for themself."""
     principal.ensure_scope(Scope.ORDERS_WRITE)
     if not principal.can_act_for(user_id, Scope.ORDERS_WRITE):
         raise Forbidden("You may only act for yourself")
     return user_id
+
+
+#: LOMS's rule for keys (printable ASCII, no spaces), so a key checkout takes LOMS takes too.
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """A client's `Idempotency-Key` with what CONTRACT.md scopes it to: the caller and the route."""
+
+    key: str
+    #: `<role>:<subject>` of the token that sent it (a manager acting for a user is not that user).
+    caller: str
+    #: `<method> <path template>`.
+    route: str
+
+    def scoped(self) -> str:
+        """The key as checkout sends it to LOMS (where checkout is the one caller of every order it
+        places) and remembers answers under: two callers or two routes never share one."""
+        scope = orjson.dumps([self.caller, self.route, self.key])
+        return "client:" + hashlib.sha256(scope).hexdigest()[:40]
+
+
+async def _client_key(
+    request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
+) -> ClientKey | None:
+    if idempotency_key is None:
+        return None
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    return ClientKey(idempotency_key, f"{principal.role}:{principal.subject}", f"{request.method} {route}")
+
+
+#: The request's `Idempotency-Key`, scoped to its caller and route (None without one).
+ScopedIdempotencyKey = Annotated[ClientKey | None, Depends(_client_key)]
 
 
 async def run_together(*calls: Awaitable[Any]) -> list[Any]:

@@ -1,10 +1,12 @@
 """The ProductService client: names and prices of skus, via route256's `/get_product`.
 
 The real service is slow and rate limited, so every lookup goes through, in order:
-1. the Redis cache (a hit costs no request);
-2. single flight: one caller per sku fetches, in this process (a shared future) and across
+1. the Redis cache (a hit costs no request), names and prices for a minute, "no such sku" for five;
+2. the sku listing (`known_skus`): a sku it does not list is unknown without a request; a sku it
+   cannot vouch for (no listing to be had) is charged to the caller's quota (`LookupQuota`);
+3. single flight: one caller per sku fetches, in this process (a shared future) and across
    replicas (a Redis lock); the others wait for its answer in the cache;
-3. the shared rate limit (GCRA in Redis), then the request itself, with a timeout, retried on
+4. the shared rate limit (GCRA in Redis), then the request itself, with a timeout, retried on
    420, 429, 5xx and network errors with exponential backoff and full jitter.
 A failure is cached for a moment too, so waiters get the same answer and an outage answers fast.
 """
@@ -12,59 +14,45 @@ A failure is cached for a moment too, so waiters get the same answer and an outa
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
 from redis.asyncio import Redis
 
-from checkout.shopping.ratelimit import RateLimitExceeded, SharedRateLimiter
-from checkout.shopping.redis_guard import redis_failures_are_503
-from shopcommon.problems import ServiceUnavailable
+from checkout.shopping.known_skus import KnownSkus, Verdicts
+from checkout.shopping.product_service import ProductInfo, ProductService, ProductServiceUnavailable, Retries
+from checkout.shopping.ratelimit import LookupQuota, SharedRateLimiter
+from checkout.shopping.redis_guard import RELEASE_IF_OWNER, redis_failures_are_503
 
-log = logging.getLogger(__name__)
+__all__ = ["ProductClient", "ProductClientConfig", "ProductInfo", "ProductServiceUnavailable"]
 
-_RETRYABLE = frozenset({420, 429})
 #: How long a failure stays cached: waiters share it and new callers fail fast during an outage.
 _FAILURE_TTL_MS = 1000
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
-@dataclass(frozen=True)
-class ProductInfo:
-    name: str
-    price: int
-
-
-class ProductServiceUnavailable(ServiceUnavailable):
-    title, slug = "ProductService unavailable", "product-service-unavailable"
-
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 @dataclass(frozen=True)
 class ProductClientConfig:
     token: str
     cache_ttl: float = 60.0
-    missing_ttl: float = 5.0
+    #: How long a "no such sku" answer stays cached (a later listing that names the sku overrides it).
+    missing_ttl: float = 300.0
+    #: How long a listing of ProductService's skus may say "no such sku" (0: no listing).
+    known_skus_max_age: float = 10.0
+    #: Skus per `/list_skus` request: ProductService's largest page (a shorter one ends the listing).
+    list_page: int = 10_000
+    #: Lookups a minute one caller may cause of skus the listing cannot vouch for (0: no quota).
+    lookup_quota: int = 20
     tries: int = 3
     timeout: float = 2.0
     backoff: float = 0.1
     backoff_max: float = 2.0
     concurrency: int = 5
     prefix: str = "checkout:"
-
-
-class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
 
 
 class ProductClient:
@@ -75,8 +63,21 @@ class ProductClient:
         self.redis = redis
         self.limiter = limiter
         self.config = config
+        retries = Retries(
+            tries=config.tries, timeout=config.timeout, backoff=config.backoff, backoff_max=config.backoff_max
+        )
+        self.service = ProductService(http, limiter, token=config.token, retries=retries)
         self._inflight: dict[int, asyncio.Future[ProductInfo | None]] = {}
-        self._release = redis.register_script(_RELEASE)
+        self._release = redis.register_script(RELEASE_IF_OWNER)
+        self.known = KnownSkus(
+            redis,
+            self.service.list_skus,
+            prefix=config.prefix,
+            max_age=config.known_skus_max_age,
+            page_size=config.list_page,
+            lock_ttl=self.service.longest_call() * 2,
+        )
+        self.quota = LookupQuota(redis, f"{config.prefix}lookup-quota:", per_minute=config.lookup_quota)
 
     def _key(self, sku: int) -> str:
         return f"{self.config.prefix}product:{sku}"
@@ -84,26 +85,46 @@ class ProductClient:
     def _lock_key(self, sku: int) -> str:
         return f"{self.config.prefix}product-lock:{sku}"
 
-    async def get_product(self, sku: int) -> ProductInfo | None:
+    async def get_product(self, sku: int, *, caller: str | None = None) -> ProductInfo | None:
         """The product, or None when ProductService does not know the sku."""
-        return (await self.get_products([sku]))[sku]
+        return (await self.get_products([sku], caller=caller))[sku]
 
-    async def get_products(self, skus: Iterable[int]) -> dict[int, ProductInfo | None]:
+    async def get_products(self, skus: Iterable[int], *, caller: str | None = None) -> dict[int, ProductInfo | None]:
+        """Names and prices; None for skus ProductService does not know. `caller` (`user:<id>`,
+        `ip:<address>`) is charged for lookups the sku listing cannot vouch for; None charges nobody."""
         wanted = list(dict.fromkeys(skus))
         if not wanted:
             return {}
         with redis_failures_are_503():
-            return await self._get_products(wanted)
+            return await self._get_products(wanted, caller)
 
-    async def _get_products(self, wanted: list[int]) -> dict[int, ProductInfo | None]:
+    async def vet(self, sku: int, *, caller: str) -> bool:
+        """Whether a lookup of `sku` is worth making: False when the listing says it does not exist;
+        a sku the listing cannot vouch for is charged to `caller` (429 beyond the quota)."""
+        with redis_failures_are_503():
+            verdicts = await self.known.classify([sku])
+            if sku in verdicts.unknown:
+                return False
+            if sku not in verdicts.known:
+                await self.quota.charge(caller, 1)
+        return True
+
+    async def _get_products(self, wanted: list[int], caller: str | None) -> dict[int, ProductInfo | None]:
         cached = await self.redis.mget([self._key(s) for s in wanted])
         found: dict[int, ProductInfo | None] = {}
-        missing: list[int] = []
+        unsure: list[int] = []
+        missing_since: dict[int, float] = {}
         for sku, raw in zip(wanted, cached, strict=True):
             if raw is None:
-                missing.append(sku)
+                unsure.append(sku)
+                continue
+            value = orjson.loads(raw)
+            if value.get("missing"):
+                missing_since[sku] = float(value.get("at", 0))
+                unsure.append(sku)
             else:
-                found[sku] = _decode(raw)
+                found[sku] = _decode(value)
+        missing = await self._worth_fetching(unsure, missing_since, caller, found) if unsure else []
         if missing:
             limit = asyncio.Semaphore(self.config.concurrency)
 
@@ -118,6 +139,33 @@ class ProductClient:
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
         return {sku: found[sku] for sku in wanted}
+
+    async def _worth_fetching(
+        self,
+        unsure: list[int],
+        missing_since: dict[int, float],
+        caller: str | None,
+        found: dict[int, ProductInfo | None],
+    ) -> list[int]:
+        """The skus to ask ProductService for; the others go into `found` as unknown.
+
+        A cached "no such sku" stands unless a listing taken since names the sku (it was created).
+        """
+        verdicts: Verdicts = await self.known.classify(unsure)
+        fetch: list[int] = []
+        for sku in unsure:
+            listed_since_missing = sku in verdicts.known and missing_since.get(sku, 0.0) < verdicts.listed_at
+            if sku in verdicts.unknown or (sku in missing_since and not listed_since_missing):
+                found[sku] = None
+            else:
+                fetch.append(sku)
+        unvouched = sum(1 for sku in fetch if sku not in verdicts.known)
+        if caller is not None and unvouched:
+            await self.quota.charge(caller, unvouched)
+        outdated = [self._key(sku) for sku in fetch if sku in missing_since]
+        if outdated:
+            await self.redis.delete(*outdated)
+        return fetch
 
     async def _load(self, sku: int) -> ProductInfo | None:
         """In-process single flight: one coroutine per sku does the work, the rest share its future."""
@@ -148,20 +196,19 @@ class ProductClient:
 
     async def _load_shared(self, sku: int) -> ProductInfo | None:
         """Across replicas: whoever holds the sku's lock fetches; the others watch the cache."""
-        cfg = self.config
-        lock_ttl = cfg.tries * (cfg.timeout + cfg.backoff_max) + self.limiter.max_wait_us / 1e6 + 1
+        lock_ttl = self.service.longest_call()
         deadline = time.monotonic() + lock_ttl + 1
         pause = 0.005
         while True:
             raw = await self.redis.get(self._key(sku))
             if raw is not None:
-                return _decode(raw)
+                return _decode(orjson.loads(raw))
             owner = uuid.uuid4().hex
             if await self.redis.set(self._lock_key(sku), owner, nx=True, px=int(lock_ttl * 1000)):
                 try:
                     # The previous holder may have filled the cache between our look and our lock.
                     raw = await self.redis.get(self._key(sku))
-                    return _decode(raw) if raw is not None else await self._fetch_and_cache(sku)
+                    return _decode(orjson.loads(raw)) if raw is not None else await self._fetch_and_cache(sku)
                 finally:
                     await self._release(keys=[self._lock_key(sku)], args=[owner])
             if time.monotonic() > deadline:
@@ -171,83 +218,18 @@ class ProductClient:
 
     async def _fetch_and_cache(self, sku: int) -> ProductInfo | None:
         try:
-            product = await self._fetch(sku)
+            product = await self.service.get_product(sku)
         except ProductServiceUnavailable as exc:
             await self.redis.set(self._key(sku), orjson.dumps({"error": exc.detail}), px=_FAILURE_TTL_MS)
             raise
         ttl = self.config.cache_ttl if product is not None else self.config.missing_ttl
-        value = {"name": product.name, "price": product.price} if product else {"missing": True}
+        value = {"name": product.name, "price": product.price} if product else {"missing": True, "at": time.time()}
         if ttl > 0:
             await self.redis.set(self._key(sku), orjson.dumps(value), px=max(1, int(ttl * 1000)))
         return product
 
-    async def _fetch(self, sku: int) -> ProductInfo | None:
-        cfg = self.config
-        reason = "no attempt made"
-        for attempt in range(cfg.tries):
-            try:
-                await self.limiter.acquire()
-            except RateLimitExceeded as exc:
-                raise ProductServiceUnavailable(
-                    "ProductService rate limit is saturated; try again shortly",
-                    retry_after=SharedRateLimiter.retry_after(exc),
-                ) from exc
-            try:
-                return await self._request(sku)
-            except _Retry as retry:
-                reason = str(retry)
-                if attempt + 1 < cfg.tries:
-                    await asyncio.sleep(self._backoff(attempt, retry.retry_after))
-        log.warning("ProductService failed for sku %s after %d tries: %s", sku, cfg.tries, reason)
-        raise ProductServiceUnavailable(f"ProductService did not answer for sku {sku}: {reason}")
 
-    def _backoff(self, attempt: int, retry_after: float) -> float:
-        cfg = self.config
-        jittered = random.uniform(0, min(cfg.backoff_max, cfg.backoff * 2**attempt))
-        return max(jittered, min(retry_after, cfg.backoff_max))
-
-    async def _request(self, sku: int) -> ProductInfo | None:
-        try:
-            # httpx times each phase apart; this bounds the whole exchange.
-            async with asyncio.timeout(self.config.timeout):
-                resp = await self.http.post(
-                    "/get_product", json={"token": self.config.token, "sku": sku}, timeout=self.config.timeout
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise _Retry(f"timed out after {self.config.timeout}s") from exc
-        except httpx.TransportError as exc:
-            raise _Retry(f"unreachable ({type(exc).__name__})") from exc
-        status = resp.status_code
-        if status == 200:
-            return _parse_product(resp)
-        if status == 404:
-            return None
-        if status in _RETRYABLE or status >= 500:
-            raise _Retry(f"answered {status}", _retry_after(resp))
-        log.error("ProductService refused sku %s with %s: %s", sku, status, resp.text[:200])
-        raise ProductServiceUnavailable(f"ProductService refused the request ({status})")
-
-
-def _parse_product(resp: httpx.Response) -> ProductInfo:
-    try:
-        body = resp.json()
-        name, price = body["name"], body["price"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _Retry("answered a malformed body") from exc
-    if not isinstance(name, str) or not isinstance(price, int) or isinstance(price, bool) or price < 0:
-        raise _Retry("answered a malformed body")
-    return ProductInfo(name=name, price=price)
-
-
-def _retry_after(resp: httpx.Response) -> float:
-    try:
-        return max(0.0, float(resp.headers.get("Retry-After", "0")))
-    except ValueError:
-        return 0.0
-
-
-def _decode(raw: bytes | str) -> ProductInfo | None:
-    value = orjson.loads(raw)
+def _decode(value: dict[str, Any]) -> ProductInfo | None:
     if "error" in value:
         raise ProductServiceUnavailable(f"ProductService is failing: {value['error']}")
     if value.get("missing"):

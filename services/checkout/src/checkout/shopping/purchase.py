@@ -1,8 +1,8 @@
 """Checkout: turn a cart (or a list of items) into a LOMS order at the prices the customer saw.
 
-The order is created with an `Idempotency-Key`: the client's own when given, otherwise one naming
-the cart's version. Two checkouts of one cart therefore send the same key and LOMS makes one
-order. The cart is emptied only once the order holds its reservation, and only if it is still the
+The order is created with an `Idempotency-Key`: the client's own when given (scoped to its caller
+and route, `ClientKey.scoped`), otherwise one naming the cart's version. Two checkouts of one cart
+therefore send the same key and LOMS makes one order. The cart is emptied only once the order holds its reservation, and only if it is still the
 version that was ordered. A failed reservation keeps the cart and moves its version on, so the
 next attempt is a new order rather than a replay of the failed one.
 """
@@ -10,7 +10,6 @@ next attempt is a new order rather than a replay of the failed one.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
@@ -21,9 +20,9 @@ from redis.exceptions import RedisError
 
 from checkout.shopping import cart_store
 from checkout.shopping.carts import read_cart, seen_prices
-from checkout.shopping.deps import Shopping
+from checkout.shopping.deps import ClientKey, Shopping, user_caller
 from checkout.shopping.redis_guard import redis_failures_are_503
-from shopcommon.problems import Conflict, NotFound
+from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,17 @@ class UnknownSkus(NotFound):
     title, slug = "Unknown sku", "unknown-sku"
 
 
-async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None) -> dict[str, Any]:
+class KeyReused(UnprocessableEntity):
+    title, slug = "Idempotency-Key reused with a different request", "idempotency-key-reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was first used with a different request body.",
+            errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}],
+        )
+
+
+async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey | None) -> dict[str, Any]:
     """`{order_id, status}`; a failed reservation raises ReservationFailed (409) and keeps the cart."""
     if client_key:
         replay = await _replay(shop, user_id, client_key)
@@ -65,7 +74,7 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: str | None)
         raise EmptyCart("There is nothing in the cart to check out")
     prices = await _cart_prices(shop, cart)
     items = [{"sku": line.sku, "count": line.count, "price": prices[line.sku]} for line in cart.lines]
-    key = _scoped_key("cart", user_id, client_key) if client_key else f"cart:{user_id}:v{cart.version}"
+    key = client_key.scoped() if client_key else f"cart:{user_id}:v{cart.version}"
     order = await _place(shop, user_id=user_id, items=items, key=key)
     if order["status"] in PLACED:
         await _advance_cart(shop, cart, empty=True)
@@ -83,7 +92,7 @@ async def _cart_prices(shop: Shopping, cart: cart_store.Cart) -> dict[int, int]:
     prices = await seen_prices(shop, cart)
     unseen = [line.sku for line in cart.lines if line.sku not in prices]
     if unseen:
-        products = await shop.products.get_products(unseen)
+        products = await shop.products.get_products(unseen, caller=user_caller(cart.user_id))
         gone = sorted(sku for sku, product in products.items() if product is None)
         if gone:
             raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, gone))}", skus=gone)
@@ -92,13 +101,13 @@ async def _cart_prices(shop: Shopping, cart: cart_store.Cart) -> dict[int, int]:
 
 
 async def order_items(
-    shop: Shopping, *, user_id: int, items: list[dict[str, int]], client_key: str | None
+    shop: Shopping, *, user_id: int, items: list[dict[str, int]], client_key: ClientKey | None
 ) -> dict[str, Any]:
     """An order straight from items (the Opply and Django seeds), at ProductService's prices now."""
     counts: dict[int, int] = {}
     for item in items:
         counts[item["sku"]] = counts.get(item["sku"], 0) + item["count"]
-    products = await shop.products.get_products(counts)
+    products = await shop.products.get_products(counts, caller=user_caller(user_id))
     unknown = sorted(sku for sku, product in products.items() if product is None)
     if unknown:
         raise UnknownSkus(f"not in the catalogue: skus {', '.join(map(str, unknown))}", skus=unknown)
@@ -106,36 +115,37 @@ async def order_items(
         {"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
         for sku, count in sorted(counts.items())
     ]
-    key = _scoped_key("items", user_id, client_key) if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
+    key = client_key.scoped() if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
     order = await _place(shop, user_id=user_id, items=priced, key=key)
     if order["status"] == FAILED:
         await _raise_failed(shop, order, priced)
     return {"order_id": order["order_id"], "status": order["status"]}
 
 
-def _replay_key(shop: Shopping, user_id: int, client_key: str) -> str:
-    return f"{shop.redis_prefix}checkout-replay:{_scoped_key('cart', user_id, client_key)}"
+def _replay_key(shop: Shopping, client_key: ClientKey) -> str:
+    return f"{shop.redis_prefix}checkout-replay:{client_key.scoped()}"
 
 
-async def _replay(shop: Shopping, user_id: int, client_key: str) -> dict[str, Any] | None:
-    """The answer a checkout with this key already got: the cart it emptied cannot be sent again."""
+async def _replay(shop: Shopping, user_id: int, client_key: ClientKey) -> dict[str, Any] | None:
+    """The answer a checkout with this key already got: the cart it emptied cannot be sent again.
+    The same key for another user's cart is another request (422), as LOMS answers it."""
     with redis_failures_are_503():
-        raw = await shop.redis.get(_replay_key(shop, user_id, client_key))
-    return None if raw is None else dict(orjson.loads(raw))
+        raw = await shop.redis.get(_replay_key(shop, client_key))
+    if raw is None:
+        return None
+    record = orjson.loads(raw)
+    if record.get("user_id") != user_id:
+        raise KeyReused()
+    return dict(record["result"])
 
 
-async def _remember(shop: Shopping, user_id: int, client_key: str, result: dict[str, Any]) -> None:
+async def _remember(shop: Shopping, user_id: int, client_key: ClientKey, result: dict[str, Any]) -> None:
+    record = orjson.dumps({"user_id": user_id, "result": result})
     try:
-        await shop.redis.set(_replay_key(shop, user_id, client_key), orjson.dumps(result), ex=REPLAY_TTL)
+        await shop.redis.set(_replay_key(shop, client_key), record, ex=REPLAY_TTL)
     except RedisError:
         # The order exists: answer it. A retry with this key then finds an empty cart (409), not a new order.
-        log.warning("could not remember the answer of checkout key %s", client_key, exc_info=True)
-
-
-def _scoped_key(route: str, user_id: int, client_key: str) -> str:
-    """The client's key, scoped to its user and route (LOMS sees checkout as the one caller)."""
-    digest = hashlib.sha256(client_key.encode()).hexdigest()[:32]
-    return f"client:{route}:{user_id}:{digest}"
+        log.warning("could not remember the answer of checkout key %s", client_key.scoped(), exc_info=True)
 
 
 async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], key: str) -> dict[str, Any]:

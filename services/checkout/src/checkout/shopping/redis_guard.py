@@ -10,6 +10,9 @@ from redis.exceptions import RedisError
 
 from shopcommon.problems import ServiceUnavailable
 
+#: Delete a lock only while we still hold it (KEYS[1]: the lock, ARGV[1]: our token).
+RELEASE_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
 
 class RedisUnavailable(ServiceUnavailable):
     title, slug = "Redis unavailable", "redis-unavailable"

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from checkout.shopping import purchase
-from checkout.shopping.deps import ShoppingDep, own_user_id, user_acting_for
-from checkout.shopping.router_rpc import IdempotencyKey
+from checkout.shopping.deps import IdempotencyKey, ScopedIdempotencyKey, ShoppingDep, own_user_id, user_acting_for
 from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage, UserId
 from shopcommon.auth import OrdersReader, OrdersWriter, Scope, roles_doc
 from shopcommon.pagination import CursorQuery
@@ -59,7 +58,7 @@ async def get_order(order_id: OrderPath, principal: OrdersReader, shop: Shopping
     status_code=201,
     openapi_extra=WRITERS,
     responses={
-        **problem_responses(401, 403, 404, 409, 422, 503),
+        **problem_responses(401, 403, 404, 409, 422, 429, 503),
         202: {"description": "The reservation has not settled yet: `status` is `new`"},
     },
     summary="An order straight from items, at today's prices; waits for the reservation",
@@ -69,7 +68,7 @@ async def create_order(
     principal: OrdersWriter,
     shop: ShoppingDep,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
     user_id = own_user_id(principal) if body.user_id is None else user_acting_for(principal, body.user_id)
     items = [item.model_dump() for item in body.items]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from checkout.identity.web import client_ip
 from checkout.shopping import carts, catalogue, purchase
-from checkout.shopping.deps import CurrentUserId, ShoppingDep
-from checkout.shopping.router_rpc import IdempotencyKey
+from checkout.shopping.deps import CurrentUserId, ScopedIdempotencyKey, ShoppingDep, address_caller
 from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult, Count, Price, Product
 from shopcommon.auth import roles_doc
 from shopcommon.db import SessionDep
@@ -26,7 +26,7 @@ SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
     response_model=Cart,
     tags=["cart"],
     openapi_extra=PEOPLE,
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(401, 403, 429, 503),
     summary="My cart, with live names and prices",
 )
 async def get_cart(user_id: CurrentUserId, shop: ShoppingDep) -> dict[str, Any]:
@@ -38,7 +38,7 @@ async def get_cart(user_id: CurrentUserId, shop: ShoppingDep) -> dict[str, Any]:
     response_model=CartLine,
     tags=["cart"],
     openapi_extra=PEOPLE,
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
 )
 async def add_cart_item(
@@ -70,13 +70,13 @@ async def remove_cart_item(
     tags=["cart"],
     openapi_extra=PEOPLE,
     responses={
-        **problem_responses(401, 403, 409, 422, 503),
+        **problem_responses(401, 403, 409, 422, 429, 503),
         202: {"description": "The reservation has not settled yet: `status` is `new`"},
     },
     summary="Order the cart: waits for the reservation, then empties the cart",
 )
 async def checkout_cart(
-    user_id: CurrentUserId, shop: ShoppingDep, response: Response, idempotency_key: IdempotencyKey = None
+    user_id: CurrentUserId, shop: ShoppingDep, response: Response, idempotency_key: ScopedIdempotencyKey
 ) -> dict[str, Any]:
     result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)
     if result["status"] == purchase.NEW:
@@ -115,7 +115,7 @@ async def list_products(
     response_model=Product,
     tags=["products"],
     openapi_extra=PUBLIC,
-    responses=problem_responses(404, 422, 503),
+    responses=problem_responses(404, 422, 429, 503),
 )
-async def get_product(sku: SkuPath, shop: ShoppingDep) -> dict[str, Any]:
-    return await catalogue.get_product(shop, sku=sku)
+async def get_product(sku: SkuPath, shop: ShoppingDep, address: Annotated[str, Depends(client_ip)]) -> dict[str, Any]:
+    return await catalogue.get_product(shop, sku=sku, caller=address_caller(address))

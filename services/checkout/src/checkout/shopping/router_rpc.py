@@ -5,12 +5,12 @@ A `service` or `manager` caller may name any `user`; everyone else only themself
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 
 from checkout.shopping import carts, purchase
-from checkout.shopping.deps import ShoppingDep, user_acting_for
+from checkout.shopping.deps import ScopedIdempotencyKey, ShoppingDep, user_acting_for
 from checkout.shopping.schemas import CartLineRequest, Empty, RpcCart, RpcPurchase, UserRequest
 from shopcommon.auth import OrdersWriter, Scope, roles_doc
 from shopcommon.db import SessionDep
@@ -18,14 +18,13 @@ from shopcommon.problems import problem_responses
 
 router = APIRouter(tags=["route256 checkout"])
 ANYONE_FOR_SELF = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 @router.post(
     "/addToCart",
     response_model=Empty,
     openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Add units of an sku to a user's cart, if LOMS has them in stock",
 )
 async def add_to_cart(
@@ -53,7 +52,7 @@ async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, sessi
     "/listCart",
     response_model=RpcCart,
     openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
     summary="A user's cart with names and prices from ProductService, and its total",
 )
 async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> dict[str, Any]:
@@ -66,11 +65,11 @@ async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDe
     "/purchase",
     response_model=RpcPurchase,
     openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 409, 422, 503),
+    responses=problem_responses(401, 403, 409, 422, 429, 503),
     summary="Order everything in a user's cart through LOMS",
 )
 async def purchase_cart(
-    body: UserRequest, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
+    body: UserRequest, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: ScopedIdempotencyKey
 ) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)

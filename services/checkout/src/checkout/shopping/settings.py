@@ -1,6 +1,6 @@
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from shopcommon.settings import is_placeholder, shared
@@ -24,8 +24,18 @@ class ShoppingSettings(BaseSettings):
     product_concurrency: int = 5
     #: Seconds a product's name and price stay cached in Redis.
     product_cache_ttl: float = 60.0
-    #: Seconds an "unknown sku" answer stays cached.
-    product_missing_ttl: float = 5.0
+    #: Seconds an "unknown sku" answer stays cached (a later sku listing naming the sku overrides it).
+    product_missing_ttl: float = 300.0
+    #: Seconds a listing of ProductService's skus (`/list_skus`, kept in Redis for every replica) may
+    #: say a sku it lacks does not exist, without asking. A sku missing from an older listing
+    #: refreshes it, at most once per this interval: a new product is known within it. 0 = no listing.
+    product_known_skus_max_age: float = Field(10.0, ge=0)
+    #: Skus per `/list_skus` request: ProductService's largest page (product-stub's is 10,000); a
+    #: shorter page ends the listing, so this must not exceed what ProductService answers.
+    product_list_page: int = Field(10_000, ge=1, le=10_000)
+    #: Lookups a minute one caller (a user; an anonymous client by its address) may cause of skus
+    #: the listing cannot vouch for (no listing to be had); beyond it 429 with Retry-After. 0 = off.
+    product_lookup_quota: int = Field(20, ge=0)
     #: Tries per product (the first and the retries) on 420, 429, 5xx and network errors.
     product_tries: int = 3
     #: Timeout of one ProductService request, seconds.

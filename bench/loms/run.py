@@ -41,6 +41,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from loms.domain.limits import MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU
 from shopcommon.devstack.databases import create_database
 from shopcommon.devstack.launcher import uvicorn_argv
 from shopcommon.devstack.processes import ManagedProcess, wait_for
@@ -336,7 +337,11 @@ PGBENCH_VALUES = {
     # LOMS takes ids from the orders' sequence ahead, in blocks; the statement names it once
     "order_id": "nextval(pg_get_serial_sequence('orders', 'id'))",
     "lock_skus": "ARRAY[:sku1, :sku2]",
+    "lock_users": "ARRAY[:user]",
     "user_id": ":user",
+    # LOMS's defaults (`loms.domain.limits`): what one user may hold unpaid
+    "max_unpaid_orders": str(MAX_UNPAID_ORDERS),
+    "max_unpaid_units": str(MAX_UNPAID_UNITS_PER_SKU),
     "total_price": ":total",
     "now": ":now",
     "deadline": ":deadline",

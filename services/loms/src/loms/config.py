@@ -3,6 +3,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from loms.domain.limits import MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU, UnpaidLimits
 from shopcommon.settings import ServiceSettings
 
 Seconds = Annotated[float, Field(gt=0)]
@@ -36,6 +37,11 @@ class Settings(ServiceSettings):
 
     #: How long an order may stay `awaiting payment` before the expiry worker cancels it.
     payment_timeout: Seconds = 600.0
+    #: What one user may hold unpaid (`new` or `awaiting payment`) at once, whoever creates the
+    #: orders for them (`domain/limits.py`); beyond either limit a create is refused with 409.
+    max_unpaid_orders: Annotated[int, Field(ge=1, le=1_000_000)] = MAX_UNPAID_ORDERS
+    #: Units of one sku across the user's unpaid orders (an order of more is refused whole).
+    max_unpaid_units_per_sku: Annotated[int, Field(ge=1, le=1_000_000_000)] = MAX_UNPAID_UNITS_PER_SKU
     #: The longest `Prefer: wait=N` honoured (RFC 7240); larger values are capped.
     max_prefer_wait: Annotated[int, Field(ge=0, le=30)] = 30
 
@@ -70,3 +76,7 @@ class Settings(ServiceSettings):
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
     idempotency_stale_after: Seconds = 60.0
     idempotency_retention: Seconds = 86_400.0
+
+    @property
+    def unpaid_limits(self) -> UnpaidLimits:
+        return UnpaidLimits(self.max_unpaid_orders, self.max_unpaid_units_per_sku)

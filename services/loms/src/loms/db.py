@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from loms.domain.limits import UnpaidLimits
 from loms.services.placing import OrderPlacer
 from shopcommon.db import plain_url
 
@@ -96,6 +97,7 @@ class Db:
         *,
         order_lanes: int = 0,
         order_batch_max: int = 1,
+        unpaid_limits: UnpaidLimits = UnpaidLimits(),
     ) -> Db:
         writers = await asyncpg.create_pool(
             plain_url(url),
@@ -109,7 +111,11 @@ class Db:
         placer = None
         if order_lanes:
             placer = OrderPlacer(
-                writers, lanes=min(order_lanes, order_writers), max_batch=order_batch_max, wake_relay=relays.waker
+                writers,
+                lanes=min(order_lanes, order_writers),
+                max_batch=order_batch_max,
+                wake_relay=relays.waker,
+                limits=unpaid_limits,
             )
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers, relays, placer)
 

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.order_writers,
             order_lanes=settings.order_lanes,
             order_batch_max=settings.order_batch_max,
+            unpaid_limits=settings.unpaid_limits,
         )
         app.state.background = BackgroundTasks()
         try:

@@ -1,6 +1,8 @@
 """Business errors: each carries the HTTP status a client sees (409 for the wrong state, 404 for a
 missing or someone else's order), so the API layer never translates them."""
 
+from typing import Any
+
 from shopcommon.problems import Conflict, NotFound
 
 
@@ -25,3 +27,32 @@ class PaymentDeadlinePassed(Conflict):
 
     def __init__(self, order_id: int) -> None:
         super().__init__(f"Order {order_id} was not paid in time; it is being cancelled", order_id=order_id)
+
+
+class UnpaidLimitReached(Conflict):
+    """A create beyond what one user may hold unpaid (`new` or `awaiting payment`): the settings
+    `max_unpaid_orders` and `max_unpaid_units_per_sku`. `refusal` is what the recording statement
+    found: `{limit, value, held}`, with `sku` and `requested` for the units limit."""
+
+    def __init__(self, user_id: int, refusal: dict[str, Any]) -> None:
+        limit, value, held = refusal["limit"], refusal["value"], refusal["held"]
+        fields: dict[str, Any] = {"user_id": user_id, "limit": limit, "limit_value": value, "held": held}
+        if limit == "max_unpaid_orders":
+            super().__init__(
+                f"User {user_id} already holds {held} orders awaiting payment, the most allowed "
+                f"(max_unpaid_orders = {value}); pay or cancel one first.",
+                title="Too many orders awaiting payment",
+                slug="too-many-unpaid-orders",
+                **fields,
+            )
+            return
+        sku, requested = refusal["sku"], refusal["requested"]
+        super().__init__(
+            f"User {user_id} holds {held} units of sku {sku} in orders awaiting payment and asks for "
+            f"{requested} more; at most {value} may be held (max_unpaid_units_per_sku = {value}).",
+            title="Too many units of a sku awaiting payment",
+            slug="too-many-unpaid-units",
+            sku=sku,
+            requested=requested,
+            **fields,
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +54,7 @@ _GET = text("""
            state = 'running' AND updated_at < now() - make_interval(secs => :stale_after) AS stale
     FROM idempotency_keys WHERE scope = :scope AND key = :key
 """)
+_STORED = "SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key = $2"
 _FINISH = text("""
     UPDATE idempotency_keys SET state = 'done', response_status = :status, response_body = :body, updated_at = now()
     WHERE scope = :scope AND key = :key
@@ -75,6 +77,11 @@ async def get(conn: AsyncConnection, *, scope: str, key: str, stale_after: float
     return StoredKey(
         row.request_hash, row.state, row.response_status, row.response_body, row.resource_id, bool(row.stale)
     )
+
+
+async def stored(conn: asyncpg.Connection, *, scope: str, key: str) -> bool:
+    """Whether the key is stored (on a writer connection)."""
+    return await conn.fetchval(_STORED, scope, key) is not None
 
 
 async def finish(conn: AsyncConnection, *, scope: str, key: str, status: int, body: str) -> None:

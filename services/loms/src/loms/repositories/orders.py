@@ -13,6 +13,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.domain.items import OrderItem
+from loms.domain.limits import UnpaidLimits
 from loms.domain.order import Order
 from loms.domain.statuses import CancelReason, OrderStatus
 from loms.pg import Sql
@@ -41,8 +42,20 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
     )
 
 
+def admission_call(users: str, counting: str) -> str:
+    """The call that admits an order of `:user_id` when `counting` and the user stays within what
+    they may hold unpaid (`domain/limits.py`), after taking the locks of the users `users` names
+    (migration 0003's `loms_unpaid_refusal`): NULL, or the refusal as jsonb. Shared with
+    `repositories/placement.py`."""
+    return f"""loms_unpaid_refusal(CAST({users} AS bigint[]), CAST(:user_id AS bigint), CAST(:skus AS bigint[]),
+               CAST(:counts AS bigint[]), CAST(:max_unpaid_orders AS int), CAST(:max_unpaid_units AS int), {counting})"""
+
+
 def insert_sql(with_idempotency: bool, notify: bool) -> str:
-    """The create statement of an order answered at once (without `Prefer: wait`)."""
+    """The create statement of an order answered at once (without `Prefer: wait`): recorded as
+    `new` if the user may hold one more unpaid order with these lines (`refused` is NULL), else
+    nothing is written and `refused` says which limit was reached. Counting `new` orders too
+    makes the check at record time exact, though the reservation comes later."""
     # The key is stored with the order it created. A concurrent duplicate waits on the key's
     # primary key and then fails with a unique violation, rolling its whole statement back.
     idem = (
@@ -53,9 +66,11 @@ def insert_sql(with_idempotency: bool, notify: bool) -> str:
         if with_idempotency
         else ""
     )
-    return f"""WITH new_order AS (
+    return f"""WITH admission AS MATERIALIZED (
+        SELECT {admission_call("ARRAY[CAST(:user_id AS bigint)]", "true")} AS refused
+    ), new_order AS (
         INSERT INTO orders (user_id, status, total_price, created_at, updated_at)
-        VALUES (:user_id, 'new', :total_price, :now, :now)
+        SELECT :user_id, 'new', :total_price, :now, :now FROM admission WHERE admission.refused IS NULL
         RETURNING id
     ), lines AS (
         INSERT INTO order_items (order_id, sku, count, price)
@@ -68,7 +83,10 @@ def insert_sql(with_idempotency: bool, notify: bool) -> str:
                CAST(:ev_request_id AS varchar)
         FROM new_order
     ){idem}
-    SELECT id{", " + NOTIFY if notify else ""} FROM new_order"""
+    SELECT (SELECT id FROM new_order) AS id, CAST(admission.refused AS text) AS refused{
+        ", (SELECT " + NOTIFY + " FROM new_order)" if notify else ""
+    }
+    FROM admission"""
 
 
 _INSERTS = {(key, notify): Sql(insert_sql(key, notify)) for key in (False, True) for notify in (False, True)}
@@ -76,6 +94,15 @@ _INSERTS = {(key, notify): Sql(insert_sql(key, notify)) for key in (False, True)
 
 class KeyTaken(Exception):
     """The idempotency key of a create is already stored; nothing was written."""
+
+
+class Refused(Exception):
+    """The user holds as much unpaid as they may; nothing was written. `refusal` names the limit
+    (see `domain.errors.UnpaidLimitReached`)."""
+
+    def __init__(self, refusal: dict[str, Any]) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
 
 
 async def insert_new(
@@ -88,13 +115,17 @@ async def insert_new(
     event: dict[str, Any],
     topic: str,
     request_id: str | None,
+    limits: UnpaidLimits,
     idempotency: dict[str, str] | None = None,
     notify: bool = True,
 ) -> int:
-    """One statement (atomic even in autocommit): the order, its lines, its event, its key.
+    """One statement (atomic even in autocommit): the order, its lines, its event, its key; or
+    `Refused` with nothing written when the user holds as much unpaid as `limits` allow.
     `notify=False` leaves waking the relay to the reservation that follows within milliseconds."""
     params: dict[str, Any] = {
         "user_id": user_id,
+        "max_unpaid_orders": limits.orders,
+        "max_unpaid_units": limits.units_per_sku,
         "total_price": total_price,
         "now": now,
         "skus": [i.sku for i in items],
@@ -104,15 +135,17 @@ async def insert_new(
         "ev_topic": topic,
         "ev_request_id": request_id,
     }
-    if idempotency is None:
-        return int(await _INSERTS[False, notify].fetchval(conn, params))
-    params.update({f"idem_{k}": v for k, v in idempotency.items()})
+    if idempotency is not None:
+        params.update({f"idem_{k}": v for k, v in idempotency.items()})
     try:
-        return int(await _INSERTS[True, notify].fetchval(conn, params))
+        [row] = await _INSERTS[idempotency is not None, notify].fetch(conn, params)
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "pk_idempotency_keys":
+        if idempotency is not None and exc.constraint_name == "pk_idempotency_keys":
             raise KeyTaken from exc
         raise
+    if row["id"] is None:
+        raise Refused(orjson.loads(row["refused"]))
+    return int(row["id"])
 
 
 _CLAIM_NEXT = Sql(f"""

@@ -16,6 +16,13 @@ locked already.
 
 The reservation itself is that of `repositories/reservations.py`: all lines or none, each line
 from the warehouses with the most available first (ties to the lower id).
+
+An order is placed only while its user stays within what they may hold unpaid
+(`domain/limits.py`); otherwise nothing is written for it and `refused` names the limit. The
+count is made after a per-user lock (migration 0003's `loms_unpaid_refusal`), which the batch's
+first statement takes for all the users of the batch, in one order, right after the stock: two
+batches never wait for each other's users in a circle either, and an order created without
+`Prefer: wait` (`repositories/orders.py`, which takes its user's lock alone) is counted too.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ import asyncpg
 import orjson
 
 from loms.domain.items import OrderItem
+from loms.domain.limits import UnpaidLimits
 from loms.pg import Sql
+from loms.repositories.orders import admission_call
 from loms.repositories.outbox import NOTIFY
 from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall_ctes
 
@@ -47,13 +56,19 @@ PLACE_SQL = f"""
         SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
         WHERE s.sku = ANY(CAST(:lock_skus AS bigint[]))
         ORDER BY s.sku, s.warehouse_id FOR UPDATE
-    ), go AS MATERIALIZED (
+    ), fresh AS MATERIALIZED (
         -- After the locks, whatever the key: the test reads `locked`, so the planner cannot
         -- decide it first and skip them (the batch's first statement locks for the whole batch).
-        SELECT 1 AS go FROM (SELECT count(*) AS n FROM locked) l WHERE NOT EXISTS (
+        SELECT NOT EXISTS (
             SELECT 1 FROM idempotency_keys k
             WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar) AND l.n >= 0
-        )
+        ) AS fresh FROM (SELECT count(*) AS n FROM locked) l
+    ), admission AS MATERIALIZED (
+        -- Then the users' locks (the first statement takes the batch's), and what the user holds
+        -- unpaid counted after them, for an order whose key is not stored.
+        SELECT fresh.fresh, {admission_call(":lock_users", "fresh.fresh")} AS refused FROM fresh
+    ), go AS MATERIALIZED (
+        SELECT 1 AS go FROM admission WHERE admission.fresh AND admission.refused IS NULL
     ), {shortfall_ctes("go")}, outcome AS MATERIALIZED (
         SELECT oid.id, {SHORTAGES} AS shortages
         FROM go, oid
@@ -95,7 +110,8 @@ PLACE_SQL = f"""
                END
         FROM outcome WHERE CAST(:key_key AS varchar) IS NOT NULL
     )
-    SELECT EXISTS (SELECT 1 FROM outcome) AS placed, (SELECT shortages FROM outcome)::text AS shortages /*notify*/
+    SELECT EXISTS (SELECT 1 FROM outcome) AS placed, (SELECT shortages FROM outcome)::text AS shortages,
+           (SELECT refused FROM admission)::text AS refused /*notify*/
 """
 
 _PLACE = {notify: Sql(PLACE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)}
@@ -126,11 +142,12 @@ class Placement:
 
 @dataclass(frozen=True)
 class Placed:
-    """What became of a placement: not placed (its idempotency key was taken), reserved, or
-    failed with its shortages."""
+    """What became of a placement: not placed (its idempotency key was taken, or the user holds
+    as much unpaid as they may: `refused` names the limit), reserved, or failed with its shortages."""
 
     placed: bool
     shortages: list[dict[str, int]] | None
+    refused: dict[str, Any] | None = None
 
 
 async def next_order_ids(conn: asyncpg.Connection, count: int) -> list[int]:
@@ -138,18 +155,25 @@ async def next_order_ids(conn: asyncpg.Connection, count: int) -> list[int]:
     return [row[0] for row in await conn.fetch(_NEXT_IDS, count)]
 
 
-async def place_orders(conn: asyncpg.Connection, batch: Sequence[Placement], *, notify: bool) -> list[Placed]:
+async def place_orders(
+    conn: asyncpg.Connection, batch: Sequence[Placement], *, notify: bool, limits: UnpaidLimits = UnpaidLimits()
+) -> list[Placed]:
     """Place the orders of `batch` in order, in one transaction and one round trip; one result
     each. Any error rolls back the whole batch (nothing is written), and is raised."""
     lock_skus = sorted({i.sku for p in batch for i in p.items})
+    lock_users = sorted({p.user_id for p in batch})
     args = []
     for n, p in enumerate(batch):
         skus = [i.sku for i in p.items]
         scope, key, request_hash = p.key if p.key else (None, None, None)
         params = {
             "order_id": p.order_id,
-            # The first statement locks the stock of the whole batch; the others find it locked.
+            # The first statement locks the stock and the users of the whole batch; the others
+            # find them locked.
             "lock_skus": lock_skus if n == 0 else skus,
+            "lock_users": lock_users if n == 0 else [],
+            "max_unpaid_orders": limits.orders,
+            "max_unpaid_units": limits.units_per_sku,
             "key_scope": scope,
             "key_key": key,
             "key_hash": request_hash,
@@ -169,4 +193,11 @@ async def place_orders(conn: asyncpg.Connection, batch: Sequence[Placement], *, 
         }
         args.append(_PLACE[notify].args(params))
     rows = await conn.fetchmany(_PLACE[notify].text, args)
-    return [Placed(row["placed"], orjson.loads(row["shortages"]) if row["shortages"] else None) for row in rows]
+    return [
+        Placed(
+            row["placed"],
+            orjson.loads(row["shortages"]) if row["shortages"] else None,
+            orjson.loads(row["refused"]) if row["refused"] else None,
+        )
+        for row in rows
+    ]

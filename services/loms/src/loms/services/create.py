@@ -22,7 +22,7 @@ import orjson
 from loms.config import Settings
 from loms.db import Db
 from loms.domain import events
-from loms.domain.errors import OrderNotFound
+from loms.domain.errors import OrderNotFound, UnpaidLimitReached
 from loms.domain.items import OrderItem, total_price
 from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
@@ -119,8 +119,10 @@ async def place(db: Db, settings: Settings, request: CreateRequest) -> Answer:
         )
 
     _, placed = await db.placer.place(build, len(items))
+    if placed.refused is not None:
+        raise UnpaidLimitReached(request.user_id, placed.refused)
     if not placed.placed:
-        # Only a stored key stops a placement.
+        # Otherwise only a stored key stops a placement.
         assert idem is not None
         return await answer_duplicate(db, settings, idem)
     if placed.shortages is None:
@@ -151,12 +153,18 @@ async def record_and_reserve(
             event=event,
             topic=settings.order_events_topic,
             request_id=request.request_id,
+            limits=settings.unpaid_limits,
             idempotency=idem.params() if idem else None,
             # The reservation right after notifies for both events; an intake worker needs the wake-up.
             notify=not settings.inline_reservation,
         )
     except orders.KeyTaken:
         return None
+    except orders.Refused as refused:
+        # A repeat of a create that was recorded is answered as one, whatever the user holds now.
+        if idem is not None and await keys.stored(conn, scope=idem.scope, key=idem.key):
+            return None
+        raise UnpaidLimitReached(request.user_id, refused.refusal) from None
     order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
     if request.wait is None:
         if settings.inline_reservation:

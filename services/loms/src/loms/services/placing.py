@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from loms.domain.limits import UnpaidLimits
 from loms.repositories import placement
 from loms.repositories.placement import Placed, Placement
 from shopcommon.problems import ServiceUnavailable
@@ -72,10 +73,13 @@ class OrderPlacer:
         lanes: int,
         max_batch: int,
         wake_relay: Callable[[], Callable[[], None] | None],
+        limits: UnpaidLimits = UnpaidLimits(),
     ) -> None:
         """`wake_relay()` gives what to call after a commit to wake this process's relay, or None
-        when none runs here: the batch's commit then notifies (see `db.RelayWakeups`)."""
+        when none runs here: the batch's commit then notifies (see `db.RelayWakeups`). An order
+        of a user who holds as much unpaid as `limits` allow is not placed (`Placed.refused`)."""
         self._pool = pool
+        self._limits = limits
         self._lanes = lanes
         self._max_batch = max_batch
         self._wake_relay = wake_relay
@@ -179,7 +183,9 @@ class OrderPlacer:
     async def _place(self, conn: asyncpg.Connection, batch: Sequence[Placement]) -> list[Placed]:
         for attempt in range(1, RETRIES_AFTER_CONFLICT + 2):
             try:
-                results = await placement.place_orders(conn, batch, notify=self._wake_relay() is None)
+                results = await placement.place_orders(
+                    conn, batch, notify=self._wake_relay() is None, limits=self._limits
+                )
             except asyncpg.PostgresError as exc:
                 if not _conflict(exc) or attempt > RETRIES_AFTER_CONFLICT:
                     raise

@@ -60,9 +60,11 @@ _FINISH = text("""
     WHERE scope = :scope AND key = :key
 """)
 _FORGET = text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key AND state = 'running'")
+#: Keys deleted per statement of a purge: each batch is a short transaction of its own.
+PURGE_BATCH = 5000
 _PURGE = text("""
     DELETE FROM idempotency_keys WHERE ctid IN (
-        SELECT ctid FROM idempotency_keys WHERE created_at < :before LIMIT 5000)
+        SELECT ctid FROM idempotency_keys WHERE created_at < :before LIMIT :limit)
 """)
 
 
@@ -93,6 +95,7 @@ async def forget(conn: AsyncConnection, *, scope: str, key: str) -> None:
     await conn.execute(_FORGET, {"scope": scope, "key": key})
 
 
-async def purge(conn: AsyncConnection, before: datetime) -> int:
-    result = await conn.execute(_PURGE, {"before": before})
+async def purge(conn: AsyncConnection, before: datetime, limit: int = PURGE_BATCH) -> int:
+    """Delete up to `limit` keys created before `before`; how many were deleted."""
+    result = await conn.execute(_PURGE, {"before": before, "limit": limit})
     return int(result.rowcount or 0)

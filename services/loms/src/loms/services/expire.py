@@ -27,8 +27,15 @@ async def expire_due(engine: AsyncEngine, *, settings: Settings) -> int:
         return len(due)
 
 
-async def purge_old_records(engine: AsyncEngine, *, settings: Settings) -> int:
-    """Forget idempotency keys past their retention."""
-    now = utcnow()
-    async with engine.begin() as conn:
-        return await idempotency.purge(conn, now - timedelta(seconds=settings.idempotency_retention))
+async def purge_old_records(engine: AsyncEngine, *, settings: Settings, batch: int = idempotency.PURGE_BATCH) -> int:
+    """Forget every idempotency key past its retention, `batch` at a time, each batch a transaction
+    of its own (short locks, bounded WAL), until a batch comes back short: however many orders
+    arrived since the last pass, one pass clears what has expired. The number forgotten."""
+    before = utcnow() - timedelta(seconds=settings.idempotency_retention)
+    forgotten = 0
+    while True:
+        async with engine.begin() as conn:
+            deleted = await idempotency.purge(conn, before, batch)
+        forgotten += deleted
+        if deleted < batch:
+            return forgotten

@@ -1,0 +1,184 @@
+"""Booking requests (public), the customer's own bookings, and the staff's work on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bookings.api.deps import (
+    ConnDep,
+    EngineDep,
+    IdempotencyKey,
+    Manager,
+    MaybeCaller,
+    Now,
+    ReadConnDep,
+    SinkDep,
+    answer_response,
+    idempotency_request,
+)
+from bookings.api.schemas import MAX_ID, BookingCreate, BookingOut, BookingPage
+from bookings.domain.booking import Action
+from bookings.domain.statuses import ACTIVE_STATUSES, BookingStatus
+from bookings.repositories.bookings import BookingFilter
+from bookings.services import staff
+from bookings.services.idempotency import Answer, run_once
+from bookings.services.requests import BookingRequest, request_booking
+from shopcommon.auth import BEARER_SECURITY, Principal, Role, require_roles, roles_doc
+from shopcommon.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from shopcommon.problems import problem_responses
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+BookingId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Customer = Annotated[Principal, require_roles(Role.CUSTOMER)]
+Reader = Annotated[Principal, require_roles(Role.CUSTOMER, Role.MANAGER)]
+MANAGERS = roles_doc(Role.MANAGER)
+#: Anyone; a token, when sent, must be valid (a bad one is 401, not a guest).
+OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (may book directly)"],
+        "security": [{}, *BEARER_SECURITY]}  # fmt: skip
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=BookingOut,
+    openapi_extra=OPEN,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Request a booking",
+    description=(
+        "A guest's request is `pending` until staff confirm or reject it; it does not take the table off "
+        "the search. It needs an email address or a phone number (or both); it starts in the future "
+        "(within a year) and lasts 30 minutes to 8 hours; the price in force now is kept on the booking. "
+        "The acknowledging email carries a single-use cancel link. A closed table is 409, an unknown one 404.\n\n"
+        'A manager\'s `"status": "confirmed"` books the table directly: 409 when a confirmed booking of '
+        "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`)."
+    ),
+)
+async def create_booking(
+    body: BookingCreate,
+    request: Request,
+    caller: MaybeCaller,
+    engine: EngineDep,
+    sink: SinkDep,
+    now: Now,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    wanted = BookingRequest(
+        table_id=body.table_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        name=body.name,
+        email=body.email,
+        phone=body.phone,
+        direct=body.status == "confirmed",
+    )
+
+    async def operation(conn: AsyncConnection) -> Answer:
+        booking = await request_booking(conn, sink, wanted, caller=caller, now=now)
+        return Answer.of(201, BookingOut.of(booking).model_dump(mode="json"))
+
+    idem = idempotency_request(caller, request, idempotency_key, body.model_dump(mode="json"))
+    return answer_response(await run_once(engine, idem, operation))
+
+
+@router.get(
+    "",
+    response_model=BookingPage,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(400, 401, 403, 422),
+    summary="List bookings (staff)",
+    description=(
+        "In start order. Without `status`, the active ones (pending and confirmed). `from`/`to`: bookings "
+        "overlapping `[from, to)`."
+    ),
+)
+async def list_bookings(
+    _: Manager,
+    conn: ReadConnDep,
+    status: BookingStatus | None = None,
+    table_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    starts_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    ends_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> BookingPage:
+    where = BookingFilter((status,) if status else ACTIVE_STATUSES, table_id, starts_from, ends_before)
+    position = decode_cursor(cursor, "s", "i")
+    after = (datetime.fromisoformat(position["s"]), int(position["i"])) if position else None
+    page, following = await staff.list_bookings(conn, where, after=after, limit=limit)
+    next_cursor = encode_cursor({"s": following[0].isoformat(), "i": following[1]}) if following else None
+    return BookingPage(items=[BookingOut.of(b) for b in page], next_cursor=next_cursor)
+
+
+@router.get(
+    "/mine",
+    response_model=BookingPage,
+    openapi_extra=roles_doc(Role.CUSTOMER),
+    responses=problem_responses(400, 401, 403, 422),
+    summary="My bookings",
+    description="The bookings requested with the caller's customer token, newest first, every status.",
+)
+async def my_bookings(
+    caller: Customer, conn: ReadConnDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+) -> BookingPage:
+    position = decode_cursor(cursor, "b")
+    user_id = caller.user_id or 0
+    page, before = await staff.list_mine(conn, user_id, before_id=int(position["b"]) if position else None, limit=limit)
+    return BookingPage(
+        items=[BookingOut.of(b) for b in page], next_cursor=encode_cursor({"b": before}) if before else None
+    )
+
+
+@router.get(
+    "/{booking_id}",
+    response_model=BookingOut,
+    openapi_extra={"x-roles": ["manager", "customer (own bookings)"]},
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_booking(booking_id: BookingId, caller: Reader, conn: ReadConnDep) -> BookingOut:
+    return BookingOut.of(await staff.get_booking(conn, booking_id, caller=caller))
+
+
+STAFF_ACTION: dict[str, Any] = {
+    "response_model": BookingOut,
+    "openapi_extra": MANAGERS,
+    "responses": problem_responses(401, 403, 404, 409, 422),
+}
+
+
+@router.post(
+    "/{booking_id}/confirm",
+    summary="Confirm a booking",
+    description=(
+        "`pending` -> `confirmed`. 409 when a confirmed booking of the same table overlaps (the database "
+        "refuses it, whoever confirms first), when the booking is not pending, or when its time is over."
+    ),
+    **STAFF_ACTION,
+)
+async def confirm_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
+    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.CONFIRM, now=now))
+
+
+@router.post(
+    "/{booking_id}/reject",
+    summary="Reject a booking",
+    description="`pending` -> `rejected`; 409 from any other status.",
+    **STAFF_ACTION,
+)
+async def reject_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
+    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.REJECT, now=now))
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    summary="Cancel a booking (staff)",
+    description="`pending` or `confirmed` -> `cancelled` with `cancelled_by: staff`, even once it has started; 409 otherwise.",
+    **STAFF_ACTION,
+)
+async def cancel_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
+    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.CANCEL, now=now))

@@ -1,0 +1,92 @@
+"""What routes receive: the database, the event sink, the clock, the (optional) caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bookings.config import Settings
+from bookings.services.events import EventSink
+from bookings.services.idempotency import Answer, IdempotencyRequest, fingerprint
+from shopcommon.auth import Principal, Role, authenticate, bearer_credentials, require_roles
+from shopcommon.problems import PROBLEM_MEDIA_TYPE
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_KEY_DOC = (
+    "Makes the request safe to retry: scoped to the caller (a guest without a token is one caller) and the "
+    "route, the same key with the same body replays the first answer (`Idempotent-Replayed: true`), with a "
+    "different body answers 422, and while the first request is still running answers 409. Use a random UUID."
+)
+
+
+def engine_of(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def sink_of(request: Request) -> EventSink:
+    settings: Settings = request.app.state.settings
+    return EventSink(settings.booking_events_topic, settings.public_url)
+
+
+async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request, committed before the response leaves."""
+    async with engine_of(request).begin() as conn:
+        yield conn
+
+
+async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
+    """Reads without BEGIN/COMMIT round trips."""
+    async with engine_of(request).connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller of a public route: None without credentials; a bad token is still 401."""
+    if request.headers.get("authorization") is None and not request.cookies.get("access_token"):
+        return None
+    return await authenticate(request, bearer_credentials(request))
+
+
+ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
+ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
+SinkDep = Annotated[EventSink, Depends(sink_of)]
+EngineDep = Annotated[AsyncEngine, Depends(engine_of)]
+Now = Annotated[datetime, Depends(utc_now)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+Manager = Annotated[Principal, require_roles(Role.MANAGER)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=IDEMPOTENCY_KEY_DOC,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+    ),
+]
+
+
+def idempotency_request(
+    caller: Principal | None, request: Request, key: str | None, payload: object
+) -> IdempotencyRequest | None:
+    if key is None:
+        return None
+    who = f"{caller.role}:{caller.subject}" if caller is not None else "guest"
+    scope = f"{who} {request.method} {request.url.path}"
+    return IdempotencyRequest(scope=scope, key=key, request_hash=fingerprint(payload))
+
+
+def answer_response(answer: Answer) -> Response:
+    media_type = PROBLEM_MEDIA_TYPE if answer.status >= 400 else "application/json"
+    headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=headers)

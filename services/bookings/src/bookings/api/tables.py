@@ -1,0 +1,130 @@
+"""Tables: the public search and table pages; managers add, change, close and price them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import AwareDatetime
+
+from bookings.api.deps import ConnDep, Manager, MaybeCaller, Now, ReadConnDep
+from bookings.api.schemas import (
+    MAX_ID,
+    Price,
+    PriceCreate,
+    PriceOut,
+    Seats,
+    TableCreate,
+    TableList,
+    TableOut,
+    TableUpdate,
+)
+from bookings.domain.statuses import TableKind
+from bookings.repositories.tables import TableRow, TableSearch
+from bookings.services import tables
+from bookings.services.tables import NewTable
+from shopcommon.auth import Role
+from shopcommon.problems import Forbidden, problem_responses
+
+router = APIRouter(prefix="/api/v1/tables", tags=["tables"])
+PUBLIC = {"x-roles": ["public"]}
+MANAGERS = {"x-roles": ["manager"]}
+TableId = Annotated[int, Path(ge=1, le=MAX_ID)]
+WINDOW_DOC = (
+    "With `ends_at`: only tables that no confirmed booking holds anywhere in `[starts_at, ends_at)` "
+    "(pending requests do not hold a table). ISO 8601 with an offset; encode `+` as `%2B` in a URL."
+)
+
+
+def _table_out(row: TableRow) -> TableOut:
+    return TableOut(
+        table_id=row.table_id, name=row.name, kind=row.kind, seats=row.seats, price=row.price, bookable=row.bookable
+    )
+
+
+@router.get(
+    "",
+    response_model=TableList,
+    openapi_extra=PUBLIC,
+    responses=problem_responses(403, 422),
+    summary="Search tables",
+    description=(
+        "The bookable tables of a kind, with at least `seats` seats, whose price in force now lies in "
+        "`[min_price, max_price]`, ordered by seats, then price. Every parameter is optional."
+    ),
+)
+async def search_tables(
+    request: Request,
+    caller: MaybeCaller,
+    kind: TableKind | None = None,
+    seats: Annotated[Seats | None, Query(description="At least this many seats.")] = None,
+    min_price: Price | None = None,
+    max_price: Price | None = None,
+    starts_at: Annotated[AwareDatetime | None, Query(description=WINDOW_DOC)] = None,
+    ends_at: Annotated[AwareDatetime | None, Query(description="The end of the window (exclusive).")] = None,
+    include_closed: Annotated[bool, Query(description="Closed tables too (managers only).")] = False,
+) -> Response:
+    if include_closed and (caller is None or caller.role != Role.MANAGER):
+        raise Forbidden("Only managers see closed tables")
+    query = TableSearch(kind, seats, min_price, max_price, starts_at, ends_at, include_closed)
+    found = await tables.search(request.app.state.pg, query)
+    # The hot path: dataclasses straight to JSON, no model round trip (see bench/bookings).
+    return Response(orjson.dumps({"items": found}), media_type="application/json")
+
+
+@router.get("/{table_id}", response_model=TableOut, openapi_extra=PUBLIC, responses=problem_responses(404, 422))
+async def get_table(table_id: TableId, conn: ReadConnDep) -> TableOut:
+    return _table_out(await tables.get_table(conn, table_id))
+
+
+@router.get(
+    "/{table_id}/prices",
+    response_model=list[PriceOut],
+    openapi_extra=PUBLIC,
+    responses=problem_responses(404, 422),
+    summary="Price history",
+    description="Every price of the table, oldest first, future ones included.",
+)
+async def table_prices(table_id: TableId, conn: ReadConnDep) -> list[PriceOut]:
+    return [
+        PriceOut(price=p.price, effective_from=p.effective_from) for p in await tables.price_history(conn, table_id)
+    ]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TableOut,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_table(body: TableCreate, _: Manager, conn: ConnDep) -> TableOut:
+    new = NewTable(name=body.name, kind=body.kind, seats=body.seats, price=body.price, bookable=body.bookable)
+    return _table_out(await tables.create_table(conn, new))
+
+
+@router.patch(
+    "/{table_id}",
+    response_model=TableOut,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    description="Change a table at once; `bookable: false` closes it to new requests (existing bookings stay).",
+)
+async def update_table(table_id: TableId, body: TableUpdate, _: Manager, conn: ConnDep) -> TableOut:
+    return _table_out(await tables.update_table(conn, table_id, body.model_dump(exclude_unset=True)))
+
+
+@router.post(
+    "/{table_id}/prices",
+    status_code=201,
+    response_model=PriceOut,
+    openapi_extra=MANAGERS,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Set a price",
+    description="From `effective_from` (now when omitted; never in the past). Bookings keep the price they were made at.",
+)
+async def set_price(table_id: TableId, body: PriceCreate, _: Manager, conn: ConnDep, now: Now) -> PriceOut:
+    row = await tables.set_price(conn, table_id, price=body.price, effective_from=body.effective_from, now=now)
+    return PriceOut(price=row.price, effective_from=row.effective_from)

@@ -1,0 +1,45 @@
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shopcommon.outbox import RelayTuning
+from shopcommon.settings import ServiceSettings
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKINGS_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "bookings"
+    #: Where the web pages are (checkout): the cancel link in a guest's email is
+    #: `<public_url>/bookings/cancel/<token>`. `make run` points it at the running checkout.
+    public_url: str = "http://127.0.0.1:9000"
+
+    booking_events_topic: str = "bookings.booking-events"
+    booking_events_partitions: Annotated[int, Field(ge=1, le=64)] = 3
+
+    relay_enabled: bool = True
+    #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
+    relay_sweep_interval: Seconds = 1.0
+    #: After a wake-up the relay waits this long so one batch carries what arrives meanwhile.
+    relay_linger: Annotated[float, Field(ge=0, le=1)] = 0.005
+    relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    relay_send_timeout: Seconds = 10.0
+    #: Vacuum the outbox after this many published events (0: leave it to autovacuum).
+    relay_vacuum_after: Annotated[int, Field(ge=0)] = 2_000
+
+    #: Stored `Idempotency-Key` answers are kept this long, then purged.
+    idempotency_retention: Seconds = 86_400.0
+    purge_interval: Seconds = 600.0
+
+    def relay_tuning(self) -> RelayTuning:
+        return RelayTuning(
+            topics={self.booking_events_topic: self.booking_events_partitions},
+            sweep_interval=self.relay_sweep_interval,
+            linger=self.relay_linger,
+            batch_size=self.relay_batch_size,
+            send_timeout=self.relay_send_timeout,
+            vacuum_after=self.relay_vacuum_after,
+        )

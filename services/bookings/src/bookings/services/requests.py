@@ -1,0 +1,62 @@
+"""A booking request: a guest's (pending, with a cancel link) or a manager's direct booking
+(confirmed at once, refused by the database when it overlaps another confirmed one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bookings.domain.booking import Booking
+from bookings.domain.errors import DirectBookingForbidden, TableClosed
+from bookings.domain.rules import check_booking_window
+from bookings.domain.statuses import BookingStatus
+from bookings.domain.tokens import new_cancel_token
+from bookings.repositories import bookings, tables
+from bookings.repositories.bookings import NewBooking
+from bookings.services.events import EventSink
+from shopcommon.auth import Principal, Role
+from shopcommon.problems import Conflict
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    table_id: int
+    starts_at: datetime
+    ends_at: datetime
+    name: str
+    email: str | None
+    phone: str | None
+    #: A manager's direct booking (`"status": "confirmed"`).
+    direct: bool = False
+
+
+async def request_booking(
+    conn: AsyncConnection, sink: EventSink, request: BookingRequest, *, caller: Principal | None, now: datetime
+) -> Booking:
+    if request.direct and (caller is None or caller.role != Role.MANAGER):
+        raise DirectBookingForbidden()
+    check_booking_window(request.starts_at, request.ends_at, now)
+    bookable, price = await tables.lock_for_booking(conn, request.table_id, now)
+    if not bookable:
+        raise TableClosed(request.table_id)
+    if price is None:
+        raise Conflict(f"Table {request.table_id} has no price in force yet", slug="table-not-priced")
+    token, digest = (None, None) if request.direct else new_cancel_token()
+    new = NewBooking(
+        table_id=request.table_id,
+        starts_at=request.starts_at,
+        ends_at=request.ends_at,
+        name=request.name,
+        email=request.email,
+        phone=request.phone,
+        price=price,
+        status=BookingStatus.CONFIRMED if request.direct else BookingStatus.PENDING,
+        # Only a customer's own request is theirs; a manager books for a guest.
+        user_id=caller.user_id if caller is not None and caller.role == Role.CUSTOMER else None,
+        cancel_token_hash=digest,
+    )
+    booking = await bookings.insert(conn, new)
+    await sink.record(conn, booking, previous=None, now=now, cancel_token=token)
+    return booking

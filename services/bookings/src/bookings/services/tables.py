@@ -1,0 +1,65 @@
+"""Tables: the public search, and what managers change (at once: the next search sees it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bookings.domain.rules import check_price_range, check_search_window
+from bookings.domain.statuses import TableKind
+from bookings.repositories import tables
+from bookings.repositories.tables import PriceRow, TableRow, TableSearch
+from shopcommon.problems import UnprocessableEntity
+
+
+@dataclass(frozen=True)
+class NewTable:
+    name: str
+    kind: TableKind
+    seats: int
+    price: int
+    bookable: bool = True
+
+
+async def search(pool: asyncpg.Pool, query: TableSearch) -> list[TableRow]:
+    check_search_window(query.starts_at, query.ends_at)
+    check_price_range(query.min_price, query.max_price)
+    return await tables.search(pool, query)
+
+
+async def get_table(conn: AsyncConnection, table_id: int) -> TableRow:
+    return await tables.get(conn, table_id)
+
+
+async def create_table(conn: AsyncConnection, new: NewTable) -> TableRow:
+    table_id = await tables.create(
+        conn, name=new.name, kind=new.kind, seats=new.seats, bookable=new.bookable, price=new.price
+    )
+    return await tables.get(conn, table_id)
+
+
+async def update_table(conn: AsyncConnection, table_id: int, changes: dict[str, Any]) -> TableRow:
+    """`changes`: the fields a PATCH named (name, kind, seats, bookable), already validated."""
+    await tables.update(conn, table_id, {k: str(v) if isinstance(v, TableKind) else v for k, v in changes.items()})
+    return await tables.get(conn, table_id)
+
+
+async def price_history(conn: AsyncConnection, table_id: int) -> list[PriceRow]:
+    return await tables.prices(conn, table_id)
+
+
+async def set_price(
+    conn: AsyncConnection, table_id: int, *, price: int, effective_from: datetime | None, now: datetime
+) -> PriceRow:
+    """A new price from `effective_from` (now when omitted). History is not rewritten: a price
+    cannot start in the past, since bookings already copied the price that was in force then."""
+    if effective_from is not None and effective_from < now:
+        raise UnprocessableEntity(
+            "effective_from lies in the past",
+            errors=[{"field": "effective_from", "message": "must not be in the past (omit it for now)"}],
+        )
+    return await tables.add_price(conn, table_id, price=price, effective_from=effective_from)

@@ -25,17 +25,19 @@ from shopcommon.testing.tokens import TestIssuer
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts the requests that reach the wrapped app, and can fail the first few on purpose."""
+    """Counts the requests that reach the wrapped app, and can fail the first few on purpose (or
+    every request to the paths in `refuse`)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.calls: list[str] = []
         self.fail_next: list[int] = []
+        self.refuse: set[str] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request.url.path)
-        if self.fail_next:
-            status = self.fail_next.pop(0)
+        if self.fail_next or request.url.path in self.refuse:
+            status = self.fail_next.pop(0) if self.fail_next else 503
             return httpx.Response(status, json={"title": "injected", "status": status, "detail": "injected"})
         return await self.inner.handle_async_request(request)
 
@@ -51,9 +53,9 @@ async def product_db(shop_stack: Stack, module_label: str) -> str:
 
 
 @asynccontextmanager
-async def running_app(app: Any) -> AsyncIterator[httpx.ASGITransport]:
+async def running_app(app: Any, client_address: str = "127.0.0.1") -> AsyncIterator[httpx.ASGITransport]:
     async with app.router.lifespan_context(app):
-        yield httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        yield httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(client_address, 123))
 
 
 ProductStubFactory = Callable[..., Awaitable[CountingTransport]]
@@ -148,7 +150,8 @@ async def checkout(
     checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, checkout_keys: tuple[str, str], redis_prefix: str
 ) -> AsyncIterator[CheckoutFactory]:
     """Start checkout in-process: `await checkout(product=transport, loms=transport, **settings)`.
-    A service left out is unreachable (a closed port)."""
+    A service left out is unreachable (a closed port). Checkouts started in one test share Redis
+    keys, as replicas do; `client_address` is the peer address its requests come from."""
     from checkout.config import Settings
     from checkout.main import create_app
 
@@ -158,6 +161,7 @@ async def checkout(
             *,
             product: httpx.AsyncBaseTransport | None = None,
             loms: httpx.AsyncBaseTransport | None = None,
+            client_address: str = "127.0.0.1",
             **overrides: Any,
         ) -> httpx.AsyncClient:
             nowhere = f"http://127.0.0.1:{free_port()}"
@@ -177,7 +181,7 @@ async def checkout(
             }
             app = create_app(Settings(**values))
             app.state.shopping_transports = {k: v for k, v in (("product", product), ("loms", loms)) if v}
-            transport = await stack.enter_async_context(running_app(app))
+            transport = await stack.enter_async_context(running_app(app, client_address))
             return await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://checkout", timeout=30)
             )

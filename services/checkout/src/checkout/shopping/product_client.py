@@ -76,6 +76,7 @@ class ProductClient:
             max_age=config.known_skus_max_age,
             page_size=config.list_page,
             lock_ttl=self.service.longest_call() * 2,
+            failure_hold=min(5.0, config.known_skus_max_age),
         )
         self.quota = LookupQuota(redis, f"{config.prefix}lookup-quota:", per_minute=config.lookup_quota)
 

@@ -57,7 +57,11 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
     "none, spread over warehouses). With `Prefer: wait=N` the order is recorded together with its "
     "outcome and the answer carries it: `awaiting payment`, or `failed` with `shortages` (the order "
     "stays recorded); its events are `new`, then the outcome, either way. A customer may create "
-    "orders only for themself and may not set prices.",
+    "orders only for themself and may not set prices.\n\n"
+    "A user holds at most `LOMS_MAX_UNPAID_ORDERS` (10) orders `new` or `awaiting payment`, and "
+    "`LOMS_MAX_UNPAID_UNITS_PER_SKU` (100) units of a sku across them, whoever creates them for the "
+    "user: beyond either limit the answer is 409 (`too-many-unpaid-orders`, `too-many-unpaid-units`, "
+    "with `limit` and `limit_value`) and nothing is recorded.",
 )
 async def create(request: Request) -> Response:
     # The service's hot path reads its request itself (`shopcommon.reading`): FastAPI's dependency

@@ -61,6 +61,7 @@ def as_rpc_created(answer: Answer) -> Answer:
     responses=WRITE_ERRORS,
     openapi_extra=WRITERS,
     summary="Create an order for `user`; stock is reserved right after (see `Prefer`)",
+    description="As `POST /api/v1/orders`, with its limits on what a user may hold unpaid (409 beyond them).",
 )
 async def create_order_rpc(
     body: CreateOrderRequest,

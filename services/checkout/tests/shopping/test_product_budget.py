@@ -9,8 +9,11 @@ import asyncio
 import time
 
 import httpx
+import pytest
+from redis.asyncio import Redis
 
 from checkout.shopping.product_client import ProductInfo
+from checkout.shopping.ratelimit import LookupQuota, TooManyLookups
 from product_stub.demo import demo_products
 from shopcommon.testing.tokens import TestIssuer
 
@@ -199,3 +202,15 @@ async def test_known_skus_are_still_fetched_and_cached(
     assert all(found[s] is None for s in UNKNOWN[:50])
     await client.get_products(skus + UNKNOWN[:50], caller="user:1208")
     assert product_service_calls(stub) == ["/list_skus"] + ["/get_product"] * 5
+
+
+async def test_a_request_needing_more_than_the_quota_passes_once_when_the_bucket_is_full(
+    redis: Redis, redis_prefix: str
+) -> None:
+    quota = LookupQuota(redis, f"{redis_prefix}quota:", per_minute=6)
+    await quota.charge("user:1209", 50)  # a large honest cart: slowed, not refused for good
+    with pytest.raises(TooManyLookups) as raised:
+        await quota.charge("user:1209", 1)
+    assert raised.value.status == 429
+    assert raised.value.headers == {"Retry-After": "10"}  # one lookup refills every 10 s
+    await quota.charge("user:1210", 6)

@@ -1,8 +1,10 @@
-"""A rate limit shared by every checkout replica: GCRA in one Lua script on Redis.
+"""Limits shared by every checkout replica: GCRA in Lua scripts on Redis.
 
-Each caller reserves the next free slot and is told how long to sleep until it; callers are served
-in arrival order and nobody polls. Time comes from the Redis server, so replicas with skewed clocks
-still agree. A slot further away than `max_wait` is refused, not reserved.
+`SharedRateLimiter` paces checkout's requests to ProductService: each caller reserves the next free
+slot and is told how long to sleep until it; callers are served in arrival order and nobody polls.
+A slot further away than `max_wait` is refused, not reserved. `LookupQuota` bounds what one caller
+of checkout may make it spend there: beyond the quota it is refused at once (429), never queued.
+Time comes from the Redis server, so replicas with skewed clocks still agree.
 """
 
 from __future__ import annotations

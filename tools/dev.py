@@ -44,6 +44,8 @@ def fingerprint() -> str:
 def ensure_venv(stale_lock_ok: bool) -> None:
     if sys.version_info < (3, 11):
         sys.exit("Python 3.11 or newer is needed")
+    if not (lock.DEV_LOCK.exists() and lock.INSTALLERS_LOCK.exists()):
+        sys.exit("requirements/dev.txt or installers.txt is missing: restore them from git, then `make lock`")
     problems = lock.lock_problems()
     if problems and not stale_lock_ok:
         sys.exit(

@@ -16,7 +16,7 @@ from shopcommon.problems import TooManyRequests
 from shopcommon.redis import make_redis
 from shopcommon.testing.plugin import Stack
 
-from .conftest import AppFactory, auth_as, register
+from .conftest import AppFactory, auth_as, code_in, mail_to, register
 
 
 def assert_limited(r: httpx.Response) -> None:
@@ -104,6 +104,26 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(app_client: AppFac
             r = await direct.post("/api/v1/auth/token", json=wrong, headers=via(f"192.0.2.{i}"))
             assert r.status_code == 401
         assert_limited(await direct.post("/api/v1/auth/token", json=right, headers=via("192.0.2.99")))
+
+
+async def test_one_time_code_failures_elsewhere_do_not_lock_the_owner_out(
+    app_client: AppFactory, shop_stack: Stack
+) -> None:
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    limits = {"identity_redis_prefix": prefix, "otp_verify_failures_per_account": 3, "otp_verify_failures_per_ip": 100}
+    async with app_client(ip="198.51.100.140", **limits) as owner:
+        user = await register(owner)
+        assert (await owner.post("/api/v1/auth/otp", json={"email": user["email"]})).status_code == 202
+        code = code_in((await mail_to(shop_stack.urls.mail_api_url, user["email"]))[0])
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    async with app_client(ip="198.51.100.141", **limits) as attacker:
+        for _ in range(3):
+            r = await attacker.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": wrong})
+            assert r.status_code == 401
+        assert_limited(await attacker.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code}))
+    async with app_client(ip="198.51.100.140", **limits) as owner:
+        r = await owner.post("/api/v1/auth/otp/verify", json={"email": user["email"], "code": code})
+        assert r.status_code == 200
 
 
 async def test_successful_logins_are_not_limited(app_client: AppFactory) -> None:

@@ -15,7 +15,7 @@ from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/bookings/by-token", tags=["cancel links"])
 PUBLIC = {"x-roles": ["public (the cancel token is the credential)"]}
-Token = Annotated[str, Path(max_length=256, description="The token of the cancel link (not the booking id).")]
+Token = Annotated[str, Path(description="The token of the cancel link (not the booking id).")]
 
 
 @router.get(

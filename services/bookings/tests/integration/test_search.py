@@ -1,0 +1,92 @@
+"""The public search: filters, the window, and what holds a table in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ..conftest import Auth, Database, at, booking_body
+
+
+async def found(client: httpx.AsyncClient, **params: Any) -> list[int]:
+    r = await client.get(
+        "/api/v1/tables", params={k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in params.items()}
+    )
+    assert r.status_code == 200, r.text
+    return [t["table_id"] for t in r.json()["items"]]
+
+
+@pytest.fixture(scope="module")
+async def cabins(db: Database) -> list[int]:
+    """Cabins with 7 seats (a count no other module's tables have) at three prices."""
+    return [await db.table(kind="cabin", seats=7, price=p) for p in (700, 800, 900)]
+
+
+async def test_search_filters_by_kind_seats_and_price_range(
+    client: httpx.AsyncClient, db: Database, cabins: list[int]
+) -> None:
+    room = await db.table(kind="room", seats=7, price=800)
+    assert set(await found(client, kind="cabin", seats=7, min_price=750, max_price=900)) >= {cabins[1], cabins[2]}
+    assert cabins[0] not in await found(client, kind="cabin", seats=7, min_price=750)
+    assert room not in await found(client, kind="cabin", seats=7)
+    assert not set(cabins) & set(await found(client, kind="cabin", seats=8))
+    r = (await client.get("/api/v1/tables", params={"kind": "cabin", "seats": 7})).json()["items"][0]
+    assert set(r) == {"table_id", "name", "kind", "seats", "price", "bookable"}
+
+
+async def test_the_window_excludes_exactly_the_tables_confirmed_bookings_hold(
+    client: httpx.AsyncClient, db: Database, auth: Auth, cabins: list[int]
+) -> None:
+    held, pending_only, touching, free = [await db.table(kind="room", seats=9, price=100) for _ in range(4)]
+
+    async def book(table: int, start: float, hours: float, confirm: bool) -> None:
+        r = await client.post("/api/v1/bookings", json=booking_body(table, at(start, days=5), hours))
+        if confirm:
+            assert (
+                await client.post(f"/api/v1/bookings/{r.json()['booking_id']}/confirm", headers=auth.manager())
+            ).status_code == 200
+
+    await book(held, 19, 2, confirm=True)  # [19, 21) overlaps the window [20, 22)
+    await book(pending_only, 20, 2, confirm=False)  # a request does not hold the table
+    await book(touching, 17, 3, confirm=True)  # [17, 20) ends as the window starts
+    window = {"kind": "room", "seats": 9, "starts_at": at(20, days=5), "ends_at": at(22, days=5)}
+    assert set(await found(client, **window)) == {pending_only, touching, free}
+    assert set(await found(client, kind="room", seats=9)) == {held, pending_only, touching, free}
+
+
+async def test_closed_tables_are_left_out_and_only_managers_may_ask_for_them(
+    client: httpx.AsyncClient, db: Database, auth: Auth
+) -> None:
+    closed = await db.table(kind="regular", seats=11, bookable=False)
+    assert closed not in await found(client, seats=11, kind="regular")
+    r = await client.get("/api/v1/tables", params={"seats": 11, "include_closed": "true"}, headers=auth.manager())
+    assert closed in [t["table_id"] for t in r.json()["items"]]
+    assert (await client.get("/api/v1/tables", params={"include_closed": "true"})).status_code == 403
+    assert (
+        await client.get("/api/v1/tables", params={"include_closed": "true"}, headers=auth.customer())
+    ).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kind": "sofa"},
+        {"seats": 0},
+        {"seats": 100000},
+        {"min_price": -1},
+        {"max_price": 10**12},
+        {"min_price": 500, "max_price": 100},
+        {"starts_at": "2031-01-01T10:00:00"},  # no offset
+        {"starts_at": "2031-01-01T10:00:00+00:00"},  # no end
+        {"starts_at": "2031-01-01T10:00:00+00:00", "ends_at": "2031-01-01T09:00:00+00:00"},
+        {"starts_at": "2031-01-01T10:00:00+00:00", "ends_at": "2031-06-01T10:00:00+00:00"},
+        {"starts_at": "yesterday", "ends_at": "today"},
+    ],
+)
+async def test_bad_search_parameters_are_422_problems(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+    r = await client.get("/api/v1/tables", params=params)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"]

@@ -18,8 +18,10 @@ from checkout.config import Settings as CheckoutSettings
 from checkout.main import create_app as create_checkout_app
 from notifications.config import Settings
 from notifications.main import create_app
-from notifications.testing.push_service import LocalPushService
+from notifications.push_guard import DestinationGuard
+from notifications.testing.push_service import LocalPushService, local_push_guard, serve_push_service
 from notifications.testing.server import serve_app
+from notifications.testing.tls import TestCertificate
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -77,9 +79,15 @@ def topic() -> str:
     return f"loms.order-events.test-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(scope="session")
+def push_tls(tmp_path_factory: pytest.TempPathFactory) -> TestCertificate:
+    """The local push service's certificate (for `push.test` and 127.0.0.1) and its CA."""
+    return TestCertificate.issue(tmp_path_factory.mktemp("push-tls"))
+
+
 @pytest.fixture
 def settings_for(
-    shop_stack: Stack, test_issuer: TestIssuer, notifications_db: str, checkout: Checkout
+    shop_stack: Stack, test_issuer: TestIssuer, notifications_db: str, checkout: Checkout, push_tls: TestCertificate
 ) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -96,6 +104,7 @@ def settings_for(
             "retry_base_seconds": 0.2,
             "retry_max_seconds": 1.0,
             "events_topic_partitions": 2,
+            "push_ca_file": str(push_tls.ca_file),
         }
         values.update(overrides)
         return Settings(**values)
@@ -104,18 +113,21 @@ def settings_for(
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The service with its workers, served over real HTTP; a client for it."""
-    app = create_app(settings)
+async def running(
+    settings: Settings, *, push_guard: DestinationGuard | None = None
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The service with its workers, served over real HTTP; a client for it. Push endpoints are
+    checked by `push_guard`: by default the production one with a resolver that knows the
+    local push service (which lives outside the system)."""
+    app = create_app(settings, push_guard=push_guard or local_push_guard())
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         yield app, client
 
 
 @pytest.fixture(scope="module")
-async def push_service() -> AsyncIterator[LocalPushService]:
+async def push_service(push_tls: TestCertificate) -> AsyncIterator[LocalPushService]:
     service = LocalPushService()
-    async with serve_app(service.app) as url:
-        service.base_url = url
+    async with serve_push_service(service, push_tls):
         yield service
 
 

@@ -1,10 +1,14 @@
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from notifications.domain.addresses import parse_networks
 from shopcommon.devsecrets import dev_secret
 from shopcommon.settings import ServiceSettings, shared
+
+#: Where mail goes in dev mode when `SMTP_URL` is not set: the embedded catcher of `make run`.
+DEV_SMTP_URL = "smtp://127.0.0.1:1025"
 
 
 class Settings(ServiceSettings):
@@ -39,7 +43,8 @@ class Settings(ServiceSettings):
     client_secret: str = ""
     user_cache_seconds: float = 300.0
 
-    smtp_url: str = shared("SMTP_URL", "smtp://127.0.0.1:1025")
+    #: Required outside dev (startup refuses without it); dev falls back to the embedded catcher.
+    smtp_url: str = shared("SMTP_URL", "")
     smtp_timeout_seconds: float = 10.0
     #: SMTP connections a batch of e-mails is spread over.
     smtp_connections: int = 4
@@ -60,7 +65,17 @@ class Settings(ServiceSettings):
     vapid_private_key: str = ""
     vapid_subject: str = "mailto:orders@shop.example"
     push_ttl_seconds: int = 86400
-    push_timeout_seconds: float = 10.0
+    #: The overall deadline of one send: resolving, connecting, TLS, the request and the answer.
+    push_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How much of a push service's answer is read (it is only logged).
+    push_max_response_bytes: int = Field(default=4096, ge=0)
+    #: How long subscribing waits for the endpoint's host to resolve.
+    push_resolve_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Extra trusted CA certificates (PEM file) for push services, besides the public ones.
+    push_ca_file: str = ""
+    #: Networks treated as public for push endpoints, comma-separated (`127.0.0.1/32`): a push
+    #: service on this machine in dev and tests. Refused outside dev.
+    push_allowed_networks: str = ""
     max_subscriptions_per_user: int = 20
 
     #: Events (with their notifications) are forgotten after this long; 0 keeps them for ever.
@@ -70,9 +85,33 @@ class Settings(ServiceSettings):
     sse_heartbeat_seconds: float = 10.0
     sse_history_seconds: int = 600
     sse_history_max: int = 200
+    #: Open streams a user may hold across all replicas, and streams one process serves.
+    sse_max_streams_per_user: int = Field(default=5, ge=1)
+    sse_max_streams: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _push_exemptions_only_in_dev(self) -> Self:
+        networks = parse_networks(self.push_allowed_networks)  # ValueError names a bad entry
+        if networks and not self.is_dev:
+            raise ValueError(
+                "NOTIFICATIONS_PUSH_ALLOWED_NETWORKS is for dev and tests only: outside dev a push "
+                "endpoint must resolve to public addresses"
+            )
+        return self
 
     def resolved_client_secret(self) -> str:
         return self.client_secret or (dev_secret("client-notifications") if self.is_dev else "")
 
     def resolved_vapid_private_key(self) -> str:
         return self.vapid_private_key or (dev_secret("vapid-private-key") if self.is_dev else "")
+
+    def resolved_smtp_url(self) -> str:
+        """The SMTP server mail goes to; outside dev there is no default (RuntimeError)."""
+        if self.smtp_url.strip():
+            return self.smtp_url.strip()
+        if not self.is_dev:
+            raise RuntimeError(
+                "SMTP_URL must name the outgoing mail server outside dev mode "
+                "(or set NOTIFICATIONS_EMAIL_SENDER_ENABLED=false on a process that sends no e-mail)"
+            )
+        return DEV_SMTP_URL

@@ -9,12 +9,15 @@ from fastapi import FastAPI
 
 from notifications.api import notifications, push, stream
 from notifications.config import Settings
+from notifications.domain.addresses import parse_networks
 from notifications.domain.delivery import RetryPolicy
 from notifications.email.render import EmailRenderer
 from notifications.email.smtp import SmtpMailer
 from notifications.metrics import NotificationMetrics
 from notifications.push import WebPushClient, load_vapid, vapid_public_key
+from notifications.push_guard import DestinationGuard, make_push_http_client, push_ssl_context
 from notifications.stream import StreamHub
+from notifications.stream_limits import StreamLimiter
 from notifications.users import UserDirectory
 from notifications.workers.consumer import EventConsumer
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
@@ -33,7 +36,9 @@ def delivery_options(settings: Settings, max_attempts: int) -> DeliveryOptions:
     )
 
 
-def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics) -> list[DeliveryWorker]:
+def build_senders(
+    app: FastAPI, settings: Settings, metrics: NotificationMetrics, smtp_url: str
+) -> list[DeliveryWorker]:
     senders: list[DeliveryWorker] = []
     if settings.email_sender_enabled:
         http = app.state.http
@@ -50,7 +55,7 @@ def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics
                 metrics,
                 delivery_options(settings, settings.email_max_attempts),
                 users=users,
-                mailer=SmtpMailer(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+                mailer=SmtpMailer(smtp_url, timeout=settings.smtp_timeout_seconds),
                 renderer=EmailRenderer(settings.public_url),
                 sender=settings.mail_from,
                 connections=settings.smtp_connections,
@@ -58,7 +63,12 @@ def build_senders(app: FastAPI, settings: Settings, metrics: NotificationMetrics
         )
     if settings.push_sender_enabled:
         client = WebPushClient(
-            app.state.push_http, app.state.vapid, settings.vapid_subject, ttl=settings.push_ttl_seconds
+            app.state.push_http,
+            app.state.vapid,
+            settings.vapid_subject,
+            ttl=settings.push_ttl_seconds,
+            deadline_seconds=settings.push_timeout_seconds,
+            max_response_bytes=settings.push_max_response_bytes,
         )
         senders.append(
             PushSender(
@@ -93,17 +103,28 @@ def build_consumer(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    smtp_url = settings.resolved_smtp_url() if settings.email_sender_enabled else ""
     metrics = NotificationMetrics(app.state.metrics.registry)
     app.state.vapid = load_vapid(settings.resolved_vapid_private_key())
     app.state.vapid_public_key = vapid_public_key(app.state.vapid)
     app.state.http = make_http_client(timeout=5.0)
-    app.state.push_http = make_http_client(timeout=settings.push_timeout_seconds)
+    app.state.push_http = make_push_http_client(
+        app.state.push_guard,
+        timeout=settings.push_timeout_seconds,
+        ssl_context=push_ssl_context(settings.push_ca_file),
+    )
     hub = app.state.stream_hub = StreamHub(
         app.state.redis, history_seconds=settings.sse_history_seconds, history_max=settings.sse_history_max
     )
     await hub.start()
+    limiter = app.state.stream_limiter = StreamLimiter(
+        app.state.redis,
+        per_user=settings.sse_max_streams_per_user,
+        per_process=settings.sse_max_streams,
+        lease_seconds=max(30.0, 3 * settings.sse_heartbeat_seconds),
+    )
     metrics.stream_clients.set_function(lambda: hub.open_streams)
-    senders = build_senders(app, settings, metrics)
+    senders = build_senders(app, settings, metrics, smtp_url)
     workers = [sender.run() for sender in senders]
     if settings.consumer_enabled:
         workers.append(build_consumer(app, settings, metrics, senders).run())
@@ -120,14 +141,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await limiter.release_all()
         await hub.stop()
         await app.state.http.aclose()
         await app.state.push_http.aclose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, push_guard: DestinationGuard | None = None) -> FastAPI:
+    """`push_guard` replaces the one the settings describe: tests that play the push service
+    with a resolver of their own."""
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Notifications",
         description=(
@@ -146,3 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "live stream", "description": "Order status changes as Server-Sent Events"},
         ],
     )
+    app.state.push_guard = push_guard or DestinationGuard(
+        allowed_networks=parse_networks(settings.push_allowed_networks)
+    )
+    return app

@@ -1,14 +1,15 @@
 """Web push (RFC 8030): payloads encrypted as RFC 8291 requires (aes128gcm, via pywebpush) and
-signed with VAPID (RFC 8292); the push service's answer decides keep, retry or forget."""
+signed with VAPID (RFC 8292); the push service's answer decides keep, retry or forget. Where a
+push may go at all is `push_guard`'s business."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +17,13 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
 from notifications.domain.delivery import DeliveryError
+from notifications.push_guard import (
+    EndpointRefused,
+    ForbiddenDestination,
+    PushEndpoint,
+    UnresolvableHost,
+    parse_push_endpoint,
+)
 
 GONE_STATUSES = frozenset({404, 410})
 
@@ -56,29 +64,50 @@ class PushTarget:
     auth: str
 
 
-class GoneSubscription(DeliveryError):
+class UnusableSubscription(DeliveryError):
+    """The subscription can never be delivered to again: it is deleted."""
+
+
+class GoneSubscription(UnusableSubscription):
     def __init__(self, status: int) -> None:
         super().__init__(f"push service answered {status}: subscription gone", permanent=True)
 
 
 class WebPushClient:
-    def __init__(self, http: httpx.AsyncClient, vapid: Vapid02, subject: str, *, ttl: int) -> None:
+    """Sends one push per call, bounded: an overall deadline on the whole exchange (resolve,
+    connect, TLS, request, answer) and at most `max_response_bytes` of the answer read."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        vapid: Vapid02,
+        subject: str,
+        *,
+        ttl: int,
+        deadline_seconds: float = 10.0,
+        max_response_bytes: int = 4096,
+    ) -> None:
         self.http = http
         self.vapid = vapid
         self.subject = subject
         self.ttl = ttl
+        self.deadline_seconds = deadline_seconds
+        self.max_response_bytes = max_response_bytes
 
     def encrypt(self, target: PushTarget, payload: bytes) -> bytes:
         info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
         try:
             body: bytes = WebPusher(info).encode(payload, "aes128gcm")["body"]
         except (WebPushException, ValueError, binascii.Error) as exc:
-            raise DeliveryError(f"cannot encrypt for this subscription: {exc}", permanent=True) from exc
+            raise UnusableSubscription(
+                "the subscription's keys are not usable", permanent=True, detail=str(exc)
+            ) from exc
         return body
 
-    def headers(self, endpoint: str, *, urgency: str = "normal") -> dict[str, str]:
-        parts = urlsplit(endpoint)
-        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "sub": self.subject}
+    def headers(self, endpoint: PushEndpoint, *, urgency: str = "normal") -> dict[str, str]:
+        port = "" if endpoint.port == 443 else f":{endpoint.port}"
+        host = f"[{endpoint.host}]" if endpoint.address is not None and endpoint.address.version == 6 else endpoint.host
+        claims = {"aud": f"https://{host}{port}", "sub": self.subject}
         return {
             **self.vapid.sign(claims),
             "TTL": str(self.ttl),
@@ -88,22 +117,67 @@ class WebPushClient:
         }
 
     async def send(self, target: PushTarget, payload: bytes) -> None:
-        """Raises GoneSubscription on 404/410, DeliveryError otherwise when not accepted."""
+        """Raises UnusableSubscription when the subscription is beyond use (404/410, a bad endpoint
+        or keys), DeliveryError otherwise when the message was not accepted."""
+        try:
+            endpoint = parse_push_endpoint(target.endpoint)
+        except EndpointRefused as exc:
+            raise UnusableSubscription("the push endpoint is not usable", permanent=True, detail=str(exc)) from exc
         body = self.encrypt(target, payload)
         try:
-            resp = await self.http.post(target.endpoint, content=body, headers=self.headers(target.endpoint))
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"push service unreachable: {exc}", permanent=False) from exc
-        if resp.status_code in GONE_STATUSES:
-            raise GoneSubscription(resp.status_code)
-        if resp.status_code == 429 or resp.status_code >= 500:
+            async with asyncio.timeout(self.deadline_seconds):
+                status, headers, answer = await self._post(endpoint, body)
+        except ForbiddenDestination as exc:
             raise DeliveryError(
-                f"push service answered {resp.status_code}",
+                "the push endpoint's address is not allowed",
+                permanent=True,
+                detail=f"{exc.host} resolves to {', '.join(map(str, exc.addresses))}",
+            ) from exc
+        except UnresolvableHost as exc:
+            raise DeliveryError("push service not found", permanent=False, detail=str(exc)) from exc
+        except TimeoutError as exc:
+            raise DeliveryError(
+                "push service did not answer in time", permanent=False, detail=f"{self.deadline_seconds}s deadline"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError("push service unreachable", permanent=False, detail=repr(exc)) from exc
+        self._judge(status, headers, answer)
+
+    async def _post(self, endpoint: PushEndpoint, body: bytes) -> tuple[int, httpx.Headers, bytes]:
+        request = self.http.build_request("POST", endpoint.url, content=body, headers=self.headers(endpoint))
+        response = await self.http.send(request, stream=True, follow_redirects=False)
+        try:
+            answer = await read_at_most(response, self.max_response_bytes)
+        finally:
+            await response.aclose()
+        return response.status_code, response.headers, answer
+
+    @staticmethod
+    def _judge(status: int, headers: httpx.Headers, answer: bytes) -> None:
+        if status in GONE_STATUSES:
+            raise GoneSubscription(status)
+        detail = answer.decode("utf-8", "replace") or None
+        if status == 429 or status >= 500:
+            raise DeliveryError(
+                f"push service answered {status}",
                 permanent=False,
-                retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(headers.get("Retry-After")),
+                detail=detail,
             )
-        if resp.status_code >= 300:
-            raise DeliveryError(f"push service refused the message: {resp.status_code}", permanent=True)
+        if 300 <= status < 400:
+            raise DeliveryError(f"push service redirected ({status}); not followed", permanent=True, detail=detail)
+        if status >= 300 or status < 200:
+            raise DeliveryError(f"push service refused the message ({status})", permanent=True, detail=detail)
+
+
+async def read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The first `limit` bytes of the answer as sent (not decompressed); the rest is never read."""
+    received = bytearray()
+    async for chunk in response.aiter_raw():
+        received += chunk
+        if len(received) >= limit:
+            break
+    return bytes(received[:limit])
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from notifications.stream_limits import StreamPermit
+
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "notifications:user:"
@@ -118,7 +120,7 @@ class StreamHub:
                 await self._pump_task
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
 
     @contextlib.asynccontextmanager
     async def listen(self, user_id: int, confirm_timeout: float = 2.0) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
@@ -187,10 +189,21 @@ class StreamHub:
                 log.warning("stream client too slow; event %s dropped for it", event.event_id)
 
 
+#: Sent before a stream ends because its token expired: reconnect soon, with a fresh token.
+EXPIRED_FRAME = "retry: 1000\n: token expired; reconnect with a fresh token\n\n"
+
+
 async def event_stream(
-    hub: StreamHub, user_id: int, *, last_event_id: str | None, heartbeat_seconds: float
+    hub: StreamHub,
+    user_id: int,
+    *,
+    last_event_id: str | None,
+    heartbeat_seconds: float,
+    expires_at: float | None = None,
+    permit: StreamPermit | None = None,
 ) -> AsyncIterator[str]:
-    """The SSE body: replay what was missed, then live events, with comment heartbeats between."""
+    """The SSE body: replay what was missed, then live events, with comment heartbeats between,
+    until `expires_at` (the token's `exp`, Unix time) when it says so and ends."""
     async with hub.listen(user_id) as queue:
         yield "retry: 2000\n: connected\n\n"
         replayed: set[str] = set()
@@ -199,10 +212,20 @@ async def event_stream(
                 replayed.add(event.event_id)
                 yield event.frame()
         while True:
+            if permit is not None:
+                await permit.keep_alive()
+            wait = heartbeat_seconds
+            if expires_at is not None:
+                left = expires_at - time.time()
+                if left <= 0:
+                    yield EXPIRED_FRAME
+                    return
+                wait = min(wait, left)
             try:
-                event = await asyncio.wait_for(queue.get(), heartbeat_seconds)
+                event = await asyncio.wait_for(queue.get(), wait)
             except TimeoutError:
-                yield ": keepalive\n\n"
+                if expires_at is None or time.time() < expires_at:
+                    yield ": keepalive\n\n"
                 continue
             if event.event_id in replayed:
                 continue

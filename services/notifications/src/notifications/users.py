@@ -55,13 +55,15 @@ class UserDirectory:
             self.tokens.invalidate()
             resp = await self._get(user_id)
         if resp.status_code == 404:
-            raise DeliveryError(f"user {user_id} not found in checkout", permanent=True)
+            raise DeliveryError("user not found", permanent=True)
         if resp.status_code != 200:
-            raise DeliveryError(f"checkout answered {resp.status_code} for user {user_id}", permanent=False)
+            raise DeliveryError(
+                "user directory unavailable", permanent=False, detail=f"checkout answered {resp.status_code}"
+            )
         body = resp.json()
         email = str(body.get("email") or "")
         if "@" not in email:
-            raise DeliveryError(f"user {user_id} has no e-mail address", permanent=True)
+            raise DeliveryError("no e-mail address on the account", permanent=True)
         name = " ".join(str(body.get(k) or "") for k in ("first_name", "last_name")).strip()
         return Recipient(user_id=user_id, email=email, name=name or str(body.get("username") or ""))
 
@@ -70,6 +72,6 @@ class UserDirectory:
             headers = await self.tokens.headers()
             return await self.http.get(f"{self.base_url}/api/v1/users/{user_id}", headers=headers)
         except ServiceUnavailable as exc:
-            raise DeliveryError(str(exc.detail), permanent=False) from exc
+            raise DeliveryError("user directory unavailable", permanent=False, detail=str(exc.detail)) from exc
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"checkout unreachable: {exc}", permanent=False) from exc
+            raise DeliveryError("user directory unavailable", permanent=False, detail=str(exc)) from exc

@@ -22,9 +22,13 @@ async def vapid_public_key(request: Request) -> VapidPublicKeyOut:
     "/subscriptions",
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe this browser (201 new, 200 when the endpoint was known)",
+    description=(
+        "The endpoint must be an `https` URL whose host resolves to public internet addresses only "
+        "(checked again before every push); anything else is refused with 422."
+    ),
     responses={
         200: {"description": "Already subscribed; keys updated", "model": PushSubscriptionOut},
-        **problem_responses(400, 401, 403, 409, 422),
+        **problem_responses(400, 401, 403, 409, 422, 503),
     },
     openapi_extra=PEOPLE,
 )
@@ -36,7 +40,8 @@ async def subscribe(
         session,
         user_id=user_id,
         body=body,
-        allow_http=settings.is_dev,
+        guard=request.app.state.push_guard,
+        resolve_timeout=settings.push_resolve_timeout_seconds,
         max_per_user=settings.max_subscriptions_per_user,
     )
     if not created:

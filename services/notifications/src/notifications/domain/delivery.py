@@ -42,9 +42,20 @@ class RetryPolicy:
 
 
 class DeliveryError(Exception):
-    """A failed try; `permanent` ones are recorded and never retried."""
+    """A failed try; `permanent` ones are recorded and never retried.
 
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    The message is the short, neutral reason the customer reads in their notification log;
+    `detail` (exception text, a remote server's answer) goes to the server's log only.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool, retry_after: float | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.detail = detail
+
+    def for_log(self) -> str:
+        return f"{self.reason} ({self.detail})" if self.detail else self.reason

@@ -41,7 +41,7 @@ class SmtpMailer:
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP server unreachable: {exc}", permanent=False) from exc
+            raise DeliveryError("SMTP server unreachable", permanent=False, detail=str(exc)) from exc
         return smtp
 
     @staticmethod
@@ -50,11 +50,15 @@ class SmtpMailer:
             await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [err.code for err in exc.recipients]
-            raise DeliveryError(f"recipient refused: {exc}", permanent=all(c >= 500 for c in codes)) from exc
+            raise DeliveryError(
+                "recipient refused by the mail server", permanent=all(c >= 500 for c in codes), detail=str(exc)
+            ) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+            raise DeliveryError(
+                f"mail server answered {exc.code}", permanent=exc.code >= 500, detail=exc.message
+            ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP failure: {exc}", permanent=False) from exc
+            raise DeliveryError("mail server failure", permanent=False, detail=str(exc)) from exc
 
     @staticmethod
     async def close(smtp: aiosmtplib.SMTP) -> None:

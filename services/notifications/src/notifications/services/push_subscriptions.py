@@ -2,35 +2,62 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import asyncio
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.api.schemas import PushSubscriptionIn
 from notifications.push import valid_subscription_keys
+from notifications.push_guard import (
+    NOT_PUBLIC,
+    DestinationGuard,
+    EndpointRefused,
+    UnresolvableHost,
+    parse_push_endpoint,
+)
 from notifications.repositories import subscriptions
 from notifications.repositories.subscriptions import Subscription
-from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
+from shopcommon.problems import Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
+
+log = logging.getLogger(__name__)
 
 
 def _invalid(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity("The subscription is not usable.", errors=[{"field": field, "message": message}])
 
 
-def check_endpoint(endpoint: str, *, allow_http: bool) -> None:
-    parts = urlsplit(endpoint)
-    allowed = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in allowed or not parts.hostname:
-        raise _invalid("endpoint", f"must be an absolute {' or '.join(allowed)} URL")
+async def check_endpoint(endpoint: str, *, guard: DestinationGuard, resolve_timeout: float) -> None:
+    """An https URL whose host resolves, now, to public addresses only (each send checks again)."""
+    try:
+        parsed = parse_push_endpoint(endpoint)
+        async with asyncio.timeout(resolve_timeout):
+            await guard.check(parsed)
+    except UnresolvableHost as exc:
+        # Said as a refused address is: which internal names exist is not for the client to learn.
+        log.info("push endpoint host does not resolve: %s", exc)
+        raise _invalid("endpoint", NOT_PUBLIC) from exc
+    except EndpointRefused as exc:
+        raise _invalid("endpoint", str(exc)) from exc
+    except TimeoutError as exc:
+        raise ServiceUnavailable(
+            "Could not resolve the endpoint's host in time; try again", headers={"Retry-After": "5"}
+        ) from exc
 
 
 async def subscribe(
-    session: AsyncSession, *, user_id: int, body: PushSubscriptionIn, allow_http: bool, max_per_user: int
+    session: AsyncSession,
+    *,
+    user_id: int,
+    body: PushSubscriptionIn,
+    guard: DestinationGuard,
+    resolve_timeout: float,
+    max_per_user: int,
 ) -> tuple[Subscription, bool]:
     """The stored subscription and whether it is new."""
-    check_endpoint(body.endpoint, allow_http=allow_http)
     if not valid_subscription_keys(body.keys.p256dh, body.keys.auth):
         raise _invalid("keys", "p256dh must be a P-256 public key and auth a 16-byte secret, both base64url")
+    await check_endpoint(body.endpoint, guard=guard, resolve_timeout=resolve_timeout)
     existing = await subscriptions.find_by_endpoint(session, body.endpoint)
     if existing is None and await subscriptions.count_for_user(session, user_id) >= max_per_user:
         raise Conflict(f"At most {max_per_user} push subscriptions per user; delete one first")

@@ -3,6 +3,7 @@
 The push service lives outside the system, so tests run this one: it checks each message's
 VAPID signature and TTL, decrypts the payload with the subscriber's private key (RFC 8291,
 `http_ece`), records it, and answers as scripted (201 by default; 404/410/429/5xx on request).
+It is served over https (`serve_push_service`), under a host name the tests' resolver knows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import asyncio
 import os
 import uuid
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 import http_ece
@@ -21,7 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request, Response
 from py_vapid import Vapid02
 
+from notifications.domain.addresses import IPAddress
 from notifications.push import b64url
+from notifications.push_guard import DestinationGuard, UnresolvableHost
+from notifications.testing.server import serve_app
+from notifications.testing.tls import TestCertificate
+
+#: The name the local push service is reached by; `StaticResolver` maps it to this machine.
+PUSH_HOST = "push.test"
 
 
 class PushSubscriber:
@@ -63,7 +74,7 @@ class LocalPushService:
         self.subscribers: dict[str, PushSubscriber] = {}
         self.received: dict[str, list[ReceivedPush]] = defaultdict(list)
         self.attempts: dict[str, int] = defaultdict(int)
-        self.scripted: dict[str, deque[int]] = defaultdict(deque)
+        self.scripted: dict[str, deque[tuple[int, bytes]]] = defaultdict(deque)
         self.app = self._build_app()
 
     def subscriber(self) -> PushSubscriber:
@@ -72,9 +83,9 @@ class LocalPushService:
         self.subscribers[token] = sub
         return sub
 
-    def answer_next(self, subscriber: PushSubscriber, *statuses: int) -> None:
-        """The next messages to this endpoint get these statuses (then 201 again)."""
-        self.scripted[self._token(subscriber)].extend(statuses)
+    def answer_next(self, subscriber: PushSubscriber, *statuses: int, body: bytes = b"") -> None:
+        """The next messages to this endpoint get these statuses, with `body` (then 201 again)."""
+        self.scripted[self._token(subscriber)].extend((status, body) for status in statuses)
 
     def payloads(self, subscriber: PushSubscriber) -> list[dict[str, Any]]:
         return [r.payload for r in self.received[self._token(subscriber)]]
@@ -101,7 +112,8 @@ class LocalPushService:
         async def receive(token: str, request: Request) -> Response:
             self.attempts[token] += 1
             if self.scripted[token]:
-                return Response(status_code=self.scripted[token].popleft(), headers={"Retry-After": "0"})
+                status, body = self.scripted[token].popleft()
+                return Response(body, status_code=status, headers={"Retry-After": "0"})
             sub = self.subscribers.get(token)
             if sub is None:
                 return Response(status_code=404)
@@ -113,3 +125,36 @@ class LocalPushService:
             return Response(status_code=201)
 
         return app
+
+
+@asynccontextmanager
+async def serve_push_service(
+    service: LocalPushService, tls: TestCertificate, *, host: str = PUSH_HOST
+) -> AsyncIterator[str]:
+    """Serve the push service over https; its endpoints are `https://<host>:<port>/push/...`."""
+    async with serve_app(service.app, tls=tls) as url:
+        service.base_url = f"https://{host}:{url.rsplit(':', 1)[1]}"
+        yield service.base_url
+
+
+class StaticResolver:
+    """DNS for tests: fixed answers, and the calls it got."""
+
+    def __init__(self, hosts: Mapping[str, Sequence[str]]) -> None:
+        self.hosts = {name: [ip_address(a) for a in addresses] for name, addresses in hosts.items()}
+        self.calls: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.calls.append(host)
+        if host not in self.hosts:
+            raise UnresolvableHost(f"{host}: unknown to the test resolver")
+        return list(self.hosts[host])
+
+
+def local_push_guard(hosts: Mapping[str, Sequence[str]] | None = None) -> DestinationGuard:
+    """The production guard, except that `push.test` (and `hosts`) resolve here and this
+    machine's 127.0.0.1 counts as public: where the local push service lives."""
+    return DestinationGuard(
+        resolver=StaticResolver({PUSH_HOST: ["127.0.0.1"], **(hosts or {})}),
+        allowed_networks=(ip_network("127.0.0.1/32"),),
+    )

@@ -78,19 +78,19 @@ class DeliveryWorker(ABC):
                 await deliveries.mark_sent(session, item.id, recipient=recipient)
                 outcome = "sent"
             elif error.permanent or self.policy.gives_up_after(item.attempts):
-                await deliveries.mark_failed(session, item.id, error=str(error), recipient=recipient)
+                await deliveries.mark_failed(session, item.id, error=error.reason, recipient=recipient)
                 outcome = "failed"
             else:
                 delay = max(error.retry_after or 0.0, self.policy.delay_after(item.attempts))
-                await deliveries.schedule_retry(session, item.id, error=str(error), delay_seconds=delay)
+                await deliveries.schedule_retry(session, item.id, error=error.reason, delay_seconds=delay)
                 outcome = "retry"
         self.metrics.deliveries.labels(self.channel.value, outcome).inc()
-        if outcome == "sent":
+        if error is None:
             self._observe_lag(item)
         elif outcome == "failed":
-            log.warning("%s notification %s failed for good: %s", self.channel, item.id, error)
+            log.warning("%s notification %s failed for good: %s", self.channel, item.id, error.for_log())
         else:
-            log.info("%s notification %s will be retried: %s", self.channel, item.id, error)
+            log.info("%s notification %s will be retried: %s", self.channel, item.id, error.for_log())
 
     async def settle_sent(self, sent: list[tuple[Claimed, str | None]]) -> None:
         """Record several accepted deliveries at once (one round trip instead of one per item)."""

@@ -87,5 +87,5 @@ class EmailSender(DeliveryWorker):
         except DeliveryError as exc:
             return smtp, recipient, exc
         except (ValueError, LookupError) as exc:  # a stored event that no longer renders: nothing to retry
-            return smtp, recipient, DeliveryError(f"cannot render: {exc}", permanent=True)
+            return smtp, recipient, DeliveryError("cannot render the message", permanent=True, detail=str(exc))
         return smtp, recipient, None

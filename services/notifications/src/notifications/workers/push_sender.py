@@ -1,4 +1,5 @@
-"""Sends the pending web pushes; a subscription the push service no longer knows is deleted."""
+"""Sends the pending web pushes; a subscription the push service no longer knows, or one that
+cannot be sent to at all, is deleted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from notifications.domain.delivery import Channel, DeliveryError
 from notifications.domain.events import OrderStatusChanged
 from notifications.domain.messages import subject_for
 from notifications.metrics import NotificationMetrics
-from notifications.push import GoneSubscription, PushTarget, WebPushClient
+from notifications.push import PushTarget, UnusableSubscription, WebPushClient
+from notifications.push_guard import EndpointRefused, parse_push_endpoint
 from notifications.repositories import subscriptions
 from notifications.repositories.deliveries import Claimed
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
@@ -60,11 +62,11 @@ class PushSender(DeliveryWorker):
             if sub is None:
                 await self.settle(item, DeliveryError("subscription removed", permanent=True))
                 return
-            origin = sub.endpoint.split("/", 3)[2] if "://" in sub.endpoint else sub.endpoint
+            origin = endpoint_host(sub.endpoint)
             try:
                 event = OrderStatusChanged.model_validate(item.payload)
                 await self.client.send(PushTarget(sub.endpoint, sub.p256dh, sub.auth), push_payload(event))
-            except GoneSubscription as exc:
+            except UnusableSubscription as exc:
                 async with transaction(self.sessionmaker) as session:
                     await subscriptions.delete_by_id(session, sub.id)
                 await self.settle(item, exc, recipient=origin)
@@ -73,6 +75,14 @@ class PushSender(DeliveryWorker):
                 await self.settle(item, exc, recipient=origin)
                 return
             except ValueError as exc:
-                await self.settle(item, DeliveryError(f"cannot build payload: {exc}", permanent=True))
+                await self.settle(item, DeliveryError("cannot build the message", permanent=True, detail=str(exc)))
                 return
             await self.settle(item, None, recipient=origin)
+
+
+def endpoint_host(endpoint: str) -> str | None:
+    """What the log names as the recipient: the push service's host, never the (secret) path."""
+    try:
+        return parse_push_endpoint(endpoint).host
+    except EndpointRefused:
+        return None

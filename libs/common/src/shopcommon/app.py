@@ -4,6 +4,7 @@ health, readiness, metrics and a clean OpenAPI document."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from shopcommon.auth import TokenVerifier
+from shopcommon.body_limit import LIMIT_KEY, BodyLimitMiddleware
 from shopcommon.db import make_engine, make_raw_pool, make_sessionmaker
 from shopcommon.kafka import kafka_ready
 from shopcommon.logging import configure_logging
@@ -26,7 +28,9 @@ from shopcommon.reading import model_schemas
 from shopcommon.redis import make_redis
 from shopcommon.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
 ReadyCheck = Callable[[FastAPI], Awaitable[None]]
+READY_TIMEOUT = 3.0
 ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -144,6 +148,8 @@ def create_service_app(
     app.state.metrics = metrics
     app.state.ready_checks = checks
     install_problem_handlers(app)
+    # The last added runs first: every answer, a 413 too, gets its request id, log line and metrics.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(_ops_router(), include_in_schema=True)
     for router in routers:
@@ -165,6 +171,7 @@ def create_service_app(
         components["schemas"] = {**dict(sorted(schemas.items())), "Problem": PROBLEM_SCHEMA}
         schema["servers"] = [{"url": "/", "description": "this service"}]
         document_roles(schema)
+        document_body_limits(schema, settings.max_body_bytes)
         app.openapi_schema = schema
         return schema
 
@@ -183,6 +190,38 @@ def document_roles(schema: dict[str, Any]) -> None:
                 op["security"] = []
             who = "**Who may call:** " + ", ".join(f"`{r}`" for r in roles)
             op["description"] = f"{op['description']}\n\n{who}" if op.get("description") else who
+
+
+def document_body_limits(schema: dict[str, Any], default: int) -> None:
+    """Every operation that takes a body may answer 413 (`shopcommon.body_limit`); say so, with its limit."""
+    for path_item in schema.get("paths", {}).values():
+        for op in path_item.values():
+            if not isinstance(op, dict) or "requestBody" not in op:
+                continue
+            responses: dict[str, Any] = op.setdefault("responses", {})
+            if "413" in responses:
+                continue
+            limit = op.get(LIMIT_KEY, default)
+            responses["413"] = {
+                "description": f"Content too large: the request body is over {limit} bytes",
+                "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+            op["responses"] = dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
+
+
+def readiness_failure(exc: BaseException) -> str:
+    """What a readiness answer says of a failed check: a word, never the exception's text (which can
+    carry hosts, users, driver internals); the details go to the log."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, as deep as drivers wrap
+        if seen is None:
+            break
+        if isinstance(seen, TimeoutError):
+            return "timeout"
+        if isinstance(seen, OSError) or "connection" in type(seen).__name__.lower():
+            return "unreachable"
+        seen = seen.__cause__ or seen.__context__
+    return "failing"
 
 
 def _ops_router() -> APIRouter:
@@ -204,10 +243,11 @@ def _ops_router() -> APIRouter:
 
         async def run(name: str, check: ReadyCheck) -> tuple[str, str | None]:
             try:
-                await asyncio.wait_for(check(app), 3.0)
+                await asyncio.wait_for(check(app), READY_TIMEOUT)
                 return name, None
             except Exception as exc:  # any failure means "not ready"; report it, never raise
-                return name, f"{type(exc).__name__}: {exc}"[:200]
+                log.warning("readiness check %s failed: %r", name, exc)
+                return name, readiness_failure(exc)
 
         results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
         down = {name: err for name, err in results if err}

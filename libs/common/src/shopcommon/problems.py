@@ -86,6 +86,16 @@ class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service unavailable", "unavailable"
 
 
+class ProblemHTTPException(StarletteHTTPException):
+    """A problem raised where only an `HTTPException` passes through, such as from a request's
+    `receive` while FastAPI reads the body (it turns anything else into a 400)."""
+
+    def __init__(self, status: int, title: str, detail: str, slug: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
+        self.title = title
+        self.slug = slug
+
+
 def problem_body(status: int, title: str, detail: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": TYPE_BASE + (slug or _slug_for(status)),
@@ -145,6 +155,8 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, ProblemHTTPException):
+        return problem_response(exc.status_code, exc.title, exc.detail, exc.slug, exc.headers)
     status = exc.status_code
     title = _phrase(status)
     detail = exc.detail if isinstance(exc.detail, str) else title

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shopcommon.body_limit import DEFAULT_MAX_BODY_BYTES
+
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "secret", "testtoken", "dev-only", "xxx")
 
 
@@ -44,6 +46,8 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = 10
     #: Size of the plain asyncpg pool of services that use one for hot paths.
     db_raw_pool_size: int = 20
+    #: The largest request body a route accepts unless it declares its own (`shopcommon.body_limit`).
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
     redis_url: str = shared("REDIS_URL", "redis://127.0.0.1:16379/0")
     kafka_bootstrap_servers: str = shared("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 

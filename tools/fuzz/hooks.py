@@ -1,21 +1,32 @@
 """schemathesis hooks for `make fuzz` (loaded through `hooks` in schemathesis.toml).
 
-The run signs in as the demo manager and keeps that one token for every service. Nothing else is
-excluded: the databases are the run's own, so the fuzzer may delete and rewrite everything else,
-the demo manager's account is the one exception. A manager may delete its own account and change
-its own password without the current one; either would leave the later requests of the run
-signed in as an account that no longer exists (or whose sessions ended), and every finding after
-that would be noise. So a DELETE or PATCH of `/api/v1/users/{user_id}` that names the caller's own
-id (`FUZZ_OWN_USER_ID`, in any spelling the server would parse as that number) is sent to an id
-no account has instead: the request is still made, valid or not, and its answer still checked
-(a 404 for a valid one). Other managers, customers and workers, demo ones included, stay fair game.
+Two things, each as narrow as it can be; everything else the fuzzer sends and finds stands.
 
-Every request goes through `before_call`, whichever phase made it (examples, coverage, fuzzing,
-stateful), so an id learnt from `GET /api/v1/users/me` in a stateful run is caught too.
+1. The run's own account. The run signs in as the demo manager and keeps that one token for every
+   service. The databases are the run's own, so the fuzzer may delete and rewrite everything,
+   with one exception: a manager may delete its own account and change its own password without
+   the current one, and either would leave the rest of the run signed in as an account that no
+   longer exists (or whose sessions ended); every finding after that would be noise. So a DELETE
+   or PATCH of `/api/v1/users/{user_id}` naming the caller's own id (`FUZZ_OWN_USER_ID`, in any
+   spelling the server would read as that number) is sent to an id no account has instead: the
+   request is still made, valid or not, and its answer still checked (a 404 for a valid one).
+   Other accounts, the demo ones included, stay fair game. `before_call` sees every request,
+   whichever phase made it, so an id learnt from `GET /api/v1/users/me` in a stateful run is
+   caught too.
+
+2. Refusals no schema can express. `positive_data_acceptance` expects a schema-valid request to
+   be accepted. A few refusals depend on what the server issued or saw before, not on the
+   request's shape, and are documented answers: a cursor the server did not issue (400
+   `bad-cursor`: a cursor is opaque, signed by the server; a schema can bound its length and
+   alphabet but not forge one) and an `Idempotency-Key` first used with another body (422
+   `idempotency-key-reused`, by contract). Only that one check's failure is dropped, and only for
+   a problem answer of exactly that status and type; every other check still runs on those
+   responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
 """
 
 from __future__ import annotations
 
+import json
 import os
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,8 +35,13 @@ import schemathesis
 
 #: Operations that could delete or take over the run's own account.
 GUARDED = {("DELETE", "/api/v1/users/{user_id}"), ("PATCH", "/api/v1/users/{user_id}")}
-#: The largest id the document allows (`le=2**63-1`), which no account has in a throwaway database.
-NO_SUCH_USER = 2**63 - 1
+#: An id no account has in a throwaway database, and within any id range a document declares
+#: (int32, 2^53-1 or int64), so the replaced request stays as valid or invalid as it was.
+NO_SUCH_USER = 2**31 - 1
+
+PROBLEM_TYPES = "https://shop.example/problems/"
+#: (status, problem type) of refusals that depend on server state, not on the request's shape.
+STATEFUL_REFUSALS = {(400, PROBLEM_TYPES + "bad-cursor"), (422, PROBLEM_TYPES + "idempotency-key-reused")}
 
 
 def own_user_id() -> int | None:
@@ -51,3 +67,20 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     params = case.path_parameters or {}
     if denotes(params.get("user_id"), user_id):
         case.path_parameters = {**params, "user_id": NO_SUCH_USER}
+
+
+def problem_type(response: Any) -> str | None:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, TypeError):
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    """False drops the failure: only `positive_data_acceptance` on a refusal listed above."""
+    if type(failure).__name__ != "RejectedPositiveData":
+        return True
+    return (response.status_code, problem_type(response)) not in STATEFUL_REFUSALS

@@ -10,9 +10,10 @@ with that token on every request. Everything stops at the end, whatever happened
 
 Exits non-zero when schemathesis found anything on any service (or a service has no document).
 
-    FUZZ_MAX_EXAMPLES  examples per operation and phase (default 20; CI uses the default)
+    FUZZ_MAX_EXAMPLES  examples per operation and phase (default 50; CI uses the default)
     FUZZ_SEED          the hypothesis seed (default 1, so a run can be repeated; `random` for a new one)
-    FUZZ_WORKERS       schemathesis workers per service (default 2)
+    FUZZ_WORKERS       schemathesis workers per service (default 1: with more, hypothesis on Python 3.11
+                       may fail in `ast.parse` from two threads, "AST constructor recursion depth mismatch")
     FUZZ_SERVICES      only these services (space separated), e.g. "product-stub loms"
 
 Arguments after `--` go to every `schemathesis run`, e.g.
@@ -75,9 +76,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         argv, extra = argv[:cut], argv[cut + 1 :]
     parser = argparse.ArgumentParser(description="Fuzz every service's API with schemathesis.")
     parser.add_argument("services", nargs="*", default=os.environ.get("FUZZ_SERVICES", "").split())
-    parser.add_argument("--max-examples", type=int, default=env_int("FUZZ_MAX_EXAMPLES", 20))
+    parser.add_argument("--max-examples", type=int, default=env_int("FUZZ_MAX_EXAMPLES", 50))
     parser.add_argument("--seed", default=os.environ.get("FUZZ_SEED", "").strip() or "1")
-    parser.add_argument("--workers", type=int, default=env_int("FUZZ_WORKERS", 2))
+    parser.add_argument("--workers", type=int, default=env_int("FUZZ_WORKERS", 1))
     args = parser.parse_args(argv)
     if args.seed == "random":
         args.seed = str(random.SystemRandom().randrange(2**32))
@@ -160,8 +161,6 @@ def fuzz_service(
         args.seed,
         "--workers",
         str(args.workers),
-        # Hypothesis keeps what it found here and tries it first next time (a fix is checked against
-        # the very input that failed); `make clean` or removing .data/fuzz forgets it.
         "--generation-database",
         str(DATA / "examples"),
         "--report",
@@ -179,15 +178,11 @@ def fuzz_service(
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
-    examples = DATA / "examples"
-    kept_examples = DATA.parent / "fuzz-examples"
-    if examples.exists():  # everything else of the previous run goes; what hypothesis learnt stays
-        shutil.rmtree(kept_examples, ignore_errors=True)
-        examples.rename(kept_examples)
-    shutil.rmtree(DATA, ignore_errors=True)
-    DATA.mkdir(parents=True)
-    if kept_examples.exists():
-        kept_examples.rename(examples)
+    # Everything of the previous run goes but what schemathesis and hypothesis learnt, which they
+    # try first next time (so a fix is checked against the very input that failed).
+    for stale in ("stack", "system", "config", "reports"):
+        shutil.rmtree(DATA / stale, ignore_errors=True)
+    (DATA / "system").mkdir(parents=True)
 
     started = time.monotonic()
     embedded = EmbeddedStack(DATA / "stack", StackPorts.free(), durable=False, echo=False)
@@ -195,7 +190,6 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     results: list[tuple[str, int, float]] = []
     try:
         print("starting the embedded stack and the services ...", flush=True)
-        (DATA / "system").mkdir()
         stack = Stack(embedded, embedded.start(), ROOT)
         system = e2e_system().start_system(stack, DATA / "system", {"CHECKOUT_ACCESS_TOKEN_TTL": str(TOKEN_TTL)})
         print(f"up in {time.monotonic() - started:.0f}s; logs in {embedded.log_dir}", flush=True)
@@ -205,6 +199,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             "FUZZ_TOKEN": token,
             "FUZZ_OWN_USER_ID": str(user_id),
             "FUZZ_HOOKS": str(HERE / "hooks.py"),
+            "FUZZ_CACHE": str(DATA / "cache"),
             "PYTHONUNBUFFERED": "1",
         }
         chosen = args.services or list(system.services)

@@ -145,6 +145,20 @@ async def query(database_url: str, sql: str, **params: Any) -> list[Any]:
         await engine.dispose()
 
 
+async def execute(database_url: str, sql: str, **params: Any) -> None:
+    """One write to the service's database (a test sets up what only old versions could store)."""
+    from sqlalchemy import text
+
+    from shopcommon.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
     """Await `check()` until it returns something truthy (returned) or time runs out (AssertionError)."""
     import asyncio

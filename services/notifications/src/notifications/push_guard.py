@@ -63,7 +63,7 @@ def parse_push_endpoint(url: str) -> PushEndpoint:
         raise EndpointRefused(f"must be at most {MAX_ENDPOINT_LENGTH} characters")
     try:
         parsed = httpx.URL(url)
-        port = parsed.port or 443
+        port = 443 if parsed.port is None else parsed.port
         host = parsed.raw_host.decode("ascii").lower()
     except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
         raise EndpointRefused("is not a valid URL") from exc

@@ -1,17 +1,20 @@
 """Web push against a local push service that decrypts what it receives (the real one is outside)."""
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
 
 from notifications.config import Settings
 from notifications.push import b64url_decode
+from notifications.push_guard import DestinationGuard
 from notifications.testing.events import order_event, produce
-from notifications.testing.push_service import LocalPushService
+from notifications.testing.push_service import LocalPushService, local_push_guard
+from shopcommon.devstack.servers import free_port
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
-from ..conftest import eventually, query, running
+from ..conftest import eventually, execute, query, running
 
 USER = 4242
 
@@ -147,3 +150,134 @@ async def test_subscriptions_beyond_the_per_user_limit_are_refused_with_409(
         refused = await subscribe(client, second, USER + 5, test_issuer)
         again = await subscribe(client, first, USER + 5, test_issuer)
     assert (accepted.status_code, refused.status_code, again.status_code) == (201, 409, 200)
+
+
+REFUSED_ENDPOINTS = [
+    "http://push.example.com/push/abc",
+    "https://localhost/push/abc",  # resolves to loopback
+    "https://127.0.0.1/push/abc",
+    "https://[::1]/push/abc",
+    "https://10.1.2.3/push/abc",
+    "https://192.168.0.10/push/abc",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://100.64.0.1/push/abc",
+    "https://[fd00::1]/push/abc",
+    "https://[fe80::1]/push/abc",
+    "https://[::ffff:10.0.0.1]/push/abc",
+    "https://[64:ff9b::a00:1]/push/abc",
+    "https://2130706433/push/abc",
+    "https://[x/",
+    "https://h:abc/",
+    "https://h:99999/",
+    "https:///push/abc",
+    "https://user:pw@push.example.com/push/abc",
+    "https://no-such-host.invalid/push/abc",
+    "https://push.example.com/" + "a" * 3000,
+]
+
+
+async def test_subscribing_a_private_loopback_or_malformed_endpoint_is_a_422(
+    settings_for: Callable[..., Settings],
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
+) -> None:
+    keys = push_service.subscriber().subscription()["keys"]
+    # The production guard: the system's resolver, no exceptions.
+    async with running(settings_for(consumer_enabled=False), push_guard=DestinationGuard()) as (_, client):
+        answers = [
+            await subscribe(client, {"endpoint": endpoint, "keys": keys}, USER + 6, test_issuer)
+            for endpoint in REFUSED_ENDPOINTS
+        ]
+    assert [a.status_code for a in answers] == [422] * len(REFUSED_ENDPOINTS), [a.text for a in answers]
+    assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
+    assert all(a.json()["errors"][0]["field"].endswith("endpoint") for a in answers)
+    stored = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE user_id = :u", u=USER + 6)
+    assert stored[0][0] == 0
+
+
+async def test_a_host_resolving_to_a_private_address_at_send_time_gets_no_push_and_no_retry(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
+) -> None:
+    subscriber = push_service.subscriber()
+    guard = local_push_guard()
+    async with running(no_email(settings_for, loms_events_topic=topic), push_guard=guard) as (_, client):
+        assert (await subscribe(client, subscriber.subscription(), USER + 7, test_issuer)).status_code == 201
+        guard.allowed_networks = ()  # DNS now says 127.0.0.1, which is not public
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_007, USER + 7, "paid")])
+        rows = await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT status, attempts, last_error FROM notifications WHERE order_id = 30007 AND status = 'failed'",
+            )
+        )
+        await asyncio.sleep(0.5)
+        log = (await client.get("/api/v1/notifications", headers=test_issuer.auth(USER + 7, "customer"))).json()
+    assert [(r.attempts, r.last_error) for r in rows] == [(1, "the push endpoint's address is not allowed")]
+    assert push_service.tries(subscriber) == 0
+    pushes = [n for n in log["items"] if n["channel"] == "push"]
+    assert [n["last_error"] for n in pushes] == ["the push endpoint's address is not allowed"]
+
+
+async def test_a_stored_endpoint_that_is_not_a_url_fails_once_and_is_removed(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    notifications_db: str,
+) -> None:
+    keys = push_service.subscriber().subscription()["keys"]
+    await execute(
+        notifications_db,
+        "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES (:u, 'https://[x/', :p, :a)",
+        u=USER + 8,
+        p=keys["p256dh"],
+        a=keys["auth"],
+    )
+    async with running(no_email(settings_for, loms_events_topic=topic)):
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_008, USER + 8, "paid")])
+        rows = await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT attempts, last_error FROM notifications WHERE order_id = 30008 AND status = 'failed'",
+            )
+        )
+    assert [(r.attempts, r.last_error) for r in rows] == [(1, "the push endpoint is not usable")]
+    left = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE user_id = :u", u=USER + 8)
+    assert left[0][0] == 0
+
+
+async def test_the_notification_log_shows_neutral_reasons_not_remote_or_exception_text(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+) -> None:
+    refusing = push_service.subscriber()
+    push_service.answer_next(refusing, 400, body=b"Traceback (most recent call last): internal detail 10.0.0.7")
+    closed_port = free_port()
+    unreachable = {**push_service.subscriber().subscription(), "endpoint": f"https://push.test:{closed_port}/push/x"}
+    auth = test_issuer.auth(USER + 9, "customer")
+    async with running(no_email(settings_for, loms_events_topic=topic)) as (_, client):
+        assert (await subscribe(client, refusing.subscription(), USER + 9, test_issuer)).status_code == 201
+        assert (await subscribe(client, unreachable, USER + 9, test_issuer)).status_code == 201
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_009, USER + 9, "paid")])
+
+        async def both_tried() -> list[dict[str, object]]:
+            items = (await client.get("/api/v1/notifications", headers=auth)).json()["items"]
+            items = [n for n in items if n["channel"] == "push"]
+            return items if len(items) == 2 and all(n["last_error"] for n in items) else []
+
+        log = await eventually(both_tried)
+    assert sorted(n["last_error"] for n in log) == [
+        "push service refused the message (400)",
+        "push service unreachable",
+    ]
+    text = str(log)
+    assert "Traceback" not in text and "10.0.0.7" not in text and "rrno" not in text and "onnect" not in text

@@ -24,6 +24,12 @@ CANCELLED = sql_literal(BookingStatus.CANCELLED)
 def upgrade() -> None:
     # btree_gist lets one GiST index hold the table id (equality) beside the time range (overlap).
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    create_tables_and_prices()
+    create_bookings()
+    create_outbox_and_keys()
+
+
+def create_tables_and_prices() -> None:
     op.create_table(
         "tables",
         sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
@@ -51,6 +57,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(f"price BETWEEN 0 AND {MAX_PRICE}", name="ck_table_prices_price_range"),
     )
+
+
+def create_bookings() -> None:
     op.create_table(
         "bookings",
         sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
@@ -84,12 +93,22 @@ def upgrade() -> None:
         "ALTER TABLE bookings ADD CONSTRAINT ex_bookings_confirmed_no_overlap EXCLUDE USING gist "
         f"(table_id WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&) WHERE (status = {CONFIRMED})"
     )
+    # The search's "held in the window": the constraint's index leads with the table, so its pages
+    # span a table's whole calendar and a window alone prunes nothing (80 ms over 100,000 bookings);
+    # this one is ordered by time alone and finds a window's confirmed bookings in well under 1 ms.
+    op.execute(
+        "CREATE INDEX ix_bookings_confirmed_during ON bookings USING gist (tstzrange(starts_at, ends_at, '[)')) "
+        f"WHERE status = {CONFIRMED}"
+    )
     op.create_index("ix_bookings_starts_at_id", "bookings", ["starts_at", "id"])
     op.create_index("ix_bookings_table_id_starts_at", "bookings", ["table_id", "starts_at"])
     op.create_index(
         "ix_bookings_user_id_id", "bookings", ["user_id", "id"], postgresql_where=sa.text("user_id IS NOT NULL")
     )
     op.create_index("uq_bookings_cancel_token_hash", "bookings", ["cancel_token_hash"], unique=True)
+
+
+def create_outbox_and_keys() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),

@@ -90,6 +90,12 @@ bookings = Table(
         where=text(f"status = {CONFIRMED}"),
         name="ex_bookings_confirmed_no_overlap",
     ),
+    Index(
+        "ix_bookings_confirmed_during",
+        text("tstzrange(starts_at, ends_at, '[)')"),
+        postgresql_using="gist",
+        postgresql_where=text(f"status = {CONFIRMED}"),
+    ),
     Index("ix_bookings_starts_at_id", "starts_at", "id"),
     Index("ix_bookings_table_id_starts_at", "table_id", "starts_at"),
     Index("ix_bookings_user_id_id", "user_id", "id", postgresql_where=text("user_id IS NOT NULL")),

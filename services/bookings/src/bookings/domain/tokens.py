@@ -7,8 +7,6 @@ import hashlib
 import secrets
 
 TOKEN_BYTES = 32
-#: What a token looks like in a URL: unpadded base64url of TOKEN_BYTES bytes.
-TOKEN_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 
 
 def new_cancel_token() -> tuple[str, bytes]:

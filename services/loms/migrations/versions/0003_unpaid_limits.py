@@ -39,13 +39,19 @@ CREATE FUNCTION loms_unpaid_refusal(
     max_orders int, max_units int, counting boolean
 ) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    locked text;
     unpaid int;
     refused jsonb;
 BEGIN
     -- The locks first, in the order of their keys, whether or not this order is counted: a
     -- batch takes those of all its users in its first statement (see repositories/placement.py).
-    PERFORM pg_advisory_xact_lock({USER_LOCK_SPACE}, h)
-    FROM (SELECT DISTINCT hashint8(u) AS h FROM unnest(lock_users) AS u ORDER BY 1) AS keys;
+    -- One lock is taken by an assignment, which PL/pgSQL evaluates without starting a query.
+    IF cardinality(lock_users) = 1 THEN
+        locked := pg_advisory_xact_lock({USER_LOCK_SPACE}, hashint8(lock_users[1]));
+    ELSIF cardinality(lock_users) > 1 THEN
+        PERFORM pg_advisory_xact_lock({USER_LOCK_SPACE}, h)
+        FROM (SELECT DISTINCT hashint8(u) AS h FROM unnest(lock_users) AS u ORDER BY 1) AS keys;
+    END IF;
     IF NOT counting THEN
         RETURN NULL;
     END IF;
@@ -55,6 +61,16 @@ BEGIN
     IF unpaid >= max_orders THEN
         RETURN jsonb_build_object('limit', 'max_unpaid_orders', 'value', max_orders, 'held', unpaid);
     END IF;
+    IF unpaid = 0 THEN
+        -- Nothing held: only this order's own lines can be too many.
+        FOR n IN 1 .. coalesce(cardinality(skus), 0) LOOP
+            IF counts[n] > max_units THEN
+                RETURN jsonb_build_object('limit', 'max_unpaid_units_per_sku', 'value', max_units,
+                                          'sku', skus[n], 'held', 0, 'requested', counts[n]);
+            END IF;
+        END LOOP;
+        RETURN NULL;
+    END IF;
     SELECT jsonb_build_object(
                'limit', 'max_unpaid_units_per_sku', 'value', max_units,
                'sku', l.sku, 'held', l.held, 'requested', l.count)
@@ -62,8 +78,7 @@ BEGIN
     FROM (
         SELECT r.sku, r.count, coalesce((
             SELECT sum(i.count) FROM orders o JOIN order_items i ON i.order_id = o.id
-            WHERE unpaid > 0 AND o.user_id = owner
-              AND o.status IN ('new', 'awaiting payment') AND i.sku = r.sku
+            WHERE o.user_id = owner AND o.status IN ('new', 'awaiting payment') AND i.sku = r.sku
         ), 0) AS held
         FROM unnest(skus, counts) AS r(sku, count)
     ) AS l

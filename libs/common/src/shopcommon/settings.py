@@ -7,6 +7,7 @@ service (its database, its secrets) carries the service's prefix, e.g. `LOMS_DAT
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -14,8 +15,6 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopcommon.body_limit import DEFAULT_MAX_BODY_BYTES
-
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "secret", "testtoken", "dev-only", "xxx")
 
 
 class AppEnv(StrEnum):
@@ -77,6 +76,64 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+#: Shorter than this, a value is not a secret whatever it looks like.
+MIN_SECRET_LENGTH = 12
+#: Words people write where a secret belongs. A value made of nothing else (with short numbers,
+#: runs of `x` and separators between them, e.g. `my-api-secret-2024`, `changeme123`,
+#: `sk_live_xxxx`) is a placeholder; a generated secret never is (it would have to be *entirely*
+#: such words), however many `xxx` or `secret` it happens to contain.
+PLACEHOLDER_WORDS = frozenset(
+    """
+    an the my our your this that is it its here there put insert enter replace set use with for of to me
+    please only not no real actual value values dummy fake sample example examples demo default
+    defaults test tests testing testtoken temp tmp todo fixme tbd changeme change changed placeholder
+    secret secrets password passwords passwd pass pwd passphrase token tokens key keys apikey api private
+    public signing client clients otp jwt vapid smtp product products shop checkout loms notifications
+    service services app application dev develop development local localhost prod production stage
+    staging live sk pk none null nil empty undefined unset missing foo bar baz qux qwerty letmein admin
+    root user guest hello world insecure unsafe random generated generate new old super very strong long
+    good some any custom own mine yours
+    """.split()  # noqa: SIM905 - a word list reads better as words
+)
+_LONGEST_PIECE = max(4, *map(len, PLACEHOLDER_WORDS))
+_X_RUN = re.compile(r"x{3,}")
+#: Runs of consecutive characters, as in `0123456789abcdef` or `qwertyuiop`.
+_SEQUENCES = ("0123456789abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm")
+#: Unexpanded templates: `<your secret>`, `${OTP_SECRET}`, `{{ secret }}`, `%SECRET%`.
+_TEMPLATE = re.compile(r"<[^<>]*>|\$\{[^{}]*\}|\{\{.*?\}\}|%[a-z0-9_]+%", re.DOTALL)
+#: Masks: `xxxxxxxx`, `****`, `####`, `...`.
+_MASK = re.compile(r"x{8,}|\*{3,}|#{3,}|\.{3,}")
+#: One character or a short run of them, repeated: `aaaaaaaaaaaa`, `abcabcabcabc`, `12121212...`.
+_REPEATED = re.compile(r"(.{1,8}?)\1+", re.DOTALL)
+
+
 def is_placeholder(value: str) -> bool:
+    """True for an empty, short or written-by-hand stand-in for a secret, judged on the whole value;
+    never for a randomly generated one (`secrets.token_urlsafe`, `openssl rand -hex`, a PEM key)."""
     v = value.strip().lower()
-    return len(v) < 12 or any(marker in v for marker in PLACEHOLDER_MARKERS)
+    if len(v) < MIN_SECRET_LENGTH or _TEMPLATE.search(v) or _MASK.search(v) or _REPEATED.fullmatch(v):
+        return True
+    if any(re.sub(r"[^a-z0-9]", "", v) in seq for seq in _SEQUENCES):
+        return True
+    words = [w for w in re.split(r"[^a-z0-9]+", v) if w]
+    return all(_is_placeholder_word(w) for w in words)
+
+
+def _is_filler(piece: str) -> bool:
+    return piece == "#" or piece in PLACEHOLDER_WORDS or (piece.isdigit() and len(piece) <= 4)
+
+
+def _is_placeholder_word(word: str) -> bool:
+    """Whether `word` splits entirely into filler pieces (`mysecretkey2024` = my|secret|key|2024;
+    a run of `x`, a mask, is one piece)."""
+    word = _X_RUN.sub("#", word)
+    splits = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - _LONGEST_PIECE), end):
+            if splits[start] and _is_filler(word[start:end]):
+                splits[end] = True
+                break
+        else:
+            if not any(splits[max(0, end - _LONGEST_PIECE + 1) : end + 1]):
+                return False  # no piece can bridge the gap any more
+    return splits[-1]

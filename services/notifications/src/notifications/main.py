@@ -103,7 +103,7 @@ def build_consumer(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    smtp_url = settings.resolved_smtp_url() if settings.email_sender_enabled else ""
+    smtp_url = app.state.smtp_url = settings.resolved_smtp_url() if settings.email_sender_enabled else ""
     metrics = NotificationMetrics(app.state.metrics.registry)
     app.state.vapid = load_vapid(settings.resolved_vapid_private_key())
     app.state.vapid_public_key = vapid_public_key(app.state.vapid)

@@ -1,13 +1,17 @@
 """The live SSE stream, served by uvicorn over real HTTP, fed through Kafka and Redis."""
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import orjson
+from redis.asyncio import Redis
 
 from notifications.config import Settings
+from notifications.stream_limits import KEY_PREFIX
 from notifications.testing.events import order_event, produce
 from notifications.testing.sse import SseFrame, sse_frames
 from shopcommon.testing.plugin import Stack
@@ -139,3 +143,106 @@ async def test_the_stream_takes_the_web_cookie_and_refuses_no_token(
             opening = await anext(sse_frames(resp))
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
     assert status == 200 and opening.comments == ["connected"]
+
+
+async def test_a_sixth_stream_of_a_user_is_429_until_one_of_the_five_closes(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    auth = test_issuer.auth(new_user(), "customer")
+    settings = quiet(settings_for, consumer_enabled=False, sse_heartbeat_seconds=0.2)
+    async with running(settings) as (_, client), contextlib.AsyncExitStack() as streams:
+        opened = [await streams.enter_async_context(client.stream("GET", STREAM, headers=auth)) for _ in range(5)]
+        sixth = await asyncio.wait_for(client.get(STREAM, headers=auth), 5)
+        await opened[0].aclose()
+
+        async def reopened() -> bool:
+            async with client.stream("GET", STREAM, headers=auth) as resp:
+                return resp.status_code == 200
+
+        assert await eventually(reopened, timeout=5)
+    assert [r.status_code for r in opened] == [200] * 5
+    assert sixth.status_code == 429 and sixth.headers["content-type"] == "application/problem+json"
+    assert int(sixth.headers["retry-after"]) > 0 and "5" in sixth.json()["detail"]
+
+
+async def test_the_per_user_limit_holds_for_concurrent_requests_across_replicas(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    auth = test_issuer.auth(new_user(), "customer")
+    settings = quiet(settings_for, consumer_enabled=False)
+    done, hold = [], asyncio.Event()
+    async with running(settings) as (_, one), running(settings) as (_, other):
+
+        async def attempt(client: httpx.AsyncClient) -> int:
+            async with client.stream("GET", STREAM, headers=auth) as resp:
+                done.append(resp.status_code)
+                if resp.status_code == 200:
+                    await hold.wait()
+                return resp.status_code
+
+        tasks = [asyncio.create_task(attempt(one if i % 2 else other)) for i in range(12)]
+        await eventually(lambda: holds(lambda: len(done) == 12), timeout=10)
+        hold.set()
+        statuses = await asyncio.gather(*tasks)
+    assert sorted(statuses) == [200] * 5 + [429] * 7
+
+
+async def test_a_process_serves_at_most_its_stream_limit(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    settings = quiet(settings_for, consumer_enabled=False, sse_max_streams=2)
+    async with (
+        running(settings) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(new_user(), "customer")) as first,
+        client.stream("GET", STREAM, headers=test_issuer.auth(new_user(), "customer")) as second,
+    ):
+        third = await asyncio.wait_for(client.get(STREAM, headers=test_issuer.auth(new_user(), "customer")), 5)
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    assert "retry-after" in third.headers
+
+
+async def test_a_stream_ends_when_its_token_expires_with_a_hint_to_reconnect(
+    settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    user = new_user()
+    async with running(quiet(settings_for, consumer_enabled=False, sse_heartbeat_seconds=0.5)) as (app, client):
+        started = time.monotonic()
+        async with client.stream("GET", STREAM, headers=test_issuer.auth(user, "customer", ttl=2)) as resp:
+            lines = await asyncio.wait_for(collect_lines(resp), 10)  # returns when the server ends the stream
+        elapsed = time.monotonic() - started
+        await eventually(lambda: holds(lambda: app.state.stream_limiter.open_streams == 0), timeout=5)
+    assert resp.status_code == 200 and lines[:2] == ["retry: 2000", ": connected"]
+    assert lines[-3:] == ["retry: 1000", ": token expired; reconnect with a fresh token", ""]
+    assert 0.5 < elapsed < 4.0
+
+
+async def test_a_server_shutting_down_gives_back_the_stream_leases(
+    shop_stack: Stack, settings_for: Callable[..., Settings], test_issuer: TestIssuer
+) -> None:
+    user = new_user()
+    async with httpx.AsyncClient(timeout=10) as outside:
+        async with running(quiet(settings_for, consumer_enabled=False)) as (_, client):
+            request = outside.build_request(
+                "GET", f"{client.base_url}{STREAM}", headers=test_issuer.auth(user, "customer")
+            )
+            resp = await outside.send(request, stream=True)
+            held = await leases(shop_stack, user)
+        after = await leases(shop_stack, user)
+        await resp.aclose()
+    assert resp.status_code == 200 and (held, after) == (1, 0)
+
+
+async def holds(condition: Callable[[], bool]) -> bool:
+    return condition()
+
+
+async def collect_lines(resp: httpx.Response) -> list[str]:
+    return [line async for line in resp.aiter_lines()]
+
+
+async def leases(shop_stack: Stack, user: int) -> int:
+    redis = Redis.from_url(shop_stack.urls.redis_url)
+    try:
+        return int(await redis.zcard(f"{KEY_PREFIX}{user}"))
+    finally:
+        await redis.aclose()

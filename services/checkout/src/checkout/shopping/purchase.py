@@ -2,9 +2,10 @@
 
 The order is created with an `Idempotency-Key`: the client's own when given (scoped to its caller
 and route, `ClientKey.scoped`), otherwise one naming the cart's version. Two checkouts of one cart
-therefore send the same key and LOMS makes one order. The cart is emptied only once the order holds its reservation, and only if it is still the
-version that was ordered. A failed reservation keeps the cart and moves its version on, so the
-next attempt is a new order rather than a replay of the failed one.
+therefore send the same key and LOMS makes one order. The cart is emptied only once the order
+holds its reservation, and only if it is still the version that was ordered. A failed reservation
+keeps the cart and moves its version on, so the next attempt is a new order rather than a replay
+of the failed one.
 """
 
 from __future__ import annotations

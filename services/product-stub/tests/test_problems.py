@@ -3,6 +3,8 @@
 import httpx
 import pytest
 
+from product_stub.config import Settings
+from product_stub.main import create_app
 from shopcommon.testing.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
@@ -94,3 +96,38 @@ async def test_values_the_database_cannot_store_are_422_and_change_nothing(
     assert not any("nul" in n for n in names)
     r = await client.get("/api/v1/products", params={"category": "x\x00y"})
     assert_problem(r, 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/products/{sku}", "name"),
+        ("/api/v1/products/{sku}", "price"),
+        ("/api/v1/products/{sku}", "description"),
+        ("/api/v1/products/{sku}", "category"),
+        ("/api/v1/products/{sku}", "manufacturer"),
+        ("/api/v1/categories/{category}", "name"),
+        ("/api/v1/categories/{category}", "description"),
+        ("/api/v1/manufacturers/{manufacturer}", "name"),
+        ("/api/v1/manufacturers/{manufacturer}", "description"),
+    ],
+)
+async def test_null_for_a_field_of_a_partial_update_is_422_naming_it_and_changes_nothing(
+    client: httpx.AsyncClient, test_issuer: TestIssuer, path: str, field: str
+) -> None:
+    auth = test_issuer.auth(1, "manager")
+    product = (await client.get("/api/v1/products", params={"limit": 1})).json()["items"][0]
+    category = (await client.get("/api/v1/categories")).json()[0]
+    manufacturer = (await client.get("/api/v1/manufacturers")).json()[0]
+    url = path.format(sku=product["sku"], category=category["id"], manufacturer=manufacturer["id"])
+    before = (await client.get(url)).json()
+    body = assert_problem(await client.patch(url, json={field: None}, headers=auth), 422)
+    assert body["errors"] == [{"field": field, "message": "may be left out, but not null"}]
+    assert (await client.get(url)).json() == before
+
+
+def test_partial_updates_do_not_offer_null_in_the_document() -> None:
+    schemas = create_app(Settings(app_env="dev", log_json=False)).openapi()["components"]["schemas"]
+    for name in ("ProductUpdate", "GroupUpdate"):
+        for prop in schemas[name]["properties"].values():
+            assert "anyOf" not in prop and prop.get("type") != "null" and "default" not in prop, (name, prop)

@@ -84,12 +84,16 @@ async def get_product(session: AsyncSession, *, sku: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+def _singular(table: Table) -> str:
+    return "category" if table is categories else "manufacturer"
+
+
 async def _group_id(session: AsyncSession, table: Table, name: str) -> int:
     found = await session.scalar(select(table.c.id).where(table.c.name == name))
     if found is None:
         raise UnprocessableEntity(
-            f"no {table.name.rstrip('s')} named {name!r}",
-            errors=[{"field": table.name.rstrip("s"), "message": "unknown name"}],
+            f"no {_singular(table)} named {name!r}",
+            errors=[{"field": _singular(table), "message": "unknown name"}],
         )
     return int(found)
 
@@ -152,7 +156,7 @@ async def list_groups(session: AsyncSession, *, table: Table, group_id: int | No
 async def get_group(session: AsyncSession, *, table: Table, group_id: int) -> dict[str, Any]:
     found = await list_groups(session, table=table, group_id=group_id)
     if not found:
-        raise NotFound(f"{table.name.rstrip('s')} {group_id} not found")
+        raise NotFound(f"{_singular(table)} {group_id} not found")
     return found[0]
 
 
@@ -161,27 +165,27 @@ async def create_group(session: AsyncSession, *, table: Table, data: GroupCreate
         try:
             new_id = await session.scalar(insert(table).values(**data.model_dump()).returning(table.c.id))
         except IntegrityError as exc:
-            raise Conflict(f"{table.name.rstrip('s')} {data.name!r} already exists") from exc
+            raise Conflict(f"{_singular(table)} {data.name!r} already exists") from exc
     return {"id": new_id, "name": data.name, "description": data.description, "instruments": []}
 
 
 async def update_group(session: AsyncSession, *, table: Table, group_id: int, data: GroupUpdate) -> dict[str, Any]:
-    values = data.model_dump(exclude_unset=True, exclude_none=True)
+    values = data.model_dump(exclude_unset=True)
     if values:
         async with session.begin_nested():
             try:
                 result = await session.execute(update(table).where(table.c.id == group_id).values(**values))
             except IntegrityError as exc:
-                raise Conflict(f"{table.name.rstrip('s')} {values.get('name')!r} already exists") from exc
+                raise Conflict(f"{_singular(table)} {values.get('name')!r} already exists") from exc
         if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise NotFound(f"{table.name.rstrip('s')} {group_id} not found")
+            raise NotFound(f"{_singular(table)} {group_id} not found")
     return await get_group(session, table=table, group_id=group_id)
 
 
 async def delete_group(session: AsyncSession, *, table: Table, group_id: int) -> None:
     in_use = await session.scalar(select(func.count()).select_from(products).where(_fk(table) == group_id))
     if in_use:
-        raise Conflict(f"{table.name.rstrip('s')} {group_id} still has {in_use} products")
+        raise Conflict(f"{_singular(table)} {group_id} still has {in_use} products")
     result = await session.execute(delete(table).where(table.c.id == group_id))
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise NotFound(f"{table.name.rstrip('s')} {group_id} not found")
+        raise NotFound(f"{_singular(table)} {group_id} not found")

@@ -2,6 +2,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopcommon.patching import PartialUpdate
+
 Sku = Annotated[int, Field(ge=1, le=4_294_967_295, description="uint32, 1..2^32-1")]
 Uint32 = Annotated[int, Field(ge=0, le=4_294_967_295)]
 Price = Annotated[int, Field(ge=0, le=4_294_967_295, description="In the smallest currency unit.")]
@@ -51,7 +53,7 @@ class ProductCreate(Strict):
     manufacturer: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class ProductUpdate(Strict):
+class ProductUpdate(PartialUpdate):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     price: Price | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
@@ -81,6 +83,6 @@ class GroupCreate(Strict):
     description: Annotated[str, Field(max_length=5000)] = ""
 
 
-class GroupUpdate(Strict):
+class GroupUpdate(PartialUpdate):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None

@@ -156,7 +156,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, ProblemHTTPException):
-        return problem_response(exc.status_code, exc.title, exc.detail, exc.slug, exc.headers)
+        return problem_response(exc.status_code, exc.title, exc.detail, exc.slug, dict(exc.headers or {}))
     status = exc.status_code
     title = _phrase(status)
     detail = exc.detail if isinstance(exc.detail, str) else title

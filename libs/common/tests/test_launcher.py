@@ -150,3 +150,14 @@ def test_free_ports_lie_outside_the_range_outgoing_connections_are_given() -> No
     ports = {free_port() for _ in range(50)}
     assert all(10_000 <= p < low for p in ports), sorted(ports)
     assert len(ports) > 40  # spread, not one port handed out again and again
+
+
+def test_uvicorn_trusts_the_proxies_checkout_trusts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopcommon.services import uvicorn_argv
+
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    argv = uvicorn_argv("x:y", host="127.0.0.1", port=1)
+    assert argv[argv.index("--forwarded-allow-ips") + 1] == "10.0.0.0/8"
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS")
+    argv = uvicorn_argv("x:y", host="127.0.0.1", port=1)
+    assert argv[argv.index("--forwarded-allow-ips") + 1] == "127.0.0.1,::1"

@@ -7,6 +7,7 @@ new service joins `make run` and the tests by declaring itself, without editing 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,10 @@ def uvicorn_argv(
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "5",
+        # Stated, not left to uvicorn's default, so uvicorn's rewrite of the client address and
+        # checkout's own reading of X-Forwarded-For (rate limits) trust the same proxies.
+        "--forwarded-allow-ips",
+        os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
     ]
     if workers > 1:
         argv += ["--workers", str(workers)]

@@ -1,8 +1,12 @@
 """Catalogue REST: public reads with filters and cursor pages; manager-only writes."""
 
+import asyncio
+
+import asyncpg
 import httpx
 
 from product_stub.demo import CATEGORIES, MANUFACTURERS, demo_products
+from shopcommon.db import plain_url
 from shopcommon.pagination import encode_cursor
 from shopcommon.testing.tokens import TestIssuer
 
@@ -136,3 +140,39 @@ async def test_manager_manages_categories_and_cannot_delete_one_in_use(
     guitars = next(c for c in cats if c["name"] == "guitars")
     r = await client.delete(f"/api/v1/categories/{guitars['id']}", headers=auth)
     assert r.status_code == 409
+
+
+async def test_deleting_a_category_that_a_product_joins_meanwhile_is_409(
+    client: httpx.AsyncClient, test_issuer: TestIssuer, product_db: str
+) -> None:
+    """The product count and the delete are two statements: a product committed between them is a
+    conflict, not a foreign-key error surfacing as a 500."""
+    auth = test_issuer.auth(1, "manager")
+    category = (await client.post("/api/v1/categories", json={"name": "lutes"}, headers=auth)).json()
+    maker = (await client.get("/api/v1/manufacturers")).json()[0]
+    writer, watcher = await asyncpg.connect(plain_url(product_db)), await asyncpg.connect(plain_url(product_db))
+    try:
+        joining = writer.transaction()
+        await joining.start()
+        await writer.execute(
+            "INSERT INTO products (sku, name, price, category_id, manufacturer_id) VALUES (4000000001, 'Lute', 1, $1, $2)",
+            category["id"],
+            maker["id"],
+        )
+        deleting = asyncio.create_task(client.delete(f"/api/v1/categories/{category['id']}", headers=auth))
+        for _ in range(500):  # until the delete waits for the joining product's transaction
+            if await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ):
+                break
+            await asyncio.sleep(0.01)
+        await joining.commit()
+        r = await deleting
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert (await client.get(f"/api/v1/categories/{category['id']}")).json()["instruments"][0]["name"] == "Lute"
+    finally:
+        await writer.execute("DELETE FROM products WHERE sku = 4000000001")
+        await writer.execute("DELETE FROM categories WHERE id = $1", category["id"])
+        await writer.close()
+        await watcher.close()

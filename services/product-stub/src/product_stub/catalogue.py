@@ -186,6 +186,10 @@ async def delete_group(session: AsyncSession, *, table: Table, group_id: int) ->
     in_use = await session.scalar(select(func.count()).select_from(products).where(_fk(table) == group_id))
     if in_use:
         raise Conflict(f"{_singular(table)} {group_id} still has {in_use} products")
-    result = await session.execute(delete(table).where(table.c.id == group_id))
+    async with session.begin_nested():
+        try:
+            result = await session.execute(delete(table).where(table.c.id == group_id))
+        except IntegrityError as exc:  # a product was given this group after the count
+            raise Conflict(f"{_singular(table)} {group_id} still has products") from exc
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{_singular(table)} {group_id} not found")

@@ -13,6 +13,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from notifications.config import Settings
 from notifications.testing.events import order_event, produce
 from notifications.testing.mail import summaries_to
+from notifications.testing.push_service import LocalPushService, local_push_env, serve_push_service
+from notifications.testing.tls import TestCertificate
 from shopcommon.db import plain_url
 from shopcommon.services import service_spec
 from shopcommon.testing.plugin import ServiceProcess, Stack
@@ -114,3 +116,41 @@ async def test_the_consumer_resumes_after_the_broker_comes_back_empty(
 
 async def _reached(count: Awaitable[int], target: int) -> bool:
     return await count >= target
+
+
+async def test_a_process_configured_for_a_local_push_service_pushes_to_it_over_https(
+    shop_stack: Stack,
+    checkout: Checkout,
+    test_issuer: TestIssuer,
+    topic: str,
+    notifications_db: str,
+    push_tls: TestCertificate,
+) -> None:
+    """As the end-to-end tests run it: settings, not code, let a dev process reach 127.0.0.1."""
+    push_service, user = LocalPushService(), 62_000
+    env = process_env(
+        shop_stack,
+        database_url=notifications_db,
+        checkout_url=checkout.url,
+        issuer=test_issuer,
+        topic=topic,
+        group=f"notifications-{uuid.uuid4().hex[:8]}",
+        email_sender_enabled=False,
+    )
+    async with serve_push_service(push_service, push_tls, host="127.0.0.1"):
+        subscriber = push_service.subscriber()
+        proc = await start({**env, **local_push_env(push_tls)}, shop_stack)
+        try:
+            async with httpx.AsyncClient(base_url=proc.url, timeout=10) as client:
+                subscribed = await client.post(
+                    "/api/v1/push/subscriptions",
+                    json=subscriber.subscription(),
+                    headers=test_issuer.auth(user, "customer"),
+                )
+            await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(62_001, user, "paid")])
+            received = await push_service.wait_for(subscriber, 1, timeout=30)
+        finally:
+            await asyncio.to_thread(proc.stop)
+    assert subscribed.status_code == 201, subscribed.text
+    assert subscriber.endpoint.startswith("https://127.0.0.1:")
+    assert [r.payload["order_id"] for r in received] == [62_001]

@@ -158,3 +158,9 @@ def local_push_guard(hosts: Mapping[str, Sequence[str]] | None = None) -> Destin
         resolver=StaticResolver({PUSH_HOST: ["127.0.0.1"], **(hosts or {})}),
         allowed_networks=(ip_network("127.0.0.1/32"),),
     )
+
+
+def local_push_env(tls: TestCertificate) -> dict[str, str]:
+    """The environment a notifications process (dev mode) needs to push to a local push service
+    served with `serve_push_service(service, tls, host="127.0.0.1")`."""
+    return {"NOTIFICATIONS_PUSH_ALLOWED_NETWORKS": "127.0.0.1/32", "NOTIFICATIONS_PUSH_CA_FILE": str(tls.ca_file)}

@@ -156,7 +156,7 @@ class WebPushClient:
     def _judge(status: int, headers: httpx.Headers, answer: bytes) -> None:
         if status in GONE_STATUSES:
             raise GoneSubscription(status)
-        detail = answer.decode("utf-8", "replace") or None
+        detail = " ".join(answer.decode("utf-8", "replace").split())[:500] or None  # one log line
         if status == 429 or status >= 500:
             raise DeliveryError(
                 f"push service answered {status}",

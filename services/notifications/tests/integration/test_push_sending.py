@@ -185,3 +185,11 @@ async def test_an_unreachable_push_service_is_a_neutral_retryable_failure(name_o
     await client.http.aclose()
     assert not failed.value.permanent and failed.value.reason == "push service unreachable"
     assert failed.value.detail and "push service unreachable" not in failed.value.detail
+
+
+async def test_a_host_that_does_not_resolve_is_a_retryable_failure(name_only_tls: TestCertificate) -> None:
+    client = client_for(name_only_tls, local_guard(StaticResolver({})))
+    with pytest.raises(DeliveryError) as failed:
+        await client.send(target("https://push.test/push/a"), b"{}")
+    await client.http.aclose()
+    assert not failed.value.permanent and failed.value.reason == "push service not found"

@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 from cryptography.hazmat.primitives import serialization
-from py_vapid import Vapid02
+from py_vapid import Vapid02, VapidException
 from pywebpush import WebPusher, WebPushException
 
 from notifications.domain.delivery import DeliveryError
@@ -106,10 +106,13 @@ class WebPushClient:
 
     def headers(self, endpoint: PushEndpoint, *, urgency: str = "normal") -> dict[str, str]:
         port = "" if endpoint.port == 443 else f":{endpoint.port}"
-        host = f"[{endpoint.host}]" if endpoint.address is not None and endpoint.address.version == 6 else endpoint.host
-        claims = {"aud": f"https://{host}{port}", "sub": self.subject}
+        claims = {"aud": f"https://{endpoint.host}{port}", "sub": self.subject}
+        try:
+            signed = self.vapid.sign(claims)
+        except VapidException as exc:
+            raise UnusableSubscription("the push endpoint is not usable", permanent=True, detail=str(exc)) from exc
         return {
-            **self.vapid.sign(claims),
+            **signed,
             "TTL": str(self.ttl),
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
@@ -123,10 +126,10 @@ class WebPushClient:
             endpoint = parse_push_endpoint(target.endpoint)
         except EndpointRefused as exc:
             raise UnusableSubscription("the push endpoint is not usable", permanent=True, detail=str(exc)) from exc
-        body = self.encrypt(target, payload)
+        body, headers = self.encrypt(target, payload), self.headers(endpoint)
         try:
             async with asyncio.timeout(self.deadline_seconds):
-                status, headers, answer = await self._post(endpoint, body)
+                status, answer_headers, answer = await self._post(endpoint, body, headers)
         except ForbiddenDestination as exc:
             raise DeliveryError(
                 "the push endpoint's address is not allowed",
@@ -141,10 +144,12 @@ class WebPushClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise DeliveryError("push service unreachable", permanent=False, detail=repr(exc)) from exc
-        self._judge(status, headers, answer)
+        self._judge(status, answer_headers, answer)
 
-    async def _post(self, endpoint: PushEndpoint, body: bytes) -> tuple[int, httpx.Headers, bytes]:
-        request = self.http.build_request("POST", endpoint.url, content=body, headers=self.headers(endpoint))
+    async def _post(
+        self, endpoint: PushEndpoint, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        request = self.http.build_request("POST", endpoint.url, content=body, headers=headers)
         response = await self.http.send(request, stream=True, follow_redirects=False)
         try:
             answer = await read_at_most(response, self.max_response_bytes)

@@ -76,6 +76,9 @@ def parse_push_endpoint(url: str) -> PushEndpoint:
     if not 0 < port < 65536:
         raise EndpointRefused("has a port out of range")
     address = _ip_literal(host)
+    if address is not None and address.version == 6:
+        # VAPID's audience claim cannot name one (py_vapid refuses it), and no push service uses one.
+        raise EndpointRefused("must name its host, not an IPv6 address")
     if address is None and not _is_host_name(host):
         raise EndpointRefused("has a host that is neither a host name nor an IP address")
     return PushEndpoint(url=url, host=host, port=port, address=address)

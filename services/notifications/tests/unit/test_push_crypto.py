@@ -1,7 +1,16 @@
 import orjson
+import pytest
 from py_vapid import Vapid02
 
-from notifications.push import PushTarget, WebPushClient, load_vapid, valid_subscription_keys, vapid_public_key
+from notifications.push import (
+    PushTarget,
+    WebPushClient,
+    b64url_decode,
+    load_vapid,
+    valid_subscription_keys,
+    vapid_public_key,
+)
+from notifications.push_guard import parse_push_endpoint
 from notifications.testing.push_service import PushSubscriber
 
 RAW_KEY = "iJqBKhlAm8F4hF0dP4-b3qVlaBc6eNvJBiEKgUCM8LU"
@@ -18,10 +27,28 @@ def test_a_payload_encrypted_for_a_subscription_decrypts_with_its_private_key() 
 def test_vapid_headers_are_signed_for_the_endpoint_origin_and_carry_a_ttl() -> None:
     vapid = load_vapid(RAW_KEY)
     client = WebPushClient(None, vapid, "mailto:ops@shop.test", ttl=60)  # type: ignore[arg-type]
-    headers = client.headers("https://push.test:8443/abc/def")
+    headers = client.headers(parse_push_endpoint("https://push.test:8443/abc/def"))
     assert headers["TTL"] == "60" and headers["Content-Encoding"] == "aes128gcm"
     assert Vapid02.verify(headers["Authorization"])
     assert headers["Authorization"].endswith("k=" + vapid_public_key(vapid))
+    assert audience(headers) == "https://push.test:8443"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "origin"),
+    [
+        ("https://Push.Test:443/abc", "https://push.test"),
+        ("https://8.8.8.8:8443/abc", "https://8.8.8.8:8443"),
+    ],
+)
+def test_the_vapid_audience_is_the_endpoints_origin(endpoint: str, origin: str) -> None:
+    client = WebPushClient(None, load_vapid(RAW_KEY), "mailto:ops@shop.test", ttl=60)  # type: ignore[arg-type]
+    assert audience(client.headers(parse_push_endpoint(endpoint))) == origin
+
+
+def audience(headers: dict[str, str]) -> str:
+    token = headers["Authorization"].removeprefix("vapid t=").split(",")[0]
+    return str(orjson.loads(b64url_decode(token.split(".")[1]))["aud"])
 
 
 def test_subscription_keys_are_checked_for_shape() -> None:

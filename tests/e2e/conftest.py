@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from notifications.testing.push_service import local_push_env
+from notifications.testing.tls import TestCertificate
 from shopcommon.devstack.launcher import service_urls_env
 from shopcommon.devstack.servers import free_port
 from shopcommon.services import ServiceSpec, discover_services
@@ -21,6 +23,8 @@ class System:
     stack: Stack
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: The certificate of a local push service the processes trust (push endpoints must be https).
+    push_tls: TestCertificate | None = None
 
     def url(self, name: str) -> str:
         return self.services[name].url
@@ -68,7 +72,9 @@ def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = Non
 
 @pytest.fixture(scope="module")
 def system(shop_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sys_ = start_system(shop_stack, tmp_path_factory.mktemp("system"))
+    tls = TestCertificate.issue(tmp_path_factory.mktemp("push-tls"))
+    sys_ = start_system(shop_stack, tmp_path_factory.mktemp("system"), extra_env=local_push_env(tls))
+    sys_.push_tls = tls
     try:
         yield sys_
     finally:

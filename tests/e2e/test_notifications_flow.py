@@ -15,8 +15,7 @@ import httpx
 import orjson
 
 from notifications.testing.mail import messages_to, wait_for_messages
-from notifications.testing.push_service import LocalPushService
-from notifications.testing.server import serve_app
+from notifications.testing.push_service import LocalPushService, serve_push_service
 from notifications.testing.sse import SseFrame, sse_frames
 from shopcommon.devstack.servers import wait_port
 
@@ -24,11 +23,14 @@ from .conftest import System
 
 
 async def new_customer(system: System) -> dict[str, Any]:
-    """A customer of one's own (the mail catcher is shared), logged in through checkout."""
+    """A customer of one's own (the mail catcher is shared), logged in through checkout. A manager
+    creates the account, so its address counts as confirmed and no confirmation mail is sent."""
     name = "e2e" + uuid.uuid4().hex[:10]
     async with system.client("checkout") as client:
+        admin = await client.post("/api/v1/auth/token", json={"username": "admin", "password": "1"})
         created = await client.post(
             "/api/v1/users",
+            headers={"Authorization": f"Bearer {admin.json()['access_token']}"},
             json={
                 "username": name,
                 "email": f"{name}@customers.test",
@@ -121,8 +123,11 @@ async def test_an_sse_client_sees_the_status_change_within_a_second(system: Syst
 async def test_a_push_subscriber_receives_a_payload_it_can_decrypt(system: System) -> None:
     customer = await new_customer(system)
     push_service = LocalPushService()
-    async with serve_app(push_service.app) as push_url, system.client("notifications") as client:
-        push_service.base_url = push_url
+    assert system.push_tls is not None
+    async with (
+        serve_push_service(push_service, system.push_tls, host="127.0.0.1"),
+        system.client("notifications") as client,
+    ):
         subscriber = push_service.subscriber()
         key = (await client.get("/api/v1/push/vapid-public-key")).json()["public_key"]
         subscribed = await client.post(

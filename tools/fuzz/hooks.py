@@ -18,10 +18,13 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    be accepted. A few refusals depend on what the server issued or saw before, not on the
    request's shape, and are documented answers: a cursor the server did not issue (400
    `bad-cursor`: a cursor is opaque, signed by the server; a schema can bound its length and
-   alphabet but not forge one) and an `Idempotency-Key` first used with another body (422
-   `idempotency-key-reused`, by contract). Only that one check's failure is dropped, and only for
-   a problem answer of exactly that status and type; every other check still runs on those
-   responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
+   alphabet but not forge one), an `Idempotency-Key` first used with another body (422
+   `idempotency-key-reused`, by contract), and a booking's or a price's time that the clock refuses
+   (bookings' 422 `time-refused`: a booking starts in the future, within a year, and lasts 30 minutes
+   to 8 hours; a price does not start in the past; no schema can state "after now", nor compare two
+   fields, and a random date-time is almost never bookable). Only that one check's failure is
+   dropped, and only for a problem answer of exactly that status and type; every other check still
+   runs on those responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ NO_SUCH_USER = 2**31 - 1
 
 PROBLEM_TYPES = "https://shop.example/problems/"
 #: (status, problem type) of refusals that depend on server state, not on the request's shape.
-STATEFUL_REFUSALS = {(400, PROBLEM_TYPES + "bad-cursor"), (422, PROBLEM_TYPES + "idempotency-key-reused")}
+STATEFUL_REFUSALS = {
+    (400, PROBLEM_TYPES + "bad-cursor"),
+    (422, PROBLEM_TYPES + "idempotency-key-reused"),
+    (422, PROBLEM_TYPES + "time-refused"),
+}
 
 
 def own_user_id() -> int | None:

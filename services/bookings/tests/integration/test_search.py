@@ -56,6 +56,29 @@ async def test_the_window_excludes_exactly_the_tables_confirmed_bookings_hold(
     assert set(await found(client, kind="room", seats=9)) == {held, pending_only, touching, free}
 
 
+async def test_every_window_the_schema_allows_means_something(
+    client: httpx.AsyncClient, db: Database, auth: Auth
+) -> None:
+    """Half-open windows (no start: from now; no end: for good), empty ones (held by no booking) and
+    long ones are answered, not refused; so is a price range whose minimum lies above its maximum."""
+    held, free = [await db.table(kind="room", seats=13, price=100) for _ in range(2)]
+    r = await client.post("/api/v1/bookings", json=booking_body(held, at(19, days=6), 2))
+    confirmed = await client.post(f"/api/v1/bookings/{r.json()['booking_id']}/confirm", headers=auth.manager())
+    assert confirmed.status_code == 200  # held: [19, 21) six days from now
+
+    async def tables(**window: Any) -> set[int]:
+        return set(await found(client, kind="room", seats=13, **window))
+
+    assert await tables(starts_at=at(20, days=6)) == {free}  # [20, no end)
+    assert await tables(starts_at=at(21, days=6)) == {held, free}  # starts as the booking ends
+    assert await tables(ends_at=at(20, days=6)) == {free}  # [now, 20)
+    assert await tables(ends_at=at(19, days=6)) == {held, free}
+    assert await tables(starts_at=at(22, days=6), ends_at=at(20, days=6)) == {held, free}  # empty window
+    assert await tables(starts_at=at(0, days=1), ends_at=at(0, days=200)) == {free}  # any length
+    assert await tables(starts_at="0001-01-01T00:00:00+23:59", ends_at="9999-12-31T23:59:59-23:59") == {free}
+    assert await tables(min_price=500, max_price=100) == set()
+
+
 async def test_closed_tables_are_left_out_and_only_managers_may_ask_for_them(
     client: httpx.AsyncClient, db: Database, auth: Auth
 ) -> None:
@@ -77,12 +100,12 @@ async def test_closed_tables_are_left_out_and_only_managers_may_ask_for_them(
         {"seats": 100000},
         {"min_price": -1},
         {"max_price": 10**12},
-        {"min_price": 500, "max_price": 100},
         {"starts_at": "2031-01-01T10:00:00"},  # no offset
-        {"starts_at": "2031-01-01T10:00:00+00:00"},  # no end
-        {"starts_at": "2031-01-01T10:00:00+00:00", "ends_at": "2031-01-01T09:00:00+00:00"},
-        {"starts_at": "2031-01-01T10:00:00+00:00", "ends_at": "2031-06-01T10:00:00+00:00"},
         {"starts_at": "yesterday", "ends_at": "today"},
+        {"ends_at": "0.5"},  # not a Unix time
+        {"starts_at": "1924992000"},
+        {"starts_at": "2031-01-01 10:00:00+00:00"},  # "+" unencoded reads as a space
+        {"starts_at": "2031-02-30T10:00:00Z"},
     ],
 )
 async def test_bad_search_parameters_are_422_problems(client: httpx.AsyncClient, params: dict[str, Any]) -> None:

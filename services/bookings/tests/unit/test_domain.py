@@ -10,7 +10,7 @@ import pytest
 from bookings.domain.booking import Action, Booking
 from bookings.domain.errors import BookingStarted, InvalidTransition
 from bookings.domain.events import cancel_url, status_changed
-from bookings.domain.rules import WindowRefused, booking_window_errors, check_search_window
+from bookings.domain.rules import TimeRefused, booking_window_errors, check_price_start, search_window
 from bookings.domain.statuses import BookingStatus, CancelledBy, sql_list
 from bookings.domain.tokens import new_cancel_token, token_digest
 
@@ -43,11 +43,33 @@ def test_booking_windows(start: timedelta, length: timedelta, fields: list[str])
     assert [e["field"] for e in errors] == fields
 
 
-def test_a_search_window_needs_both_ends_in_order() -> None:
-    check_search_window(None, None)
-    for ends in ((NOW, None), (None, NOW), (NOW, NOW), (NOW, NOW + timedelta(days=32))):
-        with pytest.raises(WindowRefused):
-            check_search_window(*ends)
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at", "window"),
+    [
+        (None, None, None),
+        (NOW + H, NOW + 3 * H, (NOW + H, NOW + 3 * H)),
+        (NOW + H, None, (NOW + H, None)),  # no end
+        (None, NOW + 3 * H, (NOW, NOW + 3 * H)),  # from now
+        (NOW + H, NOW + H, None),  # empty: held by no booking
+        (NOW + 3 * H, NOW + H, None),
+        (None, NOW - H, None),  # ends before now: empty
+        (NOW, NOW + timedelta(days=400), (NOW, NOW + timedelta(days=400))),  # any length
+    ],
+)
+def test_every_search_window_means_something(
+    starts_at: datetime | None, ends_at: datetime | None, window: tuple[datetime, datetime | None] | None
+) -> None:
+    assert search_window(starts_at, ends_at, NOW) == window
+
+
+def test_a_price_does_not_start_in_the_past() -> None:
+    check_price_start(NOW, NOW)
+    with pytest.raises(TimeRefused) as refused:
+        check_price_start(NOW - timedelta(microseconds=1), NOW)
+    assert refused.value.slug == "time-refused"
 
 
 @pytest.mark.parametrize(

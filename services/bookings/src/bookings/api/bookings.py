@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bookings.api.deps import (
+    OPTIONAL_BEARER,
     ConnDep,
     EngineDep,
     IdempotencyKey,
@@ -22,25 +22,26 @@ from bookings.api.deps import (
     answer_response,
     idempotency_request,
 )
-from bookings.api.schemas import MAX_ID, BookingCreate, BookingOut, BookingPage
+from bookings.api.schemas import MOMENT_DOC, BookingCreate, BookingOut, BookingPage, Moment
 from bookings.domain.booking import Action
 from bookings.domain.statuses import ACTIVE_STATUSES, BookingStatus
 from bookings.repositories.bookings import BookingFilter
 from bookings.services import staff
 from bookings.services.idempotency import Answer, run_once
 from bookings.services.requests import BookingRequest, request_booking
-from shopcommon.auth import BEARER_SECURITY, Principal, Role, require_roles, roles_doc
+from shopcommon.auth import Principal, Role, require_roles, roles_doc
 from shopcommon.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
-BookingId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BookingId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 Customer = Annotated[Principal, require_roles(Role.CUSTOMER)]
 Reader = Annotated[Principal, require_roles(Role.CUSTOMER, Role.MANAGER)]
 MANAGERS = roles_doc(Role.MANAGER)
 #: Anyone; a token, when sent, must be valid (a bad one is 401, not a guest).
 OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (may book directly)"],
-        "security": [{}, *BEARER_SECURITY]}  # fmt: skip
+        **OPTIONAL_BEARER}  # fmt: skip
 
 
 @router.post(
@@ -101,9 +102,9 @@ async def list_bookings(
     _: Manager,
     conn: ReadConnDep,
     status: BookingStatus | None = None,
-    table_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    starts_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    ends_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    table_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
+    starts_from: Annotated[Moment | None, Query(alias="from", description="Ending after this. " + MOMENT_DOC)] = None,
+    ends_before: Annotated[Moment | None, Query(alias="to", description="Starting before this. " + MOMENT_DOC)] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> BookingPage:

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bookings.config import Settings
 from bookings.services.events import EventSink
 from bookings.services.idempotency import Answer, IdempotencyRequest, fingerprint
-from shopcommon.auth import Principal, Role, authenticate, bearer_credentials, require_roles
+from shopcommon.auth import BEARER_SECURITY, Principal, Role, authenticate, bearer_credentials, require_roles
 from shopcommon.problems import PROBLEM_MEDIA_TYPE
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: The OpenAPI `security` of a public route that reads a token when one is sent (`optional_principal`).
+OPTIONAL_BEARER = {"security": [{}, *BEARER_SECURITY]}
 IDEMPOTENCY_KEY_DOC = (
     "Makes the request safe to retry: scoped to the caller (a guest without a token is one caller) and the "
     "route, the same key with the same body replays the first answer (`Idempotent-Replayed: true`), with a "

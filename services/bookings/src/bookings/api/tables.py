@@ -7,35 +7,41 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
-from bookings.api.deps import ConnDep, Manager, MaybeCaller, Now, ReadConnDep
+from bookings.api.deps import OPTIONAL_BEARER, ConnDep, Manager, MaybeCaller, Now, ReadConnDep
 from bookings.api.schemas import (
-    MAX_ID,
-    Price,
+    MOMENT_DOC,
+    Moment,
     PriceCreate,
     PriceOut,
-    Seats,
     TableCreate,
     TableList,
     TableOut,
     TableUpdate,
 )
+from bookings.domain.rules import MAX_PRICE, MAX_SEATS
 from bookings.domain.statuses import TableKind
 from bookings.repositories.tables import TableRow, TableSearch
 from bookings.services import tables
 from bookings.services.tables import NewTable
 from shopcommon.auth import Role
 from shopcommon.problems import Forbidden, problem_responses
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/tables", tags=["tables"])
 PUBLIC = {"x-roles": ["public"]}
 MANAGERS = {"x-roles": ["manager"]}
-TableId = Annotated[int, Path(ge=1, le=MAX_ID)]
-WINDOW_DOC = (
-    "With `ends_at`: only tables that no confirmed booking holds anywhere in `[starts_at, ends_at)` "
-    "(pending requests do not hold a table). ISO 8601 with an offset; encode `+` as `%2B` in a URL."
+TableId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
+SEARCH_DOC = (
+    "The tables of a kind, with at least `seats` seats, whose price in force now lies in "
+    "`[min_price, max_price]` (none when `min_price` is above `max_price`), ordered by seats, then price. "
+    "Bookable ones only, unless a manager asks for closed ones too. Every parameter is optional.\n\n"
+    "With a time window, only the tables that no confirmed booking holds anywhere in `[starts_at, ends_at)` "
+    "(pending requests do not hold a table). Without `ends_at` the window has no end; without `starts_at` "
+    "it starts now. An empty window (`ends_at` not after its start) is held by no booking, so it excludes "
+    "nothing. A token is optional here; when one is sent it must be valid."
 )
+MOMENT_QUERY_DOC = MOMENT_DOC + " In a URL, `+` is `%2B`."
 
 
 def _table_out(row: TableRow) -> TableOut:
@@ -47,29 +53,29 @@ def _table_out(row: TableRow) -> TableOut:
 @router.get(
     "",
     response_model=TableList,
-    openapi_extra=PUBLIC,
-    responses=problem_responses(403, 422),
+    openapi_extra={**PUBLIC, **OPTIONAL_BEARER},
+    responses=problem_responses(401, 403, 422),
     summary="Search tables",
-    description=(
-        "The bookable tables of a kind, with at least `seats` seats, whose price in force now lies in "
-        "`[min_price, max_price]`, ordered by seats, then price. Every parameter is optional."
-    ),
+    description=SEARCH_DOC,
 )
 async def search_tables(
     request: Request,
     caller: MaybeCaller,
+    now: Now,
     kind: TableKind | None = None,
-    seats: Annotated[Seats | None, Query(description="At least this many seats.")] = None,
-    min_price: Price | None = None,
-    max_price: Price | None = None,
-    starts_at: Annotated[AwareDatetime | None, Query(description=WINDOW_DOC)] = None,
-    ends_at: Annotated[AwareDatetime | None, Query(description="The end of the window (exclusive).")] = None,
+    seats: Annotated[int | None, Query(ge=1, le=MAX_SEATS, description="At least this many seats.")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
+    starts_at: Annotated[
+        Moment | None, Query(description="The window's start (now when omitted). " + MOMENT_QUERY_DOC)
+    ] = None,
+    ends_at: Annotated[Moment | None, Query(description="The window's end, exclusive. " + MOMENT_QUERY_DOC)] = None,
     include_closed: Annotated[bool, Query(description="Closed tables too (managers only).")] = False,
 ) -> Response:
     if include_closed and (caller is None or caller.role != Role.MANAGER):
         raise Forbidden("Only managers see closed tables")
     query = TableSearch(kind, seats, min_price, max_price, starts_at, ends_at, include_closed)
-    found = await tables.search(request.app.state.pg, query)
+    found = await tables.search(request.app.state.pg, query, now=now)
     # The hot path: dataclasses straight to JSON, no model round trip (see bench/bookings).
     return Response(orjson.dumps({"items": found}), media_type="application/json")
 

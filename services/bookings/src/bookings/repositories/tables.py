@@ -72,12 +72,15 @@ SEARCH_SQL = _SEARCH.format(
 _SEARCH_ANY_TIME = _SEARCH.format(window="")
 
 
-async def search(pool: asyncpg.Pool, query: TableSearch) -> list[TableRow]:
-    """The search runs on the plain asyncpg pool: it is the public hot path (see bench/bookings)."""
+async def search(
+    pool: asyncpg.Pool, query: TableSearch, window: tuple[datetime, datetime | None] | None
+) -> list[TableRow]:
+    """The search runs on the plain asyncpg pool: it is the public hot path (see bench/bookings).
+    `window`: `[start, end)` that no confirmed booking may overlap (an end of None: no end)."""
     kind = str(query.kind) if query.kind is not None else None
     args = [kind, query.seats, query.min_price, query.max_price, query.include_closed]
-    if query.starts_at is not None and query.ends_at is not None:
-        rows = await pool.fetch(SEARCH_SQL, *args, query.starts_at, query.ends_at)
+    if window is not None:
+        rows = await pool.fetch(SEARCH_SQL, *args, *window)
     else:
         rows = await pool.fetch(_SEARCH_ANY_TIME, *args)
     return [

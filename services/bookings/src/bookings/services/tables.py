@@ -9,11 +9,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bookings.domain.rules import check_price_range, check_search_window
+from bookings.domain.rules import check_price_start, search_window
 from bookings.domain.statuses import TableKind
 from bookings.repositories import tables
 from bookings.repositories.tables import PriceRow, TableRow, TableSearch
-from shopcommon.problems import UnprocessableEntity
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,10 @@ class NewTable:
     bookable: bool = True
 
 
-async def search(pool: asyncpg.Pool, query: TableSearch) -> list[TableRow]:
-    check_search_window(query.starts_at, query.ends_at)
-    check_price_range(query.min_price, query.max_price)
-    return await tables.search(pool, query)
+async def search(pool: asyncpg.Pool, query: TableSearch, *, now: datetime) -> list[TableRow]:
+    """Every schema-valid query means something (see `search_window`; a price range whose minimum
+    lies above its maximum holds no price)."""
+    return await tables.search(pool, query, search_window(query.starts_at, query.ends_at, now))
 
 
 async def get_table(conn: AsyncConnection, table_id: int) -> TableRow:
@@ -57,9 +56,6 @@ async def set_price(
 ) -> PriceRow:
     """A new price from `effective_from` (now when omitted). History is not rewritten: a price
     cannot start in the past, since bookings already copied the price that was in force then."""
-    if effective_from is not None and effective_from < now:
-        raise UnprocessableEntity(
-            "effective_from lies in the past",
-            errors=[{"field": "effective_from", "message": "must not be in the past (omit it for now)"}],
-        )
+    if effective_from is not None:
+        check_price_start(effective_from, now)
     return await tables.add_price(conn, table_id, price=price, effective_from=effective_from)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -52,6 +52,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+
+
+_REF = "#/components/schemas/{}"
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF.format("Problem")}}}
 
 
 async def _check_db(app: FastAPI) -> None:
@@ -172,6 +180,8 @@ def create_service_app(
         schema["servers"] = [{"url": "/", "description": "this service"}]
         document_roles(schema)
         document_body_limits(schema, settings.max_body_bytes)
+        document_malformed_bodies(schema)
+        document_validation_problems(schema)
         app.openapi_schema = schema
         return schema
 
@@ -204,9 +214,71 @@ def document_body_limits(schema: dict[str, Any], default: int) -> None:
             limit = op.get(LIMIT_KEY, default)
             responses["413"] = {
                 "description": f"Content too large: the request body is over {limit} bytes",
-                "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "content": _problem_content(),
             }
-            op["responses"] = dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
+            op["responses"] = _in_order(responses)
+
+
+def document_malformed_bodies(schema: dict[str, Any]) -> None:
+    """Every operation that takes a body answers 400 `malformed-json` to one it cannot parse
+    (`shopcommon.problems`); say so where an operation does not already."""
+    for op in _operations(schema):
+        if "requestBody" not in op:
+            continue
+        responses: dict[str, Any] = op.setdefault("responses", {})
+        if "400" in responses:
+            continue
+        responses["400"] = {
+            "description": "Malformed body: not valid JSON (or not readable as its content type)",
+            "content": _problem_content(),
+        }
+        op["responses"] = _in_order(responses)
+
+
+def document_validation_problems(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 `application/json` `HTTPValidationError` on every operation with
+    parameters or a body that does not state its own 422; the answer is a problem
+    (`shopcommon.problems`). Replace it, then drop the components nothing refers to any more."""
+    for op in _operations(schema):
+        answer = op.get("responses", {}).get("422")
+        content = answer.get("content", {}) if isinstance(answer, dict) else {}
+        default = content.get("application/json", {}).get("schema", {}).get("$ref")
+        if default != _REF.format("HTTPValidationError"):
+            continue
+        answer["description"] = "Validation failed: the request does not match the schema"
+        answer["content"] = {
+            **{media: body for media, body in content.items() if media != "application/json"},
+            **_problem_content(),
+        }
+    schemas: dict[str, Any] = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):  # the first refers to the second
+        if name in schemas and not _refers_to(schema, _REF.format(name)):
+            del schemas[name]
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for path_item in schema.get("paths", {}).values():
+        for method, op in path_item.items():
+            if method in _METHODS and isinstance(op, dict):
+                yield op
+
+
+def _in_order(responses: dict[str, Any]) -> dict[str, Any]:
+    return dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
+
+
+def _refers_to(node: Any, ref: str) -> bool:
+    """Whether anything in the document holds `{"$ref": ref}`."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("$ref") == ref:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def readiness_failure(exc: BaseException) -> str:
@@ -261,7 +333,13 @@ def _ops_router() -> APIRouter:
             )
         return JSONResponse({"status": "ready", "checks": {name: "ok" for name in checks}})
 
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True, openapi_extra={"x-roles": ["public"]})
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        description="The Prometheus text exposition format.",
+        response_class=PlainTextResponse,
+        openapi_extra={"x-roles": ["public"]},
+    )
     async def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -16,11 +16,19 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://shop.example/problems/"
 log = logging.getLogger(__name__)
+
+#: FastAPI's (and `shopcommon.reading`'s) 400 for a JSON body it could not read at all: bytes that
+#: are not UTF-8 text, or a request that ended early. To a client that is malformed JSON too.
+UNPARSABLE_BODY = "There was an error parsing the body"
+#: The order methods are listed in an `Allow` header; any other method follows, alphabetically.
+_METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"))}
 
 
 class ProblemError(Exception):
@@ -162,9 +170,37 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
     detail = exc.detail if isinstance(exc.detail, str) else title
     if status == 404 and detail == "Not Found":
         detail = f"No route {request.method} {request.url.path}"
+    headers = dict(exc.headers or {}) or None
+    if status == 400 and detail == UNPARSABLE_BODY:
+        return problem_response(400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json")
     if status == 405:
         detail = f"Method {request.method} is not allowed on {request.url.path}"
-    return problem_response(status, title, detail, headers=getattr(exc, "headers", None))
+        allowed = allowed_methods(request)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return problem_response(status, title, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str] | None:
+    """Every method some route serves at the request's path, for the `Allow` of a routing 405.
+
+    Starlette answers 405 from the first route whose path matches, with that route's methods only;
+    a path served by several routes (GET and POST of a collection) needs them all. Every route
+    counts, documented or not, each matched as the router matches it (its full path, converters
+    such as `{id:int}` included). Called on the 405 path only. None when some route does serve the
+    request's method at this path: then the 405 is that handler's own answer, and its `Allow` stands.
+    """
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        route_methods = route.methods
+        regex = getattr(route, "path_regex", None)
+        if not route_methods or regex is None or not regex.match(path):
+            continue  # mounts and websockets have no methods of their own to offer
+        if request.method in route_methods:
+            return None
+        methods |= route_methods
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.get(m, len(_METHOD_ORDER)), m)) or None
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:

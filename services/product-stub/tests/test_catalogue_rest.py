@@ -4,6 +4,7 @@ import asyncio
 
 import asyncpg
 import httpx
+import pytest
 
 from product_stub.demo import CATEGORIES, MANUFACTURERS, demo_products
 from shopcommon.db import plain_url
@@ -101,17 +102,31 @@ async def test_manager_creates_updates_and_deletes_a_product(
     assert (await client.get(f"/api/v1/products/{new['sku']}")).status_code == 404
 
 
-async def test_unknown_category_on_create_is_422_and_creates_nothing(
-    client: httpx.AsyncClient, test_issuer: TestIssuer
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("category", {"category": "nope", "manufacturer": "Yamaha"}),
+        ("manufacturer", {"category": "strings", "manufacturer": "nope"}),
+    ],
+)
+async def test_an_unknown_category_or_manufacturer_is_404_naming_it_and_changes_nothing(
+    client: httpx.AsyncClient, test_issuer: TestIssuer, field: str, body: dict[str, str]
 ) -> None:
+    """A well-formed request naming something that does not exist is not found, not invalid."""
     auth = test_issuer.auth(1, "manager")
-    r = await client.post(
-        "/api/v1/products",
-        json={"sku": 77, "name": "X", "price": 1, "category": "nope", "manufacturer": "Yamaha"},
-        headers=auth,
-    )
-    assert r.status_code == 422
+    r = await client.post("/api/v1/products", json={"sku": 77, "name": "X", "price": 1, **body}, headers=auth)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == f"no {field} named 'nope'"
+    assert r.json()["errors"] == [{"field": field, "message": f"no such {field}"}]
     assert (await client.get("/api/v1/products/77")).status_code == 404
+
+    sku = PRODUCTS[3].sku
+    before = (await client.get(f"/api/v1/products/{sku}")).json()
+    r = await client.patch(f"/api/v1/products/{sku}", json={"price": 1, field: "nope"}, headers=auth)
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"] == [{"field": field, "message": f"no such {field}"}]
+    assert (await client.get(f"/api/v1/products/{sku}")).json() == before
 
 
 async def test_customers_and_anonymous_callers_cannot_write(client: httpx.AsyncClient, test_issuer: TestIssuer) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from product_stub.models import categories, manufacturers, products
 from product_stub.schemas import GroupCreate, GroupUpdate, ProductCreate, ProductUpdate
-from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
+from shopcommon.problems import Conflict, NotFound
 
 _PRODUCT_COLUMNS = (
     products.c.sku,
@@ -89,12 +89,12 @@ def _singular(table: Table) -> str:
 
 
 async def _group_id(session: AsyncSession, table: Table, name: str) -> int:
+    """A product names its category and manufacturer; one that does not exist is not found (404),
+    the request itself being well formed."""
     found = await session.scalar(select(table.c.id).where(table.c.name == name))
     if found is None:
-        raise UnprocessableEntity(
-            f"no {_singular(table)} named {name!r}",
-            errors=[{"field": _singular(table), "message": "unknown name"}],
-        )
+        field = _singular(table)
+        raise NotFound(f"no {field} named {name!r}", errors=[{"field": field, "message": f"no such {field}"}])
     return int(found)
 
 

@@ -1,12 +1,18 @@
+"""Request and response bodies. Request fields use `shopcommon.validation`'s types, so the document
+says exactly what is accepted: integers as JSON Schema counts them (`5.0` is 5; `true` and `"5"` are
+refused), and text without NUL (PostgreSQL cannot store it), stated as a `pattern`."""
+
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopcommon.patching import PartialUpdate
+from shopcommon.validation import NO_NUL, Price, Sku, Uint32
 
-Sku = Annotated[int, Field(ge=1, le=4_294_967_295, description="uint32, 1..2^32-1")]
-Uint32 = Annotated[int, Field(ge=0, le=4_294_967_295)]
-Price = Annotated[int, Field(ge=0, le=4_294_967_295, description="In the smallest currency unit.")]
+ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+GroupName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Description = Annotated[str, Field(max_length=5000, pattern=NO_NUL)]
+Token = Annotated[str, Field(pattern=NO_NUL, description="The ProductService token.")]
 
 
 class Strict(BaseModel):
@@ -15,7 +21,7 @@ class Strict(BaseModel):
 
 # --- route256 RPC, field names verbatim ------------------------------------------------------
 class GetProductRequest(BaseModel):
-    token: str
+    token: Token
     sku: Sku
 
 
@@ -25,9 +31,9 @@ class GetProductResponse(BaseModel):
 
 
 class ListSkusRequest(BaseModel):
-    token: str
+    token: Token
     startAfterSku: Uint32 = 0  # noqa: N815 - the seed's spelling
-    count: Annotated[int, Field(ge=0, le=4_294_967_295)]
+    count: Uint32
 
 
 class ListSkusResponse(BaseModel):
@@ -46,19 +52,19 @@ class Product(BaseModel):
 
 class ProductCreate(Strict):
     sku: Sku
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: ProductName
     price: Price
-    description: Annotated[str, Field(max_length=5000)] = ""
-    category: Annotated[str, Field(min_length=1, max_length=100)]
-    manufacturer: Annotated[str, Field(min_length=1, max_length=100)]
+    description: Description = ""
+    category: GroupName
+    manufacturer: GroupName
 
 
 class ProductUpdate(PartialUpdate):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: ProductName | None = None
     price: Price | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
-    category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    manufacturer: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    description: Description | None = None
+    category: GroupName | None = None
+    manufacturer: GroupName | None = None
 
 
 class InstrumentRef(BaseModel):
@@ -79,10 +85,10 @@ class Manufacturer(Category):
 
 
 class GroupCreate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    description: Annotated[str, Field(max_length=5000)] = ""
+    name: GroupName
+    description: Description = ""
 
 
 class GroupUpdate(PartialUpdate):
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
+    name: GroupName | None = None
+    description: Description | None = None

@@ -13,7 +13,6 @@ from product_stub.schemas import (
     GroupCreate,
     GroupUpdate,
     Manufacturer,
-    Price,
     Product,
     ProductCreate,
     ProductUpdate,
@@ -22,14 +21,17 @@ from shopcommon.auth import Role, require_roles
 from shopcommon.db import RawPoolDep, ReadSessionDep, SessionDep
 from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_UINT32, NO_NUL
 
 router = APIRouter(prefix="/api/v1")
 ManagerOnly = require_roles(Role.MANAGER)
 PUBLIC = {"x-roles": ["public"]}
 MANAGERS = {"x-roles": ["manager"]}
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
-SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
+SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
+PriceQuery = Annotated[int | None, Query(ge=0, le=MAX_UINT32, description="In the smallest currency unit.")]
+GroupQuery = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
 
 
 @router.get(
@@ -44,12 +46,12 @@ async def list_products(
     pool: RawPoolDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
-    manufacturer: Annotated[str | None, Query(max_length=100)] = None,
-    min_price: Annotated[Price | None, Query()] = None,
-    max_price: Annotated[Price | None, Query()] = None,
+    category: GroupQuery = None,
+    manufacturer: GroupQuery = None,
+    min_price: PriceQuery = None,
+    max_price: PriceQuery = None,
     sku: Annotated[
-        list[Annotated[int, Query(ge=1, le=4_294_967_295)]] | None,
+        list[Annotated[int, Query(ge=1, le=MAX_UINT32)]] | None,
         Query(max_length=200, description="Only these skus (repeat the parameter)."),
     ] = None,
 ) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Fixtures: a fresh notifications database per module, the real checkout (users and service
-tokens) served over HTTP, a unique Kafka topic per test, and the app served by uvicorn in-process
+tokens, the demo manager who creates customers) served over HTTP, a unique Kafka topic per test, and the app served by uvicorn in-process
 (real HTTP, so the SSE stream streams)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from checkout.config import Settings as CheckoutSettings
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.main import create_app as create_checkout_app
 from notifications.config import Settings
 from notifications.main import create_app
@@ -36,11 +37,21 @@ class Customer:
 class Checkout:
     url: str
 
-    async def register_customer(self) -> Customer:
+    async def register_customer(self, *, confirmed: bool = True) -> Customer:
+        """A customer of one's own. A manager creates it, so its address counts as confirmed (and
+        checkout mails nothing); `confirmed=False` registers it the public way, unconfirmed."""
         name = "n" + uuid.uuid4().hex[:12]
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            headers = {}
+            if confirmed:
+                signed_in = await client.post(
+                    "/api/v1/auth/token", json={"username": "admin", "password": DEMO_PASSWORD}
+                )
+                assert signed_in.status_code == 200, signed_in.text
+                headers["Authorization"] = f"Bearer {signed_in.json()['access_token']}"
             resp = await client.post(
                 "/api/v1/users",
+                headers=headers,
                 json={
                     "username": name,
                     "email": f"{name}@customers.test",
@@ -55,10 +66,12 @@ class Checkout:
 
 @pytest.fixture(scope="session")
 async def checkout(shop_stack: Stack) -> AsyncIterator[Checkout]:
-    """The real checkout app (identity: users API and client-credentials grant)."""
+    """The real checkout app (identity: users API and client-credentials grant), with the demo accounts."""
     run = uuid.uuid4().hex[:8]
+    database_url = shop_stack.fresh_database("checkout", "notif")
+    await load_identity_demo(database_url, {"APP_ENV": "dev"})
     settings = CheckoutSettings(
-        database_url=shop_stack.fresh_database("checkout", "notif"),
+        database_url=database_url,
         redis_url=shop_stack.urls.redis_url,
         app_env="dev",
         log_json=False,

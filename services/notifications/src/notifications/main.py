@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None, *, push_guard: DestinationGuard
         uses_db=True,
         uses_redis=True,
         uses_kafka=True,
+        openapi_models=list(stream.STREAM_EVENTS.values()),
         openapi_tags=[
             {"name": "notifications", "description": "The caller's notification log"},
             {"name": "web push", "description": "VAPID key and browser subscriptions"},

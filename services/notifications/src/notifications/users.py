@@ -1,4 +1,11 @@
-"""Customers' e-mail addresses, read from checkout's users API with a `service` token and cached."""
+"""Customers' e-mail addresses, read from checkout's users API with a `service` token and cached.
+
+An address the account has not confirmed (`email_verified: false`, which checkout tells `service`
+callers) gets nothing: registering proves nothing about an address, and an account that has not
+confirmed it may receive only checkout's confirmation mail. The notification fails for good with a
+neutral reason; web push and the live stream go to the account, not the address, and carry on. A
+user without the field (an older checkout) counts as confirmed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import httpx
 from notifications.domain.delivery import DeliveryError
 from shopcommon.problems import ServiceUnavailable
 from shopcommon.service_auth import ServiceTokenProvider
+
+UNCONFIRMED = "the e-mail address is not confirmed"
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class UserDirectory:
         email = str(body.get("email") or "")
         if "@" not in email:
             raise DeliveryError("no e-mail address on the account", permanent=True)
+        if body.get("email_verified", True) is False:
+            raise DeliveryError(UNCONFIRMED, permanent=True)
         name = " ".join(str(body.get(k) or "") for k in ("first_name", "last_name")).strip()
         return Recipient(user_id=user_id, email=email, name=name or str(body.get("username") or ""))
 

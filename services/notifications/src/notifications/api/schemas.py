@@ -21,9 +21,21 @@ class NotificationOut(BaseModel):
     sent_at: datetime | None
 
 
+#: base64url of 65 bytes, the first 0x04 (an uncompressed P-256 point): `B`, then [A-P] (0x04's two low
+#: bits are zero), 84 free characters, and a last one whose two unused bits are zero; `=` padding optional.
+P256DH_PATTERN = r"^B[A-P][A-Za-z0-9_-]{84}[AEIMQUYcgkosw048]=?$"
+#: base64url of 16 bytes: 21 free characters and a last one whose four unused bits are zero.
+AUTH_PATTERN = r"^[A-Za-z0-9_-]{21}[AQgw](==)?$"
+#: `https://` and then only characters a URI may hold (RFC 3986: unreserved, reserved, `%`): no
+#: spaces, controls or non-ASCII, which an HTTP client would otherwise quietly re-encode.
+ENDPOINT_PATTERN = r"^https://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
+
+
 class PushKeys(BaseModel):
-    p256dh: str = Field(min_length=1, max_length=200, description="The browser's P-256 public key, base64url.")
-    auth: str = Field(min_length=1, max_length=100, description="The 16-byte auth secret, base64url.")
+    p256dh: str = Field(
+        max_length=88, pattern=P256DH_PATTERN, description="The browser's P-256 public key (uncompressed), base64url."
+    )
+    auth: str = Field(max_length=24, pattern=AUTH_PATTERN, description="The 16-byte auth secret, base64url.")
 
 
 class PushSubscriptionIn(BaseModel):
@@ -31,7 +43,16 @@ class PushSubscriptionIn(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    endpoint: str = Field(min_length=8, max_length=2048)
+    endpoint: str = Field(
+        min_length=9,
+        max_length=2048,
+        pattern=ENDPOINT_PATTERN,
+        json_schema_extra={"format": "uri"},
+        description=(
+            "The push service's URL for this browser. Its host must also resolve to public internet addresses "
+            "only, which no schema can say: otherwise 422 `push-endpoint-refused`."
+        ),
+    )
     expiration_time: int | None = Field(default=None, alias="expirationTime")
     keys: PushKeys
 

@@ -1,18 +1,21 @@
 """The order events LOMS publishes on `loms.order-events` (CONTRACT.md, "Events").
 
 Parsing is tolerant of unknown fields (kept, and passed on to the live stream as received) and
-strict about the fields this service acts on: a message without them is malformed.
+strict about the fields this service acts on: a message without them is malformed. The live
+stream sends `OrderStatusChanged.stream_document()`: the event as read, in the spelling the
+published schema (this model's) describes, which is LOMS's own; a laxer spelling (`"7"` for 7, a
+UUID without hyphens, a time without an offset, read as UTC) is sent in that form.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 ORDER_STATUS_CHANGED = "order.status_changed"
 INT64_MAX = 2**63 - 1
@@ -33,29 +36,55 @@ class CancelReason(StrEnum):
     STAFF = "staff"
 
 
+def _utc_if_naive(moment: datetime) -> datetime:
+    """RFC 3339 (the schema's `date-time`) requires an offset; a time given without one is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+#: Written back as `isoformat()` gives it, as LOMS writes it (`+00:00`, not pydantic's `Z`).
+Moment = Annotated[
+    datetime, AfterValidator(_utc_if_naive), PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
+
+
 class OrderItem(BaseModel):
+    """One line of the order; fields not named here are passed on as received."""
+
     model_config = ConfigDict(extra="allow")
 
     sku: int
     count: int
-    price: int | None = None
+    price: int | None = Field(default=None, description="The unit price, in the smallest currency unit.")
 
 
 class OrderStatusChanged(BaseModel):
+    """LOMS's `order.status_changed` event (CONTRACT.md, "Events"): the `data` of a live stream event.
+
+    Fields this service does not know are passed on as received; optional fields LOMS left out
+    stay out."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    event_id: uuid.UUID
-    type: str
-    occurred_at: datetime
+    event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
+    type: Literal["order.status_changed"]
+    occurred_at: Moment
     order_id: int = Field(ge=1, le=INT64_MAX)
     user_id: int = Field(ge=1, le=INT64_MAX)
     #: A string, not the enum: a status this service does not know yet is still streamed and pushed.
-    status: str = Field(min_length=1, max_length=32)
-    previous_status: str | None = None
+    status: str = Field(
+        min_length=1, max_length=32, description="The order's new status, in the wire spelling (`awaiting payment`)."
+    )
+    previous_status: str | None = Field(default=None, description="The status before; null for a new order.")
     items: list[OrderItem] = Field(default_factory=list)
-    total_price: int | None = None
-    payment_deadline: datetime | None = None
-    reason: str | None = None
+    total_price: int | None = Field(default=None, description="In the smallest currency unit.")
+    payment_deadline: Moment | None = Field(default=None, description="Set when the status is `awaiting payment`.")
+    reason: str | None = Field(
+        default=None, description="Set when the status is `cancelled`: `customer`, `timeout` or `staff`."
+    )
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
     @property
     def known_status(self) -> OrderStatus | None:

@@ -23,8 +23,23 @@ from shopcommon.problems import Conflict, NotFound, ServiceUnavailable, Unproces
 log = logging.getLogger(__name__)
 
 
+class PushEndpointRefused(UnprocessableEntity):
+    """An endpoint of the documented shape that this service will not push to: where its host
+    resolves, or a part of the URL no schema can rule out (user info, an IPv6 literal, a host
+    that is not a host name, ...). Its own type, so a client (and the fuzzer) can tell it from a
+    request of the wrong shape."""
+
+    title, slug = "Push endpoint refused", "push-endpoint-refused"
+
+
 def _invalid(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity("The subscription is not usable.", errors=[{"field": field, "message": message}])
+
+
+def _refused(message: str) -> PushEndpointRefused:
+    return PushEndpointRefused(
+        "This service does not push to that endpoint.", errors=[{"field": "endpoint", "message": message}]
+    )
 
 
 async def check_endpoint(endpoint: str, *, guard: DestinationGuard, resolve_timeout: float) -> None:
@@ -36,9 +51,9 @@ async def check_endpoint(endpoint: str, *, guard: DestinationGuard, resolve_time
     except UnresolvableHost as exc:
         # Said as a refused address is: which internal names exist is not for the client to learn.
         log.info("push endpoint host does not resolve: %s", exc)
-        raise _invalid("endpoint", NOT_PUBLIC) from exc
+        raise _refused(NOT_PUBLIC) from exc
     except EndpointRefused as exc:
-        raise _invalid("endpoint", str(exc)) from exc
+        raise _refused(str(exc)) from exc
     except TimeoutError as exc:
         raise ServiceUnavailable(
             "Could not resolve the endpoint's host in time; try again", headers={"Retry-After": "5"}

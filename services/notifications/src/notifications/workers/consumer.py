@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -27,7 +26,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.domain.events import MalformedEvent, UnknownEventType, parse_event
+from notifications.domain.events import MalformedEvent, OrderStatusChanged, UnknownEventType, parse_event
 from notifications.metrics import NotificationMetrics
 from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
@@ -172,9 +171,7 @@ class EventConsumer:
 
     async def stream(self, parsed: list[Parsed]) -> None:
         """After the commit, redeliveries included: the hub publishes each event id only once."""
-        await self.hub.publish_many(
-            [(event.user_id, stream_event(event.event_id, event.type, doc)) for event, doc in parsed]
-        )
+        await self.hub.publish_many([(event.user_id, stream_event(event)) for event, _ in parsed])
 
     def parse(self, raw: bytes | None) -> Parsed | None:
         try:
@@ -194,5 +191,6 @@ def refused_by_database(exc: DBAPIError) -> bool:
     return sqlstate[:2] in ("22", "23")
 
 
-def stream_event(event_id: Any, event_type: str, document: dict[str, Any]) -> StreamEvent:
-    return StreamEvent(str(event_id), event_type, orjson.dumps(document).decode())
+def stream_event(event: OrderStatusChanged) -> StreamEvent:
+    """The event as the stream's document describes it (`OrderStatusChanged`), not as LOMS spelt it."""
+    return StreamEvent(str(event.event_id), event.type, orjson.dumps(event.stream_document()).decode())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -391,3 +392,38 @@ def test_the_limits_are_settings_with_defaults() -> None:
     assert Settings(
         database_url="postgresql://x/y", max_unpaid_orders=3, max_unpaid_units_per_sku=40
     ).unpaid_limits == UnpaidLimits(3, 40)
+
+
+async def test_later_orders_of_a_batch_are_counted_in_place_by_the_same_rule(
+    conns: list[asyncpg.Connection], db: Database
+) -> None:
+    """The first statement of a batch counts in the function, the later ones in the statement
+    itself (`orders.UNPAID_REFUSAL`): both refuse alike."""
+    sku, other = new_sku(), new_sku()
+    await db.stock(sku, 1000)
+    await db.stock(other, 1000)
+    a, _, _ = conns
+    limits = UnpaidLimits(orders=2, units_per_sku=100)
+    ids = await placement.next_order_ids(a, 6)
+
+    def lines(order_id: int, user_id: int, *items: tuple[int, int]) -> Placement:
+        return replace(a_placement(order_id, user_id, sku), items=tuple(OrderItem(s, n) for s, n in items))
+
+    batch = [
+        lines(ids[0], 7130, (sku, 60)),
+        lines(ids[1], 7131, (other, 1)),
+        lines(ids[2], 7130, (other, 1), (sku, 50)),  # 110 units of sku: refused
+        lines(ids[3], 7130, (other, 100)),
+        lines(ids[4], 7130, (other, 1)),  # a third order: refused
+        lines(ids[5], 7131, (other, 101)),  # more than 100 at once: refused
+    ]
+    placed = await placement.place_orders(a, batch, notify=False, limits=limits)
+    assert [p.placed for p in placed] == [True, True, False, True, False, False]
+    assert [p.refused for p in placed] == [
+        None,
+        None,
+        {"limit": "max_unpaid_units_per_sku", "value": 100, "sku": sku, "held": 60, "requested": 50},
+        None,
+        {"limit": "max_unpaid_orders", "value": 2, "held": 2},
+        {"limit": "max_unpaid_units_per_sku", "value": 100, "sku": other, "held": 1, "requested": 101},
+    ]

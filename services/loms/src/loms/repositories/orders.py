@@ -42,6 +42,36 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
     )
 
 
+#: The rule of `loms_unpaid_refusal` (migration 0003) as a scalar subquery, for a statement whose
+#: own snapshot was taken after its user's lock: NULL, or the refusal. The two must agree (the
+#: tests in `test_unpaid_limits.py` run both).
+UNPAID_REFUSAL = """SELECT CASE
+        WHEN h.unpaid >= CAST(:max_unpaid_orders AS int) THEN jsonb_build_object(
+            'limit', 'max_unpaid_orders', 'value', CAST(:max_unpaid_orders AS int), 'held', h.unpaid)
+        -- nothing held, and no line of this order too many: the common case, without a subquery
+        WHEN h.unpaid = 0 AND CAST(:max_unpaid_units AS int) >= ALL(CAST(:counts AS bigint[])) THEN NULL
+        ELSE (
+            SELECT jsonb_build_object(
+                       'limit', 'max_unpaid_units_per_sku', 'value', CAST(:max_unpaid_units AS int),
+                       'sku', l.sku, 'held', l.held, 'requested', l.count)
+            FROM (
+                SELECT r.sku, r.count, coalesce((
+                    SELECT sum(i.count) FROM orders o JOIN order_items i ON i.order_id = o.id
+                    WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ('new', 'awaiting payment')
+                      AND i.sku = r.sku
+                ), 0) AS held
+                FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS r(sku, count)
+            ) AS l
+            WHERE l.held + l.count > CAST(:max_unpaid_units AS int)
+            ORDER BY l.sku
+            LIMIT 1)
+        END
+    FROM (
+        SELECT count(*) AS unpaid FROM orders o
+        WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ('new', 'awaiting payment')
+    ) AS h"""
+
+
 def admission_call(users: str, counting: str) -> str:
     """The call that admits an order of `:user_id` when `counting` and the user stays within what
     they may hold unpaid (`domain/limits.py`), after taking the locks of the users `users` names

@@ -38,7 +38,7 @@ import orjson
 from loms.domain.items import OrderItem
 from loms.domain.limits import UnpaidLimits
 from loms.pg import Sql
-from loms.repositories.orders import admission_call
+from loms.repositories.orders import UNPAID_REFUSAL, admission_call
 from loms.repositories.outbox import NOTIFY
 from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall_ctes
 
@@ -64,9 +64,16 @@ PLACE_SQL = f"""
             WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar) AND l.n >= 0
         ) AS fresh FROM (SELECT count(*) AS n FROM locked) l
     ), admission AS MATERIALIZED (
-        -- Then the users' locks (the first statement takes the batch's), and what the user holds
-        -- unpaid counted after them, for an order whose key is not stored.
-        SELECT fresh.fresh, {admission_call(":lock_users", "fresh.fresh")} AS refused FROM fresh
+        -- Then, for an order whose key is not stored, what its user holds unpaid. The batch's first
+        -- statement takes the locks of all its users (after the stock's) and counts in a snapshot
+        -- taken after them; a later statement began after they were all taken, so its own
+        -- snapshot is recent enough, and it counts in place (a third of the cost).
+        SELECT fresh.fresh,
+               CASE WHEN cardinality(CAST(:lock_users AS bigint[])) > 0
+                    THEN {admission_call(":lock_users", "fresh.fresh")}
+                    WHEN fresh.fresh THEN ({UNPAID_REFUSAL})
+               END AS refused
+        FROM fresh
     ), go AS MATERIALIZED (
         SELECT 1 AS go FROM admission WHERE admission.fresh AND admission.refused IS NULL
     ), {shortfall_ctes("go")}, outcome AS MATERIALIZED (

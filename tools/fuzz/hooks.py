@@ -22,9 +22,11 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    `idempotency-key-reused`, by contract), and a booking's or a price's time that the clock refuses
    (bookings' 422 `time-refused`: a booking starts in the future, within a year, and lasts 30 minutes
    to 8 hours; a price does not start in the past; no schema can state "after now", nor compare two
-   fields, and a random date-time is almost never bookable). Only that one check's failure is
-   dropped, and only for a problem answer of exactly that status and type; every other check still
-   runs on those responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
+   fields, and a random date-time is almost never bookable), and a push endpoint notifications will
+   not push to (422 `push-endpoint-refused`: its host must resolve, now and at each send, to public
+   addresses only; a schema can say "an https URI" but not where its host resolves, and a generated
+   host never resolves). Only that one check's failure is dropped, and only for a problem answer of
+   exactly that status and type; every other check still runs on those responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ STATEFUL_REFUSALS = {
     (400, PROBLEM_TYPES + "bad-cursor"),
     (422, PROBLEM_TYPES + "idempotency-key-reused"),
     (422, PROBLEM_TYPES + "time-refused"),
+    (422, PROBLEM_TYPES + "push-endpoint-refused"),
 }
 
 

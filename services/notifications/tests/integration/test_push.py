@@ -4,7 +4,10 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+import jsonschema_rs
+from pydantic import ValidationError
 
+from notifications.api.schemas import PushSubscriptionIn
 from notifications.config import Settings
 from notifications.push import b64url_decode
 from notifications.push_guard import DestinationGuard
@@ -152,6 +155,14 @@ async def test_subscriptions_beyond_the_per_user_limit_are_refused_with_409(
     assert (accepted.status_code, refused.status_code, again.status_code) == (201, 409, 200)
 
 
+def _admits(body: dict[str, object]) -> bool:
+    try:
+        PushSubscriptionIn.model_validate(body)
+    except ValidationError:
+        return False
+    return True
+
+
 REFUSED_ENDPOINTS = [
     "http://push.example.com/push/abc",
     "https://localhost/push/abc",  # resolves to loopback
@@ -182,16 +193,33 @@ async def test_subscribing_a_private_loopback_or_malformed_endpoint_is_a_422(
     test_issuer: TestIssuer,
     notifications_db: str,
 ) -> None:
+    """One of the wrong shape (the body's model refuses it) is a validation error. One of the
+    documented shape that the service will not push to (where the host resolves, user info, an
+    IPv6 literal, ...: what no schema can say) is `push-endpoint-refused`, whatever the document
+    says of it beyond the model (`format: uri`), so a schema-valid request is never a validation error."""
     keys = push_service.subscriber().subscription()["keys"]
     # The production guard: the system's resolver, no exceptions.
-    async with running(settings_for(consumer_enabled=False), push_guard=DestinationGuard()) as (_, client):
+    async with running(settings_for(consumer_enabled=False), push_guard=DestinationGuard()) as (app, client):
         answers = [
             await subscribe(client, {"endpoint": endpoint, "keys": keys}, USER + 6, test_issuer)
             for endpoint in REFUSED_ENDPOINTS
         ]
+        document = app.openapi()
     assert [a.status_code for a in answers] == [422] * len(REFUSED_ENDPOINTS), [a.text for a in answers]
     assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
     assert all(a.json()["errors"][0]["field"].endswith("endpoint") for a in answers)
+    schema = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/PushSubscriptionIn", "components": document["components"]},
+        validate_formats=True,
+    )
+    kinds = [a.json()["type"].rsplit("/", 1)[1] for a in answers]
+    for endpoint, kind in zip(REFUSED_ENDPOINTS, kinds, strict=True):
+        body = {"endpoint": endpoint, "keys": keys}
+        if schema.is_valid(body):
+            assert kind == "push-endpoint-refused", endpoint
+        else:
+            assert kind == ("push-endpoint-refused" if _admits(body) else "validation-error"), endpoint
+    assert "push-endpoint-refused" in kinds and "validation-error" in kinds
     stored = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE user_id = :u", u=USER + 6)
     assert stored[0][0] == 0
 

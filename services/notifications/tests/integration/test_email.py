@@ -5,7 +5,9 @@ from collections.abc import Callable
 
 from notifications.config import Settings
 from notifications.testing.events import order_event, produce
-from notifications.testing.mail import wait_for_messages
+from notifications.testing.mail import messages_to, wait_for_messages
+from notifications.testing.push_service import LocalPushService
+from notifications.testing.sse import sse_frames
 from shopcommon.devstack.servers import wait_port
 from shopcommon.pagination import encode_cursor
 from shopcommon.testing.plugin import Stack
@@ -120,3 +122,49 @@ async def test_the_log_needs_a_users_own_token_and_a_valid_cursor(
     assert anonymous.status_code == 401 and service.status_code == 403
     assert [r.status_code for r in bad] == [400] * len(forged)
     assert all(r.headers["content-type"] == "application/problem+json" for r in bad)
+
+
+async def test_an_unconfirmed_address_gets_no_email_while_push_and_the_stream_carry_on(
+    shop_stack: Stack,
+    checkout: Checkout,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    notifications_db: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+) -> None:
+    """Registered the public way, the account has not confirmed its address: checkout says
+    `email_verified: false`, and nothing but checkout's own confirmation mail may go there."""
+    unconfirmed, confirmed = await checkout.register_customer(confirmed=False), await checkout.register_customer()
+    subscriber = push_service.subscriber()
+    auth = test_issuer.auth(unconfirmed.id, "customer")
+    event = order_event(20_006, unconfirmed.id, "paid", "awaiting payment")
+    async with running(settings_for(loms_events_topic=topic)) as (_, client):
+        subscribed = await client.post("/api/v1/push/subscriptions", json=subscriber.subscription(), headers=auth)
+        async with client.stream("GET", "/api/v1/events/stream", headers=auth) as resp:
+            frames = sse_frames(resp)
+            await produce(
+                shop_stack.urls.kafka_bootstrap_servers,
+                topic,
+                [event, order_event(20_007, confirmed.id, "paid", "awaiting payment")],
+            )
+            streamed = await asyncio.wait_for(anext(f async for f in frames if not f.is_heartbeat), 15)
+        pushed = await push_service.wait_for(subscriber, 1)
+        failed = await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT attempts, last_error, recipient FROM notifications "
+                "WHERE order_id = 20006 AND channel = 'email' AND status = 'failed'",
+            )
+        )
+        # The confirmed customer's mail, sent by the same worker, is the sign the worker has been round.
+        await wait_for_messages(shop_stack.urls.mail_api_url, confirmed.email, 1)
+        log = (await client.get("/api/v1/notifications", headers=auth)).json()
+    assert subscribed.status_code == 201
+    assert streamed.id == event["event_id"] and pushed[0].payload["event_id"] == event["event_id"]
+    assert [(r.attempts, r.last_error, r.recipient) for r in failed] == [
+        (1, "the e-mail address is not confirmed", None)
+    ]
+    assert {(n["channel"], n["status"]) for n in log["items"]} == {("email", "failed"), ("push", "sent")}
+    mails = await messages_to(shop_stack.urls.mail_api_url, unconfirmed.email)
+    assert [m["Subject"] for m in mails if "20006" in m["Subject"]] == []

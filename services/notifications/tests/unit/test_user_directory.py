@@ -1,0 +1,41 @@
+"""How checkout's answer about a user is read. The real checkout answers `email_verified` to
+`service` callers (tests/integration/test_email.py); an older one leaves the field out, which
+counts as confirmed, so upgrading checkout and notifications in either order stops no mail."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from notifications.domain.delivery import DeliveryError
+from notifications.users import UNCONFIRMED, UserDirectory
+from shopcommon.service_auth import ServiceTokenProvider
+
+CHECKOUT = "http://checkout.test"
+
+
+def directory(user: dict[str, Any]) -> UserDirectory:
+    """A directory whose checkout answers `user` for every id (and a token to the client)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/auth/token":
+            return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 300})
+        return httpx.Response(200, json={"id": 7, "username": "nora", "role": "customer", **user})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    tokens = ServiceTokenProvider(http, f"{CHECKOUT}/api/v1/auth/token", "notifications", "secret")
+    return UserDirectory(http, tokens, CHECKOUT)
+
+
+@pytest.mark.parametrize("verified", [{"email_verified": True}, {}], ids=["confirmed", "field-absent"])
+async def test_a_confirmed_or_unstated_address_is_the_recipient(verified: dict[str, Any]) -> None:
+    found = await directory({"email": "nora@example.test", "first_name": "Nora", **verified}).recipient(7)
+    assert (found.email, found.name) == ("nora@example.test", "Nora")
+
+
+async def test_an_unconfirmed_address_fails_for_good_with_a_neutral_reason() -> None:
+    users = directory({"email": "nora@example.test", "email_verified": False})
+    with pytest.raises(DeliveryError) as caught:
+        await users.recipient(7)
+    assert caught.value.permanent and caught.value.reason == UNCONFIRMED
+    assert "nora@example.test" not in caught.value.for_log()

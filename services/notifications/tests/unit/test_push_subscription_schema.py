@@ -11,7 +11,7 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
-from notifications.api.schemas import PushKeys, PushSubscriptionIn
+from notifications.api.schemas import PushKeys, PushSubscriptionIn, PushUnsubscribeIn
 from notifications.main import create_app
 from notifications.push import valid_subscription_keys
 
@@ -116,3 +116,15 @@ def test_an_endpoint_the_document_refuses_the_model_refuses(document: dict[str, 
     assert not component(document, "PushSubscriptionIn").is_valid(body)
     with pytest.raises(ValidationError):
         PushSubscriptionIn.model_validate(body)
+
+
+@pytest.mark.parametrize("endpoint", ["https://push.example.com/\x00", "\x00", "a\x00b"])
+def test_an_endpoint_to_unsubscribe_holding_nul_is_refused_by_the_document_and_the_model(
+    document: dict[str, Any], endpoint: str
+) -> None:
+    """No subscription can hold NUL (PostgreSQL cannot store it): the document says so, and the
+    model refuses it, naming the field, before the database is asked."""
+    assert not component(document, "PushUnsubscribeIn").is_valid({"endpoint": endpoint})
+    with pytest.raises(ValidationError) as caught:
+        PushUnsubscribeIn.model_validate({"endpoint": endpoint})
+    assert caught.value.errors()[0]["loc"] == ("endpoint",)

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopcommon.validation import NO_NUL
+
 
 class NotificationOut(BaseModel):
     id: int
@@ -64,7 +66,8 @@ class PushSubscriptionOut(BaseModel):
 
 
 class PushUnsubscribeIn(BaseModel):
-    endpoint: str = Field(min_length=1, max_length=2048)
+    #: Any text but NUL (which cannot be stored, so no subscription has it): one not subscribed is a 404.
+    endpoint: str = Field(min_length=1, max_length=2048, pattern=NO_NUL)
 
 
 class VapidPublicKeyOut(BaseModel):

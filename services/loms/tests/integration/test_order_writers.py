@@ -90,6 +90,16 @@ async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its
         "INSERT INTO orders (user_id, status, total_price, created_at, updated_at) "
         "SELECT 1, 'paid', 0, now(), now() FROM generate_series(1, 20000)"
     )
+    # Orders of many users awaiting payment, and every order's lines (placing counts what the
+    # order's user holds unpaid).
+    await db.fetch(
+        "INSERT INTO orders (user_id, status, total_price, payment_deadline, created_at, updated_at) "
+        "SELECT 1 + n, 'awaiting payment', 0, now() + interval '1 day', now(), now() FROM generate_series(1, 5000) n"
+    )
+    await db.fetch(
+        "INSERT INTO order_items (order_id, sku, count, price) "
+        "SELECT o.id, 4000000001 + (o.id + k) % 2000, 1, 0 FROM orders o, generate_series(0, 1) k"
+    )
     await db.fetch(
         "INSERT INTO idempotency_keys (scope, key, request_hash, state) "
         "SELECT 'service:plans POST /api/v1/orders', 'plans-' || n, '', 'done' FROM generate_series(1, 20000) n"
@@ -98,7 +108,7 @@ async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its
     statements = {
         "reserve": (RESERVE_SQL.replace(" /*notify*/", ""), {"orders", "stocks", "idempotency_keys"}),
         "create": (insert_sql(with_idempotency=True, notify=False), set()),
-        "place": (PLACE_SQL.replace(" /*notify*/", ""), {"stocks", "idempotency_keys"}),
+        "place": (PLACE_SQL.replace(" /*notify*/", ""), {"stocks", "idempotency_keys", "orders", "order_items"}),
     }
     settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-plans")
     async with running_app(settings) as (app, _), app.state.db.writers.acquire() as conn:

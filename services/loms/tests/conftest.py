@@ -101,7 +101,12 @@ class Auth:
         return self.issuer.auth(user_id, "manager")
 
     def service(self) -> dict[str, str]:
+        """Checkout's token: it moves users' orders (orders:read, orders:write)."""
         return self.issuer.auth("checkout", "service")
+
+    def stock_reader(self) -> dict[str, str]:
+        """A service client granted stock:read only."""
+        return self.issuer.auth("stock-reports", "service", scope="stock:read")
 
 
 @pytest.fixture(scope="session")

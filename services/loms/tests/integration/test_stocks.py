@@ -48,7 +48,8 @@ async def test_manager_creates_a_warehouse_and_sets_stock(client: httpx.AsyncCli
     assert r.json() == {"sku": sku, "warehouse_id": wh, "total": 12, "reserved": 0, "available": 12}
     r = await client.post(f"/api/v1/warehouses/{wh}/stocks/{sku}/adjust", json={"delta": -2}, headers=auth.manager())
     assert r.json()["total"] == 10
-    listed = await client.get(f"/api/v1/warehouses/{wh}/stocks", headers=auth.service())
+    listed = await client.get(f"/api/v1/warehouses/{wh}/stocks", headers=auth.stock_reader())
+    assert (await client.get(f"/api/v1/warehouses/{wh}/stocks", headers=auth.service())).status_code == 403
     assert listed.json()["items"] == [{"sku": sku, "warehouse_id": wh, "total": 10, "reserved": 0, "available": 10}]
     dup = await client.post("/api/v1/warehouses", json={"name": f"Depot {sku}"}, headers=auth.manager())
     assert dup.status_code == 409

@@ -193,7 +193,7 @@ async def test_bad_skus_in_stock_reads_are_422(client: httpx.AsyncClient, auth: 
     assert_problem(await client.get(f"/api/v1/stocks/{sku}"), 422, "sku")
     assert_problem(await client.get("/api/v1/stocks", params={"sku": sku}), 422)
     if sku.lstrip("-").isdigit():
-        assert_problem(await client.post("/stocks", json={"sku": int(sku)}, headers=auth.service()), 422, "sku")
+        assert_problem(await client.post("/stocks", json={"sku": int(sku)}, headers=auth.stock_reader()), 422, "sku")
 
 
 async def test_batch_stock_read_needs_one_to_200_skus(client: httpx.AsyncClient) -> None:

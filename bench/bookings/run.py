@@ -68,15 +68,19 @@ async def load(url: str) -> None:
 
 
 async def explain(url: str) -> str:
+    """The filtered search's plan with its parameters, and the generic plan a prepared statement runs
+    after a few calls (asyncpg prepares every statement): `EXPLAIN EXECUTE` of a prepared statement
+    under `force_generic_plan` (an `EXPLAIN` with bound parameters would plan for their values)."""
     conn = await asyncpg.connect(plain_url(url))
     try:
         window = (DAY0 + timedelta(days=40, hours=19), DAY0 + timedelta(days=40, hours=21))
         args = ("cabin", 6, 1000, 4000, False, *window)
         plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {SEARCH_SQL}", *args)
-        # What a prepared statement runs once PostgreSQL plans it for any parameters.
         await conn.execute("SET plan_cache_mode = force_generic_plan")
-        generic = await conn.fetch(f"EXPLAIN (ANALYZE) {SEARCH_SQL}", *args)
-        return "\n".join(r[0] for r in plan) + "\n\nGeneric plan: " + generic[-1][0]
+        await conn.execute(f"PREPARE search AS {SEARCH_SQL}")
+        literals = ", ".join(["'cabin'", "6", "1000", "4000", "false", *(f"'{w.isoformat()}'" for w in window)])
+        generic = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE search({literals})")
+        return "\n".join(r[0] for r in plan) + "\n\nGeneric plan:\n\n" + "\n".join(r[0] for r in generic)
     finally:
         await conn.close()
 

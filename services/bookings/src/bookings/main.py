@@ -3,12 +3,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 
 from bookings.api import bookings, cancel_links, tables
 from bookings.config import Settings
 from bookings.workers.running import running_workers
 from shopcommon.app import create_service_app
+from shopcommon.db import plain_url
 
 DESCRIPTION = """\
 Restaurant table bookings (the restaurant seed): guests search tables and request a booking;
@@ -28,14 +30,30 @@ are `application/problem+json` (RFC 9457).
 """
 
 
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """The search pool's connections run one read statement at a time and change no session state
+    (no SET, LISTEN, advisory lock, cursor or open transaction), so none is reset on release: asyncpg's
+    default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`, a round trip and
+    four statements per search (see bench/bookings/README.md)."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_workers(app.state.engine, settings) as workers:
-            app.state.workers = workers
-            yield
+        app.state.search_pool = await asyncpg.create_pool(
+            plain_url(settings.database_url),
+            min_size=min(4, settings.db_raw_pool_size),
+            max_size=settings.db_raw_pool_size,
+            reset=_nothing_to_reset,
+        )
+        try:
+            async with running_workers(app.state.engine, settings) as workers:
+                app.state.workers = workers
+                yield
+        finally:
+            await app.state.search_pool.close()
 
     return create_service_app(
         settings,
@@ -44,7 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[tables.router, cancel_links.router, bookings.router],
         lifespan=lifespan,
         uses_kafka=True,
-        raw_pool=True,
         openapi_tags=[
             {"name": "tables", "description": "Search (public) and table administration (managers)."},
             {"name": "bookings", "description": "Requests (public), the customer's own, the staff's work."},

@@ -79,6 +79,25 @@ async def test_every_window_the_schema_allows_means_something(
     assert await tables(min_price=500, max_price=100) == set()
 
 
+async def test_the_answer_is_the_documented_table_shape_and_leaves_out_tables_without_a_price_yet(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """PostgreSQL writes the search's JSON (the hot path): the same keys and types as `TableOut`. A
+    table whose only price lies in the future cannot be booked yet (`table-not-priced`): not found."""
+    cheap, dear, unpriced = [await db.table(kind="cabin", seats=14, price=p) for p in (1234, 2000, 999)]
+    await db.fetch("UPDATE table_prices SET effective_from = now() + interval '1 day' WHERE table_id = $1", unpriced)
+    r = await client.get("/api/v1/tables", params={"kind": "cabin", "seats": 14})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    items = [t for t in r.json()["items"] if t["table_id"] in (cheap, dear, unpriced)]
+    assert [t["table_id"] for t in items] == [cheap, dear]  # by seats, then price
+    assert items[0] == {
+        "table_id": cheap, "name": items[0]["name"], "kind": "cabin", "seats": 14, "price": 1234, "bookable": True
+    }  # fmt: skip
+    assert isinstance(items[0]["name"], str) and items[0]["name"]
+    r = await client.get(f"/api/v1/tables/{unpriced}")
+    assert r.status_code == 200 and r.json()["price"] is None
+
+
 async def test_closed_tables_are_left_out_and_only_managers_may_ask_for_them(
     client: httpx.AsyncClient, db: Database, auth: Auth
 ) -> None:

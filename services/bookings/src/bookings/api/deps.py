@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -48,8 +49,14 @@ async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def utc_now() -> datetime:
+async def utc_now() -> datetime:
+    """`async`: FastAPI runs a plain `def` dependency in a worker thread, a hop per request."""
     return datetime.now(UTC)
+
+
+def search_pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.search_pool
+    return pool
 
 
 async def optional_principal(request: Request) -> Principal | None:

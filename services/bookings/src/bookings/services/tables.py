@@ -24,10 +24,10 @@ class NewTable:
     bookable: bool = True
 
 
-async def search(pool: asyncpg.Pool, query: TableSearch, *, now: datetime) -> list[TableRow]:
-    """Every schema-valid query means something (see `search_window`; a price range whose minimum
-    lies above its maximum holds no price)."""
-    return await tables.search(pool, query, search_window(query.starts_at, query.ends_at, now))
+async def search_json(pool: asyncpg.Pool, query: TableSearch, *, now: datetime) -> bytes:
+    """The answer of a search, as JSON (`{"items": [TableOut...]}`). Every schema-valid query means
+    something (see `search_window`; a price range whose minimum lies above its maximum holds no price)."""
+    return await tables.search_json(pool, query, search_window(query.starts_at, query.ends_at, now))
 
 
 async def get_table(conn: AsyncConnection, table_id: int) -> TableRow:

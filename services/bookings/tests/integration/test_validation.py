@@ -161,6 +161,8 @@ BAD_TABLES: dict[str, dict[str, Any]] = {
     "price true": {"price": True},
     "name of a carriage return": {"name": "\r"},
     "name with a tab around": {"name": "T1\t"},
+    "bookable 0": {"bookable": 0},
+    "bookable as text": {"bookable": "true"},
 }
 
 

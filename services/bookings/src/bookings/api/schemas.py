@@ -97,6 +97,8 @@ Price = Annotated[
     Field(ge=0, le=MAX_PRICE, description=f"In the smallest currency unit, 0..{MAX_PRICE}."),
     JSON_INTEGER,
 ]
+#: `true` or `false` only (pydantic's lax bool would also take 0, 1, "yes", "off"...).
+Flag = Annotated[bool, Strict()]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
 Phone = Annotated[str, StringConstraints(min_length=5, max_length=32, pattern=PHONE_PATTERN)]
@@ -124,7 +126,7 @@ class TableCreate(Closed):
     kind: TableKind
     seats: Seats
     price: Price = Field(description="The booking price, in force from now.")
-    bookable: bool = True
+    bookable: Flag = True
 
 
 class TableUpdate(PartialUpdate):
@@ -133,7 +135,7 @@ class TableUpdate(PartialUpdate):
     name: Name | None = None
     kind: TableKind | None = None
     seats: Seats | None = None
-    bookable: bool | None = Field(default=None, description="`false` closes the table for new bookings.")
+    bookable: Flag | None = Field(default=None, description="`false` closes the table for new bookings.")
 
 
 class PriceOut(BaseModel):

@@ -15,18 +15,23 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    caught too.
 
 2. Refusals no schema can express. `positive_data_acceptance` expects a schema-valid request to
-   be accepted. A few refusals depend on what the server issued or saw before, not on the
-   request's shape, and are documented answers: a cursor the server did not issue (400
-   `bad-cursor`: a cursor is opaque, signed by the server; a schema can bound its length and
-   alphabet but not forge one), an `Idempotency-Key` first used with another body (422
+   be accepted. A few refusals depend on what the server issued or saw before, or on rules no
+   JSON Schema can state, not on the request's shape, and are documented answers: a cursor the
+   server did not issue (400 `bad-cursor`: a cursor is opaque, signed by the server; a schema can
+   bound its length and alphabet but not forge one), an `Idempotency-Key` first used with another body (422
    `idempotency-key-reused`, by contract), and a booking's or a price's time that the clock refuses
    (bookings' 422 `time-refused`: a booking starts in the future, within a year, and lasts 30 minutes
    to 8 hours; a price does not start in the past; no schema can state "after now", nor compare two
    fields, and a random date-time is almost never bookable), and a push endpoint notifications will
    not push to (422 `push-endpoint-refused`: its host must resolve, now and at each send, to public
    addresses only; a schema can say "an https URI" but not where its host resolves, and a generated
-   host never resolves). Only that one check's failure is dropped, and only for a problem answer of
-   exactly that status and type; every other check still runs on those responses. schemathesis counts what is dropped in its summary ("dropped by filter_failure").
+   host never resolves), a password of the documented shape that checkout's policy refuses (422
+   `weak-password`: the schema states the length floor, but "4 different characters", "not a common
+   password" and "not containing the username" are no JSON Schema), and an email-confirmation
+   token checkout did not issue (400 `invalid-verification-token`: server-issued, like a cursor).
+   Only that one check's failure is dropped, and only for a problem answer of exactly that status
+   and type; every other check still runs on those responses. schemathesis counts what is dropped
+   in its summary ("dropped by filter_failure").
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ GUARDED = {("DELETE", "/api/v1/users/{user_id}"), ("PATCH", "/api/v1/users/{user
 NO_SUCH_USER = 2**31 - 1
 
 PROBLEM_TYPES = "https://shop.example/problems/"
-#: (status, problem type) of refusals that depend on server state, not on the request's shape.
-STATEFUL_REFUSALS = {
+#: (status, problem type) of refusals that depend on server state or on rules no schema can state,
+#: not on the request's shape.
+SEMANTIC_REFUSALS = {
     (400, PROBLEM_TYPES + "bad-cursor"),
     (422, PROBLEM_TYPES + "idempotency-key-reused"),
     (422, PROBLEM_TYPES + "time-refused"),
     (422, PROBLEM_TYPES + "push-endpoint-refused"),
+    (422, PROBLEM_TYPES + "weak-password"),
+    (400, PROBLEM_TYPES + "invalid-verification-token"),
 }
 
 
@@ -93,4 +101,4 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     """False drops the failure: only `positive_data_acceptance` on a refusal listed above."""
     if type(failure).__name__ != "RejectedPositiveData":
         return True
-    return (response.status_code, problem_type(response)) not in STATEFUL_REFUSALS
+    return (response.status_code, problem_type(response)) not in SEMANTIC_REFUSALS

@@ -187,3 +187,29 @@ async def test_checkout_while_loms_is_down_is_503_and_keeps_the_cart(
     assert r.status_code == 503
     assert r.json()["type"].endswith("/loms-unavailable")
     assert len((await cut_off.get("/api/v1/cart", headers=auth)).json()["items"]) == 1
+
+
+async def test_a_limit_409_from_loms_comes_back_at_once(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """Only LOMS's `idempotency-key-in-use` 409 is worth asking again; a user at the unpaid-orders
+    limit gets LOMS's 409 from one call, not after retrying it until the order wait runs out."""
+    sku = stock_book.take(at_least=12)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(310, "customer")
+    order = {"items": [{"sku": sku, "count": 1}]}
+    for _ in range(10):  # LOMS's default max_unpaid_orders
+        r = await client.post("/api/v1/orders", json=order, headers=auth)
+        assert r.status_code == 201, r.text
+    calls = loms.count("/api/v1/orders")
+    started = asyncio.get_running_loop().time()
+    r = await client.post("/api/v1/orders", json=order, headers=auth)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/too-many-unpaid-orders")
+    assert loms.count("/api/v1/orders") == calls + 1
+    assert elapsed < 2, elapsed

@@ -12,7 +12,7 @@ from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
 from checkout.identity.users import UserRow
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.problems import Forbidden, UnprocessableEntity
+from shopcommon.problems import Forbidden
 
 
 async def register(
@@ -42,10 +42,6 @@ async def update_user(
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
     if not is_manager and ("role" in changes or "categories" in changes):
         raise Forbidden("Only managers change roles and categories")
-    nulls = [name for name, value in changes.items() if value is None]
-    if nulls:
-        errors = [{"field": name, "message": "Must not be null"} for name in nulls]
-        raise UnprocessableEntity("Fields cannot be set to null", errors=errors)
     current = await users.lock_for_update(session, user_id)
     if changes.get("email") == current.email:
         del changes["email"]

@@ -25,6 +25,7 @@ from shopcommon.auth import Principal, Role, Scope, bearer_credentials, principa
 from shopcommon.db import ReadSessionDep, SessionDep
 from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 IdentityDep = Annotated[Identity, Depends(get_identity)]
@@ -32,8 +33,18 @@ PEOPLE = (Role.CUSTOMER, Role.WORKER, Role.MANAGER)
 Person = Annotated[Principal, require_roles(*PEOPLE)]
 PersonOrService = Annotated[Principal, require_roles(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ)]
 Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ)]
-UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+UserId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
+#: Only digits reach the routes of one account: `/me`, `/verify-email` and any other word under
+#: /users are not ids, so a method those paths lack is a 405 there, not a 422 about `user_id`. The
+#: document keeps the plain template (`/api/v1/users/{user_id}`).
+ONE_ACCOUNT = "/{user_id:int}"
 ONE_USER: dict[str, Any] = {"response_model": User}
+#: OpenAPI links from a new account to the operations on it (its `id` is their `user_id`), so a
+#: client or a stateful fuzzer follows the real id rather than guessing a field.
+ACCOUNT_LINKS = {
+    name: {"operationId": operation, "parameters": {"user_id": "$response.body#/id"}}
+    for name, operation in (("ReadUser", "read_user"), ("UpdateUser", "update_user"), ("DeleteUser", "delete_user"))
+}
 
 
 def _mail_confirmation(background: BackgroundTasks, identity: Identity, row: Any, token: str | None) -> None:
@@ -49,7 +60,8 @@ async def _made_by_staff(request: Request) -> bool:
 
 
 @router.post(
-    "", status_code=201, **ONE_USER, responses=problem_responses(401, 409, 422, 429), openapi_extra=roles_doc(),
+    "", status_code=201, **ONE_USER, openapi_extra=roles_doc(),
+    responses={**problem_responses(401, 409, 422, 429), 201: {"description": "The new account", "links": ACCOUNT_LINKS}},
     summary="Register a customer account (a `role` in the body is refused); its address must be confirmed",
     description=(
         "The account starts unconfirmed: a confirmation token is mailed to `email`, and until the account "
@@ -144,7 +156,7 @@ async def list_users(
 
 
 @router.get(
-    "/{user_id}", **ONE_USER, responses=problem_responses(401, 403, 404, 422),
+    ONE_ACCOUNT, **ONE_USER, responses=problem_responses(401, 403, 404, 422),
     openapi_extra=roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ),
     summary="One account: your own; managers and services any (another's is 404 to everyone else)",
 )  # fmt: skip
@@ -155,7 +167,7 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
 
 
 @router.patch(
-    "/{user_id}", **ONE_USER, responses=problem_responses(401, 403, 404, 409, 422, 429),
+    ONE_ACCOUNT, **ONE_USER, responses=problem_responses(401, 403, 404, 409, 422, 429),
     openapi_extra=roles_doc(*PEOPLE),
     summary="Change an account: your own (not its role); managers any, roles and categories included",
     description=(
@@ -181,7 +193,7 @@ async def update_user(
 
 
 @router.delete(
-    "/{user_id}", status_code=204, responses=problem_responses(401, 403, 404, 422), openapi_extra=roles_doc(*PEOPLE),
+    ONE_ACCOUNT, status_code=204, responses=problem_responses(401, 403, 404, 422), openapi_extra=roles_doc(*PEOPLE),
     summary="Delete an account: your own; managers any",
 )  # fmt: skip
 async def delete_user(user_id: UserId, principal: Person, session: SessionDep) -> Response:

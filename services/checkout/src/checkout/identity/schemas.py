@@ -15,34 +15,54 @@ from pydantic import (
     model_serializer,
 )
 
+from shopcommon.patching import PartialUpdate
+from shopcommon.validation import NO_NUL
 
-def _refuse_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here, as a 422 naming the field, not in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+# Text: the document states every rule the validator applies, in the same regex, and nothing is
+# stripped, so a value the schema accepts is taken as sent. Character classes are spelt out: `\s`
+# means different things in ECMA-262 (the document's regex), Rust's regex (pydantic's) and
+# Python's `str.strip` (U+0085, U+FEFF and others).
+#: Control characters (C0, DEL, C1): no name or address holds them (NUL cannot even be stored).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+#: Control characters, and whitespace by ECMA-262's `\s` or Python's `str.isspace`.
+_BLANK = _CONTROL + r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: A person's name: empty, or text without control characters that neither starts nor ends with
+#: whitespace ("Mary Ann" yes, " Mary" no).
+NAME_PATTERN = rf"^(?:[^{_BLANK}](?:[^{_CONTROL}]*[^{_BLANK}])?)?$"
+USERNAME_PATTERN = r"^[A-Za-z0-9_.+-]+$"
+EMAIL_PATTERN = rf"^[^@{_BLANK}]+@[^@{_BLANK}]+\.[^@{_BLANK}]+$"
+#: The shortest password any deployment accepts: the schema's `minLength`. A deployment may ask
+#: for more (`CHECKOUT_PASSWORD_MIN_LENGTH`); a shorter one is then refused as `weak-password`.
+PASSWORD_MIN_LENGTH = 8
 
-
-#: Every text field of identity's payloads carries this.
-NoNul = AfterValidator(_refuse_nul)
-
-Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.+-]+$"), NoNul
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150), NoNul]
-Password = Annotated[str, Field(max_length=128), NoNul]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
-Secret = Annotated[str, Field(min_length=1, max_length=512), NoNul]
-#: A username or an email address, as sign-in takes either.
-Login = Annotated[str, Field(min_length=1, max_length=254), NoNul]
-LoginPassword = Annotated[str, Field(min_length=1, max_length=128), NoNul]
-#: Addresses are compared and stored lowercased; deliverability is proven by the one-time code.
-Email = Annotated[
+Username = Annotated[str, StringConstraints(min_length=1, max_length=150, pattern=USERNAME_PATTERN)]
+Name = Annotated[str, StringConstraints(max_length=150, pattern=NAME_PATTERN)]
+#: A new password: taken as sent (spaces included). Rules a schema cannot state (4 distinct
+#: characters, not a common password, not the username, a longer deployment minimum) are 422
+#: `weak-password`.
+Password = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-    NoNul,
-    AfterValidator(str.lower),
+    Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=128,
+        pattern=NO_NUL,
+        description=(
+            f"At least {PASSWORD_MIN_LENGTH} characters (more if the deployment asks), at least 4 different "
+            "ones, not one of the most common passwords and not containing the username; otherwise 422 "
+            "`weak-password`."
+        ),
+    ),
 ]
+#: A product-stub category name, as product-stub takes one (any text without NUL).
+Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Secret = Annotated[str, Field(min_length=1, max_length=512, pattern=NO_NUL)]
+#: A username or an email address, as sign-in takes either.
+Login = Annotated[str, Field(min_length=1, max_length=254, pattern=NO_NUL)]
+#: A password presented to sign in or to confirm a change: whatever the account has (older or demo
+#: accounts may hold passwords today's rules would refuse).
+LoginPassword = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
+#: Addresses are compared and stored lowercased; deliverability is proven by the emailed code or token.
+Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN), AfterValidator(str.lower)]
 
 
 class UserRole(StrEnum):
@@ -93,15 +113,16 @@ class UserCreate(Strict):
     last_name: Name = ""
 
 
-class UserUpdate(Strict):
-    """Only managers may send `role` and `categories`; changing your own password needs the current one."""
+class UserUpdate(PartialUpdate):
+    """Only managers may send `role` and `categories`; changing your own password needs the current one.
+    A field left out keeps its value; `null` is refused."""
 
     username: Username | None = None
     email: Email | None = None
     first_name: Name | None = None
     last_name: Name | None = None
     password: Password | None = None
-    current_password: Password | None = None
+    current_password: LoginPassword | None = None
     role: UserRole | None = None
     categories: Annotated[list[Category], Field(max_length=50)] | None = None
 
@@ -114,7 +135,7 @@ class PasswordGrant(BaseModel):
 
 class ClientCredentialsGrant(BaseModel):
     grant_type: Literal["client_credentials"]
-    client_id: Annotated[str, Field(min_length=1, max_length=100), NoNul]
+    client_id: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
     client_secret: Secret
 
 
@@ -147,7 +168,7 @@ class LogoutRequest(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    token: Annotated[str, Field(min_length=1, max_length=8192), NoNul]
+    token: Annotated[str, Field(min_length=1, max_length=8192, pattern=NO_NUL)]
 
 
 class OtpRequest(BaseModel):
@@ -156,14 +177,14 @@ class OtpRequest(BaseModel):
 
 class OtpVerify(BaseModel):
     email: Email
-    code: Annotated[str, Field(min_length=1, max_length=16), NoNul]
+    code: Annotated[str, Field(min_length=1, max_length=16, pattern=NO_NUL)]
 
 
 class VerifyEmail(Strict):
     """Confirming an address takes the emailed token and the account's password: the token proves
     the mailbox, the password the registrant (so a link clicked by someone else confirms nothing)."""
 
-    token: Annotated[str, Field(min_length=1, max_length=200), NoNul]
+    token: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     password: LoginPassword
 
 

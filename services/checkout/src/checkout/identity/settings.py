@@ -1,5 +1,9 @@
+from typing import Annotated
+
+from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from checkout.identity.schemas import PASSWORD_MIN_LENGTH
 from shopcommon.settings import shared
 
 
@@ -74,4 +78,6 @@ class IdentitySettings(BaseSettings):
 
     #: Web cookies are `Secure` outside dev unless this says otherwise.
     cookie_secure: bool | None = None
-    password_min_length: int = 8
+    #: New passwords' minimum length; never below the documented `minLength` (a password the schema
+    #: accepts may be refused by this, as `weak-password`, but never the other way round).
+    password_min_length: Annotated[int, Field(ge=PASSWORD_MIN_LENGTH, le=128)] = PASSWORD_MIN_LENGTH

@@ -35,12 +35,18 @@ USER_COLUMNS = (
 PROVEN = users.c.email_verified_at.is_not(None)
 
 
+class WeakPassword(UnprocessableEntity):
+    """A password of the documented shape that the policy still refuses: the rules no JSON Schema
+    states (distinct characters, common passwords, the username inside, a deployment's longer
+    minimum), so a client can tell them from a malformed request."""
+
+    title, slug = "Password too weak", "weak-password"
+
+
 def check_password_strength(password: str, *, username: str, min_length: int) -> None:
     problem = passwords.password_problems(password, username=username, min_length=min_length)
     if problem:
-        raise UnprocessableEntity(
-            f"The password {problem}.", errors=[{"field": "password", "message": f"Password {problem}"}]
-        )
+        raise WeakPassword(f"The password {problem}.", errors=[{"field": "password", "message": f"Password {problem}"}])
 
 
 async def get_user(session: AsyncSession, user_id: int) -> UserRow:

@@ -18,6 +18,9 @@ import httpx
 from shopcommon.problems import Conflict, ProblemError, ServiceUnavailable
 
 JSON = dict[str, Any]
+#: LOMS's 409 for a request whose `Idempotency-Key` is held by a request still running: the one
+#: refusal that asking again resolves.
+KEY_IN_USE = "idempotency-key-in-use"
 
 
 class LomsUnavailable(ServiceUnavailable):
@@ -89,8 +92,9 @@ class LomsClient:
     async def create_order(self, *, user_id: int, items: list[JSON], idempotency_key: str) -> JSON:
         """Create an order as checkout (prices kept) and wait for its reservation to settle.
 
-        A second request with the same key while the first still runs gets 409 from LOMS; it waits
-        and asks again, so both callers end with the one order.
+        A second request with the same key while the first still runs gets LOMS's 409
+        `idempotency-key-in-use`; it waits and asks again, so both callers end with the one order.
+        Every other 409 (the user's unpaid-orders limit, ...) is LOMS's answer and is raised at once.
         """
         body = {"user_id": user_id, "items": items}
         headers = {"Idempotency-Key": idempotency_key, "Prefer": f"wait={self.order_wait}"}
@@ -102,7 +106,7 @@ class LomsClient:
                     "POST", "/api/v1/orders", json=body, headers=headers, timeout=self.order_wait + self.timeout
                 )
             except ProblemError as exc:
-                if exc.status != 409 or time.monotonic() + pause > deadline:
+                if (exc.status, exc.slug) != (409, KEY_IN_USE) or time.monotonic() + pause > deadline:
                     raise
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.5)

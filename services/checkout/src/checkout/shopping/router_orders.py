@@ -9,16 +9,22 @@ from fastapi import APIRouter, Path, Query, Response
 
 from checkout.shopping import purchase
 from checkout.shopping.deps import IdempotencyKey, ScopedIdempotencyKey, ShoppingDep, own_user_id, user_acting_for
-from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage, UserId
+from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage
 from shopcommon.auth import OrdersReader, OrdersWriter, Scope, roles_doc
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import Forbidden, problem_responses
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 READERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_READ)
 WRITERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
-OrderPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+OrderPath = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
+#: OpenAPI links from a placed order to the operations on it (its `order_id`).
+ORDER_LINKS = {
+    name: {"operationId": operation, "parameters": {"order_id": "$response.body#/order_id"}}
+    for name, operation in (("GetOrder", "get_order"), ("PayOrder", "pay_order"), ("CancelOrder", "cancel_order"))
+}
 
 
 @router.get(
@@ -33,7 +39,7 @@ async def list_orders(
     shop: ShoppingDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
-    user_id: Annotated[UserId | None, Query()] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
     status: Annotated[str | None, Query(pattern=f"^({STATUSES})$")] = None,
 ) -> dict[str, Any]:
     if not principal.acts_for_anyone(Scope.ORDERS_READ):
@@ -59,7 +65,8 @@ async def get_order(order_id: OrderPath, principal: OrdersReader, shop: Shopping
     openapi_extra=WRITERS,
     responses={
         **problem_responses(401, 403, 404, 409, 422, 429, 503),
-        202: {"description": "The reservation has not settled yet: `status` is `new`"},
+        201: {"description": "The order holds its stock: `status` is `awaiting payment`", "links": ORDER_LINKS},
+        202: {"description": "The reservation has not settled yet: `status` is `new`", "links": ORDER_LINKS},
     },
     summary="An order straight from items, at today's prices; waits for the reservation",
 )

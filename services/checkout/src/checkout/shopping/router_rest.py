@@ -9,16 +9,21 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from checkout.identity.web import client_ip
 from checkout.shopping import carts, catalogue, purchase
 from checkout.shopping.deps import CurrentUserId, ScopedIdempotencyKey, ShoppingDep, address_caller
-from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult, Count, Price, Product
+from checkout.shopping.router_orders import ORDER_LINKS
+from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult, Product
 from shopcommon.auth import roles_doc
 from shopcommon.db import SessionDep
 from shopcommon.pagination import CursorQuery, Page
 from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_UINT16, MAX_UINT32, NO_NUL
 
 router = APIRouter(prefix="/api/v1")
 PEOPLE = roles_doc("customer", "worker", "manager")
 PUBLIC = roles_doc()
-SkuPath = Annotated[int, Path(ge=1, le=4_294_967_295)]
+SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
+#: Query parameters are text: plain ints with the bounds of the body types.
+CountQuery = Annotated[int | None, Query(ge=1, le=MAX_UINT16, description="uint16, 1..65535")]
+PriceQuery = Annotated[int | None, Query(ge=0, le=MAX_UINT32, description="In the smallest currency unit.")]
 
 
 @router.get(
@@ -57,7 +62,7 @@ async def add_cart_item(
     summary="Remove `count` units, or the whole line without `count`",
 )
 async def remove_cart_item(
-    sku: SkuPath, user_id: CurrentUserId, session: SessionDep, count: Annotated[Count | None, Query()] = None
+    sku: SkuPath, user_id: CurrentUserId, session: SessionDep, count: CountQuery = None
 ) -> dict[str, Any]:
     left = await carts.remove_item(session, user_id=user_id, sku=sku, count=count)
     return {"sku": sku, "count": left}
@@ -71,7 +76,8 @@ async def remove_cart_item(
     openapi_extra=PEOPLE,
     responses={
         **problem_responses(401, 403, 409, 422, 429, 503),
-        202: {"description": "The reservation has not settled yet: `status` is `new`"},
+        201: {"description": "The order holds its stock: `status` is `awaiting payment`", "links": ORDER_LINKS},
+        202: {"description": "The reservation has not settled yet: `status` is `new`", "links": ORDER_LINKS},
     },
     summary="Order the cart: waits for the reservation, then empties the cart",
 )
@@ -96,10 +102,10 @@ async def list_products(
     shop: ShoppingDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
-    manufacturer: Annotated[str | None, Query(max_length=100)] = None,
-    min_price: Annotated[Price | None, Query()] = None,
-    max_price: Annotated[Price | None, Query()] = None,
+    category: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    manufacturer: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    min_price: PriceQuery = None,
+    max_price: PriceQuery = None,
     in_stock: Annotated[
         bool | None, Query(description="true: only what can be bought now; false: only what cannot")
     ] = None,

@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Sku = Annotated[int, Field(ge=1, le=4_294_967_295, description="uint32, 1..2^32-1")]
-Count = Annotated[int, Field(ge=1, le=65535, description="uint16, 1..65535")]
-UserId = Annotated[int, Field(ge=1, le=2**63 - 1, description="int64 user id")]
-OrderId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Price = Annotated[int, Field(ge=0, le=4_294_967_295, description="In the smallest currency unit.")]
+from shopcommon.validation import Count, Id, Sku
+
+#: Body integers read as JSON Schema counts them (5.0 is 5; true and "5" are not integers), ids
+#: within what a JSON number carries exactly (2^53-1). Query and path parameters are text: they
+#: take plain `int` with the same bounds (`shopcommon.validation`).
+UserId = Id
 
 
 class Strict(BaseModel):

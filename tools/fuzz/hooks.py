@@ -27,8 +27,11 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    addresses only; a schema can say "an https URI" but not where its host resolves, and a generated
    host never resolves), a password of the documented shape that checkout's policy refuses (422
    `weak-password`: the schema states the length floor, but "4 different characters", "not a common
-   password" and "not containing the username" are no JSON Schema), and an email-confirmation
-   token checkout did not issue (400 `invalid-verification-token`: server-issued, like a cursor).
+   password" and "not containing the username" are no JSON Schema), an email-confirmation
+   token checkout did not issue (400 `invalid-verification-token`: server-issued, like a cursor),
+   and order lines LOMS cannot merge (422 `items-not-mergeable`: lines naming the same sku become
+   one line, so their counts must add up to at most 65535 and their prices agree; a schema bounds
+   each line's count, not a sum across the lines that name one sku).
    Only that one check's failure is dropped, and only for a problem answer of exactly that status
    and type; every other check still runs on those responses. schemathesis counts what is dropped
    in its summary ("dropped by filter_failure").
@@ -59,6 +62,7 @@ SEMANTIC_REFUSALS = {
     (422, PROBLEM_TYPES + "push-endpoint-refused"),
     (422, PROBLEM_TYPES + "weak-password"),
     (400, PROBLEM_TYPES + "invalid-verification-token"),
+    (422, PROBLEM_TYPES + "items-not-mergeable"),
 }
 
 

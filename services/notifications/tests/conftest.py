@@ -92,6 +92,11 @@ def topic() -> str:
     return f"loms.order-events.test-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture
+def booking_topic() -> str:
+    return f"bookings.booking-events.test-{uuid.uuid4().hex[:10]}"
+
+
 @pytest.fixture(scope="session")
 def push_tls(tmp_path_factory: pytest.TempPathFactory) -> TestCertificate:
     """The local push service's certificate (for `push.test` and 127.0.0.1) and its CA."""
@@ -113,6 +118,8 @@ def settings_for(
             "app_env": "dev",
             "log_json": False,
             "consumer_group": f"notifications-{uuid.uuid4().hex[:8]}",
+            # A topic of the test's own: a test that publishes bookings names it (`booking_topic`).
+            "booking_events_topic": f"bookings.booking-events.test-{uuid.uuid4().hex[:10]}",
             "delivery_poll_seconds": 0.2,
             "retry_base_seconds": 0.2,
             "retry_max_seconds": 1.0,
@@ -205,6 +212,7 @@ def process_env(
         "SHOP_CHECKOUT_URL": checkout_url,
         "JWT_JWKS_FILE": str(issuer.jwks_path),
         "LOMS_EVENTS_TOPIC": topic,
+        "BOOKINGS_BOOKING_EVENTS_TOPIC": f"bookings.booking-events.test-{uuid.uuid4().hex[:10]}",
         "NOTIFICATIONS_CONSUMER_GROUP": group,
         "NOTIFICATIONS_EVENTS_TOPIC_PARTITIONS": "2",
         "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2",

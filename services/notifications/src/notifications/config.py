@@ -1,6 +1,8 @@
+from datetime import tzinfo
 from typing import ClassVar, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from notifications.domain.addresses import parse_networks
@@ -22,7 +24,12 @@ class Settings(ServiceSettings):
         default="loms.order-events",
         validation_alias=AliasChoices("LOMS_ORDER_EVENTS_TOPIC", "LOMS_EVENTS_TOPIC", "loms_events_topic"),
     )
-    #: Partitions to create the topic with when this service finds it missing (a fresh broker).
+    #: The bookings service's events; the bookings service's variable names it for both. Empty: not read.
+    booking_events_topic: str = Field(
+        default="bookings.booking-events",
+        validation_alias=AliasChoices("BOOKINGS_BOOKING_EVENTS_TOPIC", "booking_events_topic"),
+    )
+    #: Partitions to create a topic with when this service finds it missing (a fresh broker).
     events_topic_partitions: int = 3
     consumer_group: str = "notifications"
     consumer_batch_size: int = 200
@@ -51,6 +58,9 @@ class Settings(ServiceSettings):
     mail_from: str = "Shop <orders@shop.example>"
     #: Links in e-mails point at the storefront.
     public_url: str = shared("SHOP_PUBLIC_URL", "http://127.0.0.1:9000")
+    #: The zone booking e-mails show times in, an IANA name (`Europe/Moscow`: the restaurant's);
+    #: empty shows them in the offset the event carries (the bookings service sends UTC).
+    booking_time_zone: str = ""
 
     # Deliveries (email and push): a table worked with retries and exponential backoff.
     delivery_batch_size: int = 50
@@ -88,6 +98,19 @@ class Settings(ServiceSettings):
     #: Open streams a user may hold across all replicas, and streams one process serves.
     sse_max_streams_per_user: int = Field(default=5, ge=1)
     sse_max_streams: int = Field(default=1000, ge=1)
+
+    @field_validator("booking_time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        if name.strip():
+            try:
+                ZoneInfo(name.strip())
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"not a time zone this system knows: {name!r}") from exc
+        return name.strip()
+
+    def booking_zone(self) -> tzinfo | None:
+        return ZoneInfo(self.booking_time_zone) if self.booking_time_zone else None
 
     @model_validator(mode="after")
     def _push_exemptions_only_in_dev(self) -> Self:

@@ -56,7 +56,7 @@ def build_senders(
                 delivery_options(settings, settings.email_max_attempts),
                 users=users,
                 mailer=SmtpMailer(smtp_url, timeout=settings.smtp_timeout_seconds),
-                renderer=EmailRenderer(settings.public_url),
+                renderer=EmailRenderer(settings.public_url, booking_zone=settings.booking_zone()),
                 sender=settings.mail_from,
                 connections=settings.smtp_connections,
             )
@@ -87,7 +87,7 @@ def build_consumer(
 
     return EventConsumer(
         bootstrap=settings.kafka_bootstrap_servers,
-        topic=settings.loms_events_topic,
+        topics=[settings.loms_events_topic, settings.booking_events_topic],
         group_id=settings.consumer_group,
         sessionmaker=app.state.sessionmaker,
         hub=app.state.stream_hub,
@@ -156,8 +156,10 @@ def create_app(settings: Settings | None = None, *, push_guard: DestinationGuard
         title="Notifications",
         description=(
             "Listens to LOMS's order events (`loms.order-events`) and tells each customer of every status "
-            "change once: by e-mail, by web push and on a live Server-Sent Events stream. Each operation's "
-            "`x-roles` names who may call it."
+            "change once: by e-mail, by web push and on a live Server-Sent Events stream. Listens to the "
+            "bookings service's events (`bookings.booking-events`) and e-mails the guest on every status of "
+            "a booking (a phone-only booking's notices are logged as not e-mailed); a booking linked to a "
+            "customer is in their log and on their stream. Each operation's `x-roles` names who may call it."
         ),
         routers=[notifications.router, push.router, stream.router],
         lifespan=lifespan,
@@ -168,7 +170,7 @@ def create_app(settings: Settings | None = None, *, push_guard: DestinationGuard
         openapi_tags=[
             {"name": "notifications", "description": "The caller's notification log"},
             {"name": "web push", "description": "VAPID key and browser subscriptions"},
-            {"name": "live stream", "description": "Order status changes as Server-Sent Events"},
+            {"name": "live stream", "description": "Order and booking status changes as Server-Sent Events"},
         ],
     )
     app.state.push_guard = push_guard or DestinationGuard(

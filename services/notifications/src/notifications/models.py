@@ -23,12 +23,19 @@ from shopcommon.db import naming_metadata
 
 metadata = naming_metadata()
 
+#: A notification tells of an order or of a booking, with its status.
+ABOUT_ONE_THING = (
+    "(order_id IS NOT NULL AND order_status IS NOT NULL AND booking_id IS NULL AND booking_status IS NULL)"
+    " OR (order_id IS NULL AND order_status IS NULL AND booking_id IS NOT NULL AND booking_status IS NOT NULL)"
+)
+
 inbox_events = Table(
     "inbox_events",
     metadata,
     Column("event_id", Uuid, primary_key=True),
     Column("event_type", String(100), nullable=False),
     Column("order_id", BigInteger, nullable=True),
+    Column("booking_id", BigInteger, nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -37,9 +44,13 @@ notifications = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("event_id", Uuid, ForeignKey("inbox_events.event_id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("order_id", BigInteger, nullable=False),
-    Column("order_status", String(32), nullable=False),
+    #: The customer the notification belongs to (their log); null for a booking made as a guest.
+    Column("user_id", BigInteger, nullable=True),
+    #: What it tells of: an order's status, or a booking's (exactly one of the two).
+    Column("order_id", BigInteger, nullable=True),
+    Column("order_status", String(32), nullable=True),
+    Column("booking_id", BigInteger, nullable=True),
+    Column("booking_status", String(32), nullable=True),
     Column("channel", String(16), nullable=False),
     #: The push subscription a push goes to; no foreign key: the log outlives a subscription.
     Column("subscription_id", BigInteger, nullable=True),
@@ -55,9 +66,14 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("channel IN ('email', 'push')", name="channel"),
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    CheckConstraint(ABOUT_ONE_THING, name="about"),
+    CheckConstraint("channel = 'email' OR user_id IS NOT NULL", name="push_has_user"),
     Index("ix_notifications_user_id_id", "user_id", "id"),
     Index("ix_notifications_due", "channel", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("ix_notifications_pending_order", "order_id", "channel", "id", postgresql_where=text("status = 'pending'")),
+    Index(
+        "ix_notifications_pending_booking", "booking_id", "channel", "id", postgresql_where=text("status = 'pending'")
+    ),
     Index("ix_notifications_event_id", "event_id"),
 )
 

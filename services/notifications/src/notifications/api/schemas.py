@@ -9,12 +9,20 @@ from shopcommon.validation import NO_NUL
 
 
 class NotificationOut(BaseModel):
+    """A notification tells of an order (`order_id`, `order_status`) or of a booking linked to the
+    caller (`booking_id`, `booking_status`); the other pair is null."""
+
     id: int
     event_id: uuid.UUID
-    order_id: int
-    order_status: str = Field(description="The order status the notification tells of (wire spelling).")
+    order_id: int | None = Field(description="The order it tells of; null for a booking's.")
+    order_status: str | None = Field(description="The order status the notification tells of (wire spelling).")
+    booking_id: int | None = Field(description="The booking it tells of; null for an order's.")
+    booking_status: str | None = Field(description="The booking status the notification tells of.")
     channel: str = Field(description="`email` or `push`.")
-    status: str = Field(description="`pending` (being sent or waiting to retry), `sent` or `failed` (for good).")
+    status: str = Field(
+        description="`pending` (being sent or waiting to retry), `sent` or `failed` (for good; `last_error` says "
+        "why, e.g. a booking given no e-mail address)."
+    )
     subject: str
     recipient: str | None = Field(description="The address e-mailed, or the push service's host.")
     attempts: int

@@ -5,7 +5,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from notifications.api.deps import CurrentUserId
-from notifications.domain.events import ORDER_STATUS_CHANGED, OrderStatusChanged
+from notifications.domain.events import (
+    BOOKING_STATUS_CHANGED,
+    ORDER_STATUS_CHANGED,
+    BookingStatusChanged,
+    OrderStatusChanged,
+)
 from notifications.stream import event_stream
 from notifications.stream_limits import PermittedStreamingResponse, StreamLimiter
 from shopcommon.auth import CurrentPrincipal, roles_doc
@@ -14,7 +19,10 @@ from shopcommon.problems import problem_responses
 router = APIRouter(prefix="/api/v1/events", tags=["live stream"])
 
 #: The models of the events the stream sends, by SSE event name (their schemas are components).
-STREAM_EVENTS: dict[str, type[BaseModel]] = {ORDER_STATUS_CHANGED: OrderStatusChanged}
+STREAM_EVENTS: dict[str, type[BaseModel]] = {
+    ORDER_STATUS_CHANGED: OrderStatusChanged,
+    BOOKING_STATUS_CHANGED: BookingStatusChanged,
+}
 
 
 def sse_event_schema(name: str, model: type[BaseModel]) -> dict[str, Any]:
@@ -44,8 +52,8 @@ def _item_schema() -> dict[str, Any]:
 # carry (Redocly refuses it); for 3.1 without `itemSchema`, schemathesis reads `schema` of
 # `text/event-stream` as each event's, and validates `data` against its `contentSchema`.
 SSE_DOC = {
-    "description": "Server-Sent Events: `id: <event_id>`, `event: order.status_changed`, `data: <event JSON>`; "
-    "comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
+    "description": "Server-Sent Events: `id: <event_id>`, `event: order.status_changed` (the caller's orders) or "
+    "`event: booking.status_changed` (the bookings linked to the caller), `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
     "after a `retry:` hint and a comment saying so: reconnect with a fresh token. The schema is that of "
     "one event.",
     "content": {"text/event-stream": {"schema": _item_schema()}},
@@ -54,7 +62,7 @@ SSE_DOC = {
 
 @router.get(
     "/stream",
-    summary="The caller's order status changes as they happen (SSE)",
+    summary="The caller's order and booking status changes as they happen (SSE)",
     description=(
         "A user may hold a few streams at once (`NOTIFICATIONS_SSE_MAX_STREAMS_PER_USER`, 5 by default) "
         "and a server serves a bounded number; one more is refused with 429 and `Retry-After`."

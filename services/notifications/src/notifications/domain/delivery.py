@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from notifications.domain.events import OrderStatus, OrderStatusChanged
+from notifications.domain.events import BookingStatus, BookingStatusChanged, Event, OrderStatus
 
 
 class Channel(StrEnum):
@@ -19,12 +19,39 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-#: Every status a customer cares about gets an e-mail; an unknown future status does not.
-EMAILED_STATUSES = frozenset(OrderStatus)
+#: Every status a customer or guest cares about gets an e-mail; an unknown future status does not.
+EMAILED_STATUSES: frozenset[OrderStatus | BookingStatus] = frozenset(OrderStatus) | frozenset(BookingStatus)
+
+#: The log's reason for a booking notice nobody could be e-mailed: neutral, as the guest may read it.
+NO_BOOKING_ADDRESS = "no e-mail address was given for the booking"
+UNUSABLE_BOOKING_ADDRESS = "the e-mail address given for the booking cannot be used"
+
+#: The most RFC 5321 lets an address be (and what the log's `recipient` holds).
+MAX_ADDRESS_LENGTH = 320
 
 
-def wants_email(event: OrderStatusChanged) -> bool:
+def wants_email(event: Event) -> bool:
     return event.known_status in EMAILED_STATUSES
+
+
+def booking_address_problem(event: BookingStatusChanged) -> str | None:
+    """Why the guest cannot be e-mailed about their booking, or None when they can.
+
+    The bookings service validated the address; this only refuses what could not go into an
+    SMTP envelope and a `To:` header as it is (no spaces, controls or line breaks, one `@`)."""
+    address = event.email or ""
+    if not address.strip():
+        return NO_BOOKING_ADDRESS
+    local, at, domain = address.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or len(address) > MAX_ADDRESS_LENGTH
+        or any(ch.isspace() or not ch.isprintable() or ch in "<>,;" for ch in address)
+    ):
+        return UNUSABLE_BOOKING_ADDRESS
+    return None
 
 
 @dataclass(frozen=True)

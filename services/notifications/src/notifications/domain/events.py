@@ -1,9 +1,10 @@
-"""The order events LOMS publishes on `loms.order-events` (CONTRACT.md, "Events").
+"""The events this service consumes: LOMS's order events on `loms.order-events` (CONTRACT.md,
+"Events") and the bookings service's on `bookings.booking-events` (CONTRACT.md, "Bookings").
 
 Parsing is tolerant of unknown fields (kept, and passed on to the live stream as received) and
 strict about the fields this service acts on: a message without them is malformed. The live
-stream sends `OrderStatusChanged.stream_document()`: the event as read, in the spelling the
-published schema (this model's) describes, which is LOMS's own; a laxer spelling (`"7"` for 7, a
+stream sends `stream_document()`: the event as read, in the spelling the published schema (the
+model's) describes, which is the publisher's own; a laxer spelling (`"7"` for 7, a
 UUID without hyphens, a time without an offset, read as UTC) is sent in that form.
 """
 
@@ -16,8 +17,10 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 ORDER_STATUS_CHANGED = "order.status_changed"
+BOOKING_STATUS_CHANGED = "booking.status_changed"
 INT64_MAX = 2**63 - 1
 
 
@@ -94,6 +97,74 @@ class OrderStatusChanged(BaseModel):
             return None
 
 
+class BookingStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class CancelledBy(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
+class BookingStatusChanged(BaseModel):
+    """The bookings service's `booking.status_changed` event (CONTRACT.md, "Bookings"): the `data`
+    of a live stream event when the booking is linked to the caller.
+
+    The contact fields are what the guest gave: `email` may be absent (a phone-only booking),
+    and is checked before anything is sent to it, not here, so such an event is still logged."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
+    type: Literal["booking.status_changed"]
+    occurred_at: Moment
+    booking_id: int = Field(ge=1, le=INT64_MAX)
+    table_id: int = Field(ge=1, le=INT64_MAX)
+    #: A string, not the enum: a status this service does not know yet is still logged and streamed.
+    status: str = Field(min_length=1, max_length=32, description="`pending`, `confirmed`, `rejected` or `cancelled`.")
+    previous_status: str | None = Field(default=None, description="The status before; null for a new booking.")
+    starts_at: Moment
+    ends_at: Moment
+    name: str = Field(description="The name the booking is under.")
+    email: str | None = None
+    phone: str | None = None
+    price: int = Field(description="The booking price, in the smallest currency unit.")
+    user_id: int | None = Field(
+        default=None, ge=1, le=INT64_MAX, description="The customer the booking is linked to; null for a guest."
+    )
+    cancelled_by: str | None = Field(
+        default=None, description="Set when the status is `cancelled`: `customer` or `staff`."
+    )
+    #: The guest's secret cancel link, only in the first event of a request: it goes into the
+    #: acknowledging e-mail and nowhere else (never on the live stream, so not in its schema).
+    cancel_url: SkipJsonSchema[str | None] = Field(
+        default=None, exclude=True, max_length=2048, pattern=r"^https?://[^\s<>\"]+$"
+    )
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def known_status(self) -> BookingStatus | None:
+        try:
+            return BookingStatus(self.status)
+        except ValueError:
+            return None
+
+
+#: What the consumer reads, as the models above; each says what it is about by its own fields.
+Event = OrderStatusChanged | BookingStatusChanged
+
+_MODELS: dict[str, type[OrderStatusChanged] | type[BookingStatusChanged]] = {
+    ORDER_STATUS_CHANGED: OrderStatusChanged,
+    BOOKING_STATUS_CHANGED: BookingStatusChanged,
+}
+
+
 class UnknownEventType(Exception):
     def __init__(self, event_type: str) -> None:
         super().__init__(f"unknown event type {event_type!r}")
@@ -104,7 +175,7 @@ class MalformedEvent(Exception):
     pass
 
 
-def parse_event(raw: bytes | None) -> tuple[OrderStatusChanged, dict[str, Any]]:
+def parse_event(raw: bytes | None) -> tuple[Event, dict[str, Any]]:
     """The event and the JSON object it came from; raises MalformedEvent or UnknownEventType."""
     if not raw:
         raise MalformedEvent("empty message")
@@ -114,13 +185,19 @@ def parse_event(raw: bytes | None) -> tuple[OrderStatusChanged, dict[str, Any]]:
         raise MalformedEvent(f"not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise MalformedEvent("not a JSON object")
+    return parse_document(document), document
+
+
+def parse_document(document: dict[str, Any]) -> Event:
+    """An event from its JSON object (as read from the broker, or as stored with its notifications)."""
     event_type = document.get("type")
     if not isinstance(event_type, str):
         raise MalformedEvent("no event type")
-    if event_type != ORDER_STATUS_CHANGED:
+    model = _MODELS.get(event_type)
+    if model is None:
         raise UnknownEventType(event_type)
     try:
-        return OrderStatusChanged.model_validate(document), document
+        return model.model_validate(document)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
         raise MalformedEvent(f"invalid fields: {fields}") from exc

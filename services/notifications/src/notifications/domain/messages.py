@@ -1,8 +1,18 @@
-"""What each order status says to the customer, in words (the templates lay it out)."""
+"""What each order or booking status says to the customer or guest, in words (the templates lay
+it out)."""
 
 from __future__ import annotations
 
-from notifications.domain.events import CancelReason, OrderStatus, OrderStatusChanged
+from datetime import datetime, timedelta, tzinfo
+
+from notifications.domain.events import (
+    BookingStatus,
+    BookingStatusChanged,
+    CancelledBy,
+    CancelReason,
+    Event,
+    OrderStatus,
+)
 
 SUBJECTS = {
     OrderStatus.NEW: "Order {id} received (status: new)",
@@ -20,10 +30,56 @@ CANCEL_REASONS = {
 }
 
 
-def subject_for(event: OrderStatusChanged) -> str:
+BOOKING_SUBJECTS = {
+    BookingStatus.PENDING: "Booking {id} received (status: pending)",
+    BookingStatus.CONFIRMED: "Booking {id} is confirmed",
+    BookingStatus.REJECTED: "Booking {id} is rejected",
+    BookingStatus.CANCELLED: "Booking {id} is cancelled",
+}
+
+CANCELLED_BY = {
+    CancelledBy.CUSTOMER: "You cancelled it.",
+    CancelledBy.STAFF: "The restaurant cancelled it.",
+}
+
+
+def subject_for(event: Event) -> str:
+    if isinstance(event, BookingStatusChanged):
+        booking_status = event.known_status
+        template = BOOKING_SUBJECTS.get(booking_status) if booking_status else None
+        return (template or "Booking {id} is now {status}").format(id=event.booking_id, status=event.status)
     status = event.known_status
     template = SUBJECTS.get(status) if status else None
     return (template or "Order {id} is now {status}").format(id=event.order_id, status=event.status)
+
+
+def cancelled_by_text(cancelled_by: str | None) -> str:
+    try:
+        return CANCELLED_BY[CancelledBy(cancelled_by or "")]
+    except ValueError:
+        return "It was cancelled."
+
+
+def time_window(starts_at: datetime, ends_at: datetime, zone: tzinfo | None = None) -> str:
+    """`Fri 14 Mar 2031, 19:00 to 21:00 (UTC+03:00)`: in `zone` when given, else in the offset the
+    times carry; the date is repeated only when the window crosses midnight."""
+    start, end = (starts_at.astimezone(zone), ends_at.astimezone(zone)) if zone else (starts_at, ends_at)
+    day, clock = "%a %d %b %Y", "%H:%M"
+    if start.utcoffset() != end.utcoffset():  # a change of offset inside the window: each says its own
+        return f"{start.strftime(day)}, {start.strftime(clock)} ({utc_offset(start)}) to " + (
+            f"{end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
+        )
+    if start.date() == end.date():
+        return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(clock)} ({utc_offset(start)})"
+    return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
+
+
+def utc_offset(moment: datetime) -> str:
+    """`UTC+03:00`, `UTC-04:30`, `UTC+00:00`."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def cancel_reason_text(reason: str | None) -> str:

@@ -1,9 +1,10 @@
-"""Order e-mails from Jinja2 templates, one pair (plain text and HTML) per order status."""
+"""E-mails from Jinja2 templates, one pair (plain text and HTML) per order status and per booking
+status."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -11,8 +12,14 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.domain.events import OrderStatusChanged
-from notifications.domain.messages import cancel_reason_text, format_amount, subject_for
+from notifications.domain.events import BookingStatusChanged, OrderStatusChanged
+from notifications.domain.messages import (
+    cancel_reason_text,
+    cancelled_by_text,
+    format_amount,
+    subject_for,
+    time_window,
+)
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,11 @@ class RenderedEmail:
 
 
 class EmailRenderer:
-    def __init__(self, public_url: str) -> None:
+    def __init__(self, public_url: str, *, booking_zone: tzinfo | None = None) -> None:
+        """`booking_zone`: where booking times are shown (the restaurant's); None keeps the offset
+        the event gives them in."""
         self.public_url = public_url.rstrip("/")
+        self.booking_zone = booking_zone
         self.env = Environment(
             loader=PackageLoader("notifications.email", "templates"),
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -35,7 +45,7 @@ class EmailRenderer:
         )
         self.env.globals["amount"] = format_amount
 
-    def has_template(self, event: OrderStatusChanged) -> bool:
+    def has_template(self, event: OrderStatusChanged | BookingStatusChanged) -> bool:
         return event.known_status is not None
 
     def render(self, event: OrderStatusChanged, *, name: str = "") -> RenderedEmail:
@@ -54,6 +64,22 @@ class EmailRenderer:
         }
         text = self.env.get_template(f"order_{slug}.txt.j2").render(context)
         html = self.env.get_template(f"order_{slug}.html.j2").render(context)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+    def render_booking(self, event: BookingStatusChanged) -> RenderedEmail:
+        """The guest's e-mail; the first (`pending`) carries the cancel link when the event has it."""
+        status = event.known_status
+        if status is None:
+            raise LookupError(f"no e-mail template for booking status {event.status!r}")
+        subject = subject_for(event)
+        context = {
+            "event": event,
+            "subject": subject,
+            "window": time_window(event.starts_at, event.ends_at, self.booking_zone),
+            "cancelled_by": cancelled_by_text(event.cancelled_by),
+        }
+        text = self.env.get_template(f"booking_{status.value}.txt.j2").render(context)
+        html = self.env.get_template(f"booking_{status.value}.html.j2").render(context)
         return RenderedEmail(subject=subject, text=text, html=html)
 
 

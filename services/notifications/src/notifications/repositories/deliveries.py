@@ -2,8 +2,8 @@
 
 A claim moves `next_attempt_at` a lease ahead instead of holding a lock while sending, so a
 sender that dies mid-send leaves its rows to be picked up again once the lease runs out. A
-notification waits while an earlier one of the same order (same channel and target) is still
-pending, so "paid" never overtakes "awaiting payment".
+notification waits while an earlier one of the same order or booking (same channel and target)
+is still pending, so "paid" never overtakes "awaiting payment", nor "confirmed" "received".
 """
 
 from __future__ import annotations
@@ -26,21 +26,29 @@ WITH due AS (
           WHERE earlier.order_id = n.order_id AND earlier.channel = n.channel
             AND earlier.subscription_id IS NOT DISTINCT FROM n.subscription_id
             AND earlier.status = 'pending' AND earlier.id < n.id)
+      AND NOT EXISTS (
+          SELECT 1 FROM notifications earlier
+          WHERE earlier.booking_id = n.booking_id AND earlier.channel = n.channel
+            AND earlier.subscription_id IS NOT DISTINCT FROM n.subscription_id
+            AND earlier.status = 'pending' AND earlier.id < n.id)
     ORDER BY n.next_attempt_at, n.id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED)
 UPDATE notifications n
 SET next_attempt_at = now() + make_interval(secs => :lease), attempts = n.attempts + 1
 FROM due WHERE n.id = due.id
-RETURNING n.id, n.user_id, n.order_id, n.subscription_id, n.payload, n.attempts
+RETURNING n.id, n.user_id, n.order_id, n.booking_id, n.subscription_id, n.payload, n.attempts
 """)
 
 
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    user_id: int
-    order_id: int
+    #: Null for a booking made as a guest.
+    user_id: int | None
+    #: One of the two is set: what the notification tells of.
+    order_id: int | None
+    booking_id: int | None
     subscription_id: int | None
     payload: dict[str, Any]
     attempts: int

@@ -10,15 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.domain.delivery import Channel, wants_email
-from notifications.domain.events import OrderStatusChanged
+from notifications.domain.delivery import Channel, DeliveryStatus, booking_address_problem, wants_email
+from notifications.domain.events import BookingStatusChanged, Event
 from notifications.domain.messages import subject_for
 from notifications.models import inbox_events, notifications, push_subscriptions
 
-Parsed = tuple[OrderStatusChanged, dict[str, Any]]
+Parsed = tuple[Event, dict[str, Any]]
 
 
-async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list[OrderStatusChanged]:
+async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list[Event]:
     """Record the events not seen before and the notifications they cause; those events, in order.
 
     A few statements for the whole chunk, whatever its size: one insert into the inbox (repeats
@@ -31,7 +31,7 @@ async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list
     new_ids = set(
         await session.scalars(
             insert(inbox_events)
-            .values([{"event_id": e.event_id, "event_type": e.type, "order_id": e.order_id} for e, _ in unique])
+            .values([{"event_id": e.event_id, "event_type": e.type, **_about(e)} for e, _ in unique])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(inbox_events.c.event_id)
         )
@@ -39,36 +39,67 @@ async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list
     fresh = [(event, doc) for event, doc in unique if event.event_id in new_ids]
     if not fresh:
         return []
-    subscriptions = await _subscriptions_of(session, {event.user_id for event, _ in fresh})
-    rows = [row for event, doc in fresh for row in _notification_rows(event, doc, subscriptions[event.user_id])]
+    subscriptions = await _subscriptions_of(session, {event.user_id for event, _ in fresh if _pushed(event)})
+    rows = [row for event, doc in fresh for row in _notification_rows(event, doc, subscriptions)]
     if rows:
         await session.execute(notifications.insert(), rows)
     return [event for event, _ in fresh]
 
 
-async def _subscriptions_of(session: AsyncSession, user_ids: set[int]) -> dict[int, list[int]]:
+def _about(event: Event) -> dict[str, int | None]:
+    if isinstance(event, BookingStatusChanged):
+        return {"order_id": None, "booking_id": event.booking_id}
+    return {"order_id": event.order_id, "booking_id": None}
+
+
+def _pushed(event: Event) -> bool:
+    """Web push tells customers of their orders; a booking is told by e-mail (and the live stream)."""
+    return not isinstance(event, BookingStatusChanged)
+
+
+async def _subscriptions_of(session: AsyncSession, user_ids: set[int | None]) -> dict[int | None, list[int]]:
+    by_user: dict[int | None, list[int]] = defaultdict(list)
+    if not user_ids:
+        return by_user
     result = await session.execute(
         select(push_subscriptions.c.user_id, push_subscriptions.c.id)
         .where(push_subscriptions.c.user_id.in_(user_ids))
         .order_by(push_subscriptions.c.id)
     )
-    by_user: dict[int, list[int]] = defaultdict(list)
     for user_id, subscription_id in result:
         by_user[user_id].append(subscription_id)
     return by_user
 
 
 def _notification_rows(
-    event: OrderStatusChanged, document: dict[str, Any], subscription_ids: list[int]
+    event: Event, document: dict[str, Any], subscriptions: dict[int | None, list[int]]
 ) -> list[dict[str, Any]]:
+    if not wants_email(event) and not _pushed(event):
+        return []
     base = {
         "event_id": event.event_id,
         "user_id": event.user_id,
-        "order_id": event.order_id,
-        "order_status": event.status,
+        **_about(event),
+        "order_status": None,
+        "booking_status": None,
         "subject": subject_for(event)[:300],
         "payload": document,
+        "status": DeliveryStatus.PENDING.value,
+        "last_error": None,
+        "subscription_id": None,
     }
-    rows = [{**base, "channel": Channel.EMAIL.value, "subscription_id": None}] if wants_email(event) else []
-    rows += [{**base, "channel": Channel.PUSH.value, "subscription_id": sid} for sid in subscription_ids]
+    if isinstance(event, BookingStatusChanged):
+        base["booking_status"] = event.status
+        problem = booking_address_problem(event)
+        if problem is not None:
+            # Nobody to e-mail (a phone-only booking): logged as failed at once, so the booking's
+            # history is in the log and nothing waits to be sent.
+            base.update(status=DeliveryStatus.FAILED.value, last_error=problem)
+    else:
+        base["order_status"] = event.status
+    rows = [{**base, "channel": Channel.EMAIL.value}] if wants_email(event) else []
+    if _pushed(event):
+        rows += [
+            {**base, "channel": Channel.PUSH.value, "subscription_id": sid} for sid in subscriptions[event.user_id]
+        ]
     return rows

@@ -14,6 +14,8 @@ _COLUMNS = (
     n.c.event_id,
     n.c.order_id,
     n.c.order_status,
+    n.c.booking_id,
+    n.c.booking_status,
     n.c.channel,
     n.c.recipient,
     n.c.subject,

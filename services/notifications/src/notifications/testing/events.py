@@ -1,4 +1,5 @@
-"""Events shaped as CONTRACT.md says LOMS publishes them, and a producer for them."""
+"""Events shaped as CONTRACT.md says LOMS and the bookings service publish them, and a producer
+for them."""
 
 from __future__ import annotations
 
@@ -34,10 +35,47 @@ def order_event(
     return event
 
 
+def booking_event(
+    booking_id: int,
+    status: str,
+    previous_status: str | None = None,
+    *,
+    email: str | None = "guest@guests.test",
+    phone: str | None = None,
+    user_id: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """As `bookings.domain.events.status_changed` writes it: the first event of a guest's request
+    carries the cancel link, a cancelled one says by whom."""
+    starts_at = datetime(2031, 3, 14, 16, 0, tzinfo=UTC)
+    event: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "type": "booking.status_changed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "booking_id": booking_id,
+        "table_id": 7,
+        "status": status,
+        "previous_status": previous_status,
+        "starts_at": starts_at.isoformat(),
+        "ends_at": (starts_at + timedelta(hours=2)).isoformat(),
+        "name": "Ada Guest",
+        "email": email,
+        "phone": phone,
+        "price": 150000,
+        "user_id": user_id,
+    }
+    if status == "cancelled":
+        event["cancelled_by"] = "customer"
+    if status == "pending" and previous_status is None:
+        event["cancel_url"] = f"http://shop.test/bookings/cancel/tok-{booking_id}-{uuid.uuid4().hex}"
+    event.update(extra)
+    return event
+
+
 async def produce(
     bootstrap: str, topic: str, events: Iterable[dict[str, Any] | bytes], key: bytes | None = None
 ) -> None:
-    """Publish as the LOMS relay does: keyed by the order id so one order stays in one partition."""
+    """Publish as the relays do: keyed by the order (or booking) id so each stays in one partition."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
@@ -45,6 +83,7 @@ async def produce(
             if isinstance(event, bytes):
                 await producer.send_and_wait(topic, event, key=key or b"0")
             else:
-                await producer.send_and_wait(topic, orjson.dumps(event), key=str(event.get("order_id")).encode())
+                subject = event.get("order_id", event.get("booking_id"))
+                await producer.send_and_wait(topic, orjson.dumps(event), key=str(subject).encode())
     finally:
         await producer.stop()

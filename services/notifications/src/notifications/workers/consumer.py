@@ -1,11 +1,12 @@
-"""The consumer group on `loms.order-events`.
+"""The consumer group on `loms.order-events` and `bookings.booking-events`: one group, one loop,
+both topics.
 
 Each message: parse; record the event id in the inbox together with the notifications it causes
 (one transaction per chunk of a partition's messages, before anything is sent); then stream it
 (once per event id, guarded in Redis).
 Offsets are committed after a partition's batch is handled, so a crash redelivers at most that
 batch and the inbox turns the repeats into no-ops. Partitions are handled concurrently, the
-messages of one partition (so of one order) strictly in order. A message that cannot be parsed,
+messages of one partition (so of one order, or one booking) strictly in order. A message that cannot be parsed,
 or of a type this service does not know, is logged, counted and skipped.
 
 The Kafka API may come back empty (Tansu keeps everything in memory): the consumer then finds
@@ -26,7 +27,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.domain.events import MalformedEvent, OrderStatusChanged, UnknownEventType, parse_event
+from notifications.domain.events import Event, MalformedEvent, UnknownEventType, parse_event
 from notifications.metrics import NotificationMetrics
 from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
@@ -41,7 +42,7 @@ class EventConsumer:
         self,
         *,
         bootstrap: str,
-        topic: str,
+        topics: Sequence[str],
         group_id: str,
         sessionmaker: async_sessionmaker[AsyncSession],
         hub: StreamHub,
@@ -54,7 +55,9 @@ class EventConsumer:
         retry_seconds: float = 1.0,
     ) -> None:
         self.bootstrap = bootstrap
-        self.topic = topic
+        self.topics = tuple(dict.fromkeys(t for t in topics if t))
+        if not self.topics:
+            raise ValueError("the consumer needs a topic to read")
         self.group_id = group_id
         self.sessionmaker = sessionmaker
         self.hub = hub
@@ -71,13 +74,13 @@ class EventConsumer:
         while True:
             consumer = make_consumer(
                 self.bootstrap,
-                self.topic,
+                *self.topics,
                 group_id=self.group_id,
                 metadata_max_age_ms=3000,
                 fetch_max_wait_ms=self.fetch_wait_ms,
             )
             try:
-                await ensure_topics(self.bootstrap, {self.topic: self.topic_partitions})
+                await ensure_topics(self.bootstrap, dict.fromkeys(self.topics, self.topic_partitions))
                 await consumer.start()
                 pause = self.retry_seconds
                 await self._consume(consumer)
@@ -170,8 +173,11 @@ class EventConsumer:
             self.on_recorded()
 
     async def stream(self, parsed: list[Parsed]) -> None:
-        """After the commit, redeliveries included: the hub publishes each event id only once."""
-        await self.hub.publish_many([(event.user_id, stream_event(event)) for event, _ in parsed])
+        """After the commit, redeliveries included: the hub publishes each event id only once. An
+        event goes to the stream of the user it belongs to; a guest's booking has none."""
+        await self.hub.publish_many(
+            [(event.user_id, stream_event(event)) for event, _ in parsed if event.user_id is not None]
+        )
 
     def parse(self, raw: bytes | None) -> Parsed | None:
         try:
@@ -191,6 +197,6 @@ def refused_by_database(exc: DBAPIError) -> bool:
     return sqlstate[:2] in ("22", "23")
 
 
-def stream_event(event: OrderStatusChanged) -> StreamEvent:
-    """The event as the stream's document describes it (`OrderStatusChanged`), not as LOMS spelt it."""
+def stream_event(event: Event) -> StreamEvent:
+    """The event as the stream's document describes it (its model), not as its publisher spelt it."""
     return StreamEvent(str(event.event_id), event.type, orjson.dumps(event.stream_document()).decode())

@@ -1,4 +1,5 @@
-"""Sends the pending e-mails: address from checkout, content from the templates, out by SMTP."""
+"""Sends the pending e-mails, content from the templates, out by SMTP: about an order to the
+customer's address (from checkout), about a booking to the address the guest gave with it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.domain.delivery import Channel, DeliveryError
-from notifications.domain.events import OrderStatusChanged
-from notifications.email.render import EmailRenderer, build_message
+from notifications.domain.delivery import NO_BOOKING_ADDRESS, Channel, DeliveryError, booking_address_problem
+from notifications.domain.events import BookingStatusChanged, MalformedEvent, UnknownEventType, parse_document
+from notifications.email.render import EmailRenderer, RenderedEmail, build_message
 from notifications.email.smtp import SmtpMailer
 from notifications.metrics import NotificationMetrics
 from notifications.repositories.deliveries import Claimed
@@ -42,7 +43,7 @@ class EmailSender(DeliveryWorker):
         self.sender = sender
 
     async def deliver(self, claimed: list[Claimed]) -> None:
-        # A batch holds at most one e-mail per order, so the lanes cannot reorder an order's e-mails.
+        # A batch holds at most one e-mail per order or booking, so the lanes cannot reorder an order's e-mails.
         lanes = [claimed[i :: self.connections] for i in range(self.connections)]
         await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes if lane))
 
@@ -76,16 +77,27 @@ class EmailSender(DeliveryWorker):
         """Render and send one e-mail over the lane's connection (opened on first need)."""
         recipient: str | None = None
         try:
-            event = OrderStatusChanged.model_validate(item.payload)
-            person = await self.users.recipient(item.user_id)
-            recipient = person.email
-            rendered = self.renderer.render(event, name=person.name)
-            message = build_message(rendered, sender=self.sender, recipient=person.email, notification_id=item.id)
+            recipient, rendered = await self._compose(item)
+            message = build_message(rendered, sender=self.sender, recipient=recipient, notification_id=item.id)
             if smtp is None or not smtp.is_connected:
                 smtp = await self.mailer.connect()
             await self.mailer.send(smtp, message)
         except DeliveryError as exc:
             return smtp, recipient, exc
-        except (ValueError, LookupError) as exc:  # a stored event that no longer renders: nothing to retry
+        except (ValueError, LookupError, MalformedEvent, UnknownEventType) as exc:
+            # a stored event that no longer renders: nothing to retry
             return smtp, recipient, DeliveryError("cannot render the message", permanent=True, detail=str(exc))
         return smtp, recipient, None
+
+    async def _compose(self, item: Claimed) -> tuple[str, RenderedEmail]:
+        """The address and the e-mail; DeliveryError when there is nobody to send it to."""
+        event = parse_document(item.payload)
+        if isinstance(event, BookingStatusChanged):
+            problem = booking_address_problem(event)
+            if problem is not None or event.email is None:  # the inbox logs these as failed: never due
+                raise DeliveryError(problem or NO_BOOKING_ADDRESS, permanent=True)
+            return event.email, self.renderer.render_booking(event)
+        if item.user_id is None:
+            raise DeliveryError("user not found", permanent=True)
+        person = await self.users.recipient(item.user_id)
+        return person.email, self.renderer.render(event, name=person.name)

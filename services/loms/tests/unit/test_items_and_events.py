@@ -59,7 +59,8 @@ def test_a_refused_transition_is_a_409_naming_the_status() -> None:
     with pytest.raises(InvalidTransition) as caught:
         ensure_can_change(7, OrderStatus.PAID, OrderStatus.CANCELLED)
     assert caught.value.status == 409
-    assert "'paid'" in caught.value.detail
+    assert caught.value.detail == "Order 7 is 'paid'; it cannot be cancelled"
+    assert caught.value.extra == {"order_id": 7, "current_status": "paid"}
 
 
 def order(status: OrderStatus) -> Order:

@@ -15,13 +15,14 @@ from loms.services import stock_admin
 from loms.services.idempotency import Answer
 from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
 from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/warehouses", tags=["warehouses"])
 Manager = Annotated[Principal, require_roles(Role.MANAGER)]
 Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)]
 MANAGERS = {"x-roles": ["manager"]}
 STAFF = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)
-WarehouseId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
+WarehouseId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU)]
 
 
@@ -38,7 +39,7 @@ async def list_warehouses(_: Staff, conn: ReadConnDep) -> list[dict[str, Any]]:
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> dict[str, Any]:
-    return await stock_admin.create_warehouse(conn, name=body.name.strip())
+    return await stock_admin.create_warehouse(conn, name=body.name)
 
 
 @router.get(

@@ -34,6 +34,7 @@ from shopcommon.logging import current_request_id
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import problem_responses
 from shopcommon.reading import RequestReader, operation_doc
+from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1")
 READERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_READ)
@@ -41,7 +42,7 @@ WRITERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", R
 PUBLIC = {"x-roles": ["public"]}
 #: Bodies of the routes here that read their request themselves, for the OpenAPI components.
 HAND_READ_BODIES = (OrderCreate,)
-OrderId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807, description="int64")]
+OrderId = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id (at most 2^53-1).")]
 SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..4294967295")]
 
 
@@ -109,7 +110,7 @@ async def get_order(order_id: OrderId, caller: OrdersReader, conn: ReadConnDep) 
 async def list_orders(
     caller: OrdersReader,
     conn: ReadConnDep,
-    user_id: Annotated[int | None, Query(ge=1, le=9_223_372_036_854_775_807)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
     status: OrderStatus | None = None,
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -163,7 +164,7 @@ async def cancel(
     body: CancelBody | None = None,
     key: IdempotencyKey = None,
 ) -> Response:
-    reason = body.reason if body else None
+    reason = body.cancel_reason() if body else None
 
     async def operation(conn: AsyncConnection) -> Answer:
         order = await cancel_order(

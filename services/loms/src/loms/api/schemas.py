@@ -1,27 +1,38 @@
-"""Request and response bodies, apart from the tables. Integers are strict (JSON numbers only, no
-"5" or 5.0) and ranged as the seed types them: skus uint32 without 0, counts uint16 without 0."""
+"""Request and response bodies, apart from the tables.
+
+Request fields say in the document exactly what the code accepts (`shopcommon.validation`): integers
+as JSON Schema counts them (`5.0` is 5; `true`, `"5"` and `5.5` are refused), ranged as the seed types
+them (skus uint32 without 0, counts uint16 without 0), ids within what a JSON number carries exactly
+(2^53-1), and text by a pattern that is read alike as ECMA-262 (the document) and by the validator."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from loms.domain.items import MAX_COUNT, MAX_PRICE, MAX_SKU, ItemsRejected, OrderItem, merge_items
-from loms.domain.statuses import CancelReason, OrderStatus
+from loms.domain.errors import ItemsNotMergeable
+from loms.domain.items import ItemsRejected, OrderItem, merge_items
+from loms.domain.statuses import CancelReason, OrderStatus, RequestedCancelReason
+from shopcommon.validation import JSON_INTEGER, MAX_UINT32, Count, Id, Price, Sku
 
 MAX_LINES = 200
-Sku = Annotated[int, Strict(), Field(ge=1, le=MAX_SKU, description="uint32, 1..4294967295")]
-Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT, description="uint16, 1..65535")]
-Price = Annotated[int, Strict(), Field(ge=0, le=MAX_PRICE, description="uint32, in the smallest currency unit")]
-Id = Annotated[int, Strict(), Field(ge=1, le=9_223_372_036_854_775_807, description="int64, positive")]
-Total = Annotated[int, Strict(), Field(ge=0, le=4_294_967_295)]
-Delta = Annotated[int, Strict(), Field(ge=-4_294_967_295, le=4_294_967_295)]
+Total = Annotated[int, Strict(), Field(ge=0, le=MAX_UINT32), JSON_INTEGER]
+Delta = Annotated[int, Strict(), Field(ge=-MAX_UINT32, le=MAX_UINT32), JSON_INTEGER]
+
+# Text: no `\s` or `\S` (ECMA-262 and the validator's regex disagree on them, e.g. on U+0085 and
+# U+FEFF) and no stripping: a name is stored as sent, so surrounding whitespace is refused.
+#: Control characters (C0, DEL, C1): no name holds them, and PostgreSQL cannot store NUL.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+#: Control characters, and whitespace by ECMA-262's `\s` or Python's `str.isspace`.
+_BLANK = _CONTROL + r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: One or more characters, none of them a control character, neither first nor last a blank.
+NAME_PATTERN = rf"^[^{_BLANK}](?:[^{_CONTROL}]*[^{_BLANK}])?$"
 
 ITEMS_RULES = (
     f"1 to {MAX_LINES} lines. A sku listed more than once is merged into one line whose count is the sum "
-    f"(it must stay within 65535, and the lines must carry the same price, else 422)."
+    f"(it must stay within 65535, and the lines must carry the same price, else 422 `items-not-mergeable`)."
 )
 
 
@@ -33,7 +44,7 @@ def merged(items: list[OrderItem]) -> list[OrderItem]:
     try:
         return merge_items(items)
     except ItemsRejected as exc:
-        raise ValueError(str(exc)) from exc
+        raise ItemsNotMergeable(str(exc)) from exc
 
 
 # --- REST ----------------------------------------------------------------------------------------
@@ -46,28 +57,21 @@ class ItemIn(Body):
 class OrderCreate(Body):
     user_id: Id
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_LINES, description=ITEMS_RULES)]
-    _lines: list[OrderItem] = PrivateAttr(default_factory=list)
 
     def lines(self) -> list[OrderItem]:
-        """The item lines, merged (once, by the validation; again for a model built without it)."""
-        return self._lines or merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
-
-    @model_validator(mode="after")
-    def _mergeable(self) -> OrderCreate:
-        self._lines = merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
-        return self
+        """The item lines, merged; `ItemsNotMergeable` (422) when they cannot be."""
+        return merged([OrderItem(i.sku, i.count, i.price) for i in self.items])
 
 
 class CancelBody(Body):
-    reason: CancelReason | None = Field(
-        default=None, description="`customer` or `staff` (staff callers only); `timeout` is the expiry's own."
+    reason: RequestedCancelReason | None = Field(
+        default=None,
+        description="`customer`, or `staff` (staff callers only). `timeout` is not asked for: it is the "
+        "expiry's own reason for an unpaid order.",
     )
 
-    @model_validator(mode="after")
-    def _not_timeout(self) -> CancelBody:
-        if self.reason == CancelReason.TIMEOUT:
-            raise ValueError("`timeout` is reserved for the expiry of unpaid orders")
-        return self
+    def cancel_reason(self) -> CancelReason | None:
+        return CancelReason(self.reason) if self.reason is not None else None
 
 
 class ItemOut(BaseModel):
@@ -116,7 +120,15 @@ class StockBatch(BaseModel):
 
 
 class WarehouseCreate(Body):
-    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            pattern=NAME_PATTERN,
+            description="Stored as sent: no control characters, no whitespace at either end.",
+        ),
+    ]
 
 
 class WarehouseOut(BaseModel):
@@ -156,16 +168,9 @@ class CreateOrderRequest(Body):
     user: Id
     items: Annotated[list[RpcItem], Field(min_length=1, max_length=MAX_LINES, description=ITEMS_RULES)]
 
-    _lines: list[OrderItem] = PrivateAttr(default_factory=list)
-
     def lines(self) -> list[OrderItem]:
-        """The item lines, merged (once, by the validation; again for a model built without it)."""
-        return self._lines or merged([OrderItem(i.sku, i.count) for i in self.items])
-
-    @model_validator(mode="after")
-    def _mergeable(self) -> CreateOrderRequest:
-        self._lines = merged([OrderItem(i.sku, i.count) for i in self.items])
-        return self
+        """The item lines, merged; `ItemsNotMergeable` (422) when they cannot be."""
+        return merged([OrderItem(i.sku, i.count) for i in self.items])
 
 
 class CreateOrderResponse(BaseModel):

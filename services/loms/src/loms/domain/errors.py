@@ -3,7 +3,7 @@ missing or someone else's order), so the API layer never translates them."""
 
 from typing import Any
 
-from shopcommon.problems import Conflict, NotFound
+from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 
 
 class OrderNotFound(NotFound):
@@ -17,6 +17,7 @@ class InvalidTransition(Conflict):
     title, slug = "Order status does not allow this", "invalid-transition"
 
     def __init__(self, order_id: int, status: str, action: str) -> None:
+        status = str(status)  # the wire spelling of an `OrderStatus`, not its repr
         super().__init__(
             f"Order {order_id} is {status!r}; it cannot be {action}", order_id=order_id, current_status=status
         )
@@ -56,3 +57,14 @@ class UnpaidLimitReached(Conflict):
             requested=requested,
             **fields,
         )
+
+
+class ItemsNotMergeable(UnprocessableEntity):
+    """Lines naming the same sku are merged into one line; when their counts add up beyond uint16, or
+    their prices differ, they cannot be. A rule across lines, which no JSON Schema can state (it can
+    ask for unique items, not for unique skus or a bounded sum), so it has a problem type of its own."""
+
+    title, slug = "Order lines cannot be merged", "items-not-mergeable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, errors=[{"field": "items", "message": reason}])

@@ -16,3 +16,10 @@ class CancelReason(StrEnum):
     CUSTOMER = "customer"
     TIMEOUT = "timeout"
     STAFF = "staff"
+
+
+class RequestedCancelReason(StrEnum):
+    """The reasons a caller may give for cancelling; `timeout` is the expiry's own, never asked for."""
+
+    CUSTOMER = CancelReason.CUSTOMER.value
+    STAFF = CancelReason.STAFF.value

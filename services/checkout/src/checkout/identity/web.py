@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from checkout.identity.lifespan import Identity
 from shopcommon.auth import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER
+from shopcommon.body_limit import body_limit
 from shopcommon.problems import Forbidden, ProblemError
 
 T = TypeVar("T")
@@ -31,9 +32,7 @@ class UnsupportedMediaType(ProblemError):
 async def json_or_form(request: Request, adapter: TypeAdapter[T], *, default_grant: bool = False) -> T:
     """Parse the body as JSON or as an urlencoded form (OAuth2 clients send forms) and validate it."""
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ProblemError("The request body is too large", status=413, title="Payload too large", slug="too-large")
+    raw = await request.body()  # at most MAX_BODY: the body-limit middleware refuses more (body_doc)
     data: Any
     if media_type == FORM:
         data = dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
@@ -60,7 +59,7 @@ def body_doc(*models: type[BaseModel]) -> dict[str, Any]:
     schemas = [m.model_json_schema() for m in models]
     schema = schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
     content = {"application/json": {"schema": schema}, FORM: {"schema": schema}}
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": True, "content": content}, **body_limit(MAX_BODY)}
 
 
 def refuse_cross_site(request: Request) -> None:

@@ -11,7 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from notifications.config import Settings
-from notifications.testing.events import order_event, produce
+from notifications.testing.events import booking_event, order_event, produce
 from notifications.testing.mail import summaries_to
 from notifications.testing.push_service import LocalPushService, local_push_env, serve_push_service
 from notifications.testing.tls import TestCertificate
@@ -100,18 +100,28 @@ async def test_a_consumer_killed_mid_batch_and_restarted_emails_every_order_exac
 
 
 async def test_the_consumer_resumes_after_the_broker_comes_back_empty(
-    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    booking_topic: str,
+    notifications_db: str,
 ) -> None:
     kafka = shop_stack.urls.kafka_bootstrap_servers
     before, after = order_event(61_001, 77, "new"), order_event(61_001, 77, "awaiting payment", "new")
+    booked, confirmed = booking_event(61_002, "pending"), booking_event(61_002, "confirmed", "pending")
     seen = "SELECT 1 FROM inbox_events WHERE event_id = :e"
-    async with running(settings_for(loms_events_topic=topic, email_sender_enabled=False)):
+    settings = settings_for(loms_events_topic=topic, booking_events_topic=booking_topic, email_sender_enabled=False)
+    async with running(settings):
         await produce(kafka, topic, [before])
-        await eventually(lambda: query(notifications_db, seen, e=before["event_id"]))
+        await produce(kafka, booking_topic, [booked])
+        for event in (before, booked):
+            await eventually(lambda e=event: query(notifications_db, seen, e=e["event_id"]))
         await asyncio.to_thread(shop_stack.embedded.restart, "tansu")
         await asyncio.sleep(1.0)
         await produce(kafka, topic, [after])
-        await eventually(lambda: query(notifications_db, seen, e=after["event_id"]), timeout=60)
+        await produce(kafka, booking_topic, [confirmed])
+        for event in (after, confirmed):
+            await eventually(lambda e=event: query(notifications_db, seen, e=e["event_id"]), timeout=60)
 
 
 async def _reached(count: Awaitable[int], target: int) -> bool:

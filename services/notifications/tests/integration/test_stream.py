@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from notifications.config import Settings
 from notifications.stream_limits import KEY_PREFIX
-from notifications.testing.events import order_event, produce
+from notifications.testing.events import booking_event, order_event, produce
 from notifications.testing.sse import SseFrame, sse_frames
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
@@ -170,6 +170,44 @@ async def test_every_streamed_event_matches_the_documented_event_schema(
     assert "payment_deadline" not in by_order[40_013] and by_order[40_012]["reason"] == "timeout"
     assert by_order[40_014]["event_id"] == str(uuid.UUID(lax["event_id"]))
     assert by_order[40_014]["occurred_at"] == "2030-01-02T03:04:05+00:00"
+
+
+async def test_a_customers_bookings_are_streamed_as_documented_without_the_cancel_link(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    booking_topic: str,
+    test_issuer: TestIssuer,
+) -> None:
+    user, other = new_user(), new_user()
+    kafka = shop_stack.urls.kafka_bootstrap_servers
+    mine = [
+        booking_event(40_020, "pending", user_id=user),
+        booking_event(40_020, "cancelled", "pending", user_id=user, cancelled_by="customer"),
+        booking_event(40_021, "confirmed", email=None, phone="+1 555 0100", user_id=user, seating="window"),
+    ]
+    guests = [booking_event(40_022, "pending"), booking_event(40_023, "pending", user_id=other)]
+    settings = quiet(settings_for, loms_events_topic=topic, booking_events_topic=booking_topic)
+    async with (
+        running(settings) as (app, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(user, "customer")) as resp,
+    ):
+        frames = sse_frames(resp)
+        await produce(kafka, booking_topic, [guests[0], mine[0], guests[1], mine[1], mine[2]])
+        await produce(kafka, topic, [order_event(40_024, user, "new")])
+        seen = [await next_event(frames) for _ in range(len(mine) + 1)]
+    check = documented_event_check(app)
+    for frame in seen:
+        check(frame)
+    bookings = [f for f in seen if f.event == "booking.status_changed"]
+    # The caller's own bookings only, each booking's in order; the order event too.
+    assert sorted(f.id for f in bookings) == sorted(e["event_id"] for e in mine)
+    assert [f.id for f in bookings if orjson.loads(f.data)["booking_id"] == 40_020] == [e["event_id"] for e in mine[:2]]
+    assert [f.event for f in seen].count("order.status_changed") == 1
+    datas = {f.id: orjson.loads(f.data) for f in bookings}
+    # The cancel link is the guest's secret: in their mailbox only, never on a stream.
+    assert "cancel_url" in mine[0] and not any("/bookings/cancel/" in f.data for f in bookings)
+    assert datas[mine[2]["event_id"]] == mine[2]  # unknown fields pass as received
 
 
 async def test_an_idle_stream_gets_heartbeat_comments(

@@ -3,8 +3,15 @@ import uuid
 import orjson
 import pytest
 
-from notifications.domain.events import MalformedEvent, OrderStatus, UnknownEventType, parse_event
-from notifications.testing.events import order_event
+from notifications.domain.events import (
+    BookingStatus,
+    BookingStatusChanged,
+    MalformedEvent,
+    OrderStatus,
+    UnknownEventType,
+    parse_event,
+)
+from notifications.testing.events import booking_event, order_event
 
 
 def test_a_contract_event_parses_and_keeps_unknown_fields() -> None:
@@ -40,3 +47,39 @@ def test_an_unknown_event_type_is_reported_as_such() -> None:
 def test_malformed_messages_are_reported_as_malformed(raw: bytes) -> None:
     with pytest.raises(MalformedEvent):
         parse_event(raw)
+
+
+def test_a_booking_event_parses_keeps_unknown_fields_and_streams_without_the_cancel_link() -> None:
+    document = booking_event(11, "pending", user_id=None, seating="window")
+    event, kept = parse_event(orjson.dumps(document))
+    assert isinstance(event, BookingStatusChanged)
+    assert (event.booking_id, event.user_id, event.known_status) == (11, None, BookingStatus.PENDING)
+    assert event.cancel_url == document["cancel_url"] and kept["cancel_url"] == document["cancel_url"]
+    streamed = event.stream_document()
+    assert "cancel_url" not in streamed and streamed["seating"] == "window"
+    assert "cancel_url" not in BookingStatusChanged.model_json_schema()["properties"]
+
+
+def test_a_phone_only_booking_event_parses() -> None:
+    event, _ = parse_event(orjson.dumps(booking_event(12, "confirmed", "pending", email=None, phone="+1 555 0100")))
+    assert isinstance(event, BookingStatusChanged) and event.email is None
+
+
+def test_an_unknown_booking_event_type_is_reported_as_such() -> None:
+    with pytest.raises(UnknownEventType):
+        parse_event(orjson.dumps({**booking_event(1, "pending"), "type": "booking.rated"}))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {**booking_event(1, "pending"), "booking_id": 0},
+        {**booking_event(1, "pending"), "starts_at": "at seven"},
+        {**booking_event(1, "pending"), "user_id": "guest"},
+        {**booking_event(1, "pending"), "cancel_url": "javascript:alert(1)"},
+        {k: v for k, v in booking_event(1, "pending").items() if k != "table_id"},
+    ],
+)
+def test_malformed_booking_events_are_reported_as_malformed(document: dict[str, object]) -> None:
+    with pytest.raises(MalformedEvent):
+        parse_event(orjson.dumps(document))

@@ -2,6 +2,7 @@
 catcher: the guest's e-mail on every status, once, in the order of the booking's events; the
 notices of a phone-only booking logged; a booking linked to a customer in their log."""
 
+import asyncio
 import random
 import re
 import uuid
@@ -15,6 +16,7 @@ from notifications.config import Settings
 from notifications.domain.delivery import NO_BOOKING_ADDRESS
 from notifications.testing.events import booking_event, order_event, produce
 from notifications.testing.mail import messages_to, summaries_to, wait_for_messages
+from shopcommon.devstack.servers import wait_port
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -209,6 +211,44 @@ async def test_the_emails_of_two_interleaved_bookings_go_out_in_each_bookings_or
         ]
 
 
+async def test_while_a_bookings_email_is_retrying_its_later_ones_wait_behind_it(
+    shop_stack: Stack, settings_for: Callable[..., Settings], booking_topic: str, notifications_db: str
+) -> None:
+    first, second = new_booking_id(), new_booking_id()
+    first_to, second_to = guest_address(), guest_address()
+    events = [
+        booking_event(first, "pending", email=first_to),
+        booking_event(second, "pending", email=second_to),
+        booking_event(first, "confirmed", "pending", email=first_to),
+        booking_event(second, "rejected", "pending", email=second_to),
+        booking_event(first, "cancelled", "confirmed", email=first_to),
+    ]
+    attempts = (
+        "SELECT booking_id, booking_status, attempts FROM notifications "
+        "WHERE booking_id IN (:a, :b) AND status = 'pending' ORDER BY id"
+    )
+    mailcatcher = shop_stack.embedded.process("mailcatcher")
+    async with running(settings_for(booking_events_topic=booking_topic, email_max_attempts=100)):
+        await asyncio.to_thread(mailcatcher.stop)
+        try:
+            await produce(shop_stack.urls.kafka_bootstrap_servers, booking_topic, events)
+            tried = await eventually(lambda: _tried_twice(query(notifications_db, attempts, a=first, b=second), 2))
+        finally:
+            await asyncio.to_thread(mailcatcher.start)
+            await asyncio.to_thread(wait_port, mailcatcher, shop_stack.embedded.ports.mail_http, "mail catcher")
+            await asyncio.to_thread(wait_port, mailcatcher, shop_stack.embedded.ports.smtp, "mail catcher SMTP")
+        await wait_for_messages(shop_stack.urls.mail_api_url, first_to, 3, timeout=30)
+        await wait_for_messages(shop_stack.urls.mail_api_url, second_to, 2, timeout=30)
+    # Each booking's first e-mail is tried and retried; the later ones are not tried before it is sent.
+    assert {(b, s) for b, s, n in tried if n > 0} == {(first, "pending"), (second, "pending")}, tried
+    for booking_id, address, statuses in [
+        (first, first_to, ["received (status: pending)", "is confirmed", "is cancelled"]),
+        (second, second_to, ["received (status: pending)", "is rejected"]),
+    ]:
+        subjects = [m["Subject"] for m in await summaries_to(shop_stack.urls.mail_api_url, address)]
+        assert subjects == [f"Booking {booking_id} {words}" for words in statuses]
+
+
 async def test_unknown_types_malformed_events_and_unknown_statuses_on_the_bookings_topic_are_tolerated(
     shop_stack: Stack, settings_for: Callable[..., Settings], booking_topic: str, notifications_db: str
 ) -> None:
@@ -231,6 +271,12 @@ async def test_unknown_types_malformed_events_and_unknown_statuses_on_the_bookin
     seen = await query(notifications_db, "SELECT 1 FROM inbox_events WHERE event_id = :e", e=odd_status["event_id"])
     told = await query(notifications_db, "SELECT 1 FROM notifications WHERE event_id = :e", e=odd_status["event_id"])
     assert (len(seen), len(told)) == (1, 0)
+
+
+async def _tried_twice(rows: Any, bookings: int) -> list[Any] | None:
+    """The rows once the first e-mail of each of `bookings` bookings has been tried at least twice."""
+    found = list(await rows)
+    return found if sum(1 for r in found if r.attempts >= 2) >= bookings else None
 
 
 async def _at_least(value: Any, target: float) -> bool:

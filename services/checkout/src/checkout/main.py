@@ -10,6 +10,8 @@ from checkout.identity.lifespan import identity_lifespan
 from checkout.identity.router import router as identity_router
 from checkout.shopping.lifespan import shopping_lifespan
 from checkout.shopping.router import router as shopping_router
+from checkout.web.lifespan import web_lifespan
+from checkout.web.router import router as web_router
 from shopcommon.app import create_service_app
 
 
@@ -21,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(identity_lifespan(app))
             await stack.enter_async_context(shopping_lifespan(app))
+            await stack.enter_async_context(web_lifespan(app))
             yield
 
     return create_service_app(
@@ -30,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Identity for the whole shop (users, tokens, one-time codes, JWKS), carts and the public "
             "REST API. Each operation's `x-roles` names who may call it."
         ),
-        routers=[identity_router, shopping_router],
+        routers=[identity_router, shopping_router, web_router],
         lifespan=lifespan,
         uses_redis=True,
     )

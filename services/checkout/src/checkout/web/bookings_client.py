@@ -1,0 +1,125 @@
+"""The bookings service's cancel-link API (CONTRACT.md "Bookings"), as the cancel page uses it.
+
+Both calls are public: the token of the link is the only credential. Every answer the page cannot
+use becomes an exception of its own, so the page says in words what happened; the bookings
+service being down, slow or failing is `BookingsUnavailable`, never a hang or a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class BookingView(BaseModel):
+    """The part of bookings' `BookingOut` the page shows."""
+
+    booking_id: int
+    table_id: int
+    starts_at: datetime
+    ends_at: datetime
+    name: str
+    price: int
+    status: str
+    cancelled_by: str | None = None
+
+
+class CancelLinkView(BaseModel):
+    booking: BookingView
+    cancellable: bool
+    reason: str | None = None
+
+
+class TableView(BaseModel):
+    table_id: int
+    name: str
+    kind: str
+    seats: int
+
+
+class BookingsUnavailable(Exception):
+    """No usable answer: unreachable, too slow, a 5xx, or an answer we cannot read."""
+
+
+class CancelLinkGone(Exception):
+    """404: the token was already used, or was never issued."""
+
+
+class CancelRefused(Exception):
+    """409: the booking cannot be cancelled now; `slug` says why (`booking-started`, `invalid-transition`)."""
+
+    def __init__(self, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.slug = slug
+        self.detail = detail
+
+
+class BookingsClient:
+    def __init__(self, http: httpx.AsyncClient, *, timeout: float = 5.0) -> None:
+        self.http = http
+        self.timeout = timeout
+
+    async def _call(self, method: str, path: str) -> httpx.Response:
+        try:
+            async with asyncio.timeout(self.timeout):  # the whole call, not each phase
+                resp = await self.http.request(method, path, timeout=self.timeout)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise BookingsUnavailable("the bookings service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise BookingsUnavailable(f"the bookings service is unreachable ({type(exc).__name__})") from exc
+        if resp.status_code >= 500:
+            raise BookingsUnavailable(f"the bookings service failed ({resp.status_code})")
+        return resp
+
+    async def cancel_link(self, token: str) -> CancelLinkView:
+        """What the link shows; changes nothing."""
+        resp = await self._call("GET", f"/api/v1/bookings/by-token/{quote(token, safe='')}")
+        if resp.status_code == 404:
+            raise CancelLinkGone()
+        return _read(resp, CancelLinkView)
+
+    async def cancel(self, token: str) -> BookingView:
+        """Cancel the booking of the link (once: the token is spent)."""
+        resp = await self._call("POST", f"/api/v1/bookings/by-token/{quote(token, safe='')}/cancel")
+        if resp.status_code == 404:
+            raise CancelLinkGone()
+        if resp.status_code == 409:
+            problem = _problem(resp)
+            slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+            raise CancelRefused(slug, str(problem.get("detail") or ""))
+        return _read(resp, BookingView)
+
+    async def table(self, table_id: int) -> TableView | None:
+        """The table's name, kind and seats; None when they cannot be had (the page shows the id)."""
+        try:
+            resp = await self._call("GET", f"/api/v1/tables/{table_id}")
+            return _read(resp, TableView)
+        except BookingsUnavailable as exc:
+            log.info("table %s not shown: %s", table_id, exc)
+            return None
+
+
+def _read(resp: httpx.Response, model: type[M]) -> M:
+    if resp.status_code != 200:
+        raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
+    try:
+        return model.model_validate_json(resp.content)
+    except ValidationError as exc:
+        raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
+
+
+def _problem(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,106 @@
+"""Rendering the pages: the Jinja2 templates beside this module, the words for booking values,
+and the headers every page carries."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["amount"] = format_amount
+    return env
+
+
+def security_headers(nonce: str) -> dict[str, str]:
+    """The page's own inline style (by its nonce) and nothing else; no framing (a Cancel button under
+    someone else's page), no referrer (the address holds the link's token), never cached."""
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+        "X-Robots-Tag": "noindex, nofollow",
+    }
+
+
+def render(env: Environment, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    html = env.get_template(template).render(nonce=nonce, **context)
+    return HTMLResponse(html, status_code=status_code, headers=security_headers(nonce))
+
+
+# --- booking values in words -------------------------------------------------------------------
+STATUS_WORDS = {
+    "pending": "Requested: waiting for the restaurant to confirm it",
+    "confirmed": "Confirmed",
+    "rejected": "Declined by the restaurant",
+    "cancelled": "Cancelled",
+}
+CANCELLED_BY_WORDS = {"customer": "Cancelled by you", "staff": "Cancelled by the restaurant"}
+KIND_WORDS = {"regular": "table", "cabin": "cabin", "room": "private room"}
+
+
+def status_words(status: str, cancelled_by: str | None = None) -> str:
+    if status == "cancelled" and cancelled_by in CANCELLED_BY_WORDS:
+        return CANCELLED_BY_WORDS[cancelled_by]
+    return STATUS_WORDS.get(status, status)
+
+
+def table_words(table_id: int, name: str | None = None, kind: str | None = None, seats: int | None = None) -> str:
+    """`Garden 3 (cabin, 4 seats)`; `Table 17` when only the id is known."""
+    if name is None:
+        return f"Table {table_id}"
+    details = [KIND_WORDS.get(kind or "", kind or "")] if kind else []
+    if seats is not None:
+        details.append(f"{seats} seat" if seats == 1 else f"{seats} seats")
+    return f"{name} ({', '.join(d for d in details if d)})" if details else name
+
+
+def time_window(starts_at: datetime, ends_at: datetime, zone: tzinfo | None = None) -> str:
+    """`Fri 14 Mar 2031, 19:00 to 21:00 (UTC+03:00)`, as the booking e-mails say it: in `zone` when
+    given, else in the offset the times carry; the date is repeated only when the window crosses
+    midnight, and each end names its own offset when the offset changes inside the window."""
+    start, end = (starts_at.astimezone(zone), ends_at.astimezone(zone)) if zone else (starts_at, ends_at)
+    day, clock = "%a %d %b %Y", "%H:%M"
+    if start.utcoffset() != end.utcoffset():
+        return (
+            f"{start.strftime(day)}, {start.strftime(clock)} ({utc_offset(start)}) to "
+            f"{end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
+        )
+    if start.date() == end.date():
+        return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(clock)} ({utc_offset(start)})"
+    return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
+
+
+def utc_offset(moment: datetime) -> str:
+    """`UTC+03:00`, `UTC-04:30`, `UTC+00:00`."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_amount(minor_units: int) -> str:
+    """Prices are integers in the smallest currency unit: 150000 is `1,500.00`."""
+    sign = "-" if minor_units < 0 else ""
+    whole, cents = divmod(abs(minor_units), 100)
+    return f"{sign}{whole:,}.{cents:02d}"

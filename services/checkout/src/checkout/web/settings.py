@@ -1,0 +1,30 @@
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings
+
+from shopcommon.settings import shared
+
+
+class WebSettings(BaseSettings):
+    """The web pages' settings, read with the CHECKOUT_ prefix (the bookings URL without it)."""
+
+    bookings_url: str = shared("SHOP_BOOKINGS_URL", "http://127.0.0.1:9004")
+    #: Longest wait for one answer of the bookings service, seconds; beyond it the page says to try again.
+    bookings_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    #: The zone booking times are shown in, an IANA name (`Europe/Moscow`: the restaurant's); empty
+    #: shows them in UTC, as the bookings service sends them. Same meaning as notifications' setting.
+    booking_time_zone: str = ""
+
+    @field_validator("booking_time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = name.strip()
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"not a time zone this system knows: {name!r}") from exc
+        return name

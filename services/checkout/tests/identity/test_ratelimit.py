@@ -243,6 +243,23 @@ async def test_registrations_are_limited_per_ip(app_client: AppFactory) -> None:
         await register(other)
 
 
+async def test_accounts_a_manager_creates_are_not_counted_against_the_ip(app_client: AppFactory) -> None:
+    """A manager setting up a shop's workers in one sitting is signed in and accountable: the
+    public registration limit does not apply, and does not fill up for the public either."""
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    async with app_client(ip="198.51.100.72", registrations_per_ip=2, identity_redis_prefix=prefix) as c:
+        headers = await auth_as(c, "admin")
+        for i in range(4):
+            name = f"staffmade{i}{uuid.uuid4().hex[:6]}"
+            body = {"username": name, "email": f"{name}@example.org", "password": "correct horse battery"}
+            r = await c.post("/api/v1/users", json=body, headers=headers)
+            assert r.status_code == 201, r.text
+        await register(c)
+        await register(c)
+        body = {"username": "publicthird", "email": "publicthird@example.org", "password": "correct horse battery"}
+        assert_limited(await c.post("/api/v1/users", json=body))
+
+
 async def test_wrong_current_passwords_spend_the_sign_in_allowance(app_client: AppFactory) -> None:
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
     async with app_client(ip="198.51.100.80", identity_redis_prefix=prefix) as c:

@@ -1,4 +1,4 @@
-"""Demo data (dev mode): three warehouses holding stock for the product-stub catalogue.
+"""Demo data (dev mode): three warehouses holding stock for the shared demo catalogue.
 
 Deterministic like the catalogue: about one sku in ten has no stock at all, about one in seven is
 scarce (1 to 50 units in all), the rest have hundreds spread over the warehouses.
@@ -12,13 +12,12 @@ from typing import Any
 import asyncpg
 
 from shopcommon.db import plain_url
+from shopcommon.demo_catalogue import demo_products
 
 WAREHOUSES = ("Central warehouse", "North warehouse", "South warehouse")
 
 
 def demo_skus() -> list[int]:
-    from product_stub.demo import demo_products  # dev only: the catalogue's skus are deterministic
-
     return [p.sku for p in demo_products()]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from checkout.identity.passwords import hash_password
 from checkout.identity.tables import users
 from shopcommon.db import async_url
+from shopcommon.demo_catalogue import CATEGORIES
 
 DEMO_PASSWORD = "1"  # the restaurant seed's; registration would refuse it, the demo loader does not ask
 EMAIL_DOMAIN = "shop.example"
@@ -44,8 +45,6 @@ class DemoUser:
 
 
 def demo_users() -> list[DemoUser]:
-    from product_stub.demo import CATEGORIES  # the demo catalogue's categories; only dev needs them
-
     people = [
         DemoUser("admin", "manager", "Ada", "Admin"),
         DemoUser("customer", "customer", "Casey", "Customer"),

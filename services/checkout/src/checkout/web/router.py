@@ -163,3 +163,10 @@ async def _form_field(request: Request, name: str) -> str | None:
         return None
     values = fields.get(name, [])
     return values[0] if len(values) == 1 else None
+
+
+# The shop's pages (imported here, after `router` exists: main.py mounts this one router).
+from checkout.web import session, staff, static  # noqa: E402
+
+for _pages in (static.router, session.router, staff.router):
+    router.include_router(_pages)

@@ -1,0 +1,101 @@
+"""What every shop page shares: who is signed in (the web session's HttpOnly cookie), the form
+bodies, the CSRF check of every state-changing form, and rendering a page with its form token."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from checkout.web import csrf
+from checkout.web.lifespan import get_web
+from checkout.web.pages import render_page
+from shopcommon.auth import ACCESS_COOKIE, Principal, Role
+from shopcommon.problems import ProblemError
+
+log = logging.getLogger(__name__)
+FORM = "application/x-www-form-urlencoded"
+#: The pages' forms hold a few short fields.
+MAX_FORM_BYTES = 8192
+#: Where each role starts after signing in.
+HOME = {Role.CUSTOMER: "/shop", Role.WORKER: "/tasks", Role.MANAGER: "/manage"}
+
+FORBIDDEN = (
+    "We could not verify this request. The form had expired or did not come from this site, so nothing "
+    "was changed. Go back, reload the page and try again."
+)
+
+
+async def signed_in(request: Request) -> Principal | None:
+    """The person of the web session's cookie; None without one, or when it has expired or is not ours."""
+    token = request.cookies.get(ACCESS_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = await request.app.state.token_verifier.verify(token)
+        role = Role(claims["role"])
+    except (ProblemError, KeyError, ValueError):
+        return None
+    if role == Role.SERVICE:
+        return None
+    return Principal(subject=str(claims["sub"]), role=role, claims=claims, token=token)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Back to the landing page to sign in, then on to where the person was going."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/?next={quote(target, safe='/?=&')}", status_code=303)
+
+
+def safe_next(target: str | None) -> str | None:
+    """A path on this site only (`/orders`), never another site (`//evil`, `https://...`)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The urlencoded form's fields (the last value of each); empty for any other body."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != FORM:
+        return {}
+    raw = await request.body()  # at most MAX_FORM_BYTES: the body-limit middleware refuses more
+    try:
+        fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=32)
+    except ValueError:
+        return {}
+    return {name: values[-1] for name, values in fields.items()}
+
+
+def csrf_ok(request: Request, form: dict[str, str]) -> bool:
+    return csrf.is_valid(request, form.get(csrf.FIELD), secure=get_web(request).cookie_secure)
+
+
+async def page(
+    request: Request, template: str, status_code: int = 200, *, user: Principal | None, **context: Any
+) -> HTMLResponse:
+    """A whole page, with the form token in its forms and in the cookie it is checked against."""
+    web = get_web(request)
+    token = csrf.form_token(request, secure=web.cookie_secure)
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    response = render_page(
+        web.templates, template, status_code, user=user, csrf_token=token, path=request.url.path, **context
+    )
+    csrf.set_cookie(response, token, secure=web.cookie_secure)
+    return response
+
+
+async def refused(request: Request, user: Principal | None) -> HTMLResponse:
+    """A form without the right token: 403, in words, nothing changed."""
+    return await page(request, "notice.html.j2", 403, user=user, title="Not changed",
+                      detail=FORBIDDEN)  # fmt: skip
+
+
+def problem_words(exc: ProblemError) -> str:
+    """A refusal of a use case as a sentence for the page (never the JSON problem)."""
+    detail = (exc.detail or exc.title or "Something went wrong").strip()
+    return detail if detail.endswith((".", "!", "?")) else detail + "."

@@ -1,0 +1,137 @@
+"""The landing page and the web session: signing in with a password or an emailed code, errors in
+words, CSRF on every form, logging out ending the refresh token too; the vendored static files."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from checkout.web.static import HTMX, HTMX_SSE, asset_url
+from notifications.testing.mail import messages_to, wait_for_messages
+from shopcommon.testing.plugin import Stack
+
+from .conftest import CheckoutFactory
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+SIX_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
+CUSTOMER_EMAIL = "customer@shop.example"
+
+
+def words(r: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+def form_token(r: httpx.Response) -> str:
+    match = CSRF_FIELD.search(r.text)
+    assert match, r.text
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+async def demo_accounts(checkout_db: str) -> str:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    return checkout_db
+
+
+@pytest.fixture
+async def web(checkout: CheckoutFactory, demo_accounts: str, shop_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    yield await checkout(smtp_url=shop_stack.urls.smtp_url)
+
+
+async def sign_in(web: httpx.AsyncClient, username: str, password: str, **extra: str) -> httpx.Response:
+    landing = await web.get("/")
+    return await web.post(
+        "/login", data={"csrf_token": form_token(landing), "username": username, "password": password, **extra}
+    )
+
+
+async def test_the_landing_page_labels_every_control(web: httpx.AsyncClient) -> None:
+    r = await web.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for field, label in (("username", "Username"), ("password", "Password"), ("email", "Email")):
+        assert f'<label for="{field}">{label}</label>' in r.text and f'id="{field}"' in r.text
+    assert '<button type="submit">Log in</button>' in r.text
+    assert '<button type="submit">Email me a code</button>' in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "unsafe-inline" not in r.headers["content-security-policy"]
+
+
+async def test_each_role_lands_on_its_page_after_signing_in(web: httpx.AsyncClient) -> None:
+    r = await sign_in(web, "customer", DEMO_PASSWORD)
+    assert r.status_code == 303 and r.headers["location"] == "/shop"
+    set_cookies = r.headers.get_list("set-cookie")
+    assert any(c.startswith("access_token=") and "HttpOnly" in c for c in set_cookies)
+    landing = await web.get("/")
+    assert "Log out" in landing.text and "Log in</button>" not in landing.text
+    web.cookies.clear()
+    assert (await sign_in(web, "admin", DEMO_PASSWORD)).headers["location"] == "/manage"
+    web.cookies.clear()
+    r = await sign_in(web, "customer", DEMO_PASSWORD, next="/orders")
+    assert r.headers["location"] == "/orders"
+    web.cookies.clear()
+    r = await sign_in(web, "customer", DEMO_PASSWORD, next="//evil.example/")
+    assert r.headers["location"] == "/shop"
+
+
+async def test_a_wrong_password_is_said_in_words_on_the_page(web: httpx.AsyncClient) -> None:
+    r = await sign_in(web, "customer", "not the password")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
+    assert "do not match an account" in words(r)
+    assert 'value="customer"' in r.text and "access_token" not in r.headers.get("set-cookie", "")
+    assert "Wrong username" not in r.text and "problem" not in r.text
+
+
+async def test_a_form_without_its_token_changes_nothing(web: httpx.AsyncClient) -> None:
+    await web.get("/")
+    r = await web.post("/login", data={"username": "customer", "password": DEMO_PASSWORD})
+    assert r.status_code == 403 and "could not verify this request" in words(r)
+    assert "access_token" not in r.headers.get("set-cookie", "")
+    r = await web.post("/login", data={"csrf_token": "x" * 43, "username": "customer", "password": DEMO_PASSWORD})
+    assert r.status_code == 403
+
+
+async def test_logging_out_ends_the_refresh_token_and_clears_the_cookies(web: httpx.AsyncClient) -> None:
+    await sign_in(web, "customer", DEMO_PASSWORD)
+    refresh = web.cookies.get("refresh_token", path="/api/v1/auth")
+    assert refresh
+    landing = await web.get("/")
+    assert (await web.post("/logout", data={})).status_code == 403  # no token: still signed in
+    r = await web.post("/logout", data={"csrf_token": form_token(landing)})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert "access_token" not in web.cookies
+    assert "Log in</button>" in (await web.get("/")).text
+    again = await web.post("/api/v1/auth/token/refresh", json={"refresh_token": refresh})
+    assert again.status_code == 401
+
+
+async def test_signing_in_with_an_emailed_code(web: httpx.AsyncClient, shop_stack: Stack) -> None:
+    before = len(await messages_to(shop_stack.urls.mail_api_url, CUSTOMER_EMAIL))
+    landing = await web.get("/")
+    r = await web.post("/login/code", data={"csrf_token": form_token(landing), "email": CUSTOMER_EMAIL})
+    assert r.status_code == 200, r.text
+    assert '<label for="code">Code</label>' in r.text and "Verify</button>" in r.text
+    wrong = await web.post(
+        "/login/code/verify", data={"csrf_token": form_token(r), "email": CUSTOMER_EMAIL, "code": "000000x"}
+    )
+    assert wrong.status_code == 401 and "wrong or has expired" in words(wrong)
+    *_, message = await wait_for_messages(shop_stack.urls.mail_api_url, CUSTOMER_EMAIL, before + 1)
+    (code,) = set(SIX_DIGITS.findall(message["Text"]))
+    ok = await web.post(
+        "/login/code/verify",
+        data={"csrf_token": form_token(r), "email": CUSTOMER_EMAIL, "code": code},
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/shop", ok.text
+
+
+async def test_static_files_are_served_for_a_year_by_content_address(web: httpx.AsyncClient) -> None:
+    for name in (HTMX, HTMX_SSE, "site.css"):
+        r = await web.get(asset_url(name))
+        assert r.status_code == 200 and len(r.content) > 500
+        assert "immutable" in r.headers["cache-control"] and "max-age=31536000" in r.headers["cache-control"]
+    assert (await web.get("/static/nothing.js")).status_code == 404
+    assert 'htmx.defineExtension("sse"' in (await web.get(asset_url(HTMX_SSE))).text

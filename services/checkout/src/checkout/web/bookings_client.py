@@ -46,6 +46,21 @@ class TableView(BaseModel):
     seats: int
 
 
+class TableOffer(BaseModel):
+    """A table of bookings' search (its `TableOut`)."""
+
+    table_id: int
+    name: str
+    kind: str
+    seats: int
+    price: int | None = None
+    bookable: bool
+
+
+class TableList(BaseModel):
+    items: list[TableOffer]
+
+
 class BookingsUnavailable(Exception):
     """No usable answer: unreachable, too slow, a 5xx, or an answer we cannot read."""
 
@@ -63,15 +78,25 @@ class CancelRefused(Exception):
         self.detail = detail
 
 
+class BookingRefused(Exception):
+    """A 4xx the guest can act on (a closed or unknown table, a window or contact it does not take):
+    `detail` says why in bookings' words."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
 class BookingsClient:
     def __init__(self, http: httpx.AsyncClient, *, timeout: float = 5.0) -> None:
         self.http = http
         self.timeout = timeout
 
-    async def _call(self, method: str, path: str) -> httpx.Response:
+    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             async with asyncio.timeout(self.timeout):  # the whole call, not each phase
-                resp = await self.http.request(method, path, timeout=self.timeout)
+                resp = await self.http.request(method, path, timeout=self.timeout, **kw)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise BookingsUnavailable("the bookings service did not answer in time") from exc
         except httpx.TransportError as exc:
@@ -106,6 +131,40 @@ class BookingsClient:
         except BookingsUnavailable as exc:
             log.info("table %s not shown: %s", table_id, exc)
             return None
+
+    async def search(self, params: dict[str, Any]) -> list[TableOffer]:
+        """The public table search (`kind`, `seats`, `min_price`, `max_price`, `starts_at`, `ends_at`)."""
+        resp = await self._call("GET", "/api/v1/tables", params={k: v for k, v in params.items() if v is not None})
+        if 400 <= resp.status_code < 500:
+            raise BookingRefused(resp.status_code, _problem_words(resp))
+        return _read(resp, TableList).items
+
+    async def request_booking(self, body: dict[str, Any], *, idempotency_key: str) -> BookingView:
+        """A guest's request (pending until the restaurant confirms it); the key makes a resent form one request."""
+        resp = await self._call("POST", "/api/v1/bookings", json=body, headers={"Idempotency-Key": idempotency_key})
+        if 400 <= resp.status_code < 500:
+            raise BookingRefused(resp.status_code, _problem_words(resp))
+        if resp.status_code != 201:
+            raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
+        try:
+            return BookingView.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
+
+
+def _problem_words(resp: httpx.Response) -> str:
+    """A refusal's detail as a sentence: the problem's `detail`, or its field errors' messages."""
+    problem = _problem(resp)
+    errors = problem.get("errors")
+    if isinstance(errors, list) and errors:
+        parts = []
+        for err in errors[:3]:
+            if isinstance(err, dict):
+                field = str(err.get("field", "")).removeprefix("body.").removeprefix("query.")
+                parts.append(f"{field}: {err.get('message', '')}".strip(": "))
+        if parts:
+            return "; ".join(parts)
+    return str(problem.get("detail") or problem.get("title") or f"refused ({resp.status_code})")
 
 
 def _read(resp: httpx.Response, model: type[M]) -> M:

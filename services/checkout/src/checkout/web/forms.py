@@ -4,6 +4,7 @@ bodies, the CSRF check of every state-changing form, and rendering a page with i
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -99,3 +100,39 @@ def problem_words(exc: ProblemError) -> str:
     """A refusal of a use case as a sentence for the page (never the JSON problem)."""
     detail = (exc.detail or exc.title or "Something went wrong").strip()
     return detail if detail.endswith((".", "!", "?")) else detail + "."
+
+
+_AMOUNT = re.compile(r"(\d{1,10})(?:[.,](\d{1,2}))?")
+
+
+class BadInput(ValueError):
+    """A form value the page cannot take; the message says so in words."""
+
+
+def parse_amount(text: str | None, label: str) -> int | None:
+    """`12.50` (or `12,50`, `12`) in the smallest currency unit (1250); None when empty."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    match = _AMOUNT.fullmatch(text)
+    if match is None:
+        raise BadInput(f"{label} must be an amount like 12.50.")
+    value = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
+    if value > 4_294_967_295:
+        raise BadInput(f"{label} is too large.")
+    return value
+
+
+def parse_count(text: str | None, label: str, *, high: int = 65_535) -> int | None:
+    """A whole number from 1 to `high`; None when empty."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= high:
+        raise BadInput(f"{label} must be a whole number from 1 to {high}.")
+    return int(text)
+
+
+def amount_text(minor: int | None) -> str:
+    """The form's spelling of an amount (`12.50`), for putting a value back into its field."""
+    return "" if minor is None else f"{minor // 100}.{minor % 100:02d}"

@@ -1,0 +1,95 @@
+"""`/tables`: a guest searches tables and requests a booking, against the real bookings app."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from .conftest import Bookings, CheckoutFactory
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def words(r: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+async def new_table(bookings: Bookings, **fields: Any) -> dict[str, Any]:
+    body = {"name": f"Bay {uuid.uuid4().hex[:6]}", "kind": "room", "seats": 9, "price": 12345, **fields}
+    async with bookings.client() as client:
+        r = await client.post("/api/v1/tables", headers=bookings.manager, json=body)
+    assert r.status_code == 201, r.text
+    table: dict[str, Any] = r.json()
+    return table
+
+
+def window() -> tuple[str, str]:
+    start = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=5)
+    return start.strftime("%Y-%m-%dT%H:%M"), (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def test_a_guest_finds_a_table_and_requests_a_booking(checkout: CheckoutFactory, bookings: Bookings) -> None:
+    web = await checkout(bookings=bookings.transport)
+    table = await new_table(bookings)
+    empty = await web.get("/tables")
+    assert empty.status_code == 200
+    for label in ("Kind", "Seats", "From", "To", "Min price", "Max price"):
+        assert f">{label}</label>" in empty.text
+    assert "Search</button>" in empty.text and "found" not in words(empty)
+
+    start, end = window()
+    found = await web.get(
+        "/tables", params={"kind": "room", "seats": "9", "from": start, "to": end, "min_price": "123.45", "search": "1"}
+    )
+    assert found.status_code == 200, found.text
+    assert f'data-table-id="{table["table_id"]}"' in found.text and "123.45" in found.text
+    assert "Book</button>" in found.text
+    missing = await web.get("/tables", params={"kind": "room", "seats": "9", "min_price": "123.46", "search": "1"})
+    assert f'data-table-id="{table["table_id"]}"' not in missing.text
+
+    form = await web.get(f"/tables/{table['table_id']}/book", params={"from": start, "to": end})
+    assert form.status_code == 200
+    for label in ("Name", "Email", "Phone"):
+        assert f">{label}</label>" in form.text
+    token = CSRF_FIELD.search(form.text)
+    assert token
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key
+    fields = {"csrf_token": token.group(1), "key": key.group(1), "from": start, "to": end, "name": "Gus Guest",
+              "email": "gus@example.com", "phone": ""}  # fmt: skip
+    booked = await web.post(f"/tables/{table['table_id']}/book", data=fields)
+    assert booked.status_code == 201, booked.text
+    assert 'data-status="pending"' in booked.text and "gus@example.com" in words(booked)
+    booking_id = int(re.search(r'data-booking-id="(\d+)"', booked.text).group(1))  # type: ignore[union-attr]
+    assert (await bookings.get(booking_id))["status"] == "pending"
+    again = await web.post(f"/tables/{table['table_id']}/book", data=fields)  # the same form sent twice
+    assert f'data-booking-id="{booking_id}"' in again.text
+
+
+async def test_what_the_guest_gets_wrong_is_said_in_words(checkout: CheckoutFactory, bookings: Bookings) -> None:
+    web = await checkout(bookings=bookings.transport)
+    table = await new_table(bookings)
+    r = await web.get("/tables", params={"min_price": "cheap", "search": "1"})
+    assert r.status_code == 422 and "Min price must be an amount like 12.50." in words(r)
+    start, end = window()
+    form = await web.get(f"/tables/{table['table_id']}/book", params={"from": start, "to": end})
+    token = CSRF_FIELD.search(form.text).group(1)  # type: ignore[union-attr]
+    r = await web.post(f"/tables/{table['table_id']}/book",
+                       data={"csrf_token": token, "from": start, "to": end, "name": "Gus"})  # fmt: skip
+    assert r.status_code == 422 and "email address or a phone number" in words(r)
+    r = await web.post(f"/tables/{table['table_id']}/book",
+                       data={"csrf_token": token, "from": end, "to": start, "name": "Gus", "email": "g@example.com"})  # fmt: skip
+    assert r.status_code == 422 and "{" not in words(r)
+    r = await web.post(f"/tables/{table['table_id']}/book", data={"from": start, "to": end, "name": "Gus"})
+    assert r.status_code == 403 and "could not verify" in words(r)
+
+
+async def test_bookings_down_is_said_in_words(checkout: CheckoutFactory) -> None:
+    web = await checkout()
+    r = await web.get("/tables", params={"seats": "2", "search": "1"})
+    assert r.status_code == 503 and "could not reach the booking system" in words(r)

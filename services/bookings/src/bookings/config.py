@@ -30,9 +30,22 @@ class Settings(ServiceSettings):
     #: Vacuum the outbox after this many published events (0: leave it to autovacuum).
     relay_vacuum_after: Annotated[int, Field(ge=0)] = 2_000
 
+    #: The public booking request makes the system e-mail the address typed into it, so requests
+    #: are limited per client address (IPv6: per /64; behind a proxy listed in FORWARDED_ALLOW_IPS,
+    #: the address it forwards) and per e-mail address, each in a sliding window (seconds). Beyond
+    #: a limit: 429 with Retry-After. 0 turns a limit off. Managers are not limited.
+    requests_per_ip: Annotated[int, Field(ge=0)] = 5
+    requests_per_ip_window: Annotated[int, Field(ge=1, le=86_400)] = 60
+    requests_per_email: Annotated[int, Field(ge=0)] = 10
+    requests_per_email_window: Annotated[int, Field(ge=1, le=86_400)] = 86_400
+
     #: Stored `Idempotency-Key` answers are kept this long, then purged.
     idempotency_retention: Seconds = 86_400.0
     purge_interval: Seconds = 600.0
+
+    def request_hits_retention(self) -> float:
+        """How long a counted request matters: the longest window."""
+        return float(max(self.requests_per_ip_window, self.requests_per_email_window))
 
     def relay_tuning(self) -> RelayTuning:
         return RelayTuning(

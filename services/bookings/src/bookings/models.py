@@ -125,3 +125,15 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("scope", "key"),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+#: Public booking requests counted for the rate limits: one row per request and bucket (a client
+#: address or an e-mail address, as a digest), purged once older than the longest window.
+request_hits = Table(
+    "request_hits",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("bucket", String(80), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_request_hits_bucket_at", "bucket", "at"),
+    Index("ix_request_hits_at", "at"),
+)

@@ -99,11 +99,16 @@ async def test_staff_list_shows_active_bookings_in_start_order_with_filters(
         await client.get("/api/v1/bookings", params={"table_id": table, "status": "rejected"}, headers=auth.manager())
     ).json()
     assert [b["booking_id"] for b in only["items"]] == [rejected]
-    window = {"table_id": table, "from": at(39).isoformat(), "to": at(45).isoformat()}
-    assert [
-        b["booking_id"]
-        for b in (await client.get("/api/v1/bookings", params=window, headers=auth.manager())).json()["items"]
-    ] == [late]
+    windows: list[tuple[dict[str, str | int], list[int]]] = [
+        ({"from": at(39).isoformat(), "to": at(45).isoformat()}, [late]),
+        # Overlap of [from, to): a booking that ends when the window starts, or starts when it ends, is out.
+        ({"from": at(31).isoformat()}, [late]),
+        ({"to": at(30).isoformat()}, []),
+        ({"from": at(30.25).isoformat(), "to": at(30.5).isoformat()}, [early]),
+    ]
+    for window, expected in windows:
+        found = await client.get("/api/v1/bookings", params={"table_id": table, **window}, headers=auth.manager())
+        assert [b["booking_id"] for b in found.json()["items"]] == expected, window
     first = (
         await client.get("/api/v1/bookings", params={"table_id": table, "limit": 1}, headers=auth.manager())
     ).json()

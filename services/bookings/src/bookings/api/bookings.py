@@ -21,6 +21,7 @@ from bookings.api.deps import (
     SinkDep,
     answer_response,
     idempotency_request,
+    request_limits,
 )
 from bookings.api.schemas import MOMENT_DOC, BookingCreate, BookingOut, BookingPage, Moment
 from bookings.domain.booking import Action
@@ -35,6 +36,15 @@ from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+RATE_LIMITED: dict[str, Any] = {
+    **problem_responses(429)[429],
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until a request fits the limit again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
 BookingId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 Customer = Annotated[Principal, require_roles(Role.CUSTOMER)]
 Reader = Annotated[Principal, require_roles(Role.CUSTOMER, Role.MANAGER)]
@@ -49,7 +59,7 @@ OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (
     status_code=201,
     response_model=BookingOut,
     openapi_extra=OPEN,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses={**problem_responses(401, 403, 404, 409, 422), 429: RATE_LIMITED},
     summary="Request a booking",
     description=(
         "A guest's request is `pending` until staff confirm or reject it; it does not take the table off "
@@ -57,7 +67,13 @@ OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (
         "(within a year) and lasts 30 minutes to 8 hours; the price in force now is kept on the booking. "
         "The acknowledging email carries a single-use cancel link. A closed table is 409, an unknown one 404.\n\n"
         'A manager\'s `"status": "confirmed"` books the table directly: 409 when a confirmed booking of '
-        "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`)."
+        "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`).\n\n"
+        "Requests that make a booking are limited per client address (IPv6: per /64) and per email address "
+        "(a `+tag` and letter case do not make another address), each in a sliding window "
+        "(`BOOKINGS_REQUESTS_PER_IP` per `BOOKINGS_REQUESTS_PER_IP_WINDOW` seconds, 5 a minute by default; "
+        "`BOOKINGS_REQUESTS_PER_EMAIL` per `BOOKINGS_REQUESTS_PER_EMAIL_WINDOW`, 10 a day by default); beyond "
+        "a limit, 429 `rate-limited` with `Retry-After`. Refused requests are not counted; managers are not "
+        "limited. A 429 does not use up an `Idempotency-Key`."
     ),
 )
 async def create_booking(
@@ -79,8 +95,10 @@ async def create_booking(
         direct=body.status == "confirmed",
     )
 
+    limits = request_limits(request, caller, body.email)
+
     async def operation(conn: AsyncConnection) -> Answer:
-        booking = await request_booking(conn, sink, wanted, caller=caller, now=now)
+        booking = await request_booking(conn, sink, wanted, caller=caller, now=now, limits=limits)
         return Answer.of(201, BookingOut.of(booking).model_dump(mode="json"))
 
     idem = idempotency_request(caller, request, idempotency_key, body.model_dump(mode="json"))

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bookings.config import Settings
+from bookings.domain.limits import Bucket, request_buckets
 from bookings.services.events import EventSink
 from bookings.services.idempotency import Answer, IdempotencyRequest, fingerprint
 from shopcommon.auth import BEARER_SECURITY, Principal, Role, authenticate, bearer_credentials, require_roles
@@ -83,6 +84,24 @@ IdempotencyKey = Annotated[
         pattern=r"^[\x21-\x7e]+$",
     ),
 ]
+
+
+def request_limits(request: Request, caller: Principal | None, email: str | None) -> list[Bucket]:
+    """The rate-limit buckets of a booking request: none for staff. The client is the peer uvicorn
+    reports, which is already the forwarded client when the peer is a trusted proxy (the services
+    start uvicorn with `--forwarded-allow-ips $FORWARDED_ALLOW_IPS`); `X-Forwarded-For` is never
+    read here, so a client cannot choose its own bucket."""
+    if caller is not None and caller.role == Role.MANAGER:
+        return []
+    settings: Settings = request.app.state.settings
+    return request_buckets(
+        client=request.client.host if request.client else None,
+        email=email,
+        per_ip=settings.requests_per_ip,
+        ip_window=settings.requests_per_ip_window,
+        per_email=settings.requests_per_email,
+        email_window=settings.requests_per_email_window,
+    )
 
 
 def idempotency_request(

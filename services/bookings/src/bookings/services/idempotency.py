@@ -1,7 +1,8 @@
 """`Idempotency-Key` semantics (CONTRACT.md): scoped to the caller and the route; the same key
 with the same request replays the first answer; with a different request 422; while the first
 is still running 409. Business refusals (404, 409, 422 of the rules) are answers too and are
-replayed; unexpected errors roll the key back, so a retry runs afresh."""
+replayed; unexpected errors roll the key back, so a retry runs afresh, and so does a 429: a
+rate limit says "later", and the retry after `Retry-After` must run, not replay the refusal."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bookings.repositories import idempotency as keys
-from shopcommon.problems import Conflict, ProblemError, UnprocessableEntity, problem_body
+from shopcommon.problems import Conflict, ProblemError, TooManyRequests, UnprocessableEntity, problem_body
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ async def run_once(engine: AsyncEngine, request: IdempotencyRequest | None, oper
         try:
             async with conn.begin_nested():
                 answer = await operation(conn)
+        except TooManyRequests:
+            raise
         except ProblemError as exc:
             answer = Answer.of_problem(exc)
         await keys.finish(conn, scope=request.scope, key=request.key, status=answer.status, body=answer.body.decode())

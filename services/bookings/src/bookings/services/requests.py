@@ -1,8 +1,14 @@
 """A booking request: a guest's (pending, with a cancel link) or a manager's direct booking
-(confirmed at once, refused by the database when it overlaps another confirmed one)."""
+(confirmed at once, refused by the database when it overlaps another confirmed one).
+
+A public request makes the system e-mail whatever address it names, so it is counted against
+its rate-limit buckets (`domain.limits`): only requests that make a booking count (a refused one
+mails nobody); beyond a limit the request is 429 before the table is looked at."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bookings.domain.booking import Booking
 from bookings.domain.errors import DirectBookingForbidden, TableClosed
+from bookings.domain.limits import Bucket
 from bookings.domain.rules import check_booking_window
 from bookings.domain.statuses import BookingStatus
 from bookings.domain.tokens import new_cancel_token
-from bookings.repositories import bookings, tables
+from bookings.repositories import bookings, request_hits, tables
 from bookings.repositories.bookings import NewBooking
 from bookings.services.events import EventSink
 from shopcommon.auth import Principal, Role
-from shopcommon.problems import Conflict
+from shopcommon.problems import Conflict, TooManyRequests
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,22 @@ class BookingRequest:
 
 
 async def request_booking(
-    conn: AsyncConnection, sink: EventSink, request: BookingRequest, *, caller: Principal | None, now: datetime
+    conn: AsyncConnection,
+    sink: EventSink,
+    request: BookingRequest,
+    *,
+    caller: Principal | None,
+    now: datetime,
+    limits: Sequence[Bucket] = (),
 ) -> Booking:
+    """`limits`: the buckets the request counts against (none for staff)."""
     if request.direct and (caller is None or caller.role != Role.MANAGER):
         raise DirectBookingForbidden()
     check_booking_window(request.starts_at, request.ends_at, now)
+    if limits:
+        wait = await request_hits.wait_for(conn, limits)
+        if wait > 0:
+            raise TooManyRequests(math.ceil(wait), "Too many booking requests; try again later.")
     bookable, price = await tables.lock_for_booking(conn, request.table_id, now)
     if not bookable:
         raise TableClosed(request.table_id)
@@ -59,4 +77,5 @@ async def request_booking(
     )
     booking = await bookings.insert(conn, new)
     await sink.record(conn, booking, previous=None, now=now, cancel_token=token)
+    await request_hits.record(conn, limits)
     return booking

@@ -1,4 +1,4 @@
-"""The background work of a bookings process: the outbox relay and the key purge."""
+"""The background work of a bookings process: the outbox relay and the purge (keys, counted requests)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from shopcommon.outbox import Listener, OutboxRelay, Worker
 async def running_workers(engine: AsyncEngine, settings: Settings) -> AsyncIterator[list[Worker]]:
     listener = Listener(settings.database_url, OUTBOX.channel)
     workers: list[Worker] = [
-        KeyPurger(engine, retention=settings.idempotency_retention, interval=settings.purge_interval)
+        KeyPurger(
+            engine,
+            retention=settings.idempotency_retention,
+            interval=settings.purge_interval,
+            hits_retention=settings.request_hits_retention(),
+        )
     ]
     if settings.relay_enabled:
         wake = listener.subscribe()

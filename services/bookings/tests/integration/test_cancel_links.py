@@ -90,6 +90,22 @@ async def test_a_booking_that_has_started_cannot_be_cancelled_through_the_link(
     assert await db.counts() == before
 
 
+async def test_a_booking_that_has_ended_says_so_and_cannot_be_cancelled_through_the_link(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    booking_id, token = await requested(client, db)
+    await db.fetch(
+        "UPDATE bookings SET starts_at = now() - interval '3 hours', ends_at = now() - interval '1 hour' WHERE id = $1",
+        booking_id,
+    )
+    before = await db.counts()
+    shown = (await client.get(f"/api/v1/bookings/by-token/{token}")).json()
+    assert shown["cancellable"] is False and "ended" in shown["reason"]
+    r = await client.post(f"/api/v1/bookings/by-token/{token}/cancel")
+    assert r.status_code == 409 and r.json()["type"].endswith("/booking-started") and "ended" in r.json()["detail"]
+    assert await db.counts() == before
+
+
 async def test_a_rejected_booking_shows_why_and_refuses_the_cancel(
     client: httpx.AsyncClient, db: Database, auth: Auth
 ) -> None:

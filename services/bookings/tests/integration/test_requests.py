@@ -127,3 +127,23 @@ async def test_concurrent_requests_for_one_table_are_all_recorded_pending(
         *(client.post("/api/v1/bookings", json=booking_body(table, at(19), name=f"G{i}")) for i in range(5))
     )
     assert [a.status_code for a in answers] == [201] * 5
+
+
+async def test_two_managers_booking_one_table_directly_at_once_one_wins(
+    client: httpx.AsyncClient, db: Database, auth: Auth
+) -> None:
+    for _ in range(10):
+        table = await db.table()
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/bookings",
+                    json=booking_body(table, at(19 + shift), status="confirmed"),
+                    headers=auth.manager(user_id),
+                )
+                for user_id, shift in ((1, 0), (2, 1))
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+        confirmed = "SELECT count(*) FROM bookings WHERE table_id = $1 AND status = 'confirmed'"
+        assert await db.value(confirmed, table) == 1

@@ -58,8 +58,8 @@ class Booking:
         if self.status not in ALLOWED_FROM[action]:
             raise InvalidTransition(self.booking_id, self.status, action.value)
         if action == Action.CANCEL and by == CancelledBy.CUSTOMER and self.has_started(now):
-            raise BookingStarted(self.booking_id, "cancelled")
+            raise BookingStarted(self.booking_id, "cancelled", ended=now >= self.ends_at)
         if action == Action.CONFIRM and now >= self.ends_at:
-            raise BookingStarted(self.booking_id, "confirmed")
+            raise BookingStarted(self.booking_id, "confirmed", ended=True)
         cancelled_by = by if action == Action.CANCEL else None
         return replace(self, status=TARGET[action], cancelled_by=cancelled_by)

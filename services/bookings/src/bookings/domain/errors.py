@@ -72,8 +72,9 @@ class InvalidTransition(Conflict):
 class BookingStarted(Conflict):
     title, slug = "Booking has started", "booking-started"
 
-    def __init__(self, booking_id: int, action: str) -> None:
-        super().__init__(f"Booking {booking_id} has started; it can no longer be {action}", booking_id=booking_id)
+    def __init__(self, booking_id: int, action: str, *, ended: bool = False) -> None:
+        when = "has ended" if ended else "has started"
+        super().__init__(f"Booking {booking_id} {when}; it can no longer be {action}", booking_id=booking_id)
 
 
 class DirectBookingForbidden(Forbidden):

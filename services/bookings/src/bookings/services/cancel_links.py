@@ -28,6 +28,8 @@ class CancelLinkView:
 def _reason(booking: Booking, now: datetime) -> str | None:
     if booking.status not in ALLOWED_FROM[Action.CANCEL]:
         return f"The booking is {booking.status}."
+    if now >= booking.ends_at:
+        return "The booking has ended; it can no longer be cancelled."
     if booking.has_started(now):
         return "The booking has started; it can no longer be cancelled here."
     return None

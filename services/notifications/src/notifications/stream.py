@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
+from sse_starlette import ServerSentEvent
 
 from notifications.stream_limits import StreamPermit
 
@@ -29,6 +30,8 @@ HISTORY_PREFIX = "notifications:history:"
 STREAMED_PREFIX = "notifications:streamed:"
 CONTROL_CHANNEL = "notifications:control"
 QUEUE_SIZE = 1000
+#: Lines end in a bare newline (sse-starlette's default is CRLF); EventSource reads either.
+SEP = "\n"
 
 # Atomic: the first delivery of an event id appends to the history and publishes; a redelivery does nothing.
 _PUBLISH_ONCE = """
@@ -56,9 +59,9 @@ class StreamEvent:
         event_id, event_type, data = raw.decode().split("\n", 2)
         return cls(event_id, event_type, data)
 
-    def frame(self) -> str:
+    def message(self) -> ServerSentEvent:
         """One SSE message; `data` is JSON on one line, as the contract says."""
-        return f"id: {self.event_id}\nevent: {self.event_type}\ndata: {self.data}\n\n"
+        return ServerSentEvent(self.data, id=self.event_id, event=self.event_type, sep=SEP)
 
 
 class StreamHub:
@@ -189,8 +192,20 @@ class StreamHub:
                 log.warning("stream client too slow; event %s dropped for it", event.event_id)
 
 
+def _hint(retry_ms: int, comment: str) -> bytes:
+    """A reconnection delay and a comment, the delay first (sse-starlette writes a comment first)."""
+    return f"retry: {retry_ms}{SEP}: {comment}{SEP}{SEP}".encode()
+
+
+#: The first frame of every stream: subscribed; reconnect after 2 s if it drops.
+OPENING_FRAME = _hint(2000, "connected")
 #: Sent before a stream ends because its token expired: reconnect soon, with a fresh token.
-EXPIRED_FRAME = "retry: 1000\n: token expired; reconnect with a fresh token\n\n"
+EXPIRED_FRAME = _hint(1000, "token expired; reconnect with a fresh token")
+
+
+def heartbeat() -> ServerSentEvent:
+    """The comment sse-starlette sends every heartbeat interval, so proxies keep the connection."""
+    return ServerSentEvent(comment="keepalive", sep=SEP)
 
 
 async def event_stream(
@@ -198,23 +213,24 @@ async def event_stream(
     user_id: int,
     *,
     last_event_id: str | None,
-    heartbeat_seconds: float,
+    wake_seconds: float,
     expires_at: float | None = None,
     permit: StreamPermit | None = None,
-) -> AsyncIterator[str]:
-    """The SSE body: replay what was missed, then live events, with comment heartbeats between,
-    until `expires_at` (the token's `exp`, Unix time) when it says so and ends."""
+) -> AsyncIterator[bytes | ServerSentEvent]:
+    """The SSE body: replay what was missed, then live events, until `expires_at` (the token's
+    `exp`, Unix time) when it says so and ends. It wakes at least every `wake_seconds` to renew
+    the stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's."""
     async with hub.listen(user_id) as queue:
-        yield "retry: 2000\n: connected\n\n"
+        yield OPENING_FRAME
         replayed: set[str] = set()
         if last_event_id:
             for event in await hub.history_after(user_id, last_event_id):
                 replayed.add(event.event_id)
-                yield event.frame()
+                yield event.message()
         while True:
             if permit is not None:
                 await permit.keep_alive()
-            wait = heartbeat_seconds
+            wait = wake_seconds
             if expires_at is not None:
                 left = expires_at - time.time()
                 if left <= 0:
@@ -224,12 +240,9 @@ async def event_stream(
             try:
                 event = await asyncio.wait_for(queue.get(), wait)
             except TimeoutError:
-                if expires_at is None or time.time() < expires_at:
-                    yield ": keepalive\n\n"
                 continue
-            if event.event_id in replayed:
-                continue
-            yield event.frame()
+            if event.event_id not in replayed:
+                yield event.message()
 
 
 def _as_bytes(value: bytes | str) -> bytes:

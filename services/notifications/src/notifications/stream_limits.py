@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from shopcommon.problems import ServiceUnavailable, TooManyRequests
@@ -154,11 +154,11 @@ class StreamLimiter:
             await self.release(permit)
 
 
-class PermittedStreamingResponse(StreamingResponse):
-    """A stream that gives its permit back when the response ends: finished, failed, cancelled
-    (client gone, server shutting down), or never started."""
+class PermittedEventSourceResponse(EventSourceResponse):
+    """An SSE stream that gives its permit back when the response ends: finished, failed,
+    cancelled (client gone, server shutting down), or never started."""
 
-    def __init__(self, content: AsyncIterator[str], *, permit: StreamPermit, **kw: Any) -> None:
+    def __init__(self, content: AsyncIterable[Any], *, permit: StreamPermit, **kw: Any) -> None:
         super().__init__(content, **kw)
         self.permit = permit
 

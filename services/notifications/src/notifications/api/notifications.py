@@ -20,4 +20,6 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 async def list_notifications(
     session: ReadSessionDep, user_id: CurrentUserId, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[NotificationOut]:
-    return await notification_log.list_own(session, user_id=user_id, limit=limit, cursor=cursor)
+    page = await notification_log.list_own(session, user_id=user_id, limit=limit, cursor=cursor)
+    items = [NotificationOut.model_validate(item, from_attributes=True) for item in page.items]
+    return Page[NotificationOut](items=items, next_cursor=page.next_cursor)

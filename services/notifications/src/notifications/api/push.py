@@ -39,7 +39,9 @@ async def subscribe(
     stored, created = await push_subscriptions.subscribe(
         session,
         user_id=user_id,
-        body=body,
+        endpoint=body.endpoint,
+        p256dh=body.keys.p256dh,
+        auth=body.keys.auth,
         guard=request.app.state.push_guard,
         resolve_timeout=settings.push_resolve_timeout_seconds,
         max_per_user=settings.max_subscriptions_per_user,

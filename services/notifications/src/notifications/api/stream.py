@@ -11,8 +11,8 @@ from notifications.domain.events import (
     BookingStatusChanged,
     OrderStatusChanged,
 )
-from notifications.stream import event_stream
-from notifications.stream_limits import PermittedStreamingResponse, StreamLimiter
+from notifications.stream import SEP, event_stream, heartbeat
+from notifications.stream_limits import PermittedEventSourceResponse, StreamLimiter
 from shopcommon.auth import CurrentPrincipal, roles_doc
 from shopcommon.problems import problem_responses
 
@@ -76,7 +76,7 @@ async def stream_events(
     user_id: CurrentUserId,
     principal: CurrentPrincipal,
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
-) -> StreamingResponse:
+) -> PermittedEventSourceResponse:
     settings = request.app.state.settings
     limiter: StreamLimiter = request.app.state.stream_limiter
     permit = await limiter.acquire(user_id)
@@ -85,13 +85,15 @@ async def stream_events(
         request.app.state.stream_hub,
         user_id,
         last_event_id=last_event_id,
-        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        wake_seconds=settings.sse_heartbeat_seconds,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
         permit=permit,
     )
-    return PermittedStreamingResponse(
+    return PermittedEventSourceResponse(
         body,
         permit=permit,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        ping=settings.sse_heartbeat_seconds,
+        ping_message_factory=heartbeat,
+        sep=SEP,
+        headers={"Cache-Control": "no-cache"},
     )

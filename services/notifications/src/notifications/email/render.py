@@ -45,9 +45,6 @@ class EmailRenderer:
         )
         self.env.globals["amount"] = format_amount
 
-    def has_template(self, event: OrderStatusChanged | BookingStatusChanged) -> bool:
-        return event.known_status is not None
-
     def render(self, event: OrderStatusChanged, *, name: str = "") -> RenderedEmail:
         status = event.known_status
         if status is None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.api.schemas import NotificationOut
+from notifications.domain.log import LoggedNotification, LogPage
 from notifications.repositories import notification_log
-from shopcommon.pagination import BadCursor, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import BadCursor, decode_cursor, encode_cursor
 
 
-async def list_own(session: AsyncSession, *, user_id: int, limit: int, cursor: str | None) -> Page[NotificationOut]:
+async def list_own(session: AsyncSession, *, user_id: int, limit: int, cursor: str | None) -> LogPage:
     position = decode_cursor(cursor, "id")
     before_id = position["id"] if position else None
     if before_id is not None and (
@@ -17,6 +17,6 @@ async def list_own(session: AsyncSession, *, user_id: int, limit: int, cursor: s
     ):
         raise BadCursor("The cursor is not one this service issued.")
     rows = await notification_log.page_for_user(session, user_id, limit=limit, before_id=before_id)
-    items = [NotificationOut.model_validate(row._mapping) for row in rows[:limit]]
+    items = [LoggedNotification(**row._mapping) for row in rows[:limit]]
     next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
-    return Page[NotificationOut](items=items, next_cursor=next_cursor)
+    return LogPage(items, next_cursor)

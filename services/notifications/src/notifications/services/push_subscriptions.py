@@ -7,7 +7,6 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.api.schemas import PushSubscriptionIn
 from notifications.push import valid_subscription_keys
 from notifications.push_guard import (
     NOT_PUBLIC,
@@ -64,21 +63,21 @@ async def subscribe(
     session: AsyncSession,
     *,
     user_id: int,
-    body: PushSubscriptionIn,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
     guard: DestinationGuard,
     resolve_timeout: float,
     max_per_user: int,
 ) -> tuple[Subscription, bool]:
     """The stored subscription and whether it is new."""
-    if not valid_subscription_keys(body.keys.p256dh, body.keys.auth):
+    if not valid_subscription_keys(p256dh, auth):
         raise _invalid("keys", "p256dh must be a P-256 public key and auth a 16-byte secret, both base64url")
-    await check_endpoint(body.endpoint, guard=guard, resolve_timeout=resolve_timeout)
-    existing = await subscriptions.find_by_endpoint(session, body.endpoint)
+    await check_endpoint(endpoint, guard=guard, resolve_timeout=resolve_timeout)
+    existing = await subscriptions.find_by_endpoint(session, endpoint)
     if existing is None and await subscriptions.count_for_user(session, user_id) >= max_per_user:
         raise Conflict(f"At most {max_per_user} push subscriptions per user; delete one first")
-    stored = await subscriptions.upsert(
-        session, user_id=user_id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
-    )
+    stored = await subscriptions.upsert(session, user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth)
     return stored, existing is None
 
 

@@ -34,6 +34,17 @@ async def test_each_booking_keeps_the_price_in_force_when_it_was_requested(
     assert [r["price"] for r in stored] == [1000, 1700]
 
 
+async def searched_price(client: httpx.AsyncClient, table: int) -> int | None:
+    """The table's price as the search shows it, and the search's price range agrees (None: not found)."""
+    found = [t for t in (await client.get("/api/v1/tables")).json()["items"] if t["table_id"] == table]
+    if not found:
+        return None
+    price: int = found[0]["price"]
+    in_range = (await client.get("/api/v1/tables", params={"min_price": price, "max_price": price})).json()["items"]
+    assert table in [t["table_id"] for t in in_range]
+    return price
+
+
 async def test_a_future_price_takes_effect_only_when_its_time_comes(
     client: httpx.AsyncClient, db: Database, auth: Auth
 ) -> None:
@@ -44,6 +55,7 @@ async def test_a_future_price_takes_effect_only_when_its_time_comes(
     )
     assert r.status_code == 201
     assert (await client.get(f"/api/v1/tables/{table}")).json()["price"] == 1000
+    assert await searched_price(client, table) == 1000
     assert (await client.post("/api/v1/bookings", json=booking_body(table, at(20)))).json()["price"] == 1000
     history = (await client.get(f"/api/v1/tables/{table}/prices")).json()
     assert [p["price"] for p in history] == [1000, 3000]
@@ -52,6 +64,7 @@ async def test_a_future_price_takes_effect_only_when_its_time_comes(
         "UPDATE table_prices SET effective_from = now() - interval '1 hour' WHERE price = 3000 AND table_id = $1", table
     )
     assert (await client.get(f"/api/v1/tables/{table}")).json()["price"] == 3000
+    assert await searched_price(client, table) == 3000
     assert (await client.post("/api/v1/bookings", json=booking_body(table, at(22)))).json()["price"] == 3000
 
 

@@ -31,12 +31,19 @@ openapi: setup
 openapi-check: setup
 	$(PY) tools/openapi.py check
 
-docs: openapi
+# Redocly HTML of every OpenAPI document and of the AsyncAPI document of the events, into
+# openapi/html/ (git-ignored): the Redoc script inlined (no CDN), telemetry off; then checked to
+# load nothing from elsewhere. Built from the committed documents (`make openapi` refreshes them).
+docs:
 	@mkdir -p openapi/html
-	@for f in openapi/*.yaml; do n=$$(basename $$f .yaml); $(REDOCLY) build-docs $$f -o openapi/html/$$n.html; done
+	@set -e; for f in openapi/*.yaml asyncapi/events.yaml; do n=$$(basename $$f .yaml); \
+	  REDOCLY_TELEMETRY=off $(REDOCLY) build-docs $$f --inlineBundle --openapi.disableTelemetry=true \
+	    --asyncapi.disableTelemetry=true -o openapi/html/$$n.html; done
+	$(PY) tools/asyncapi_check.py html openapi/html/*.html
 
 docs-lint:
-	$(REDOCLY) lint openapi/*.yaml --format=summary
+	REDOCLY_TELEMETRY=off $(REDOCLY) lint openapi/*.yaml asyncapi/events.yaml --format=summary
+	$(PY) tools/asyncapi_check.py
 
 bench: setup
 	$(PY) bench/run.py

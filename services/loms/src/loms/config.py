@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from loms.domain.limits import MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU, UnpaidLimits
+from shopcommon.outbox import RelayTuning
 from shopcommon.settings import ServiceSettings
 
 Seconds = Annotated[float, Field(gt=0)]
@@ -60,17 +61,11 @@ class Settings(ServiceSettings):
     intake_grace: Annotated[float, Field(ge=0)] = 2.0
     expiry_interval: Seconds = 0.5
     expiry_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
-    #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
+    #: The outbox relay's pace (`shopcommon.outbox.RelayTuning` says what each one does).
     relay_sweep_interval: Seconds = 1.0
-    #: After a wake-up the relay lets this much time pass so one batch carries what arrives meanwhile.
     relay_linger: Annotated[float, Field(ge=0, le=1)] = 0.01
     relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     relay_send_timeout: Seconds = 10.0
-    #: Published events are deleted, and a deleted row stays in the outbox's index until a vacuum:
-    #: every fetch of the relay walks over it. Autovacuum looks at the table at most once a
-    #: minute, when tens of thousands have piled up at 1,000 orders/s and a fetch costs
-    #: PostgreSQL 0.5-3 ms instead of 0.01 (and their space is not reused meanwhile); so the
-    #: relay vacuums the outbox itself after this many deletions (0: leave it to autovacuum).
     relay_vacuum_after: Annotated[int, Field(ge=0)] = 5_000
 
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
@@ -80,3 +75,14 @@ class Settings(ServiceSettings):
     @property
     def unpaid_limits(self) -> UnpaidLimits:
         return UnpaidLimits(self.max_unpaid_orders, self.max_unpaid_units_per_sku)
+
+    @property
+    def relay_tuning(self) -> RelayTuning:
+        return RelayTuning(
+            topics={self.order_events_topic: self.order_events_partitions},
+            sweep_interval=self.relay_sweep_interval,
+            linger=self.relay_linger,
+            batch_size=self.relay_batch_size,
+            send_timeout=self.relay_send_timeout,
+            vacuum_after=self.relay_vacuum_after,
+        )

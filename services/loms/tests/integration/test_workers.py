@@ -14,14 +14,12 @@ import pytest
 from sqlalchemy import text
 
 from loms.config import Settings
-from loms.repositories import outbox
-from loms.repositories.outbox import CHANNEL
-from loms.workers.base import Worker
+from loms.repositories.order_events import OUTBOX
 from loms.workers.expiry import ExpiryWorker
 from loms.workers.intake import IntakeWorker
-from loms.workers.notifications import Listener
-from loms.workers.relay import OutboxRelay
+from loms.workers.supervisor import outbox_listener, outbox_relay
 from shopcommon.db import make_engine
+from shopcommon.outbox import Worker
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -49,11 +47,11 @@ def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, to
 @pytest.fixture
 async def two_of_each(paired_settings: Settings) -> AsyncIterator[dict[str, list[Any]]]:
     engine = make_engine(paired_settings.database_url, pool_size=10)
-    listener = Listener(paired_settings.database_url, CHANNEL)
+    listener = outbox_listener(paired_settings)
     workers: dict[str, list[Any]] = {
         "intake": [IntakeWorker(engine, paired_settings, listener.subscribe()) for _ in range(2)],
         "expiry": [ExpiryWorker(engine, paired_settings) for _ in range(2)],
-        "relay": [OutboxRelay(engine, paired_settings, listener.subscribe()) for _ in range(2)],
+        "relay": [outbox_relay(engine, paired_settings, listener.subscribe()) for _ in range(2)],
     }
     listener.start()
     everyone: list[Worker] = [w for group in workers.values() for w in group]
@@ -269,7 +267,7 @@ async def test_the_relay_vacuums_the_rows_of_published_events(
         topic,
     )
     engine = make_engine(settings.database_url, pool_size=2)
-    relay = OutboxRelay(engine, settings)
+    relay = outbox_relay(engine, settings)
     relay.start()
     try:
 
@@ -312,7 +310,7 @@ async def test_the_relay_batch_commits_without_waiting_for_the_disk_and_only_it(
             await conn.execute(text("SET synchronous_commit = on"))  # the tests' server runs with it off
             await conn.commit()
             async with conn.begin():
-                await outbox.lock_and_fetch(conn, 1)  # sets it even when another relay holds the lock
+                await OUTBOX.lock_and_fetch(conn, 1)  # sets it even when another relay holds the lock
                 assert (await conn.execute(show)).scalar() == "off"
             assert (await conn.execute(show)).scalar() == "on"
     finally:

@@ -12,10 +12,11 @@ right twice.
 
 from shopcommon.outbox.listener import Listener
 from shopcommon.outbox.relay import BrokerLostRecords, OutboxRelay, RelayTuning
-from shopcommon.outbox.store import OutboxMessage, OutboxStore, PendingEvent, lock_key_for
+from shopcommon.outbox.store import UNNESTED, OutboxMessage, OutboxStore, PendingEvent, event_params, lock_key_for
 from shopcommon.outbox.worker import Worker
 
 __all__ = [
+    "UNNESTED",
     "BrokerLostRecords",
     "Listener",
     "OutboxMessage",
@@ -24,5 +25,6 @@ __all__ = [
     "PendingEvent",
     "RelayTuning",
     "Worker",
+    "event_params",
     "lock_key_for",
 ]

@@ -42,6 +42,22 @@ class OutboxMessage:
     payload: Mapping[str, Any]
 
 
+#: The events of `event_params` as the rows `OutboxStore.insert_sql` reads.
+UNNESTED = (
+    "unnest(CAST(:ev_keys AS varchar[]), CAST(:ev_payloads AS jsonb[])) WITH ORDINALITY AS e(key, payload, n)"
+)
+
+
+def event_params(topic: str, request_id: str | None, messages: Sequence[OutboxMessage]) -> dict[str, Any]:
+    """The bind parameters of `insert_sql(UNNESTED)`: the messages in the given order."""
+    return {
+        "ev_topic": topic,
+        "ev_request_id": request_id,
+        "ev_keys": [m.key for m in messages],
+        "ev_payloads": [orjson.dumps(m.payload).decode() for m in messages],
+    }
+
+
 @dataclass(frozen=True)
 class PendingEvent:
     id: int
@@ -60,13 +76,10 @@ class OutboxStore:
         if not _IDENTIFIER.match(self.channel):
             raise ValueError(f"not a plain channel name: {self.channel!r}")
         self.lock_key = lock_key_for(table) if lock_key is None else lock_key
-        self._add = text(f"""
-            INSERT INTO {table} (topic, key, payload, request_id)
-            SELECT CAST(:topic AS varchar), e.key, e.payload, CAST(:request_id AS varchar)
-            FROM unnest(CAST(:keys AS varchar[]), CAST(:payloads AS jsonb[])) WITH ORDINALITY AS e(key, payload, n)
-            ORDER BY e.n
-        """)
-        self._notify = text(f"SELECT pg_notify('{self.channel}', '')")
+        self._add = text(self.insert_sql(UNNESTED))
+        #: The call that wakes the relays when the transaction commits, for a statement to embed.
+        self.notify_call = f"pg_notify('{self.channel}', '')"
+        self._notify = text(f"SELECT {self.notify_call}")
         # The lock and the batch in one round trip: no rows at all when another relay holds the
         # lock, one row with a NULL id when there is nothing to publish.
         #
@@ -92,6 +105,16 @@ class OutboxStore:
         # of new events would queue behind.
         self._vacuum = text(f"VACUUM (SKIP_LOCKED, TRUNCATE false) {table}")
 
+    def insert_sql(self, rows: str) -> str:
+        """The one INSERT of events into this outbox, also for a statement to embed as a CTE.
+        `rows` is a FROM item named `e` with the columns `key`, `payload` (jsonb) and `n` (the
+        order the events are published in, per key); the topic and the request id are the
+        parameters `:ev_topic` and `:ev_request_id`. `UNNESTED` reads `event_params`."""
+        return f"""INSERT INTO {self.table} (topic, key, payload, request_id)
+            SELECT CAST(:ev_topic AS varchar), e.key, e.payload, CAST(:ev_request_id AS varchar)
+            FROM {rows}
+            ORDER BY e.n"""
+
     async def add(
         self,
         conn: AsyncConnection,
@@ -105,13 +128,7 @@ class OutboxStore:
         relays of every process are woken when it commits."""
         if not messages:
             return
-        params = {
-            "topic": topic,
-            "request_id": request_id,
-            "keys": [m.key for m in messages],
-            "payloads": [orjson.dumps(m.payload).decode() for m in messages],
-        }
-        await conn.execute(self._add, params)
+        await conn.execute(self._add, event_params(topic, request_id, messages))
         if notify:
             await self.notify(conn)
 

@@ -17,7 +17,8 @@ from loms.domain.limits import UnpaidLimits
 from loms.domain.order import Order
 from loms.domain.statuses import CancelReason, OrderStatus
 from loms.pg import Sql
-from loms.repositories.outbox import EVENTS_CTE, NOTIFY, event_params
+from loms.repositories import order_events
+from loms.repositories.order_events import EVENTS_CTE, OUTBOX
 
 ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline, o.cancel_reason,
     o.shortages::text AS shortages, o.created_at, o.updated_at,
@@ -114,7 +115,7 @@ def insert_sql(with_idempotency: bool, notify: bool) -> str:
         FROM new_order
     ){idem}
     SELECT (SELECT id FROM new_order) AS id, CAST(admission.refused AS text) AS refused{
-        ", (SELECT " + NOTIFY + " FROM new_order)" if notify else ""
+        ", (SELECT " + OUTBOX.notify_call + " FROM new_order)" if notify else ""
     }
     FROM admission"""
 
@@ -243,7 +244,7 @@ _SET_STATUS = text(f"""
                updated_at = CAST(:now AS timestamptz)
         WHERE id = ANY(CAST(:ids AS bigint[]))
     ), {EVENTS_CTE}
-    SELECT {NOTIFY}
+    SELECT {OUTBOX.notify_call}
 """)
 
 
@@ -263,6 +264,6 @@ async def set_status(
         "status": str(status),
         "reason": str(reason) if reason else None,
         "now": now,
-        **event_params(topic, request_id, events),
+        **order_events.params(topic, request_id, events),
     }
     await conn.execute(_SET_STATUS, params)

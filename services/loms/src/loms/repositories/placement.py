@@ -38,8 +38,8 @@ import orjson
 from loms.domain.items import OrderItem
 from loms.domain.limits import UnpaidLimits
 from loms.pg import Sql
+from loms.repositories.order_events import OUTBOX
 from loms.repositories.orders import UNPAID_REFUSAL, admission_call
-from loms.repositories.outbox import NOTIFY
 from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall_ctes
 
 # `oid` names the order id once, so pgbench can stand a sequence value in for it (bench/loms).
@@ -121,7 +121,10 @@ PLACE_SQL = f"""
            (SELECT refused FROM admission)::text AS refused /*notify*/
 """
 
-_PLACE = {notify: Sql(PLACE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)}
+_PLACE = {
+    notify: Sql(PLACE_SQL.replace(" /*notify*/", f", {OUTBOX.notify_call}" if notify else ""))
+    for notify in (False, True)
+}
 
 _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)"
 

@@ -37,7 +37,7 @@ from loms.domain.items import OrderItem
 from loms.domain.statuses import OrderStatus
 from loms.pg import Sql
 from loms.repositories.idempotency import Finish
-from loms.repositories.outbox import NOTIFY
+from loms.repositories.order_events import OUTBOX
 
 # `before` is what the warehouses ahead of a level in the greedy order hold of its sku; a level
 # gives its line what is still missing after them, up to what it has. The CTEs that read the
@@ -129,7 +129,8 @@ RESERVE_SQL = f"""
 RETRIES_AFTER_RAISED_STOCK = 3
 
 _RESERVE = {
-    notify: Sql(RESERVE_SQL.replace(" /*notify*/", f", {NOTIFY}" if notify else "")) for notify in (False, True)
+    notify: Sql(RESERVE_SQL.replace(" /*notify*/", f", {OUTBOX.notify_call}" if notify else ""))
+    for notify in (False, True)
 }
 
 

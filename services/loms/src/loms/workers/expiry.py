@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loms.config import Settings
 from loms.services.expire import expire_due, purge_old_records
-from loms.workers.base import Worker
+from shopcommon.outbox import Worker
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loms.config import Settings
 from loms.services.reserve import reserve_next
-from loms.workers.base import Worker
+from shopcommon.outbox import Worker
 
 
 class IntakeWorker(Worker):

@@ -1,0 +1,21 @@
+"""LOMS's outbox (`shopcommon.outbox`): the `order.status_changed` events, keyed by order id so
+each order's events stay in order, written by the statement of the change they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shopcommon.outbox import UNNESTED, OutboxMessage, OutboxStore, event_params
+
+#: The table of migration 0001; its channel and the relays' advisory lock key ("LOMSOUTB" in
+#: ASCII) are the ones LOMS has always used, so replicas of every version agree on them.
+OUTBOX = OutboxStore("outbox", channel="loms_outbox", lock_key=0x4C4F4D534F555442)
+
+#: A CTE writing the events of `params` (in their order) into the outbox.
+EVENTS_CTE = f"events AS ({OUTBOX.insert_sql(UNNESTED)})"
+
+
+def params(topic: str, request_id: str | None, events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Bind parameters for `EVENTS_CTE`; each event is keyed by its order id in decimal."""
+    return event_params(topic, request_id, [OutboxMessage(str(e["order_id"]), e) for e in events])

@@ -4,7 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shopcommon.outbox import RelayTuning
-from shopcommon.settings import ServiceSettings
+from shopcommon.settings import ServiceSettings, shared
 
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -31,13 +31,17 @@ class Settings(ServiceSettings):
     relay_vacuum_after: Annotated[int, Field(ge=0)] = 2_000
 
     #: The public booking request makes the system e-mail the address typed into it, so requests
-    #: are limited per client address (IPv6: per /64; behind a proxy listed in FORWARDED_ALLOW_IPS,
-    #: the address it forwards) and per e-mail address, each in a sliding window (seconds). Beyond
-    #: a limit: 429 with Retry-After. 0 turns a limit off. Managers are not limited.
+    #: are limited per client address (IPv6: per /64) and per e-mail address, each in a sliding
+    #: window (seconds). Beyond a limit: 429 with Retry-After. 0 turns a limit off. Managers are not
+    #: limited.
     requests_per_ip: Annotated[int, Field(ge=0)] = 5
     requests_per_ip_window: Annotated[int, Field(ge=1, le=86_400)] = 60
     requests_per_email: Annotated[int, Field(ge=0)] = 10
     requests_per_email_window: Annotated[int, Field(ge=1, le=86_400)] = 86_400
+    #: Proxies whose `X-Forwarded-For` names the client (uvicorn's meaning and variable: IPs or CIDRs,
+    #: `*` for any). The app applies uvicorn's own rule again, so the client is the same in-process,
+    #: under uvicorn, and behind checkout's pages when they forward the guest's address.
+    forwarded_allow_ips: str = shared("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
     #: Stored `Idempotency-Key` answers are kept this long, then purged.
     idempotency_retention: Seconds = 86_400.0

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bookings.api import bookings, cancel_links, tables
 from bookings.config import Settings
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.search_pool.close()
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Bookings",
         description=DESCRIPTION,
@@ -68,3 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "cancel links", "description": "The guest's single-use cancel link."},
         ],
     )
+    # Outermost: everything inside (the rate limits, the logs) sees the client, not the proxy.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    return app

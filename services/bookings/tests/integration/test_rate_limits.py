@@ -39,6 +39,7 @@ def settings(shop_stack: Stack, bookings_db: str, test_issuer: TestIssuer, topic
         requests_per_email=PER_EMAIL,
         requests_per_email_window=3600,
         relay_enabled=False,
+        forwarded_allow_ips="127.0.0.1,10.0.0.0/8",
     )
 
 
@@ -111,6 +112,24 @@ async def test_a_client_address_gets_its_limit_then_429_with_retry_after_and_not
     assert await db.counts() == before
     # Another address has its own allowance.
     assert (await request(peer(), table, 12, email=mailbox())).status_code == 201
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(peer: Peer, db: Database) -> None:
+    """Checkout's pages, or a load balancer listed in FORWARDED_ALLOW_IPS, forward the guest's address."""
+    table = await db.table()
+    proxy, guest, other = peer("10.1.2.3"), fresh_host(), fresh_host()
+
+    async def via_proxy(forwarded: str, hour: float) -> httpx.Response:
+        body = booking_body(table, at(hour), email=mailbox())
+        return await proxy.post("/api/v1/bookings", json=body, headers={"X-Forwarded-For": forwarded})
+
+    for hour in range(PER_IP):
+        # What the guest wrote itself (left of what the proxy appended) is not believed.
+        assert (await via_proxy(f"{fresh_host()}, {guest}", hour)).status_code == 201
+    assert_limited(await via_proxy(f"{guest}, 127.0.0.1", 8), 60)
+    assert (await via_proxy(other, 9)).status_code == 201
+    # The proxy itself is not the client: its own allowance was never used.
+    assert (await request(proxy, table, 10, email=mailbox())).status_code == 201
 
 
 async def test_an_ipv6_client_is_counted_per_64(peer: Peer, db: Database) -> None:

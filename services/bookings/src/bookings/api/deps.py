@@ -87,10 +87,10 @@ IdempotencyKey = Annotated[
 
 
 def request_limits(request: Request, caller: Principal | None, email: str | None) -> list[Bucket]:
-    """The rate-limit buckets of a booking request: none for staff. The client is the peer uvicorn
-    reports, which is already the forwarded client when the peer is a trusted proxy (the services
-    start uvicorn with `--forwarded-allow-ips $FORWARDED_ALLOW_IPS`); `X-Forwarded-For` is never
-    read here, so a client cannot choose its own bucket."""
+    """The rate-limit buckets of a booking request: none for staff. The client is the peer, or the
+    rightmost `X-Forwarded-For` entry that is not a trusted proxy when the peer is one (`main`
+    installs uvicorn's `ProxyHeadersMiddleware` with `FORWARDED_ALLOW_IPS`): entries a client
+    writes itself are never believed, so it cannot choose its own bucket."""
     if caller is not None and caller.role == Role.MANAGER:
         return []
     settings: Settings = request.app.state.settings

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import Bench, WrkResult, post_lua, wrk
 
 from checkout.identity.keys import KeyStore
-from checkout.shopping import cart_store
+from checkout.shopping import queries as cart_store
 from product_stub.demo import demo_products
 from shopcommon.db import make_engine, make_sessionmaker, transaction
 from shopcommon.devstack.databases import create_database

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from checkout.identity import users as users_module
+from checkout.identity import queries as users_module
 from checkout.identity.tables import users
 from shopcommon.db import async_url
 from shopcommon.devstack.databases import create_database

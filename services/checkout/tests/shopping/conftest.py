@@ -192,7 +192,7 @@ async def checkout(
 @pytest.fixture
 def seed_cart(checkout_db: str) -> Callable[[int, dict[int, int]], Awaitable[None]]:
     """Put lines straight into a cart (for tests of listing that are not about adding)."""
-    from checkout.shopping import cart_store
+    from checkout.shopping import queries as cart_store
     from shopcommon.db import make_engine, make_sessionmaker, transaction
 
     async def seed(user_id: int, lines: dict[int, int]) -> None:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from checkout.shopping.product_client import ProductInfo, ProductServiceUnavailable
+from checkout.shopping.errors import ProductServiceUnavailable
+from checkout.shopping.product_client import ProductInfo
 from checkout.shopping.ratelimit import RateLimitExceeded, SharedRateLimiter
 from product_stub.demo import demo_products
 from shopcommon.devstack.servers import free_port

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from pydantic import TypeAdapter
 
-from checkout.identity import login, otp, tokens, users
-from checkout.identity.lifespan import Identity, get_identity
+from checkout.identity import otp, queries, tokens
+from checkout.identity.deps import Identity, get_identity
 from checkout.identity.schemas import (
     Accepted,
     ClientCredentialsGrant,
@@ -25,6 +25,7 @@ from checkout.identity.schemas import (
     WebSession,
     user_out,
 )
+from checkout.identity.usecases import login
 from checkout.identity.web import (
     body_doc,
     clear_session_cookies,
@@ -122,7 +123,7 @@ async def web_refresh(
     if not token:
         raise Unauthorized("No web session to refresh")
     pair, user_id = await login.refresh(request.app.state.sessionmaker, identity, token)
-    user = await users.get_user(session, user_id)
+    user = await queries.get_user(session, user_id)
     csrf = set_session_cookies(response, identity, pair)
     return {"user": user_out(user), "csrf_token": csrf, "expires_in": pair["expires_in"]}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
-from checkout.identity import accounts, users, verification
-from checkout.identity.lifespan import Identity, get_identity
+from checkout.identity.deps import IdentityDep
+from checkout.identity.lifespan import Identity
+from checkout.identity.queries import Account
 from checkout.identity.schemas import (
     Accepted,
     Category,
@@ -20,15 +21,15 @@ from checkout.identity.schemas import (
     VerifyEmail,
     user_out,
 )
+from checkout.identity.usecases import accounts, verification
 from checkout.identity.web import client_ip
 from shopcommon.auth import Principal, Role, Scope, bearer_credentials, principal_of, require_roles, roles_doc
 from shopcommon.db import ReadSessionDep, SessionDep
-from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import CursorQuery, Page
 from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-IdentityDep = Annotated[Identity, Depends(get_identity)]
 PEOPLE = (Role.CUSTOMER, Role.WORKER, Role.MANAGER)
 Person = Annotated[Principal, require_roles(*PEOPLE)]
 PersonOrService = Annotated[Principal, require_roles(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ)]
@@ -47,9 +48,11 @@ ACCOUNT_LINKS = {
 }
 
 
-def _mail_confirmation(background: BackgroundTasks, identity: Identity, row: Any, token: str | None) -> None:
+def _mail_confirmation(background: BackgroundTasks, identity: Identity, row: Account, token: str | None) -> User:
+    """The account as answered, its confirmation mailed after the answer (when there is one)."""
     if token is not None:
         background.add_task(verification.send, identity, email=row.email, token=token)
+    return user_out(row)
 
 
 async def _made_by_staff(request: Request) -> bool:
@@ -74,11 +77,10 @@ async def _made_by_staff(request: Request) -> bool:
 )  # fmt: skip
 async def register_user(
     body: UserCreate, request: Request, background: BackgroundTasks, session: SessionDep, identity: IdentityDep
-) -> dict[str, Any]:
+) -> User:
     by_staff = await _made_by_staff(request)
     row, token = await accounts.register(session, identity, body, ip=client_ip(request), by_staff=by_staff)
-    _mail_confirmation(background, identity, row, token)
-    return user_out(row)
+    return _mail_confirmation(background, identity, row, token)
 
 
 @router.post(
@@ -94,9 +96,7 @@ async def register_user(
         "address."
     ),
 )  # fmt: skip
-async def verify_email(
-    body: VerifyEmail, request: Request, session: SessionDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def verify_email(body: VerifyEmail, request: Request, session: SessionDep, identity: IdentityDep) -> User:
     row = await verification.confirm(session, identity, token=body.token, password=body.password, ip=client_ip(request))
     return user_out(row)
 
@@ -114,18 +114,18 @@ async def verify_email(
 )  # fmt: skip
 async def resend_verification(
     body: ResendVerification, request: Request, background: BackgroundTasks, identity: IdentityDep
-) -> dict[str, str]:
+) -> Accepted:
     await verification.request_resend(identity, email=body.email, ip=client_ip(request))
     background.add_task(verification.resend, request.app.state.sessionmaker, identity, email=body.email)
-    return {"detail": "If an account is waiting to confirm that address, a confirmation is on its way."}
+    return Accepted(detail="If an account is waiting to confirm that address, a confirmation is on its way.")
 
 
 @router.get(
     "/me", **ONE_USER, responses=problem_responses(401, 403), openapi_extra=roles_doc(*PEOPLE),
     summary="Your own account",
 )  # fmt: skip
-async def read_me(principal: Person, session: ReadSessionDep) -> dict[str, Any]:
-    return user_out(await users.get_me(session, principal))
+async def read_me(principal: Person, session: ReadSessionDep) -> User:
+    return user_out(await accounts.read_me(session, principal))
 
 
 @router.get(
@@ -144,15 +144,8 @@ async def list_users(
     cursor: CursorQuery = None,
     role: UserRole | None = None,
     category: Annotated[Category | None, Query()] = None,
-) -> dict[str, Any]:
-    position = decode_cursor(cursor, "after")
-    after = position["after"] if position else 0
-    if not isinstance(after, int) or isinstance(after, bool):
-        raise BadCursor("The cursor is not one this service issued.")
-    rows, next_after = await users.list_users(session, role=role, category=category, after_id=after, limit=limit)
-    service = principal.role == Role.SERVICE
-    items = [User.model_validate(user_out(row, email_verified=service)) for row in rows]
-    return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
+) -> Page[User]:
+    return await accounts.list_users(session, principal, role=role, category=category, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -160,10 +153,8 @@ async def list_users(
     openapi_extra=roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ),
     summary="One account: your own; managers and services any (another's is 404 to everyone else)",
 )  # fmt: skip
-async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSessionDep) -> dict[str, Any]:
-    row = await users.read_user(session, principal, user_id)
-    # Services mail people (notifications): they need to know whether the address is proven.
-    return user_out(row, email_verified=principal.role == Role.SERVICE)
+async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSessionDep) -> User:
+    return await accounts.read_user(session, principal, user_id)
 
 
 @router.patch(
@@ -185,11 +176,9 @@ async def update_user(
     principal: Person,
     session: SessionDep,
     identity: IdentityDep,
-) -> dict[str, Any]:
-    ip = client_ip(request)
-    row, token = await accounts.update_user(session, identity, principal, user_id, body, ip=ip)
-    _mail_confirmation(background, identity, row, token)
-    return user_out(row)
+) -> User:
+    row, token = await accounts.update_user(session, identity, principal, user_id, body, ip=client_ip(request))
+    return _mail_confirmation(background, identity, row, token)
 
 
 @router.delete(
@@ -197,5 +186,5 @@ async def update_user(
     summary="Delete an account: your own; managers any",
 )  # fmt: skip
 async def delete_user(user_id: UserId, principal: Person, session: SessionDep) -> Response:
-    await users.delete_user(session, principal, user_id)
+    await accounts.delete_user(session, principal, user_id)
     return Response(status_code=204)

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from checkout.identity import passwords, tokens, users
+from checkout.identity import passwords, queries, tokens
 from checkout.identity.clientaddr import TrustedProxies
 from checkout.identity.clients import ServiceClients
 from checkout.identity.keys import IssuerTokenVerifier, KeyStore
@@ -43,11 +43,6 @@ class Identity:
     @property
     def cookie_secure(self) -> bool:
         return self.settings.cookie_secure if self.settings.cookie_secure is not None else not self.dev
-
-
-def get_identity(request: Request) -> Identity:
-    identity: Identity = request.app.state.identity
-    return identity
 
 
 def _otp_secret(settings: IdentitySettings, dev: bool) -> str:
@@ -86,7 +81,7 @@ async def _cleanup_loop(app: FastAPI) -> None:
             removed = await tokens.delete_expired(app.state.sessionmaker)
             if removed:
                 log.info("removed %d expired refresh tokens", removed)
-            dropped = await users.delete_unconfirmed(app.state.sessionmaker, settings.unconfirmed_account_ttl)
+            dropped = await queries.delete_unconfirmed(app.state.sessionmaker, settings.unconfirmed_account_ttl)
             if dropped:
                 log.info("removed %d registrations never confirmed", dropped)
         except Exception:  # a failed sweep is retried next hour; it must not end the loop

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from checkout.identity import users
+from checkout.identity import queries
 from checkout.identity.ratelimit import Bucket
 from shopcommon.problems import ServiceUnavailable, TooManyRequests
 
@@ -145,7 +145,7 @@ async def send_code(*, sessionmaker: async_sessionmaker[AsyncSession], identity:
     s = identity.settings
     try:
         async with sessionmaker() as session:
-            user = await users.find_by_email(session, email)
+            user = await queries.find_by_email(session, email)
         if user is None:
             return
         try:

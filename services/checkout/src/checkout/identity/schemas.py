@@ -204,18 +204,15 @@ class WebSession(BaseModel):
     expires_in: int
 
 
-def user_out(row: Any, *, email_verified: bool = False) -> dict[str, Any]:
-    """The wire form of a user row; `email_verified` adds whether its address is proven."""
-    out = {
-        "id": row.id,
-        "username": row.username,
-        "email": row.email,
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "role": row.role,
-    }
-    if row.role == UserRole.WORKER:
-        out["categories"] = list(row.categories)
-    if email_verified:
-        out["email_verified"] = row.email_verified_at is not None
-    return out
+def user_out(row: Any, *, email_verified: bool = False) -> User:
+    """The wire form of an account; `email_verified` adds whether its address is proven."""
+    return User(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        role=row.role,
+        categories=list(row.categories) if row.role == UserRole.WORKER else None,
+        email_verified=(row.email_verified_at is not None) if email_verified else None,
+    )

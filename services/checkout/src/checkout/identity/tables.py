@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from checkout.models import metadata
+from checkout.db_metadata import metadata
 
 ROLES_SQL = "role IN ('customer', 'worker', 'manager')"
 

@@ -14,16 +14,10 @@ from typing import Any
 import httpx
 import orjson
 
-from shopcommon.problems import NotFound, ProblemError, ServiceUnavailable
+from checkout.shopping.errors import ProductServiceUnavailable
+from shopcommon.problems import NotFound, ProblemError
 
 Params = list[tuple[str, Any]]
-
-
-class CatalogueUnavailable(ServiceUnavailable):
-    title, slug = "ProductService unavailable", "product-service-unavailable"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": "1"})
 
 
 class CatalogueSource:
@@ -56,9 +50,9 @@ class CatalogueSource:
         try:
             resp = await self.http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise CatalogueUnavailable(f"ProductService is unreachable ({type(exc).__name__})") from exc
+            raise ProductServiceUnavailable(f"ProductService is unreachable ({type(exc).__name__})") from exc
         if resp.status_code >= 500:
-            raise CatalogueUnavailable(f"ProductService failed ({resp.status_code})")
+            raise ProductServiceUnavailable(f"ProductService failed ({resp.status_code})")
         if resp.status_code >= 400:
             detail = _detail(resp) or f"ProductService refused the request ({resp.status_code})"
             if resp.status_code == 404:

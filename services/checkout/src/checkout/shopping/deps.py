@@ -1,4 +1,5 @@
-"""What the shopping routes need, built once per process in `shopping_lifespan`."""
+"""What shopping's routes take from the request: the per-process `Shopping` (built in `lifespan`),
+the signed-in user, the scoped `Idempotency-Key`."""
 
 from __future__ import annotations
 
@@ -8,31 +9,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import asyncpg
 import orjson
 from fastapi import Depends, Header, Request
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from checkout.shopping.catalogue_source import CatalogueSource
-from checkout.shopping.loms_client import LomsClient
-from checkout.shopping.product_client import ProductClient
+from checkout.shopping.lifespan import Shopping
 from shopcommon.auth import CurrentPrincipal, Principal, Scope
 from shopcommon.problems import Forbidden
-
-
-@dataclass(frozen=True)
-class Shopping:
-    sessionmaker: async_sessionmaker[AsyncSession]
-    read_sessionmaker: async_sessionmaker[AsyncSession]
-    #: A plain asyncpg pool for the hot cart read.
-    pg: asyncpg.Pool
-    redis: Redis
-    products: ProductClient
-    loms: LomsClient
-    redis_prefix: str
-    #: product-stub's REST API (catalogue pages; public and not rate limited).
-    catalogue: CatalogueSource
 
 
 def get_shopping(request: Request) -> Shopping:
@@ -125,3 +107,19 @@ async def run_together(*calls: Awaitable[Any]) -> list[Any]:
 
 async def _awaited(call: Awaitable[Any]) -> Any:
     return await call
+
+
+__all__ = [
+    "ClientKey",
+    "CurrentUserId",
+    "IdempotencyKey",
+    "ScopedIdempotencyKey",
+    "Shopping",
+    "ShoppingDep",
+    "address_caller",
+    "get_shopping",
+    "own_user_id",
+    "run_together",
+    "user_acting_for",
+    "user_caller",
+]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkout.shopping.catalogue_source import CatalogueSource
-from checkout.shopping.deps import Shopping
 from checkout.shopping.http_transport import AiohttpTransport
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.product_client import ProductClient, ProductClientConfig
@@ -77,6 +80,22 @@ def product_client(settings: ShoppingSettings, http: httpx.AsyncClient, redis: A
         prefix=settings.shopping_redis_prefix,
     )
     return ProductClient(http, redis, limiter, config)
+
+
+@dataclass(frozen=True)
+class Shopping:
+    """Everything shopping needs at request time, built once per process."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    #: A plain asyncpg pool for the hot cart read.
+    pg: asyncpg.Pool
+    redis: Redis
+    products: ProductClient
+    loms: LomsClient
+    redis_prefix: str
+    #: product-stub's REST API (catalogue pages; public and not rate limited).
+    catalogue: CatalogueSource
 
 
 @asynccontextmanager

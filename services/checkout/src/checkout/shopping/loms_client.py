@@ -9,12 +9,12 @@ client unchanged; LOMS being down or failing is a 503, never a hang or a 500.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
+from shopcommon.polling import poll
 from shopcommon.problems import Conflict, ProblemError, ServiceUnavailable
 
 JSON = dict[str, Any]
@@ -98,21 +98,24 @@ class LomsClient:
         """
         body = {"user_id": user_id, "items": items}
         headers = {"Idempotency-Key": idempotency_key, "Prefer": f"wait={self.order_wait}"}
-        deadline = time.monotonic() + self.order_wait + self.timeout
-        pause = 0.05
-        while True:
+        limit = self.order_wait + self.timeout
+
+        async def post() -> JSON | ProblemError:
             try:
-                resp = await self._call(
-                    "POST", "/api/v1/orders", json=body, headers=headers, timeout=self.order_wait + self.timeout
-                )
+                resp = await self._call("POST", "/api/v1/orders", json=body, headers=headers, timeout=limit)
             except ProblemError as exc:
-                if (exc.status, exc.slug) != (409, KEY_IN_USE) or time.monotonic() + pause > deadline:
+                if (exc.status, exc.slug) != (409, KEY_IN_USE):
                     raise
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.5)
-                continue
+                return exc
             order: JSON = resp.json()
             return order
+
+        answer = await poll(
+            post, until=lambda answer: not isinstance(answer, ProblemError), timeout=limit, pause=0.05, max_pause=0.5
+        )
+        if isinstance(answer, ProblemError):
+            raise answer
+        return answer
 
     async def get_order(self, order_id: int, *, token: str | None = None) -> JSON:
         resp = await self._call("GET", f"/api/v1/orders/{order_id}", token=token)

@@ -24,8 +24,9 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
+from checkout.shopping.errors import ProductServiceUnavailable
 from checkout.shopping.known_skus import KnownSkus, Verdicts
-from checkout.shopping.product_service import ProductInfo, ProductService, ProductServiceUnavailable, Retries
+from checkout.shopping.product_service import ProductInfo, ProductService, Retries
 from checkout.shopping.ratelimit import LookupQuota, SharedRateLimiter
 from checkout.shopping.redis_guard import RELEASE_IF_OWNER, redis_failures_are_503
 

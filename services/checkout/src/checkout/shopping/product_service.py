@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from checkout.shopping.errors import ProductServiceUnavailable
 from checkout.shopping.ratelimit import RateLimitExceeded, SharedRateLimiter
-from shopcommon.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,6 @@ T = TypeVar("T")
 class ProductInfo:
     name: str
     price: int
-
-
-class ProductServiceUnavailable(ServiceUnavailable):
-    title, slug = "ProductService unavailable", "product-service-unavailable"
-
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 @dataclass(frozen=True)

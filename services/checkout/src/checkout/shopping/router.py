@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from checkout.shopping import router_orders, router_rest, router_rpc
+from checkout.shopping import api_cart, api_orders, api_products, api_rpc
 
 router = APIRouter()
-router.include_router(router_rpc.router)
-router.include_router(router_rest.router)
-router.include_router(router_orders.router)
+router.include_router(api_rpc.router)
+router.include_router(api_cart.router)
+router.include_router(api_products.router)
+router.include_router(api_orders.router)

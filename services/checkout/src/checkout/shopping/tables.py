@@ -3,7 +3,7 @@ so a checkout can name the exact cart it ordered (its idempotency key) and empty
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Integer, Table, func
 
-from checkout.models import metadata
+from checkout.db_metadata import metadata
 
 carts = Table(
     "carts",

@@ -11,9 +11,10 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from checkout.identity import login, otp, tokens
+from checkout.identity import otp, tokens
 from checkout.identity.lifespan import Identity
 from checkout.identity.schemas import LoginRequest, OtpRequest, OtpVerify
+from checkout.identity.usecases import login
 from checkout.identity.web import clear_session_cookies, client_ip, refuse_cross_site, set_session_cookies
 from checkout.web.forms import (
     HOME,

@@ -14,16 +14,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from checkout.identity import passwords, tokens, users
+from checkout.identity import passwords, queries, tokens
 from checkout.identity.lifespan import Identity
+from checkout.identity.queries import Account
 from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant
-from checkout.identity.users import UserRow
 from shopcommon.auth import CLIENT_SCOPES, Role
 from shopcommon.problems import Forbidden, Unauthorized
 
 
-async def issue_pair(session: AsyncSession, identity: Identity, user: UserRow) -> dict[str, Any]:
+async def issue_pair(session: AsyncSession, identity: Identity, user: Account) -> dict[str, Any]:
     s = identity.settings
     return await tokens.issue_pair(
         session,
@@ -49,11 +49,11 @@ def account_key(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> UserRow:
+async def password_login(session: AsyncSession, identity: Identity, *, login: str, password: str, ip: str) -> Account:
     """The user whose password this is, or 401; failed tries count against the address and the
     account from that address. The right password of a registration nobody has confirmed yet is
     403 `email-unverified` (see `verification`)."""
-    user = await users.find_for_login(session, login)
+    user = await queries.find_for_login(session, login)
     # Keyed by the account itself when it exists, so its username and its email share one allowance.
     account = account_key(user.id) if user is not None else f"login:{login.strip().lower()}"
     async with identity.limiter.counting_failures(*login_buckets(identity, ip=ip, account=account)):
@@ -65,11 +65,11 @@ async def password_login(session: AsyncSession, identity: Identity, *, login: st
             "or ask for another (POST /api/v1/users/verify-email/resend)",
             slug="email-unverified",
         )
-    await users.rehash_if_needed(session, user.id, user.password_hash, password)
+    await queries.rehash_if_needed(session, user.id, user.password_hash or "", password)
     return user
 
 
-async def confirm_password(identity: Identity, user: UserRow, candidate: str | None, *, ip: str) -> None:
+async def confirm_password(identity: Identity, user: Account, candidate: str | None, *, ip: str) -> None:
     """403 unless `candidate` is the user's password. Wrong guesses spend the same allowances as
     wrong sign-ins, so a stolen access token is no way around the login limits."""
     if candidate is None:
@@ -127,7 +127,9 @@ async def otp_login(session: AsyncSession, identity: Identity, *, email: str, co
         Bucket("otp-verify:email-day", f"{email}|{ip}", s.otp_failures_per_email, window=s.otp_failure_window),
     )
     async with identity.limiter.counting_failures(*buckets):
-        user = await users.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None
+        user = (
+            await queries.find_by_email(session, email) if await identity.codes.consume(email, code.strip()) else None
+        )
         if user is None:
             raise Unauthorized("Wrong or expired code", slug="invalid-code")
     return await issue_pair(session, identity, user)

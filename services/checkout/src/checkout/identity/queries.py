@@ -1,24 +1,22 @@
-"""User accounts: register, read, change, delete, list. Services flush; the request commits."""
+"""Identity's queries (SQLAlchemy Core): accounts, their refresh tokens and address confirmations.
+Keyword arguments where they could be confused; the caller owns the transaction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkout.identity import passwords
-from checkout.identity.schemas import UserCreate, UserRole
+from checkout.identity.schemas import UserRole
 from checkout.identity.tables import email_verifications, refresh_tokens, users
-from shopcommon.auth import Principal, Role, Scope
 from shopcommon.db import transaction
-from shopcommon.problems import Conflict, Forbidden, NotFound, Unauthorized, UnprocessableEntity
-
-#: A users row as selected here (USER_COLUMNS, sometimes with the password hash).
-UserRow: TypeAlias = Row[*tuple[Any, ...]]
+from shopcommon.problems import Conflict, NotFound
 
 USER_COLUMNS = (
     users.c.id,
@@ -35,42 +33,38 @@ USER_COLUMNS = (
 PROVEN = users.c.email_verified_at.is_not(None)
 
 
-class WeakPassword(UnprocessableEntity):
-    """A password of the documented shape that the policy still refuses: the rules no JSON Schema
-    states (distinct characters, common passwords, the username inside, a deployment's longer
-    minimum), so a client can tell them from a malformed request."""
+@dataclass(frozen=True)
+class Account:
+    """A users row as identity reads it; `password_hash` only where a password is to be checked."""
 
-    title, slug = "Password too weak", "weak-password"
+    id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    categories: list[str]
+    email_verified_at: datetime | None
+    confirmed_at: datetime | None
+    password_hash: str | None = None
 
 
-def check_password_strength(password: str, *, username: str, min_length: int) -> None:
-    problem = passwords.password_problems(password, username=username, min_length=min_length)
-    if problem:
-        raise WeakPassword(f"The password {problem}.", errors=[{"field": "password", "message": f"Password {problem}"}])
+def _account(row: Any) -> Account:
+    return Account(**row._mapping)
 
 
-async def get_user(session: AsyncSession, user_id: int) -> UserRow:
+def _account_or_none(row: Any) -> Account | None:
+    return None if row is None else _account(row)
+
+
+async def get_user(session: AsyncSession, user_id: int) -> Account:
     row = (await session.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).first()
     if row is None:
         raise NotFound("user not found")
-    return row
+    return _account(row)
 
 
-async def get_me(session: AsyncSession, principal: Principal) -> UserRow:
-    if principal.user_id is None:
-        raise Forbidden("Only people have an account; service tokens do not")
-    row = (await session.execute(select(*USER_COLUMNS).where(users.c.id == principal.user_id))).first()
-    if row is None:
-        raise Unauthorized("The account of this token no longer exists")
-    return row
-
-
-async def read_user(session: AsyncSession, principal: Principal, user_id: int) -> UserRow:
-    principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
-    return await get_user(session, user_id)
-
-
-async def find_for_login(session: AsyncSession, login: str) -> UserRow | None:
+async def find_for_login(session: AsyncSession, login: str) -> Account | None:
     """By username (any case) or by email: usernames cannot contain '@', so the two never collide.
     Several accounts may claim one address before any proves it: the one that proved it wins,
     else the newest claim."""
@@ -81,15 +75,16 @@ async def find_for_login(session: AsyncSession, login: str) -> UserRow | None:
         .order_by(users.c.email_verified_at.is_(None), users.c.id.desc())
         .limit(1)
     )
-    return (await session.execute(query)).first()
+    return _account_or_none((await session.execute(query)).first())
 
 
-async def find_by_email(session: AsyncSession, email: str) -> UserRow | None:
+async def find_by_email(session: AsyncSession, email: str) -> Account | None:
     """The account that has proven the address, or None (unproven claims get no mail)."""
-    return (await session.execute(select(*USER_COLUMNS).where(users.c.email == email.lower(), PROVEN))).first()
+    query = select(*USER_COLUMNS).where(users.c.email == email.lower(), PROVEN)
+    return _account_or_none((await session.execute(query)).first())
 
 
-async def unproven_claims(session: AsyncSession, email: str, *, limit: int = 3) -> list[UserRow]:
+async def unproven_claims(session: AsyncSession, email: str, *, limit: int = 3) -> list[Account]:
     """The newest accounts that hold the address without having proven it."""
     query = (
         select(*USER_COLUMNS)
@@ -97,7 +92,7 @@ async def unproven_claims(session: AsyncSession, email: str, *, limit: int = 3) 
         .order_by(users.c.id.desc())
         .limit(limit)
     )
-    return list((await session.execute(query)).all())
+    return [_account(row) for row in await session.execute(query)]
 
 
 async def ensure_free(session: AsyncSession, *, username: str | None, email: str | None, except_id: int = 0) -> None:
@@ -117,16 +112,6 @@ async def ensure_free(session: AsyncSession, *, username: str | None, email: str
         raise Conflict(f"That {field} is already taken", slug=f"{field}-taken")
 
 
-async def register(
-    session: AsyncSession, data: UserCreate, *, min_password_length: int, confirmed: bool = False
-) -> UserRow:
-    """A customer account: unconfirmed (its address unproven) unless staff made it."""
-    check_password_strength(data.password, username=data.username, min_length=min_password_length)
-    await ensure_free(session, username=data.username, email=data.email)
-    values = data.model_dump(exclude={"password"})
-    return await insert_user(session, **values, role=UserRole.CUSTOMER, password=data.password, confirmed=confirmed)
-
-
 async def insert_user(
     session: AsyncSession,
     *,
@@ -138,7 +123,7 @@ async def insert_user(
     last_name: str = "",
     categories: list[str] | None = None,
     confirmed: bool = False,
-) -> UserRow:
+) -> Account:
     """Insert unless the username or a proven email is taken (then 409, even when two requests
     race). `confirmed`: made by staff, so the account and its address count as proven."""
     stmt = (
@@ -161,19 +146,19 @@ async def insert_user(
     if row is None:
         await ensure_free(session, username=username, email=email)
         raise Conflict("That username or email is already taken")
-    return row
+    return _account(row)
 
 
-async def lock_for_update(session: AsyncSession, user_id: int) -> UserRow:
+async def lock_for_update(session: AsyncSession, user_id: int) -> Account:
     """The account with its password hash, locked until the request's transaction ends."""
     query = select(*USER_COLUMNS, users.c.password_hash).where(users.c.id == user_id).with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
         raise NotFound("user not found")
-    return row
+    return _account(row)
 
 
-async def update_columns(session: AsyncSession, user_id: int, values: dict[str, Any]) -> UserRow:
+async def update_columns(session: AsyncSession, user_id: int, values: dict[str, Any]) -> Account:
     values = {**values, "updated_at": func.now()}
     if "email" in values:
         # A new address is unproven until its owner follows the link sent to it; links sent to
@@ -188,13 +173,10 @@ async def update_columns(session: AsyncSession, user_id: int, values: dict[str, 
     # Sessions end when who-you-are changes; a new address also ends those of whoever had the old one.
     if values.keys() & {"password_hash", "role", "email"}:
         await revoke_all_refresh_tokens(session, user_id)
-    return row
+    return _account(row)
 
 
-async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
-    principal.ensure_owner(user_id, "user", scope=Scope.USERS_READ)
-    if principal.role == Role.SERVICE:
-        raise Forbidden("Services read accounts; they do not delete them")
+async def delete_user(session: AsyncSession, user_id: int) -> None:
     result = await session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id))
     if result.first() is None:
         raise NotFound("user not found")
@@ -202,13 +184,13 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: int)
 
 async def list_users(
     session: AsyncSession, *, role: UserRole | None, category: str | None, after_id: int, limit: int
-) -> tuple[list[UserRow], int | None]:
+) -> tuple[list[Account], int | None]:
     query = select(*USER_COLUMNS).where(users.c.id > after_id).order_by(users.c.id).limit(limit + 1)
     if role is not None:
         query = query.where(users.c.role == role.value)
     if category is not None:
         query = query.where(users.c.categories.contains([category]))
-    rows = list((await session.execute(query)).all())
+    rows = [_account(row) for row in await session.execute(query)]
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
@@ -240,3 +222,46 @@ async def delete_unconfirmed(sessionmaker: async_sessionmaker[AsyncSession], old
             .returning(users.c.id)
         )
         return len(result.all())
+
+
+async def add_email_verification(session: AsyncSession, *, user_id: int, email: str, token_hash: str, ttl: int) -> None:
+    await session.execute(
+        email_verifications.insert().values(
+            user_id=user_id,
+            email=email.lower(),
+            token_hash=token_hash,
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+    )
+
+
+async def find_email_verification(session: AsyncSession, token_hash: str) -> Any:
+    """`(user_id, email)` of a live confirmation token."""
+    query = select(email_verifications.c.user_id, email_verifications.c.email).where(
+        email_verifications.c.token_hash == token_hash, email_verifications.c.expires_at > func.now()
+    )
+    return (await session.execute(query)).first()
+
+
+async def mark_proven(session: AsyncSession, account: Account) -> Account:
+    """The address is proven and the account confirmed; its confirmation tokens go, and so do the
+    other unconfirmed registrations of the address (someone else's claim on it). IntegrityError
+    when another account proved the address first (the savepoint is rolled back)."""
+    async with session.begin_nested():
+        row = (
+            await session.execute(
+                update(users)
+                .where(users.c.id == account.id)
+                .values(
+                    email_verified_at=func.now(),
+                    confirmed_at=func.coalesce(users.c.confirmed_at, func.now()),
+                    updated_at=func.now(),
+                )
+                .returning(*USER_COLUMNS)
+            )
+        ).one()
+    await session.execute(delete(email_verifications).where(email_verifications.c.user_id == account.id))
+    await session.execute(
+        delete(users).where(users.c.email == account.email, users.c.id != account.id, users.c.confirmed_at.is_(None))
+    )
+    return _account(row)

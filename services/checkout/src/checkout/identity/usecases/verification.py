@@ -31,18 +31,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from checkout.identity import login, passwords, users
+from checkout.identity import passwords, queries
+from checkout.identity.queries import Account
 from checkout.identity.ratelimit import Bucket
-from checkout.identity.tables import email_verifications
-from checkout.identity.tables import users as users_table
-from checkout.identity.users import USER_COLUMNS, UserRow
+from checkout.identity.usecases import login
 from shopcommon.db import transaction
 from shopcommon.problems import Conflict, ProblemError, TooManyRequests, Unauthorized
 
@@ -64,14 +61,7 @@ def token_digest(token: str) -> str:
 async def issue(session: AsyncSession, *, user_id: int, email: str, ttl: int) -> str:
     """A new confirmation token for the address the account holds now (earlier ones stay valid)."""
     token = secrets.token_urlsafe(32)
-    await session.execute(
-        email_verifications.insert().values(
-            user_id=user_id,
-            email=email.lower(),
-            token_hash=token_digest(token),
-            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
-        )
-    )
+    await queries.add_email_verification(session, user_id=user_id, email=email, token_hash=token_digest(token), ttl=ttl)
     return token
 
 
@@ -128,7 +118,7 @@ async def resend(sessionmaker: async_sessionmaker[AsyncSession], identity: Ident
     having proven it; nothing for an unknown or already proven address."""
     try:
         async with transaction(sessionmaker) as session:
-            claims = await users.unproven_claims(session, email)
+            claims = await queries.unproven_claims(session, email)
             tokens = [
                 await issue(session, user_id=row.id, email=row.email, ttl=identity.settings.email_verification_ttl)
                 for row in claims
@@ -140,7 +130,7 @@ async def resend(sessionmaker: async_sessionmaker[AsyncSession], identity: Ident
         await send(identity, email=email, token=token)
 
 
-async def confirm(session: AsyncSession, identity: Identity, *, token: str, password: str, ip: str) -> UserRow:
+async def confirm(session: AsyncSession, identity: Identity, *, token: str, password: str, ip: str) -> Account:
     """Prove the address the token was sent to, for the account whose password this is.
 
     400 for an unknown, used or expired token or one sent to an address the account no longer
@@ -148,15 +138,8 @@ async def confirm(session: AsyncSession, identity: Identity, *, token: str, pass
     proved the address first."""
     s = identity.settings
     async with identity.limiter.counting_failures(Bucket("login:ip", ip, s.login_failures_per_ip)):
-        found = (
-            await session.execute(
-                select(email_verifications.c.user_id, email_verifications.c.email).where(
-                    email_verifications.c.token_hash == token_digest(token),
-                    email_verifications.c.expires_at > func.now(),
-                )
-            )
-        ).first()
-        user = await users.lock_for_update(session, found.user_id) if found is not None else None
+        found = await queries.find_email_verification(session, token_digest(token))
+        user = await queries.lock_for_update(session, found.user_id) if found is not None else None
         if found is None or user is None or user.email != found.email:
             raise InvalidVerificationToken("The confirmation token is unknown, used or expired")
     async with identity.limiter.counting_failures(
@@ -165,26 +148,6 @@ async def confirm(session: AsyncSession, identity: Identity, *, token: str, pass
         if not await passwords.verify_password(user.password_hash, password):
             raise Unauthorized("Wrong password for the account being confirmed", slug="invalid-credentials")
     try:
-        async with session.begin_nested():
-            row = (
-                await session.execute(
-                    update(users_table)
-                    .where(users_table.c.id == user.id)
-                    .values(
-                        email_verified_at=func.now(),
-                        confirmed_at=func.coalesce(users_table.c.confirmed_at, func.now()),
-                        updated_at=func.now(),
-                    )
-                    .returning(*USER_COLUMNS)
-                )
-            ).one()
+        return await queries.mark_proven(session, user)
     except IntegrityError as exc:  # another account proved this address first
         raise Conflict("Another account has already confirmed that email address", slug="email-taken") from exc
-    await session.execute(delete(email_verifications).where(email_verifications.c.user_id == user.id))
-    # Other registrations of this address that nobody confirmed were someone else's claim on it.
-    await session.execute(
-        delete(users_table).where(
-            users_table.c.email == user.email, users_table.c.id != user.id, users_table.c.confirmed_at.is_(None)
-        )
-    )
-    return row

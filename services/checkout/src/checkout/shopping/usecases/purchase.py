@@ -10,62 +10,33 @@ of the failed one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import uuid
 from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
 
-from checkout.shopping import cart_store
-from checkout.shopping.carts import read_cart, seen_prices
-from checkout.shopping.deps import ClientKey, Shopping, user_caller
+from checkout.shopping import queries
+from checkout.shopping.deps import ClientKey, user_caller
+from checkout.shopping.errors import EmptyCart, KeyReused, NoLongerSold, ReservationFailed, UnknownSku
+from checkout.shopping.lifespan import Shopping
+from checkout.shopping.order_status import PLACED, OrderStatus
 from checkout.shopping.redis_guard import redis_failures_are_503
-from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
+from checkout.shopping.schemas import CheckoutResult
+from checkout.shopping.usecases.carts import read_cart, seen_prices
+from shopcommon.polling import poll
 
 log = logging.getLogger(__name__)
 
-NEW = "new"
-FAILED = "failed"
-AWAITING_PAYMENT = "awaiting payment"
-#: Statuses that mean the order holds (or held) its stock: the cart has become this order.
-PLACED = frozenset({AWAITING_PAYMENT, "paid", "completed"})
 #: After LOMS answered `new`, how long to keep looking (it has already waited `Prefer: wait`), seconds.
 SETTLE_LOOK_AGAIN = 2.0
 #: How long a client's `Idempotency-Key` replays its checkout's answer, seconds (LOMS keeps keys a day).
 REPLAY_TTL = 86_400
 
 
-class EmptyCart(Conflict):
-    title, slug = "The cart is empty", "cart-empty"
-
-
-class ReservationFailed(Conflict):
-    title, slug = "Not enough stock", "reservation-failed"
-
-
-class NoLongerSold(Conflict):
-    title, slug = "No longer sold", "no-longer-sold"
-
-
-class UnknownSkus(NotFound):
-    title, slug = "Unknown sku", "unknown-sku"
-
-
-class KeyReused(UnprocessableEntity):
-    title, slug = "Idempotency-Key reused with a different request", "idempotency-key-reused"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This Idempotency-Key was first used with a different request body.",
-            errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}],
-        )
-
-
-async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey | None) -> dict[str, Any]:
-    """`{order_id, status}`; a failed reservation raises ReservationFailed (409) and keeps the cart."""
+async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey | None) -> CheckoutResult:
+    """The order and its status; a failed reservation raises ReservationFailed (409) and keeps the cart."""
     if client_key:
         replay = await _replay(shop, user_id, client_key)
         if replay is not None:
@@ -79,16 +50,16 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey |
     order = await _place(shop, user_id=user_id, items=items, key=key)
     if order["status"] in PLACED:
         await _advance_cart(shop, cart, empty=True)
-    elif order["status"] == FAILED:
+    elif order["status"] == OrderStatus.FAILED:
         await _advance_cart(shop, cart, empty=False)
         await _raise_failed(shop, order, items)
-    result = {"order_id": order["order_id"], "status": order["status"]}
+    result = CheckoutResult(order_id=order["order_id"], status=order["status"])
     if client_key and order["status"] in PLACED:
         await _remember(shop, user_id, client_key, result)
     return result
 
 
-async def _cart_prices(shop: Shopping, cart: cart_store.Cart) -> dict[int, int]:
+async def _cart_prices(shop: Shopping, cart: queries.Cart) -> dict[int, int]:
     """The prices this version of the cart was listed at; ProductService's for lines never listed."""
     prices = await seen_prices(shop, cart)
     unseen = [line.sku for line in cart.lines if line.sku not in prices]
@@ -103,7 +74,7 @@ async def _cart_prices(shop: Shopping, cart: cart_store.Cart) -> dict[int, int]:
 
 async def order_items(
     shop: Shopping, *, user_id: int, items: list[dict[str, int]], client_key: ClientKey | None
-) -> dict[str, Any]:
+) -> CheckoutResult:
     """An order straight from items (the Opply and Django seeds), at ProductService's prices now."""
     counts: dict[int, int] = {}
     for item in items:
@@ -111,23 +82,23 @@ async def order_items(
     products = await shop.products.get_products(counts, caller=user_caller(user_id))
     unknown = sorted(sku for sku, product in products.items() if product is None)
     if unknown:
-        raise UnknownSkus(f"not in the catalogue: skus {', '.join(map(str, unknown))}", skus=unknown)
+        raise UnknownSku(f"not in the catalogue: skus {', '.join(map(str, unknown))}", skus=unknown)
     priced = [
         {"sku": sku, "count": count, "price": products[sku].price}  # type: ignore[union-attr]
         for sku, count in sorted(counts.items())
     ]
     key = client_key.scoped() if client_key else f"items:{user_id}:{uuid.uuid4().hex}"
     order = await _place(shop, user_id=user_id, items=priced, key=key)
-    if order["status"] == FAILED:
+    if order["status"] == OrderStatus.FAILED:
         await _raise_failed(shop, order, priced)
-    return {"order_id": order["order_id"], "status": order["status"]}
+    return CheckoutResult(order_id=order["order_id"], status=order["status"])
 
 
 def _replay_key(shop: Shopping, client_key: ClientKey) -> str:
     return f"{shop.redis_prefix}checkout-replay:{client_key.scoped()}"
 
 
-async def _replay(shop: Shopping, user_id: int, client_key: ClientKey) -> dict[str, Any] | None:
+async def _replay(shop: Shopping, user_id: int, client_key: ClientKey) -> CheckoutResult | None:
     """The answer a checkout with this key already got: the cart it emptied cannot be sent again.
     The same key for another user's cart is another request (422), as LOMS answers it."""
     with redis_failures_are_503():
@@ -137,11 +108,11 @@ async def _replay(shop: Shopping, user_id: int, client_key: ClientKey) -> dict[s
     record = orjson.loads(raw)
     if record.get("user_id") != user_id:
         raise KeyReused()
-    return dict(record["result"])
+    return CheckoutResult.model_validate(record["result"])
 
 
-async def _remember(shop: Shopping, user_id: int, client_key: ClientKey, result: dict[str, Any]) -> None:
-    record = orjson.dumps({"user_id": user_id, "result": result})
+async def _remember(shop: Shopping, user_id: int, client_key: ClientKey, result: CheckoutResult) -> None:
+    record = orjson.dumps({"user_id": user_id, "result": result.model_dump()})
     try:
         await shop.redis.set(_replay_key(shop, client_key), record, ex=REPLAY_TTL)
     except RedisError:
@@ -151,26 +122,23 @@ async def _remember(shop: Shopping, user_id: int, client_key: ClientKey, result:
 
 async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], key: str) -> dict[str, Any]:
     order = await shop.loms.create_order(user_id=user_id, items=items, idempotency_key=key)
-    if order.get("status") == NEW:
+    if order.get("status") == OrderStatus.NEW:
         # Not settled within `Prefer: wait`, or a replay of the first answer: look again.
-        order = await _settled(shop, int(order["order_id"]), order)
+        order_id = int(order["order_id"])
+        current = await poll(
+            lambda: shop.loms.get_order(order_id),
+            until=lambda current: current.get("status") != OrderStatus.NEW,
+            timeout=SETTLE_LOOK_AGAIN,
+            pause=0.02,
+            max_pause=0.25,
+        )
+        order = {**order, **current, "order_id": order_id}
     return order
 
 
-async def _settled(shop: Shopping, order_id: int, order: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + SETTLE_LOOK_AGAIN
-    pause = 0.02
-    while True:
-        current = await shop.loms.get_order(order_id)
-        if current.get("status") != NEW or time.monotonic() + pause > deadline:
-            return {**order, **current, "order_id": order_id}
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.25)
-
-
-async def _advance_cart(shop: Shopping, cart: cart_store.Cart, *, empty: bool) -> None:
+async def _advance_cart(shop: Shopping, cart: queries.Cart, *, empty: bool) -> None:
     async with shop.sessionmaker() as session, session.begin():
-        await cart_store.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty)
+        await queries.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty)
 
 
 async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[str, int]]) -> None:

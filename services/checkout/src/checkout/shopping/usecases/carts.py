@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkout.shopping import cart_store
-from checkout.shopping.cart_store import Cart
-from checkout.shopping.deps import Shopping, user_caller
+from checkout.shopping import queries
+from checkout.shopping.deps import user_caller
+from checkout.shopping.errors import NotInCart, OutOfStock, UnknownSku
+from checkout.shopping.lifespan import Shopping
+from checkout.shopping.queries import Cart
 from checkout.shopping.redis_guard import redis_failures_are_503
-from shopcommon.problems import Conflict, NotFound
+from checkout.shopping.schemas import Cart as CartView
+from checkout.shopping.schemas import CartItem
 
 #: How long the prices a customer was shown are remembered for checkout, seconds.
 SEEN_PRICES_TTL = 3600
-
-
-class OutOfStock(Conflict):
-    title, slug = "Not enough stock", "out-of-stock"
-
-
-class UnknownSku(NotFound):
-    title, slug = "Unknown sku", "unknown-sku"
-
-
-class NotInCart(NotFound):
-    title, slug = "Not in the cart", "not-in-cart"
 
 
 async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: int, count: int) -> int:
@@ -34,10 +23,10 @@ async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: 
     if await shop.products.get_product(sku, caller=user_caller(user_id)) is None:
         raise UnknownSku(f"sku {sku} is not in the catalogue", sku=sku)
     available = await shop.loms.available(sku)
-    await cart_store.touch_cart(session, user_id=user_id)
-    new_count = await cart_store.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=available)
+    await queries.touch_cart(session, user_id=user_id)
+    new_count = await queries.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=available)
     if new_count is None:
-        in_cart = await cart_store.line_count(session, user_id=user_id, sku=sku)
+        in_cart = await queries.line_count(session, user_id=user_id, sku=sku)
         raise OutOfStock(
             f"sku {sku}: {available} available, {in_cart} already in the cart, {count} more asked for",
             sku=sku,
@@ -50,32 +39,32 @@ async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: 
 
 async def remove_item(session: AsyncSession, *, user_id: int, sku: int, count: int | None) -> int:
     """Take `count` units off the line (the whole line without a count); what is left of it."""
-    await cart_store.touch_cart(session, user_id=user_id)
-    left = await cart_store.remove_from_line(session, user_id=user_id, sku=sku, count=count)
+    await queries.touch_cart(session, user_id=user_id)
+    left = await queries.remove_from_line(session, user_id=user_id, sku=sku, count=count)
     if left is None:
         raise NotInCart(f"sku {sku} is not in the cart", sku=sku)
     return left
 
 
-async def list_cart(shop: Shopping, *, user_id: int) -> dict[str, Any]:
-    """`{items: [{sku, count, name, price}], total_price}` with names and prices fetched live.
+async def list_cart(shop: Shopping, *, user_id: int) -> CartView:
+    """The lines with names and prices fetched live, and their total.
 
     Lines whose sku ProductService no longer knows are left out (they cannot be bought).
     """
     cart = await read_cart(shop, user_id=user_id)
     products = await shop.products.get_products((line.sku for line in cart.lines), caller=user_caller(user_id))
-    items: list[dict[str, Any]] = []
+    items: list[CartItem] = []
     for line in cart.lines:
         product = products[line.sku]
         if product is not None:
-            items.append({"sku": line.sku, "count": line.count, "name": product.name, "price": product.price})
-    await remember_prices(shop, cart, {item["sku"]: item["price"] for item in items})
-    return {"items": items, "total_price": sum(i["price"] * i["count"] for i in items)}
+            items.append(CartItem(sku=line.sku, count=line.count, name=product.name, price=product.price))
+    await remember_prices(shop, cart, {item.sku: item.price for item in items})
+    return CartView(items=items, total_price=sum(item.price * item.count for item in items))
 
 
 async def read_cart(shop: Shopping, *, user_id: int) -> Cart:
     """A short read of its own: no database connection is held while ProductService answers."""
-    return await cart_store.load_cart(shop.pg, user_id=user_id)
+    return await queries.load_cart(shop.pg, user_id=user_id)
 
 
 def _seen_key(shop: Shopping, cart: Cart) -> str:

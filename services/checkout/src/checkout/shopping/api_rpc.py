@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from checkout.shopping import carts, purchase
 from checkout.shopping.deps import ScopedIdempotencyKey, ShoppingDep, user_acting_for
 from checkout.shopping.schemas import CartLineRequest, Empty, RpcCart, RpcPurchase, UserRequest
+from checkout.shopping.usecases import carts, purchase
 from shopcommon.auth import OrdersWriter, Scope, roles_doc
 from shopcommon.db import SessionDep
 from shopcommon.problems import problem_responses
@@ -58,7 +58,7 @@ async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, sessi
 async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
     cart = await carts.list_cart(shop, user_id=user_id)
-    return {"items": cart["items"], "totalPrice": cart["total_price"]}
+    return {"items": cart.items, "totalPrice": cart.total_price}
 
 
 @router.post(
@@ -70,7 +70,7 @@ async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDe
 )
 async def purchase_cart(
     body: UserRequest, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: ScopedIdempotencyKey
-) -> dict[str, Any]:
+) -> RpcPurchase:
     user_id = user_acting_for(principal, body.user)
     result = await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key)
-    return {"orderID": result["order_id"], "status": result["status"]}
+    return RpcPurchase(orderID=result.order_id, status=result.status)

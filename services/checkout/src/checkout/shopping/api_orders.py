@@ -1,5 +1,5 @@
-"""The caller's orders, through LOMS with the caller's own token (LOMS applies its ownership rules:
-a customer sees only their own orders, another's is 404; managers see everyone's)."""
+"""Order routes: the caller's orders through LOMS (`usecases.orders`), and orders placed straight
+from items (`usecases.purchase`)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,36 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from checkout.shopping import purchase
 from checkout.shopping.deps import IdempotencyKey, ScopedIdempotencyKey, ShoppingDep, own_user_id, user_acting_for
+from checkout.shopping.order_status import STATUS_PATTERN, OrderStatus
 from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage
+from checkout.shopping.usecases import orders, purchase
 from shopcommon.auth import OrdersReader, OrdersWriter, Scope, roles_doc
 from shopcommon.pagination import CursorQuery
-from shopcommon.problems import Forbidden, problem_responses
+from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 READERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_READ)
 WRITERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
 OrderPath = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
-STATUSES = "new|awaiting payment|failed|paid|cancelled|completed"
 #: OpenAPI links from a placed order to the operations on it (its `order_id`).
 ORDER_LINKS = {
     name: {"operationId": operation, "parameters": {"order_id": "$response.body#/order_id"}}
     for name, operation in (("GetOrder", "get_order"), ("PayOrder", "pay_order"), ("CancelOrder", "cancel_order"))
 }
+#: The answers of a route that places an order: 201 once it holds its stock, 202 while it settles.
+PLACED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "The order holds its stock: `status` is `awaiting payment`", "links": ORDER_LINKS},
+    202: {"description": "The reservation has not settled yet: `status` is `new`", "links": ORDER_LINKS},
+}
+
+
+def placed(result: CheckoutResult, response: Response) -> CheckoutResult:
+    """201 for an order that holds its stock; 202 for one still `new` (its reservation unsettled)."""
+    if result.status == OrderStatus.NEW:
+        response.status_code = 202
+    return result
 
 
 @router.get(
@@ -40,22 +52,16 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: CursorQuery = None,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
-    status: Annotated[str | None, Query(pattern=f"^({STATUSES})$")] = None,
-) -> dict[str, Any]:
-    if not principal.acts_for_anyone(Scope.ORDERS_READ):
-        mine = own_user_id(principal)
-        if user_id is not None and user_id != mine:
-            raise Forbidden("You may only list your own orders")
-        user_id = mine
-    params = {"limit": limit, "cursor": cursor, "user_id": user_id, "status": status}
-    return await shop.loms.list_orders(token=principal.token, params=params)
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+) -> OrderPage:
+    return await orders.list_orders(shop, principal, limit=limit, cursor=cursor, user_id=user_id, status=status)
 
 
 @router.get(
     "/orders/{order_id}", response_model=Order, openapi_extra=READERS, responses=problem_responses(401, 404, 422, 503)
 )
-async def get_order(order_id: OrderPath, principal: OrdersReader, shop: ShoppingDep) -> dict[str, Any]:
-    return await shop.loms.get_order(order_id, token=principal.token)
+async def get_order(order_id: OrderPath, principal: OrdersReader, shop: ShoppingDep) -> Order:
+    return await orders.get_order(shop, principal, order_id)
 
 
 @router.post(
@@ -63,11 +69,7 @@ async def get_order(order_id: OrderPath, principal: OrdersReader, shop: Shopping
     response_model=CheckoutResult,
     status_code=201,
     openapi_extra=WRITERS,
-    responses={
-        **problem_responses(401, 403, 404, 409, 422, 429, 503),
-        201: {"description": "The order holds its stock: `status` is `awaiting payment`", "links": ORDER_LINKS},
-        202: {"description": "The reservation has not settled yet: `status` is `new`", "links": ORDER_LINKS},
-    },
+    responses={**problem_responses(401, 403, 404, 409, 422, 429, 503), **PLACED_RESPONSES},
     summary="An order straight from items, at today's prices; waits for the reservation",
 )
 async def create_order(
@@ -76,13 +78,10 @@ async def create_order(
     shop: ShoppingDep,
     response: Response,
     idempotency_key: ScopedIdempotencyKey,
-) -> dict[str, Any]:
+) -> CheckoutResult:
     user_id = own_user_id(principal) if body.user_id is None else user_acting_for(principal, body.user_id)
     items = [item.model_dump() for item in body.items]
-    result = await purchase.order_items(shop, user_id=user_id, items=items, client_key=idempotency_key)
-    if result["status"] == purchase.NEW:
-        response.status_code = 202
-    return result
+    return placed(await purchase.order_items(shop, user_id=user_id, items=items, client_key=idempotency_key), response)
 
 
 @router.post(
@@ -94,8 +93,8 @@ async def create_order(
 )
 async def pay_order(
     order_id: OrderPath, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    return await shop.loms.move_order(order_id, "pay", token=principal.token, idempotency_key=idempotency_key)
+) -> Order:
+    return await orders.move_order(shop, principal, order_id, "pay", idempotency_key=idempotency_key)
 
 
 @router.post(
@@ -111,8 +110,5 @@ async def cancel_order(
     shop: ShoppingDep,
     body: CancelIn | None = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    reason = body.model_dump(exclude_none=True) if body else {}
-    return await shop.loms.move_order(
-        order_id, "cancel", token=principal.token, idempotency_key=idempotency_key, body=reason
-    )
+) -> Order:
+    return await orders.move_order(shop, principal, order_id, "cancel", idempotency_key=idempotency_key, cancel=body)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.shopping.deps import Shopping, run_together
-from shopcommon.pagination import BadCursor, decode_cursor, encode_cursor
+from checkout.shopping.deps import run_together
+from checkout.shopping.lifespan import Shopping
+from checkout.shopping.schemas import Product
+from shopcommon.pagination import BadCursor, Page, decode_cursor, encode_cursor
 from shopcommon.problems import NotFound
 
 #: product-stub's largest page.
@@ -35,7 +37,7 @@ class ProductFilters:
         return [(k, v) for k, v in values.items() if v is not None]
 
 
-async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filters: ProductFilters) -> dict[str, Any]:
+async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filters: ProductFilters) -> Page[Product]:
     after = _after(cursor)
     # Filtering on stock can drop products, so ask for more to keep the page full in one round trip.
     fetch = limit if filters.in_stock is None else min(MAX_FETCH, max(limit * 2, limit + 20))
@@ -48,17 +50,17 @@ async def list_products(shop: Shopping, *, limit: int, cursor: str | None, filte
     stock = await shop.loms.available_many(p["sku"] for p in fetched)
     items = [_with_stock(p, stock.get(p["sku"], 0)) for p in fetched]
     if filters.in_stock is not None:
-        items = [p for p in items if (p["quantity_in_stock"] > 0) == filters.in_stock]
+        items = [p for p in items if (p.quantity_in_stock > 0) == filters.in_stock]
     next_after: int | None = None
     if len(items) > limit:
         items = items[:limit]
-        next_after = items[-1]["sku"]
+        next_after = items[-1].sku
     elif page.get("next_cursor") and fetched:
         next_after = fetched[-1]["sku"]
-    return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
+    return Page[Product](items=items, next_cursor=encode_cursor({"after": next_after}) if next_after else None)
 
 
-async def get_product(shop: Shopping, *, sku: int, caller: str) -> dict[str, Any]:
+async def get_product(shop: Shopping, *, sku: int, caller: str) -> Product:
     """One product with its stock. An sku ProductService's listing lacks is 404 without asking
     product-stub or LOMS; one the listing cannot vouch for is charged to `caller`'s lookup quota."""
     path = f"/api/v1/products/{sku}"
@@ -78,12 +80,12 @@ def _after(cursor: str | None) -> int | None:
     return after
 
 
-def _with_stock(product: dict[str, Any], available: int) -> dict[str, Any]:
-    return {
-        "sku": product["sku"],
-        "name": product["name"],
-        "price": product["price"],
-        "quantity_in_stock": available,
-        "category": product["category"],
-        "manufacturer": product["manufacturer"],
-    }
+def _with_stock(product: dict[str, Any], available: int) -> Product:
+    return Product(
+        sku=product["sku"],
+        name=product["name"],
+        price=product["price"],
+        quantity_in_stock=available,
+        category=product["category"],
+        manufacturer=product["manufacturer"],
+    )

@@ -1,0 +1,72 @@
+"""The REST routes of the signed-in person's cart (CONTRACT.md "Public REST API")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from checkout.shopping.api_orders import PLACED_RESPONSES, placed
+from checkout.shopping.deps import CurrentUserId, ScopedIdempotencyKey, ShoppingDep
+from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult
+from checkout.shopping.usecases import carts, purchase
+from shopcommon.auth import roles_doc
+from shopcommon.db import SessionDep
+from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_UINT16, MAX_UINT32
+
+router = APIRouter(prefix="/api/v1", tags=["cart"])
+PEOPLE = roles_doc("customer", "worker", "manager")
+SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
+#: Query parameters are text: plain ints with the bounds of the body types.
+CountQuery = Annotated[int | None, Query(ge=1, le=MAX_UINT16, description="uint16, 1..65535")]
+
+
+@router.get(
+    "/cart",
+    response_model=Cart,
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 429, 503),
+    summary="My cart, with live names and prices",
+)
+async def get_cart(user_id: CurrentUserId, shop: ShoppingDep) -> Cart:
+    return await carts.list_cart(shop, user_id=user_id)
+
+
+@router.post(
+    "/cart/items",
+    response_model=CartLine,
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
+    summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
+)
+async def add_cart_item(body: CartItemIn, user_id: CurrentUserId, shop: ShoppingDep, session: SessionDep) -> CartLine:
+    count = await carts.add_item(shop, session, user_id=user_id, sku=body.sku, count=body.count)
+    return CartLine(sku=body.sku, count=count)
+
+
+@router.delete(
+    "/cart/items/{sku}",
+    response_model=CartLine,
+    openapi_extra=PEOPLE,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Remove `count` units, or the whole line without `count`",
+)
+async def remove_cart_item(
+    sku: SkuPath, user_id: CurrentUserId, session: SessionDep, count: CountQuery = None
+) -> CartLine:
+    return CartLine(sku=sku, count=await carts.remove_item(session, user_id=user_id, sku=sku, count=count))
+
+
+@router.post(
+    "/cart/checkout",
+    response_model=CheckoutResult,
+    status_code=201,
+    openapi_extra=PEOPLE,
+    responses={**problem_responses(401, 403, 409, 422, 429, 503), **PLACED_RESPONSES},
+    summary="Order the cart: waits for the reservation, then empties the cart",
+)
+async def checkout_cart(
+    user_id: CurrentUserId, shop: ShoppingDep, response: Response, idempotency_key: ScopedIdempotencyKey
+) -> CheckoutResult:
+    return placed(await purchase.checkout_cart(shop, user_id=user_id, client_key=idempotency_key), response)

@@ -1,0 +1,50 @@
+"""Shopping's problems, one class per meaning; each carries its HTTP status and slug."""
+
+from __future__ import annotations
+
+from shopcommon.problems import Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
+
+
+class UnknownSku(NotFound):
+    """An sku ProductService does not know: `sku` names it (one line) or `skus` (an order's items)."""
+
+    title, slug = "Unknown sku", "unknown-sku"
+
+
+class OutOfStock(Conflict):
+    title, slug = "Not enough stock", "out-of-stock"
+
+
+class NotInCart(NotFound):
+    title, slug = "Not in the cart", "not-in-cart"
+
+
+class EmptyCart(Conflict):
+    title, slug = "The cart is empty", "cart-empty"
+
+
+class ReservationFailed(Conflict):
+    title, slug = "Not enough stock", "reservation-failed"
+
+
+class NoLongerSold(Conflict):
+    title, slug = "No longer sold", "no-longer-sold"
+
+
+class KeyReused(UnprocessableEntity):
+    title, slug = "Idempotency-Key reused with a different request", "idempotency-key-reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was first used with a different request body.",
+            errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}],
+        )
+
+
+class ProductServiceUnavailable(ServiceUnavailable):
+    """ProductService (route256's RPC or product-stub's REST catalogue) failing, slow or refusing."""
+
+    title, slug = "ProductService unavailable", "product-service-unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

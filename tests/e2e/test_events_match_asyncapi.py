@@ -9,14 +9,11 @@ This run's events also show the documented ordering: one key's events on one par
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,28 +24,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from shopcommon.kafka import ensure_topics
 from shopcommon.testing.plugin import Stack
 
+from ..test_asyncapi import CATALOGUE
 from .conftest import System, start_system
 
-ROOT = Path(__file__).resolve().parents[2]
 ORDERS = "loms.order-events"
 BOOKINGS = "bookings.booking-events"
 TOPICS = (ORDERS, BOOKINGS)
 PAYMENT_TIMEOUT = 10
 WAIT = 60.0
-
-
-def load_checker() -> Any:
-    """tools/asyncapi_check.py (tools/ is not a package on the test path)."""
-    if "asyncapi_check" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("asyncapi_check", ROOT / "tools" / "asyncapi_check.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["asyncapi_check"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["asyncapi_check"]
-
-
-CATALOGUE = load_checker().EventCatalogue(load_checker().load())
 
 
 @pytest.fixture(scope="module")

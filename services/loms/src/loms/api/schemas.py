@@ -8,7 +8,7 @@ them (skus uint32 without 0, counts uint16 without 0), ids within what a JSON nu
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -86,6 +86,13 @@ class Shortage(BaseModel):
     available: int
 
 
+class TaskRef(BaseModel):
+    task_id: int
+    category: str
+    worker_id: int | None
+    status: Literal["unassigned", "assigned", "in_progress", "done"]
+
+
 class OrderOut(BaseModel):
     order_id: int
     user_id: int
@@ -97,6 +104,11 @@ class OrderOut(BaseModel):
     payment_deadline: datetime | None = Field(description="Set once the order is `awaiting payment`.")
     cancel_reason: CancelReason | None
     shortages: list[Shortage] | None = Field(description="For a `failed` order: the lines stock could not cover.")
+    tasks: list[TaskRef] = Field(
+        default_factory=list,
+        description="Its fulfilment tasks, one per product category, made once the order is paid "
+        "(`GET /api/v1/tasks/{task_id}` has the rest).",
+    )
 
 
 class OrderPage(BaseModel):

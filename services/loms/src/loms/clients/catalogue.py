@@ -25,7 +25,7 @@ class CatalogueClient:
         found: dict[int, str] = {}
         for start in range(0, len(wanted), PAGE):
             chunk = wanted[start : start + PAGE]
-            params = [("limit", str(PAGE)), *(("sku", str(s)) for s in chunk)]
+            params = httpx.QueryParams([("limit", str(PAGE)), *(("sku", str(s)) for s in chunk)])
             try:
                 resp = await self.http.get(f"{self.base_url}/api/v1/products", params=params)
             except httpx.HTTPError as exc:

@@ -23,6 +23,8 @@ class Order:
     payment_deadline: datetime | None = None
     cancel_reason: CancelReason | None = None
     shortages: list[dict[str, int]] | None = field(default=None)
+    #: Its fulfilment tasks `{task_id, category, worker_id, status}` (filled by the order reads).
+    tasks: tuple[dict[str, Any], ...] = ()
 
     def change_event(
         self,
@@ -59,4 +61,5 @@ class Order:
             "payment_deadline": iso(self.payment_deadline) if self.payment_deadline else None,
             "cancel_reason": str(self.cancel_reason) if self.cancel_reason else None,
             "shortages": self.shortages,
+            "tasks": list(self.tasks),
         }

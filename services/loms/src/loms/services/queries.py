@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loms.domain.errors import OrderNotFound
 from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
-from loms.repositories import orders, stocks
+from loms.repositories import orders, stocks, tasks
 from shopcommon.auth import Principal, Scope
 from shopcommon.pagination import decode_cursor, encode_cursor
 from shopcommon.problems import Forbidden
@@ -21,7 +22,8 @@ async def get_order(conn: AsyncConnection, *, caller: Principal, order_id: int) 
     order = await orders.get(conn, order_id)
     if order is None or not caller.can_act_for(order.user_id, Scope.ORDERS_READ):
         raise OrderNotFound(order_id)
-    return order
+    found = await tasks.of_orders(conn, [order.id])
+    return replace(order, tasks=tuple(t.as_ref() for t in found[order.id]))
 
 
 async def list_orders(
@@ -46,8 +48,9 @@ async def list_orders(
     found = await orders.page(conn, user_id=user_id, status=status, before_id=before, limit=limit + 1)
     more = len(found) > limit
     found = found[:limit]
+    by_order = await tasks.of_orders(conn, [o.id for o in found])
     return {
-        "items": [o.as_wire() for o in found],
+        "items": [replace(o, tasks=tuple(t.as_ref() for t in by_order[o.id])).as_wire() for o in found],
         "next_cursor": encode_cursor({"before": found[-1].id}) if more else None,
     }
 

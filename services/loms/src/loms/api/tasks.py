@@ -1,0 +1,141 @@
+"""LOMS REST (`/api/v1/tasks`): fulfilment tasks. Workers see and move their own; managers see
+all and assign. Checkout serves the same routes to clients by forwarding the caller's token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from loms.api.deps import ConnDep, ReadConnDep, SettingsDep
+from loms.domain.tasks import TaskStatus
+from loms.services import fulfilment
+from loms.services.fulfilment import Fulfilment
+from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
+from shopcommon.pagination import CursorQuery
+from shopcommon.problems import ServiceUnavailable, problem_responses
+from shopcommon.validation import MAX_JSON_INT, Id
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+TaskId = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id (at most 2^53-1).")]
+Reader = Annotated[Principal, require_roles(Role.WORKER, Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)]
+Worker = Annotated[Principal, require_roles(Role.WORKER)]
+Assigner = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)]
+READERS = roles_doc("worker (own tasks)", Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)
+WORKER = roles_doc("worker (the task's own)")
+ASSIGNERS = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)
+
+
+class TaskItemOut(BaseModel):
+    sku: int
+    count: int
+
+
+class TaskOut(BaseModel):
+    task_id: int
+    order_id: int
+    category: str = Field(description="The product category (product-stub's) of every item of the task.")
+    items: list[TaskItemOut]
+    worker_id: int | None = Field(description="The worker it is assigned to; null while `unassigned`.")
+    status: Literal["unassigned", "assigned", "in_progress", "done"]
+    assigned_at: datetime | None = Field(description="When it was last assigned.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskPage(BaseModel):
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+class AssignBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: Id = Field(description="An active worker (a checkout user with role `worker`).")
+
+
+def _fulfilment(request: Request) -> Fulfilment:
+    service: Fulfilment | None = getattr(request.app.state, "fulfilment", None)
+    if service is None:
+        raise ServiceUnavailable("Fulfilment is not running in this process.")
+    return service
+
+
+@router.get(
+    "",
+    response_model=TaskPage,
+    openapi_extra=READERS,
+    responses=problem_responses(400, 401, 403, 422),
+    summary="Tasks, newest first",
+    description="A worker lists their own tasks (another `worker_id` is 403); managers and services "
+    "everyone's, filtered by `worker_id` and `status` when given.",
+)
+async def list_tasks(
+    caller: Reader,
+    conn: ReadConnDep,
+    status: TaskStatus | None = None,
+    worker_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    return await fulfilment.list_tasks(
+        conn, caller=caller, status=status, worker_id=worker_id, cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskOut,
+    openapi_extra=READERS,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One task (a worker: only their own; another's is 404)",
+)
+async def get_task(task_id: TaskId, caller: Reader, conn: ReadConnDep) -> dict[str, Any]:
+    return (await fulfilment.get_task(conn, caller=caller, task_id=task_id)).as_wire()
+
+
+@router.post(
+    "/{task_id}/start",
+    response_model=TaskOut,
+    openapi_extra=WORKER,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Start a task: `assigned` -> `in_progress`",
+    description="Only by the worker it is assigned to (another's task is 404); any other status is 409.",
+)
+async def start_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    task = await fulfilment.start_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
+    return task.as_wire()
+
+
+@router.post(
+    "/{task_id}/done",
+    response_model=TaskOut,
+    openapi_extra=WORKER,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Finish a task: `in_progress` -> `done`",
+    description="Only by the worker it is assigned to (another's task is 404); any other status is 409. "
+    "The last task of an order done makes the order `completed`.",
+)
+async def finish_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    task = await fulfilment.finish_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
+    return task.as_wire()
+
+
+@router.post(
+    "/{task_id}/assign",
+    response_model=TaskOut,
+    openapi_extra=ASSIGNERS,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    summary="Assign a task to a worker",
+    description="To any active worker (422 `not-an-active-worker` otherwise), from `unassigned`, "
+    "`assigned` or `in_progress` (it becomes `assigned`); a `done` task is 409. Assigning a task to "
+    "the worker who has it changes nothing.",
+)
+async def assign_task(
+    task_id: TaskId, body: AssignBody, caller: Assigner, conn: ConnDep, request: Request
+) -> dict[str, Any]:
+    task = await _fulfilment(request).assign(conn, caller=caller, task_id=task_id, worker_id=body.worker_id)
+    return task.as_wire()

@@ -1,0 +1,106 @@
+"""The active workers and their categories, read from checkout's users API
+(`GET /api/v1/users?role=worker`, every page) with LOMS's `service` token (scope `users:read`).
+
+Kept in memory for a short time (`ttl`); a miss (a category without a worker, a manager naming a
+worker LOMS has not seen) refreshes it at once, at most every `min_refresh` seconds. A worker who
+is no longer listed, or is listed with `active: false`, is not active: the fulfilment pass moves
+their open tasks. A failed read keeps the last roster (tasks are never moved because checkout
+did not answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from shopcommon.problems import ServiceUnavailable
+from shopcommon.service_auth import ServiceTokenProvider
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Active worker id -> their categories, as of `fetched_at` (monotonic seconds)."""
+
+    workers: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    fetched_at: float = 0.0
+
+    def of_category(self, category: str) -> list[int]:
+        return sorted(w for w, cats in self.workers.items() if category in cats)
+
+    def is_active(self, worker_id: int) -> bool:
+        return worker_id in self.workers
+
+
+class WorkerDirectory:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: ServiceTokenProvider,
+        base_url: str,
+        *,
+        ttl: float = 5.0,
+        min_refresh: float = 1.0,
+    ) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.base_url = base_url.rstrip("/")
+        self.ttl = ttl
+        self.min_refresh = min_refresh
+        self._roster: Roster | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def last(self) -> Roster | None:
+        return self._roster
+
+    async def roster(self) -> Roster:
+        """The roster, fetched again when older than `ttl`."""
+        roster = self._roster
+        if roster is not None and time.monotonic() - roster.fetched_at < self.ttl:
+            return roster
+        return await self._refresh(max_age=self.ttl)
+
+    async def refresh_on_miss(self) -> Roster:
+        """A fresh roster unless one was fetched within `min_refresh` seconds."""
+        return await self._refresh(max_age=self.min_refresh)
+
+    async def _refresh(self, max_age: float) -> Roster:
+        async with self._lock:
+            roster = self._roster
+            if roster is not None and time.monotonic() - roster.fetched_at < max_age:
+                return roster  # another caller refreshed it meanwhile
+            self._roster = roster = Roster(await self._fetch_all(), time.monotonic())
+            return roster
+
+    async def _fetch_all(self) -> dict[int, frozenset[str]]:
+        workers: dict[int, frozenset[str]] = {}
+        cursor: str | None = None
+        while True:
+            params = {"role": "worker", "limit": "200"}
+            if cursor:
+                params["cursor"] = cursor
+            resp = await self._get(params)
+            if resp.status_code == 401:  # a token checkout no longer accepts (keys rotated)
+                self.tokens.invalidate()
+                resp = await self._get(params)
+            if resp.status_code != 200:
+                raise ServiceUnavailable(f"checkout answered {resp.status_code} to the workers list")
+            body = resp.json()
+            for user in body.get("items", []):
+                if user.get("role") != "worker" or user.get("active", True) is False:
+                    continue
+                workers[int(user["id"])] = frozenset(str(c) for c in user.get("categories") or ())
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return workers
+
+    async def _get(self, params: dict[str, str]) -> httpx.Response:
+        try:
+            headers = await self.tokens.headers()
+            return await self.http.get(f"{self.base_url}/api/v1/users", params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"checkout unreachable: {exc}") from exc

@@ -1,0 +1,368 @@
+"""Fulfilment: tasks for paid orders, their assignment to workers, and their life cycle.
+
+* A pass (`Fulfilment.run_pass`, the fulfilment worker calls it) makes the tasks of the paid orders
+  in `task_queue` (one per product category among the order's lines), assigns them, and dequeues
+  the orders, all in one transaction per batch: a pass that dies midway leaves the queue as it
+  was. It then assigns tasks left `unassigned` to workers that have appeared and moves the open
+  tasks of workers no longer active.
+* Assignment is serialised per category by a transaction-scoped advisory lock on the category
+  (`repositories.tasks.lock_categories`): whoever holds it reads every candidate's load and
+  assigns, so passes in several processes choose one after the other from the same counts.
+* Every change writes its `task.status_changed` event to the outbox in its own transaction; the
+  last task done completes the order (under the order's row lock, so exactly once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from loms.clients.catalogue import CatalogueClient
+from loms.clients.workers import Roster, WorkerDirectory
+from loms.domain.statuses import OrderStatus
+from loms.domain.tasks import (
+    NotAWorker,
+    Task,
+    TaskNotFound,
+    TaskStatus,
+    TaskTransitionRefused,
+    WorkerLoad,
+    choose_worker,
+    split_by_category,
+    status_changed,
+)
+from loms.repositories import orders
+from loms.repositories import tasks as repo
+from loms.services.clock import utcnow
+from shopcommon.auth import Principal, Role, Scope
+from shopcommon.pagination import decode_cursor, encode_cursor
+from shopcommon.problems import Forbidden, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def task_event(task: Task, previous: TaskStatus | None) -> dict[str, Any]:
+    return status_changed(
+        task_id=task.id,
+        order_id=task.order_id,
+        category=task.category,
+        worker_id=task.worker_id,
+        status=task.status,
+        previous_status=previous,
+        occurred_at=task.updated_at,
+    )
+
+
+class Assigner:
+    """Assignments within one transaction holding the locks of the categories concerned: loads are
+    read once per category and kept up to date as tasks are handed out."""
+
+    def __init__(self, conn: AsyncConnection, roster: Roster) -> None:
+        self.conn = conn
+        self.roster = roster
+        self._loads: dict[str, list[WorkerLoad]] = {}
+
+    async def _category_loads(self, category: str) -> list[WorkerLoad]:
+        if category not in self._loads:
+            workers = self.roster.of_category(category)
+            self._loads[category] = await repo.loads(self.conn, workers) if workers else []
+        return self._loads[category]
+
+    async def place(self, task: Task) -> Task:
+        """`task` (locked, or new in this transaction) to the least loaded worker of its category,
+        or `unassigned` when the category has none."""
+        loads = await self._category_loads(task.category)
+        chosen = choose_worker(loads)
+        now = utcnow()
+        if chosen is None:
+            if task.status == TaskStatus.UNASSIGNED:
+                return task
+            return await repo.update(
+                self.conn, task.id, status=TaskStatus.UNASSIGNED, worker_id=None, now=now, assigning=False
+            )
+        # The chosen worker's load is counted for the next choice, and in every other category
+        # they work in (a worker of two categories is one person).
+        for category_loads in self._loads.values():
+            for i, load in enumerate(category_loads):
+                if load.worker_id == chosen.worker_id:
+                    category_loads[i] = WorkerLoad(load.worker_id, load.open_tasks + 1, now)
+        return await repo.update(
+            self.conn, task.id, status=TaskStatus.ASSIGNED, worker_id=chosen.worker_id, now=now, assigning=True
+        )
+
+
+@dataclass
+class PassResult:
+    created: int = 0
+    assigned: int = 0
+    moved: int = 0
+
+
+@dataclass
+class Fulfilment:
+    engine: AsyncEngine
+    catalogue: CatalogueClient
+    directory: WorkerDirectory
+    topic: str
+    batch_size: int = 50
+    _checked_roster: Roster | None = field(default=None, init=False)
+
+    async def run_pass(self) -> PassResult:
+        result = PassResult()
+        try:
+            roster = await self.directory.roster()
+            fresh = True
+        except ServiceUnavailable as exc:
+            # Tasks are still made (the known workers get them, or they wait `unassigned`);
+            # nobody's tasks are moved on a roster checkout did not just confirm.
+            log.warning("worker roster not refreshed (%s); using the last one", exc.detail)
+            roster, fresh = self.directory.last or Roster(), False
+        result.created = await self.create_tasks(roster)
+        if fresh:
+            roster = await self._roster_for_waiting(roster)
+            if roster is not self._checked_roster:
+                result.moved = await self.move_from_inactive(roster)
+                self._checked_roster = roster
+        result.assigned = await self.assign_waiting(roster)
+        return result
+
+    async def _roster_for_waiting(self, roster: Roster) -> Roster:
+        """A category waiting for a worker asks checkout again (at most every few seconds)."""
+        async with self.engine.connect() as conn:
+            waiting = await _waiting_categories(conn)
+        if any(not roster.of_category(c) for c in waiting):
+            return await self.directory.refresh_on_miss()
+        return roster
+
+    # --- tasks of paid orders -------------------------------------------------------------------
+
+    async def create_tasks(self, roster: Roster) -> int:
+        created = 0
+        while True:
+            async with self.engine.connect() as conn:
+                peeked = await repo.queued(conn, self.batch_size, claim=False)
+                if not peeked:
+                    return created
+                skus = sorted({sku for _, lines in peeked for sku, _ in lines})
+                known = await repo.cached_categories(conn, skus)
+                missing = [s for s in skus if s not in known]
+                if missing:
+                    fetched = await self.catalogue.categories(missing)
+                    await repo.remember_categories(conn, fetched)
+                    await conn.commit()
+            made = await self._create_batch(roster)
+            if made is None:
+                return created  # what is queued is held by another pass
+            created += made
+
+    async def _create_batch(self, roster: Roster) -> int | None:
+        async with self.engine.begin() as conn:
+            claimed = await repo.queued(conn, self.batch_size, claim=True)
+            if not claimed:
+                return None
+            skus = sorted({sku for _, lines in claimed for sku, _ in lines})
+            categories = await repo.cached_categories(conn, skus)
+            rows = []
+            ready = []
+            for order_id, lines in claimed:
+                if any(sku not in categories for sku, _ in lines):
+                    continue  # learnt on the next round of `create_tasks`
+                ready.append(order_id)
+                for category, items in split_by_category(lines, categories).items():
+                    rows.append((order_id, category, items))
+            if not ready:
+                return None
+            now = utcnow()
+            new = await repo.insert_unassigned(conn, rows, now)
+            await repo.lock_categories(conn, {t.category for t in new})
+            assigner = Assigner(conn, roster)
+            events = []
+            for task in sorted(new, key=lambda t: t.id):
+                placed = await assigner.place(task)
+                events.append(task_event(placed, None))
+            await repo.write_events(conn, self.topic, events)
+            await repo.dequeue(conn, ready)
+            return len(new)
+
+    # --- waiting and orphaned tasks -------------------------------------------------------------
+
+    async def assign_waiting(self, roster: Roster) -> int:
+        assigned = 0
+        async with self.engine.connect() as conn:
+            waiting = await _waiting_categories(conn)
+        for category in waiting:
+            if not roster.of_category(category):
+                continue
+            while True:
+                async with self.engine.begin() as conn:
+                    await repo.lock_categories(conn, [category])
+                    found = await repo.unassigned(conn, category, self.batch_size)
+                    assigner = Assigner(conn, roster)
+                    events = []
+                    for task in found:
+                        placed = await assigner.place(task)
+                        events.append(task_event(placed, task.status))
+                    await repo.write_events(conn, self.topic, events)
+                assigned += len(found)
+                if len(found) < self.batch_size:
+                    break
+        return assigned
+
+    async def move_from_inactive(self, roster: Roster) -> int:
+        """The open tasks of workers no longer active go to others (or wait, `unassigned`)."""
+        active = sorted(roster.workers)
+        async with self.engine.connect() as conn:
+            held = await repo.held_by_inactive(conn, active, limit=10_000)
+        if not held:
+            return 0
+        # Checkout may know a worker this process has not seen yet: ask once more before moving.
+        roster = await self.directory.refresh_on_miss()
+        active = sorted(roster.workers)
+        by_category: dict[str, list[int]] = defaultdict(list)
+        for task in held:
+            if not roster.is_active(task.worker_id or 0):
+                by_category[task.category].append(task.id)
+        moved = 0
+        for category, ids in sorted(by_category.items()):
+            async with self.engine.begin() as conn:
+                await repo.lock_categories(conn, [category])
+                locked = await repo.lock_held_by_inactive(conn, ids, active)
+                assigner = Assigner(conn, roster)
+                events = []
+                for task in locked:
+                    placed = await assigner.place(task)
+                    events.append(task_event(placed, task.status))
+                await repo.write_events(conn, self.topic, events)
+            moved += len(locked)
+        if moved:
+            log.info("moved %d open tasks of workers no longer active", moved)
+        return moved
+
+    # --- what workers and managers do -------------------------------------------------------------
+
+    async def assign(self, conn: AsyncConnection, *, caller: Principal, task_id: int, worker_id: int) -> Task:
+        """A manager hands a task to an active worker (any category); a done task stays done."""
+        caller.ensure_scope(Scope.ORDERS_WRITE)
+        roster = await self.directory.roster()
+        if not roster.is_active(worker_id):
+            roster = await self.directory.refresh_on_miss()
+            if not roster.is_active(worker_id):
+                raise NotAWorker(worker_id)
+        current = await repo.get(conn, task_id)
+        if current is None:
+            raise TaskNotFound(task_id)
+        await repo.lock_categories(conn, [current.category])
+        task = await repo.lock(conn, task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        if task.status == TaskStatus.DONE:
+            raise TaskTransitionRefused(task.id, task.status, "assigned")
+        if task.worker_id == worker_id:
+            return task  # already theirs: nothing changes, no event
+        changed = await repo.update(
+            conn, task.id, status=TaskStatus.ASSIGNED, worker_id=worker_id, now=utcnow(), assigning=True
+        )
+        await repo.write_events(conn, self.topic, [task_event(changed, task.status)])
+        return changed
+
+
+async def _waiting_categories(conn: AsyncConnection) -> list[str]:
+    return await repo.waiting_categories(conn)
+
+
+def _own_task(caller: Principal, task: Task | None, task_id: int) -> Task:
+    """A worker reaches only the tasks assigned to them; another's is reported missing."""
+    if task is None or task.worker_id is None or task.worker_id != caller.user_id:
+        raise TaskNotFound(task_id)
+    return task
+
+
+async def start_task(conn: AsyncConnection, *, caller: Principal, task_id: int, topic: str) -> Task:
+    task = _own_task(caller, await repo.lock(conn, task_id), task_id)
+    if task.status != TaskStatus.ASSIGNED:
+        raise TaskTransitionRefused(task.id, task.status, "started")
+    changed = await repo.update(
+        conn, task.id, status=TaskStatus.IN_PROGRESS, worker_id=task.worker_id, now=utcnow(), assigning=False
+    )
+    await repo.write_events(conn, topic, [task_event(changed, task.status)])
+    return changed
+
+
+async def finish_task(conn: AsyncConnection, *, caller: Principal, task_id: int, topic: str) -> Task:
+    """`in_progress` -> `done`; the order's last task done completes the order, once: the order's
+    row lock makes finishers of one order take turns, and each looks at the others' tasks after
+    the one before it committed."""
+    task = _own_task(caller, await repo.lock(conn, task_id), task_id)
+    if task.status != TaskStatus.IN_PROGRESS:
+        raise TaskTransitionRefused(task.id, task.status, "done")
+    now = utcnow()
+    changed = await repo.update(
+        conn, task.id, status=TaskStatus.DONE, worker_id=task.worker_id, now=now, assigning=False
+    )
+    await repo.write_events(conn, topic, [task_event(changed, task.status)])
+    order = await orders.lock(conn, task.order_id)
+    if order is not None and order.status == OrderStatus.PAID and await repo.not_done(conn, order.id) == 0:
+        await orders.set_status(
+            conn,
+            order_ids=[order.id],
+            status=OrderStatus.COMPLETED,
+            reason=None,
+            now=now,
+            events=[order.change_event(OrderStatus.COMPLETED, now)],
+            topic=topic,
+            request_id=None,
+        )
+    return changed
+
+
+def _sees_everyone(caller: Principal) -> bool:
+    return caller.role == Role.MANAGER or (caller.role == Role.SERVICE and Scope.ORDERS_READ in caller.scopes)
+
+
+async def get_task(conn: AsyncConnection, *, caller: Principal, task_id: int) -> Task:
+    caller.ensure_scope(Scope.ORDERS_READ)
+    task = await repo.get(conn, task_id)
+    if _sees_everyone(caller):
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+    return _own_task(caller, task, task_id)
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    caller: Principal,
+    status: TaskStatus | None,
+    worker_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """Newest first. A worker lists their own tasks; managers everyone's, optionally one worker's."""
+    caller.ensure_scope(Scope.ORDERS_READ)
+    if not _sees_everyone(caller):
+        if worker_id is not None and worker_id != caller.user_id:
+            raise Forbidden("Workers list only their own tasks.")
+        worker_id = caller.user_id
+    position = decode_cursor(cursor, "before")
+    before = position["before"] if position else None
+    if before is not None and (type(before) is not int or before < 1):
+        before = None
+    found = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return {
+        "items": [t.as_wire() for t in found],
+        "next_cursor": encode_cursor({"before": found[-1].id}) if more else None,
+    }
+
+
+async def with_tasks(conn: AsyncConnection, wires: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Orders' wire forms with their `tasks: [{task_id, category, worker_id, status}]`."""
+    by_order = await repo.of_orders(conn, [w["order_id"] for w in wires])
+    return [{**w, "tasks": [t.as_ref() for t in by_order.get(w["order_id"], [])]} for w in wires]

@@ -6,18 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from checkout.identity import passwords
+from checkout.identity.errors import WeakPassword
 from checkout.identity.queries import Account
 from checkout.identity.schemas import UserRole
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.problems import Forbidden, UnprocessableEntity
-
-
-class WeakPassword(UnprocessableEntity):
-    """A password of the documented shape that the policy still refuses: the rules no JSON Schema
-    states (distinct characters, common passwords, the username inside, a deployment's longer
-    minimum), so a client can tell them from a malformed request."""
-
-    title, slug = "Password too weak", "weak-password"
+from shopcommon.problems import Forbidden
 
 
 def check_password_strength(password: str, *, username: str, min_length: int) -> None:

@@ -65,7 +65,7 @@ def cache_key(path: str, params: Params) -> str:
     """The path and every parameter, encoded so that two different queries never share a key: JSON
     quotes and escapes each name and value, so none can pose as a separator or as another parameter
     (a hand-joined `k=v&...` cannot tell `a=1&b=` in one value from `a=1` and `b=`). Names are put
-    in one order; repeated names keep theirs. (JSON rather than percent-encoding: ~15x cheaper, and
+    in one order; repeated names keep theirs. (JSON rather than percent-encoding: much cheaper, and
     this runs on every catalogue request.)"""
     ordered = sorted(params, key=lambda param: param[0])
     return path + "?" + orjson.dumps(ordered).decode()

@@ -41,7 +41,7 @@ async def load_cart(pg: asyncpg.Pool, *, user_id: int) -> Cart:
     """The cart and its lines in sku order, in one round trip; a user without a cart has an empty one.
 
     Plain asyncpg: this read is on every listing and checkout, and the SQLAlchemy session around it
-    cost more than the query (0.54 ms of CPU against ~0.15 ms)."""
+    cost more than the query (figures: bench/checkout/README.md)."""
     rows = await pg.fetch(_LOAD_CART, user_id)
     if not rows:
         return Cart(user_id=user_id, version=0)

@@ -37,21 +37,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkout.identity import passwords, queries
+from checkout.identity.errors import InvalidVerificationToken
 from checkout.identity.queries import Account
 from checkout.identity.ratelimit import Bucket
 from checkout.identity.usecases import login
 from shopcommon.db import transaction
-from shopcommon.problems import Conflict, ProblemError, TooManyRequests, Unauthorized
+from shopcommon.problems import Conflict, TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
     from checkout.identity.lifespan import Identity
 
 log = logging.getLogger(__name__)
 DAY = 24 * 3600
-
-
-class InvalidVerificationToken(ProblemError):
-    status, title, slug = 400, "Invalid confirmation token", "invalid-verification-token"
 
 
 def token_digest(token: str) -> str:

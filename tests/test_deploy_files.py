@@ -407,7 +407,7 @@ def test_every_secret_is_a_reference_to_a_secret(spec: ServiceSpec) -> None:
         # A literal value only where it names no secret or is composed from referenced ones.
         if "value" in entry:
             assert not re.search(r"SECRET|TOKEN|PASSWORD|PRIVATE", var) or re.fullmatch(
-                r"[a-z-]+:\$\([A-Z_]+\)", entry["value"]
+                r"[a-z-]+:\$\([A-Z_]+\)(,[a-z-]+:\$\([A-Z_]+\))*", entry["value"]
             ), var
 
 

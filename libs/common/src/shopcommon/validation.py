@@ -25,8 +25,6 @@ MAX_JSON_INT = 2**53 - 1
 MAX_UINT32 = 4_294_967_295
 MAX_UINT16 = 65_535
 
-#: A regex class for "no NUL and no other control character"; fold it into any pattern of text.
-PRINTABLE = r"[^\x00-\x1f\x7f]"
 #: Text that may hold line breaks and tabs, but no NUL.
 NO_NUL = r"^[^\x00]*$"
 

@@ -18,14 +18,6 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-async def database_exists(server_url: str, name: str) -> bool:
-    conn = await asyncpg.connect(database_url_for(server_url, "postgres"))
-    try:
-        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
-    finally:
-        await conn.close()
-
-
 async def create_database(server_url: str, name: str, *, template: str | None = None, replace: bool = False) -> str:
     conn = await asyncpg.connect(database_url_for(server_url, "postgres"))
     try:
@@ -41,11 +33,3 @@ async def create_database(server_url: str, name: str, *, template: str | None = 
     finally:
         await conn.close()
     return database_url_for(server_url, name)
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(database_url_for(server_url, "postgres"))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
-    finally:
-        await conn.close()

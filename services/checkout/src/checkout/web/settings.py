@@ -12,6 +12,8 @@ class WebSettings(BaseSettings):
     bookings_url: str = shared("SHOP_BOOKINGS_URL", "http://127.0.0.1:9004")
     #: Longest wait for one answer of the bookings service, seconds; beyond it the page says to try again.
     bookings_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    #: The notifications service, whose live stream the pages follow through checkout's `/live`.
+    notifications_url: str = shared("SHOP_NOTIFICATIONS_URL", "http://127.0.0.1:9002")
     #: The zone booking times are shown in, an IANA name (`Europe/Moscow`: the restaurant's); empty
     #: shows them in UTC, as the bookings service sends them. Same meaning as notifications' setting.
     booking_time_zone: str = ""

@@ -1,0 +1,124 @@
+"""`/live`: the signed-in person's notifications stream, relayed same-origin as page fragments.
+
+The page cannot send the HttpOnly cookie's token to the notifications service itself, so checkout
+opens the stream there with it (`/api/v1/events/stream`, Bearer) and turns each
+`order.status_changed` into the fragments the pages swap (htmx-ext-sse): `order-<id>` is the
+order's row on `/orders`, `order-<id>-detail` its part of `/orders/<id>` (blocks of those pages'
+templates, rendered alone). The order is read again from LOMS with the person's token, so the row
+shows what LOMS holds, whatever order events arrive in. Heartbeats are passed on; when the
+notifications stream ends (its token expired) so does this one, and the browser reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from checkout.shopping.deps import get_shopping
+from checkout.shopping.schemas import Order
+from checkout.shopping.usecases import orders
+from checkout.web import csrf
+from checkout.web.forms import signed_in
+from checkout.web.lifespan import get_web
+from checkout.web.pages import render_fragment
+from checkout.web.shop import order_view, product_names
+from shopcommon.auth import Principal
+from shopcommon.problems import ProblemError
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+STREAM = "/api/v1/events/stream"
+ORDER_EVENT = "order.status_changed"
+
+
+async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str]]:
+    """SSE events as (event, data, comment); a heartbeat comment is ("", "", text)."""
+    name, data = "", list[str]()
+    async for line in lines:
+        if line == "":
+            if data:
+                yield name or "message", "\n".join(data), ""
+            name, data = "", list[str]()
+        elif line.startswith(":"):
+            yield "", "", line[1:].strip()
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+
+
+def sse(event: str, html: str) -> bytes:
+    """One event whose data is an HTML fragment (one `data:` line per line of it)."""
+    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+async def _fragments(request: Request, user: Principal, data: str) -> bytes:
+    try:
+        event: dict[str, Any] = json.loads(data)
+        order_id = int(event["order_id"])
+    except (ValueError, KeyError, TypeError):
+        return b""
+    shop, web = get_shopping(request), get_web(request)
+    try:
+        order = await orders.get_order(shop, user, order_id)
+    except ProblemError as exc:
+        log.info("order %s shown from its event: LOMS did not answer (%s)", order_id, exc.detail)
+        try:
+            order = Order.model_validate({**event, "created_at": None})
+        except ValidationError:
+            return b""
+    view = order_view(order)
+    token = csrf.form_token(request, secure=web.cookie_secure)
+    row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token)
+    names = await product_names(shop, user, [item.sku for item in order.items])
+    detail = render_fragment(web.templates, "order.html.j2", "order_detail", order=view, names=names, csrf_token=token)
+    return sse(f"order-{order_id}", row) + sse(f"order-{order_id}-detail", detail)
+
+
+@router.get("/live")
+async def live(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return PlainTextResponse("Sign in to follow your orders.", status_code=401)
+    web = get_web(request)
+    headers = {"Authorization": f"Bearer {user.token}", "Accept": "text/event-stream"}
+    if last := request.headers.get("last-event-id"):
+        headers["Last-Event-ID"] = last[:100]
+    try:
+        upstream = await web.notifications.send(web.notifications.build_request("GET", STREAM, headers=headers),
+                                                stream=True)  # fmt: skip
+    except httpx.HTTPError as exc:
+        log.warning("live updates unavailable: %s", type(exc).__name__)
+        return PlainTextResponse("Live updates are unavailable right now.", 503, {"Retry-After": "5"})
+    if upstream.status_code != 200:
+        await upstream.aclose()
+        status = upstream.status_code if upstream.status_code in (401, 403, 429) else 503
+        extra = {"Retry-After": upstream.headers.get("retry-after", "5")} if status in (429, 503) else {}
+        return PlainTextResponse("Live updates are unavailable right now.", status, extra)
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for name, data, comment in events(upstream.aiter_lines()):
+                if name == ORDER_EVENT:
+                    yield await _fragments(request, user, data)
+                elif not name:
+                    yield f": {comment}\n\n".encode()
+        except httpx.HTTPError as exc:
+            log.info("live stream ended: %s", type(exc).__name__)
+        finally:
+            await upstream.aclose()
+
+    return StreamingResponse(
+        relay(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

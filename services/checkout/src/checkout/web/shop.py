@@ -1,0 +1,285 @@
+"""The customer's pages: `/shop` (instruments with filters, pages and manufacturers), a product,
+`/cart`, `/orders` and an order. Each calls the use case the REST API calls (`shopping.catalogue`,
+`shopping.carts`, `shopping.purchase`, LOMS with the person's own token); a refusal is said in words
+on the page. Read pages work without JavaScript; the orders pages also listen to `/live`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from checkout.identity.web import client_ip
+from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
+from checkout.shopping.schemas import CancelIn, Order
+from checkout.shopping.usecases import carts, catalogue, orders, purchase
+from checkout.web.forms import (
+    MAX_FORM_BYTES,
+    BadInput,
+    csrf_ok,
+    page,
+    parse_amount,
+    parse_count,
+    problem_words,
+    read_form,
+    refused,
+    signed_in,
+    to_login,
+)
+from shopcommon.auth import Principal
+from shopcommon.body_limit import body_limit
+from shopcommon.problems import ProblemError
+from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+LIMITED = body_limit(MAX_FORM_BYTES)
+PAGE_SIZE = 12
+ORDERS_PAGE = 20
+Sku = Path(ge=1, le=MAX_UINT32)
+OrderId = Path(ge=1, le=MAX_JSON_INT)
+#: Where the buttons show (LOMS decides: a refused press is said on the page).
+PAYABLE = {"awaiting payment"}
+CANCELLABLE = {"new", "awaiting payment"}
+
+
+def _user_id(user: Principal) -> int:
+    assert user.user_id is not None  # signed_in() hands out people only
+    return user.user_id
+
+
+async def _groups(shop: Shopping) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Categories and manufacturers (with descriptions), from product-stub's public catalogue."""
+    categories, makers = await run_together(
+        shop.catalogue.get("/api/v1/categories", []), shop.catalogue.get("/api/v1/manufacturers", [])
+    )
+    return list(categories), list(makers)
+
+
+# --- the catalogue -----------------------------------------------------------------------------
+@router.get("/shop")
+async def shop_page(request: Request) -> Response:
+    user = await signed_in(request)
+    shop = get_shopping(request)
+    query = request.query_params
+    fields = {name: query.get(name, "") for name in ("category", "manufacturer", "min_price", "max_price")}
+    fields["in_stock"] = "1" if query.get("in_stock") else ""
+    context: dict[str, Any] = {"fields": fields, "products": [], "next_cursor": None, "categories": [],
+                               "manufacturers": [], "cursor": query.get("cursor"), "filter_query": {}}  # fmt: skip
+    try:
+        filters = catalogue.ProductFilters(
+            category=fields["category"].strip()[:100] or None,
+            manufacturer=fields["manufacturer"].strip()[:100] or None,
+            min_price=parse_amount(fields["min_price"], "Min price"),
+            max_price=parse_amount(fields["max_price"], "Max price"),
+            in_stock=True if fields["in_stock"] else None,
+        )
+    except BadInput as exc:
+        return await page(request, "shop.html.j2", 422, user=user, title="Shop", error=str(exc), **context)
+    try:
+        listing, (context["categories"], context["manufacturers"]) = await run_together(
+            catalogue.list_products(shop, limit=PAGE_SIZE, cursor=query.get("cursor") or None, filters=filters),
+            _groups(shop),
+        )
+    except ProblemError as exc:
+        return await page(request, "shop.html.j2", exc.status, user=user, title="Shop", error=problem_words(exc),
+                          **context)  # fmt: skip
+    context["products"], context["next_cursor"] = listing.items, listing.next_cursor
+    context["filter_query"] = {k: v for k, v in fields.items() if v}
+    return await page(request, "shop.html.j2", user=user, title="Shop", **context)
+
+
+async def _product_page(request: Request, sku: int, *, status: int = 200, error: str | None = None) -> Response:
+    user = await signed_in(request)
+    shop = get_shopping(request)
+    caller = user_caller(_user_id(user)) if user else address_caller(client_ip(request))
+    try:
+        product = await catalogue.get_product(shop, sku=sku, caller=caller)
+    except ProblemError as exc:
+        return await page(request, "notice.html.j2", exc.status, user=user, title="Product",
+                          detail=problem_words(exc), back="/shop")  # fmt: skip
+    return await page(request, "product.html.j2", status, user=user, title=product.name, product=product,
+                      error=error)  # fmt: skip
+
+
+@router.get("/shop/products/{sku}")
+async def product_page(request: Request, sku: int = Sku) -> Response:
+    return await _product_page(request, sku)
+
+
+# --- the cart ----------------------------------------------------------------------------------
+@router.post("/cart/items", openapi_extra=LIMITED)
+async def add_to_cart(request: Request) -> Response:
+    user = await signed_in(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, user)
+    try:
+        sku = parse_count(form.get("sku"), "The product", high=MAX_UINT32)
+        count = parse_count(form.get("count") or "1", "Quantity") or 1
+    except BadInput as exc:
+        return await page(request, "notice.html.j2", 422, user=user, title="Not added", detail=str(exc), back="/shop")
+    if sku is None:
+        return await page(request, "notice.html.j2", 422, user=user, title="Not added",
+                          detail="Choose a product first.", back="/shop")  # fmt: skip
+    if user is None:
+        return RedirectResponse(f"/?next=/shop/products/{sku}", status_code=303)
+    shop = get_shopping(request)
+    try:
+        async with shop.sessionmaker() as session, session.begin():
+            await carts.add_item(shop, session, user_id=_user_id(user), sku=sku, count=count)
+    except ProblemError as exc:
+        return await _product_page(request, sku, status=exc.status, error=problem_words(exc))
+    return RedirectResponse("/cart?added=1", status_code=303)
+
+
+@router.post("/cart/items/{sku}/remove", openapi_extra=LIMITED)
+async def remove_from_cart(request: Request, sku: int = Sku) -> Response:
+    user = await signed_in(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, user)
+    if user is None:
+        return to_login(request)
+    shop = get_shopping(request)
+    try:
+        async with shop.sessionmaker() as session, session.begin():
+            await carts.remove_item(session, user_id=_user_id(user), sku=sku, count=None)
+    except ProblemError as exc:
+        return await _cart_page(request, user, status=exc.status, error=problem_words(exc))
+    return RedirectResponse("/cart", status_code=303)
+
+
+async def _cart_page(request: Request, user: Principal, *, status: int = 200, error: str | None = None,
+                     notice: str | None = None) -> Response:  # fmt: skip
+    shop = get_shopping(request)
+    try:
+        cart = await carts.list_cart(shop, user_id=_user_id(user))
+    except ProblemError as exc:
+        return await page(request, "notice.html.j2", exc.status, user=user, title="Your cart",
+                          detail=problem_words(exc), back="/shop")  # fmt: skip
+    return await page(request, "cart.html.j2", status, user=user, title="Your cart", cart=cart, error=error,
+                      notice=notice, key=secrets.token_urlsafe(16))  # fmt: skip
+
+
+@router.get("/cart")
+async def cart_page(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return to_login(request)
+    notice = "Added to your cart." if request.query_params.get("added") else None
+    return await _cart_page(request, user, notice=notice)
+
+
+@router.post("/cart/checkout", openapi_extra=LIMITED)
+async def check_out(request: Request) -> Response:
+    user = await signed_in(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, user)
+    if user is None:
+        return to_login(request)
+    # The form's own key: pressing twice (or resending the form) places one order.
+    key = ClientKey(form.get("key") or secrets.token_urlsafe(16), f"{user.role}:{user.subject}", "POST /cart/checkout")
+    try:
+        result = await purchase.checkout_cart(get_shopping(request), user_id=_user_id(user), client_key=key)
+    except ProblemError as exc:
+        return await _cart_page(request, user, status=exc.status, error=problem_words(exc))
+    log.info("order %s placed from the web cart", result.order_id)
+    return RedirectResponse(f"/orders?placed={result.order_id}", status_code=303)
+
+
+# --- orders ------------------------------------------------------------------------------------
+def order_view(order: Order) -> dict[str, Any]:
+    """An order as the templates show it: LOMS's fields, and which buttons it gets."""
+    return {**order.model_dump(), "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE}
+
+
+async def _orders_page(request: Request, user: Principal, *, status: int = 200, error: str | None = None) -> Response:
+    shop = get_shopping(request)
+    cursor = request.query_params.get("cursor") or None
+    try:
+        listing = await orders.list_orders(
+            shop, user, limit=ORDERS_PAGE, cursor=cursor, user_id=_user_id(user), status=None
+        )
+    except ProblemError as exc:
+        return await page(request, "orders.html.j2", exc.status, user=user, title="My orders", orders=[],
+                          next_cursor=None, error=problem_words(exc))  # fmt: skip
+    placed = request.query_params.get("placed")
+    notice = f"Order {placed} is placed." if placed and placed.isdigit() else None
+    return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,
+                      orders=[order_view(o) for o in listing.items], next_cursor=listing.next_cursor)  # fmt: skip
+
+
+@router.get("/orders")
+async def orders_page(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return to_login(request)
+    return await _orders_page(request, user)
+
+
+async def _order_page(request: Request, user: Principal, order_id: int, *, status: int = 200,
+                      error: str | None = None) -> Response:  # fmt: skip
+    shop = get_shopping(request)
+    try:
+        order = await orders.get_order(shop, user, order_id)
+    except ProblemError as exc:
+        return await page(request, "notice.html.j2", exc.status, user=user, title=f"Order {order_id}",
+                          detail=problem_words(exc), back="/orders")  # fmt: skip
+    names = await product_names(shop, user, [item.sku for item in order.items])
+    return await page(request, "order.html.j2", status, user=user, title=f"Order {order_id}", error=error,
+                      order=order_view(order), names=names)  # fmt: skip
+
+
+async def product_names(shop: Shopping, user: Principal, skus: list[int]) -> dict[int, str]:
+    """The products' names, where the catalogue still has them (an order outlives its products)."""
+    caller = user_caller(_user_id(user))
+
+    async def name(sku: int) -> tuple[int, str | None]:
+        try:
+            return sku, (await catalogue.get_product(shop, sku=sku, caller=caller)).name
+        except ProblemError:
+            return sku, None
+
+    found = await run_together(*(name(sku) for sku in dict.fromkeys(skus[:50])))
+    return {sku: text for sku, text in found if text}
+
+
+@router.get("/orders/{order_id}")
+async def order_page(request: Request, order_id: int = OrderId) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return to_login(request)
+    return await _order_page(request, user, order_id)
+
+
+async def _move(request: Request, order_id: int, action: Literal["pay", "cancel"]) -> Response:
+    user = await signed_in(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, user)
+    if user is None:
+        return to_login(request)
+    back = f"/orders/{order_id}" if form.get("back") == "order" else "/orders"
+    reason = CancelIn(reason="customer") if action == "cancel" else None
+    try:
+        await orders.move_order(get_shopping(request), user, order_id, action, idempotency_key=None, cancel=reason)
+    except ProblemError as exc:
+        if back == "/orders":
+            return await _orders_page(request, user, status=exc.status, error=problem_words(exc))
+        return await _order_page(request, user, order_id, status=exc.status, error=problem_words(exc))
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/orders/{order_id}/pay", openapi_extra=LIMITED)
+async def pay(request: Request, order_id: int = OrderId) -> Response:
+    return await _move(request, order_id, "pay")
+
+
+@router.post("/orders/{order_id}/cancel", openapi_extra=LIMITED)
+async def cancel(request: Request, order_id: int = OrderId) -> Response:
+    return await _move(request, order_id, "cancel")

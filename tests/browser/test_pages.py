@@ -1,0 +1,119 @@
+"""The pages in a real browser: signing in, the shop to a paid order with its status changing on the
+open page, a guest's table booking, CSRF refusal; no console error on any of them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import System
+
+from .conftest import ConsoleErrors, screenshot
+
+PASSWORD = "1"  # the demo accounts'
+
+
+def log_in(page: Page, site: str, username: str = "customer", password: str = PASSWORD) -> None:
+    page.goto(site + "/")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_customer_logs_in_with_a_password(page: Page, site: str, console_errors: ConsoleErrors) -> None:
+    page.goto(site + "/")
+    screenshot(page, "landing")
+    log_in(page, site)
+    expect(page).to_have_url(re.compile(r"/shop$"))
+    expect(page.get_by_role("heading", name="Shop", exact=True)).to_be_visible()
+    expect(page.locator("[data-sku]").first).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    screenshot(page, "shop")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "shop-phone", full_page=False)
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_a_wrong_password_is_said_on_the_page(page: Page, site: str, console_errors: ConsoleErrors) -> None:
+    console_errors.allow("status of 401")
+    log_in(page, site, password="not-the-password")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an account")
+    expect(page.get_by_label("Username", exact=True)).to_have_value("customer")
+
+
+def test_cart_checkout_and_the_status_changing_without_a_reload(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    log_in(page, site)
+    expect(page).to_have_url(re.compile(r"/shop$"))
+    page.get_by_label("In stock").check()
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name=re.compile(r"^Add .* to cart$")).first.click()
+    expect(page).to_have_url(re.compile(r"/cart\?added=1$"))
+    expect(page.get_by_role("button", name="Check out")).to_be_visible()
+    screenshot(page, "cart")
+    page.get_by_role("button", name="Check out").click()
+    expect(page).to_have_url(re.compile(r"/orders\?placed=\d+$"))
+    order_id = int(page.url.rsplit("=", 1)[1])
+    row = page.locator(f'[data-order-id="{order_id}"]')
+    expect(row.locator("[data-status]")).to_have_text("awaiting payment", timeout=15_000)
+
+    # Paid elsewhere (the REST API, the customer's own token): the open page changes by itself.
+    page.evaluate("window.__stillTheSamePage = true")
+    page.wait_for_timeout(500)  # the page's stream is open before the change happens
+    with httpx.Client(base_url=site, timeout=30) as api:
+        token = api.post("/api/v1/auth/token", json={"username": "customer", "password": PASSWORD}).json()
+        paid = api.post(f"/api/v1/orders/{order_id}/pay", headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert paid.status_code == 200, paid.text
+    expect(row.locator("[data-status]")).to_have_text("paid", timeout=10_000)
+    assert page.evaluate("window.__stillTheSamePage") is True
+    expect(row.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
+    screenshot(page, "orders")
+
+    # A second order, paid with the page's own button.
+    page.goto(site + "/shop?in_stock=1")
+    page.get_by_role("button", name=re.compile(r"^Add .* to cart$")).first.click()
+    page.get_by_role("button", name="Check out").click()
+    second = int(page.url.rsplit("=", 1)[1])
+    row = page.locator(f'[data-order-id="{second}"]')
+    expect(row.locator("[data-status]")).to_have_text("awaiting payment", timeout=15_000)
+    row.get_by_role("button", name=f"Pay order {second}").click()
+    expect(page.locator(f'[data-order-id="{second}"] [data-status]')).to_have_text("paid", timeout=10_000)
+    page.goto(f"{site}/orders/{second}")
+    expect(page.locator("[data-status]")).to_have_text("paid")
+    screenshot(page, "order")
+
+
+def test_a_guest_searches_tables_and_requests_a_booking(page: Page, site: str, console_errors: ConsoleErrors) -> None:
+    start = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=12)
+    page.goto(site + "/tables")
+    page.get_by_label("Seats").fill("2")
+    page.get_by_label("From").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("To").fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("[data-table-id]").first).to_be_visible()
+    screenshot(page, "tables")
+    page.locator("[data-table-id]").first.get_by_role("button").click()
+    page.get_by_label("Name", exact=True).fill("Greta Guest")
+    page.get_by_label("Email", exact=True).fill("greta@guests.test")
+    page.get_by_role("button", name="Request booking").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "pending")
+    expect(page.get_by_role("status")).to_contain_text("greta@guests.test")
+
+
+def test_a_form_without_its_token_is_refused(page: Page, site: str, console_errors: ConsoleErrors) -> None:
+    log_in(page, site)
+    expect(page).to_have_url(re.compile(r"/shop$"))
+    page.goto(site + "/shop?in_stock=1")
+    console_errors.allow("status of 403")
+    page.locator('form[action="/cart/items"] input[name="csrf_token"]').first.evaluate("e => e.value = 'forged'")
+    with page.expect_response(lambda r: r.url.endswith("/cart/items")) as answer:
+        page.get_by_role("button", name=re.compile(r"^Add .* to cart$")).first.click()
+    assert answer.value.status == 403
+    expect(page.get_by_text("could not verify this request")).to_be_visible()

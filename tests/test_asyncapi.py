@@ -22,6 +22,8 @@ from bookings.domain.statuses import BookingStatus, CancelledBy
 from loms.domain import events as order_events
 from loms.domain.items import OrderItem
 from loms.domain.statuses import CancelReason, OrderStatus
+from loms.domain.tasks import TaskStatus
+from loms.domain.tasks import status_changed as task_status_changed
 from notifications.domain import events as consumed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +166,21 @@ def test_a_guests_first_booking_event_with_its_cancel_link_matches() -> None:
     assert CATALOGUE.problems(BOOKINGS, "88", event) == []
     later = {**event, "status": "confirmed", "previous_status": "pending"}
     assert any("cancel_url" in p or "should not be valid" in p for p in CATALOGUE.problems(BOOKINGS, "88", later))
+
+
+@pytest.mark.parametrize("status", list(TaskStatus), ids=str)
+def test_task_events_of_every_status_match(status: TaskStatus) -> None:
+    for previous in (None, TaskStatus.ASSIGNED):
+        event = task_status_changed(
+            task_id=301,
+            order_id=42,
+            category="guitars",
+            worker_id=None if status == TaskStatus.UNASSIGNED else 12,
+            status=status,
+            previous_status=previous,
+            occurred_at=NOW,
+        )
+        assert CATALOGUE.problems(ORDERS, "42", event) == []
 
 
 def test_a_task_event_as_the_contract_describes_it_matches() -> None:

@@ -18,10 +18,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Browser tests (Playwright's sync API) run in a process of their own without pytest-asyncio, so
+#: Playwright's event loop never meets pytest-asyncio's; the `tests` suite leaves them out.
+BROWSER = "tests/browser"
+SUITE_ARGS = {
+    "tests": ["--ignore=" + BROWSER],
+    BROWSER: ["-p", "no:asyncio", "-W", "ignore::pytest.PytestConfigWarning"],
+}
+
+
 def suites() -> list[str]:
     found = ["libs/common/tests"]
     found += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "services").glob("*/tests") if p.is_dir())
     found.append("tests")
+    if (ROOT / BROWSER).is_dir():
+        found.append(BROWSER)
     return found
 
 
@@ -33,7 +44,8 @@ def main() -> int:
     for suite in chosen or suites():
         print(f"\n=== {suite} ===", flush=True)
         started = time.monotonic()
-        code = subprocess.run([sys.executable, "-m", "pytest", suite, *extra], cwd=ROOT, check=False).returncode
+        argv = [sys.executable, "-m", "pytest", suite, *SUITE_ARGS.get(suite, []), *extra]
+        code = subprocess.run(argv, cwd=ROOT, check=False).returncode
         results.append((suite, code, time.monotonic() - started))
     print("\n=== summary ===")
     for suite, code, seconds in results:

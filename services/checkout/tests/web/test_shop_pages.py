@@ -1,0 +1,92 @@
+"""The shop's pages without the services behind them (LOMS, product-stub, notifications down):
+every page says so in words, signed-out visitors are sent to sign in, and the live relay's parts."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from checkout.shopping.schemas import Order
+from checkout.web.live import events, sse
+from checkout.web.pages import environment, render_fragment
+from checkout.web.shop import order_view
+
+from .conftest import CheckoutFactory
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def words(r: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+@pytest.fixture
+async def web(checkout: CheckoutFactory, checkout_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    client = await checkout(notifications_url="http://127.0.0.1:9")  # nothing listens on port 9
+    yield client
+
+
+async def signed_in(web: httpx.AsyncClient) -> str:
+    landing = await web.get("/")
+    token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+    r = await web.post("/login", data={"csrf_token": token, "username": "customer", "password": DEMO_PASSWORD})
+    assert r.status_code == 303
+    return token
+
+
+async def test_signed_out_visitors_are_sent_to_sign_in(web: httpx.AsyncClient) -> None:
+    for path in ("/cart", "/orders", "/orders/5", "/tasks", "/manage"):
+        r = await web.get(path)
+        assert r.status_code == 303 and r.headers["location"] == f"/?next={path}", path
+    assert (await web.get("/live")).status_code == 401
+
+
+async def test_services_being_down_is_said_in_words(web: httpx.AsyncClient) -> None:
+    r = await web.get("/shop")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "{" not in words(r) and "Category" in words(r)
+    await signed_in(web)
+    for path in ("/orders", "/orders/7"):
+        r = await web.get(path)
+        assert r.status_code == 503 and r.headers["content-type"].startswith("text/html"), path
+        assert '"type"' not in r.text
+    r = await web.get("/live")
+    assert r.status_code == 503 and "unavailable" in r.text
+
+
+async def test_bad_filters_and_forged_forms_change_nothing(web: httpx.AsyncClient) -> None:
+    r = await web.get("/shop", params={"min_price": "a lot"})
+    assert r.status_code == 422 and "Min price must be an amount like 12.50." in words(r)
+    token = await signed_in(web)
+    for path in ("/cart/items", "/cart/checkout", "/orders/3/pay", "/orders/3/cancel", "/cart/items/3/remove"):
+        r = await web.post(path, data={"csrf_token": "forged" + token[6:], "sku": "3"})
+        assert r.status_code == 403 and "could not verify this request" in words(r), path
+
+
+async def test_the_live_relay_reads_server_sent_events() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in [": hb", "", "id: 1", "event: order.status_changed", 'data: {"a":', "data: 1}", "", "retry: 5", ""]:
+            yield line
+
+    got = [e async for e in events(lines())]
+    assert got == [("", "", "hb"), ("order.status_changed", '{"a":\n1}', "")]
+    assert sse("order-4", "<p>\n</p>") == b"event: order-4\ndata: <p>\ndata: </p>\n\n"
+
+
+def test_a_fragment_is_the_pages_own_markup() -> None:
+    env = environment()
+    order = order_view(Order(order_id=4, user_id=1, status="awaiting payment", items=[], total_price=900))
+    row = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t")
+    assert row.lstrip().startswith('<article class="card" data-order-id="4" sse-swap="order-4"')
+    assert 'data-status="awaiting payment"' in row and "Pay</button>" in row
+    full = env.get_template("orders.html.j2").render(
+        orders=[order], csrf_token="t", user=None, path="/orders", title="My orders", error=None, notice=None,
+        next_cursor=None,
+    )  # fmt: skip
+    assert row.strip() in full

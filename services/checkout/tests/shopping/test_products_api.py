@@ -115,16 +115,56 @@ async def test_the_catalogue_is_503_when_loms_or_product_service_is_down(
     assert r.headers["content-type"] == "application/problem+json"
 
 
-async def test_catalogue_pages_are_reused_briefly_while_stock_stays_live(
+async def test_composed_pages_are_reused_within_their_age_then_composed_again(
     checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport, stock_book: StockBook
 ) -> None:
     stub = await product_stub()
-    client = await checkout(product=stub, loms=loms, catalogue_cache_ttl=0.3)
+    client = await checkout(product=stub, loms=loms, catalogue_cache_ttl=0.3, listing_max_age=0.3)
     loms.calls.clear()
     for _ in range(3):
         assert (await client.get("/api/v1/products", params={"limit": 10})).status_code == 200
     assert stub.calls == ["/api/v1/products"]
-    assert loms.calls == ["/api/v1/stocks"] * 3
+    assert loms.calls == ["/api/v1/stocks"]
     await asyncio.sleep(0.35)
     await client.get("/api/v1/products", params={"limit": 10})
     assert stub.calls == ["/api/v1/products"] * 2
+    assert loms.calls == ["/api/v1/stocks"] * 2
+
+
+async def test_a_zero_age_composes_every_request(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport
+) -> None:
+    client = await checkout(product=await product_stub(), loms=loms, listing_max_age=0)
+    loms.calls.clear()
+    for _ in range(3):
+        assert (await client.get("/api/v1/products", params={"limit": 10})).status_code == 200
+    assert loms.calls == ["/api/v1/stocks"] * 3
+
+
+async def test_many_requests_at_once_for_one_page_cause_one_refill(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport
+) -> None:
+    stub = await product_stub()
+    client = await checkout(product=stub, loms=loms, listing_max_age=1.0)
+    loms.calls.clear()
+    pages = await asyncio.gather(*(client.get("/api/v1/products", params={"limit": 20}) for _ in range(32)))
+    assert {r.status_code for r in pages} == {200}
+    assert len({r.content for r in pages}) == 1
+    assert stub.count("/api/v1/products") == 1
+    assert loms.calls == ["/api/v1/stocks"]
+    # Other queries are other entries: a filter, the next page.
+    nxt = await client.get("/api/v1/products", params={"limit": 20, "cursor": pages[0].json()["next_cursor"]})
+    assert nxt.json()["items"][0]["sku"] > pages[0].json()["items"][-1]["sku"]
+    assert loms.calls == ["/api/v1/stocks"] * 2
+
+
+async def test_a_failed_refill_is_not_kept(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, loms: CountingTransport
+) -> None:
+    client = await checkout(product=await product_stub(), loms=loms, listing_max_age=1.0)
+    loms.refuse.add("/api/v1/stocks")
+    try:
+        assert (await client.get("/api/v1/products", params={"limit": 5})).status_code == 503
+    finally:
+        loms.refuse.discard("/api/v1/stocks")
+    assert (await client.get("/api/v1/products", params={"limit": 5})).status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from checkout.identity.web import client_ip
 from checkout.shopping.api_cart import SkuPath
@@ -17,6 +17,8 @@ from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_UINT32, NO_NUL
 
 router = APIRouter(prefix="/api/v1", tags=["products"])
+#: The routes answer the composed JSON as it was encoded once per refill (the documented models are
+#: what it holds), rather than validating and encoding the same page again for every request.
 PUBLIC = roles_doc()
 PriceQuery = Annotated[int | None, Query(ge=0, le=MAX_UINT32, description="In the smallest currency unit.")]
 
@@ -39,11 +41,12 @@ async def list_products(
     in_stock: Annotated[
         bool | None, Query(description="true: only what can be bought now; false: only what cannot")
     ] = None,
-) -> Page[Product]:
+) -> Response:
     filters = catalogue.ProductFilters(
         category=category, manufacturer=manufacturer, min_price=min_price, max_price=max_price, in_stock=in_stock
     )
-    return await catalogue.list_products(shop, limit=limit, cursor=cursor, filters=filters)
+    page = await catalogue.composed_listing(shop, limit=limit, cursor=cursor, filters=filters)
+    return Response(page.body, media_type="application/json")
 
 
 @router.get(
@@ -52,5 +55,6 @@ async def list_products(
     openapi_extra=PUBLIC,
     responses=problem_responses(404, 422, 429, 503),
 )
-async def get_product(sku: SkuPath, shop: ShoppingDep, address: Annotated[str, Depends(client_ip)]) -> Product:
-    return await catalogue.get_product(shop, sku=sku, caller=address_caller(address))
+async def get_product(sku: SkuPath, shop: ShoppingDep, address: Annotated[str, Depends(client_ip)]) -> Response:
+    product = await catalogue.composed_product(shop, sku=sku, caller=address_caller(address))
+    return Response(product.body, media_type="application/json")

@@ -1,8 +1,8 @@
 """product-stub's REST catalogue, read through a short in-process cache.
 
 Names, prices, categories change rarely and a listing composes two services on every request,
-so each distinct page is kept for `catalogue_cache_ttl` seconds (0 turns it off). Stock is never
-cached: it always comes live from LOMS.
+so each distinct page is kept for `catalogue_cache_ttl` seconds (0 turns it off). Stock is not
+kept here: the composed answers (`usecases/catalogue.py`) read it from LOMS on every refill.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from checkout.shopping.catalogue_source import CatalogueSource
 from checkout.shopping.http_transport import AiohttpTransport
 from checkout.shopping.loms_client import LomsClient
+from checkout.shopping.page_cache import PageCache
 from checkout.shopping.product_client import ProductClient, ProductClientConfig
 from checkout.shopping.ratelimit import SharedRateLimiter
 from checkout.shopping.settings import ShoppingSettings
@@ -96,6 +97,10 @@ class Shopping:
     redis_prefix: str
     #: product-stub's REST API (catalogue pages; public and not rate limited).
     catalogue: CatalogueSource
+    #: Composed catalogue answers (products with stock), each at most `listing_max_age` old.
+    pages: PageCache[Any]
+    #: Composed cart listings by user and cart version, each at most `listing_max_age` old.
+    cart_views: PageCache[Any]
 
 
 @asynccontextmanager
@@ -124,5 +129,7 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             redis_prefix=settings.shopping_redis_prefix,
             catalogue=CatalogueSource(product_http, ttl=settings.catalogue_cache_ttl),
+            pages=PageCache(max_age=settings.listing_max_age),
+            cart_views=PageCache(max_age=settings.listing_max_age),
         )
         yield

@@ -44,8 +44,13 @@ class ShoppingSettings(BaseSettings):
     product_backoff: float = 0.1
     product_backoff_max: float = 2.0
 
-    #: Seconds a page of product-stub's REST catalogue is reused (stock is always live; 0 = off).
-    catalogue_cache_ttl: float = 2.0
+    #: Seconds a page of product-stub's REST catalogue (names, prices) is reused (0 = off).
+    catalogue_cache_ttl: float = Field(0.5, ge=0)
+    #: Seconds a composed answer (a catalogue page or a product with LOMS's stock, a cart listing)
+    #: is reused, counted from when it was read: a sale or a stock change shows in the listing within
+    #: it; a price change within it plus `catalogue_cache_ttl` (defaults: 0.5 s and at most 1 s).
+    #: 0 = compose every request (still one refill for requests arriving together).
+    listing_max_age: float = Field(0.5, ge=0, le=1.0)
 
     #: Timeout of one LOMS request (beyond the `Prefer: wait` it is asked for), seconds.
     loms_timeout: float = 5.0

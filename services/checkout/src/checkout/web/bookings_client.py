@@ -139,9 +139,13 @@ class BookingsClient:
             raise BookingRefused(resp.status_code, _problem_words(resp))
         return _read(resp, TableList).items
 
-    async def request_booking(self, body: dict[str, Any], *, idempotency_key: str) -> BookingView:
-        """A guest's request (pending until the restaurant confirms it); the key makes a resent form one request."""
-        resp = await self._call("POST", "/api/v1/bookings", json=body, headers={"Idempotency-Key": idempotency_key})
+    async def request_booking(self, body: dict[str, Any], *, idempotency_key: str, guest_address: str) -> BookingView:
+        """A guest's request (pending until the restaurant confirms it); the key makes a resent form one
+        request. Bookings limits requests per client address: `guest_address` (the guest's, not
+        checkout's) goes in `X-Forwarded-For`, which bookings takes from the proxies it trusts
+        (`FORWARDED_ALLOW_IPS`, which must name checkout)."""
+        headers = {"Idempotency-Key": idempotency_key, "X-Forwarded-For": guest_address}
+        resp = await self._call("POST", "/api/v1/bookings", json=body, headers=headers)
         if 400 <= resp.status_code < 500:
             raise BookingRefused(resp.status_code, _problem_words(resp))
         if resp.status_code != 201:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from checkout.identity.web import client_ip
 from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
 from checkout.web.forms import (
     MAX_FORM_BYTES,
@@ -155,7 +156,9 @@ async def book(request: Request, table_id: int = TableId) -> Response:
     web = get_web(request)
     key = form.get("key") or secrets.token_urlsafe(16)
     try:
-        booking = await web.bookings.request_booking(body, idempotency_key=f"web-{key}")
+        booking = await web.bookings.request_booking(
+            body, idempotency_key=f"web-{key}", guest_address=client_ip(request)
+        )
     except BookingRefused as exc:
         return await _book_page(request, table_id, form, 409 if exc.status == 409 else 422, exc.detail)
     except BookingsUnavailable as exc:

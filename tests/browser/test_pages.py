@@ -117,3 +117,34 @@ def test_a_form_without_its_token_is_refused(page: Page, site: str, console_erro
         page.get_by_role("button", name=re.compile(r"^Add .* to cart$")).first.click()
     assert answer.value.status == 403
     expect(page.get_by_text("could not verify this request")).to_be_visible()
+
+
+def _codes_to(mail_api: str, address: str) -> list[str]:
+    """The sign-in codes mailed to the address so far, oldest first."""
+    with httpx.Client(base_url=mail_api, timeout=10) as mail:
+        listing = mail.get("/api/v1/messages", params={"limit": 5000}).json()["messages"]
+        ids = [m["ID"] for m in listing if any(t["Address"] == address for t in m["To"]) and "code" in m["Subject"]]
+        texts = [mail.get(f"/api/v1/message/{i}").json()["Text"] for i in reversed(ids)]
+    return [m.group(0) for text in texts if (m := re.search(r"(?<!\d)\d{6}(?!\d)", text))]
+
+
+def test_a_customer_signs_in_with_an_emailed_code(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    address = "customer@shop.example"
+    before = len(_codes_to(system.mail_api, address))
+    page.goto(site + "/")
+    page.get_by_label("Email", exact=True).fill(address)
+    page.get_by_role("button", name="Email me a code").click()
+    expect(page.get_by_label("Code", exact=True)).to_be_visible()
+    codes: list[str] = []
+    for _ in range(100):
+        codes = _codes_to(system.mail_api, address)
+        if len(codes) > before:
+            break
+        page.wait_for_timeout(100)
+    assert len(codes) > before, "no code mailed"
+    page.get_by_label("Code", exact=True).fill(codes[-1])
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(re.compile(r"/shop$"))
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -201,3 +201,20 @@ async def test_listing_while_redis_is_down_is_a_503_problem(
     r = await client.post("/listCart", json={"user": 115}, headers=test_issuer.auth(115, "customer"))
     assert r.status_code == 503
     assert r.json()["type"].endswith("/redis-unavailable")
+
+
+async def test_a_cart_change_shows_at_once_though_listings_are_reused(
+    checkout: CheckoutFactory, product_stub: ProductStubFactory, seed_cart: Seed, test_issuer: TestIssuer
+) -> None:
+    """Listings are composed once per cart version: a change makes a new version, listed afresh."""
+    await seed_cart(116, {SKUS[9]: 3, SKUS[10]: 1})
+    client = await checkout(product=await product_stub(), listing_max_age=1.0)
+    auth = test_issuer.auth(116, "customer")
+    first = await client.get("/api/v1/cart", headers=auth)
+    assert [(i["sku"], i["count"]) for i in first.json()["items"]] == [(SKUS[9], 3), (SKUS[10], 1)]
+    assert (await client.delete(f"/api/v1/cart/items/{SKUS[9]}?count=1", headers=auth)).status_code == 200
+    rest = await client.get("/api/v1/cart", headers=auth)
+    rpc = await client.post("/listCart", json={"user": 116}, headers=auth)
+    assert [(i["sku"], i["count"]) for i in rest.json()["items"]] == [(SKUS[9], 2), (SKUS[10], 1)]
+    assert rpc.json()["items"] == rest.json()["items"]
+    assert rest.json()["total_price"] == rpc.json()["totalPrice"] == 2 * BY_SKU[SKUS[9]].price + BY_SKU[SKUS[10]].price

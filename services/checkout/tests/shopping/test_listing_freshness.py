@@ -37,9 +37,7 @@ def readers(client: httpx.AsyncClient, sku: int) -> dict[str, Callable[[], Await
 
     return {
         "next page by cursor": lambda: on_page({"limit": 20, "cursor": encode_cursor({"after": sku - 1})}),
-        "filtered": lambda: on_page(
-            {"limit": 200, "category": product.category, "manufacturer": product.manufacturer}
-        ),
+        "filtered": lambda: on_page({"limit": 200, "category": product.category, "manufacturer": product.manufacturer}),
         "product page": own_page,
     }
 

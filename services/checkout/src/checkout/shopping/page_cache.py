@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -65,7 +65,7 @@ class PageCache(Generic[V]):
         return value
 
 
-def _retrieve(task: asyncio.Future[object]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     """Mark a failure seen: when every waiter has gone, asyncio would warn it was never retrieved."""
     if not task.cancelled():
         task.exception()

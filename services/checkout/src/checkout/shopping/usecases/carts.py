@@ -13,6 +13,7 @@ from checkout.shopping.queries import Cart
 from checkout.shopping.redis_guard import redis_failures_are_503
 from checkout.shopping.schemas import Cart as CartView
 from checkout.shopping.schemas import CartItem
+from checkout.shopping.usecases.catalogue import Composed
 
 #: How long the prices a customer was shown are remembered for checkout, seconds.
 SEEN_PRICES_TTL = 3600
@@ -51,8 +52,23 @@ async def list_cart(shop: Shopping, *, user_id: int) -> CartView:
 
     Lines whose sku ProductService no longer knows are left out (they cannot be bought).
     """
+    return (await composed_cart(shop, user_id=user_id)).value
+
+
+async def composed_cart(shop: Shopping, *, user_id: int) -> Composed[CartView]:
+    """The cart listing with its JSON. The cart is read on every call; its names and prices are
+    composed once per cart version and `listing_max_age` (with the prices remembered for checkout
+    then), however many requests list that version meanwhile."""
     cart = await read_cart(shop, user_id=user_id)
-    products = await shop.products.get_products((line.sku for line in cart.lines), caller=user_caller(user_id))
+
+    async def compose() -> Composed[CartView]:
+        return Composed.of(await _priced(shop, cart))
+
+    return await shop.cart_views.get(f"{cart.user_id}:{cart.version}", compose)
+
+
+async def _priced(shop: Shopping, cart: Cart) -> CartView:
+    products = await shop.products.get_products((line.sku for line in cart.lines), caller=user_caller(cart.user_id))
     items: list[CartItem] = []
     for line in cart.lines:
         product = products[line.sku]

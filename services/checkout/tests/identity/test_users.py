@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from checkout.identity.demo import demo_users
-from product_stub.demo import CATEGORIES
+from checkout.identity.demo import SHARED_WORKER, SHARED_WORKER_CATEGORIES, demo_users
+from shopcommon.demo_catalogue import CATEGORIES
 from shopcommon.pagination import encode_cursor
 
 from .conftest import auth_as, bearer, confirmation_token, login, register
@@ -76,8 +76,10 @@ async def test_demo_accounts_have_their_roles_and_workers_their_category(client:
         assert me["role"] == "customer" and "categories" not in me
     for category in CATEGORIES:
         me = (await client.get("/api/v1/users/me", headers=await auth_as(client, f"worker-{category}"))).json()
-        assert me["role"] == "worker" and me["categories"] == [category]
-    assert len(demo_users()) == 4 + len(CATEGORIES)
+        assert me["role"] == "worker" and me["categories"] == [category] and me["active"] is True
+    shared = (await client.get("/api/v1/users/me", headers=await auth_as(client, SHARED_WORKER))).json()
+    assert shared["role"] == "worker" and shared["categories"] == sorted(SHARED_WORKER_CATEGORIES)
+    assert len(demo_users()) == 4 + len(CATEGORIES) + 1
 
 
 async def test_customer_reads_own_account_and_another_is_404(client: httpx.AsyncClient) -> None:
@@ -130,7 +132,11 @@ async def test_list_users_pages_through_everyone_once(client: httpx.AsyncClient)
 async def test_list_workers_of_a_category(client: httpx.AsyncClient) -> None:
     service = bearer(client.app.state.key_store.service_token("loms"))  # type: ignore[attr-defined]
     r = await client.get("/api/v1/users", params={"role": "worker", "category": "drums"}, headers=service)
-    assert [(u["username"], u["categories"]) for u in r.json()["items"]] == [("worker-drums", ["drums"])]
+    assert [(u["username"], u["categories"], u["active"]) for u in r.json()["items"]] == [
+        ("worker-drums", ["drums"], True)
+    ]
+    r = await client.get("/api/v1/users", params={"role": "worker", "category": "guitars"}, headers=service)
+    assert [u["username"] for u in r.json()["items"]] == ["worker-guitars", SHARED_WORKER]
     r = await client.get("/api/v1/users", params={"role": "wizard"}, headers=service)
     assert r.status_code == 422
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
+from checkout.identity import rules
 from checkout.identity.deps import IdentityDep
 from checkout.identity.lifespan import Identity
 from checkout.identity.queries import Account
@@ -55,30 +56,36 @@ def _mail_confirmation(background: BackgroundTasks, identity: Identity, row: Acc
     return user_out(row)
 
 
-async def _made_by_staff(request: Request) -> bool:
-    """A manager's bearer token on a registration (a bad token is 401, not an anonymous registration)."""
+async def _signed_in(request: Request) -> Principal | None:
+    """Who a registration comes from when it carries a bearer token (a bad token is 401, not an
+    anonymous registration)."""
     if bearer_credentials(request) is None:
-        return False
-    return (await principal_of(request)).role == Role.MANAGER
+        return None
+    return await principal_of(request)
 
 
 @router.post(
     "", status_code=201, **ONE_USER, openapi_extra=roles_doc(),
-    responses={**problem_responses(401, 409, 422, 429), 201: {"description": "The new account", "links": ACCOUNT_LINKS}},
-    summary="Register a customer account (a `role` in the body is refused); its address must be confirmed",
+    responses={
+        **problem_responses(401, 403, 409, 422, 429), 201: {"description": "The new account", "links": ACCOUNT_LINKS}
+    },
+    summary="Register a customer account; managers create any (workers with `role` and `categories`)",
     description=(
         "The account starts unconfirmed: a confirmation token is mailed to `email`, and until the account "
         "confirms it (`POST /api/v1/users/verify-email` with the token and the password) it cannot sign in "
         "(403 `email-unverified`), gets no one-time codes and no other mail. An address is taken (409) only "
         "once an account has confirmed it. With a manager's bearer token the account is created confirmed "
-        "and nothing is mailed. Limited per IP address (`CHECKOUT_REGISTRATIONS_PER_IP` a minute; 429 with "
+        "and nothing is mailed; only then may the body name a `role` and a worker's `categories` (422 from "
+        "anonymous callers, 403 from other signed-in people). Limited per IP address (`CHECKOUT_REGISTRATIONS_PER_IP` a minute; 429 with "
         "`Retry-After`)."
     ),
 )  # fmt: skip
 async def register_user(
     body: UserCreate, request: Request, background: BackgroundTasks, session: SessionDep, identity: IdentityDep
 ) -> User:
-    by_staff = await _made_by_staff(request)
+    caller = await _signed_in(request)
+    rules.ensure_may_create(caller, body)
+    by_staff = caller is not None and caller.role == Role.MANAGER
     row, token = await accounts.register(session, identity, body, ip=client_ip(request), by_staff=by_staff)
     return _mail_confirmation(background, identity, row, token)
 
@@ -134,7 +141,7 @@ async def read_me(principal: Person, session: ReadSessionDep) -> User:
     summary="Every account in id order; `role` and `category` filter (e.g. the workers of a category)",
     description=(
         "Managers list everyone. `service` callers may list accounts too: LOMS reads the workers of a "
-        "product category (`?role=worker&category=...`) to assign fulfilment tasks."
+        "product category (`?role=worker&category=...`, each with `active`) to assign fulfilment tasks."
     ),
 )  # fmt: skip
 async def list_users(
@@ -162,7 +169,9 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
     openapi_extra=roles_doc(*PEOPLE),
     summary="Change an account: your own (not its role); managers any, roles and categories included",
     description=(
-        "Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
+        "Only managers set `role`, `categories` and `active` (403 from anyone else). `active: false` "
+        "deactivates the account: its sessions end, and it cannot sign in by password, code or refresh "
+        "token until made active again; LOMS moves a deactivated worker's open tasks to others. Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
         "wrong ones count against the sign-in limits (429). Either change ends the account's sessions. "
         "A new `email` is unconfirmed until the account confirms it (a token is mailed to it; "
         "`POST /api/v1/users/verify-email`): no one-time codes or other mail go to it until then."

@@ -1,5 +1,7 @@
-"""Demo accounts, dev mode only: the restaurant seed's logins (password `1`) and one worker per
-category of the demo catalogue. Loading twice changes nothing; outside dev it creates nobody."""
+"""Demo accounts, dev mode only: the restaurant seed's logins (password `1`), one worker per
+category of the demo catalogue and a second one in two categories (so the fulfilment's balancing
+between two workers of a category shows). Loading twice changes nothing; outside dev it creates
+nobody."""
 
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ WORKER_NAMES = {
 }
 
 
+#: The second worker: shares both categories with their one-category workers.
+SHARED_WORKER = "worker-guitars-basses"
+SHARED_WORKER_CATEGORIES = ("basses", "guitars")
+
+
 @dataclass(frozen=True)
 class DemoUser:
     username: str
@@ -54,6 +61,9 @@ def demo_users() -> list[DemoUser]:
     for category in CATEGORIES:
         first, last = WORKER_NAMES.get(category, (category.title(), "Worker"))
         people.append(DemoUser(f"worker-{category}", "worker", first, last, (category,)))
+    shared = tuple(c for c in SHARED_WORKER_CATEGORIES if c in CATEGORIES)
+    if shared:
+        people.append(DemoUser(SHARED_WORKER, "worker", "Sam", "Both", shared))
     return people
 
 

@@ -28,6 +28,7 @@ USER_COLUMNS = (
     users.c.categories,
     users.c.email_verified_at,
     users.c.confirmed_at,
+    users.c.active,
 )
 #: The account holding an address it has proven (at most one: a partial unique index).
 PROVEN = users.c.email_verified_at.is_not(None)
@@ -46,6 +47,7 @@ class Account:
     categories: list[str]
     email_verified_at: datetime | None
     confirmed_at: datetime | None
+    active: bool = True
     password_hash: str | None = None
 
 
@@ -79,8 +81,9 @@ async def find_for_login(session: AsyncSession, login: str) -> Account | None:
 
 
 async def find_by_email(session: AsyncSession, email: str) -> Account | None:
-    """The account that has proven the address, or None (unproven claims get no mail)."""
-    query = select(*USER_COLUMNS).where(users.c.email == email.lower(), PROVEN)
+    """The active account that has proven the address, or None (unproven claims and deactivated
+    accounts get no one-time codes, so cannot sign in by one)."""
+    query = select(*USER_COLUMNS).where(users.c.email == email.lower(), PROVEN, users.c.active)
     return _account_or_none((await session.execute(query)).first())
 
 
@@ -170,8 +173,9 @@ async def update_columns(session: AsyncSession, user_id: int, values: dict[str, 
         row = (await session.execute(stmt)).one()
     except IntegrityError as exc:  # another request took the name or address since it was checked
         raise Conflict("That username or email is already taken") from exc
-    # Sessions end when who-you-are changes; a new address also ends those of whoever had the old one.
-    if values.keys() & {"password_hash", "role", "email"}:
+    # Sessions end when who-you-are changes; a new address also ends those of whoever had the old
+    # one; a deactivated account has none.
+    if values.keys() & {"password_hash", "role", "email"} or values.get("active") is False:
         await revoke_all_refresh_tokens(session, user_id)
     return _account(row)
 

@@ -8,9 +8,9 @@ from typing import Any
 from checkout.identity import passwords
 from checkout.identity.errors import WeakPassword
 from checkout.identity.queries import Account
-from checkout.identity.schemas import UserRole
+from checkout.identity.schemas import UserCreate, UserRole
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.problems import Forbidden
+from shopcommon.problems import Forbidden, UnprocessableEntity
 
 
 def check_password_strength(password: str, *, username: str, min_length: int) -> None:
@@ -31,9 +31,31 @@ def ensure_may_change(principal: Principal, user_id: int, action: str) -> None:
         raise Forbidden(f"Services read accounts; they do not {action} them")
 
 
+#: What only managers set: who an account is in the shop, and whether it may sign in at all.
+MANAGERS_ONLY = ("role", "categories", "active")
+
+
 def ensure_may_set(principal: Principal, changes: dict[str, Any]) -> None:
-    if principal.role != Role.MANAGER and ("role" in changes or "categories" in changes):
-        raise Forbidden("Only managers change roles and categories")
+    if principal.role != Role.MANAGER and any(name in changes for name in MANAGERS_ONLY):
+        raise Forbidden("Only managers change roles, categories and whether an account is active")
+
+
+def ensure_registration_plain(data: UserCreate) -> None:
+    """A registration not made by a manager names no role and no categories: 422 naming them (a
+    signed-in non-manager is 403 before this, in `ensure_may_create`)."""
+    named = [name for name in ("role", "categories") if getattr(data, name) is not None]
+    if named:
+        raise UnprocessableEntity(
+            "Only managers create accounts with a role or categories",
+            errors=[{"field": name, "message": "Only managers set this"} for name in named],
+        )
+
+
+def ensure_may_create(principal: Principal | None, data: UserCreate) -> None:
+    """Signed-in people other than managers may not hand out roles (403); anonymous callers get
+    the registration's 422."""
+    if principal is not None and principal.role != Role.MANAGER and (data.role or data.categories is not None):
+        raise Forbidden("Only managers create accounts with a role or categories")
 
 
 def needs_current_password(principal: Principal, changes: dict[str, Any]) -> bool:
@@ -54,4 +76,6 @@ def column_values(current: Account, changes: dict[str, Any]) -> dict[str, Any]:
         del values["role"]
     if values.get("categories") == list(current.categories):
         del values["categories"]
+    if values.get("active") == current.active:
+        del values["active"]
     return values

@@ -92,30 +92,46 @@ class User(BaseModel):
             "address confirmations to an unproven address."
         ),
     )
+    active: bool | None = Field(
+        default=None,
+        description=(
+            "For workers, and for any account a manager has deactivated: `false` once deactivated (it "
+            "cannot sign in, and gets no fulfilment tasks). Left out for other active accounts."
+        ),
+    )
 
     @model_serializer(mode="wrap")
     def _optional_fields_only_where_they_apply(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("categories", "email_verified"):
+            for name in ("categories", "email_verified", "active"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data
 
 
+#: A worker's categories (product-stub category names); stored sorted, without repeats.
+Categories = Annotated[list[Category], Field(max_length=50)]
+
+
 class UserCreate(Strict):
-    """Registration makes a customer; a `role` in the body is refused."""
+    """Registration makes a customer; only a manager may name another `role` (and a worker's
+    `categories`): from anyone else they are refused."""
 
     username: Username
     email: Email
     password: Password
     first_name: Name = ""
     last_name: Name = ""
+    role: UserRole | None = Field(default=None, description="Managers only: the new account's role (`customer`).")
+    categories: Categories | None = Field(
+        default=None, description="Managers only: a new worker's categories (ignored for other roles)."
+    )
 
 
 class UserUpdate(PartialUpdate):
-    """Only managers may send `role` and `categories`; changing your own password needs the current one.
-    A field left out keeps its value; `null` is refused."""
+    """Only managers may send `role`, `categories` and `active`; changing your own password needs
+    the current one. A field left out keeps its value; `null` is refused."""
 
     username: Username | None = None
     email: Email | None = None
@@ -124,7 +140,11 @@ class UserUpdate(PartialUpdate):
     password: Password | None = None
     current_password: LoginPassword | None = None
     role: UserRole | None = None
-    categories: Annotated[list[Category], Field(max_length=50)] | None = None
+    categories: Categories | None = None
+    active: bool | None = Field(
+        default=None,
+        description="`false` deactivates the account: its sessions end and it cannot sign in until set `true` again.",
+    )
 
 
 class PasswordGrant(BaseModel):
@@ -215,4 +235,5 @@ def user_out(row: Any, *, email_verified: bool = False) -> User:
         role=row.role,
         categories=list(row.categories) if row.role == UserRole.WORKER else None,
         email_verified=(row.email_verified_at is not None) if email_verified else None,
+        active=row.active if row.role == UserRole.WORKER or not row.active else None,
     )

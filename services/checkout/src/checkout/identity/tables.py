@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -40,6 +41,8 @@ users = Table(
     #: When the account was first confirmed (or made by staff, the demo loader, the migration).
     #: NULL: a registration nobody has confirmed yet; it cannot sign in and is deleted in a week.
     Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    #: False once a manager deactivates the account: no sign-in of any kind, its sessions ended.
+    Column("active", Boolean, nullable=False, server_default=text("true")),
     CheckConstraint(ROLES_SQL, name="role_known"),
     # Usernames compare case-insensitively; emails are stored lowercased. An address belongs to
     # the one account that proved it: unproven claims on it do not keep its owner out.

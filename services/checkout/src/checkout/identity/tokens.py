@@ -81,12 +81,15 @@ async def rotate(
             )
         ).first()
         if used is not None:
-            role = (await session.execute(select(users.c.role).where(users.c.id == used.user_id))).scalar_one()
+            query = select(users.c.role, users.c.active).where(users.c.id == used.user_id)
+            account = (await session.execute(query)).one()
+            if not account.active:  # deactivation revoked its tokens; one issued in that instant ends here
+                raise Unauthorized("The account has been deactivated", slug="invalid-refresh-token")
             pair = await issue_pair(
                 session,
                 store,
                 user_id=used.user_id,
-                role=role,
+                role=account.role,
                 access_ttl=access_ttl,
                 refresh_ttl=refresh_ttl,
                 family_id=used.family_id,

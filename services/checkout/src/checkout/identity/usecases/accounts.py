@@ -27,12 +27,15 @@ async def register(
     be turned away as a crowd."""
     s = identity.settings
     if not by_staff:
+        rules.ensure_registration_plain(data)
         await identity.limiter.hit(Bucket("register:ip", ip, s.registrations_per_ip))
     rules.check_password_strength(data.password, username=data.username, min_length=s.password_min_length)
     await queries.ensure_free(session, username=data.username, email=data.email)
-    values = data.model_dump(exclude={"password"})
+    values = data.model_dump(exclude={"password", "role", "categories"})
+    role = data.role or UserRole.CUSTOMER
+    categories = sorted(set(data.categories or ())) if role == UserRole.WORKER else []
     user = await queries.insert_user(
-        session, **values, role=UserRole.CUSTOMER, password=data.password, confirmed=by_staff
+        session, **values, role=role, categories=categories, password=data.password, confirmed=by_staff
     )
     if by_staff:
         return user, None

@@ -65,6 +65,8 @@ async def password_login(session: AsyncSession, identity: Identity, *, login: st
             "or ask for another (POST /api/v1/users/verify-email/resend)",
             slug="email-unverified",
         )
+    if not user.active:
+        raise Forbidden("This account has been deactivated; ask a manager", slug="account-deactivated")
     await queries.rehash_if_needed(session, user.id, user.password_hash or "", password)
     return user
 

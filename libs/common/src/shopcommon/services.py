@@ -16,6 +16,22 @@ from pathlib import Path
 from typing import Any
 
 ENTRY_POINT_GROUP = "shop.services"
+#: Most uvicorn workers per service `make run` starts by default: every service, PostgreSQL and the
+#: brokers share the machine, so more workers than this mostly add memory and connections.
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Workers per service: `SHOP_WORKERS` when set, else the machine's cores, at most
+    `MAX_DEFAULT_WORKERS` (one core: one worker)."""
+    stated = os.environ.get("SHOP_WORKERS", "").strip()
+    if stated:
+        return max(1, int(stated))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from loms.config import Settings
 from loms.main import create_app
 from shopcommon.db import plain_url
+from shopcommon.polling import poll
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -228,11 +229,5 @@ async def consume(
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Await `check()` until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result or loop.time() >= deadline:
-            return result
-        await asyncio.sleep(interval)
+    """Await `check()` until it returns something truthy; its last answer."""
+    return await poll(check, until=bool, timeout=timeout, pause=interval, max_pause=interval)

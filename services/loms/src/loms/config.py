@@ -18,18 +18,16 @@ class Settings(ServiceSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 10
     #: The connections a process writes orders on: batches of placed orders (`order_lanes` of them
-    #: at once), and creates without `Prefer: wait` (recorded, then reserved in the background),
-    #: each on a connection of its own; more queue for one, first come first served. Every write
-    #: on them is a single statement or one pipelined transaction, so a writer never sits in a
-    #: transaction holding row locks while it waits for the event loop.
+    #: at once), and creates without `Prefer: wait` (recorded `new`), each on a connection of its
+    #: own; more queue for one, first come first served. Every write on them is a single
+    #: statement or one pipelined transaction, so a writer never sits in a transaction holding
+    #: row locks while it waits for the event loop.
     order_writers: Annotated[int, Field(ge=1, le=1000)] = 32
-    #: Creates with `Prefer: wait` place their orders in batches (`services/placing.py`): at most
-    #: this many batches at once per process, each on a writer; 0 places each order on its own
-    #: (recorded as `new`, then reserved: two statements and two commits per order). Concurrent
-    #: batches nearly always share skus and wait for each other's locks; at 32 clients one lane
-    #: per process gave the steadiest tail (worst round's p99 49-65 ms, against 78-149 with 2
-    #: lanes and 153-246 with 4) and the most orders per second.
-    order_lanes: Annotated[int, Field(ge=0, le=1000)] = 1
+    #: Creates with `Prefer: wait` place their orders in batches (`services/order_placer.py`): at
+    #: most this many batches at once per process, each on a writer. Concurrent batches nearly
+    #: always share skus and wait for each other's locks; one lane gave the steadiest tail
+    #: (bench/loms/README.md).
+    order_lanes: Annotated[int, Field(ge=1, le=1000)] = 1
     #: The most orders in one batch (one transaction).
     order_batch_max: Annotated[int, Field(ge=1, le=1000)] = 64
 
@@ -49,16 +47,13 @@ class Settings(ServiceSettings):
     order_events_topic: str = "loms.order-events"
     order_events_partitions: Annotated[int, Field(ge=1, le=64)] = 3
 
-    #: The create request reserves its own order right after committing it (the fast path);
-    #: the intake worker only picks up what is left `new`.
-    inline_reservation: bool = True
     intake_enabled: bool = True
     expiry_enabled: bool = True
     relay_enabled: bool = True
 
-    #: Intake polls this often; orders younger than the grace are left to their inline attempt.
+    #: The intake worker (it reserves the orders created without `Prefer: wait`) is woken by each
+    #: such order; it also looks this often.
     intake_poll_interval: Seconds = 0.5
-    intake_grace: Annotated[float, Field(ge=0)] = 2.0
     expiry_interval: Seconds = 0.5
     expiry_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     #: The outbox relay's pace (`shopcommon.outbox.RelayTuning` says what each one does).

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loms.domain.limits import UnpaidLimits
-from loms.services.placing import OrderPlacer
+from loms.repositories.order_ids import OrderIds
 from shopcommon.db import plain_url
 
 log = logging.getLogger(__name__)
@@ -21,9 +20,10 @@ log = logging.getLogger(__name__)
 DEFAULT_ORDER_WRITERS = 32
 
 
-class RelayWakeups:
-    """The relays running in this process, to be woken after a commit that wrote events without
-    a NOTIFY (a notifying commit holds a database-wide lock through its WAL flush)."""
+class Wakeups:
+    """Workers running in this process (the relays, the intake), to be woken after a commit that
+    wrote work for them without a NOTIFY (a notifying commit holds a database-wide lock through
+    its WAL flush, so committers that notify queue one behind another)."""
 
     def __init__(self) -> None:
         self._events: list[asyncio.Event] = []
@@ -32,7 +32,7 @@ class RelayWakeups:
         self._events.append(event)
 
     def waker(self) -> Callable[[], None] | None:
-        """What to call after such a commit; None when no relay runs here (NOTIFY then)."""
+        """What to call after such a commit; None when no such worker runs here (NOTIFY then)."""
         return self._wake_all if self._events else None
 
     def _wake_all(self) -> None:
@@ -44,8 +44,8 @@ class RelayWakeups:
 #: through a key whatever the values (see `repositories/reservations.py`), so they are planned once
 #: per connection. Left to choose, PostgreSQL compares the generic plan with the custom ones it
 #: made for actual values, and once statistics make a two-sku array look cheaper than the generic
-#: plan's guess it plans the reservation afresh on every call: measured after an ANALYZE, 6,418
-#: plans for 9,194 orders, 0.5 ms of PostgreSQL's CPU per order, a third of all it spent.
+#: plan's guess it plans the reservation afresh on every call, a large share of PostgreSQL's CPU per
+#: order (bench/loms/README.md).
 WRITER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 
 
@@ -54,8 +54,8 @@ WRITER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 #: event loop's next turn, and the locks with it. Left to Linux's autotuning, a TCP socket starts
 #: at 16 KB (`tcp_wmem`) and grows only as it sees need, and a batch of 20 orders is ~40 KB: the
 #: rest of such batches went out a loop turn (tens of ms under load) later, while every other
-#: batch needing those skus queued behind the locks. Measured at 32 clients: p99 120-510 ms, and
-#: 42 ms with this buffer. A size set explicitly turns autotuning off for the socket; the kernel
+#: batch needing those skus queued behind the locks (bench/loms/README.md has the tail latencies with
+#: and without it). A size set explicitly turns autotuning off for the socket; the kernel
 #: doubles it for its bookkeeping and caps it at `net.core.wmem_max`.
 WRITER_SEND_BUFFER = 1 << 20
 
@@ -79,26 +79,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 class Db:
     engine: AsyncEngine
     autocommit: AsyncEngine
-    #: The connections orders are written on (created, then reserved): at most `order_writers`. A
-    #: request holds one for both statements of its order; beyond that, requests queue for one,
-    #: first come first served. A plain asyncpg pool: SQLAlchemy's checkout and release cost LOMS
-    #: more CPU than the two statements themselves.
+    #: The connections orders are written on, at most `order_writers`: the placer's batches and
+    #: the creates without `Prefer: wait`, each a single statement or one pipelined transaction;
+    #: beyond that, writes queue for one, first come first served. A plain asyncpg pool:
+    #: SQLAlchemy's checkout and release cost more CPU than the statements themselves.
     writers: asyncpg.Pool
-    relays: RelayWakeups = field(default_factory=RelayWakeups)
-    #: Where creates that wait for their outcome place their orders, in batches; None: one by one.
-    placer: OrderPlacer | None = None
+    order_ids: OrderIds
+    relays: Wakeups = field(default_factory=Wakeups)
+    intake: Wakeups = field(default_factory=Wakeups)
 
     @classmethod
-    async def open(
-        cls,
-        engine: AsyncEngine,
-        url: str,
-        order_writers: int = DEFAULT_ORDER_WRITERS,
-        *,
-        order_lanes: int = 0,
-        order_batch_max: int = 1,
-        unpaid_limits: UnpaidLimits = UnpaidLimits(),
-    ) -> Db:
+    async def open(cls, engine: AsyncEngine, url: str, order_writers: int = DEFAULT_ORDER_WRITERS) -> Db:
         writers = await asyncpg.create_pool(
             plain_url(url),
             min_size=min(4, order_writers),
@@ -107,19 +98,7 @@ class Db:
             init=_writer_init,
             server_settings=WRITER_SETTINGS,
         )
-        relays = RelayWakeups()
-        placer = None
-        if order_lanes:
-            placer = OrderPlacer(
-                writers,
-                lanes=min(order_lanes, order_writers),
-                max_batch=order_batch_max,
-                wake_relay=relays.waker,
-                limits=unpaid_limits,
-            )
-        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers, relays, placer)
+        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"), writers, OrderIds(writers))
 
     async def close(self) -> None:
-        if self.placer is not None:
-            await self.placer.close()
         await self.writers.close()

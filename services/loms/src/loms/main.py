@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from loms.api import admin, rest, rpc
 from loms.config import Settings
 from loms.db import Db
+from loms.services.order_placer import OrderPlacer
 from loms.verified_tokens import RememberingVerifier
-from loms.workers.background import BackgroundTasks
 from loms.workers.supervisor import running_workers
 from shopcommon.app import create_service_app
 
@@ -41,30 +41,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = RememberingVerifier(app.state.token_verifier)
-        app.state.db = db = await Db.open(
-            app.state.engine,
-            settings.database_url,
-            settings.order_writers,
-            order_lanes=settings.order_lanes,
-            order_batch_max=settings.order_batch_max,
-            unpaid_limits=settings.unpaid_limits,
+        app.state.db = db = await Db.open(app.state.engine, settings.database_url, settings.order_writers)
+        app.state.placer = placer = OrderPlacer(
+            db.writers,
+            lanes=min(settings.order_lanes, settings.order_writers),
+            max_batch=settings.order_batch_max,
+            wake_relay=db.relays.waker,
+            limits=settings.unpaid_limits,
         )
-        app.state.background = BackgroundTasks()
         try:
             async with running_workers(db, settings) as workers:
                 app.state.workers = workers
                 # Everything loaded so far lives as long as the process: keep it out of the collector,
-                # whose full passes over it were the slowest requests' extra 50-100 ms.
+                # whose full passes over it slowed the slowest requests (bench/loms/README.md).
                 gc.freeze()
                 # Every order allocates a few hundred short-lived objects that reference counting
-                # frees; at the default threshold (700) the young-generation collections that
-                # walked them anyway took ~5 % of the CPU per order.
+                # frees; young-generation collections walking them anyway cost CPU per order.
                 gc.set_threshold(settings.gc_young_threshold, 20, 20)
-                try:
-                    yield
-                finally:
-                    await app.state.background.close()
+                yield
         finally:
+            await placer.close()
             await db.close()
 
     return create_service_app(

@@ -1,6 +1,8 @@
 """The LOMS tables. Hot paths query them with SQL text (see `repositories/`); these definitions
 are the schema of record for migrations and for the constraints the database enforces."""
 
+from enum import StrEnum
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -19,17 +21,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from loms.domain.statuses import CancelReason, OrderStatus, ReservationState, sql_list, sql_literal
 from shopcommon.db import naming_metadata
 
 metadata = naming_metadata()
 
-ORDER_STATUSES = ("new", "awaiting payment", "failed", "paid", "cancelled", "completed")
-CANCEL_REASONS = ("customer", "timeout", "staff")
-RESERVATION_STATES = ("held", "written_off", "released")
 
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN {sql_list(values)}"
 
 
 warehouses = Table(
@@ -65,14 +64,18 @@ orders = Table(
     Column("shortages", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="status_known"),
-    CheckConstraint(f"cancel_reason IS NULL OR {_in('cancel_reason', CANCEL_REASONS)}", name="cancel_reason_known"),
+    CheckConstraint(_in("status", OrderStatus), name="status_known"),
+    CheckConstraint(f"cancel_reason IS NULL OR {_in('cancel_reason', CancelReason)}", name="cancel_reason_known"),
     CheckConstraint("user_id > 0", name="user_id_positive"),
     Index("ix_orders_user_id_id", "user_id", "id"),
     Index("ix_orders_status_id", "status", "id"),
     # The intake queue and the expiry scan each read a small partial index.
-    Index("ix_orders_new", "id", postgresql_where=text("status = 'new'")),
-    Index("ix_orders_awaiting_deadline", "payment_deadline", postgresql_where=text("status = 'awaiting payment'")),
+    Index("ix_orders_new", "id", postgresql_where=text(f"status = {sql_literal(OrderStatus.NEW)}")),
+    Index(
+        "ix_orders_awaiting_deadline",
+        "payment_deadline",
+        postgresql_where=text(f"status = {sql_literal(OrderStatus.AWAITING_PAYMENT)}"),
+    ),
 )
 
 order_items = Table(
@@ -94,7 +97,7 @@ reservations = Table(
     Column("sku", BigInteger, primary_key=True, autoincrement=False),
     Column("warehouse_id", BigInteger, primary_key=True, autoincrement=False),
     Column("count", BigInteger, nullable=False),
-    Column("state", String(16), nullable=False, server_default="held"),
+    Column("state", String(16), nullable=False, server_default=ReservationState.HELD.value),
     ForeignKeyConstraint(
         ["sku", "warehouse_id"],
         ["stocks.sku", "stocks.warehouse_id"],
@@ -102,7 +105,7 @@ reservations = Table(
         name="fk_reservations_stock_stocks",
     ),
     CheckConstraint("count > 0", name="count_positive"),
-    CheckConstraint(_in("state", RESERVATION_STATES), name="state_known"),
+    CheckConstraint(_in("state", ReservationState), name="state_known"),
 )
 
 #: Events not yet published; the relay deletes each row once the broker has acknowledged it.

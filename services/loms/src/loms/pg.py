@@ -1,9 +1,9 @@
 """The driver itself for the order hot path (create, reserve, intake).
 
-SQLAlchemy's execution layer costs about as much CPU per order as everything the database
-driver does (measured: 1.4 ms against 0.7 ms per order), so the few statements every order runs
-go straight to asyncpg: the create request's on its own writer pool (`Db.writers`), the intake
-worker's on a connection borrowed from the SQLAlchemy pool. The SQL keeps named parameters
+SQLAlchemy's execution layer costs more CPU per order than everything the database driver does
+(bench/loms/README.md), so the few statements every order runs go straight to asyncpg: the create
+request's on its own writer pool (`Db.writers`), the intake worker's on a connection borrowed from
+the SQLAlchemy pool. The SQL keeps named parameters
 (`:name`), compiled once to asyncpg's `$n`.
 """
 
@@ -54,7 +54,7 @@ async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in a transaction that commits on a clean exit."""
     async with engine.connect() as conn:
         driver = await driver_connection(conn)

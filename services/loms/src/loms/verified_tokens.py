@@ -1,6 +1,7 @@
 """Remembering tokens already verified. Checkout calls LOMS with one cached service token for
-minutes at a time; checking its Ed25519 signature on every request cost about 5% of the CPU of an
-order. A token's claims cannot change, so a verified token stays verified until it expires."""
+minutes at a time; checking its Ed25519 signature on every request was a visible share of the CPU
+of an order (bench/loms/README.md). A token's claims cannot change, so a verified token stays
+verified until it expires."""
 
 from __future__ import annotations
 

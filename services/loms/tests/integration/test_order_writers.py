@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from loms.pg import Sql
-from loms.repositories.orders import insert_sql
+from loms.repositories.orders import record_sql
 from loms.repositories.placement import PLACE_SQL
 from loms.repositories.reservations import RESERVE_SQL
 from shopcommon.testing.plugin import Stack
@@ -106,8 +106,8 @@ async def test_writers_plan_the_order_statements_once_and_reach_every_row_by_its
     )
     await db.fetch("ANALYZE")
     statements = {
-        "reserve": (RESERVE_SQL.replace(" /*notify*/", ""), {"orders", "stocks", "idempotency_keys"}),
-        "create": (insert_sql(with_idempotency=True, notify=False), set()),
+        "reserve": (RESERVE_SQL.replace(" /*notify*/", ""), {"orders", "stocks"}),
+        "create": (record_sql(with_idempotency=True, notify=False), set()),
         "place": (PLACE_SQL.replace(" /*notify*/", ""), {"stocks", "idempotency_keys", "orders", "order_items"}),
     }
     settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-plans")

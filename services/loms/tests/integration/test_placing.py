@@ -1,4 +1,4 @@
-"""Creates that wait for their outcome are placed in batches (`services/placing.py`): orders that
+"""Creates that wait for their outcome are placed in batches (`services/order_placer.py`): orders that
 arrive together share a transaction, and each still gets its own outcome, events and answer."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from loms.db import WRITER_SEND_BUFFER
 from loms.domain.items import OrderItem
-from loms.repositories import placement
+from loms.repositories import order_ids, placement
 from loms.repositories.placement import Placement
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
@@ -48,7 +48,7 @@ async def test_orders_arriving_together_share_batches_and_each_gets_its_outcome(
     one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database, shop_stack: Stack, topic: str
 ) -> None:
     app, client = one_lane
-    placer = app.state.db.placer
+    placer = app.state.placer
     plenty, scarce = new_sku(), new_sku()
     await db.stock(plenty, 100, 100)
     await db.stock(scarce, 1, 2)
@@ -98,7 +98,7 @@ async def test_one_key_twice_in_a_batch_makes_one_order_and_one_answer(
     one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
 ) -> None:
     app, client = one_lane
-    placer = app.state.db.placer
+    placer = app.state.placer
     sku = new_sku()
     await db.stock(sku, 50)
     batches_before, failed_before = placer.batches, placer.failed_batches
@@ -181,6 +181,7 @@ def _placement(order_id: int, user_id: int, sku: int) -> Placement:
         request_id=None,
         new_event=event,
         reserved_event={**event, "status": "awaiting payment"},
+        failed_event={**event, "status": "failed"},
     )
 
 
@@ -190,7 +191,7 @@ async def test_two_batches_taking_the_same_skus_in_opposite_orders_do_not_deadlo
     await db.stock(second, 10)
     a, b, gate = [await asyncpg.connect(db.url) for _ in range(3)]
     try:
-        ids = await placement.next_order_ids(a, 4)
+        ids = await order_ids.next_order_ids(a, 4)
         batch_a = [_placement(ids[0], 4500, first), _placement(ids[1], 4500, second)]
         batch_b = [_placement(ids[2], 4501, second), _placement(ids[3], 4501, first)]
         # Both batches start while another transaction holds both rows, and get them at once: had
@@ -221,7 +222,7 @@ async def test_four_lanes_of_batches_sharing_skus_place_every_order_once(
         await db.stock(sku, 1000, 1000)
     settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-lanes", order_lanes=4)
     async with running_app(settings) as (app, client):
-        placer = app.state.db.placer
+        placer = app.state.placer
         # Each order names the skus in an order of its own; batches lock theirs in sku order.
         orders = [[skus[(n + k) % 4] for k in range(1 + n % 4)][:: 1 if n % 2 else -1] for n in range(120)]
         answers = await asyncio.gather(
@@ -244,7 +245,7 @@ async def test_the_same_key_from_two_batches_at_once_is_placed_once_and_replayed
     gate = await asyncpg.connect(db.url)
     try:
         async with running_app(settings) as (app, client):
-            placer = app.state.db.placer
+            placer = app.state.placer
             # Both copies wait for the stock rows, in two batches, having looked for the key before
             # either stored it: the second finds it taken only when it writes it.
             async with gate.transaction():

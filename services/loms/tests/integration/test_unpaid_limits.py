@@ -20,7 +20,8 @@ import pytest
 from loms.config import Settings
 from loms.domain.items import OrderItem
 from loms.domain.limits import UnpaidLimits
-from loms.repositories import orders, placement
+from loms.domain.outcome import new_order
+from loms.repositories import order_ids, orders, placement
 from loms.repositories.placement import Placement
 from shopcommon.problems import PROBLEM_MEDIA_TYPE
 from shopcommon.testing.plugin import Stack
@@ -258,18 +259,17 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def record(conn: asyncpg.Connection, user_id: int, sku: int, limits: UnpaidLimits) -> int:
-    return await orders.insert_new(
+    [order_id] = await order_ids.next_order_ids(conn, 1)
+    await orders.record_new(
         conn,
-        user_id=user_id,
-        items=[OrderItem(sku, 1)],
-        total_price=None,
-        now=NOW,
-        event={"order_id": 0},
+        new_order(order_id, user_id, [OrderItem(sku, 1)], NOW),
+        event={"order_id": order_id},
         topic=UNPUBLISHED,
         request_id=None,
         limits=limits,
         notify=False,
     )
+    return order_id
 
 
 def a_placement(order_id: int, user_id: int, sku: int) -> Placement:
@@ -284,6 +284,7 @@ def a_placement(order_id: int, user_id: int, sku: int) -> Placement:
         request_id=None,
         new_event={"order_id": order_id},
         reserved_event={"order_id": order_id, "status": "awaiting payment"},
+        failed_event={"order_id": order_id, "status": "failed"},
     )
 
 
@@ -324,7 +325,7 @@ async def test_a_create_waits_for_an_uncommitted_one_of_the_same_user_and_counts
         if second == "recorded":
             attempt = asyncio.create_task(record(b, user, sku, limits))
         else:
-            [order_id] = await placement.next_order_ids(b, 1)
+            [order_id] = await order_ids.next_order_ids(b, 1)
             attempt = asyncio.create_task(
                 placement.place_orders(b, [a_placement(order_id, user, sku)], notify=False, limits=limits)
             )
@@ -352,7 +353,7 @@ async def test_creates_of_different_users_do_not_wait_for_each_other(
         await record(a, 7110, sku, limits)
         # Another user's orders go through at once, on both paths, while the first is uncommitted.
         await asyncio.wait_for(record(b, 7111, sku, limits), timeout=5)
-        [order_id] = await placement.next_order_ids(c, 1)
+        [order_id] = await order_ids.next_order_ids(c, 1)
         [placed] = await asyncio.wait_for(
             placement.place_orders(c, [a_placement(order_id, 7112, sku)], notify=False, limits=limits), timeout=5
         )
@@ -369,7 +370,7 @@ async def test_two_batches_with_the_same_users_in_opposite_orders_do_not_deadloc
     for sku in (first, second, third, fourth):
         await db.stock(sku, 10)
     a, b, gate = conns
-    ids = await placement.next_order_ids(a, 4)
+    ids = await order_ids.next_order_ids(a, 4)
     batch_a = [a_placement(ids[0], 7120, first), a_placement(ids[1], 7121, second)]
     batch_b = [a_placement(ids[2], 7121, third), a_placement(ids[3], 7120, fourth)]
     # Both batches start while another transaction holds both users' locks, and get them at once.
@@ -404,7 +405,7 @@ async def test_later_orders_of_a_batch_are_counted_in_place_by_the_same_rule(
     await db.stock(other, 1000)
     a, _, _ = conns
     limits = UnpaidLimits(orders=2, units_per_sku=100)
-    ids = await placement.next_order_ids(a, 6)
+    ids = await order_ids.next_order_ids(a, 6)
 
     def lines(order_id: int, user_id: int, *items: tuple[int, int]) -> Placement:
         return replace(a_placement(order_id, user_id, sku), items=tuple(OrderItem(s, n) for s, n in items))

@@ -30,13 +30,12 @@ NEXT = {"new": {"awaiting payment", "failed", "cancelled"}, "awaiting payment": 
 
 @pytest.fixture(scope="module")
 def paired_settings(shop_stack: Stack, loms_db: str, test_issuer: TestIssuer, topic: str) -> Settings:
-    """The API alone (no inline reservation, no workers of its own); the test runs the workers."""
+    """The API alone (no workers of its own); the test runs the workers."""
     return make_settings(
         shop_stack,
         loms_db,
         test_issuer,
         topic,
-        inline_reservation=False,
         intake_enabled=False,
         expiry_enabled=False,
         relay_enabled=False,
@@ -78,11 +77,12 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
         await db.stock(sku, 15, 10)
     rng = random.Random(7)
     async with running_app(paired_settings) as (_, client):
-        answers = await asyncio.gather(
+        # Created without `Prefer: wait`: recorded `new`, and reserved by the intake workers.
+        created = await asyncio.gather(
             *(
                 client.post(
                     "/api/v1/orders",
-                    headers={**auth.service(), "Prefer": "wait=10"},
+                    headers=auth.service(),
                     json={
                         "user_id": 4000 + i,
                         "items": [{"sku": s, "count": rng.randint(1, 3)} for s in rng.sample(skus, 2)],
@@ -91,6 +91,13 @@ async def test_two_of_each_worker_reserve_cancel_and_publish_everything_once_in_
                 for i in range(60)
             )
         )
+        assert {a.json()["status"] for a in created} == {"new"}
+
+        async def settled() -> list[httpx.Response] | None:
+            got = [await client.get(f"/api/v1/orders/{a.json()['order_id']}", headers=auth.service()) for a in created]
+            return None if any(g.json()["status"] == "new" for g in got) else got
+
+        answers = await eventually(settled, timeout=20)
         statuses = Counter(a.json()["status"] for a in answers)
         assert set(statuses) <= {"awaiting payment", "failed"}
         assert statuses["awaiting payment"] > 0
@@ -230,7 +237,7 @@ async def status_is(client: httpx.AsyncClient, auth: Auth, order_id: int, status
     return bool(got.json()["status"] == status)
 
 
-async def test_intake_reserves_an_order_whose_own_attempt_never_happened(
+async def test_intake_reserves_an_order_left_new_by_a_process_that_died(
     shop_stack: Stack,
     loms_db: str,
     test_issuer: TestIssuer,
@@ -238,9 +245,7 @@ async def test_intake_reserves_an_order_whose_own_attempt_never_happened(
     auth: Auth,
     db: Database,
 ) -> None:
-    settings = make_settings(
-        shop_stack, loms_db, test_issuer, topic + "-intake", intake_grace=0.3, intake_poll_interval=0.1
-    )
+    settings = make_settings(shop_stack, loms_db, test_issuer, topic + "-intake", intake_poll_interval=0.1)
     sku = new_sku()
     await db.stock(sku, 5)
     # As if the process died right after committing the order: `new`, nobody reserving it.

@@ -1,11 +1,11 @@
 """How the placer cuts its queue into batches: in arrival order, up to the batch size, and within
-a budget of order lines, so a batch goes out in one piece (see `services/placing.py`)."""
+a budget of order lines, so a batch goes out in one piece (see `services/order_placer.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from loms.services.placing import MAX_BATCH_LINES, OrderPlacer, _Pending
+from loms.services.order_placer import MAX_BATCH_LINES, OrderPlacer, _Pending
 
 
 def queued(*lines: int, max_batch: int = 64) -> OrderPlacer:
@@ -13,7 +13,7 @@ def queued(*lines: int, max_batch: int = 64) -> OrderPlacer:
     loop = asyncio.new_event_loop()
     try:
         for n in lines:
-            placer._queue.append(_Pending(build=lambda _id: None, lines=n, done=loop.create_future()))  # type: ignore[arg-type, return-value]
+            placer._queue.append(_Pending(placement=None, lines=n, done=loop.create_future()))  # type: ignore[arg-type, return-value]
     finally:
         loop.close()
     return placer

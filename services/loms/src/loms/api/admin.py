@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loms.api.deps import ConnDep, DbDep, IdempotencyKey, ReadConnDep, SettingsDep, answer_once
+from loms.api.deps import ConnDep, Once, ReadConnDep
 from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, WarehouseCreate, WarehouseOut
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
@@ -86,13 +86,10 @@ async def adjust_total(
     sku: SkuPath,
     body: StockAdjust,
     caller: Manager,
-    request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    key: IdempotencyKey = None,
+    once: Once,
 ) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         row = await stock_admin.adjust_total(conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta)
         return Answer.of(200, row)
 
-    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)
+    return await once(caller, body.model_dump(), operation)

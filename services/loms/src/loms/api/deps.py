@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
 from loms.db import Db
-from loms.services.idempotency import Answer, IdempotencyRequest, fingerprint, run_once
+from loms.services.idempotency import Answer, IdempotencyRequest, Operation, fingerprint, run_once
 from shopcommon.auth import Principal
 from shopcommon.problems import PROBLEM_MEDIA_TYPE
 from shopcommon.reading import HeaderParam
@@ -35,20 +36,20 @@ DbDep = Annotated[Db, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+async def request_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per request, committed before the response leaves."""
     async with request.app.state.db.engine.begin() as conn:
         yield conn
 
 
-async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
+async def autocommit_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """Reads without BEGIN/COMMIT round trips."""
     async with request.app.state.db.autocommit.connect() as conn:
         yield conn
 
 
-ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
-ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
+ConnDep = Annotated[AsyncConnection, Depends(request_transaction, scope="function")]
+ReadConnDep = Annotated[AsyncConnection, Depends(autocommit_connection, scope="function")]
 
 
 IDEMPOTENCY_KEY_DOC = (
@@ -114,18 +115,27 @@ def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> Re
     return Response(answer.body, status_code=answer.status, media_type=media_type, headers=out)
 
 
-async def answer_once(
-    caller: Principal,
-    request: Request,
-    db: Db,
-    settings: Settings,
-    key: str | None,
-    payload: Any,
-    operation: Callable[[AsyncConnection], Awaitable[Answer]],
-) -> Response:
-    """Run a state change at most once per `Idempotency-Key` and answer with its (maybe replayed) result."""
-    idem = idempotency_request(caller, request, key, payload)
-    return answer_response(await run_once(db.engine, idem, operation, stale_after=settings.idempotency_stale_after))
+@dataclass(frozen=True)
+class AnsweredOnce:
+    """Runs a state change at most once per `Idempotency-Key` and answers with its (maybe
+    replayed) result; the route gives its caller, the request it fingerprints, and the change."""
+
+    request: Request
+    db: Db
+    settings: Settings
+    key: str | None
+
+    async def __call__(self, caller: Principal, payload: Any, operation: Operation) -> Response:
+        idem = idempotency_request(caller, self.request, self.key, payload)
+        stale_after = self.settings.idempotency_stale_after
+        return answer_response(await run_once(self.db.engine, idem, operation, stale_after=stale_after))
+
+
+async def answered_once(request: Request, db: DbDep, settings: SettingsDep, key: IdempotencyKey = None) -> AnsweredOnce:
+    return AnsweredOnce(request, db, settings, key)
+
+
+Once = Annotated[AnsweredOnce, Depends(answered_once)]
 
 
 def prefer_applied(wait: int | None) -> dict[str, str] | None:

@@ -11,11 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loms.api.deps import (
     IDEMPOTENCY_KEY,
     PREFER,
-    DbDep,
-    IdempotencyKey,
+    Once,
     ReadConnDep,
     SettingsDep,
-    answer_once,
     answer_response,
     idempotency_request,
     prefer_applied,
@@ -81,7 +79,7 @@ async def create(request: Request) -> Response:
         user_id=body.user_id, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
     )
     state = request.app.state
-    answer = await create_order(state.db, state.settings, caller, order, state.background.spawn)
+    answer = await create_order(state.db, state.placer, state.settings, caller, order)
     return answer_response(answer, prefer_applied(wait))
 
 
@@ -131,10 +129,8 @@ async def list_orders(
 async def pay(
     order_id: OrderId,
     caller: OrdersWriter,
-    request: Request,
-    db: DbDep,
+    once: Once,
     settings: SettingsDep,
-    key: IdempotencyKey = None,
 ) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         order = await pay_order(
@@ -142,7 +138,7 @@ async def pay(
         )
         return Answer.of(200, order.as_wire())
 
-    return await answer_once(caller, request, db, settings, key, {"order_id": order_id}, operation)
+    return await once(caller, {"order_id": order_id}, operation)
 
 
 @router.post(
@@ -158,11 +154,9 @@ async def pay(
 async def cancel(
     order_id: OrderId,
     caller: OrdersWriter,
-    request: Request,
-    db: DbDep,
+    once: Once,
     settings: SettingsDep,
     body: CancelBody | None = None,
-    key: IdempotencyKey = None,
 ) -> Response:
     reason = body.cancel_reason() if body else None
 
@@ -172,7 +166,7 @@ async def cancel(
         )
         return Answer.of(200, order.as_wire())
 
-    return await answer_once(caller, request, db, settings, key, {"order_id": order_id, "reason": reason}, operation)
+    return await once(caller, {"order_id": order_id, "reason": reason}, operation)
 
 
 @router.get(

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loms.api.deps import (
     DbDep,
     IdempotencyKey,
+    Once,
     PreferWait,
     ReadConnDep,
     SettingsDep,
-    answer_once,
     answer_response,
     idempotency_request,
     prefer_applied,
@@ -76,7 +76,7 @@ async def create_order_rpc(
     order = CreateRequest(
         user_id=body.user, items=body.lines(), wait=wait, idempotency=idem, request_id=current_request_id()
     )
-    answer = await create_order(db, settings, caller, order, request.app.state.background.spawn)
+    answer = await create_order(db, request.app.state.placer, settings, caller, order)
     return answer_response(as_rpc_created(answer), prefer_applied(wait))
 
 
@@ -106,16 +106,14 @@ async def list_order(body: OrderRef, caller: OrdersReader, conn: ReadConnDep) ->
 async def order_payed(
     body: OrderRef,
     caller: OrdersWriter,
-    request: Request,
-    db: DbDep,
+    once: Once,
     settings: SettingsDep,
-    key: IdempotencyKey = None,
 ) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         await pay_order(conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id())
         return Answer.of(200, {})
 
-    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)
+    return await once(caller, body.model_dump(), operation)
 
 
 @router.post(
@@ -128,10 +126,8 @@ async def order_payed(
 async def cancel_order_rpc(
     body: OrderRef,
     caller: OrdersWriter,
-    request: Request,
-    db: DbDep,
+    once: Once,
     settings: SettingsDep,
-    key: IdempotencyKey = None,
 ) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
         await cancel_order(
@@ -139,7 +135,7 @@ async def cancel_order_rpc(
         )
         return Answer.of(200, {})
 
-    return await answer_once(caller, request, db, settings, key, body.model_dump(), operation)
+    return await once(caller, body.model_dump(), operation)
 
 
 @router.post(

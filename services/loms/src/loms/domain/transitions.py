@@ -30,8 +30,3 @@ def can_change(current: OrderStatus, target: OrderStatus) -> bool:
 def ensure_can_change(order_id: int, current: OrderStatus, target: OrderStatus) -> None:
     if not can_change(current, target):
         raise InvalidTransition(order_id, current, ACTION_WORDS.get(target, str(target)))
-
-
-def is_settled(status: OrderStatus) -> bool:
-    """The reservation's outcome is known: no longer `new`."""
-    return status != S.NEW

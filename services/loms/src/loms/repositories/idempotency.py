@@ -21,30 +21,6 @@ class StoredKey:
     stale: bool
 
 
-@dataclass(frozen=True)
-class Finish:
-    """The answer to store for a key, in the transaction that produced it."""
-
-    scope: str
-    key: str
-    status: int
-    body: str
-
-
-#: A fragment for statements that finish a key in passing; with NULL parameters it matches nothing.
-FINISH_CTE = """finished AS (
-    UPDATE idempotency_keys SET state = 'done', response_status = CAST(:key_status AS int),
-           response_body = CAST(:key_body AS text), updated_at = now()
-    WHERE scope = CAST(:key_scope AS varchar) AND key = CAST(:key_key AS varchar)
-)"""
-
-
-def finish_params(finish: Finish | None) -> dict[str, object]:
-    if finish is None:
-        return {"key_scope": None, "key_key": None, "key_status": None, "key_body": None}
-    return {"key_scope": finish.scope, "key_key": finish.key, "key_status": finish.status, "key_body": finish.body}
-
-
 _CLAIM = text("""
     INSERT INTO idempotency_keys (scope, key, request_hash, state)
     VALUES (:scope, :key, :hash, 'running') ON CONFLICT DO NOTHING RETURNING 1
@@ -59,7 +35,6 @@ _FINISH = text("""
     UPDATE idempotency_keys SET state = 'done', response_status = :status, response_body = :body, updated_at = now()
     WHERE scope = :scope AND key = :key
 """)
-_FORGET = text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key AND state = 'running'")
 #: Keys deleted per statement of a purge: each batch is a short transaction of its own.
 PURGE_BATCH = 5000
 _PURGE = text("""
@@ -88,11 +63,6 @@ async def stored(conn: asyncpg.Connection, *, scope: str, key: str) -> bool:
 
 async def finish(conn: AsyncConnection, *, scope: str, key: str, status: int, body: str) -> None:
     await conn.execute(_FINISH, {"scope": scope, "key": key, "status": status, "body": body})
-
-
-async def forget(conn: AsyncConnection, *, scope: str, key: str) -> None:
-    """Drop a key whose request failed unexpectedly, so a retry runs afresh."""
-    await conn.execute(_FORGET, {"scope": scope, "key": key})
 
 
 async def purge(conn: AsyncConnection, before: datetime, limit: int = PURGE_BATCH) -> int:

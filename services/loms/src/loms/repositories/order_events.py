@@ -12,8 +12,11 @@ from shopcommon.outbox import UNNESTED, OutboxMessage, OutboxStore, event_params
 #: ASCII) are the ones LOMS has always used, so replicas of every version agree on them.
 OUTBOX = OutboxStore("outbox", channel="loms_outbox", lock_key=0x4C4F4D534F555442)
 
-#: A CTE writing the events of `params` (in their order) into the outbox.
-EVENTS_CTE = f"events AS ({OUTBOX.insert_sql(UNNESTED)})"
+
+def events_cte(rows: str = UNNESTED) -> str:
+    """The `events` CTE of a statement: the outbox INSERT of `rows` (see `OutboxStore.insert_sql`),
+    by default the events of `params`, in their order."""
+    return f"events AS ({OUTBOX.insert_sql(rows)})"
 
 
 def params(topic: str, request_id: str | None, events: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ with their outbox events in one statement."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loms.domain.items import OrderItem
 from loms.domain.limits import UnpaidLimits
 from loms.domain.order import Order
-from loms.domain.statuses import CancelReason, OrderStatus
+from loms.domain.statuses import UNPAID, CancelReason, OrderStatus, sql_list, sql_literal
 from loms.pg import Sql
 from loms.repositories import order_events
-from loms.repositories.order_events import EVENTS_CTE, OUTBOX
+from loms.repositories.order_events import OUTBOX, events_cte
 
 ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline, o.cancel_reason,
     o.shortages::text AS shortages, o.created_at, o.updated_at,
@@ -46,7 +47,7 @@ def order_from_row(row: Row[Any] | Mapping[str, Any]) -> Order:
 #: The rule of `loms_unpaid_refusal` (migration 0003) as a scalar subquery, for a statement whose
 #: own snapshot was taken after its user's lock: NULL, or the refusal. The two must agree (the
 #: tests in `test_unpaid_limits.py` run both).
-UNPAID_REFUSAL = """SELECT CASE
+UNPAID_REFUSAL = f"""SELECT CASE
         WHEN h.unpaid >= CAST(:max_unpaid_orders AS int) THEN jsonb_build_object(
             'limit', 'max_unpaid_orders', 'value', CAST(:max_unpaid_orders AS int), 'held', h.unpaid)
         -- nothing held, and no line of this order too many: the common case, without a subquery
@@ -58,7 +59,7 @@ UNPAID_REFUSAL = """SELECT CASE
             FROM (
                 SELECT r.sku, r.count, coalesce((
                     SELECT sum(i.count) FROM orders o JOIN order_items i ON i.order_id = o.id
-                    WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ('new', 'awaiting payment')
+                    WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN {sql_list(UNPAID)}
                       AND i.sku = r.sku
                 ), 0) AS held
                 FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS r(sku, count)
@@ -69,7 +70,7 @@ UNPAID_REFUSAL = """SELECT CASE
         END
     FROM (
         SELECT count(*) AS unpaid FROM orders o
-        WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ('new', 'awaiting payment')
+        WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN {sql_list(UNPAID)}
     ) AS h"""
 
 
@@ -82,45 +83,45 @@ def admission_call(users: str, counting: str) -> str:
                CAST(:counts AS bigint[]), CAST(:max_unpaid_orders AS int), CAST(:max_unpaid_units AS int), {counting})"""
 
 
-def insert_sql(with_idempotency: bool, notify: bool) -> str:
+#: The `new` event of the recorded order.
+_NEW_EVENT = """(SELECT CAST(new_order.id AS varchar) AS key, CAST(:new_event AS jsonb) AS payload, 1 AS n
+    FROM new_order) AS e"""
+
+
+def record_sql(with_idempotency: bool, notify: bool) -> str:
     """The create statement of an order answered at once (without `Prefer: wait`): recorded as
     `new` if the user may hold one more unpaid order with these lines (`refused` is NULL), else
     nothing is written and `refused` says which limit was reached. Counting `new` orders too
     makes the check at record time exact, though the reservation comes later."""
-    # The key is stored with the order it created. A concurrent duplicate waits on the key's
-    # primary key and then fails with a unique violation, rolling its whole statement back.
+    # The key is stored with the order it created, and its answer (the order as recorded). A
+    # concurrent duplicate waits on the key's primary key and then fails with a unique
+    # violation, rolling its whole statement back.
     idem = (
         """, idem AS (
-        INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id)
-        SELECT :idem_scope, :idem_key, :idem_hash, 'running', new_order.id FROM new_order
+        INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, response_status, response_body)
+        SELECT :idem_scope, :idem_key, :idem_hash, 'done', new_order.id, :idem_status, :idem_body FROM new_order
     )"""
         if with_idempotency
         else ""
     )
+    wake = f", (SELECT {OUTBOX.notify_call} FROM new_order)" if notify else ""
     return f"""WITH admission AS MATERIALIZED (
         SELECT {admission_call("ARRAY[CAST(:user_id AS bigint)]", "true")} AS refused
     ), new_order AS (
-        INSERT INTO orders (user_id, status, total_price, created_at, updated_at)
-        SELECT :user_id, 'new', :total_price, :now, :now FROM admission WHERE admission.refused IS NULL
+        INSERT INTO orders (id, user_id, status, total_price, created_at, updated_at)
+        SELECT :order_id, :user_id, {sql_literal(OrderStatus.NEW)}, :total_price, :now, :now
+        FROM admission WHERE admission.refused IS NULL
         RETURNING id
     ), lines AS (
         INSERT INTO order_items (order_id, sku, count, price)
         SELECT new_order.id, i.sku, i.count, i.price FROM new_order,
             unnest(CAST(:skus AS bigint[]), CAST(:counts AS int[]), CAST(:prices AS bigint[])) AS i(sku, count, price)
-    ), event AS (
-        INSERT INTO outbox (topic, key, payload, request_id)
-        SELECT CAST(:ev_topic AS varchar), new_order.id::text,
-               jsonb_set(CAST(:payload AS jsonb), '{{order_id}}', to_jsonb(new_order.id)),
-               CAST(:ev_request_id AS varchar)
-        FROM new_order
-    ){idem}
-    SELECT (SELECT id FROM new_order) AS id, CAST(admission.refused AS text) AS refused{
-        ", (SELECT " + OUTBOX.notify_call + " FROM new_order)" if notify else ""
-    }
+    ), {events_cte(_NEW_EVENT)}{idem}
+    SELECT (SELECT id FROM new_order) AS id, CAST(admission.refused AS text) AS refused{wake}
     FROM admission"""
 
 
-_INSERTS = {(key, notify): Sql(insert_sql(key, notify)) for key in (False, True) for notify in (False, True)}
+_RECORDS = {(key, notify): Sql(record_sql(key, notify)) for key in (False, True) for notify in (False, True)}
 
 
 class KeyTaken(Exception):
@@ -136,67 +137,81 @@ class Refused(Exception):
         self.refusal = refusal
 
 
-async def insert_new(
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The Idempotency-Key to store with a recorded order, and its answer."""
+
+    scope: str
+    key: str
+    request_hash: str
+    status: int
+    body: str
+
+
+async def record_new(
     conn: asyncpg.Connection,
+    order: Order,
     *,
-    user_id: int,
-    items: Sequence[OrderItem],
-    total_price: int | None,
-    now: datetime,
     event: dict[str, Any],
     topic: str,
     request_id: str | None,
     limits: UnpaidLimits,
-    idempotency: dict[str, str] | None = None,
+    answer: StoredAnswer | None = None,
     notify: bool = True,
-) -> int:
-    """One statement (atomic even in autocommit): the order, its lines, its event, its key; or
-    `Refused` with nothing written when the user holds as much unpaid as `limits` allow.
-    `notify=False` leaves waking the relay to the reservation that follows within milliseconds."""
+) -> None:
+    """One statement (atomic even in autocommit): the order, its lines, its event, its key and
+    answer; or `Refused` with nothing written when the user holds as much unpaid as `limits`
+    allow, `KeyTaken` when the key is stored already. Without `notify` the caller wakes the
+    workers of its own process."""
     params: dict[str, Any] = {
-        "user_id": user_id,
+        "order_id": order.id,
+        "user_id": order.user_id,
         "max_unpaid_orders": limits.orders,
         "max_unpaid_units": limits.units_per_sku,
-        "total_price": total_price,
-        "now": now,
-        "skus": [i.sku for i in items],
-        "counts": [i.count for i in items],
-        "prices": [i.price for i in items],
-        "payload": orjson.dumps(event).decode(),
+        "total_price": order.total_price,
+        "now": order.created_at,
+        "skus": [i.sku for i in order.items],
+        "counts": [i.count for i in order.items],
+        "prices": [i.price for i in order.items],
+        "new_event": orjson.dumps(event).decode(),
         "ev_topic": topic,
         "ev_request_id": request_id,
     }
-    if idempotency is not None:
-        params.update({f"idem_{k}": v for k, v in idempotency.items()})
+    if answer is not None:
+        params.update(
+            idem_scope=answer.scope,
+            idem_key=answer.key,
+            idem_hash=answer.request_hash,
+            idem_status=answer.status,
+            idem_body=answer.body,
+        )
     try:
-        [row] = await _INSERTS[idempotency is not None, notify].fetch(conn, params)
+        [row] = await _RECORDS[answer is not None, notify].fetch(conn, params)
     except asyncpg.UniqueViolationError as exc:
-        if idempotency is not None and exc.constraint_name == "pk_idempotency_keys":
+        if answer is not None and exc.constraint_name == "pk_idempotency_keys":
             raise KeyTaken from exc
         raise
     if row["id"] is None:
         raise Refused(orjson.loads(row["refused"]))
-    return int(row["id"])
 
 
 _CLAIM_NEXT = Sql(f"""
     SELECT {ORDER_COLUMNS} FROM orders o
-    WHERE o.status = 'new' AND o.created_at <= now() - make_interval(secs => :grace)
+    WHERE o.status = {sql_literal(OrderStatus.NEW)}
     ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED
 """)
 _LOCK = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id FOR UPDATE OF o")
 _LOCK_EXPIRED = text(f"""
     SELECT {ORDER_COLUMNS} FROM orders o
-    WHERE o.status = 'awaiting payment' AND o.payment_deadline <= now()
+    WHERE o.status = {sql_literal(OrderStatus.AWAITING_PAYMENT)} AND o.payment_deadline <= now()
     ORDER BY o.payment_deadline, o.id LIMIT :limit FOR UPDATE OF o SKIP LOCKED
 """)
 _GET = text(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = :id")
-_STATUS = text("SELECT status FROM orders WHERE id = :id")
 
 
-async def claim_next_new(conn: asyncpg.Connection, grace_seconds: float) -> Order | None:
+async def claim_next_new(conn: asyncpg.Connection) -> Order | None:
     """Lock the oldest `new` order nobody holds (intake)."""
-    rows = await _CLAIM_NEXT.fetch(conn, {"grace": grace_seconds})
+    rows = await _CLAIM_NEXT.fetch(conn, {})
     return order_from_row(rows[0]) if rows else None
 
 
@@ -212,11 +227,6 @@ async def lock_expired(conn: AsyncConnection, limit: int) -> list[Order]:
 async def get(conn: AsyncConnection, order_id: int) -> Order | None:
     row = (await conn.execute(_GET, {"id": order_id})).first()
     return order_from_row(row) if row else None
-
-
-async def status_of(conn: AsyncConnection, order_id: int) -> OrderStatus | None:
-    status = await conn.scalar(_STATUS, {"id": order_id})
-    return OrderStatus(status) if status else None
 
 
 async def page(
@@ -243,7 +253,7 @@ _SET_STATUS = text(f"""
         UPDATE orders SET status = :status, cancel_reason = CAST(:reason AS varchar),
                updated_at = CAST(:now AS timestamptz)
         WHERE id = ANY(CAST(:ids AS bigint[]))
-    ), {EVENTS_CTE}
+    ), {events_cte()}
     SELECT {OUTBOX.notify_call}
 """)
 

@@ -37,10 +37,21 @@ import orjson
 
 from loms.domain.items import OrderItem
 from loms.domain.limits import UnpaidLimits
+from loms.domain.statuses import ReservationState, sql_literal
 from loms.pg import Sql
-from loms.repositories.order_events import OUTBOX
+from loms.repositories.order_events import OUTBOX, events_cte
 from loms.repositories.orders import UNPAID_REFUSAL, admission_call
-from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall_ctes
+from loms.repositories.reservations import ALLOCATION_CTES, OUTCOME_STATUS, SHORTAGES, shortfall_ctes
+
+HELD = sql_literal(ReservationState.HELD)
+#: The `new` event first (the lower outbox id, so it is published first), then the outcome's.
+_NEW_THEN_OUTCOME = """(
+    SELECT CAST(outcome.id AS varchar) AS key, c.payload, c.n FROM outcome, LATERAL (VALUES
+        (1, CAST(:new_event AS jsonb)),
+        (2, CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
+                 ELSE CAST(:failed_event AS jsonb) END)
+    ) AS c(n, payload)
+) AS e"""
 
 # `oid` names the order id once, so pgbench can stand a sequence value in for it (bench/loms).
 # The key is written with the answer and taken nowhere else in the statement: when it is already
@@ -48,7 +59,10 @@ from loms.repositories.reservations import ALLOCATION_CTES, SHORTAGES, shortfall
 # nothing is written. A duplicate that a concurrent transaction stores after this statement's
 # snapshot (while it is uncommitted, or while this statement waited for the stock locks) makes
 # the insert fail with a unique violation, which rolls the batch back; the placer runs it again,
-# and the new run finds the key stored (`services/placing.py`).
+# and the new run finds the key stored (`services/order_placer.py`).
+#
+# Everything written for either outcome comes built (`domain/outcome.py`): the statement picks the
+# reserved or the failed one under the locks, and adds the shortages to the failed answer.
 PLACE_SQL = f"""
     WITH oid AS MATERIALIZED (
         SELECT CAST(:order_id AS bigint) AS id
@@ -81,9 +95,7 @@ PLACE_SQL = f"""
         FROM go, oid
     ), {ALLOCATION_CTES}, new_order AS (
         INSERT INTO orders (id, user_id, status, total_price, payment_deadline, shortages, created_at, updated_at)
-        SELECT outcome.id, :user_id,
-               CASE WHEN outcome.shortages IS NULL THEN 'awaiting payment' ELSE 'failed' END,
-               :total_price,
+        SELECT outcome.id, :user_id, {OUTCOME_STATUS}, :total_price,
                CASE WHEN outcome.shortages IS NULL THEN CAST(:deadline AS timestamptz) END,
                outcome.shortages, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
         FROM outcome
@@ -93,27 +105,14 @@ PLACE_SQL = f"""
             unnest(CAST(:skus AS bigint[]), CAST(:counts AS int[]), CAST(:prices AS bigint[])) AS i(sku, count, price)
     ), held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
-        SELECT oid.id, alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc, oid
-    ), events AS (
-        -- One INSERT, rows in order: the `new` event gets the lower outbox id, so it is published first.
-        INSERT INTO outbox (topic, key, payload, request_id)
-        SELECT CAST(:topic AS varchar), CAST(outcome.id AS varchar), e.payload, CAST(:request_id AS varchar)
-        FROM outcome, LATERAL (VALUES
-            (1, CAST(:new_event AS jsonb)),
-            (2, CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
-                     -- the `failed` event is the reserved one without its deadline, and an id of its own
-                     ELSE (CAST(:reserved_event AS jsonb) - 'payment_deadline')
-                          || jsonb_build_object('event_id', gen_random_uuid(), 'status', 'failed') END)
-        ) AS e(n, payload)
-        ORDER BY e.n
-    ), answer AS (
+        SELECT oid.id, alloc.sku, alloc.warehouse_id, alloc.count, {HELD} FROM alloc, oid
+    ), {events_cte(_NEW_THEN_OUTCOME)}, answer AS (
         INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, response_status, response_body)
         SELECT CAST(:key_scope AS varchar), CAST(:key_key AS varchar), CAST(:key_hash AS varchar), 'done',
                outcome.id, CAST(:key_status AS int),
                CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_answer AS text)
-                    ELSE CAST(CAST(:reserved_answer AS jsonb) || jsonb_build_object(
-                        'status', 'failed', 'payment_deadline', NULL, 'shortages', outcome.shortages
-                    ) AS text)
+                    ELSE CAST(CAST(:failed_answer AS jsonb) || jsonb_build_object('shortages', outcome.shortages)
+                              AS text)
                END
         FROM outcome WHERE CAST(:key_key AS varchar) IS NOT NULL
     )
@@ -131,7 +130,7 @@ _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generat
 
 @dataclass(frozen=True)
 class Placement:
-    """One order to place, with everything written for it already built (its id included)."""
+    """One order to place, with everything written for either outcome already built."""
 
     order_id: int
     user_id: int
@@ -143,11 +142,13 @@ class Placement:
     request_id: str | None
     new_event: dict[str, Any]
     reserved_event: dict[str, Any]
-    #: The idempotency key and the answer to store if the order is reserved; the statement turns
-    #: it into the `failed` one otherwise. None without a key.
+    failed_event: dict[str, Any]
+    #: The idempotency key (scope, key, request hash) and the answer to store with it for each
+    #: outcome (the statement adds the shortages to the failed one). None without a key.
     key: tuple[str, str, str] | None = None
     key_status: int | None = None
     reserved_answer: str | None = None
+    failed_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,12 +195,14 @@ async def place_orders(
             "total_price": p.total_price,
             "deadline": p.deadline,
             "now": p.now,
-            "topic": p.topic,
-            "request_id": p.request_id,
+            "ev_topic": p.topic,
+            "ev_request_id": p.request_id,
             "new_event": orjson.dumps(p.new_event).decode(),
             "reserved_event": orjson.dumps(p.reserved_event).decode(),
+            "failed_event": orjson.dumps(p.failed_event).decode(),
             "key_status": p.key_status,
             "reserved_answer": p.reserved_answer,
+            "failed_answer": p.failed_answer,
         }
         args.append(_PLACE[notify].args(params))
     rows = await conn.fetchmany(_PLACE[notify].text, args)

@@ -1,13 +1,12 @@
-"""Reserving one order in one statement, one round trip: in autocommit (the create request) it is
-a transaction of its own; inside one (the intake worker, which claimed the order) it joins it.
+"""Reserving one `new` order in one statement, inside the intake worker's transaction (which
+claimed the order); `repositories/placement.py` shares its allocation.
 
 The statement claims the order while `new` (`FOR UPDATE SKIP LOCKED`: nothing happens when
 another transaction holds it), locks the stock rows of its skus in (sku, warehouse) order, the
 order every writer of stock uses, and allocates from the locked rows: all lines or none, each line
 taking from the warehouse with the most units available first (ties to the lower id), so big
 warehouses drain first and an order touches as few warehouses as it can. Then it writes the
-outcome: reserved stock, reservations, status, the `order.status_changed` event, and the stored
-idempotency answer.
+outcome: reserved stock, reservations, status and the `order.status_changed` event.
 
 Rows another transaction changed while this one waited for their lock: FOR UPDATE hands the
 allocation their latest version, and the stock UPDATE re-reads that version before writing it
@@ -15,12 +14,11 @@ allocation their latest version, and the stock UPDATE re-reads that version befo
 PostgreSQL checks the new row against `reserved <= total` once on the version the statement's
 snapshot saw, before that recheck. When stock was raised while the statement waited (10 units
 where the snapshot saw 3), an allocation the latest version allows can fail that first check; the
-statement then wrote nothing, and it is run again, with a snapshot that sees the raise.
+transaction then ends with the error, and the next run (the worker's next step, the placer's
+retry) has a snapshot that sees the raise.
 
 Why one statement: the same work as BEGIN, claim-and-lock, a write computed in Python and COMMIT
-cost LOMS four round trips, held row locks across turns of the event loop, and was measured at
-two thirds of the throughput. A PL/pgSQL function doing the same cost PostgreSQL more CPU than
-the four statements.
+cost four round trips and held row locks across turns of the event loop (bench/loms/README.md).
 """
 
 from __future__ import annotations
@@ -34,10 +32,9 @@ import asyncpg
 import orjson
 
 from loms.domain.items import OrderItem
-from loms.domain.statuses import OrderStatus
+from loms.domain.statuses import OrderStatus, ReservationState, sql_literal
 from loms.pg import Sql
-from loms.repositories.idempotency import Finish
-from loms.repositories.order_events import OUTBOX
+from loms.repositories.order_events import OUTBOX, events_cte
 
 # `before` is what the warehouses ahead of a level in the greedy order hold of its sku; a level
 # gives its line what is still missing after them, up to what it has. The CTEs that read the
@@ -80,10 +77,22 @@ ALLOCATION_CTES = """alloc AS MATERIALIZED (
                      AND s.sku = alloc.sku AND s.warehouse_id = alloc.warehouse_id
     )"""
 
+#: The status the statement gives the order: reserved unless something is short.
+OUTCOME_STATUS = f"""CASE WHEN outcome.shortages IS NULL THEN {sql_literal(OrderStatus.AWAITING_PAYMENT)}
+                          ELSE {sql_literal(OrderStatus.FAILED)} END"""
+
+#: The outcome's event: the reserved one or the failed one (`domain/outcome.py` built both).
+_OUTCOME_EVENT = """(
+    SELECT CAST(CAST(:order_id AS bigint) AS varchar) AS key, 1 AS n,
+           CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
+                ELSE CAST(:failed_event AS jsonb) END AS payload
+    FROM outcome
+) AS e"""
+
 #: The reservation statement.
 RESERVE_SQL = f"""
     WITH claimed AS MATERIALIZED (
-        SELECT id FROM orders WHERE id = :order_id AND status = 'new' FOR UPDATE SKIP LOCKED
+        SELECT id FROM orders WHERE id = :order_id AND status = {sql_literal(OrderStatus.NEW)} FOR UPDATE SKIP LOCKED
     ), locked AS MATERIALIZED (
         SELECT s.sku, s.warehouse_id, s.total - s.reserved AS available FROM stocks s
         WHERE s.sku = ANY(CAST(:skus AS bigint[])) AND EXISTS (SELECT 1 FROM claimed)
@@ -93,45 +102,20 @@ RESERVE_SQL = f"""
         FROM claimed
     ), {ALLOCATION_CTES}, held AS (
         INSERT INTO reservations (order_id, sku, warehouse_id, count, state)
-        SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count, 'held' FROM alloc
+        SELECT CAST(:order_id AS bigint), alloc.sku, alloc.warehouse_id, alloc.count,
+               {sql_literal(ReservationState.HELD)}
+        FROM alloc
     ), changed AS (
         UPDATE orders o
-        SET status = CASE WHEN outcome.shortages IS NULL THEN 'awaiting payment' ELSE 'failed' END,
+        SET status = {OUTCOME_STATUS},
             payment_deadline = CASE WHEN outcome.shortages IS NULL THEN CAST(:deadline AS timestamptz) END,
             shortages = outcome.shortages,
             updated_at = CAST(:now AS timestamptz)
         FROM outcome WHERE o.id = CAST(:order_id AS bigint)
-    ), events AS (
-        INSERT INTO outbox (topic, key, payload, request_id)
-        SELECT CAST(:topic AS varchar), CAST(CAST(:order_id AS bigint) AS varchar),
-               CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_event AS jsonb)
-                    -- the `failed` event is the reserved one without its deadline, and an id of its own
-                    ELSE (CAST(:reserved_event AS jsonb) - 'payment_deadline')
-                         || jsonb_build_object('event_id', gen_random_uuid(), 'status', 'failed') END,
-               CAST(:request_id AS varchar)
-        FROM outcome
-    ), finished AS (
-        UPDATE idempotency_keys k
-        SET state = 'done', response_status = CAST(:key_status AS int), updated_at = now(),
-            response_body = CASE WHEN outcome.shortages IS NULL THEN CAST(:reserved_answer AS text)
-                                 ELSE CAST(CAST(:reserved_answer AS jsonb) || jsonb_build_object(
-                                     'status', 'failed', 'payment_deadline', NULL, 'shortages', outcome.shortages
-                                 ) AS text)
-                            END
-        FROM outcome WHERE k.scope = CAST(:key_scope AS varchar) AND k.key = CAST(:key_key AS varchar)
-    )
+    ), {events_cte(_OUTCOME_EVENT)}
     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT shortages FROM outcome) AS shortages /*notify*/
 """
-# A NOTIFY makes the commit take a database-wide lock held through its WAL flush, so committers
-# that notify queue one behind another instead of sharing a flush: the request path leaves the
-# NOTIFY out and wakes its own process's relay instead.
-#: Runs of the statement after stock was raised under it; each sees all raises committed before it.
-RETRIES_AFTER_RAISED_STOCK = 3
-
-_RESERVE = {
-    notify: Sql(RESERVE_SQL.replace(" /*notify*/", f", {OUTBOX.notify_call}" if notify else ""))
-    for notify in (False, True)
-}
+_RESERVE = Sql(RESERVE_SQL.replace(" /*notify*/", f", {OUTBOX.notify_call}"))
 
 
 @dataclass(frozen=True)
@@ -149,45 +133,26 @@ async def reserve_order(
     now: datetime,
     deadline: datetime,
     topic: str,
-    request_id: str | None,
     reserved_event: dict[str, Any],
-    reserved_answer: Finish | None = None,
-    notify: bool = True,
+    failed_event: dict[str, Any],
 ) -> Outcome | None:
-    """Reserve the order, or None when it is not `new` or another transaction holds it.
-
-    `reserved_event` and `reserved_answer` (the idempotency answer to store, if any) describe the
-    order reserved; when it fails instead, both are turned into the `failed` ones in the statement
-    (status, no deadline, the shortages), so only one of each is built and sent per order. Without
-    `notify` the caller wakes the relay."""
-    key = reserved_answer
-    skus = [i.sku for i in items]
+    """Reserve the order in the caller's transaction (its commit wakes the relays), or None when
+    it is not `new` or another transaction holds it."""
     params = {
         "order_id": order_id,
-        "skus": skus,
+        "skus": [i.sku for i in items],
         "counts": [i.count for i in items],
         "now": now,
         "deadline": deadline,
-        "topic": topic,
-        "request_id": request_id,
+        "ev_topic": topic,
+        "ev_request_id": None,
         "reserved_event": orjson.dumps(reserved_event).decode(),
-        "key_scope": key.scope if key else None,
-        "key_key": key.key if key else None,
-        "key_status": key.status if key else None,
-        "reserved_answer": reserved_answer.body if reserved_answer else None,
+        "failed_event": orjson.dumps(failed_event).decode(),
     }
-    for attempt in range(1, RETRIES_AFTER_RAISED_STOCK + 2):
-        try:
-            rows = await _RESERVE[notify].fetch(conn, params)
-            break
-        except asyncpg.CheckViolationError:
-            # Stock raised while the statement waited for its rows (see the module's docstring);
-            # inside a caller's transaction the error has ended it, so the caller retries.
-            if conn.is_in_transaction() or attempt > RETRIES_AFTER_RAISED_STOCK:
-                raise
-    if not rows[0]["claimed"]:
+    [row] = await _RESERVE.fetch(conn, params)
+    if not row["claimed"]:
         return None
-    shortages = rows[0]["shortages"]
+    shortages = row["shortages"]
     if shortages is None:
         return Outcome(OrderStatus.AWAITING_PAYMENT, None)
     # SQLAlchemy's asyncpg dialect installs a jsonb codec on its connections; a bare one gives text.

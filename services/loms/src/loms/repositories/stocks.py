@@ -9,18 +9,22 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_LOCK_HELD = text("""
+from loms.domain.statuses import ReservationState, sql_literal
+
+HELD = sql_literal(ReservationState.HELD)
+
+_LOCK_HELD = text(f"""
     SELECT s.sku, s.warehouse_id FROM stocks s
     WHERE (s.sku, s.warehouse_id) IN (
-        SELECT sku, warehouse_id FROM reservations WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = 'held')
+        SELECT sku, warehouse_id FROM reservations WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = {HELD})
     ORDER BY s.sku, s.warehouse_id FOR UPDATE OF s
 """)
 
 # Several orders may hold the same stock row: add their units up before the one update per row.
-_SETTLE = text("""
+_SETTLE = text(f"""
     WITH settled AS (
         UPDATE reservations SET state = :state
-        WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = 'held'
+        WHERE order_id = ANY(CAST(:ids AS bigint[])) AND state = {HELD}
         RETURNING sku, warehouse_id, count
     ), per_row AS (
         SELECT sku, warehouse_id, sum(count) AS count FROM settled GROUP BY sku, warehouse_id
@@ -37,7 +41,12 @@ async def settle_held(conn: AsyncConnection, order_ids: Sequence[int], *, write_
     ids = list(order_ids)
     await conn.execute(_LOCK_HELD, {"ids": ids})
     await conn.execute(
-        _SETTLE, {"ids": ids, "state": "written_off" if write_off else "released", "write_off": write_off}
+        _SETTLE,
+        {
+            "ids": ids,
+            "state": str(ReservationState.WRITTEN_OFF if write_off else ReservationState.RELEASED),
+            "write_off": write_off,
+        },
     )
 
 

@@ -1,43 +1,39 @@
-"""createOrder: record the order, and reserve it.
+"""createOrder: two paths, chosen by `Prefer: wait`.
 
-With `Prefer: wait=N` the order is placed: recorded together with its outcome in one statement,
-batched with the orders that arrive meanwhile (`services/placing.py`), and the answer is the
-outcome. Without it, the order, its lines, its `new` event and its idempotency key are one
-autocommit statement and the answer is `new`; the request then reserves the order in the
-background (the fast path). Orders the fast path never settled (a crash, or the fast path turned
-off) are the intake worker's.
+- With it, the order is placed: recorded together with its outcome (`awaiting payment`, or
+  `failed` with the shortages) in one statement, batched with the orders that arrive meanwhile
+  (`services/order_placer.py`); the answer is the outcome.
+- Without it, the order is recorded `new` in one statement and the answer is `new`; the intake
+  worker reserves it (`services/reserve.py`), woken by the commit.
+
+Either way the domain builds everything written up front (`domain/outcome.py`): the order, its
+events and the answer stored with its Idempotency-Key; the statement picks the outcome under its
+locks and adds the shortages.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import Any
 
-import asyncpg
 import orjson
 
 from loms.config import Settings
 from loms.db import Db
 from loms.domain import events
 from loms.domain.errors import OrderNotFound, UnpaidLimitReached
-from loms.domain.items import OrderItem, total_price
+from loms.domain.items import OrderItem
 from loms.domain.order import Order
-from loms.domain.statuses import OrderStatus
-from loms.domain.transitions import is_settled
+from loms.domain.outcome import ReservationOutcomes, new_order, reservation_outcomes
 from loms.repositories import idempotency as keys
 from loms.repositories import orders
-from loms.repositories.idempotency import Finish
 from loms.repositories.placement import Placement
 from loms.services.clock import utcnow
 from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
-from loms.services.reserve import reserve_if_new
+from loms.services.order_placer import OrderPlacer
 from shopcommon.auth import Principal, Scope
 from shopcommon.problems import Forbidden
 
-Spawn = Callable[[Coroutine[Any, Any, Any]], None]
 CREATED = 201
 
 
@@ -45,7 +41,7 @@ CREATED = 201
 class CreateRequest:
     user_id: int
     items: Sequence[OrderItem]
-    #: Seconds to wait for the reservation outcome (`Prefer: wait`), None to answer at once.
+    #: Seconds the caller waits for the reservation outcome (`Prefer: wait`), None to answer at once.
     wait: float | None = None
     idempotency: IdempotencyRequest | None = None
     request_id: str | None = None
@@ -63,169 +59,100 @@ def answer_for(order: Order) -> Answer:
     return Answer(CREATED, orjson.dumps(order.as_wire()))
 
 
-async def create_order(db: Db, settings: Settings, caller: Principal, request: CreateRequest, spawn: Spawn) -> Answer:
+async def create_order(
+    db: Db, placer: OrderPlacer, settings: Settings, caller: Principal, request: CreateRequest
+) -> Answer:
     authorize(caller, request)
-    if request.wait is not None and settings.inline_reservation and db.placer is not None:
-        return await place(db, settings, request)
-    # A bounded number of orders are written at once, each on one writer connection for both of
-    # its statements; the rest queue for a connection in arrival order (see `Db.writers`).
-    async with db.writers.acquire() as conn:
-        outcome = await record_and_reserve(conn, settings, request, db, spawn)
-    # The writer is back in its pool: what follows borrows other connections, never while holding one.
-    if isinstance(outcome, Answer):
-        return outcome
-    if outcome is None:
-        assert request.idempotency is not None
-        return await answer_duplicate(db, settings, request.idempotency)
-    if request.wait is None:
-        return await finished(db, request.idempotency, answer_for(outcome))
-    # Someone else holds the order (an intake worker): wait for its outcome outside the queue.
-    current = await wait_until_settled(db, outcome.id, request.wait) or outcome
-    return await finished(db, request.idempotency, answer_for(current))
+    order = new_order(await db.order_ids.next(), request.user_id, request.items, utcnow())
+    if request.wait is not None:
+        return await place(db, placer, settings, request, order)
+    return await record(db, settings, request, order)
 
 
-async def place(db: Db, settings: Settings, request: CreateRequest) -> Answer:
-    """The order recorded with its outcome in one statement, batched with the orders that arrive
-    meanwhile (`services/placing.py`): the answer, stored with the key in the same transaction."""
-    assert db.placer is not None
-    items = tuple(request.items)
-    now = utcnow()
-    total = total_price(items)
-    deadline = now + timedelta(seconds=settings.payment_timeout)
-    idem = request.idempotency
-    built: dict[str, Any] = {}
-
-    def build(order_id: int) -> Placement:
-        order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
-        reserved = replace(order, status=OrderStatus.AWAITING_PAYMENT, payment_deadline=deadline)
-        built["order"] = order
-        built["answer"] = answer = answer_for(reserved)
-        return Placement(
-            order_id=order_id,
-            user_id=request.user_id,
-            items=items,
-            total_price=total,
-            now=now,
-            deadline=deadline,
-            topic=settings.order_events_topic,
-            request_id=request.request_id,
-            new_event=events.recorded(
-                order_id=order_id, user_id=request.user_id, items=items, total_price=total, occurred_at=now
-            ),
-            reserved_event=order.change_event(OrderStatus.AWAITING_PAYMENT, now, payment_deadline=deadline),
-            key=(idem.scope, idem.key, idem.request_hash) if idem else None,
-            key_status=CREATED if idem else None,
-            reserved_answer=answer.body.decode() if idem else None,
-        )
-
-    _, placed = await db.placer.place(build, len(items))
+async def place(db: Db, placer: OrderPlacer, settings: Settings, request: CreateRequest, order: Order) -> Answer:
+    """The order recorded with its outcome, batched with the orders that arrive meanwhile: the
+    answer, stored with the key in the same transaction."""
+    outcomes = reservation_outcomes(order, order.created_at, settings.payment_timeout)
+    placed = await placer.place(placement_of(outcomes, settings, request))
     if placed.refused is not None:
         raise UnpaidLimitReached(request.user_id, placed.refused)
     if not placed.placed:
         # Otherwise only a stored key stops a placement.
+        assert request.idempotency is not None
+        return await answer_duplicate(db, settings, request.idempotency)
+    return answer_for(outcomes.settled(placed.shortages))
+
+
+def placement_of(outcomes: ReservationOutcomes, settings: Settings, request: CreateRequest) -> Placement:
+    order, idem = outcomes.new, request.idempotency
+    return Placement(
+        order_id=order.id,
+        user_id=order.user_id,
+        items=order.items,
+        total_price=order.total_price,
+        now=order.created_at,
+        deadline=outcomes.deadline,
+        topic=settings.order_events_topic,
+        request_id=request.request_id,
+        new_event=recorded_event(order),
+        reserved_event=outcomes.reserved_event,
+        failed_event=outcomes.failed_event,
+        key=(idem.scope, idem.key, idem.request_hash) if idem else None,
+        key_status=CREATED if idem else None,
+        reserved_answer=answer_for(outcomes.reserved).body.decode() if idem else None,
+        failed_answer=answer_for(outcomes.failed).body.decode() if idem else None,
+    )
+
+
+def recorded_event(order: Order) -> dict[str, object]:
+    return events.recorded(
+        order_id=order.id,
+        user_id=order.user_id,
+        items=order.items,
+        total_price=order.total_price,
+        occurred_at=order.created_at,
+    )
+
+
+async def record(db: Db, settings: Settings, request: CreateRequest, order: Order) -> Answer:
+    """The order recorded `new` with its event and its key's answer, in one statement on a writer;
+    the intake worker reserves it."""
+    idem = request.idempotency
+    answer = answer_for(order)
+    stored = None
+    if idem is not None:
+        stored = orders.StoredAnswer(idem.scope, idem.key, idem.request_hash, answer.status, answer.body.decode())
+    # This process's intake and relay are woken directly; without them here, the commit notifies.
+    wake_intake, wake_relay = db.intake.waker(), db.relays.waker()
+    local = wake_intake is not None and wake_relay is not None
+    async with db.writers.acquire() as conn:
+        try:
+            await orders.record_new(
+                conn,
+                order,
+                event=recorded_event(order),
+                topic=settings.order_events_topic,
+                request_id=request.request_id,
+                limits=settings.unpaid_limits,
+                answer=stored,
+                notify=not local,
+            )
+            duplicate = False
+        except orders.KeyTaken:
+            duplicate = True
+        except orders.Refused as refused:
+            # A repeat of a create that was recorded is answered as one, whatever the user holds now.
+            if idem is None or not await keys.stored(conn, scope=idem.scope, key=idem.key):
+                raise UnpaidLimitReached(request.user_id, refused.refusal) from None
+            duplicate = True
+    # The writer is back in its pool: what follows borrows other connections, never while holding one.
+    if duplicate:
         assert idem is not None
         return await answer_duplicate(db, settings, idem)
-    if placed.shortages is None:
-        return built["answer"]
-    order: Order = built["order"]
-    return answer_for(replace(order, status=OrderStatus.FAILED, shortages=placed.shortages))
-
-
-async def record_and_reserve(
-    conn: asyncpg.Connection, settings: Settings, request: CreateRequest, db: Db, spawn: Spawn
-) -> Answer | Order | None:
-    """The order recorded as `new` on the writer `conn` and, with `Prefer: wait`, reserved on it:
-    the answer (stored with the outcome); the order, still to be answered (no `Prefer: wait`, or
-    somebody else holds it); None when the Idempotency-Key was taken and nothing was written."""
-    items = tuple(request.items)
-    now = utcnow()
-    total = total_price(items)
-    # The statement puts the order's id in.
-    event = events.recorded(order_id=0, user_id=request.user_id, items=items, total_price=total, occurred_at=now)
-    idem = request.idempotency
-    try:
-        order_id = await orders.insert_new(
-            conn,
-            user_id=request.user_id,
-            items=items,
-            total_price=total,
-            now=now,
-            event=event,
-            topic=settings.order_events_topic,
-            request_id=request.request_id,
-            limits=settings.unpaid_limits,
-            idempotency=idem.params() if idem else None,
-            # The reservation right after notifies for both events; an intake worker needs the wake-up.
-            notify=not settings.inline_reservation,
-        )
-    except orders.KeyTaken:
-        return None
-    except orders.Refused as refused:
-        # A repeat of a create that was recorded is answered as one, whatever the user holds now.
-        if idem is not None and await keys.stored(conn, scope=idem.scope, key=idem.key):
-            return None
-        raise UnpaidLimitReached(request.user_id, refused.refusal) from None
-    order = Order(order_id, request.user_id, OrderStatus.NEW, items, total, now, now)
-    if request.wait is None:
-        if settings.inline_reservation:
-            spawn(reserve_in_background(db, settings, order, request.request_id))
-        return order
-    return await reserve_inline(conn, db, settings, order, request)
-
-
-async def reserve_in_background(db: Db, settings: Settings, order: Order, request_id: str | None) -> None:
-    async with db.writers.acquire() as conn:
-        await reserve_if_new(conn, order, settings=settings, request_id=request_id, wake_relay=db.relays.waker())
-
-
-async def reserve_inline(
-    conn: asyncpg.Connection, db: Db, settings: Settings, order: Order, request: CreateRequest
-) -> Answer | Order:
-    idem = request.idempotency
-
-    built: dict[OrderStatus, Answer] = {}
-
-    def stored_answer_for(settled: Order) -> Finish:
-        assert idem is not None
-        built[settled.status] = answer = answer_for(settled)
-        return Finish(idem.scope, idem.key, CREATED, answer.body.decode())
-
-    settled = None
-    if settings.inline_reservation:
-        settled = await reserve_if_new(
-            conn,
-            order,
-            settings=settings,
-            request_id=request.request_id,
-            answer_for=stored_answer_for if idem else None,
-            wake_relay=db.relays.waker(),
-        )
-    if settled is None:
-        return order
-    # The reserved order's answer was built already, to be stored; a failed one (its shortages
-    # known only now) is built here.
-    return built.get(settled.status) or answer_for(settled)
-
-
-async def finished(db: Db, idem: IdempotencyRequest | None, answer: Answer) -> Answer:
-    if idem is not None:
-        async with db.autocommit.connect() as conn:
-            await keys.finish(conn, scope=idem.scope, key=idem.key, status=answer.status, body=answer.body.decode())
+    if wake_intake is not None and wake_relay is not None:
+        wake_intake()
+        wake_relay()
     return answer
-
-
-async def wait_until_settled(db: Db, order_id: int, timeout: float) -> Order | None:
-    """Poll with short, growing sleeps (bounded by `timeout`) until the order leaves `new`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    pause = 0.005
-    while True:
-        async with db.autocommit.connect() as conn:
-            status = await orders.status_of(conn, order_id)
-            if status is None or is_settled(status) or loop.time() >= deadline:
-                return await orders.get(conn, order_id)
-        await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
-        pause = min(pause * 2, 0.1)
 
 
 async def answer_duplicate(db: Db, settings: Settings, idem: IdempotencyRequest) -> Answer:
@@ -239,4 +166,6 @@ async def answer_duplicate(db: Db, settings: Settings, idem: IdempotencyRequest)
         order = await orders.get(conn, stored.resource_id)
         if order is None:
             raise OrderNotFound(stored.resource_id)
-    return replace(await finished(db, idem, answer_for(order)), replayed=True)
+        answer = answer_for(order)
+        await keys.finish(conn, scope=idem.scope, key=idem.key, status=answer.status, body=answer.body.decode())
+    return replace(answer, replayed=True)

@@ -28,9 +28,6 @@ class IdempotencyRequest:
     key: str
     request_hash: str
 
-    def params(self) -> dict[str, str]:
-        return {"scope": self.scope, "key": self.key, "hash": self.request_hash}
-
 
 @dataclass(frozen=True)
 class Answer:

@@ -32,7 +32,8 @@ async def running_workers(db: Db, settings: Settings) -> AsyncIterator[list[Work
     listener = outbox_listener(settings)
     workers: list[Worker] = []
     if settings.intake_enabled:
-        wake = None if settings.inline_reservation else listener.subscribe()
+        wake = listener.subscribe()
+        db.intake.subscribe(wake)
         workers.append(IntakeWorker(db.engine, settings, wake))
     if settings.expiry_enabled:
         workers.append(ExpiryWorker(db.engine, settings))

@@ -5,10 +5,9 @@ A create with `Prefer: wait` hands its order to the process's `OrderPlacer` and 
 outcome. At most `lanes` batches run at once, each on a writer connection; a request that finds
 a lane free is placed at once, alone, so an idle system adds no delay. Under load, the orders that
 queued while every lane was busy go together, in arrival order, as one transaction of one round
-trip (`repositories/placement.py`): one commit and one call into the driver for many orders,
-where an order on its own costs two of each. The request awaits its placement as it would await
-its own statements (`Prefer: wait` bounds waiting for somebody else to settle an order, which
-never happens here): a batch stuck behind the database holds the creates queued behind it.
+trip (`repositories/placement.py`): one commit and one call into the driver for many orders.
+The request awaits its placement as it would await a statement of its own: a batch stuck behind
+the database holds the creates queued behind it.
 
 Conflicts with concurrent transactions roll a batch back and run it again, up to
 `RETRIES_AFTER_CONFLICT` times: stock raised while it waited for its rows (see
@@ -25,7 +24,7 @@ import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -38,11 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Runs again of a batch that met a concurrent transaction (see the module's docstring).
 RETRIES_AFTER_CONFLICT = 3
-#: Order ids taken from the sequence at a time (gaps are harmless, as with any sequence), and how
-#: long a process may hand them out: ids order orders by time (`orders.page`, newest first), so
-#: an idle process does not keep a block from long ago; under load a block lasts milliseconds.
-ID_BLOCK = 64
-ID_BLOCK_LIFETIME = 1.0
 #: Order lines in a batch, at most (one order may bring more, alone). asyncpg sends a pipeline in
 #: 128 KB pieces and lets the event loop run between them, while the server holds the batch's
 #: locks; an order is ~1.5 KB and ~120 bytes a line, so a batch stays well within one piece.
@@ -58,11 +52,9 @@ def _conflict(exc: BaseException) -> bool:
 
 @dataclass
 class _Pending:
-    #: Builds the placement once its order id is known.
-    build: Callable[[int], Placement]
+    placement: Placement
     lines: int
-    done: asyncio.Future[tuple[Placement, Placed]]
-    placement: Placement | None = field(default=None)
+    done: asyncio.Future[Placed]
 
 
 class OrderPlacer:
@@ -76,7 +68,7 @@ class OrderPlacer:
         limits: UnpaidLimits = UnpaidLimits(),
     ) -> None:
         """`wake_relay()` gives what to call after a commit to wake this process's relay, or None
-        when none runs here: the batch's commit then notifies (see `db.RelayWakeups`). An order
+        when none runs here: the batch's commit then notifies (see `db.Wakeups`). An order
         of a user who holds as much unpaid as `limits` allow is not placed (`Placed.refused`)."""
         self._pool = pool
         self._limits = limits
@@ -86,8 +78,6 @@ class OrderPlacer:
         self._queue: deque[_Pending] = deque()
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._ids: deque[int] = deque()
-        self._ids_taken_at = 0.0
         self._closing = False
         #: Batches placed since start, the orders in them, and batches rolled back and placed
         #: one by one instead.
@@ -95,12 +85,11 @@ class OrderPlacer:
         self.orders = 0
         self.failed_batches = 0
 
-    async def place(self, build: Callable[[int], Placement], lines: int) -> tuple[Placement, Placed]:
-        """Place the order of `lines` lines that `build(order_id)` describes; its placement and
-        what became of it."""
+    async def place(self, placement: Placement) -> Placed:
+        """Place the order `placement` describes (built whole, its id included); what became of it."""
         if self._closing:
             raise ServiceUnavailable("LOMS is stopping; retry.")
-        pending = _Pending(build, lines, asyncio.get_running_loop().create_future())
+        pending = _Pending(placement, len(placement.items), asyncio.get_running_loop().create_future())
         self._queue.append(pending)
         if self._running < self._lanes:
             self._running += 1
@@ -150,35 +139,29 @@ class OrderPlacer:
 
     async def _run(self, batch: list[_Pending]) -> None:
         async with self._pool.acquire() as conn:
-            loop = asyncio.get_running_loop()
-            if loop.time() - self._ids_taken_at > ID_BLOCK_LIFETIME:
-                self._ids.clear()
-            if len(self._ids) < len(batch):
-                self._ids.extend(await placement.next_order_ids(conn, max(ID_BLOCK, len(batch))))
-                self._ids_taken_at = loop.time()
-            for pending in batch:
-                pending.placement = pending.build(self._ids.popleft())
-            placements = [p.placement for p in batch if p.placement is not None]
             try:
-                results = await self._place(conn, placements)
+                results = await self._place(conn, [p.placement for p in batch])
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if len(batch) == 1:
                     raise
                 self.failed_batches += 1
                 log.info("a batch of %d orders failed (%s); placing them one by one", len(batch), exc)
-                for pending, single in zip(batch, placements, strict=True):
-                    try:
-                        [placed] = await self._place(conn, [single])
-                    except Exception as single_exc:
-                        if not pending.done.done():
-                            pending.done.set_exception(single_exc)
-                    else:
-                        self._finish(pending, single, placed)
+                await self._one_by_one(conn, batch)
                 self._woken()
                 return
         self._woken()
-        for pending, single, placed in zip(batch, placements, results, strict=True):
-            self._finish(pending, single, placed)
+        for pending, placed in zip(batch, results, strict=True):
+            self._finish(pending, placed)
+
+    async def _one_by_one(self, conn: asyncpg.Connection, batch: list[_Pending]) -> None:
+        for pending in batch:
+            try:
+                [placed] = await self._place(conn, [pending.placement])
+            except Exception as exc:
+                if not pending.done.done():
+                    pending.done.set_exception(exc)
+            else:
+                self._finish(pending, placed)
 
     async def _place(self, conn: asyncpg.Connection, batch: Sequence[Placement]) -> list[Placed]:
         for attempt in range(1, RETRIES_AFTER_CONFLICT + 2):
@@ -202,6 +185,6 @@ class OrderPlacer:
             wake()
 
     @staticmethod
-    def _finish(pending: _Pending, single: Placement, placed: Placed) -> None:
+    def _finish(pending: _Pending, placed: Placed) -> None:
         if not pending.done.done():
-            pending.done.set_result((single, placed))
+            pending.done.set_result(placed)

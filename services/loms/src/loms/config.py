@@ -1,11 +1,12 @@
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from loms.domain.limits import MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU, UnpaidLimits
+from shopcommon.devsecrets import dev_secret
 from shopcommon.outbox import RelayTuning
-from shopcommon.settings import ServiceSettings
+from shopcommon.settings import ServiceSettings, shared
 
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -14,6 +15,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOMS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "loms"
+    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
     #: Reads, pay, cancel and the workers; orders are written on `order_writers` connections of their own.
     db_pool_size: int = 20
     db_max_overflow: int = 10
@@ -66,6 +68,30 @@ class Settings(ServiceSettings):
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
     idempotency_stale_after: Seconds = 60.0
     idempotency_retention: Seconds = 86_400.0
+
+    # Fulfilment (`services/fulfilment.py`): tasks of paid orders, assigned to checkout's workers.
+    fulfilment_enabled: bool = True
+    #: A pass runs this often, and at once when an outbox write (a payment) is notified.
+    fulfilment_interval: Seconds = 1.0
+    #: Orders whose tasks one transaction makes, and tasks one transaction assigns or moves.
+    fulfilment_batch_size: Annotated[int, Field(ge=1, le=1_000)] = 50
+    #: How long the roster of workers read from checkout is used before it is read again; a
+    #: category without a worker (or a manager naming an unknown one) reads it at once, at most
+    #: every `workers_min_refresh` seconds.
+    workers_ttl: Seconds = 5.0
+    workers_min_refresh: Seconds = 1.0
+    #: Where the workers (`GET /api/v1/users?role=worker`) and LOMS's `service` token come from.
+    checkout_url: str = shared("SHOP_CHECKOUT_URL", "http://127.0.0.1:9000")
+    #: Where each sku's category comes from (`GET /api/v1/products?sku=...`).
+    product_stub_url: str = shared("SHOP_PRODUCT_STUB_URL", "http://127.0.0.1:9003")
+    client_id: str = "loms"
+    #: Empty in dev: the dev stack's generated `client-loms` secret (checkout knows it too).
+    client_secret: str = ""
+    #: Timeout of each call to checkout and product-stub.
+    peer_timeout: Seconds = 5.0
+
+    def resolved_client_secret(self) -> str:
+        return self.client_secret or (dev_secret("client-loms") if self.is_dev else "")
 
     @property
     def unpaid_limits(self) -> UnpaidLimits:

@@ -6,11 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from loms.api import admin, rest, rpc
+from loms.api import admin, rest, rpc, tasks
 from loms.config import Settings
 from loms.db import Db
 from loms.services.order_placer import OrderPlacer
 from loms.verified_tokens import RememberingVerifier
+from loms.workers.fulfilment import running_fulfilment
 from loms.workers.supervisor import running_workers
 from shopcommon.app import create_service_app
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limits=settings.unpaid_limits,
         )
         try:
-            async with running_workers(db, settings) as workers:
+            async with running_workers(db, settings) as workers, running_fulfilment(app, db.engine, settings):
                 app.state.workers = workers
                 # Everything loaded so far lives as long as the process: keep it out of the collector,
                 # whose full passes over it slowed the slowest requests (bench/loms/README.md).
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title="LOMS",
         description=DESCRIPTION,
-        routers=[rpc.router, rest.router, admin.router],
+        routers=[rpc.router, rest.router, admin.router, tasks.router],
         lifespan=lifespan,
         uses_kafka=True,
         openapi_models=rest.HAND_READ_BODIES,
@@ -76,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "orders", "description": "Orders: create, read, pay, cancel."},
             {"name": "stocks", "description": "Units that can still be bought (public)."},
             {"name": "warehouses", "description": "Warehouse and stock administration."},
+            {"name": "tasks", "description": "Fulfilment: a task per product category of a paid order."},
         ],
     )

@@ -131,6 +131,12 @@ class Fulfilment:
         result.assigned = await self.assign_waiting(roster)
         return result
 
+    async def _refreshed(self, roster: Roster) -> Roster:
+        try:
+            return await self.directory.refresh_on_miss()
+        except ServiceUnavailable:
+            return roster
+
     async def _roster_for_waiting(self, roster: Roster) -> Roster:
         """A category waiting for a worker asks checkout again (at most every few seconds)."""
         async with self.engine.connect() as conn:
@@ -155,6 +161,9 @@ class Fulfilment:
                     fetched = await self.catalogue.categories(missing)
                     await repo.remember_categories(conn, fetched)
                     await conn.commit()
+                    known.update(fetched)
+            if any(not roster.of_category(c) for c in {known[s] for s in skus if s in known}):
+                roster = await self._refreshed(roster)  # a worker may have just joined
             made = await self._create_batch(roster)
             if made is None:
                 return created  # what is queued is held by another pass

@@ -143,6 +143,22 @@ class LomsClient:
         order: JSON = resp.json()
         return order
 
+    # --- fulfilment tasks (on the caller's behalf) ---------------------------------------------------
+    async def list_tasks(self, *, token: str, params: dict[str, Any]) -> JSON:
+        query = {k: v for k, v in params.items() if v is not None}
+        page: JSON = (await self._call("GET", "/api/v1/tasks", token=token, params=query)).json()
+        return page
+
+    async def get_task(self, task_id: int, *, token: str) -> JSON:
+        task: JSON = (await self._call("GET", f"/api/v1/tasks/{task_id}", token=token)).json()
+        return task
+
+    async def move_task(self, task_id: int, action: str, *, token: str, body: JSON | None = None) -> JSON:
+        """`start`, `done` or `assign`, as LOMS decides for this caller."""
+        path = f"/api/v1/tasks/{task_id}/{action}"
+        task: JSON = (await self._call("POST", path, token=token, json=body if body is not None else {})).json()
+        return task
+
 
 def _total(item: JSON) -> int:
     if "total_available" in item:

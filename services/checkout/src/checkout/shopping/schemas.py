@@ -109,6 +109,18 @@ class OrderItem(BaseModel):
     price: int | None = None
 
 
+TaskStatus = Literal["unassigned", "assigned", "in_progress", "done"]
+
+
+class TaskRef(BaseModel):
+    """What an order carries of each of its fulfilment tasks."""
+
+    task_id: int
+    category: str
+    worker_id: int | None
+    status: TaskStatus
+
+
 class Order(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -118,6 +130,39 @@ class Order(BaseModel):
     items: list[OrderItem]
     total_price: int | None = None
     created_at: datetime | None = None
+    tasks: list[TaskRef] = Field(
+        default_factory=list,
+        description="Its fulfilment tasks (one per product category), made once it is paid; as LOMS gives them.",
+    )
+
+
+class TaskItem(BaseModel):
+    sku: int
+    count: int
+
+
+class Task(BaseModel):
+    """A fulfilment task, as LOMS gives it (fields LOMS adds pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task_id: int
+    order_id: int
+    category: str = Field(description="The product category of every item of the task.")
+    items: list[TaskItem]
+    worker_id: int | None = Field(description="The worker it is assigned to; null while `unassigned`.")
+    status: TaskStatus
+    assigned_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TaskPage(BaseModel):
+    items: list[Task]
+    next_cursor: str | None = None
+
+
+class AssignIn(Strict):
+    worker_id: UserId = Field(description="An active worker (a user with role `worker`).")
 
 
 class OrderPage(BaseModel):

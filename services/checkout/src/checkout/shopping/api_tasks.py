@@ -1,0 +1,93 @@
+"""Fulfilment task routes (CONTRACT.md "Fulfilment"): LOMS's `/api/v1/tasks`, served to clients
+with the caller's own token (`usecases.tasks`), as orders are."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from checkout.shopping.deps import ShoppingDep
+from checkout.shopping.schemas import AssignIn, Task, TaskPage, TaskStatus
+from checkout.shopping.usecases import tasks
+from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
+from shopcommon.pagination import CursorQuery
+from shopcommon.problems import problem_responses
+from shopcommon.validation import MAX_JSON_INT
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+TaskPath = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id (at most 2^53-1).")]
+Reader = Annotated[Principal, require_roles(Role.WORKER, Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)]
+Worker = Annotated[Principal, require_roles(Role.WORKER)]
+Assigner = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)]
+READERS = roles_doc("worker (own tasks)", Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)
+WORKER = roles_doc("worker (the task's own)")
+ASSIGNERS = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)
+
+
+@router.get(
+    "",
+    response_model=TaskPage,
+    openapi_extra=READERS,
+    responses=problem_responses(400, 401, 403, 422, 503),
+    summary="Tasks, newest first (a worker: their own; managers: all, `worker_id` filters)",
+    description="A worker naming another `worker_id` is 403. `status` filters; `cursor` pages.",
+)
+async def list_tasks(
+    principal: Reader,
+    shop: ShoppingDep,
+    status: TaskStatus | None = None,
+    worker_id: Annotated[int | None, Query(ge=1, le=MAX_JSON_INT)] = None,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> TaskPage:
+    return await tasks.list_tasks(shop, principal, status=status, worker_id=worker_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/{task_id}",
+    response_model=Task,
+    openapi_extra=READERS,
+    responses=problem_responses(401, 403, 404, 422, 503),
+    summary="One task (a worker: only their own; another's is 404)",
+)
+async def get_task(task_id: TaskPath, principal: Reader, shop: ShoppingDep) -> Task:
+    return await tasks.get_task(shop, principal, task_id)
+
+
+@router.post(
+    "/{task_id}/start",
+    response_model=Task,
+    openapi_extra=WORKER,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    summary="Start a task: `assigned` -> `in_progress`",
+    description="Only by the worker it is assigned to (another's task is 404); any other status is 409.",
+)
+async def start_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) -> Task:
+    return await tasks.move_task(shop, principal, task_id, "start")
+
+
+@router.post(
+    "/{task_id}/done",
+    response_model=Task,
+    openapi_extra=WORKER,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    summary="Finish a task: `in_progress` -> `done`",
+    description="Only by the worker it is assigned to (another's task is 404); any other status is 409. "
+    "The last task of an order done makes the order `completed`.",
+)
+async def finish_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) -> Task:
+    return await tasks.move_task(shop, principal, task_id, "done")
+
+
+@router.post(
+    "/{task_id}/assign",
+    response_model=Task,
+    openapi_extra=ASSIGNERS,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    summary="Assign a task to a worker",
+    description="To an active worker (422 `not-an-active-worker` otherwise); it becomes `assigned`. "
+    "A `done` task is 409.",
+)
+async def assign_task(task_id: TaskPath, body: AssignIn, principal: Assigner, shop: ShoppingDep) -> Task:
+    return await tasks.assign_task(shop, principal, task_id, worker_id=body.worker_id)

@@ -31,6 +31,11 @@ openapi: setup
 openapi-check: setup
 	$(PY) tools/openapi.py check
 
+# A client generated (openapi-python-client) from each openapi/*.yaml imports, module by module.
+.PHONY: openapi-clients
+openapi-clients: setup
+	$(PY) tools/openapi_clients.py
+
 # Redocly HTML of every OpenAPI document and of the AsyncAPI document of the events, into
 # openapi/html/ (git-ignored): the Redoc script inlined (no CDN), telemetry off; then checked to
 # load nothing from elsewhere. Built from the committed documents (`make openapi` refreshes them).

@@ -27,6 +27,8 @@ from checkout.identity.schemas import (
 )
 from checkout.identity.usecases import login
 from checkout.identity.web import (
+    FORM,
+    JSON,
     body_doc,
     clear_session_cookies,
     client_ip,
@@ -47,13 +49,13 @@ LIMITED = problem_responses(400, 401, 415, 422, 429)
 WEB_LOGIN = problem_responses(400, 401, 403, 415, 422, 429)
 
 
-def _public(*bodies: Any) -> dict[str, Any]:
-    return {**PUBLIC, **(body_doc(*bodies) if bodies else {})}
+def _public(*bodies: Any, documented: str = JSON) -> dict[str, Any]:
+    return {**PUBLIC, **(body_doc(*bodies, documented=documented) if bodies else {})}
 
 
 @router.post(
     "/token", response_model=TokenPair, response_model_exclude_none=True, responses=LIMITED,
-    openapi_extra=_public(PasswordGrant, ClientCredentialsGrant, RefreshTokenGrant),
+    openapi_extra=_public(PasswordGrant, ClientCredentialsGrant, RefreshTokenGrant, documented=FORM),
     summary="Exchange a username and password (or client credentials, or a refresh token) for tokens",
 )  # fmt: skip
 async def issue_token(request: Request, session: SessionDep, identity: IdentityDep) -> dict[str, Any]:

@@ -22,6 +22,7 @@ REFRESH_COOKIE = "refresh_token"
 #: The refresh cookie goes only to the endpoints that rotate or end the session.
 REFRESH_COOKIE_PATH = "/api/v1/auth"
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 MAX_BODY = 16 * 1024
 
 
@@ -54,12 +55,21 @@ async def json_or_form(request: Request, adapter: TypeAdapter[T], *, default_gra
         raise RequestValidationError(errors) from exc
 
 
-def body_doc(*models: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` documenting a body that `json_or_form` reads (one model, or any of several)."""
+def body_doc(*models: type[BaseModel], documented: str = JSON) -> dict[str, Any]:
+    """`openapi_extra` for a body that `json_or_form` reads (one model, or any of several).
+
+    Both content types are accepted, but the document names one (`documented`) and says the other
+    in words: code generators (openapi-python-client) cannot build an operation whose body is a
+    union over two content types. The token endpoint documents the form, as OAuth2 sends it."""
     schemas = [m.model_json_schema() for m in models]
     schema = schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
-    content = {"application/json": {"schema": schema}, FORM: {"schema": schema}}
-    return {"requestBody": {"required": True, "content": content}, **body_limit(MAX_BODY)}
+    other = FORM if documented == JSON else JSON
+    body = {
+        "required": True,
+        "description": f"Also accepted as `{other}`, with the same fields.",
+        "content": {documented: {"schema": schema}},
+    }
+    return {"requestBody": body, **body_limit(MAX_BODY)}
 
 
 def refuse_cross_site(request: Request) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from notifications.domain.events import BookingStatus, BookingStatusChanged, Event, OrderStatus
+from notifications.domain.events import (
+    BookingStatus,
+    BookingStatusChanged,
+    Event,
+    OrderStatus,
+    TaskStatus,
+    TaskStatusChanged,
+)
 
 
 class Channel(StrEnum):
@@ -31,6 +38,10 @@ MAX_ADDRESS_LENGTH = 320
 
 
 def wants_email(event: Event) -> bool:
+    """Customers and guests: every status they care about. Workers: each task assigned to them
+    (one e-mail per assignment, as each assignment is its own event)."""
+    if isinstance(event, TaskStatusChanged):
+        return event.known_status == TaskStatus.ASSIGNED and event.worker_id is not None
     return event.known_status in EMAILED_STATUSES
 
 

@@ -1,5 +1,6 @@
-"""The events this service consumes: LOMS's order events on `loms.order-events` (CONTRACT.md,
-"Events") and the bookings service's on `bookings.booking-events` (CONTRACT.md, "Bookings").
+"""The events this service consumes: LOMS's order and fulfilment-task events on
+`loms.order-events` (CONTRACT.md, "Events" and "Fulfilment") and the bookings service's on
+`bookings.booking-events` (CONTRACT.md, "Bookings").
 
 Parsing is tolerant of unknown fields (kept, and passed on to the live stream as received) and
 strict about the fields this service acts on: a message without them is malformed. The live
@@ -21,6 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 ORDER_STATUS_CHANGED = "order.status_changed"
 BOOKING_STATUS_CHANGED = "booking.status_changed"
+TASK_STATUS_CHANGED = "task.status_changed"
 INT64_MAX = 2**63 - 1
 
 
@@ -156,12 +158,57 @@ class BookingStatusChanged(BaseModel):
             return None
 
 
-#: What the consumer reads, as the models above; each says what it is about by its own fields.
-Event = OrderStatusChanged | BookingStatusChanged
+class TaskStatus(StrEnum):
+    UNASSIGNED = "unassigned"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
 
-_MODELS: dict[str, type[OrderStatusChanged] | type[BookingStatusChanged]] = {
+
+class TaskStatusChanged(BaseModel):
+    """LOMS's `task.status_changed` event (CONTRACT.md, "Fulfilment"): a fulfilment task of an
+    order changed status or worker. It belongs to the worker it is assigned to (`user_id` here):
+    their live stream, their notification log, their e-mail when it is `assigned` to them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
+    type: Literal["task.status_changed"]
+    occurred_at: Moment
+    task_id: int = Field(ge=1, le=INT64_MAX)
+    order_id: int = Field(ge=1, le=INT64_MAX)
+    category: str = Field(min_length=1, max_length=100, description="The product category of the task's items.")
+    worker_id: int | None = Field(
+        default=None, ge=1, le=INT64_MAX, description="The worker it is assigned to; null while `unassigned`."
+    )
+    #: A string, not the enum: a status this service does not know yet is still logged and streamed.
+    status: str = Field(min_length=1, max_length=32, description="`unassigned`, `assigned`, `in_progress` or `done`.")
+    previous_status: str | None = Field(default=None, description="The status before; null for a new task.")
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def user_id(self) -> int | None:
+        """Whose the event is: the worker's (nobody's while the task waits for one)."""
+        return self.worker_id
+
+    @property
+    def known_status(self) -> TaskStatus | None:
+        try:
+            return TaskStatus(self.status)
+        except ValueError:
+            return None
+
+
+#: What the consumer reads, as the models above; each says what it is about by its own fields.
+Event = OrderStatusChanged | BookingStatusChanged | TaskStatusChanged
+
+_MODELS: dict[str, type[OrderStatusChanged] | type[BookingStatusChanged] | type[TaskStatusChanged]] = {
     ORDER_STATUS_CHANGED: OrderStatusChanged,
     BOOKING_STATUS_CHANGED: BookingStatusChanged,
+    TASK_STATUS_CHANGED: TaskStatusChanged,
 }
 
 

@@ -12,6 +12,8 @@ from notifications.domain.events import (
     CancelReason,
     Event,
     OrderStatus,
+    TaskStatus,
+    TaskStatusChanged,
 )
 
 SUBJECTS = {
@@ -43,7 +45,21 @@ CANCELLED_BY = {
 }
 
 
+TASK_SUBJECTS = {
+    TaskStatus.UNASSIGNED: "Task {id} of order {order} is waiting for a worker",
+    TaskStatus.ASSIGNED: "Task {id} of order {order} is assigned to you ({category})",
+    TaskStatus.IN_PROGRESS: "Task {id} of order {order} is in_progress",
+    TaskStatus.DONE: "Task {id} of order {order} is done",
+}
+
+
 def subject_for(event: Event) -> str:
+    if isinstance(event, TaskStatusChanged):
+        task_status = event.known_status
+        template = TASK_SUBJECTS.get(task_status) if task_status else None
+        return (template or "Task {id} of order {order} is now {status}").format(
+            id=event.task_id, order=event.order_id, category=event.category, status=event.status
+        )
     if isinstance(event, BookingStatusChanged):
         booking_status = event.known_status
         template = BOOKING_SUBJECTS.get(booking_status) if booking_status else None

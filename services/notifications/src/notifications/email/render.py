@@ -1,5 +1,5 @@
 """E-mails from Jinja2 templates, one pair (plain text and HTML) per order status and per booking
-status."""
+status, and one for a worker's newly assigned task."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.domain.events import BookingStatusChanged, OrderStatusChanged
+from notifications.domain.events import BookingStatusChanged, OrderStatusChanged, TaskStatus, TaskStatusChanged
 from notifications.domain.messages import (
     cancel_reason_text,
     cancelled_by_text,
@@ -77,6 +77,21 @@ class EmailRenderer:
         }
         text = self.env.get_template(f"booking_{status.value}.txt.j2").render(context)
         html = self.env.get_template(f"booking_{status.value}.html.j2").render(context)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+    def render_task(self, event: TaskStatusChanged, *, name: str = "") -> RenderedEmail:
+        """The worker's e-mail about a task assigned to them (the only task status e-mailed)."""
+        if event.known_status != TaskStatus.ASSIGNED:
+            raise LookupError(f"no e-mail template for task status {event.status!r}")
+        subject = subject_for(event)
+        context = {
+            "event": event,
+            "name": name,
+            "subject": subject,
+            "tasks_url": f"{self.public_url}/tasks",
+        }
+        text = self.env.get_template("task_assigned.txt.j2").render(context)
+        html = self.env.get_template("task_assigned.html.j2").render(context)
         return RenderedEmail(subject=subject, text=text, html=html)
 
 

@@ -1,5 +1,6 @@
 """Sends the pending e-mails, content from the templates, out by SMTP: about an order to the
-customer's address (from checkout), about a booking to the address the guest gave with it."""
+customer's address (from checkout), about a task to its worker's (from checkout), about a booking
+to the address the guest gave with it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.delivery import NO_BOOKING_ADDRESS, Channel, DeliveryError, booking_address_problem
-from notifications.domain.events import BookingStatusChanged, MalformedEvent, UnknownEventType, parse_document
+from notifications.domain.events import (
+    BookingStatusChanged,
+    MalformedEvent,
+    TaskStatusChanged,
+    UnknownEventType,
+    parse_document,
+)
 from notifications.email.render import EmailRenderer, RenderedEmail, build_message
 from notifications.email.smtp import SmtpMailer
 from notifications.metrics import NotificationMetrics
@@ -100,4 +107,6 @@ class EmailSender(DeliveryWorker):
         if item.user_id is None:
             raise DeliveryError("user not found", permanent=True)
         person = await self.users.recipient(item.user_id)
+        if isinstance(event, TaskStatusChanged):  # to the worker it is assigned to
+            return person.email, self.renderer.render_task(event, name=person.name)
         return person.email, self.renderer.render(event, name=person.name)

@@ -9,7 +9,14 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.delivery import Channel, DeliveryError
-from notifications.domain.events import OrderStatusChanged
+from notifications.domain.events import (
+    BookingStatusChanged,
+    MalformedEvent,
+    OrderStatusChanged,
+    TaskStatusChanged,
+    UnknownEventType,
+    parse_document,
+)
 from notifications.domain.messages import subject_for
 from notifications.metrics import NotificationMetrics
 from notifications.push import PushTarget, UnusableSubscription, WebPushClient
@@ -22,19 +29,33 @@ from shopcommon.db import transaction
 MAX_IN_FLIGHT = 10
 
 
-def push_payload(event: OrderStatusChanged) -> bytes:
-    """Small (push services take about 4 KB): what a notification needs, not the whole order."""
+def push_payload(event: OrderStatusChanged | TaskStatusChanged) -> bytes:
+    """Small (push services take about 4 KB): what a notification needs, not the whole order. A
+    task's push (to its worker) names the task too."""
+    task = {"task_id": event.task_id, "category": event.category} if isinstance(event, TaskStatusChanged) else {}
     return orjson.dumps(
         {
             "type": event.type,
             "event_id": str(event.event_id),
             "order_id": event.order_id,
+            **task,
             "status": event.status,
             "previous_status": event.previous_status,
             "title": subject_for(event),
             "occurred_at": event.occurred_at.isoformat(),
         }
     )
+
+
+def pushed_event(payload: dict[str, object]) -> OrderStatusChanged | TaskStatusChanged:
+    """The stored event a push tells of; ValueError for one no push is made of (a booking)."""
+    try:
+        event = parse_document(payload)
+    except (MalformedEvent, UnknownEventType) as exc:
+        raise ValueError(str(exc)) from exc
+    if isinstance(event, BookingStatusChanged):
+        raise ValueError("bookings are not pushed")
+    return event
 
 
 class PushSender(DeliveryWorker):
@@ -64,7 +85,7 @@ class PushSender(DeliveryWorker):
                 return
             origin = endpoint_host(sub.endpoint)
             try:
-                event = OrderStatusChanged.model_validate(item.payload)
+                event = pushed_event(item.payload)
                 await self.client.send(PushTarget(sub.endpoint, sub.p256dh, sub.auth), push_payload(event))
             except UnusableSubscription as exc:
                 async with transaction(self.sessionmaker) as session:

@@ -1,0 +1,83 @@
+"""Fulfilment on `loms.order-events`: a worker is e-mailed once about each task assigned to them
+(redeliveries included), sees their tasks' events on their live stream, and the customer gets the
+`completed` e-mail once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from notifications.config import Settings
+from notifications.testing.events import order_event, produce
+from notifications.testing.mail import wait_for_messages
+from notifications.testing.sse import sse_frames
+from shopcommon.testing.plugin import Stack
+from shopcommon.testing.tokens import TestIssuer
+
+from ..conftest import Checkout, running
+
+STREAM = "/api/v1/events/stream"
+
+
+def task_event(task_id: int, order_id: int, worker_id: int | None, status: str, previous: str | None) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "task.status_changed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "task_id": task_id,
+        "order_id": order_id,
+        "category": "guitars",
+        "worker_id": worker_id,
+        "status": status,
+        "previous_status": previous,
+    }
+
+
+async def test_each_assignment_mails_its_worker_once_and_the_customer_hears_of_completion_once(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, test_issuer: TestIssuer
+) -> None:
+    customer, first, second = [await checkout.register_customer() for _ in range(3)]
+    order_id, kafka = 61_001, shop_stack.urls.kafka_bootstrap_servers
+    assigned = task_event(901, order_id, first.id, "assigned", "unassigned")
+    moved = task_event(901, order_id, second.id, "assigned", "assigned")  # the first worker was deactivated
+    first_events = [
+        task_event(900, order_id, None, "unassigned", None),  # nobody's: no mail, no stream
+        assigned,
+        assigned,  # delivered twice (at least once): still one e-mail
+        task_event(901, order_id, first.id, "in_progress", "assigned"),
+        task_event(901, order_id, first.id, "done", "in_progress"),
+        moved,
+    ]
+    async with (
+        running(settings_for(loms_events_topic=topic)) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(first.id, "worker")) as resp,
+    ):
+        frames = sse_frames(resp)
+        await produce(kafka, topic, first_events)
+        await produce(kafka, topic, [order_event(order_id, customer.id, "completed", "paid")])
+        seen = []
+        async with asyncio.timeout(20):
+            async for frame in frames:
+                if not frame.is_heartbeat:
+                    seen.append(frame)
+                if len(seen) == 3:
+                    break
+        mails_first = await wait_for_messages(shop_stack.urls.mail_api_url, first.email, 1, settle=1.5)
+        mails_second = await wait_for_messages(shop_stack.urls.mail_api_url, second.email, 1)
+        mails_customer = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1)
+
+    assert [(f.event, orjson.loads(f.data)["status"]) for f in seen] == [
+        ("task.status_changed", "assigned"),
+        ("task.status_changed", "in_progress"),
+        ("task.status_changed", "done"),
+    ]
+    assert seen[0].id == assigned["event_id"] and orjson.loads(seen[0].data)["task_id"] == 901
+    assert [m["Subject"] for m in mails_first] == [f"Task 901 of order {order_id} is assigned to you (guitars)"]
+    assert "Status: assigned" in mails_first[0]["Text"] and "Nora Tester" in mails_first[0]["Text"]
+    assert [m["Subject"] for m in mails_second] == [f"Task 901 of order {order_id} is assigned to you (guitars)"]
+    assert [m["Subject"] for m in mails_customer] == [f"Order {order_id} is completed"]

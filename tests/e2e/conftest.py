@@ -3,17 +3,26 @@ database (migrated, demo data loaded), wired to the others and to the session's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import re
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from notifications.testing.push_service import local_push_env
 from notifications.testing.tls import TestCertificate
 from shopcommon.devstack.launcher import service_urls_env
 from shopcommon.devstack.servers import free_port
+from shopcommon.kafka import ensure_topics
 from shopcommon.services import ServiceSpec, discover_services
 from shopcommon.testing.plugin import ServiceProcess, Stack, run_sync
 
@@ -21,51 +30,78 @@ from shopcommon.testing.plugin import ServiceProcess, Stack, run_sync
 @dataclass
 class System:
     stack: Stack
+    #: The first process of every service (the only one unless the system runs replicas).
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    #: Every process of every service, the first one first.
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     #: The certificate of a local push service the processes trust (push endpoints must be https).
     push_tls: TestCertificate | None = None
 
-    def url(self, name: str) -> str:
-        return self.services[name].url
+    def url(self, name: str, replica: int = 0) -> str:
+        return self.replicas[name][replica].url
 
-    def client(self, name: str, **kw: object) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url(name), timeout=30, **kw)  # type: ignore[arg-type]
+    def client(self, name: str, replica: int = 0, **kw: object) -> httpx.AsyncClient:
+        # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so a request
+        # never goes out on a connection the server is closing at that moment.
+        kw.setdefault("limits", httpx.Limits(keepalive_expiry=2.0))
+        return httpx.AsyncClient(base_url=self.url(name, replica), timeout=30, **kw)  # type: ignore[arg-type]
 
     @property
     def mail_api(self) -> str:
         return self.stack.urls.mail_api_url
 
+    def stop(self) -> None:
+        for procs in reversed(list(self.replicas.values())):
+            for proc in procs:
+                proc.stop()
 
-def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = None) -> System:
+
+def process_env(spec: ServiceSpec, env: dict[str, str]) -> dict[str, str]:
+    """What `make run` gives the service's process: the shared environment plus the spec's own
+    extra variables (which never override what the environment or the test says)."""
+    out = dict(env)
+    if spec.extra_env is not None:
+        for key, value in spec.extra_env(out).items():
+            out.setdefault(key, value)
+    return out
+
+
+def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = None, *, replicas: int = 1) -> System:
+    """Every service, `replicas` processes of each on ports of their own, sharing the databases,
+    the broker, Valkey and the data directory (so the dev keys). Replica i of a service calls
+    replica i of the others, so each replica's calls between services are exercised too."""
     specs: list[ServiceSpec] = discover_services()
-    ports = {spec.name: free_port() for spec in specs}
-    env = {
+    ports = [{spec.name: free_port() for spec in specs} for _ in range(replicas)]
+    base = {
         "APP_ENV": "dev",
         "LOG_JSON": "false",
         "SHOP_DATA_DIR": str(tmp),
         **stack.urls.as_env(),
-        **service_urls_env(specs, ports),
-        **(extra_env or {}),
     }
-    system = System(stack=stack, env=env)
+    databases: dict[str, str] = {}
     for spec in specs:
         if spec.database:
-            url = stack.fresh_database(spec.name, "e2e")
-            env[spec.database_env] = url
-            loader = spec.load_demo_data()
-            if loader is not None:
-                run_sync(loader(url, env))
+            databases[spec.database_env] = stack.fresh_database(spec.name, "e2e")
+    envs = [{**base, **service_urls_env(specs, p), **(extra_env or {}), **databases} for p in ports]
+    system = System(stack=stack, env=envs[0])
+    for spec in specs:
+        loader = spec.load_demo_data() if spec.database else None
+        if loader is not None:
+            run_sync(loader(databases[spec.database_env], process_env(spec, envs[0])))
     try:
-        for spec in specs:
-            proc = ServiceProcess(spec, env, stack.embedded.log_dir, port=ports[spec.name])
-            system.services[spec.name] = proc
-            proc.proc.start()
-        for proc in system.services.values():
-            proc.wait_ready()
+        for i, env in enumerate(envs):
+            for spec in specs:
+                proc = ServiceProcess(spec, process_env(spec, env), stack.embedded.log_dir, port=ports[i][spec.name])
+                system.replicas.setdefault(spec.name, []).append(proc)
+                if i == 0:
+                    system.services[spec.name] = proc
+                proc.proc.start()
+        for procs in system.replicas.values():
+            for proc in procs:
+                proc.wait_ready(60)
     except BaseException:
-        for proc in system.services.values():
-            proc.stop()
+        system.stop()
         raise
     return system
 
@@ -78,5 +114,277 @@ def system(shop_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         yield sys_
     finally:
-        for proc in reversed(list(sys_.services.values())):
-            proc.stop()
+        sys_.stop()
+
+
+# --- what the replica and fault tests drive and audit ---------------------------------------------
+ORDER_EVENTS = "loms.order-events"
+BOOKING_EVENTS = "bookings.booking-events"
+SUBJECT = re.compile(r"^(Order|Booking) (\d+)\b")
+
+
+async def bearer(system: System, username: str, password: str, replica: int = 0) -> dict[str, str]:
+    async with system.client("checkout", replica) as client:
+        r = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def new_customer(system: System, staff: dict[str, str], replica: int = 0) -> dict[str, Any]:
+    """A customer of one's own (the mail catcher is shared), created by a manager (so no
+    confirmation mail) through checkout's `replica`, logged in through it."""
+    name = "r" + uuid.uuid4().hex[:12]
+    async with system.client("checkout", replica) as client:
+        created = await client.post(
+            "/api/v1/users",
+            headers=staff,
+            json={
+                "username": name,
+                "email": f"{name}@customers.test",
+                "password": "correct-horse-1",
+                "first_name": "Rita",
+                "last_name": "Replica",
+            },
+        )
+    assert created.status_code == 201, created.text
+    headers = await bearer(system, name, "correct-horse-1", replica)
+    return {"id": created.json()["id"], "email": created.json()["email"], "headers": headers}
+
+
+def plain_url(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def stock_levels(system: System, skus: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(sku, warehouse) -> (total, reserved), read from LOMS's database."""
+    conn = await asyncpg.connect(plain_url(system.env["LOMS_DATABASE_URL"]))
+    try:
+        rows = await conn.fetch("SELECT sku, warehouse_id, total, reserved FROM stocks WHERE sku = ANY($1)", skus)
+    finally:
+        await conn.close()
+    return {(r["sku"], r["warehouse_id"]): (r["total"], r["reserved"]) for r in rows}
+
+
+async def stock_problems(
+    system: System, before: dict[tuple[int, int], tuple[int, int]], orders: list[int]
+) -> list[str]:
+    """Per (sku, warehouse): total = before - what paid orders hold there; reserved = before +
+    what orders awaiting payment hold there; and every live order holds exactly its items."""
+    conn = await asyncpg.connect(plain_url(system.env["LOMS_DATABASE_URL"]))
+    try:
+        held = await conn.fetch(
+            "SELECT r.sku, r.warehouse_id, o.status, sum(r.count) AS n FROM reservations r"
+            " JOIN orders o ON o.id = r.order_id WHERE o.id = ANY($1) GROUP BY 1, 2, 3",
+            orders,
+        )
+        per_order = await conn.fetch(
+            "SELECT o.id, o.status, (SELECT coalesce(sum(count), 0) FROM order_items i WHERE i.order_id = o.id) AS items,"
+            " (SELECT coalesce(sum(count), 0) FROM reservations r WHERE r.order_id = o.id) AS reserved"
+            " FROM orders o WHERE o.id = ANY($1)",
+            orders,
+        )
+    finally:
+        await conn.close()
+    now = await stock_levels(system, sorted({sku for sku, _ in before}))
+    sold: Counter[tuple[int, int]] = Counter()
+    waiting: Counter[tuple[int, int]] = Counter()
+    for r in held:
+        if r["status"] == "paid":
+            sold[(r["sku"], r["warehouse_id"])] += r["n"]
+        elif r["status"] == "awaiting payment":
+            waiting[(r["sku"], r["warehouse_id"])] += r["n"]
+    problems = [
+        f"{place}: now {now.get(place)}, before {level}, sold {sold[place]}, held {waiting[place]}"
+        for place, level in before.items()
+        if now.get(place) != (level[0] - sold[place], level[1] + waiting[place])
+    ]
+    problems += [
+        f"order {r['id']} ({r['status']}) holds {r['reserved']} of {r['items']} units"
+        for r in per_order
+        if r["status"] in ("paid", "awaiting payment") and r["reserved"] != r["items"]
+    ]
+    return problems
+
+
+class EventLog:
+    """Every record of the event topics from where the test started reading."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, request_timeout_ms=40000
+        )
+        self.records: list[dict[str, Any]] = []
+
+    async def open(self) -> None:
+        await ensure_topics(self.bootstrap, {ORDER_EVENTS: 3, BOOKING_EVENTS: 3})
+        await self.consumer.start()
+        await self.consumer.topics()
+        parts = [
+            TopicPartition(t, p)
+            for t in (ORDER_EVENTS, BOOKING_EVENTS)
+            for p in sorted(self.consumer.partitions_for_topic(t) or ())
+        ]
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_end(*parts)
+        for tp in parts:  # pin the starting point now, not at the first fetch
+            await self.consumer.position(tp)
+
+    async def read(self, timeout_ms: int = 300) -> None:
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms)
+        for messages in batches.values():
+            self.records += [orjson.loads(m.value) for m in messages if m.value]
+
+    async def close(self) -> None:
+        await self.consumer.stop()
+
+    def transitions(self, kind: str, id_field: str, ids: set[int]) -> dict[tuple[int, str], set[str]]:
+        """(id, status) -> the distinct event ids that announced it."""
+        out: dict[tuple[int, str], set[str]] = {}
+        for e in self.records:
+            if e.get("type") == kind and e.get(id_field) in ids:
+                out.setdefault((e[id_field], e["status"]), set()).add(e["event_id"])
+        return out
+
+
+async def mail_subjects(system: System, addresses: set[str]) -> Counter[tuple[str, str]]:
+    """(address, subject) -> how many mails with that subject reached that address."""
+    async with httpx.AsyncClient(base_url=system.mail_api, timeout=30) as client:
+        listing = (await client.get("/api/v1/messages", params={"limit": 100000})).json()
+    found: Counter[tuple[str, str]] = Counter()
+    for m in listing["messages"]:
+        for to in m["To"]:
+            if to["Address"] in addresses:
+                found[(to["Address"], m["Subject"])] += 1
+    return found
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
+    """Poll `check` until true; the seconds it took (AssertionError after `timeout`)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await check():
+        assert loop.time() - started < timeout, f"not within {timeout:.0f} s: {what}"
+        await asyncio.sleep(0.25)
+    return loop.time() - started
+
+
+def statuses_of(final: str) -> list[str]:
+    """The statuses an order that ended in `final` went through (the drivers wait for `awaiting
+    payment` before they pay or cancel)."""
+    if final == "failed":
+        return ["new", "failed"]
+    if final == "new":
+        return ["new"]
+    return ["new", "awaiting payment", *([final] if final != "awaiting payment" else [])]
+
+
+@dataclass
+class Audit:
+    orders: int = 0
+    bookings: int = 0
+    transitions: int = 0
+    event_records: int = 0
+    redelivered: int = 0
+    emails: int = 0
+    lost_events: list[str] = field(default_factory=list)
+    doubled_events: list[str] = field(default_factory=list)
+    lost_emails: list[str] = field(default_factory=list)
+    doubled_emails: list[str] = field(default_factory=list)
+    doubled_tasks: list[str] = field(default_factory=list)
+    stock: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [
+            *self.lost_events,
+            *self.doubled_events,
+            *self.lost_emails,
+            *self.doubled_emails,
+            *self.doubled_tasks,
+            *self.stock,
+        ]
+
+    def figures(self) -> str:
+        return (
+            f"orders {self.orders}, bookings {self.bookings}, transitions {self.transitions}, "
+            f"event records {self.event_records} ({self.redelivered} redelivered), emails {self.emails}; "
+            f"lost events {len(self.lost_events)}, doubled events {len(self.doubled_events)}, "
+            f"lost emails {len(self.lost_emails)}, doubled emails {len(self.doubled_emails)}, "
+            f"doubled tasks {len(self.doubled_tasks)}, stock problems {len(self.stock)}"
+        )
+
+
+async def final_orders(system: System, users: list[int]) -> dict[int, str]:
+    """Every order of these users, whoever created it and whatever answer was lost: id -> status."""
+    conn = await asyncpg.connect(plain_url(system.env["LOMS_DATABASE_URL"]))
+    try:
+        rows = await conn.fetch("SELECT id, status FROM orders WHERE user_id = ANY($1)", users)
+    finally:
+        await conn.close()
+    return {r["id"]: r["status"] for r in rows}
+
+
+async def audit(
+    system: System,
+    log: EventLog,
+    customers: list[dict[str, Any]],
+    bookings: dict[int, tuple[str, list[str]]],
+    stock_before: dict[tuple[int, int], tuple[int, int]],
+) -> Audit:
+    """Everything the customers' orders and the guests' bookings should have caused, once each:
+    an event per transition on the topic (distinct event ids; a re-delivery of one event id is
+    counted, not failed), a mail per transition, a task assigned once, and the stock."""
+    orders = await final_orders(system, [c["id"] for c in customers])
+    email_of = {c["id"]: c["email"] for c in customers}
+    conn = await asyncpg.connect(plain_url(system.env["LOMS_DATABASE_URL"]))
+    try:
+        owner = dict(await conn.fetch("SELECT id, user_id FROM orders WHERE id = ANY($1)", list(orders)))
+    finally:
+        await conn.close()
+    await log.read(100)
+    found = Audit(orders=len(orders), bookings=len(bookings), event_records=len(log.records))
+    ids = [e["event_id"] for e in log.records]
+    found.redelivered = len(ids) - len(set(ids))
+    expected: list[tuple[str, str, int, str, str]] = []  # (kind, id field, id, status, address)
+    for order_id, final in orders.items():
+        expected += [
+            ("order.status_changed", "order_id", order_id, s, email_of[owner[order_id]]) for s in statuses_of(final)
+        ]
+    for booking_id, (address, statuses) in bookings.items():
+        expected += [("booking.status_changed", "booking_id", booking_id, s, address) for s in statuses]
+    found.transitions = len(expected)
+    announced = {
+        **log.transitions("order.status_changed", "order_id", set(orders)),
+        **{("b", *k): v for k, v in log.transitions("booking.status_changed", "booking_id", set(bookings)).items()},
+    }
+    for kind, _, ident, status, _ in expected:
+        key: tuple[Any, ...] = (ident, status) if kind.startswith("order") else ("b", ident, status)
+        events = announced.get(key, set())
+        if not events:
+            found.lost_events.append(f"{kind} {ident} {status}: not on the topic")
+        elif len(events) > 1:
+            found.doubled_events.append(f"{kind} {ident} {status}: {len(events)} event ids")
+    wanted = {(kind, ident, status) for kind, _, ident, status, _ in expected}
+    found.doubled_events += [
+        f"unexpected {key}" for key in announced if key[0] != "b" and (("order.status_changed", *key) not in wanted)
+    ]
+    mails = await mail_subjects(system, {address for *_, address in expected})
+    found.emails = sum(mails.values())
+    per_thing: Counter[tuple[str, str, int]] = Counter()
+    for (address, subject), n in mails.items():
+        matched = SUBJECT.match(subject)
+        if matched:
+            per_thing[(address, matched.group(1), int(matched.group(2)))] += 1
+            if n > 1:
+                found.doubled_emails.append(f"{address}: {subject!r} x{n}")
+    want_mails: Counter[tuple[str, str, int]] = Counter(
+        (address, "Order" if kind.startswith("order") else "Booking", ident) for kind, _, ident, _, address in expected
+    )
+    for thing, n in want_mails.items():
+        if per_thing[thing] < n:
+            found.lost_emails.append(f"{thing}: {per_thing[thing]} of {n} mails")
+    assigned = log.transitions("task.status_changed", "task_id", {e.get("task_id") for e in log.records} - {None})
+    found.doubled_tasks = [f"task {t} {s}: {len(v)} event ids" for (t, s), v in assigned.items() if len(v) > 1]
+    found.stock = await stock_problems(system, stock_before, list(orders))
+    return found

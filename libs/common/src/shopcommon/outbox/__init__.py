@@ -12,6 +12,7 @@ right twice.
 
 from shopcommon.outbox.listener import Listener
 from shopcommon.outbox.relay import BrokerLostRecords, OutboxRelay, RelayTuning
+from shopcommon.outbox.running import running
 from shopcommon.outbox.store import UNNESTED, OutboxMessage, OutboxStore, PendingEvent, event_params, lock_key_for
 from shopcommon.outbox.worker import Worker
 
@@ -27,4 +28,5 @@ __all__ = [
     "Worker",
     "event_params",
     "lock_key_for",
+    "running",
 ]

@@ -43,9 +43,7 @@ class OutboxMessage:
 
 
 #: The events of `event_params` as the rows `OutboxStore.insert_sql` reads.
-UNNESTED = (
-    "unnest(CAST(:ev_keys AS varchar[]), CAST(:ev_payloads AS jsonb[])) WITH ORDINALITY AS e(key, payload, n)"
-)
+UNNESTED = "unnest(CAST(:ev_keys AS varchar[]), CAST(:ev_payloads AS jsonb[])) WITH ORDINALITY AS e(key, payload, n)"
 
 
 def event_params(topic: str, request_id: str | None, messages: Sequence[OutboxMessage]) -> dict[str, Any]:

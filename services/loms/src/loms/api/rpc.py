@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.api.deps import (
+    AnsweredOnce,
     DbDep,
     IdempotencyKey,
     Once,
@@ -45,6 +47,8 @@ WRITERS = roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_WRITE)
 StockReader = Annotated[Principal, require_scope(Scope.STOCK_READ)]
 STOCK_READERS = roles_doc("customer", "worker", "manager", Role.SERVICE, scope=Scope.STOCK_READ)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
+#: A state change on an order, in the request's transaction.
+Change = Callable[[AsyncConnection], Awaitable[object]]
 
 
 def as_rpc_created(answer: Answer) -> Answer:
@@ -96,6 +100,16 @@ async def list_order(body: OrderRef, caller: OrdersReader, conn: ReadConnDep) ->
     }
 
 
+async def answer_empty(once: AnsweredOnce, caller: Principal, body: OrderRef, change: Change) -> Response:
+    """The seed's answer to a state change: `{}` once `change` is done (at most once per key)."""
+
+    async def operation(conn: AsyncConnection) -> Answer:
+        await change(conn)
+        return Answer.of(200, {})
+
+    return await once(caller, body.model_dump(), operation)
+
+
 @router.post(
     "/orderPayed",
     response_model=Empty,
@@ -103,17 +117,15 @@ async def list_order(body: OrderRef, caller: OrdersReader, conn: ReadConnDep) ->
     openapi_extra=WRITERS,
     summary="Mark paid: reserved units are written off",
 )
-async def order_payed(
-    body: OrderRef,
-    caller: OrdersWriter,
-    once: Once,
-    settings: SettingsDep,
-) -> Response:
-    async def operation(conn: AsyncConnection) -> Answer:
-        await pay_order(conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id())
-        return Answer.of(200, {})
-
-    return await once(caller, body.model_dump(), operation)
+async def order_payed(body: OrderRef, caller: OrdersWriter, once: Once, settings: SettingsDep) -> Response:
+    return await answer_empty(
+        once,
+        caller,
+        body,
+        lambda conn: pay_order(
+            conn, settings=settings, caller=caller, order_id=body.orderID, request_id=current_request_id()
+        ),
+    )
 
 
 @router.post(
@@ -123,19 +135,15 @@ async def order_payed(
     openapi_extra=WRITERS,
     summary="Cancel: every reservation of the order is released",
 )
-async def cancel_order_rpc(
-    body: OrderRef,
-    caller: OrdersWriter,
-    once: Once,
-    settings: SettingsDep,
-) -> Response:
-    async def operation(conn: AsyncConnection) -> Answer:
-        await cancel_order(
+async def cancel_order_rpc(body: OrderRef, caller: OrdersWriter, once: Once, settings: SettingsDep) -> Response:
+    return await answer_empty(
+        once,
+        caller,
+        body,
+        lambda conn: cancel_order(
             conn, settings=settings, caller=caller, order_id=body.orderID, reason=None, request_id=current_request_id()
-        )
-        return Answer.of(200, {})
-
-    return await once(caller, body.model_dump(), operation)
+        ),
+    )
 
 
 @router.post(

@@ -14,7 +14,7 @@ from loms.db import Db
 from loms.repositories.order_events import OUTBOX
 from loms.workers.expiry import ExpiryWorker
 from loms.workers.intake import IntakeWorker
-from shopcommon.outbox import Listener, OutboxRelay, Worker
+from shopcommon.outbox import Listener, OutboxRelay, Worker, running
 
 
 def outbox_relay(engine: AsyncEngine, settings: Settings, wake: asyncio.Event | None = None) -> OutboxRelay:
@@ -41,13 +41,5 @@ async def running_workers(db: Db, settings: Settings) -> AsyncIterator[list[Work
         wake = listener.subscribe()
         db.relays.subscribe(wake)
         workers.append(outbox_relay(db.engine, settings, wake))
-    if listener.has_subscribers:
-        listener.start()
-    for worker in workers:
-        worker.start()
-    try:
+    async with running(workers, listener):
         yield workers
-    finally:
-        for worker in reversed(workers):
-            await worker.stop()
-        await listener.stop()

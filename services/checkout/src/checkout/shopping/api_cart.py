@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from checkout.shopping.api_orders import PLACED_RESPONSES, placed
 from checkout.shopping.deps import CurrentUserId, ScopedIdempotencyKey, ShoppingDep
@@ -29,9 +29,10 @@ CountQuery = Annotated[int | None, Query(ge=1, le=MAX_UINT16, description="uint1
     responses=problem_responses(401, 403, 429, 503),
     summary="My cart, with live names and prices",
 )
-async def get_cart(user_id: CurrentUserId, shop: ShoppingDep) -> Response:
-    # The JSON composed with the listing (documented as `Cart`), not validated and encoded again.
-    cart = await carts.composed_cart(shop, user_id=user_id)
+async def get_cart(user_id: CurrentUserId, request: Request) -> Response:
+    # The JSON composed with the listing (documented as `Cart`), not validated and encoded again; the
+    # container read off the request, not through the thread pool (see api_products.py).
+    cart = await carts.composed_cart(request.app.state.shopping, user_id=user_id)
     return Response(cart.body, media_type="application/json")
 
 

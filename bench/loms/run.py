@@ -327,6 +327,10 @@ PGBENCH_DEFINES = {
         ', "payment_deadline": "2026-01-01T12:10:00.000000+00:00"',
     ),
     "reserved_answer": _ANSWER,
+    "failed_event": _EVENT % ("5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e", "failed", '"new"', ""),
+    "failed_answer": _ANSWER.replace('"awaiting payment"', '"failed"').replace(
+        '"payment_deadline": "2026-01-01T12:10:00+00:00"', '"payment_deadline": null'
+    ),
     "topic": "loms.order-events",
     "request_id": "bench-request-id",
     "scope": "service:checkout POST /api/v1/orders",
@@ -348,8 +352,10 @@ PGBENCH_VALUES = {
     "skus": "ARRAY[:sku1, :sku2]",
     "counts": "ARRAY[:n1, :n2]",
     "prices": "ARRAY[1000, 500]",
-    "topic": ":topic",
-    "request_id": ":request_id",
+    "ev_topic": ":topic",
+    "ev_request_id": ":request_id",
+    "failed_event": ":failed_event",
+    "failed_answer": ":failed_answer",
     "new_event": ":payload",
     "reserved_event": ":reserved_event",
     "key_scope": ":scope",

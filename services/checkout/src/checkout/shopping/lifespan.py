@@ -20,9 +20,9 @@ from checkout.shopping.http_transport import AiohttpTransport
 from checkout.shopping.loms_client import LomsClient
 from checkout.shopping.page_cache import PageCache
 from checkout.shopping.product_client import ProductClient, ProductClientConfig
+from checkout.shopping.queries import cart_read_pool
 from checkout.shopping.ratelimit import SharedRateLimiter
 from checkout.shopping.settings import ShoppingSettings
-from shopcommon.db import make_raw_pool
 from shopcommon.logging import REQUEST_ID_HEADER, current_request_id
 
 #: Service tokens are minted for 5 minutes and reused for 4.
@@ -116,7 +116,7 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
             http_client(settings.loms_url, settings.loms_timeout, transports.get("loms"))
         )
         common = app.state.settings  # the whole service's settings: database URL and pool size
-        pg = await make_raw_pool(common.database_url, max_size=common.db_raw_pool_size)
+        pg = await cart_read_pool(common.database_url, max_size=common.db_raw_pool_size)
         stack.push_async_callback(pg.close)
         app.state.shopping = Shopping(
             sessionmaker=app.state.sessionmaker,

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.shopping.tables import cart_items, carts
+from shopcommon.db import plain_url
 
 MAX_LINE_COUNT = 65535
 
@@ -35,6 +36,21 @@ _LOAD_CART = """
     SELECT c.version, i.sku, i.count FROM carts c LEFT JOIN cart_items i ON i.user_id = c.user_id
     WHERE c.user_id = $1 ORDER BY i.sku
 """
+
+
+async def cart_read_pool(url: str, *, max_size: int) -> asyncpg.Pool:
+    """The plain asyncpg pool `load_cart` reads through. Its connections run single statements
+    outside transactions and never change session state, so a connection goes back to the pool
+    as it is: asyncpg's default reset would send `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a second round trip per cart read (asyncpg still rolls back a
+    transaction left open, and a connection whose reset fails is closed)."""
+    return await asyncpg.create_pool(
+        plain_url(url), min_size=min(4, max_size), max_size=max_size, reset=_no_session_state
+    )
+
+
+async def _no_session_state(connection: asyncpg.Connection) -> None:
+    return None
 
 
 async def load_cart(pg: asyncpg.Pool, *, user_id: int) -> Cart:

@@ -92,6 +92,13 @@ class Checkout:
             assert changed.status_code == 200, changed.text
         return user_id
 
+    async def deactivate(self, user_id: int) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
+            resp = await client.patch(
+                f"/api/v1/users/{user_id}", headers=await self._headers(client), json={"active": False}
+            )
+        assert resp.status_code == 200, resp.text
+
     async def remove(self, user_id: int) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
             resp = await client.delete(f"/api/v1/users/{user_id}", headers=await self._headers(client))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 import asyncpg
 
@@ -39,8 +40,25 @@ async def test_two_loms_processes_assigning_a_thousand_orders_at_once_keep_three
     finally:
         await asyncio.gather(asyncio.to_thread(first.stop), asyncio.to_thread(second.stop))
 
-    rows = await db.fetch("SELECT order_id, worker_id, status FROM tasks WHERE order_id = ANY($1::bigint[])", order_ids)
+    rows = await db.fetch(
+        "SELECT order_id, worker_id, status, assigned_at FROM tasks WHERE order_id = ANY($1::bigint[]) "
+        "ORDER BY assigned_at, id",
+        order_ids,
+    )
     assert sorted(r["order_id"] for r in rows) == sorted(order_ids)  # one task each: none lost, none doubled
+    # Replayed in the order they were made (assignments of a category take turns, so their times
+    # are in that order): each went to a worker with the fewest open tasks at that moment, a tie
+    # to the one whose last assignment was oldest (never assigned first, then the lowest id).
+    open_tasks = dict.fromkeys(workers, 0)
+    last: dict[int, Any] = dict.fromkeys(workers)
+    wrong = []
+    for row in rows:
+        expected = min(workers, key=lambda w: (open_tasks[w], last[w] is not None, last[w] or row["assigned_at"], w))
+        if row["worker_id"] != expected:
+            wrong.append((row["order_id"], row["worker_id"], expected, dict(open_tasks)))
+        open_tasks[row["worker_id"]] += 1
+        last[row["worker_id"]] = row["assigned_at"]
+    assert not wrong, f"{len(wrong)} assignments went to a busier worker, e.g. {wrong[:3]}"
     load = Counter(r["worker_id"] for r in rows if r["status"] in ("assigned", "in_progress"))
     assert set(load) == set(workers)
     assert max(load.values()) - min(load.values()) <= 1, load

@@ -222,8 +222,15 @@ async def test_a_category_without_workers_waits_then_its_tasks_go_to_the_worker_
         ]
 
 
-async def test_a_removed_worker_s_open_tasks_go_to_the_others_and_done_ones_stay(
-    client: httpx.AsyncClient, auth: Auth, db: Database, checkout: Checkout, catalogue: Catalogue, orders: Orders
+@pytest.mark.parametrize("leave", ["deactivate", "remove"])
+async def test_a_deactivated_or_removed_worker_s_open_tasks_go_to_the_others_and_done_ones_stay(
+    client: httpx.AsyncClient,
+    auth: Auth,
+    db: Database,
+    checkout: Checkout,
+    catalogue: Catalogue,
+    orders: Orders,
+    leave: str,
 ) -> None:
     category, skus = await catalogue.category(db)
     leaving, staying = await checkout.make_worker(category), await checkout.make_worker(category)
@@ -238,7 +245,7 @@ async def test_a_removed_worker_s_open_tasks_go_to_the_others_and_done_ones_stay
         ).status_code == 200
     assert (await client.post(f"/api/v1/tasks/{finished}/done", headers=as_worker(auth, leaving))).status_code == 200
 
-    await checkout.remove(leaving)
+    await getattr(checkout, leave)(leaving)
 
     async def moved() -> bool:
         resp = await client.get(f"/api/v1/tasks?worker_id={leaving}&limit=200", headers=auth.manager())

@@ -45,7 +45,8 @@ class System:
         # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so a request
         # never goes out on a connection the server is closing at that moment.
         kw.setdefault("limits", httpx.Limits(keepalive_expiry=2.0))
-        return httpx.AsyncClient(base_url=self.url(name, replica), timeout=30, **kw)  # type: ignore[arg-type]
+        kw.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.url(name, replica), **kw)  # type: ignore[arg-type]
 
     @property
     def mail_api(self) -> str:

@@ -110,6 +110,33 @@ def banner(
     return "\n".join(lines)
 
 
+async def _prepare_all(
+    specs: list[ServiceSpec],
+    urls: StackUrls,
+    base_env: dict[str, str],
+    data_dir: Path,
+    ports: dict[str, int],
+    *,
+    demo: bool,
+) -> list[str | None]:
+    """Each service's database migrated (and its demo data loaded in dev), in turn: their URLs."""
+    out = []
+    for spec in specs:
+        env = service_env(spec, urls, base_env, None, data_dir, ports, specs)
+        out.append(await prepare_database(spec, urls, env, demo=demo))
+    return out
+
+
+def _watch(services: list[ManagedProcess], stop_event: threading.Event) -> int:
+    """Until Ctrl-C (0), or until a service dies (1)."""
+    while not stop_event.wait(0.5):
+        dead = [p for p in services if not p.running]
+        if dead:
+            print(f"{dead[0].name} exited unexpectedly; stopping everything", flush=True)
+            return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     data_dir = root / ".data"
@@ -139,38 +166,19 @@ def run(args: argparse.Namespace) -> int:
         print("starting the embedded stack ...", flush=True)
         urls = stack.start()
 
-        async def prepare_all() -> list[str | None]:
-            out = []
-            for spec in specs:
-                env = service_env(spec, urls, base_env, None, data_dir, ports, specs)
-                out.append(await prepare_database(spec, urls, env, demo=demo))
-            return out
-
         print("migrating and loading demo data ...", flush=True)
-        db_urls = asyncio.run(prepare_all())
+        db_urls = asyncio.run(_prepare_all(specs, urls, base_env, data_dir, ports, demo=demo))
         for i, (spec, db_url) in enumerate(zip(specs, db_urls, strict=True)):
             env = service_env(spec, urls, base_env, db_url, data_dir, ports, specs)
-            proc = ManagedProcess(
-                spec.name,
-                uvicorn_argv(spec, args.host, ports[spec.name], args.workers),
-                log_dir=stack.log_dir,
-                env=env,
-                cwd=root,
-                echo=True,
-                color=i + 4,
-            )
+            argv = uvicorn_argv(spec, args.host, ports[spec.name], args.workers)
+            proc = ManagedProcess(spec.name, argv, log_dir=stack.log_dir, env=env, cwd=root, echo=True, color=i + 4)
             services.append(proc)
             proc.start()
         for spec, proc in zip(specs, services, strict=True):
             wait_ready(proc, spec, f"http://127.0.0.1:{ports[spec.name]}", timeout=60)
         print(banner(specs, ports, stack, urls, time.monotonic() - started_at), flush=True)
         running.set()
-        while not stop_event.wait(0.5):
-            dead = [p for p in services if not p.running]
-            if dead:
-                print(f"{dead[0].name} exited unexpectedly; stopping everything", flush=True)
-                return 1
-        return 0
+        return _watch(services, stop_event)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -231,6 +231,11 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         embedded.stop()
         shutil.rmtree(DATA / "stack" / "pg", ignore_errors=True)  # the logs stay
 
+    return summary(results, args)
+
+
+def summary(results: list[tuple[str, int, float]], args: argparse.Namespace) -> int:
+    """Print each service's outcome; the exit code (1 when any failed or none ran)."""
     print("\n=== fuzz summary ===")
     for name, code, seconds in results:
         print(f"{'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f}s, exit {code})")

@@ -22,7 +22,7 @@ V = TypeVar("V")
 
 
 class PageCache(Generic[V]):
-    def __init__(self, *, max_age: float, max_entries: int = 4096) -> None:
+    def __init__(self, *, max_age: float, max_entries: int = 1024) -> None:
         self.max_age = max_age
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
@@ -60,9 +60,19 @@ class PageCache(Generic[V]):
         if self.max_age > 0:
             self._entries[key] = (started + self.max_age, value)
             self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._evict(time.monotonic())
         return value
+
+    def _evict(self, now: float) -> None:
+        """Drop expired entries and, past `max_entries`, the oldest. Every entry lives `max_age` and
+        goes in at the end, so the oldest (first to expire) are at the front: memory holds what was
+        composed in the last `max_age` seconds, never more than `max_entries` answers."""
+        entries = self._entries
+        while entries:
+            first = next(iter(entries.values()))
+            if first[0] > now and len(entries) <= self.max_entries:
+                break
+            entries.popitem(last=False)
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -155,6 +155,24 @@ class BookingsClient:
         except ValidationError as exc:
             raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
 
+    # --- the restaurant's staff (a manager's own token; bookings decides what they may do) ------------
+    async def staff(
+        self, method: str, path: str, *, token: str, json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:  # fmt: skip
+        """One call of bookings' staff API (`/bookings`, `/bookings/{id}/confirm`, `/tables`...) with
+        the manager's token: the JSON answer; a 4xx is `BookingRefused` in bookings' words."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        resp = await self._call(method, path, json=json, params=query, headers={"Authorization": f"Bearer {token}"})
+        if 400 <= resp.status_code < 500:
+            raise BookingRefused(resp.status_code, _problem_words(resp))
+        if resp.status_code not in (200, 201):
+            raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
+
 
 def _problem_words(resp: httpx.Response) -> str:
     """A refusal's detail as a sentence: the problem's `detail`, or its field errors' messages."""

@@ -24,18 +24,19 @@ from pydantic import ValidationError
 from checkout.shopping.deps import get_shopping
 from checkout.shopping.schemas import Order
 from checkout.shopping.usecases import orders
-from checkout.web import csrf
+from checkout.web import csrf, people, staff
 from checkout.web.forms import signed_in
 from checkout.web.lifespan import get_web
 from checkout.web.pages import render_fragment
-from checkout.web.shop import order_view, product_names
-from shopcommon.auth import Principal
+from checkout.web.shop import order_view, product_names, task_workers
+from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 STREAM = "/api/v1/events/stream"
 ORDER_EVENT = "order.status_changed"
+TASK_EVENT = "task.status_changed"
 
 
 async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str]]:
@@ -63,12 +64,32 @@ def sse(event: str, html: str) -> bytes:
     return f"event: {event}\n{lines}\n".encode()
 
 
-async def _fragments(request: Request, user: Principal, data: str) -> bytes:
+def _event(data: str) -> dict[str, Any] | None:
     try:
-        event: dict[str, Any] = json.loads(data)
-        order_id = int(event["order_id"])
+        event = json.loads(data)
+        int(event["order_id"])
     except (ValueError, KeyError, TypeError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+async def _board(request: Request, user: Principal) -> bytes:
+    """A worker's task list, as the board's `task_list` block (a new assignment, a moved task)."""
+    shop, web = get_shopping(request), get_web(request)
+    try:
+        context = await staff.board_context(shop, user)
+    except ProblemError as exc:
+        log.info("task board not refreshed: LOMS did not answer (%s)", exc.detail)
         return b""
+    token = csrf.form_token(request, secure=web.cookie_secure)
+    return sse("tasks", render_fragment(web.templates, "tasks.html.j2", "task_list", csrf_token=token, **context))
+
+
+async def _fragments(request: Request, user: Principal, data: str) -> bytes:
+    event = _event(data)
+    if event is None:
+        return b""
+    order_id = int(event["order_id"])
     shop, web = get_shopping(request), get_web(request)
     try:
         order = await orders.get_order(shop, user, order_id)
@@ -80,9 +101,11 @@ async def _fragments(request: Request, user: Principal, data: str) -> bytes:
             return b""
     view = order_view(order)
     token = csrf.form_token(request, secure=web.cookie_secure)
-    row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token)
+    workers = await people.names(request, task_workers([view]))
+    row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token, workers=workers)
     names = await product_names(shop, user, [item.sku for item in order.items])
-    detail = render_fragment(web.templates, "order.html.j2", "order_detail", order=view, names=names, csrf_token=token)
+    detail = render_fragment(web.templates, "order.html.j2", "order_detail", order=view, names=names,
+                             csrf_token=token, workers=workers)  # fmt: skip
     return sse(f"order-{order_id}", row) + sse(f"order-{order_id}-detail", detail)
 
 
@@ -112,6 +135,12 @@ async def live(request: Request) -> Response:
             async for name, data, comment in events(upstream.aiter_lines()):
                 if name == ORDER_EVENT:
                     yield await _fragments(request, user, data)
+                elif name == TASK_EVENT:
+                    # A worker's board lists their tasks; anyone else follows the order the task is of.
+                    if user.role == Role.WORKER:
+                        yield await _board(request, user)
+                    else:
+                        yield await _fragments(request, user, data)
                 elif not name:
                     yield f": {comment}\n\n".encode()
         except httpx.HTTPError as exc:

@@ -29,6 +29,7 @@ def environment() -> Environment:
     env.filters["moment"] = format_moment
     env.globals["asset"] = asset_url
     env.globals["status_label"] = order_status_words
+    env.globals["task_status"] = task_status_words
     return env
 
 
@@ -155,6 +156,15 @@ ORDER_STATUS_WORDS = {
 
 def order_status_words(status: str) -> str:
     return ORDER_STATUS_WORDS.get(status, status)
+
+
+#: A fulfilment task's wire statuses as a person reads them.
+TASK_STATUS_WORDS = {"unassigned": "waiting for a worker", "assigned": "assigned", "in_progress": "in progress",
+                     "done": "done"}  # fmt: skip
+
+
+def task_status_words(status: str) -> str:
+    return TASK_STATUS_WORDS.get(status, status)
 
 
 def format_moment(moment: datetime | str | None) -> str:

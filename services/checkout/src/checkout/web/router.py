@@ -166,7 +166,7 @@ async def _form_field(request: Request, name: str) -> str | None:
 
 
 # The shop's pages (imported here, after `router` exists: main.py mounts this one router).
-from checkout.web import live, session, shop, staff, static, tables  # noqa: E402
+from checkout.web import live, manage, session, shop, staff, static, tables  # noqa: E402
 
-for _pages in (static.router, session.router, shop.router, live.router, staff.router, tables.router):
+for _pages in (static.router, session.router, shop.router, live.router, staff.router, manage.router, tables.router):
     router.include_router(_pages)

@@ -16,6 +16,7 @@ from checkout.identity.web import client_ip
 from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
 from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
+from checkout.web import people
 from checkout.web.forms import (
     MAX_FORM_BYTES,
     BadInput,
@@ -195,7 +196,14 @@ async def check_out(request: Request) -> Response:
 # --- orders ------------------------------------------------------------------------------------
 def order_view(order: Order) -> dict[str, Any]:
     """An order as the templates show it: LOMS's fields, and which buttons it gets."""
-    return {**order.model_dump(), "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE}
+    dump = order.model_dump()
+    dump["tasks"] = dump.get("tasks") or []
+    return {**dump, "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE}
+
+
+def task_workers(views: list[dict[str, Any]]) -> list[int | None]:
+    """The workers of the orders' tasks, for naming them."""
+    return [task.get("worker_id") for view in views for task in view["tasks"]]
 
 
 async def _orders_page(request: Request, user: Principal, *, status: int = 200, error: str | None = None) -> Response:
@@ -207,11 +215,13 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
         )
     except ProblemError as exc:
         return await page(request, "orders.html.j2", exc.status, user=user, title="My orders", orders=[],
-                          next_cursor=None, error=problem_words(exc))  # fmt: skip
+                          next_cursor=None, error=problem_words(exc), workers={})  # fmt: skip
     placed = request.query_params.get("placed")
     notice = f"Order {placed} is placed." if placed and placed.isdigit() else None
+    views = [order_view(o) for o in listing.items]
+    workers = await people.names(request, task_workers(views))
     return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,
-                      orders=[order_view(o) for o in listing.items], next_cursor=listing.next_cursor)  # fmt: skip
+                      orders=views, next_cursor=listing.next_cursor, workers=workers)  # fmt: skip
 
 
 @router.get("/orders")
@@ -231,8 +241,10 @@ async def _order_page(request: Request, user: Principal, order_id: int, *, statu
         return await page(request, "notice.html.j2", exc.status, user=user, title=f"Order {order_id}",
                           detail=problem_words(exc), back="/orders")  # fmt: skip
     names = await product_names(shop, user, [item.sku for item in order.items])
+    view = order_view(order)
+    workers = await people.names(request, task_workers([view]))
     return await page(request, "order.html.j2", status, user=user, title=f"Order {order_id}", error=error,
-                      order=order_view(order), names=names)  # fmt: skip
+                      order=view, names=names, workers=workers)  # fmt: skip
 
 
 async def product_names(shop: Shopping, user: Principal, skus: list[int]) -> dict[int, str]:

@@ -1,33 +1,86 @@
-"""The workers' board (`/tasks`) and the manager's desk (`/manage`): signed-in pages of their roles.
-Their contents are still to come (issue 16); until then each says so in words."""
+"""The workers' board, `/tasks`: a worker's own fulfilment tasks with `Start` and `Done`, live.
+
+The tasks come from the same use case as checkout's `/api/v1/tasks` (`shopping.usecases.tasks`,
+LOMS with the worker's own token: LOMS decides what a worker may see and move; a refusal is said
+in words). `/live` re-sends the list block of this page's template when a task event reaches the
+worker's stream, so a new assignment appears without a reload. Works without JavaScript: the
+buttons are plain forms that come back to the board."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+import logging
+from typing import Any, Literal
 
-from checkout.web.forms import page, signed_in, to_login
-from shopcommon.auth import Role
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
 
+from checkout.shopping.deps import Shopping, get_shopping
+from checkout.shopping.usecases import tasks
+from checkout.web.forms import MAX_FORM_BYTES, csrf_ok, page, problem_words, read_form, refused, signed_in, to_login
+from checkout.web.shop import product_names
+from shopcommon.auth import Principal, Role
+from shopcommon.body_limit import body_limit
+from shopcommon.problems import ProblemError
+from shopcommon.validation import MAX_JSON_INT
+
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+LIMITED = body_limit(MAX_FORM_BYTES)
+TaskId = Path(ge=1, le=MAX_JSON_INT)
+BOARD_SIZE = 50
+#: Open work first (what is under way, then what waits), then what is done, newest first within each.
+ORDER = {"in_progress": 0, "assigned": 1, "unassigned": 2, "done": 3}
 
 
-async def _board(request: Request, role: Role, title: str) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
-    if user.role != role:
-        return await page(request, "notice.html.j2", 403, user=user, title=title,
-                          detail=f"This page is for the {role.value}s' accounts.", back="/shop")  # fmt: skip
-    return await page(request, "notice.html.j2", user=user, title=title, back="/orders",
-                      detail="This page is not built yet. Meanwhile the shop and the orders pages work.")  # fmt: skip
+async def board_context(shop: Shopping, user: Principal) -> dict[str, Any]:
+    """The worker's tasks as the board's `task_list` block shows them (the page and `/live` alike)."""
+    listing = await tasks.list_tasks(shop, user, status=None, worker_id=None, cursor=None, limit=BOARD_SIZE)
+    items = sorted(listing.items, key=lambda t: ORDER.get(t.status, 9))
+    names = await product_names(shop, user, [i.sku for t in items for i in t.items])
+    return {"tasks": [t.model_dump() for t in items], "names": names}
+
+
+async def _board(request: Request, user: Principal, *, status: int = 200, error: str | None = None) -> Response:
+    shop = get_shopping(request)
+    try:
+        context = await board_context(shop, user)
+    except ProblemError as exc:
+        return await page(request, "tasks.html.j2", exc.status, user=user, title="My tasks", tasks=[], names={},
+                          error=problem_words(exc))  # fmt: skip
+    return await page(request, "tasks.html.j2", status, user=user, title="My tasks", error=error, **context)
 
 
 @router.get("/tasks")
-async def tasks(request: Request) -> Response:
-    return await _board(request, Role.WORKER, "My tasks")
+async def tasks_page(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return to_login(request)
+    if user.role != Role.WORKER:
+        return await page(request, "notice.html.j2", 403, user=user, title="My tasks",
+                          detail="This page is for the workers' accounts.", back="/")  # fmt: skip
+    return await _board(request, user)
 
 
-@router.get("/manage")
-async def manage(request: Request) -> Response:
-    return await _board(request, Role.MANAGER, "Manage the shop")
+async def _move(request: Request, task_id: int, action: Literal["start", "done"]) -> Response:
+    user = await signed_in(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, user)
+    if user is None:
+        return to_login(request)
+    try:
+        await tasks.move_task(get_shopping(request), user, task_id, action)
+    except ProblemError as exc:
+        log.info("task %s not moved to %s from the board: %s", task_id, action, exc.detail)
+        return await _board(request, user, status=exc.status, error=problem_words(exc))
+    return RedirectResponse("/tasks", status_code=303)
+
+
+@router.post("/tasks/{task_id}/start", openapi_extra=LIMITED)
+async def start(request: Request, task_id: int = TaskId) -> Response:
+    return await _move(request, task_id, "start")
+
+
+@router.post("/tasks/{task_id}/done", openapi_extra=LIMITED)
+async def done(request: Request, task_id: int = TaskId) -> Response:
+    return await _move(request, task_id, "done")

@@ -1,0 +1,33 @@
+"""Who a task's worker is, in words: the names of accounts by id, read from identity's own tables
+(checkout holds them) for showing only; nobody is changed here and nothing else of the account is
+shown. A customer's order page names the worker preparing each part of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import Request
+
+from checkout.identity import queries
+from shopcommon.problems import NotFound
+
+
+def display_name(first: str, last: str, username: str) -> str:
+    full = f"{first} {last}".strip()
+    return full or username
+
+
+async def names(request: Request, ids: Iterable[int | None]) -> dict[int, str]:
+    """`{id: "Wanda Worker"}` for the accounts that exist among `ids` (at most 50)."""
+    wanted = [i for i in dict.fromkeys(ids) if i is not None][:50]
+    if not wanted:
+        return {}
+    found: dict[int, str] = {}
+    async with request.app.state.read_sessionmaker() as session:
+        for user_id in wanted:
+            try:
+                account = await queries.get_user(session, user_id)
+            except NotFound:
+                continue
+            found[user_id] = display_name(account.first_name, account.last_name, account.username)
+    return found

@@ -1,0 +1,110 @@
+"""The workers' board and the manager's desk in-process (LOMS and bookings down, identity real):
+who may open them, refusals in words, forged forms refused, and workers made, recategorised and
+deactivated through identity's use cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from checkout.shopping.schemas import Order
+from checkout.web.pages import environment, render_fragment
+from checkout.web.shop import order_view
+
+from .conftest import CheckoutFactory
+from .test_shop_pages import CSRF_FIELD, words
+
+
+@pytest.fixture
+async def web(checkout: CheckoutFactory, checkout_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    yield await checkout(notifications_url="http://127.0.0.1:9")
+
+
+async def sign_in(web: httpx.AsyncClient, username: str) -> str:
+    token = CSRF_FIELD.search((await web.get("/")).text).group(1)  # type: ignore[union-attr]
+    r = await web.post("/login", data={"csrf_token": token, "username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 303, words(r)
+    return token
+
+
+async def test_each_board_is_for_its_role(web: httpx.AsyncClient) -> None:
+    for path in ("/manage/workers", "/manage/bookings"):
+        r = await web.get(path)
+        assert r.status_code == 303 and r.headers["location"] == f"/?next={path}", path
+    await sign_in(web, "customer")
+    for path in ("/tasks", "/manage", "/manage/workers", "/manage/bookings"):
+        r = await web.get(path)
+        assert r.status_code == 403 and "This page is for the" in words(r), path
+
+
+async def test_the_worker_board_says_in_words_when_loms_is_down(web: httpx.AsyncClient) -> None:
+    token = await sign_in(web, "worker-guitars")
+    r = await web.get("/tasks")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "My tasks" in words(r) and '"type"' not in r.text
+    r = await web.post("/tasks/5/start", data={"csrf_token": token})
+    assert r.status_code == 503 and '"type"' not in r.text
+    r = await web.post("/tasks/5/done", data={"csrf_token": "forged" + token[6:]})
+    assert r.status_code == 403 and "could not verify this request" in words(r)
+
+
+async def test_the_desk_shows_what_it_can_and_says_the_rest(web: httpx.AsyncClient) -> None:
+    token = await sign_in(web, "admin")
+    r = await web.get("/manage")
+    assert r.status_code == 503 and "Orders:" in words(r) and "Tasks:" in words(r)
+    assert "Gwen Fretwell" in r.text  # the workers are identity's own, listed for the filter and assigning
+    r = await web.get("/manage", params={"customer": "someone"})
+    assert r.status_code == 422 and "Customer must be a whole number" in words(r)
+    r = await web.get("/manage/bookings")
+    assert r.status_code == 503 and "could not reach the booking system" in words(r)
+    for path in ("/manage/tasks/3/assign", "/manage/workers", "/manage/workers/3/deactivate",
+                 "/manage/bookings/3/confirm", "/manage/tables", "/manage/tables/3/price"):  # fmt: skip
+        r = await web.post(path, data={"csrf_token": "forged" + token[6:], "worker_id": "3", "price": "1"})
+        assert r.status_code == 403 and "could not verify this request" in words(r), (path, r.text[:500])
+
+
+async def test_a_manager_makes_recategorises_and_deactivates_a_worker(web: httpx.AsyncClient) -> None:
+    token = await sign_in(web, "admin")
+    form = {"csrf_token": token, "username": "wendy", "email": "wendy@shop.example", "password": "short",
+            "first_name": "Wendy", "last_name": "Packer", "category:drums": "1"}  # fmt: skip
+    r = await web.post("/manage/workers", data=form)
+    assert r.status_code == 422 and "Password" in words(r) and 'value="wendy"' in r.text
+    r = await web.post("/manage/workers", data={**form, "password": "a-long-enough-passphrase-42"})
+    assert r.status_code == 303, words(r)
+    page = await web.get(r.headers["location"])
+    assert "Worker wendy created." in words(page)
+    wendy = page.text.split('data-user-id="')[-1]
+    user_id = int(wendy.split('"', 1)[0])
+    assert "Wendy Packer" in wendy and f'id="cat-{user_id}-drums" name="category:drums" value="1" checked' in wendy
+    r = await web.post(f"/manage/workers/{user_id}/categories", data={"csrf_token": token, "category:wind": "1"})
+    assert r.status_code == 303
+    r = await web.post(f"/manage/workers/{user_id}/deactivate", data={"csrf_token": token})
+    assert r.status_code == 303
+    wendy = (await web.get("/manage/workers")).text.split(f'data-user-id="{user_id}"')[1].split("</article>")[0]
+    assert 'name="category:wind" value="1" checked' in wendy and 'name="category:drums" value="1" checked' not in wendy
+    assert 'data-status="deactivated"' in wendy and "Activate</button>" in wendy
+    # The worker cannot sign in any more.
+    await web.post("/logout", data={"csrf_token": token})
+    landing = CSRF_FIELD.search((await web.get("/")).text).group(1)  # type: ignore[union-attr]
+    r = await web.post("/login", data={"csrf_token": landing, "username": "wendy",
+                                       "password": "a-long-enough-passphrase-42"})  # fmt: skip
+    assert r.status_code != 303
+
+
+def test_an_orders_tasks_and_their_workers_are_shown() -> None:
+    env = environment()
+    order = order_view(Order.model_validate({
+        "order_id": 4, "user_id": 1, "status": "paid", "items": [{"sku": 1, "count": 1}], "total_price": 900,
+        "tasks": [{"task_id": 7, "category": "drums", "worker_id": 12, "status": "in_progress"},
+                  {"task_id": 8, "category": "wind", "worker_id": None, "status": "unassigned"}],
+    }))  # fmt: skip
+    detail = render_fragment(env, "order.html.j2", "order_detail", order=order, names={}, csrf_token="t",
+                             workers={12: "Dana Skinner"})  # fmt: skip
+    assert 'data-task-id="7"' in detail and "Dana Skinner" in detail and "in progress" in detail
+    assert "not assigned yet" in detail and "waiting for a worker" in detail
+    row = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={12: "Dana Skinner"})
+    assert 'data-task-id="8"' in row and "Dana Skinner" in row

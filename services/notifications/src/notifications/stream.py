@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import anyio
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
@@ -201,6 +202,9 @@ def _hint(retry_ms: int, comment: str) -> bytes:
 OPENING_FRAME = _hint(2000, "connected")
 #: Sent before a stream ends because its token expired: reconnect soon, with a fresh token.
 EXPIRED_FRAME = _hint(1000, "token expired; reconnect with a fresh token")
+#: Sent before a stream ends because this process is stopping (SIGTERM): reconnect (to another
+#: replica) at once; `Last-Event-ID` replays what was missed.
+STOPPING_FRAME = _hint(500, "server stopping; reconnect")
 
 
 def heartbeat() -> ServerSentEvent:
@@ -216,10 +220,12 @@ async def event_stream(
     wake_seconds: float,
     expires_at: float | None = None,
     permit: StreamPermit | None = None,
+    stopping: anyio.Event | None = None,
 ) -> AsyncIterator[bytes | ServerSentEvent]:
     """The SSE body: replay what was missed, then live events, until `expires_at` (the token's
-    `exp`, Unix time) when it says so and ends. It wakes at least every `wake_seconds` to renew
-    the stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's."""
+    `exp`, Unix time) or `stopping` (sse-starlette sets it when the server shuts down), when it
+    says so with a retry hint and ends. It wakes at least every `wake_seconds` to renew the
+    stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's."""
     async with hub.listen(user_id) as queue:
         yield OPENING_FRAME
         replayed: set[str] = set()
@@ -228,6 +234,9 @@ async def event_stream(
                 replayed.add(event.event_id)
                 yield event.message()
         while True:
+            if stopping is not None and stopping.is_set():
+                yield STOPPING_FRAME
+                return
             if permit is not None:
                 await permit.keep_alive()
             wait = wake_seconds
@@ -237,12 +246,36 @@ async def event_stream(
                     yield EXPIRED_FRAME
                     return
                 wait = min(wait, left)
-            try:
-                event = await asyncio.wait_for(queue.get(), wait)
-            except TimeoutError:
-                continue
-            if event.event_id not in replayed:
-                yield event.message()
+            live = await _next_event(queue, wait, stopping)
+            if live is not None and live.event_id not in replayed:
+                yield live.message()
+
+
+async def _next_event(
+    queue: asyncio.Queue[StreamEvent], wait: float, stopping: anyio.Event | None
+) -> StreamEvent | None:
+    """The next event within `wait` seconds; None when none came or the server began stopping."""
+    if stopping is None:
+        try:
+            return await asyncio.wait_for(queue.get(), wait)
+        except TimeoutError:
+            return None
+    with anyio.move_on_after(wait):
+        async with anyio.create_task_group() as group:
+            got: list[StreamEvent] = []
+
+            async def take() -> None:
+                got.append(await queue.get())
+                group.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await stopping.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(take)
+            group.start_soon(watch)
+        return got[0] if got else None
+    return None
 
 
 def _as_bytes(value: bytes | str) -> bytes:

@@ -1,5 +1,6 @@
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -15,6 +16,9 @@ from notifications.stream import SEP, event_stream, heartbeat
 from notifications.stream_limits import PermittedEventSourceResponse, StreamLimiter
 from shopcommon.auth import CurrentPrincipal, roles_doc
 from shopcommon.problems import problem_responses
+
+#: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
+STOPPING_GRACE_SECONDS = 2.0
 
 router = APIRouter(prefix="/api/v1/events", tags=["live stream"])
 
@@ -81,6 +85,9 @@ async def stream_events(
     limiter: StreamLimiter = request.app.state.stream_limiter
     permit = await limiter.acquire(user_id)
     exp = principal.claims.get("exp")
+    # Set by sse-starlette when the server begins stopping: the body sends a retry hint and ends
+    # within the grace period, before uvicorn's own graceful-shutdown timeout cancels it.
+    stopping = anyio.Event()
     body = event_stream(
         request.app.state.stream_hub,
         user_id,
@@ -88,10 +95,13 @@ async def stream_events(
         wake_seconds=settings.sse_heartbeat_seconds,
         expires_at=float(exp) if isinstance(exp, int | float) else None,
         permit=permit,
+        stopping=stopping,
     )
     return PermittedEventSourceResponse(
         body,
         permit=permit,
+        shutdown_event=stopping,
+        shutdown_grace_period=STOPPING_GRACE_SECONDS,
         ping=settings.sse_heartbeat_seconds,
         ping_message_factory=heartbeat,
         sep=SEP,

@@ -123,7 +123,11 @@ async def delete_product(sku: SkuPath, session: SessionDep) -> Response:
 
 def _group_routes(path: str, table: Any, model: type, tag: str) -> None:
     """Categories and manufacturers have the same shape and the same rules."""
+    _group_reads(path, table, model, tag)
+    _group_writes(path, table, model, tag)
 
+
+def _group_reads(path: str, table: Any, model: type, tag: str) -> None:
     @router.get(
         f"/{path}",
         response_model=list[model],  # type: ignore[valid-type]
@@ -146,6 +150,8 @@ def _group_routes(path: str, table: Any, model: type, tag: str) -> None:
     async def get_one(group_id: IdPath, session: ReadSessionDep) -> dict[str, Any]:
         return await catalogue.get_group(session, table=table, group_id=group_id)
 
+
+def _group_writes(path: str, table: Any, model: type, tag: str) -> None:
     @router.post(
         f"/{path}",
         response_model=model,

@@ -12,9 +12,9 @@ from notifications.domain.delivery import (
     wants_email,
 )
 from notifications.domain.events import BookingStatus, BookingStatusChanged
-from notifications.domain.messages import time_window
 from notifications.email.render import EmailRenderer
 from notifications.testing.events import booking_event
+from shopcommon.time_text import time_window
 
 renderer = EmailRenderer("http://shop.test")
 

@@ -3,8 +3,6 @@ it out)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
-
 from notifications.domain.events import (
     BookingStatus,
     BookingStatusChanged,
@@ -74,28 +72,6 @@ def cancelled_by_text(cancelled_by: str | None) -> str:
         return CANCELLED_BY[CancelledBy(cancelled_by or "")]
     except ValueError:
         return "It was cancelled."
-
-
-def time_window(starts_at: datetime, ends_at: datetime, zone: tzinfo | None = None) -> str:
-    """`Fri 14 Mar 2031, 19:00 to 21:00 (UTC+03:00)`: in `zone` when given, else in the offset the
-    times carry; the date is repeated only when the window crosses midnight."""
-    start, end = (starts_at.astimezone(zone), ends_at.astimezone(zone)) if zone else (starts_at, ends_at)
-    day, clock = "%a %d %b %Y", "%H:%M"
-    if start.utcoffset() != end.utcoffset():  # a change of offset inside the window: each says its own
-        return f"{start.strftime(day)}, {start.strftime(clock)} ({utc_offset(start)}) to " + (
-            f"{end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
-        )
-    if start.date() == end.date():
-        return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(clock)} ({utc_offset(start)})"
-    return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
-
-
-def utc_offset(moment: datetime) -> str:
-    """`UTC+03:00`, `UTC-04:30`, `UTC+00:00`."""
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def cancel_reason_text(reason: str | None) -> str:

@@ -18,8 +18,8 @@ from notifications.domain.messages import (
     cancelled_by_text,
     format_amount,
     subject_for,
-    time_window,
 )
+from shopcommon.time_text import time_window
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,10 @@ class WorkerDirectory:
             return roster
         return await self._refresh(max_age=self.ttl)
 
-    async def refresh_on_miss(self) -> Roster:
-        """A fresh roster unless one was fetched within `min_refresh` seconds."""
-        return await self._refresh(max_age=self.min_refresh)
+    async def refresh_on_miss(self, *, force: bool = False) -> Roster:
+        """A fresh roster unless one was fetched within `min_refresh` seconds; with `force` (a
+        person asked, e.g. a manager naming a worker) read at once whatever the last read."""
+        return await self._refresh(max_age=0.0 if force else self.min_refresh)
 
     async def _refresh(self, max_age: float) -> Roster:
         async with self._lock:

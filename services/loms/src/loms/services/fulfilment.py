@@ -229,8 +229,8 @@ class Fulfilment:
             held = await repo.held_by_inactive(conn, active, limit=10_000)
         if not held:
             return 0
-        # Checkout may know a worker this process has not seen yet: ask once more before moving.
-        roster = await self.directory.refresh_on_miss()
+        # Checkout may know a worker this process has not seen yet: ask again before moving.
+        roster = await self.directory.refresh_on_miss(force=True)
         active = sorted(roster.workers)
         by_category: dict[str, list[int]] = defaultdict(list)
         for task in held:
@@ -259,7 +259,7 @@ class Fulfilment:
         caller.ensure_scope(Scope.ORDERS_WRITE)
         roster = await self.directory.roster()
         if not roster.is_active(worker_id):
-            roster = await self.directory.refresh_on_miss()
+            roster = await self.directory.refresh_on_miss(force=True)
             if not roster.is_active(worker_id):
                 raise NotAWorker(worker_id)
         current = await repo.get(conn, task_id)

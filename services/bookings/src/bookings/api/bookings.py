@@ -19,8 +19,6 @@ from bookings.api.deps import (
     Now,
     ReadConnDep,
     SinkDep,
-    answer_response,
-    idempotency_request,
     request_limits,
 )
 from bookings.api.schemas import MOMENT_DOC, BookingCreate, BookingOut, BookingPage, Moment
@@ -28,9 +26,10 @@ from bookings.domain.booking import Action
 from bookings.domain.statuses import ACTIVE_STATUSES, BookingStatus
 from bookings.repositories.bookings import BookingFilter
 from bookings.services import staff
-from bookings.services.idempotency import Answer, run_once
+from bookings.services.idempotency import run_once
 from bookings.services.requests import BookingRequest, request_booking
 from shopcommon.auth import Principal, Role, require_roles, roles_doc
+from shopcommon.idempotency import Answer, answer_response, idempotency_request
 from shopcommon.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT

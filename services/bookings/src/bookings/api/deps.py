@@ -8,17 +8,13 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Header, Request
-from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bookings.config import Settings
 from bookings.domain.limits import Bucket, request_buckets
 from bookings.services.events import EventSink
-from bookings.services.idempotency import Answer, IdempotencyRequest, fingerprint
 from shopcommon.auth import BEARER_SECURITY, Principal, Role, authenticate, bearer_credentials, require_roles
-from shopcommon.problems import PROBLEM_MEDIA_TYPE
 
-REPLAYED_HEADER = "Idempotent-Replayed"
 #: The OpenAPI `security` of a public route that reads a token when one is sent (`optional_principal`).
 OPTIONAL_BEARER = {"security": [{}, *BEARER_SECURITY]}
 IDEMPOTENCY_KEY_DOC = (
@@ -102,19 +98,3 @@ def request_limits(request: Request, caller: Principal | None, email: str | None
         per_email=settings.requests_per_email,
         email_window=settings.requests_per_email_window,
     )
-
-
-def idempotency_request(
-    caller: Principal | None, request: Request, key: str | None, payload: object
-) -> IdempotencyRequest | None:
-    if key is None:
-        return None
-    who = f"{caller.role}:{caller.subject}" if caller is not None else "guest"
-    scope = f"{who} {request.method} {request.url.path}"
-    return IdempotencyRequest(scope=scope, key=key, request_hash=fingerprint(payload))
-
-
-def answer_response(answer: Answer) -> Response:
-    media_type = PROBLEM_MEDIA_TYPE if answer.status >= 400 else "application/json"
-    headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
-    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=headers)

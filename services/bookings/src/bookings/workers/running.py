@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bookings.config import Settings
 from bookings.services.events import OUTBOX
 from bookings.workers.purge import KeyPurger
-from shopcommon.outbox import Listener, OutboxRelay, Worker
+from shopcommon.outbox import Listener, OutboxRelay, Worker, running
 
 
 @asynccontextmanager
@@ -27,12 +27,5 @@ async def running_workers(engine: AsyncEngine, settings: Settings) -> AsyncItera
     if settings.relay_enabled:
         wake = listener.subscribe()
         workers.append(OutboxRelay(engine, OUTBOX, settings.kafka_bootstrap_servers, settings.relay_tuning(), wake))
-        listener.start()
-    for worker in workers:
-        worker.start()
-    try:
+    async with running(workers, listener):
         yield workers
-    finally:
-        for worker in reversed(workers):
-            await worker.stop()
-        await listener.stop()

@@ -21,7 +21,18 @@ S = BookingStatus
 def booking(status: BookingStatus = S.PENDING, starts_in: timedelta = timedelta(days=1)) -> Booking:
     start = NOW + starts_in
     return Booking(
-        7, 3, start, start + timedelta(hours=2), "Anna", "a@example.com", None, 1500, status, None, None, NOW
+        booking_id=7,
+        table_id=3,
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        name="Anna",
+        email="a@example.com",
+        phone=None,
+        price=1500,
+        status=status,
+        cancelled_by=None,
+        user_id=None,
+        created_at=NOW,
     )
 
 

@@ -22,12 +22,12 @@ from bookings.api.deps import (
     request_limits,
 )
 from bookings.api.schemas import MOMENT_DOC, BookingCreate, BookingOut, BookingPage, Moment
-from bookings.domain.booking import Action
+from bookings.domain.booking import Action, BookingDetails
 from bookings.domain.statuses import ACTIVE_STATUSES, BookingStatus
 from bookings.repositories.bookings import BookingFilter
 from bookings.services import staff
 from bookings.services.idempotency import run_once
-from bookings.services.requests import BookingRequest, request_booking
+from bookings.services.requests import request_booking
 from shopcommon.auth import Principal, Role, require_roles, roles_doc
 from shopcommon.idempotency import Answer, answer_response, idempotency_request
 from shopcommon.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
@@ -84,20 +84,12 @@ async def create_booking(
     now: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    wanted = BookingRequest(
-        table_id=body.table_id,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        name=body.name,
-        email=body.email,
-        phone=body.phone,
-        direct=body.status == "confirmed",
-    )
-
+    wanted = BookingDetails(**body.model_dump(exclude={"status"}))
+    direct = body.status == "confirmed"
     limits = request_limits(request, caller, body.email)
 
     async def operation(conn: AsyncConnection) -> Answer:
-        booking = await request_booking(conn, sink, wanted, caller=caller, now=now, limits=limits)
+        booking = await request_booking(conn, sink, wanted, direct=direct, caller=caller, now=now, limits=limits)
         return Answer.of(201, BookingOut.of(booking).model_dump(mode="json"))
 
     idem = idempotency_request(caller, request, idempotency_key, body.model_dump(mode="json"))
@@ -162,41 +154,34 @@ async def get_booking(booking_id: BookingId, caller: Reader, conn: ReadConnDep) 
     return BookingOut.of(await staff.get_booking(conn, booking_id, caller=caller))
 
 
-STAFF_ACTION: dict[str, Any] = {
-    "response_model": BookingOut,
-    "openapi_extra": MANAGERS,
-    "responses": problem_responses(401, 403, 404, 409, 422),
-}
+def _staff_action(action: Action, verb: str, summary: str, description: str) -> None:
+    """The route by which staff move a booking with `action` (`POST /{booking_id}/<verb>`)."""
+
+    async def move_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
+        return BookingOut.of(await staff.move(conn, sink, booking_id, action, now=now))
+
+    router.post(
+        f"/{{booking_id}}/{verb}",
+        name=f"{verb}_booking",
+        summary=summary,
+        description=description,
+        response_model=BookingOut,
+        openapi_extra=MANAGERS,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )(move_booking)
 
 
-@router.post(
-    "/{booking_id}/confirm",
-    summary="Confirm a booking",
-    description=(
-        "`pending` -> `confirmed`. 409 when a confirmed booking of the same table overlaps (the database "
-        "refuses it, whoever confirms first), when the booking is not pending, or when its time is over."
-    ),
-    **STAFF_ACTION,
+_staff_action(
+    Action.CONFIRM,
+    "confirm",
+    "Confirm a booking",
+    "`pending` -> `confirmed`. 409 when a confirmed booking of the same table overlaps (the database "
+    "refuses it, whoever confirms first), when the booking is not pending, or when its time is over.",
 )
-async def confirm_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
-    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.CONFIRM, now=now))
-
-
-@router.post(
-    "/{booking_id}/reject",
-    summary="Reject a booking",
-    description="`pending` -> `rejected`; 409 from any other status.",
-    **STAFF_ACTION,
+_staff_action(Action.REJECT, "reject", "Reject a booking", "`pending` -> `rejected`; 409 from any other status.")
+_staff_action(
+    Action.CANCEL,
+    "cancel",
+    "Cancel a booking (staff)",
+    "`pending` or `confirmed` -> `cancelled` with `cancelled_by: staff`, even once it has started; 409 otherwise.",
 )
-async def reject_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
-    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.REJECT, now=now))
-
-
-@router.post(
-    "/{booking_id}/cancel",
-    summary="Cancel a booking (staff)",
-    description="`pending` or `confirmed` -> `cancelled` with `cancelled_by: staff`, even once it has started; 409 otherwise.",
-    **STAFF_ACTION,
-)
-async def cancel_booking(booking_id: BookingId, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
-    return BookingOut.of(await staff.move(conn, sink, booking_id, Action.CANCEL, now=now))

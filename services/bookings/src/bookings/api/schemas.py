@@ -194,19 +194,7 @@ class BookingOut(BaseModel):
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
-        return cls(
-            booking_id=booking.booking_id,
-            table_id=booking.table_id,
-            starts_at=booking.starts_at,
-            ends_at=booking.ends_at,
-            name=booking.name,
-            email=booking.email,
-            phone=booking.phone,
-            price=booking.price,
-            status=booking.status,
-            cancelled_by=booking.cancelled_by,
-            created_at=booking.created_at,
-        )
+        return cls.model_validate(booking, from_attributes=True)
 
 
 class BookingPage(BaseModel):

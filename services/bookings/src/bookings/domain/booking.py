@@ -32,14 +32,22 @@ TARGET: dict[Action, BookingStatus] = {
 
 
 @dataclass(frozen=True)
-class Booking:
-    booking_id: int
+class BookingDetails:
+    """What a booking request asks for: a table for a time window, in a guest's name and contact."""
+
     table_id: int
     starts_at: datetime
     ends_at: datetime
     name: str
     email: str | None
     phone: str | None
+
+
+@dataclass(frozen=True)
+class Booking(BookingDetails):
+    """A booking made of the details asked for: its id, price and status."""
+
+    booking_id: int
     price: int
     status: BookingStatus
     cancelled_by: CancelledBy | None

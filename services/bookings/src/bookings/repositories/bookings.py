@@ -3,7 +3,7 @@ bookings of one table that overlap (the exclusion constraint); that refusal surf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bookings.domain.booking import Booking
+from bookings.domain.booking import Booking, BookingDetails
 from bookings.domain.errors import TableTaken
 from bookings.domain.statuses import ACTIVE_STATUSES, BookingStatus, CancelledBy
 
@@ -21,13 +21,7 @@ _COLUMNS = """id AS booking_id, table_id, starts_at, ends_at, name, email, phone
 
 
 @dataclass(frozen=True)
-class NewBooking:
-    table_id: int
-    starts_at: datetime
-    ends_at: datetime
-    name: str
-    email: str | None
-    phone: str | None
+class NewBooking(BookingDetails):
     price: int
     status: BookingStatus
     user_id: int | None
@@ -75,20 +69,7 @@ ORDER BY id DESC LIMIT :limit
 
 def _booking(row: Any) -> Booking:
     cancelled_by = CancelledBy(row.cancelled_by) if row.cancelled_by is not None else None
-    return Booking(
-        row.booking_id,
-        row.table_id,
-        row.starts_at,
-        row.ends_at,
-        row.name,
-        row.email,
-        row.phone,
-        row.price,
-        BookingStatus(row.status),
-        cancelled_by,
-        row.user_id,
-        row.created_at,
-    )
+    return Booking(**{**row._mapping, "status": BookingStatus(row.status), "cancelled_by": cancelled_by})
 
 
 def _is_overlap(exc: IntegrityError) -> bool:
@@ -97,7 +78,7 @@ def _is_overlap(exc: IntegrityError) -> bool:
 
 
 async def insert(conn: AsyncConnection, new: NewBooking) -> Booking:
-    params = {**new.__dict__, "status": str(new.status)}
+    params = {**asdict(new), "status": str(new.status)}
     try:
         async with conn.begin_nested():
             return _booking((await conn.execute(_INSERT, params)).one())

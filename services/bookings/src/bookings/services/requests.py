@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bookings.domain.booking import Booking
+from bookings.domain.booking import Booking, BookingDetails
 from bookings.domain.errors import DirectBookingForbidden, TableClosed
 from bookings.domain.limits import Bucket
 from bookings.domain.rules import check_booking_window
@@ -27,29 +27,19 @@ from shopcommon.auth import Principal, Role
 from shopcommon.problems import Conflict, TooManyRequests
 
 
-@dataclass(frozen=True)
-class BookingRequest:
-    table_id: int
-    starts_at: datetime
-    ends_at: datetime
-    name: str
-    email: str | None
-    phone: str | None
-    #: A manager's direct booking (`"status": "confirmed"`).
-    direct: bool = False
-
-
 async def request_booking(
     conn: AsyncConnection,
     sink: EventSink,
-    request: BookingRequest,
+    request: BookingDetails,
     *,
+    direct: bool = False,
     caller: Principal | None,
     now: datetime,
     limits: Sequence[Bucket] = (),
 ) -> Booking:
-    """`limits`: the buckets the request counts against (none for staff)."""
-    if request.direct and (caller is None or caller.role != Role.MANAGER):
+    """`direct`: a manager's direct booking (`"status": "confirmed"`); `limits`: the buckets the
+    request counts against (none for staff)."""
+    if direct and (caller is None or caller.role != Role.MANAGER):
         raise DirectBookingForbidden()
     check_booking_window(request.starts_at, request.ends_at, now)
     if limits:
@@ -61,16 +51,11 @@ async def request_booking(
         raise TableClosed(request.table_id)
     if price is None:
         raise Conflict(f"Table {request.table_id} has no price in force yet", slug="table-not-priced")
-    token, digest = (None, None) if request.direct else new_cancel_token()
+    token, digest = (None, None) if direct else new_cancel_token()
     new = NewBooking(
-        table_id=request.table_id,
-        starts_at=request.starts_at,
-        ends_at=request.ends_at,
-        name=request.name,
-        email=request.email,
-        phone=request.phone,
+        **asdict(request),
         price=price,
-        status=BookingStatus.CONFIRMED if request.direct else BookingStatus.PENDING,
+        status=BookingStatus.CONFIRMED if direct else BookingStatus.PENDING,
         # Only a customer's own request is theirs; a manager books for a guest.
         user_id=caller.user_id if caller is not None and caller.role == Role.CUSTOMER else None,
         cancel_token_hash=digest,

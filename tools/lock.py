@@ -158,6 +158,25 @@ def block_name(block: str) -> str:
 # ---- make lock-check: the part that needs `packaging` (installed from the lock) ----
 
 
+def pinned_block(name: str) -> str:
+    """One package's entry in requirements/dev.txt, as a requirements file of its own."""
+    blocks = [b for b in requirement_blocks(DEV_LOCK.read_text()) if block_name(b) == name]
+    if len(blocks) != 1:
+        raise SystemExit(f"{rel(DEV_LOCK)} should pin {name} exactly once, for every platform")
+    return blocks[0]
+
+
+def requirement_blocks(text: str) -> list[str]:
+    """Each pinned requirement with its hash and `# via` lines."""
+    blocks: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line[:1].isalnum():
+            blocks.append(line)
+        elif blocks and line[:1].isspace():
+            blocks[-1] += line
+    return blocks
+
+
 def check() -> list[str]:
     from packaging.markers import Marker
     from packaging.requirements import Requirement

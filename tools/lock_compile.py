@@ -18,11 +18,11 @@ from lock import (  # tools/lock.py, beside this file
     ROOT,
     RUNTIME_LOCK,
     UV_OPTIONS,
-    block_name,
     input_files,
     inputs_digest,
     installer_names,
     local_packages,
+    pinned_block,
     rel,
 )
 
@@ -55,22 +55,3 @@ def stamp(lock: Path, what: str, digest: str) -> None:
     """Put our header above uv's output (uv writes each file afresh)."""
     head = f"# {rel(lock)}: {what}.\n# Written by `make lock` (tools/lock.py); do not edit.\n{DIGEST_PREFIX}{digest}\n"
     lock.write_text(head + lock.read_text())
-
-
-def pinned_block(name: str) -> str:
-    """One package's entry in requirements/dev.txt, as a requirements file of its own."""
-    blocks = [b for b in requirement_blocks(DEV_LOCK.read_text()) if block_name(b) == name]
-    if len(blocks) != 1:
-        raise SystemExit(f"{rel(DEV_LOCK)} should pin {name} exactly once, for every platform")
-    return blocks[0]
-
-
-def requirement_blocks(text: str) -> list[str]:
-    """Each pinned requirement with its hash and `# via` lines."""
-    blocks: list[str] = []
-    for line in text.splitlines(keepends=True):
-        if line[:1].isalnum():
-            blocks.append(line)
-        elif blocks and line[:1].isspace():
-            blocks[-1] += line
-    return blocks

@@ -18,11 +18,12 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 
 from bookings.domain.rules import MAX_PRICE, MAX_SEATS
 from bookings.domain.statuses import BookingStatus, CancelledBy, TableKind, sql_list, sql_literal
 from shopcommon.db import naming_metadata
+from shopcommon.outbox.table import outbox_table
 
 metadata = naming_metadata()
 CONFIRMED = sql_literal(BookingStatus.CONFIRMED)
@@ -102,16 +103,7 @@ bookings = Table(
     Index("uq_bookings_cancel_token_hash", "cancel_token_hash", unique=True),
 )
 
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("topic", String(249), nullable=False),
-    Column("key", String(64), nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("request_id", String(128), nullable=True),
-    _now(),
-)
+outbox = outbox_table(metadata)
 
 idempotency_keys = Table(
     "idempotency_keys",

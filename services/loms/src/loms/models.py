@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from loms.domain.statuses import CancelReason, OrderStatus, ReservationState, sql_list, sql_literal
 from shopcommon.db import naming_metadata
+from shopcommon.outbox.table import outbox_table
 
 metadata = naming_metadata()
 
@@ -108,19 +109,7 @@ reservations = Table(
     CheckConstraint(_in("state", ReservationState), name="state_known"),
 )
 
-#: Events not yet published; the relay deletes each row once the broker has acknowledged it.
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("topic", String(249), nullable=False),
-    Column("key", String(64), nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("request_id", String(128), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # A queue: migration 0002 sets vacuum_truncate = false on it (truncating its emptied tail
-    # takes a lock every writer would queue behind).
-)
+outbox = outbox_table(metadata)
 
 idempotency_keys = Table(
     "idempotency_keys",

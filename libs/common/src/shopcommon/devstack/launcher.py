@@ -21,7 +21,7 @@ from shopcommon.devstack.databases import create_database
 from shopcommon.devstack.processes import ManagedProcess, wait_for
 from shopcommon.devstack.stack import EmbeddedStack, StackPorts, StackUrls
 from shopcommon.migrations import upgrade
-from shopcommon.services import ServiceSpec, discover_services
+from shopcommon.services import ServiceSpec, default_workers, discover_services
 
 
 def env_name(spec: ServiceSpec) -> str:
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Start the whole shop on embedded defaults.")
     parser.add_argument("--root", default=os.getcwd())
     parser.add_argument("--host", default=os.environ.get("SHOP_HOST", "127.0.0.1"))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("SHOP_WORKERS", "1")))
+    parser.add_argument("--workers", type=int, default=default_workers(), help="uvicorn workers per service")
     parser.add_argument("--only", nargs="*", help="start only these services")
     return run(parser.parse_args(argv))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from checkout.shopping.deps import ScopedIdempotencyKey, ShoppingDep, user_acting_for
 from checkout.shopping.schemas import CartLineRequest, Empty, RpcCart, RpcPurchase, UserRequest
@@ -55,10 +55,12 @@ async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, sessi
     responses=problem_responses(401, 403, 422, 429, 503),
     summary="A user's cart with names and prices from ProductService, and its total",
 )
-async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> dict[str, Any]:
+async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> Response:
+    # The JSON encoded once per cart version (documented as `RpcCart`), not validated and encoded
+    # again for every request (as `GET /api/v1/cart`).
     user_id = user_acting_for(principal, body.user)
-    cart = await carts.list_cart(shop, user_id=user_id)
-    return {"items": cart.items, "totalPrice": cart.total_price}
+    cart = await carts.composed_cart(shop, user_id=user_id)
+    return Response(cart.rpc_body, media_type="application/json")
 
 
 @router.post(

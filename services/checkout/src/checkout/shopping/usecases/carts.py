@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,16 +57,34 @@ async def list_cart(shop: Shopping, *, user_id: int) -> CartView:
     return (await composed_cart(shop, user_id=user_id)).value
 
 
-async def composed_cart(shop: Shopping, *, user_id: int) -> Composed[CartView]:
+@dataclass(frozen=True)
+class ComposedCart(Composed[CartView]):
+    """The cart listing with its JSON twice, encoded once when composed: `body` as REST's `Cart`
+    (`total_price`), `rpc_body` as route256's `/listCart` answer (`totalPrice`)."""
+
+    rpc_body: bytes = b""
+
+    @classmethod
+    def of_cart(cls, value: CartView) -> ComposedCart:
+        items = [item.model_dump() for item in value.items]
+        return cls(
+            value,
+            orjson.dumps({"items": items, "total_price": value.total_price}),
+            orjson.dumps({"items": items, "totalPrice": value.total_price}),
+        )
+
+
+async def composed_cart(shop: Shopping, *, user_id: int) -> ComposedCart:
     """The cart listing with its JSON. The cart is read on every call; its names and prices are
     composed once per cart version and `listing_max_age` (with the prices remembered for checkout
     then), however many requests list that version meanwhile."""
     cart = await read_cart(shop, user_id=user_id)
 
-    async def compose() -> Composed[CartView]:
-        return Composed.of(await _priced(shop, cart))
+    async def compose() -> ComposedCart:
+        return ComposedCart.of_cart(await _priced(shop, cart))
 
-    return await shop.cart_views.get(f"{cart.user_id}:{cart.version}", compose)
+    composed: ComposedCart = await shop.cart_views.get(f"{cart.user_id}:{cart.version}", compose)
+    return composed
 
 
 async def _priced(shop: Shopping, cart: Cart) -> CartView:

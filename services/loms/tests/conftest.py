@@ -56,6 +56,9 @@ def make_settings(stack: Stack, db_url: str, issuer: TestIssuer, topic: str, **o
         "order_events_topic": topic,
         "db_pool_size": 10,
         "db_max_overflow": 40,
+        # The fulfilment worker reads checkout's roster, which these tests do not run;
+        # tests/fulfilment turns it on with a checkout of its own.
+        "fulfilment_enabled": False,
         **overrides,
     }
     return Settings(**values)

@@ -175,6 +175,7 @@ async def catalogue(shop_stack: Stack, test_issuer: TestIssuer) -> AsyncIterator
 
 
 FAST = {
+    "fulfilment_enabled": True,
     "fulfilment_interval": 0.2,
     "workers_ttl": 0.5,
     "workers_min_refresh": 0.2,

@@ -50,6 +50,28 @@ class ServiceSpec:
     description: str = ""
     links: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def for_package(
+        cls, package: str, *, port: int, start_order: int, description: str, demo: bool = True, **other: Any
+    ) -> ServiceSpec:
+        """A service laid out as they all are: `services/<name>/src/<package>/` with `main:create_app`,
+        `demo:load_demo_data` (unless `demo` is false) and `services/<name>/migrations/`; named after the
+        package, as are its database and its environment's prefix unless `other` says otherwise."""
+        name = other.pop("name", package.replace("_", "-"))
+        source = Path(importlib.import_module(package).__file__ or "").resolve().parent
+        return cls(
+            name=name,
+            port=port,
+            env_prefix=other.pop("env_prefix", f"{package.upper()}_"),
+            app_factory=f"{package}.main:create_app",
+            database=other.pop("database", package),
+            migrations=source.parents[1] / "migrations",
+            demo_data=f"{package}.demo:load_demo_data" if demo else None,
+            start_order=start_order,
+            description=description,
+            **other,
+        )
+
     @property
     def database_env(self) -> str:
         return f"{self.env_prefix}DATABASE_URL"

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from shopcommon.services import ServiceSpec
 
 
@@ -9,15 +7,10 @@ def _public_url(env: dict[str, str]) -> dict[str, str]:
     return {"BOOKINGS_PUBLIC_URL": checkout} if checkout else {}
 
 
-SPEC = ServiceSpec(
-    name="bookings",
+SPEC = ServiceSpec.for_package(
+    "bookings",
     port=9004,
-    env_prefix="BOOKINGS_",
-    app_factory="bookings.main:create_app",
-    database="bookings",
-    migrations=Path(__file__).resolve().parents[2] / "migrations",
-    demo_data="bookings.demo:load_demo_data",
     start_order=30,
-    extra_env=_public_url,
     description="Restaurant tables, prices over time, bookings, cancel links, outbox relay",
+    extra_env=_public_url,
 )

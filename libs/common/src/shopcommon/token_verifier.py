@@ -4,6 +4,13 @@ Keys come from checkout's JWKS (fetched, cached, refetched when a token names an
 so key rotation needs no restart), from a JWKS file, or from one configured PEM public key.
 Only `EdDSA` is accepted: `alg: none` and HMAC tokens signed with the public key are refused
 before any key is looked at.
+
+A token that verified is remembered (`VerifiedTokens`, keyed by the token's exact text) for a few
+seconds, never past its own `exp`: every authenticated request of a client sends the same token,
+and the signature check and JSON decoding were most of a cached read's CPU. Nothing else decides
+from the token: an account's deactivation ends its refresh tokens and sign-ins (checkout reads
+`active` there), never an access token's verification, so remembering changes no answer; a key
+removed from the JWKS stops being trusted `keys_ttl` plus at most `cache_ttl` seconds later.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,38 @@ log = logging.getLogger(__name__)
 ALGORITHM = "EdDSA"
 
 
+class VerifiedTokens:
+    """Claims of tokens that verified, each until min(its `exp`, `ttl` seconds after it was
+    checked); at most `capacity` tokens (the least recently used go first). Failures are not kept."""
+
+    def __init__(self, *, ttl: float = 5.0, capacity: int = 2048) -> None:
+        self.ttl = ttl
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= time.time():
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return dict(entry[1])  # a copy: whoever holds the claims cannot change what the next caller gets
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        until = min(float(claims["exp"]), time.time() + self.ttl)
+        if self.ttl <= 0 or self.capacity <= 0 or until <= time.time():
+            return
+        self._entries[token] = (until, dict(claims))
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -41,6 +81,8 @@ class TokenVerifier:
         refetch_interval: float = 1.0,
         leeway: float = 5.0,
         keys_ttl: float = 300.0,
+        cache_ttl: float = 5.0,
+        cache_size: int = 2048,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -51,6 +93,8 @@ class TokenVerifier:
         #: The whole key set is refetched at least this often, so a key removed from the JWKS
         #: (say, a compromised one) stops being trusted without a restart.
         self.keys_ttl = keys_ttl
+        #: Tokens that verified, remembered briefly (see the module's docstring).
+        self.verified = VerifiedTokens(ttl=cache_ttl, capacity=cache_size)
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._static_key: Ed25519PublicKey | None = None
         self._last_fetch = 0.0
@@ -106,6 +150,14 @@ class TokenVerifier:
         raise Unauthorized("Token signed by an unknown key")
 
     async def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; `Unauthorized` for anything not acceptable."""
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = await self._verify(token)
+            self.verified.put(token, claims)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -354,6 +354,7 @@ PGBENCH_VALUES = {
     "prices": "ARRAY[1000, 500]",
     "ev_topic": ":topic",
     "ev_request_id": ":request_id",
+    "ev_traceparent": "NULL",
     "failed_event": ":failed_event",
     "failed_answer": ":failed_answer",
     "new_event": ":payload",

@@ -27,6 +27,7 @@ from shopcommon.openapi_document import PROBLEM_SCHEMA, document_validation_prob
 from shopcommon.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_response
 from shopcommon.redis import make_redis
 from shopcommon.settings import ServiceSettings
+from shopcommon.tracing import instrument_app, setup_tracing
 
 __all__ = ["PROBLEM_SCHEMA", "create_service_app", "document_validation_problems", "readiness_failure"]
 
@@ -113,6 +114,7 @@ def create_service_app(
     """`openapi_models`: body models of routes that read their request themselves
     (`shopcommon.reading`), which FastAPI cannot see, for the document's components."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    setup_tracing(settings.service_name)
     resources = _Resources(settings, uses_db=uses_db, uses_redis=uses_redis, raw_pool=raw_pool)
 
     @asynccontextmanager
@@ -149,6 +151,7 @@ def create_service_app(
         app.include_router(router)
 
     _serve_document(app, tags=openapi_tags, models=openapi_models, max_body_bytes=settings.max_body_bytes)
+    instrument_app(app)
     return app
 
 

@@ -1,10 +1,12 @@
 """The live stream: order events fanned out to open SSE connections on any replica.
 
-The consumer publishes each event once (a Redis key per event id guards against redelivery) to
-the user's pub/sub channel and appends it to the user's short history (a Redis stream trimmed by
+The consumer publishes each event once per audience (a Redis key per event id and audience guards
+against redelivery) to the audience's pub/sub channel and appends it to the user's short history (a Redis stream trimmed by
 length and expiring by age). Each replica keeps one pub/sub connection, subscribed to the
 channels of the users it is streaming to, and hands messages to their connections' queues. A
-client reconnecting with `Last-Event-ID` gets the history after that event first.
+client reconnecting with `Last-Event-ID` gets the history after that event first. An audience is
+a user, or `STAFF`: every manager's stream listens to it too (live only; a reconnecting manager
+gets their own history, not the staff's).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ HISTORY_PREFIX = "notifications:history:"
 STREAMED_PREFIX = "notifications:streamed:"
 CONTROL_CHANNEL = "notifications:control"
 QUEUE_SIZE = 1000
+#: The audience of every manager's stream (no user has id 0): fulfilment as it happens.
+STAFF = 0
 #: Lines end in a bare newline (sse-starlette's default is CRLF); EventSource reads either.
 SEP = "\n"
 
@@ -87,7 +91,7 @@ class StreamHub:
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id, event in events:
                 await self._publish_once(
-                    keys=[STREAMED_PREFIX + event.event_id, HISTORY_PREFIX + str(user_id)],
+                    keys=[f"{STREAMED_PREFIX}{event.event_id}:{user_id}", HISTORY_PREFIX + str(user_id)],
                     args=[
                         dedup_seconds,
                         self.history_max,
@@ -127,24 +131,28 @@ class StreamHub:
                 await self._pubsub.aclose()
 
     @contextlib.asynccontextmanager
-    async def listen(self, user_id: int, confirm_timeout: float = 2.0) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
-        """A queue of the user's events, subscribed (and confirmed by Redis) before it is handed out."""
+    async def listen(self, *audiences: int, confirm_timeout: float = 2.0) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
+        """One queue of the events of these audiences (a user; `STAFF` for managers), subscribed
+        (and confirmed by Redis) before it is handed out."""
         assert self._pubsub is not None, "StreamHub.start() first"
         queue: asyncio.Queue[StreamEvent] = asyncio.Queue(QUEUE_SIZE)
-        channel = CHANNEL_PREFIX + str(user_id)
+        confirmed: list[asyncio.Event] = []
         async with self._lock:
-            listeners = self._listeners.setdefault(user_id, set())
-            if not listeners:
-                self._confirmed[channel] = asyncio.Event()
-                await self._pubsub.subscribe(channel)
-            listeners.add(queue)
-            confirmed = self._confirmed[channel]
+            for audience in audiences:
+                channel = CHANNEL_PREFIX + str(audience)
+                listeners = self._listeners.setdefault(audience, set())
+                if not listeners:
+                    self._confirmed[channel] = asyncio.Event()
+                    await self._pubsub.subscribe(channel)
+                listeners.add(queue)
+                confirmed.append(self._confirmed[channel])
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(confirmed.wait(), confirm_timeout)
+                await asyncio.wait_for(asyncio.gather(*(c.wait() for c in confirmed)), confirm_timeout)
             yield queue
         finally:
-            await self._leave(user_id, channel, queue)
+            for audience in audiences:
+                await self._leave(audience, CHANNEL_PREFIX + str(audience), queue)
 
     async def _leave(self, user_id: int, channel: str, queue: asyncio.Queue[StreamEvent]) -> None:
         async with self._lock:
@@ -221,12 +229,14 @@ async def event_stream(
     expires_at: float | None = None,
     permit: StreamPermit | None = None,
     stopping: anyio.Event | None = None,
+    staff: bool = False,
 ) -> AsyncIterator[bytes | ServerSentEvent]:
     """The SSE body: replay what was missed, then live events, until `expires_at` (the token's
     `exp`, Unix time) or `stopping` (sse-starlette sets it when the server shuts down), when it
     says so with a retry hint and ends. It wakes at least every `wake_seconds` to renew the
-    stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's."""
-    async with hub.listen(user_id) as queue:
+    stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's. A
+    `staff` stream (a manager's) hears the `STAFF` audience's events as well."""
+    async with hub.listen(user_id, *([STAFF] if staff else [])) as queue:
         yield OPENING_FRAME
         replayed: set[str] = set()
         if last_event_id:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shopcommon.kafka import ensure_topics, make_producer, trace_headers
 from shopcommon.outbox.store import OutboxStore, PendingEvent
 from shopcommon.outbox.worker import Worker
+from shopcommon.tracing import traceparent_header
 
 log = logging.getLogger(__name__)
 #: Another relay holds the publisher lock: look again this soon (it may miss our latest notification).
@@ -164,7 +165,10 @@ class OutboxRelay(Worker):
                 "key": event.key.encode(),
                 "value": event.payload,
                 "timestamp": None,
-                "headers": trace_headers(event.request_id) if event.request_id else [],
+                "headers": [
+                    *(trace_headers(event.request_id) if event.request_id else []),
+                    *traceparent_header(event.traceparent),
+                ],
             }
             if batch.append(**record) is None:
                 meta = await (await producer.send_batch(batch, topic, partition=partition))

@@ -1,6 +1,6 @@
 """The outbox table's typed picture, the same in every service that publishes events."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, String, Table, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 
@@ -18,4 +18,6 @@ def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
         Column("payload", JSONB, nullable=False),
         Column("request_id", String(128), nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # The W3C trace context of the writing request, sent along by the relay (shopcommon.tracing).
+        Column("traceparent", Text, nullable=True),
     )

@@ -20,6 +20,7 @@ from loms.domain.statuses import UNPAID, CancelReason, OrderStatus, sql_list, sq
 from loms.pg import Sql
 from loms.repositories import order_events
 from loms.repositories.order_events import OUTBOX, events_cte
+from shopcommon.tracing import current_traceparent
 
 ORDER_COLUMNS = """o.id, o.user_id, o.status, o.total_price, o.payment_deadline, o.cancel_reason,
     o.shortages::text AS shortages, o.created_at, o.updated_at,
@@ -176,6 +177,7 @@ async def record_new(
         "new_event": orjson.dumps(event).decode(),
         "ev_topic": topic,
         "ev_request_id": request_id,
+        "ev_traceparent": current_traceparent(),
     }
     if answer is not None:
         params.update(

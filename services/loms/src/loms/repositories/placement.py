@@ -28,7 +28,7 @@ batches never wait for each other's users in a circle either, and an order creat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from loms.pg import Sql
 from loms.repositories.order_events import OUTBOX, events_cte
 from loms.repositories.orders import UNPAID_REFUSAL, admission_call
 from loms.repositories.reservations import ALLOCATION_CTES, OUTCOME_STATUS, SHORTAGES, shortfall_ctes
+from shopcommon.tracing import current_traceparent
 
 HELD = sql_literal(ReservationState.HELD)
 #: The `new` event first (the lower outbox id, so it is published first), then the outcome's.
@@ -149,6 +150,8 @@ class Placement:
     key_status: int | None = None
     reserved_answer: str | None = None
     failed_answer: str | None = None
+    #: The trace context of the request, taken when it is built (the batch runs in another's task).
+    traceparent: str | None = field(default_factory=current_traceparent)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ async def place_orders(
             "now": p.now,
             "ev_topic": p.topic,
             "ev_request_id": p.request_id,
+            "ev_traceparent": p.traceparent,
             "new_event": orjson.dumps(p.new_event).decode(),
             "reserved_event": orjson.dumps(p.reserved_event).decode(),
             "failed_event": orjson.dumps(p.failed_event).decode(),

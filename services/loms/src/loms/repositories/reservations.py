@@ -35,6 +35,7 @@ from loms.domain.items import OrderItem
 from loms.domain.statuses import OrderStatus, ReservationState, sql_literal
 from loms.pg import Sql
 from loms.repositories.order_events import OUTBOX, events_cte
+from shopcommon.tracing import current_traceparent
 
 # `before` is what the warehouses ahead of a level in the greedy order hold of its sku; a level
 # gives its line what is still missing after them, up to what it has. The CTEs that read the
@@ -146,6 +147,7 @@ async def reserve_order(
         "deadline": deadline,
         "ev_topic": topic,
         "ev_request_id": None,
+        "ev_traceparent": current_traceparent(),
         "reserved_event": orjson.dumps(reserved_event).decode(),
         "failed_event": orjson.dumps(failed_event).decode(),
     }

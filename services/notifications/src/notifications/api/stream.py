@@ -9,12 +9,14 @@ from notifications.api.deps import CurrentUserId
 from notifications.domain.events import (
     BOOKING_STATUS_CHANGED,
     ORDER_STATUS_CHANGED,
+    TASK_STATUS_CHANGED,
     BookingStatusChanged,
     OrderStatusChanged,
+    TaskStatusChanged,
 )
 from notifications.stream import SEP, event_stream, heartbeat
 from notifications.stream_limits import PermittedEventSourceResponse, StreamLimiter
-from shopcommon.auth import CurrentPrincipal, roles_doc
+from shopcommon.auth import CurrentPrincipal, Role, roles_doc
 from shopcommon.problems import problem_responses
 
 #: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
@@ -26,6 +28,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["live stream"])
 STREAM_EVENTS: dict[str, type[BaseModel]] = {
     ORDER_STATUS_CHANGED: OrderStatusChanged,
     BOOKING_STATUS_CHANGED: BookingStatusChanged,
+    TASK_STATUS_CHANGED: TaskStatusChanged,
 }
 
 
@@ -57,7 +60,8 @@ def _item_schema() -> dict[str, Any]:
 # `text/event-stream` as each event's, and validates `data` against its `contentSchema`.
 SSE_DOC = {
     "description": "Server-Sent Events: `id: <event_id>`, `event: order.status_changed` (the caller's orders) or "
-    "`event: booking.status_changed` (the bookings linked to the caller), `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
+    "`event: booking.status_changed` (the bookings linked to the caller) or `event: task.status_changed` (a "
+    "fulfilment task of the caller's order, assigned to the caller, or, for managers, any), `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
     "after a `retry:` hint and a comment saying so: reconnect with a fresh token. The schema is that of "
     "one event.",
     "content": {"text/event-stream": {"schema": _item_schema()}},
@@ -66,7 +70,7 @@ SSE_DOC = {
 
 @router.get(
     "/stream",
-    summary="The caller's order and booking status changes as they happen (SSE)",
+    summary="The caller's order, booking and task status changes as they happen (SSE)",
     description=(
         "A user may hold a few streams at once (`NOTIFICATIONS_SSE_MAX_STREAMS_PER_USER`, 5 by default) "
         "and a server serves a bounded number; one more is refused with 429 and `Retry-After`."
@@ -96,6 +100,7 @@ async def stream_events(
         expires_at=float(exp) if isinstance(exp, int | float) else None,
         permit=permit,
         stopping=stopping,
+        staff=principal.role == Role.MANAGER,
     )
     return PermittedEventSourceResponse(
         body,

@@ -13,32 +13,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
+from shopcommon.statuses import BookingStatus, OrderStatus, TaskStatus
+
 ORDER_STATUS_CHANGED = "order.status_changed"
 BOOKING_STATUS_CHANGED = "booking.status_changed"
 TASK_STATUS_CHANGED = "task.status_changed"
 INT64_MAX = 2**63 - 1
-
-
-class OrderStatus(StrEnum):
-    NEW = "new"
-    AWAITING_PAYMENT = "awaiting payment"
-    FAILED = "failed"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-
-
-class CancelReason(StrEnum):
-    CUSTOMER = "customer"
-    TIMEOUT = "timeout"
-    STAFF = "staff"
 
 
 def _utc_if_naive(moment: datetime) -> datetime:
@@ -99,18 +85,6 @@ class OrderStatusChanged(BaseModel):
             return None
 
 
-class BookingStatus(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-
-class CancelledBy(StrEnum):
-    CUSTOMER = "customer"
-    STAFF = "staff"
-
-
 class BookingStatusChanged(BaseModel):
     """The bookings service's `booking.status_changed` event (CONTRACT.md, "Bookings"): the `data`
     of a live stream event when the booking is linked to the caller.
@@ -158,17 +132,11 @@ class BookingStatusChanged(BaseModel):
             return None
 
 
-class TaskStatus(StrEnum):
-    UNASSIGNED = "unassigned"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-
-
 class TaskStatusChanged(BaseModel):
     """LOMS's `task.status_changed` event (CONTRACT.md, "Fulfilment"): a fulfilment task of an
     order changed status or worker. It belongs to the worker it is assigned to (`user_id` here):
-    their live stream, their notification log, their e-mail when it is `assigned` to them."""
+    their live stream, their notification log, their e-mail when it is `assigned` to them. The live
+    stream also sends it to the order's customer and to managers (`notifications.audiences`)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

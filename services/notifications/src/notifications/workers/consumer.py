@@ -12,11 +12,16 @@ or of a type this service does not know, is logged, counted and skipped.
 The Kafka API may come back empty (Tansu keeps everything in memory): the consumer then finds
 no committed offset and reads the recreated topic from the start; any failure restarts it after
 a pause instead of ending it.
+
+`stop()` (the service is shutting down) ends the loop between batches: the batch in hand is
+handled and its offsets committed, then the consumer leaves the group, so its partitions go to
+the other replicas at once and nothing it handled is read again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -27,12 +32,14 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notifications.audiences import stream_audiences
 from notifications.domain.events import Event, MalformedEvent, UnknownEventType, parse_event
 from notifications.metrics import NotificationMetrics
 from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
 from shopcommon.db import transaction
 from shopcommon.kafka import ensure_topics, make_consumer
+from shopcommon.tracing import consuming
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +75,20 @@ class EventConsumer:
         self.topic_partitions = topic_partitions
         self.fetch_wait_ms = fetch_wait_ms
         self.retry_seconds = retry_seconds
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit its offsets, leave the group and return from `run`."""
+        self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def run(self) -> None:
         pause = self.retry_seconds
-        while True:
+        while not self._stopping.is_set():
             consumer = make_consumer(
                 self.bootstrap,
                 *self.topics,
@@ -91,11 +108,12 @@ class EventConsumer:
                     await consumer.stop()
                 except Exception as exc:  # stopping a half-started consumer may fail too
                     log.debug("consumer stop failed: %s", exc)
-            await asyncio.sleep(pause)
+            await self._pause(pause)
             pause = min(pause * 2, 30.0)
+        log.info("event consumer stopped")
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
+        while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
             if not batches:
                 continue
@@ -110,7 +128,7 @@ class EventConsumer:
                     stalled = True
             await self._commit(consumer, offsets)
             if stalled:
-                await asyncio.sleep(self.retry_seconds)
+                await self._pause(self.retry_seconds)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if not offsets:
@@ -126,7 +144,12 @@ class EventConsumer:
         for start in range(0, len(messages), self.transaction_size):
             chunk = messages[start : start + self.transaction_size]
             try:
-                await self.handle_chunk([m.value for m in chunk])
+                # In the trace of the request that changed the order (the relay sends its context).
+                with consuming(f"process {chunk[0].topic}", [m.headers for m in chunk]):
+                    await self.handle_chunk([m.value for m in chunk])
+                    log.debug(
+                        "handled %d events at %s:%s@%s", len(chunk), chunk[0].topic, chunk[0].partition, chunk[0].offset
+                    )
             except Exception:  # database or Redis trouble: stop this partition here and retry later
                 log.exception(
                     "could not handle the events at %s:%s@%s..%s; will retry",
@@ -173,11 +196,10 @@ class EventConsumer:
             self.on_recorded()
 
     async def stream(self, parsed: list[Parsed]) -> None:
-        """After the commit, redeliveries included: the hub publishes each event id only once. An
-        event goes to the stream of the user it belongs to; a guest's booking has none."""
-        await self.hub.publish_many(
-            [(event.user_id, stream_event(event)) for event, _ in parsed if event.user_id is not None]
-        )
+        """After the commit, redeliveries included: the hub publishes each event id only once to
+        each of its audiences (`notifications.audiences`); a guest's booking has none."""
+        pairs = await stream_audiences(self.hub.redis, [event for event, _ in parsed])
+        await self.hub.publish_many([(audience, stream_event(event)) for audience, event in pairs])
 
     def parse(self, raw: bytes | None) -> Parsed | None:
         try:

@@ -1,0 +1,138 @@
+"""OpenTelemetry tracing, set up once per process by `create_service_app`.
+
+Spans come from FastAPI requests (never the SSE streams, health, readiness or metrics), httpx
+calls, asyncpg queries, Redis commands and aiokafka sends and receives. The database is traced at
+asyncpg, the driver under SQLAlchemy and under the raw pools alike: SQLAlchemy's instrumentation
+would miss the raw pools, and both together would give every query two spans.
+
+Exporting is off unless the standard variables ask for it: `OTEL_TRACES_EXPORTER=otlp`, or an
+`OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (OTLP over HTTP; the exporter
+reads the other `OTEL_EXPORTER_OTLP_*` variables itself). While nothing exports, spans are not
+recorded, only their ids made and passed on (the logs carry them, `traceparent` goes out with
+every call and event); a caller's sampled `traceparent` is still honoured. `OTEL_TRACES_SAMPLER`
+replaces that choice; `OTEL_SDK_DISABLED=true` turns tracing off altogether.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
+
+#: Requests that make no span: the SSE streams (one would last as long as the stream) and the probes.
+EXCLUDED_PATHS = ("/healthz", "/readyz", "/metrics", "/api/v1/events/stream", "/live")
+_EXCLUDED_URLS = ",".join(f"^[a-z]+://[^/]*{path}$" for path in EXCLUDED_PATHS)
+_sampler: _RecordWhenExported | None = None
+
+
+class _RecordWhenExported(Sampler):
+    """Records (parent-based) once something exports; until then only a sampled parent records."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._on, self._off = ParentBased(ALWAYS_ON), ParentBased(ALWAYS_OFF)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return (self._on if self.exporting else self._off).should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+def enabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
+
+
+def export_requested() -> bool:
+    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter:
+        return "otlp" in exporter.split(",")
+    return any(os.environ.get(f"OTEL_EXPORTER_OTLP{kind}_ENDPOINT") for kind in ("", "_TRACES"))
+
+
+def setup_tracing(service_name: str) -> None:
+    """The process's tracer provider and the library instrumentation, the first time only."""
+    global _sampler
+    if _sampler is not None or not enabled():
+        return
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    _sampler = _RecordWhenExported()
+    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else _sampler
+    trace.set_tracer_provider(TracerProvider(resource=Resource.create(attributes), sampler=sampler))
+    if export_requested():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        export_to(OTLPSpanExporter())
+    asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    for instrumentor in (HTTPXClientInstrumentor(), asyncpg_instrumentor, RedisInstrumentor(), AIOKafkaInstrumentor()):
+        instrumentor.instrument()
+
+
+def export_to(exporter: SpanExporter, processor: SpanProcessor | None = None) -> None:
+    """Send every span from now on to `exporter` (batched unless a `processor` of it is given)."""
+    provider = trace.get_tracer_provider()
+    if _sampler is None or not isinstance(provider, TracerProvider):
+        raise RuntimeError("tracing is not set up (or OTEL_SDK_DISABLED)")
+    provider.add_span_processor(processor or BatchSpanProcessor(exporter))
+    _sampler.exporting = True
+
+
+def instrument_app(app: FastAPI) -> None:
+    if _sampler is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    # The ASGI send/receive spans would add two spans per request and say nothing new.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=_EXCLUDED_URLS, exclude_spans=["receive", "send"])
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, None outside any trace."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def traceparent_header(traceparent: str | None) -> list[tuple[str, bytes]]:
+    return [("traceparent", traceparent.encode())] if traceparent else []
+
+
+@contextmanager
+def consuming(name: str, headers: Sequence[Sequence[tuple[str, bytes]] | None]) -> Iterator[None]:
+    """A consumer span for work on messages with these Kafka headers: the child of the first
+    message's trace context, linked to every message's (one span cannot have several parents)."""
+    contexts = [trace.get_current_span(_extract(h)).get_span_context() for h in headers]
+    joined = [c for c in contexts if c.is_valid]
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(joined[0])) if joined else None
+    links = [trace.Link(c) for c in joined[1:]]
+    tracer = trace.get_tracer("shopcommon.tracing")
+    with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER, links=links):
+        yield
+
+
+def _extract(headers: Sequence[tuple[str, bytes]] | None) -> Any:
+    """The trace context the headers carry (an empty one when they carry none)."""
+    return propagate.extract({key.lower(): value.decode("latin-1") for key, value in headers or () if value})
+
+
+def log_ids() -> tuple[str, str] | None:
+    """The current trace and span id as hex, for a log line; None outside any span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")

@@ -4,6 +4,7 @@ cancel token is read where the e-mail gets it from: the acknowledging event in b
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -122,18 +123,40 @@ def checkout_db(shop_stack: Stack, module_label: str) -> str:
 CheckoutFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
+@pytest.fixture(scope="session")
+def checkout_keys(tmp_path_factory: pytest.TempPathFactory, test_issuer: TestIssuer) -> tuple[str, str]:
+    """Checkout's signing-key directory, and a JWKS file trusting both it and the test issuer (what
+    LOMS, product-stub and notifications need to take the web session's tokens)."""
+    from checkout.identity.keys import KeyStore
+
+    keys_dir = tmp_path_factory.mktemp("web-checkout-keys")
+    KeyStore.generate_key(keys_dir)
+    store = KeyStore(keys_dir, issuer="shop-checkout", audience="shop")
+    jwks = tmp_path_factory.mktemp("web-jwks") / "both.json"
+    jwks.write_text(json.dumps({"keys": store.jwks()["keys"] + test_issuer.jwks["keys"]}))
+    return str(keys_dir), str(jwks)
+
+
 @pytest.fixture
 async def checkout(
-    checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+    checkout_db: str, shop_stack: Stack, test_issuer: TestIssuer, checkout_keys: tuple[str, str]
 ) -> AsyncIterator[CheckoutFactory]:
-    """Start checkout in-process: `await checkout(bookings=transport, **settings)`. Without a
-    transport, bookings is unreachable (a closed port, through checkout's real HTTP stack)."""
+    """Start checkout in-process: `await checkout(bookings=transport, loms=..., product=...,
+    notifications=..., **settings)`. A service without a transport is unreachable (a closed port,
+    through checkout's real HTTP stack)."""
     from checkout.config import Settings
     from checkout.main import create_app
 
     async with AsyncExitStack() as stack:
 
-        async def start(*, bookings: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> httpx.AsyncClient:
+        async def start(
+            *,
+            bookings: httpx.AsyncBaseTransport | None = None,
+            loms: httpx.AsyncBaseTransport | None = None,
+            product: httpx.AsyncBaseTransport | None = None,
+            notifications: httpx.AsyncBaseTransport | None = None,
+            **overrides: Any,
+        ) -> httpx.AsyncClient:
             nowhere = f"http://127.0.0.1:{free_port()}"
             values: dict[str, Any] = {
                 "database_url": checkout_db,
@@ -141,20 +164,109 @@ async def checkout(
                 "app_env": "dev",
                 "log_json": False,
                 "jwt_jwks_file": str(test_issuer.jwks_path),
-                "jwt_keys_dir": str(tmp_path_factory.mktemp("checkout-keys")),
-                "product_stub_url": nowhere,
-                "loms_url": nowhere,
+                "jwt_keys_dir": checkout_keys[0],
+                "product_stub_url": "http://product-stub" if product else nowhere,
+                "loms_url": "http://loms" if loms else nowhere,
                 "bookings_url": "http://bookings" if bookings else nowhere,
                 "shopping_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
                 "identity_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
+                **({"notifications_url": "http://notifications"} if notifications else {}),
                 **overrides,
             }
             app = create_app(Settings(**values))
-            if bookings is not None:
-                app.state.web_transports = {"bookings": bookings}
+            app.state.web_transports = {
+                k: v for k, v in (("bookings", bookings), ("notifications", notifications)) if v
+            }
+            app.state.shopping_transports = {k: v for k, v in (("product", product), ("loms", loms)) if v}
             transport = await stack.enter_async_context(running_app(app))
             return await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://checkout", timeout=30)
             )
 
         yield start
+
+
+# --- the services the manager's desk and the notifications page call, real and in-process ----------
+@pytest.fixture(scope="module")
+async def product_stub(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[Any]:
+    """product-stub with its demo catalogue; it trusts checkout's keys (the manager's web session)."""
+    from product_stub.config import Settings as ProductSettings
+    from product_stub.demo import load_demo_data
+    from product_stub.main import create_app as create_product_app
+
+    url = shop_stack.fresh_database("product-stub", f"web_{module_label}")
+    await load_demo_data(url)
+    settings = ProductSettings(database_url=url, jwt_jwks_file=checkout_keys[1], app_env="dev", log_json=False)
+    async with running_app(create_product_app(settings)) as transport:
+        yield transport
+
+
+@pytest.fixture(scope="module")
+async def loms(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[Any]:
+    """LOMS with its demo warehouses and stock."""
+    from loms.config import Settings as LomsSettings
+    from loms.main import create_app as create_loms_app
+    from shopcommon.services import service_spec
+
+    url = shop_stack.fresh_database("loms", f"web_{module_label}")
+    loader = service_spec("loms").load_demo_data()
+    if loader is not None:
+        await loader(url, {"APP_ENV": "dev"})
+    settings = LomsSettings(
+        database_url=url,
+        redis_url=shop_stack.urls.redis_url,
+        app_env="dev",
+        log_json=False,
+        kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
+        jwt_jwks_file=checkout_keys[1],
+    )
+    async with running_app(create_loms_app(settings)) as transport:
+        yield transport
+
+
+class Notifications:
+    """The real notifications API (no workers: the tests put notifications in its log directly)."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, db_url: str) -> None:
+        self.transport = transport
+        self.db_url = plain_url(db_url)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.db_url)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def add(self, user_id: int, order_id: int, status: str, subject: str) -> None:
+        event_id = uuid.uuid4()
+        await self.fetch("INSERT INTO inbox_events (event_id, event_type, order_id) VALUES ($1, $2, $3)",
+                         event_id, "order.status_changed", order_id)  # fmt: skip
+        await self.fetch(
+            "INSERT INTO notifications (event_id, user_id, order_id, order_status, channel, recipient, subject, "
+            "payload, status, sent_at) VALUES ($1, $2, $3, $4, 'email', 'c@shop.example', $5, '{}', 'sent', now())",
+            event_id, user_id, order_id, status, subject,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def notifications(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[Any]:
+    from notifications.config import Settings as NotificationSettings
+    from notifications.main import create_app as create_notifications_app
+    from notifications.testing.push_service import local_push_guard
+
+    url = shop_stack.fresh_database("notifications", f"web_{module_label}")
+    settings = NotificationSettings(
+        database_url=url,
+        redis_url=shop_stack.urls.redis_url,
+        kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
+        jwt_jwks_file=checkout_keys[1],
+        app_env="dev",
+        log_json=False,
+        consumer_enabled=False,
+        email_sender_enabled=False,
+        push_sender_enabled=False,
+    )
+    app = create_notifications_app(settings, push_guard=local_push_guard())
+    async with running_app(app) as transport:
+        yield Notifications(transport, url)

@@ -166,7 +166,19 @@ async def _form_field(request: Request, name: str) -> str | None:
 
 
 # The shop's pages (imported here, after `router` exists: main.py mounts this one router).
-from checkout.web import live, manage, session, shop, staff, static, tables  # noqa: E402
+from checkout.web import (  # noqa: E402
+    live,
+    manage,
+    manage_catalogue,
+    manage_stock,
+    notifications_page,
+    session,
+    shop,
+    staff,
+    static,
+    tables,
+)
 
-for _pages in (static.router, session.router, shop.router, live.router, staff.router, manage.router, tables.router):
+for _pages in (static.router, session.router, shop.router, live.router, staff.router, manage.router,
+               manage_stock.router, manage_catalogue.router, notifications_page.router, tables.router):  # fmt: skip
     router.include_router(_pages)

@@ -32,6 +32,11 @@ def asset_url(name: str) -> str:
     return f"/static/{name}?v={_VERSIONS[name]}"
 
 
+def file_body(name: str) -> bytes:
+    """One of the files as read at import (the service worker is also served at `/sw.js`)."""
+    return _FILES[name]
+
+
 @router.get("/static/{name}")
 async def static_file(name: str) -> Response:
     body = _FILES.get(name)

@@ -1,0 +1,72 @@
+"""What the manager's desk pages share: who may open them, a manager's form (its CSRF token
+checked first), redirect-after-post with a notice in words, and telling an HTMX swap of one
+block from a whole page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from checkout.web import csrf
+from checkout.web.forms import MAX_FORM_BYTES, csrf_ok, page, read_form, refused, signed_in, to_login
+from checkout.web.lifespan import get_web
+from checkout.web.pages import render_fragment, site_headers
+from shopcommon.auth import Principal, Role
+from shopcommon.body_limit import body_limit
+
+LIMITED = body_limit(MAX_FORM_BYTES)
+NOT_MANAGER = "This page is for the managers' accounts."
+
+
+async def manager(request: Request) -> tuple[Principal | None, Response | None]:
+    """The signed-in manager, or the answer already due (sign in first; 403 in words)."""
+    user = await signed_in(request)
+    if user is None:
+        return None, to_login(request)
+    if user.role != Role.MANAGER:
+        return None, await page(request, "notice.html.j2", 403, user=user, title="Manage the shop", detail=NOT_MANAGER,
+                                back="/")  # fmt: skip
+    return user, None
+
+
+async def manager_form(request: Request) -> tuple[Principal | None, dict[str, str], Response | None]:
+    """A manager's form: its fields, or the answer already due (no token, signed out, not a manager)."""
+    form = await read_form(request)
+    user = await signed_in(request)
+    if not csrf_ok(request, form):
+        return None, form, await refused(request, user)
+    found, answer = await manager(request)
+    return found, form, answer
+
+
+def back(target: str, notice: str) -> RedirectResponse:
+    """After a change: back to the page (`target` may carry a query), which says what was done."""
+    joiner = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{joiner}done={quote(notice)}", status_code=303)
+
+
+def notice(request: Request) -> str | None:
+    text = request.query_params.get("done", "")[:200]
+    return text or None
+
+
+def wants_fragment(request: Request) -> bool:
+    """An HTMX request for one block (not htmx restoring a whole page from history)."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
+
+
+def fragment(request: Request, template: str, block: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """One block of a page's template alone (what HTMX swaps in), with the page's form token."""
+    web = get_web(request)
+    token = csrf.form_token(request, secure=web.cookie_secure)
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    html = render_fragment(web.templates, template, block, csrf_token=token, path=request.url.path, alone=True,
+                           **context)  # fmt: skip
+    response = HTMLResponse(html, status_code=status, headers=site_headers())
+    csrf.set_cookie(response, token, secure=web.cookie_secure)
+    return response

@@ -1,0 +1,151 @@
+"""The manager's stock desk, `/manage/stock`: each warehouse's stock (total, reserved, what can
+still be bought), setting a sku's count in a warehouse, and adding a warehouse.
+
+Everything goes through LOMS's warehouse and stock administration (`/api/v1/warehouses`) with the
+manager's own token: LOMS decides (a count below what is reserved is refused), and a refusal is
+said in words. Choosing another warehouse or page swaps the `stock_table` block alone (HTMX); the
+page works without JavaScript too."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from checkout.web import backends
+from checkout.web.backends import Refused, Unavailable
+from checkout.web.desk import LIMITED, back, fragment, manager, manager_form, notice, wants_fragment
+from checkout.web.forms import BadInput, page, parse_count
+from shopcommon.auth import Principal
+from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+TEMPLATE = "manage_stock.html.j2"
+TITLE = "Stock per warehouse"
+PAGE_SIZE = 50
+
+
+def parse_total(text: str | None) -> int:
+    """A count from 0 (none left) up: the whole number a manager typed."""
+    text = (text or "").strip()
+    if not text:
+        raise BadInput("Fill in the count.")
+    if not text.isdigit() or int(text) > MAX_UINT32:
+        raise BadInput(f"Count must be a whole number from 0 to {MAX_UINT32}.")
+    return int(text)
+
+
+async def _names(request: Request, skus: list[int]) -> dict[int, str]:
+    """The products' names from the catalogue; none when it does not answer (the stock still shows)."""
+    if not skus:
+        return {}
+    try:
+        found = await backends.catalogue(request).call(
+            "GET", "/api/v1/products", token=None, params=[("limit", 200), *(("sku", s) for s in skus[:200])]
+        )
+    except (Refused, Unavailable):
+        return {}
+    return {p["sku"]: p["name"] for p in found.get("items", [])}
+
+
+async def _stock(request: Request, user: Principal, context: dict[str, Any], wanted: int | None,
+                 after: int) -> None:  # fmt: skip
+    """Fill the context with the warehouses and the chosen one's page of stock."""
+    loms = backends.loms(request)
+    warehouses = await loms.call("GET", "/api/v1/warehouses", token=user.token)
+    context["warehouses"] = warehouses
+    chosen = next((w for w in warehouses if w["id"] == wanted), None) if wanted else None
+    if wanted and chosen is None:
+        raise Refused(404, f"There is no warehouse {wanted}.")
+    chosen = chosen or (warehouses[0] if warehouses else None)
+    if chosen is None:
+        return
+    listing = await loms.call("GET", f"/api/v1/warehouses/{chosen['id']}/stocks", token=user.token,
+                              params={"after": after, "limit": PAGE_SIZE})  # fmt: skip
+    context.update(chosen=chosen, rows=listing["items"], next_after=listing.get("next_after"), after=after)
+    context["names"] = await _names(request, [row["sku"] for row in listing["items"]])
+
+
+async def stock_page(request: Request, status: int = 200, error: str | None = None, *,
+                     warehouse: int | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
+    user, answer = await manager(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    query = request.query_params
+    context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_after": None,
+                               "after": 0, "fields": values or {}}  # fmt: skip
+    errors = [error] if error else []
+    try:
+        wanted = warehouse or parse_count(query.get("warehouse"), "Warehouse", high=MAX_JSON_INT)
+        after = parse_total(query.get("after") or "0")
+        await _stock(request, user, context, wanted, after)
+    except BadInput as exc:
+        errors.append(str(exc))
+        status = 422
+    except Refused as exc:
+        errors.append(exc.words)
+        status = max(status, exc.status)
+    except Unavailable as exc:
+        errors.append(exc.words)
+        status = 503
+    context.update(user=user, title=TITLE, error=" ".join(errors) or None, notice=notice(request))
+    if wants_fragment(request):
+        return fragment(request, TEMPLATE, "stock_table", status, **context)
+    return await page(request, TEMPLATE, status, **context)
+
+
+@router.get("/manage/stock")
+async def stock_get(request: Request) -> Response:
+    return await stock_page(request)
+
+
+@router.post("/manage/stock", openapi_extra=LIMITED)
+async def set_stock(request: Request) -> Response:
+    """Set one sku's count in one warehouse (LOMS creates the row when it is new)."""
+    user, form, answer = await manager_form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    try:
+        warehouse = parse_count(form.get("warehouse"), "Warehouse", high=MAX_JSON_INT)
+        if warehouse is None:
+            raise BadInput("Choose a warehouse.")
+    except BadInput as exc:
+        return await stock_page(request, 422, str(exc), values=form)
+    try:
+        sku = parse_count(form.get("sku"), "SKU", high=MAX_UINT32)
+        if sku is None:
+            raise BadInput("Fill in the SKU.")
+        total = parse_total(form.get("total"))
+        await backends.loms(request).call("PUT", f"/api/v1/warehouses/{warehouse}/stocks/{sku}", token=user.token,
+                                          json={"total": total})  # fmt: skip
+    except BadInput as exc:
+        return await stock_page(request, 422, str(exc), warehouse=warehouse, values=form)
+    except Refused as exc:
+        return await stock_page(request, exc.status, f"Not changed: {exc.words}", warehouse=warehouse, values=form)
+    except Unavailable as exc:
+        return await stock_page(request, 503, exc.words, warehouse=warehouse, values=form)
+    log.info("stock of sku %s in warehouse %s set to %s on the manager's desk", sku, warehouse, total)
+    return back(f"/manage/stock?warehouse={warehouse}", f"SKU {sku} now has {total} in this warehouse.")
+
+
+@router.post("/manage/warehouses", openapi_extra=LIMITED)
+async def add_warehouse(request: Request) -> Response:
+    user, form, answer = await manager_form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    name = form.get("name", "").strip()
+    if not name:
+        return await stock_page(request, 422, "Fill in the warehouse's name.", values=form)
+    try:
+        made = await backends.loms(request).call("POST", "/api/v1/warehouses", token=user.token, json={"name": name})
+    except Refused as exc:
+        return await stock_page(request, exc.status, f"Not added: {exc.words}", values=form)
+    except Unavailable as exc:
+        return await stock_page(request, 503, exc.words, values=form)
+    return back(f"/manage/stock?warehouse={made['id']}", f"Warehouse {made['name']} added.")

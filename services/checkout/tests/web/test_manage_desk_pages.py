@@ -1,0 +1,187 @@
+"""The manager's stock and catalogue desks against the real LOMS and product-stub in-process:
+stock per warehouse set through LOMS's administration API, products, categories and manufacturers
+made, changed and deleted through product-stub's manager endpoints; refusals in words (never the
+JSON problem), forged forms and other roles refused."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from checkout.identity.demo import load_identity_demo
+
+from .conftest import CheckoutFactory
+from .test_shop_pages import words
+from .test_staff_pages import sign_in
+
+POSTS = ["/manage/stock", "/manage/warehouses", "/manage/products", "/manage/products/1", "/manage/products/1/delete",
+         "/manage/catalogue/categories", "/manage/catalogue/categories/1", "/manage/catalogue/manufacturers/1/delete"]  # fmt: skip
+
+
+@pytest.fixture
+async def web(
+    checkout: CheckoutFactory, checkout_db: str, loms: httpx.AsyncBaseTransport, product_stub: httpx.AsyncBaseTransport
+) -> AsyncIterator[httpx.AsyncClient]:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    yield await checkout(loms=loms, product=product_stub)
+
+
+async def read(transport: httpx.AsyncBaseTransport, base: str, path: str) -> Any:
+    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        r = await client.get(path)
+    return r.status_code, (r.json() if r.status_code == 200 else None)
+
+
+def row(page: httpx.Response, sku: int) -> str:
+    return page.text.split(f'<tr data-sku="{sku}">')[1].split("</tr>")[0]
+
+
+# --- stock -----------------------------------------------------------------------------------------
+async def test_a_manager_sees_and_sets_stock_per_warehouse(web: httpx.AsyncClient, loms: Any) -> None:
+    token = await sign_in(web, "admin")
+    r = await web.get("/manage/stock")
+    assert r.status_code == 200, words(r)
+    assert "Stock in Central warehouse" in words(r) and "North warehouse" in r.text
+    central = int(re.search(r'id="show-warehouse".*?<option value="(\d+)" selected', r.text, re.S).group(1))  # type: ignore[union-attr]
+    sku = int(r.text.split('<tr data-sku="')[1].split('"')[0])
+    assert re.search(r"<td>\d+</td><td>[^<]+</td>", row(r, sku)), "the product's name beside its sku"
+    r = await web.post("/manage/stock", data={"csrf_token": token, "warehouse": str(central), "sku": str(sku),
+                                              "total": "4321"})  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/manage/stock?warehouse={central}&done=")
+    page = await web.get(r.headers["location"])
+    assert f"SKU {sku} now has 4321 in this warehouse." in words(page)
+    assert '<td class="num">4321</td>' in row(page, sku)
+    status, stock = await read(loms, "http://loms", f"/api/v1/stocks/{sku}")
+    assert status == 200 and any(s["warehouse_id"] == central and s["count"] == 4321 for s in stock["stocks"])
+    # Another warehouse, as the block alone (HTMX).
+    others = re.findall(r'<option value="(\d+)"', r.text if r.text else page.text)
+    north = next(int(w) for w in others if int(w) != central)
+    block = await web.get("/manage/stock", params={"warehouse": north}, headers={"HX-Request": "true"})
+    assert block.status_code == 200 and block.text.lstrip().startswith('<section id="stock"')
+    assert "<html" not in block.text and "Stock in North warehouse" in words(block)
+
+
+async def test_stock_refusals_are_said_in_words(web: httpx.AsyncClient) -> None:
+    token = await sign_in(web, "admin")
+    form = {"csrf_token": token, "warehouse": "1", "sku": "1", "total": "many"}
+    r = await web.post("/manage/stock", data=form)
+    assert r.status_code == 422 and "Count must be a whole number from 0 to 4294967295." in words(r)
+    assert 'value="many"' in r.text  # what was typed stays in the field
+    r = await web.post("/manage/stock", data={**form, "total": "3", "warehouse": "987654"})
+    assert r.status_code == 404 and "Not changed:" in words(r) and '"type"' not in r.text
+    r = await web.get("/manage/stock", params={"warehouse": "987654"})
+    assert r.status_code == 404 and "There is no warehouse 987654." in words(r)
+    name = f"Depot {uuid.uuid4().hex[:6]}"
+    r = await web.post("/manage/warehouses", data={"csrf_token": token, "name": name})
+    assert r.status_code == 303
+    assert f"Warehouse {name} added." in words(await web.get(r.headers["location"]))
+    r = await web.post("/manage/warehouses", data={"csrf_token": token, "name": name})
+    assert r.status_code == 409 and "Not added:" in words(r) and '"type"' not in r.text
+
+
+async def test_forged_forms_and_other_roles_are_refused(web: httpx.AsyncClient) -> None:
+    token = await sign_in(web, "admin")
+    for path in POSTS:
+        r = await web.post(path, data={"csrf_token": "forged" + token[6:], "name": "x", "total": "1", "sku": "1"})
+        assert r.status_code == 403 and "could not verify this request" in words(r), path
+    await web.post("/logout", data={"csrf_token": token})
+    token = await sign_in(web, "customer")
+    for path in ("/manage/stock", "/manage/products", "/manage/catalogue"):
+        r = await web.get(path)
+        assert r.status_code == 403 and "This page is for the managers' accounts." in words(r), path
+    for path in POSTS:
+        r = await web.post(path, data={"csrf_token": token, "name": "x", "total": "1", "sku": "1", "warehouse": "1"})
+        assert r.status_code == 403 and "This page is for the managers' accounts." in words(r), path
+
+
+# --- the catalogue ----------------------------------------------------------------------------------
+async def test_a_manager_adds_edits_and_deletes_a_product(web: httpx.AsyncClient, product_stub: Any) -> None:
+    token = await sign_in(web, "admin")
+    r = await web.get("/manage/products")
+    assert r.status_code == 200 and "New product" in words(r)
+    category = re.search(r'id="new-category"[^>]*><option value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    maker = re.search(r'id="new-manufacturer"[^>]*><option value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    sku = 4_000_000_000 + int(uuid.uuid4().int % 1_000_000)
+    form = {"csrf_token": token, "sku": str(sku), "name": "Glass harmonica", "price": "cheap", "category": category,
+            "manufacturer": maker, "description": "Wet fingers."}  # fmt: skip
+    r = await web.post("/manage/products", data=form)
+    assert (
+        r.status_code == 422
+        and "Price must be an amount like 12.50." in words(r)
+        and 'value="Glass harmonica"' in r.text
+    )
+    r = await web.post("/manage/products", data={**form, "price": "1250.50", "manufacturer": "Nobody & Sons"})
+    assert (
+        r.status_code == 404
+        and "Not changed: Manufacturer: no such manufacturer." in words(r)
+        and '"type"' not in r.text
+    )
+    r = await web.post("/manage/products", data={**form, "price": "1250.50"})
+    assert r.status_code == 303 and f"Product {sku} (Glass harmonica) added." in words(
+        await web.get(r.headers["location"])
+    )
+    assert (await read(product_stub, "http://product-stub", f"/api/v1/products/{sku}"))[1]["price"] == 125050
+    r = await web.post("/manage/products", data={**form, "price": "1250.50"})
+    assert r.status_code == 409 and "already exists" in words(r)
+    listed = await web.get("/manage/products", params={"category": category}, headers={"HX-Request": "true"})
+    assert listed.text.lstrip().startswith('<div id="products"') and "<html" not in listed.text
+    r = await web.post(f"/manage/products/{sku}", data={**form, "name": "Glass armonica", "price": "99"})
+    assert r.status_code == 303
+    found = (await read(product_stub, "http://product-stub", f"/api/v1/products/{sku}"))[1]
+    assert (found["name"], found["price"], found["description"]) == ("Glass armonica", 9900, "Wet fingers.")
+    r = await web.post(f"/manage/products/{sku}", data={**form, "name": " ", "price": "99"})
+    assert r.status_code == 422 and "Fill in the name." in words(r)
+    r = await web.post(f"/manage/products/{sku}/delete", data={"csrf_token": token})
+    assert r.status_code == 303 and f"Product {sku} deleted." in words(await web.get(r.headers["location"]))
+    assert (await read(product_stub, "http://product-stub", f"/api/v1/products/{sku}"))[0] == 404
+
+
+async def test_a_manager_adds_edits_and_deletes_categories_and_manufacturers(
+    web: httpx.AsyncClient, product_stub: Any
+) -> None:
+    token = await sign_in(web, "admin")
+    r = await web.get("/manage/catalogue")
+    assert r.status_code == 200 and "Categories" in words(r) and "Manufacturers" in words(r)
+    name = f"Theremins {uuid.uuid4().hex[:4]}"
+    r = await web.post(
+        "/manage/catalogue/categories", data={"csrf_token": token, "name": name, "description": "Hands off."}
+    )
+    assert r.status_code == 303 and f"Category {name} added." in words(await web.get(r.headers["location"]))
+    _, groups = await read(product_stub, "http://product-stub", "/api/v1/categories")
+    made = next(c for c in groups if c["name"] == name)
+    r = await web.post("/manage/catalogue/categories", data={"csrf_token": token, "name": name})
+    assert r.status_code == 409 and "already exists" in words(r) and f'value="{name}"' in r.text
+    r = await web.post(f"/manage/catalogue/categories/{made['id']}", data={"csrf_token": token, "name": "",
+                                                                         "description": "x"})  # fmt: skip
+    assert r.status_code == 422 and "Fill in the category's name." in words(r)
+    r = await web.post(f"/manage/catalogue/categories/{made['id']}", data={"csrf_token": token, "name": name,
+                                                                         "description": "Played in the air."})  # fmt: skip
+    assert r.status_code == 303
+    busy = next(c for c in groups if c["instruments"])
+    r = await web.post(f"/manage/catalogue/categories/{busy['id']}/delete", data={"csrf_token": token})
+    assert r.status_code == 409 and "still has" in words(r) and '"type"' not in r.text
+    r = await web.post(f"/manage/catalogue/categories/{made['id']}/delete", data={"csrf_token": token})
+    assert r.status_code == 303
+    _, groups = await read(product_stub, "http://product-stub", "/api/v1/categories")
+    assert name not in [c["name"] for c in groups]
+    r = await web.post("/manage/catalogue/instruments", data={"csrf_token": token, "name": "x"})
+    assert r.status_code == 404 and "There is no such part of the catalogue." in words(r)
+    r = await web.post("/manage/catalogue/manufacturers", data={"csrf_token": token, "name": "Moog & Sons"})
+    assert r.status_code == 303
+
+
+async def test_the_desks_say_so_when_the_services_are_down(checkout: CheckoutFactory, checkout_db: str) -> None:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    web = await checkout()
+    token = await sign_in(web, "admin")
+    for path, service in (("/manage/stock", "stock service"), ("/manage/products", "catalogue"),
+                          ("/manage/catalogue", "catalogue")):  # fmt: skip
+        r = await web.get(path)
+        assert r.status_code == 503 and f"We could not reach the {service}" in words(r), path
+    r = await web.post("/manage/stock", data={"csrf_token": token, "warehouse": "1", "sku": "1", "total": "5"})
+    assert r.status_code == 503 and "Nothing was changed." in words(r)

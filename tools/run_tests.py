@@ -45,6 +45,12 @@ def main() -> int:
         print(f"\n=== {suite} ===", flush=True)
         started = time.monotonic()
         argv = [sys.executable, "-m", "pytest", suite, *SUITE_ARGS.get(suite, []), *extra]
+        if not any(a.startswith("--basetemp") for a in extra):
+            # A temporary root of the suite's own: pytest makes its shared /tmp/pytest-of-<user>
+            # private again (0700) whenever any pytest starts, which would shut out the PostgreSQL
+            # user a test's own stack runs as (tests of the launcher) while another pytest runs.
+            (ROOT / ".data" / "pytest").mkdir(parents=True, exist_ok=True)
+            argv.append(f"--basetemp={ROOT / '.data' / 'pytest' / suite.replace('/', '-')}")
         code = subprocess.run(argv, cwd=ROOT, check=False).returncode
         results.append((suite, code, time.monotonic() - started))
     print("\n=== summary ===")

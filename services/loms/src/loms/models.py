@@ -29,7 +29,7 @@ metadata = naming_metadata()
 
 
 def _in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN {sql_list(values)}"
+    return f"{column} IN ({sql_list(values)})"
 
 
 warehouses = Table(

@@ -1,17 +1,10 @@
-"""The statuses of an order as LOMS reports them: checkout's one spelling of them."""
+"""The statuses of an order as LOMS reports them (`shopcommon.statuses`) and what checkout makes of them."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from shopcommon.statuses import OrderStatus
 
-
-class OrderStatus(StrEnum):
-    NEW = "new"
-    AWAITING_PAYMENT = "awaiting payment"
-    FAILED = "failed"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
+__all__ = ["PLACED", "STATUS_PATTERN", "OrderStatus"]
 
 
 #: Statuses that mean the order holds (or held) its stock: the cart has become this order.

@@ -10,23 +10,17 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from loms.api.deps import ConnDep, ReadConnDep, SettingsDep
-from loms.domain.tasks import TaskStatus
 from loms.services import fulfilment
 from loms.services.fulfilment import Fulfilment
-from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import ServiceUnavailable, problem_responses
+from shopcommon.statuses import TaskStatus
+from shopcommon.task_roles import ASSIGNERS, READERS, WORKER, Assigner, Reader, Worker
 from shopcommon.validation import MAX_JSON_INT, Id
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id (at most 2^53-1).")]
-Reader = Annotated[Principal, require_roles(Role.WORKER, Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)]
-Worker = Annotated[Principal, require_roles(Role.WORKER)]
-Assigner = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)]
-READERS = roles_doc("worker (own tasks)", Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)
-WORKER = roles_doc("worker (the task's own)")
-ASSIGNERS = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)
 
 
 class TaskItemOut(BaseModel):

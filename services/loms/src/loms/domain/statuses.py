@@ -1,28 +1,24 @@
-"""Order statuses in the route256 seed's wire spelling, why an order was cancelled, and the states
-of a reservation. Every SQL literal, schema constraint and pattern spelling them is derived from
-these enums (`sql_literal`, `sql_list`)."""
+"""Order statuses in the route256 seed's wire spelling and why an order was cancelled (both shared
+with the services that read them: `shopcommon.statuses`), and the states of a reservation. Every
+SQL literal, schema constraint and pattern spelling them is derived from these enums
+(`sql_literal`, `sql_list`)."""
 
-from collections.abc import Iterable
 from enum import StrEnum
 
+from shopcommon.statuses import CancelReason, OrderStatus, sql_list, sql_literal
 
-class OrderStatus(StrEnum):
-    NEW = "new"
-    AWAITING_PAYMENT = "awaiting payment"
-    FAILED = "failed"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-
+__all__ = [
+    "UNPAID",
+    "CancelReason",
+    "OrderStatus",
+    "RequestedCancelReason",
+    "ReservationState",
+    "sql_list",
+    "sql_literal",
+]
 
 #: What a user holds unpaid (counted against `domain/limits.py`).
 UNPAID = (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT)
-
-
-class CancelReason(StrEnum):
-    CUSTOMER = "customer"
-    TIMEOUT = "timeout"
-    STAFF = "staff"
 
 
 class RequestedCancelReason(StrEnum):
@@ -36,14 +32,3 @@ class ReservationState(StrEnum):
     HELD = "held"
     WRITTEN_OFF = "written_off"
     RELEASED = "released"
-
-
-def sql_literal(value: StrEnum) -> str:
-    """`value` as an SQL string literal (the enums' values hold no quotes)."""
-    assert "'" not in value.value
-    return f"'{value.value}'"
-
-
-def sql_list(values: Iterable[StrEnum]) -> str:
-    """`('a', 'b')`, for `column IN ...`."""
-    return f"({', '.join(sql_literal(v) for v in values)})"

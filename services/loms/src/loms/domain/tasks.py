@@ -8,22 +8,15 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from loms.domain.events import iso
 from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
+from shopcommon.statuses import TaskStatus
 
 EVENT_TYPE = "task.status_changed"
 #: The category of a sku product-stub no longer knows (deleted from the catalogue since it was bought).
 UNKNOWN_CATEGORY = "uncategorised"
-
-
-class TaskStatus(StrEnum):
-    UNASSIGNED = "unassigned"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
 
 
 OPEN = frozenset({TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS})

@@ -60,7 +60,7 @@ UNPAID_REFUSAL = f"""SELECT CASE
             FROM (
                 SELECT r.sku, r.count, coalesce((
                     SELECT sum(i.count) FROM orders o JOIN order_items i ON i.order_id = o.id
-                    WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN {sql_list(UNPAID)}
+                    WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ({sql_list(UNPAID)})
                       AND i.sku = r.sku
                 ), 0) AS held
                 FROM unnest(CAST(:skus AS bigint[]), CAST(:counts AS bigint[])) AS r(sku, count)
@@ -71,7 +71,7 @@ UNPAID_REFUSAL = f"""SELECT CASE
         END
     FROM (
         SELECT count(*) AS unpaid FROM orders o
-        WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN {sql_list(UNPAID)}
+        WHERE o.user_id = CAST(:user_id AS bigint) AND o.status IN ({sql_list(UNPAID)})
     ) AS h"""
 
 

@@ -12,12 +12,14 @@ import orjson
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loms.domain.tasks import Task, TaskItem, TaskStatus, WorkerLoad
+from loms.domain.tasks import Task, TaskItem, WorkerLoad
 from loms.repositories.order_events import OUTBOX
 from shopcommon.outbox import OutboxMessage
+from shopcommon.statuses import TaskStatus, sql_list, sql_literal
 
 TASK_COLUMNS = "t.id, t.order_id, t.category, t.items::text AS items, t.worker_id, t.status, t.assigned_at, t.created_at, t.updated_at"
-_OPEN = "('assigned', 'in_progress')"
+_OPEN = f"({sql_list((TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS))})"
+_UNASSIGNED_SQL = sql_literal(TaskStatus.UNASSIGNED)
 
 
 def task_from_row(row: Row[Any]) -> Task:
@@ -103,7 +105,7 @@ async def dequeue(conn: AsyncConnection, order_ids: Sequence[int]) -> None:
 
 _INSERT = text(f"""
     INSERT INTO tasks AS t (order_id, category, items, status, created_at, updated_at)
-    SELECT o, c, CAST(i AS jsonb), 'unassigned', :now, :now
+    SELECT o, c, CAST(i AS jsonb), {_UNASSIGNED_SQL}, :now, :now
     FROM unnest(CAST(:orders AS bigint[]), CAST(:cats AS varchar[]), CAST(:items AS text[])) AS x(o, c, i)
     ON CONFLICT (order_id, category) DO NOTHING
     RETURNING {TASK_COLUMNS}
@@ -141,7 +143,7 @@ async def loads(conn: AsyncConnection, worker_ids: Sequence[int]) -> list[Worker
 
 
 _UNASSIGNED = text(f"""
-    SELECT {TASK_COLUMNS} FROM tasks t WHERE t.status = 'unassigned' AND t.category = :category
+    SELECT {TASK_COLUMNS} FROM tasks t WHERE t.status = {_UNASSIGNED_SQL} AND t.category = :category
     ORDER BY t.id LIMIT :limit FOR UPDATE OF t
 """)
 _HELD_BY_INACTIVE = text(f"""
@@ -157,7 +159,7 @@ _LOCK_HELD_BY_INACTIVE = text(f"""
 """)
 
 
-_WAITING = text("SELECT DISTINCT category FROM tasks WHERE status = 'unassigned' ORDER BY 1")
+_WAITING = text(f"SELECT DISTINCT category FROM tasks WHERE status = {_UNASSIGNED_SQL} ORDER BY 1")
 
 
 async def waiting_categories(conn: AsyncConnection) -> list[str]:

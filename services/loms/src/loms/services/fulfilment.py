@@ -29,7 +29,6 @@ from loms.domain.tasks import (
     NotAWorker,
     Task,
     TaskNotFound,
-    TaskStatus,
     TaskTransitionRefused,
     WorkerLoad,
     choose_worker,
@@ -42,6 +41,7 @@ from loms.services.clock import utcnow
 from shopcommon.auth import Principal, Role, Scope
 from shopcommon.pagination import decode_cursor, encode_cursor
 from shopcommon.problems import Forbidden, ServiceUnavailable
+from shopcommon.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
 

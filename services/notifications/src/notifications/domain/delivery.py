@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from notifications.domain.events import (
-    BookingStatus,
-    BookingStatusChanged,
-    Event,
-    OrderStatus,
-    TaskStatus,
-    TaskStatusChanged,
-)
+from notifications.domain.events import BookingStatusChanged, Event, TaskStatusChanged
+from shopcommon.statuses import BookingStatus, OrderStatus, TaskStatus
 
 
 class Channel(StrEnum):

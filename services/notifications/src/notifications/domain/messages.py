@@ -3,16 +3,8 @@ it out)."""
 
 from __future__ import annotations
 
-from notifications.domain.events import (
-    BookingStatus,
-    BookingStatusChanged,
-    CancelledBy,
-    CancelReason,
-    Event,
-    OrderStatus,
-    TaskStatus,
-    TaskStatusChanged,
-)
+from notifications.domain.events import BookingStatusChanged, Event, TaskStatusChanged
+from shopcommon.statuses import BookingStatus, CancelledBy, CancelReason, OrderStatus, TaskStatus
 
 SUBJECTS = {
     OrderStatus.NEW: "Order {id} received (status: new)",

@@ -12,13 +12,14 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.domain.events import BookingStatusChanged, OrderStatusChanged, TaskStatus, TaskStatusChanged
+from notifications.domain.events import BookingStatusChanged, OrderStatusChanged, TaskStatusChanged
 from notifications.domain.messages import (
     cancel_reason_text,
     cancelled_by_text,
     format_amount,
     subject_for,
 )
+from shopcommon.statuses import TaskStatus
 from shopcommon.time_text import time_window
 
 

@@ -6,12 +6,14 @@ loop has the thread to itself."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import ConsoleMessage, Page, Request, Response
 
 from tests.e2e.conftest import System, system  # noqa: F401 - the e2e tests' module fixture, reused
 
@@ -41,8 +43,9 @@ def site(system: System) -> str:  # noqa: F811 - `system` is the imported fixtur
 
 
 class ConsoleErrors(list[str]):
-    """The console errors of a page. A test that provokes an error answer on purpose says which
-    (`allow("status of 401")`): Chromium logs every non-2xx document as a failed resource."""
+    """The console errors, uncaught exceptions and failed requests of a page. A test that provokes
+    an error answer on purpose says which (`allow("status of 401")`): Chromium logs every non-2xx
+    document as a failed resource."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,20 +58,39 @@ class ConsoleErrors(list[str]):
         return [e for e in self if not any(a in e for a in self.allowed)]
 
 
-@pytest.fixture
-def console_errors(page: Page) -> Iterator[ConsoleErrors]:
-    """Every console error and uncaught exception of the page; the test fails on one not allowed."""
-    errors = ConsoleErrors()
+def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
+    """Collect the page's console errors, uncaught exceptions, failed requests and error answers.
+    The live stream's request aborted as the page leaves (`net::ERR_ABORTED` on `/live`) is not
+    a failure: the browser ends it so."""
+    found = errors if errors is not None else ConsoleErrors()
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
-            errors.append(f"{message.text} ({message.location.get('url', '')})")
+            found.append(f"{message.text} ({message.location.get('url', '')})")
 
-    def on_error(error: Error) -> None:
-        errors.append(f"uncaught: {error}")
+    def on_failed(request: Request) -> None:
+        failure = request.failure or ""
+        if not (failure == "net::ERR_ABORTED" and request.url.endswith("/live")):
+            found.append(f"request failed: {request.method} {request.url} {failure}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            found.append(
+                f"the server answered with a status of {response.status}: {response.request.method} {response.url}"
+            )
 
     page.on("console", on_console)
-    page.on("pageerror", on_error)
+    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
+    page.on("requestfailed", on_failed)
+    page.on("response", on_response)
+    return found
+
+
+@pytest.fixture
+def console_errors(page: Page) -> Iterator[ConsoleErrors]:
+    """Every console error, uncaught exception and failed request of the page; the test fails on
+    one not allowed."""
+    errors = watch(page)
     yield errors
     assert errors.unexpected() == [], errors
 
@@ -77,3 +99,17 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     """A committed picture of the page for the README (`docs/<name>.png`)."""
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
+
+
+def wait_for_mail(mail_api: str, address: str, subject_start: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The newest mail to `address` whose subject starts so, with its text, once it has arrived."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=mail_api, timeout=10) as mail:
+        while True:
+            listing = mail.get("/api/v1/messages", params={"limit": 5000}).json()["messages"]
+            for m in listing:
+                if m["Subject"].startswith(subject_start) and any(t["Address"] == address for t in m["To"]):
+                    found: dict[str, Any] = mail.get(f"/api/v1/message/{m['ID']}").json()
+                    return found
+            assert time.monotonic() < deadline, f"no mail {subject_start!r} to {address} within {timeout:.0f} s"
+            time.sleep(0.2)

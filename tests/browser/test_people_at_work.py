@@ -1,0 +1,170 @@
+"""The staff's pages and the guest's emailed link in a real browser: a worker's Start and Done on
+`/tasks` changing the customer's open order page without a reload; a manager confirming a
+booking on `/manage/bookings` and the guest's e-mail arriving; a guest booking at `/tables` and
+cancelling from the link in the e-mail."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import System
+
+from .conftest import ConsoleErrors, screenshot, wait_for_mail, watch
+from .test_pages import PASSWORD, log_in
+
+CANCEL_LINK = re.compile(r"/bookings/cancel/([A-Za-z0-9_\-]+)")
+
+
+def bearer(api: httpx.Client, username: str) -> dict[str, str]:
+    token = api.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def in_stock_sku(api: httpx.Client, category: str) -> int:
+    found = api.get("/api/v1/products", params={"category": category, "in_stock": "true", "limit": 100})
+    assert found.status_code == 200, found.text
+    return next(int(p["sku"]) for p in found.json()["items"] if p["quantity_in_stock"] >= 5)
+
+
+def test_a_workers_start_and_done_change_the_customers_open_page(
+    page: Page,
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    site: str,
+    console_errors: ConsoleErrors,
+) -> None:
+    with httpx.Client(base_url=site, timeout=30) as api:
+        customer = bearer(api, "customer")
+        worker = api.get("/api/v1/users/me", headers=bearer(api, "worker-drums")).json()
+        placed = api.post("/api/v1/orders", json={"items": [{"sku": in_stock_sku(api, "drums"), "count": 1}]},
+                          headers={**customer, "Prefer": "wait=10"})  # fmt: skip
+        assert placed.status_code == 201, placed.text
+        order_id = int(placed.json()["order_id"])
+
+        # The customer watches their orders; the worker their board, in a browser of their own.
+        log_in(page, site)
+        page.goto(site + "/orders")
+        row = page.locator(f'[data-order-id="{order_id}"]')
+        expect(row.locator("[data-status]")).to_have_text("awaiting payment", timeout=15_000)
+        page.evaluate("window.__stillTheSamePage = true")
+        board_context = browser.new_context(**browser_context_args)
+        board = board_context.new_page()
+        board_errors = watch(board)
+        log_in(board, site, "worker-drums")
+        expect(board).to_have_url(re.compile(r"/tasks$"))
+        board.evaluate("window.__stillTheSamePage = true")
+        board.wait_for_timeout(500)  # both streams are open before the order is paid
+
+        paid = api.post(f"/api/v1/orders/{order_id}/pay", headers=customer)
+        assert paid.status_code == 200, paid.text
+
+    # The new assignment appears on the board, and the task with its worker on the customer's page.
+    card = board.locator(f'[data-task-id][data-order-id="{order_id}"]')
+    expect(card).to_be_visible(timeout=15_000)
+    task_id = card.get_attribute("data-task-id")
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "assigned")
+    expect(row.locator("[data-status]")).to_have_text("paid", timeout=10_000)
+    task_on_order = row.locator(f'[data-task-id="{task_id}"]')
+    expect(task_on_order.locator("[data-task-status]")).to_have_attribute("data-task-status", "assigned")
+    expect(task_on_order).to_contain_text(worker["first_name"])
+    screenshot(board, "tasks", full_page=False)
+
+    board.get_by_role("button", name=f"Start task {task_id}").click()
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "in_progress", timeout=10_000)
+    expect(task_on_order.locator("[data-task-status]")).to_have_attribute(
+        "data-task-status", "in_progress", timeout=10_000
+    )
+    board.get_by_role("button", name=f"Done with task {task_id}").click()
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "done", timeout=10_000)
+    expect(row.locator("[data-status]")).to_have_text("completed", timeout=10_000)
+    expect(task_on_order.locator("[data-task-status]")).to_have_attribute("data-task-status", "done")
+    expect(task_on_order).to_contain_text(worker["first_name"])
+    assert page.evaluate("window.__stillTheSamePage") is True
+
+    # The order's own page says the same.
+    page.goto(f"{site}/orders/{order_id}")
+    expect(page.locator("[data-status]").first).to_have_text("completed")
+    expect(page.locator(f'[data-task-id="{task_id}"]')).to_contain_text(worker["first_name"])
+    board_context.close()
+    assert board_errors.unexpected() == [], board_errors
+
+
+def request_booking(page: Page, site: str, name: str, email: str) -> int:
+    """A guest's booking request through `/tables`, on a day of its own; its id."""
+    day = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=random.randrange(20, 350))
+    start = day.replace(hour=random.randrange(11, 20))
+    page.goto(site + "/tables")
+    page.get_by_label("Seats").fill("2")
+    page.get_by_label("From").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("To").fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Search").click()
+    page.locator("[data-table-id]").first.get_by_role("button").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_role("button", name="Request booking").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "pending")
+    return int(page.locator("[data-booking-id]").get_attribute("data-booking-id") or 0)
+
+
+def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
+    page: Page,
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    site: str,
+    system: System,
+    console_errors: ConsoleErrors,
+) -> None:
+    guest = f"hanna.{random.randrange(10**9)}@guests.test"
+    booking_id = request_booking(page, site, "Hanna Host", guest)
+
+    desk_context = browser.new_context(**browser_context_args)
+    desk = desk_context.new_page()
+    desk_errors = watch(desk)
+    log_in(desk, site, "admin")
+    expect(desk).to_have_url(re.compile(r"/manage$"))
+    desk.goto(site + "/manage/bookings")
+    card = desk.locator(f'[data-booking-id="{booking_id}"]')
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "pending")
+    screenshot(desk, "manage-bookings", full_page=False)
+    card.get_by_role("button", name=f"Confirm booking {booking_id}").click()
+    expect(desk.get_by_role("status").first).to_be_visible()
+    expect(desk.locator(f'[data-booking-id="{booking_id}"] [data-status]')).to_have_attribute(
+        "data-status", "confirmed"
+    )
+    confirmed = wait_for_mail(system.mail_api, guest, f"Booking {booking_id} is confirmed")
+    assert "Hanna Host" in confirmed["Text"] or str(booking_id) in confirmed["Text"]
+    desk_context.close()
+    assert desk_errors.unexpected() == [], desk_errors
+
+
+def test_a_guest_cancels_from_the_emailed_link(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    guest = f"gus.{random.randrange(10**9)}@guests.test"
+    booking_id = request_booking(page, site, "Gus Guest", guest)
+    received = wait_for_mail(system.mail_api, guest, f"Booking {booking_id} received")
+    link = CANCEL_LINK.search(received["Text"])
+    assert link is not None, received["Text"]
+
+    page.goto(f"{site}/bookings/cancel/{link.group(1)}")  # the path of the link, on this test's checkout
+    expect(page.locator(f'[data-booking-id="{booking_id}"]')).to_be_visible()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "pending")
+    screenshot(page, "booking-cancel", full_page=False)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    wait_for_mail(system.mail_api, guest, f"Booking {booking_id} is cancelled")
+
+    # The link again: it worked once, and the page says so in words.
+    console_errors.allow(f"status of 404: GET {site}/bookings/cancel/")
+    console_errors.allow("status of 404 (Not Found)")
+    page.goto(f"{site}/bookings/cancel/{link.group(1)}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("already been used")
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)

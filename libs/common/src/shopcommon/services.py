@@ -101,7 +101,7 @@ def uvicorn_argv(
     argv = [
         sys.executable,
         "-m",
-        "uvicorn",
+        "shopcommon.serve",  # uvicorn, exiting 0 after a graceful stop by SIGTERM
         *(["--factory"] if factory else []),
         app,
         "--host",

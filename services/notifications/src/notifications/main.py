@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,8 @@ from notifications.workers.retention import run_retention
 from shopcommon.app import create_service_app
 from shopcommon.http import make_http_client
 from shopcommon.service_auth import ServiceTokenProvider
+
+log = logging.getLogger(__name__)
 
 
 def delivery_options(settings: Settings, max_attempts: int) -> DeliveryOptions:
@@ -100,6 +103,28 @@ def build_consumer(
     )
 
 
+#: How long the consumer and the senders get, once the server has stopped taking requests, to
+#: finish the batch in hand (and the consumer to commit its offsets) before they are cancelled.
+#: uvicorn's 5 s for requests in flight plus this stays well inside a 30 s grace period.
+WORKERS_STOP_SECONDS = 15.0
+
+
+async def stop_workers(stoppable: list[EventConsumer | DeliveryWorker], tasks: list[asyncio.Task[None]]) -> None:
+    """On shutdown: ask the consumer and the senders to stop after the batch in hand and wait for them
+    (at most `WORKERS_STOP_SECONDS`); then cancel whatever still runs (retention's sleep, a stuck batch:
+    the inbox and the delivery leases make a batch cut short safe to redo)."""
+    for worker in stoppable:
+        worker.stop()
+    _, pending = await asyncio.wait(tasks[: len(stoppable)], timeout=WORKERS_STOP_SECONDS)
+    if pending:
+        log.warning("%d workers did not finish their batch in %.0f s; cancelling", len(pending), WORKERS_STOP_SECONDS)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -125,22 +150,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     metrics.stream_clients.set_function(lambda: hub.open_streams)
     senders = build_senders(app, settings, metrics, smtp_url)
-    workers = [sender.run() for sender in senders]
+    stoppable: list[EventConsumer | DeliveryWorker] = list(senders)
     if settings.consumer_enabled:
-        workers.append(build_consumer(app, settings, metrics, senders).run())
+        stoppable.append(build_consumer(app, settings, metrics, senders))
+    tasks = [asyncio.create_task(worker.run()) for worker in stoppable]
     if settings.retention_days > 0:
-        workers.append(
-            run_retention(app.state.sessionmaker, age_seconds=settings.retention_days * 86400, interval_seconds=3600)
+        tasks.append(
+            asyncio.create_task(
+                run_retention(
+                    app.state.sessionmaker, age_seconds=settings.retention_days * 86400, interval_seconds=3600
+                )
+            )
         )
-    tasks = [asyncio.create_task(worker) for worker in workers]
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_workers(stoppable, tasks)
         await limiter.release_all()
         await hub.stop()
         await app.state.http.aclose()

@@ -1,4 +1,9 @@
-"""The loop both senders share: claim due notifications, deliver, record each outcome."""
+"""The loop both senders share: claim due notifications, deliver, record each outcome.
+
+`stop()` (the service is shutting down) ends the loop after the batch in hand: every message of
+it is sent and recorded as sent before the loop returns, rather than cut off mid-send (an e-mail
+the SMTP server accepted but not yet recorded would be sent again after its lease).
+"""
 
 from __future__ import annotations
 
@@ -40,20 +45,27 @@ class DeliveryWorker(ABC):
         self.poll_seconds = options.poll_seconds
         self.lease_seconds = options.lease_seconds
         self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from `run`."""
+        self._stopping = True
+        self._wakeup.set()
 
     def wake(self) -> None:
         """New notifications were committed in this process: look now rather than at the next poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 worked = await self.run_once()
             except Exception:  # a database outage must not end the worker; try again after a pause
                 log.exception("%s sender failed; retrying", self.channel)
                 worked = 0
-            if worked == 0:  # after any work, look again at once: a later notification of an order may be due now
+            # After any work, look again at once: a later notification of an order may be due now.
+            if worked == 0 and not self._stopping:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
                 except TimeoutError:

@@ -1,7 +1,8 @@
 """OpenTelemetry tracing, set up once per process by `create_service_app`.
 
 Spans come from FastAPI requests (never the SSE streams, health, readiness or metrics), httpx
-calls, asyncpg queries, Redis commands and aiokafka sends and receives. The database is traced at
+calls (and aiohttp's, which carry checkout's httpx calls), asyncpg queries, Redis commands and
+aiokafka sends and receives. The database is traced at
 asyncpg, the driver under SQLAlchemy and under the raw pools alike: SQLAlchemy's instrumentation
 would miss the raw pools, and both together would give every query two spans.
 
@@ -63,6 +64,7 @@ def setup_tracing(service_name: str) -> None:
     global _sampler
     if _sampler is not None or not enabled():
         return
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -77,7 +79,13 @@ def setup_tracing(service_name: str) -> None:
 
         export_to(OTLPSpanExporter())
     asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
-    for instrumentor in (HTTPXClientInstrumentor(), asyncpg_instrumentor, RedisInstrumentor(), AIOKafkaInstrumentor()):
+    for instrumentor in (
+        HTTPXClientInstrumentor(),
+        AioHttpClientInstrumentor(),
+        asyncpg_instrumentor,
+        RedisInstrumentor(),
+        AIOKafkaInstrumentor(),
+    ):
         instrumentor.instrument()
 
 

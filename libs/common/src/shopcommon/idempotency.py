@@ -23,6 +23,8 @@ from shopcommon.auth import Principal
 from shopcommon.problems import PROBLEM_MEDIA_TYPE, Conflict, ProblemError, UnprocessableEntity, problem_body
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: An idempotency key: printable ASCII without spaces, 1..255 characters (the header's schema).
+KEY_RULES: dict[str, Any] = {"min_length": 1, "max_length": 255, "pattern": r"^[\x21-\x7e]+$"}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bookings.config import Settings
 from bookings.domain.limits import Bucket, request_buckets
 from bookings.services.events import EventSink
 from shopcommon.auth import BEARER_SECURITY, Principal, Role, authenticate, bearer_credentials, require_roles
+from shopcommon.idempotency import KEY_RULES
 
 #: The OpenAPI `security` of a public route that reads a token when one is sent (`optional_principal`).
 OPTIONAL_BEARER = {"security": [{}, *BEARER_SECURITY]}
@@ -75,9 +76,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description=IDEMPOTENCY_KEY_DOC,
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        **KEY_RULES,
     ),
 ]
 

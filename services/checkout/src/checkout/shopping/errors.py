@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopcommon.problems import Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
+from shopcommon.problems import Conflict, NotFound, ServiceUnavailable
 
 
 class UnknownSku(NotFound):
@@ -29,16 +29,6 @@ class ReservationFailed(Conflict):
 
 class NoLongerSold(Conflict):
     title, slug = "No longer sold", "no-longer-sold"
-
-
-class KeyReused(UnprocessableEntity):
-    title, slug = "Idempotency-Key reused with a different request", "idempotency-key-reused"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This Idempotency-Key was first used with a different request body.",
-            errors=[{"field": "Idempotency-Key", "message": "used before with a different request"}],
-        )
 
 
 class ProductServiceUnavailable(ServiceUnavailable):

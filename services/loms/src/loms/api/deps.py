@@ -14,12 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
 from loms.db import Db
-from loms.services.idempotency import Answer, IdempotencyRequest, Operation, fingerprint, run_once
+from loms.services.idempotency import Operation, run_once
 from shopcommon.auth import Principal
-from shopcommon.problems import PROBLEM_MEDIA_TYPE
+from shopcommon.idempotency import KEY_RULES, answer_response, idempotency_request
 from shopcommon.reading import HeaderParam
-
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 async def get_db(request: Request) -> Db:
@@ -61,8 +59,6 @@ PREFER_DOC = (
     "`wait=N` (RFC 7240, N <= 30 seconds): wait up to N seconds for the reservation outcome and answer with "
     "it; `Preference-Applied: wait=N` confirms. Without it the answer is `new`."
 )
-#: An idempotency key: printable ASCII without spaces, 1..255 characters.
-KEY_RULES: dict[str, Any] = {"min_length": 1, "max_length": 255, "pattern": r"^[\x21-\x7e]+$"}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC, **KEY_RULES)]
 PreferHeader = Annotated[str | None, Header(alias="Prefer", description=PREFER_DOC)]
@@ -96,23 +92,6 @@ def requested_wait(request: Request) -> int | None:
 
 
 PreferWait = Annotated[int | None, Depends(prefer_wait)]
-
-
-def idempotency_request(
-    caller: Principal, request: Request, key: str | None, payload: Any
-) -> IdempotencyRequest | None:
-    if key is None:
-        return None
-    scope = f"{caller.role}:{caller.subject} {request.method} {request.url.path}"
-    return IdempotencyRequest(scope=scope, key=key, request_hash=fingerprint(payload))
-
-
-def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> Response:
-    media_type = PROBLEM_MEDIA_TYPE if answer.status >= 400 else "application/json"
-    out = {**answer.headers, **(headers or {})}
-    if answer.replayed:
-        out[REPLAYED_HEADER] = "true"
-    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=out)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from loms.api.deps import (
     Once,
     ReadConnDep,
     SettingsDep,
-    answer_response,
-    idempotency_request,
     prefer_applied,
     requested_wait,
 )
@@ -28,6 +26,7 @@ from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
 from shopcommon.auth import OrdersReader, OrdersWriter, Role, Scope, principal_of, roles_doc
+from shopcommon.idempotency import answer_response, idempotency_request
 from shopcommon.logging import current_request_id
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import problem_responses

@@ -18,8 +18,6 @@ from loms.api.deps import (
     PreferWait,
     ReadConnDep,
     SettingsDep,
-    answer_response,
-    idempotency_request,
     prefer_applied,
 )
 from loms.api.schemas import (
@@ -37,6 +35,7 @@ from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
 from shopcommon.auth import OrdersReader, OrdersWriter, Principal, Role, Scope, require_scope, roles_doc
+from shopcommon.idempotency import answer_response, idempotency_request
 from shopcommon.logging import current_request_id
 from shopcommon.problems import problem_responses
 

@@ -18,7 +18,7 @@ from loms.domain.limits import UnpaidLimits
 from loms.domain.order import Order
 from loms.domain.statuses import UNPAID, CancelReason, OrderStatus, sql_list, sql_literal
 from loms.pg import Sql
-from loms.repositories import order_events
+from loms.repositories import order_events, pages
 from loms.repositories.order_events import OUTBOX, events_cte
 from shopcommon.tracing import current_traceparent
 
@@ -235,19 +235,14 @@ async def page(
     conn: AsyncConnection, *, user_id: int | None, status: OrderStatus | None, before_id: int | None, limit: int
 ) -> list[Order]:
     """Newest first (ids grow with time), keyset-paged by id."""
-    where = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit}
-    if user_id is not None:
-        where.append("o.user_id = :user_id")
-        params["user_id"] = user_id
-    if status is not None:
-        where.append("o.status = :status")
-        params["status"] = str(status)
-    if before_id is not None:
-        where.append("o.id < :before_id")
-        params["before_id"] = before_id
-    sql = f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {' AND '.join(where)} ORDER BY o.id DESC LIMIT :limit"
-    return [order_from_row(r) for r in (await conn.execute(text(sql), params)).all()]
+    sql, params = pages.newest_first(
+        f"SELECT {ORDER_COLUMNS} FROM orders o",
+        "o",
+        equal={"user_id": user_id, "status": status},
+        before_id=before_id,
+        limit=limit,
+    )
+    return [order_from_row(r) for r in (await conn.execute(sql, params)).all()]
 
 
 _SET_STATUS = text(f"""

@@ -13,6 +13,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.domain.tasks import Task, TaskItem, WorkerLoad
+from loms.repositories import pages
 from loms.repositories.order_events import OUTBOX
 from shopcommon.outbox import OutboxMessage
 from shopcommon.statuses import TaskStatus, sql_list, sql_literal
@@ -246,16 +247,11 @@ async def page(
     conn: AsyncConnection, *, worker_id: int | None, status: TaskStatus | None, before_id: int | None, limit: int
 ) -> list[Task]:
     """Newest first (ids grow with time), keyset-paged by id."""
-    where = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit}
-    if worker_id is not None:
-        where.append("t.worker_id = :worker_id")
-        params["worker_id"] = worker_id
-    if status is not None:
-        where.append("t.status = :status")
-        params["status"] = str(status)
-    if before_id is not None:
-        where.append("t.id < :before_id")
-        params["before_id"] = before_id
-    sql = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {' AND '.join(where)} ORDER BY t.id DESC LIMIT :limit"
-    return [task_from_row(r) for r in (await conn.execute(text(sql), params)).all()]
+    sql, params = pages.newest_first(
+        f"SELECT {TASK_COLUMNS} FROM tasks t",
+        "t",
+        equal={"worker_id": worker_id, "status": status},
+        before_id=before_id,
+        limit=limit,
+    )
+    return [task_from_row(r) for r in (await conn.execute(sql, params)).all()]

@@ -19,12 +19,13 @@ from redis.exceptions import RedisError
 
 from checkout.shopping import queries
 from checkout.shopping.deps import ClientKey, user_caller
-from checkout.shopping.errors import EmptyCart, KeyReused, NoLongerSold, ReservationFailed, UnknownSku
+from checkout.shopping.errors import EmptyCart, NoLongerSold, ReservationFailed, UnknownSku
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.order_status import PLACED, OrderStatus
 from checkout.shopping.redis_guard import redis_failures_are_503
 from checkout.shopping.schemas import CheckoutResult
 from checkout.shopping.usecases.carts import read_cart, seen_prices
+from shopcommon.idempotency import KeyReused
 from shopcommon.polling import poll
 
 log = logging.getLogger(__name__)

@@ -4,21 +4,20 @@ from shopcommon.db import naming_metadata
 
 metadata = naming_metadata()
 
-categories = Table(
-    "categories",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
-    Column("description", Text, nullable=False, server_default=""),
-)
 
-manufacturers = Table(
-    "manufacturers",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
-    Column("description", Text, nullable=False, server_default=""),
-)
+def _group(name: str) -> Table:
+    """A named group of products (a category, a manufacturer): the two are kept alike."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(100), nullable=False, unique=True),
+        Column("description", Text, nullable=False, server_default=""),
+    )
+
+
+categories = _group("categories")
+manufacturers = _group("manufacturers")
 
 products = Table(
     "products",

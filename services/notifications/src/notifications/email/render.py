@@ -9,10 +9,11 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.domain.events import BookingStatusChanged, OrderStatusChanged, TaskStatusChanged
+from notifications.domain.events import BookingStatusChanged, Event, OrderStatusChanged, TaskStatusChanged
 from notifications.domain.messages import (
     cancel_reason_text,
     cancelled_by_text,
@@ -50,49 +51,39 @@ class EmailRenderer:
         status = event.known_status
         if status is None:
             raise LookupError(f"no e-mail template for status {event.status!r}")
-        slug = status.value.replace(" ", "_")
-        subject = subject_for(event)
-        context = {
-            "event": event,
-            "name": name,
-            "subject": subject,
-            "order_url": f"{self.public_url}/orders/{event.order_id}",
-            "deadline": _deadline_text(event.payment_deadline),
-            "cancel_reason": cancel_reason_text(event.reason),
-        }
-        text = self.env.get_template(f"order_{slug}.txt.j2").render(context)
-        html = self.env.get_template(f"order_{slug}.html.j2").render(context)
-        return RenderedEmail(subject=subject, text=text, html=html)
+        return self._rendered(
+            "order_" + status.value.replace(" ", "_"),
+            event=event,
+            name=name,
+            order_url=f"{self.public_url}/orders/{event.order_id}",
+            deadline=_deadline_text(event.payment_deadline),
+            cancel_reason=cancel_reason_text(event.reason),
+        )
 
     def render_booking(self, event: BookingStatusChanged) -> RenderedEmail:
         """The guest's e-mail; the first (`pending`) carries the cancel link when the event has it."""
         status = event.known_status
         if status is None:
             raise LookupError(f"no e-mail template for booking status {event.status!r}")
-        subject = subject_for(event)
-        context = {
-            "event": event,
-            "subject": subject,
-            "window": time_window(event.starts_at, event.ends_at, self.booking_zone),
-            "cancelled_by": cancelled_by_text(event.cancelled_by),
-        }
-        text = self.env.get_template(f"booking_{status.value}.txt.j2").render(context)
-        html = self.env.get_template(f"booking_{status.value}.html.j2").render(context)
-        return RenderedEmail(subject=subject, text=text, html=html)
+        return self._rendered(
+            f"booking_{status.value}",
+            event=event,
+            window=time_window(event.starts_at, event.ends_at, self.booking_zone),
+            cancelled_by=cancelled_by_text(event.cancelled_by),
+        )
 
     def render_task(self, event: TaskStatusChanged, *, name: str = "") -> RenderedEmail:
         """The worker's e-mail about a task assigned to them (the only task status e-mailed)."""
         if event.known_status != TaskStatus.ASSIGNED:
             raise LookupError(f"no e-mail template for task status {event.status!r}")
+        return self._rendered("task_assigned", event=event, name=name, tasks_url=f"{self.public_url}/tasks")
+
+    def _rendered(self, template: str, *, event: Event, **context: Any) -> RenderedEmail:
+        """The text and HTML forms of `template` about `event`, which gives the subject."""
         subject = subject_for(event)
-        context = {
-            "event": event,
-            "name": name,
-            "subject": subject,
-            "tasks_url": f"{self.public_url}/tasks",
-        }
-        text = self.env.get_template("task_assigned.txt.j2").render(context)
-        html = self.env.get_template("task_assigned.html.j2").render(context)
+        context.update(event=event, subject=subject)
+        text = self.env.get_template(f"{template}.txt.j2").render(context)
+        html = self.env.get_template(f"{template}.html.j2").render(context)
         return RenderedEmail(subject=subject, text=text, html=html)
 
 

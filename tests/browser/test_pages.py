@@ -74,7 +74,10 @@ def test_cart_checkout_and_the_status_changing_without_a_reload(
     expect(row.locator("[data-status]")).to_have_text("paid", timeout=10_000)
     assert page.evaluate("window.__stillTheSamePage") is True
     expect(row.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
-    screenshot(page, "orders")
+    # Paid, it gets its preparation task and worker, still on the same page.
+    expect(row.locator("[data-task-status]").first).to_have_attribute("data-task-status", "assigned", timeout=10_000)
+    assert page.evaluate("window.__stillTheSamePage") is True
+    screenshot(page, "orders", full_page=False)
 
     # A second order, paid with the page's own button.
     page.goto(site + "/shop?in_stock=1")

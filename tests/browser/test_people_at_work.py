@@ -129,6 +129,7 @@ def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
     desk_errors = watch(desk)
     log_in(desk, site, "admin")
     expect(desk).to_have_url(re.compile(r"/manage$"))
+    screenshot(desk, "manage", full_page=False)  # the order the worker completed above, with its task
     desk.goto(site + "/manage/bookings")
     card = desk.locator(f'[data-booking-id="{booking_id}"]')
     expect(card.locator("[data-status]")).to_have_attribute("data-status", "pending")

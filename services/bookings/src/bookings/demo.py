@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from bookings.domain.statuses import TableKind
-from shopcommon.db import plain_url
+from shopcommon.demo_data import insert_once
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,10 @@ SELECT id, moment, price FROM created, (VALUES
 
 async def load_demo_data(database_url: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Insert the tables once; a second run keeps whatever managers changed."""
-    conn = await asyncpg.connect(plain_url(database_url))
-    try:
-        async with conn.transaction():
-            if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tables)"):
-                return {"loaded": False}
-            for table in DEMO_TABLES:
-                await conn.execute(_INSERT, table.name, str(table.kind), table.seats, table.price)
-            return {"loaded": True, "tables": len(DEMO_TABLES)}
-    finally:
-        await conn.close()
+    return await insert_once(database_url, "tables", _insert)
+
+
+async def _insert(conn: asyncpg.Connection) -> dict[str, Any]:
+    for table in DEMO_TABLES:
+        await conn.execute(_INSERT, table.name, str(table.kind), table.seats, table.price)
+    return {"tables": len(DEMO_TABLES)}

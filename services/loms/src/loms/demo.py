@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from shopcommon.db import plain_url
 from shopcommon.demo_catalogue import demo_products
+from shopcommon.demo_data import insert_once
 
 WAREHOUSES = ("Central warehouse", "North warehouse", "South warehouse")
 
@@ -43,17 +43,11 @@ def demo_stock(skus: list[int], warehouse_ids: list[int]) -> list[tuple[int, int
 
 async def load_demo_data(database_url: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Insert warehouses and stock once; a second run leaves existing data alone."""
-    conn = await asyncpg.connect(plain_url(database_url))
-    try:
-        async with conn.transaction():
-            if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM warehouses)"):
-                return {"loaded": False}
-            ids = [
-                await conn.fetchval("INSERT INTO warehouses (name) VALUES ($1) RETURNING id", name)
-                for name in WAREHOUSES
-            ]
-            rows = demo_stock(demo_skus(), ids)
-            await conn.executemany("INSERT INTO stocks (sku, warehouse_id, total) VALUES ($1, $2, $3)", rows)
-            return {"loaded": True, "warehouses": len(ids), "stock_rows": len(rows)}
-    finally:
-        await conn.close()
+    return await insert_once(database_url, "warehouses", _insert)
+
+
+async def _insert(conn: asyncpg.Connection) -> dict[str, Any]:
+    ids = [await conn.fetchval("INSERT INTO warehouses (name) VALUES ($1) RETURNING id", name) for name in WAREHOUSES]
+    rows = demo_stock(demo_skus(), ids)
+    await conn.executemany("INSERT INTO stocks (sku, warehouse_id, total) VALUES ($1, $2, $3)", rows)
+    return {"warehouses": len(ids), "stock_rows": len(rows)}

@@ -46,6 +46,17 @@ async def made(client: httpx.AsyncClient, auth: Auth, order_id: int, count: int)
     return found
 
 
+async def seen_by_loms(app: FastAPI, category: str, *workers: int) -> None:
+    """Wait until LOMS's roster holds `workers` in `category`: a roster read between two workers'
+    creation is used for `workers_ttl`, and the tasks paid meanwhile would all go to the first."""
+
+    async def seen() -> bool:
+        roster = await app.state.fulfilment.directory.refresh_on_miss(force=True)
+        return set(workers) <= set(roster.of_category(category))
+
+    assert await eventually(seen, timeout=20), f"LOMS never saw workers {workers} in {category}"
+
+
 def as_worker(auth: Auth, worker_id: int) -> dict[str, str]:
     return auth.issuer.auth(worker_id, "worker")
 
@@ -224,6 +235,7 @@ async def test_a_category_without_workers_waits_then_its_tasks_go_to_the_worker_
 
 @pytest.mark.parametrize("leave", ["deactivate", "remove"])
 async def test_a_deactivated_or_removed_worker_s_open_tasks_go_to_the_others_and_done_ones_stay(
+    app_and_client: tuple[FastAPI, httpx.AsyncClient],
     client: httpx.AsyncClient,
     auth: Auth,
     db: Database,
@@ -234,6 +246,7 @@ async def test_a_deactivated_or_removed_worker_s_open_tasks_go_to_the_others_and
 ) -> None:
     category, skus = await catalogue.category(db)
     leaving, staying = await checkout.make_worker(category), await checkout.make_worker(category)
+    await seen_by_loms(app_and_client[0], category, leaving, staying)
     order_ids = await orders.paid([[(skus[0], 1)] for _ in range(6)])
     tasks = [t for o in order_ids for t in await made(client, auth, o, 1)]
     theirs = [t["task_id"] for t in tasks if t["worker_id"] == leaving]

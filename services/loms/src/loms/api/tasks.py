@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from loms.api.deps import ConnDep, ReadConnDep, SettingsDep
-from loms.services import fulfilment
+from loms.services import task_actions
 from loms.services.fulfilment import Fulfilment
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import ServiceUnavailable, problem_responses
@@ -75,7 +75,7 @@ async def list_tasks(
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
-    return await fulfilment.list_tasks(
+    return await task_actions.list_tasks(
         conn, caller=caller, status=status, worker_id=worker_id, cursor=cursor, limit=limit
     )
 
@@ -88,7 +88,7 @@ async def list_tasks(
     summary="One task (a worker: only their own; another's is 404)",
 )
 async def get_task(task_id: TaskId, caller: Reader, conn: ReadConnDep) -> dict[str, Any]:
-    return (await fulfilment.get_task(conn, caller=caller, task_id=task_id)).as_wire()
+    return (await task_actions.get_task(conn, caller=caller, task_id=task_id)).as_wire()
 
 
 @router.post(
@@ -100,7 +100,7 @@ async def get_task(task_id: TaskId, caller: Reader, conn: ReadConnDep) -> dict[s
     description="Only by the worker it is assigned to (another's task is 404); any other status is 409.",
 )
 async def start_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
-    task = await fulfilment.start_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
+    task = await task_actions.start_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
     return task.as_wire()
 
 
@@ -114,7 +114,7 @@ async def start_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: S
     "The last task of an order done makes the order `completed`.",
 )
 async def finish_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
-    task = await fulfilment.finish_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
+    task = await task_actions.finish_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
     return task.as_wire()
 
 

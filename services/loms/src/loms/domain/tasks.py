@@ -132,3 +132,15 @@ class NotAWorker(UnprocessableEntity):
     def __init__(self, worker_id: int) -> None:
         message = f"User {worker_id} is not an active worker"
         super().__init__(message, errors=[{"field": "worker_id", "message": message}])
+
+
+def task_event(task: Task, previous: TaskStatus | None) -> dict[str, Any]:
+    return status_changed(
+        task_id=task.id,
+        order_id=task.order_id,
+        category=task.category,
+        worker_id=task.worker_id,
+        status=task.status,
+        previous_status=previous,
+        occurred_at=task.updated_at,
+    )

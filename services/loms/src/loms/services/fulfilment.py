@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loms.clients.catalogue import CatalogueClient
 from loms.clients.workers import Roster, WorkerDirectory
-from loms.domain.statuses import OrderStatus
 from loms.domain.tasks import (
     NotAWorker,
     Task,
@@ -33,29 +31,15 @@ from loms.domain.tasks import (
     WorkerLoad,
     choose_worker,
     split_by_category,
-    status_changed,
+    task_event,
 )
-from loms.repositories import orders
 from loms.repositories import tasks as repo
 from loms.services.clock import utcnow
-from shopcommon.auth import Principal, Role, Scope
-from shopcommon.pagination import decode_cursor, encode_cursor
-from shopcommon.problems import Forbidden, ServiceUnavailable
+from shopcommon.auth import Principal, Scope
+from shopcommon.problems import ServiceUnavailable
 from shopcommon.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
-
-
-def task_event(task: Task, previous: TaskStatus | None) -> dict[str, Any]:
-    return status_changed(
-        task_id=task.id,
-        order_id=task.order_id,
-        category=task.category,
-        worker_id=task.worker_id,
-        status=task.status,
-        previous_status=previous,
-        occurred_at=task.updated_at,
-    )
 
 
 class Assigner:
@@ -94,6 +78,15 @@ class Assigner:
         return await repo.update(
             self.conn, task.id, status=TaskStatus.ASSIGNED, worker_id=chosen.worker_id, now=now, assigning=True
         )
+
+    async def place_all(self, tasks: Iterable[Task], topic: str, *, new: bool = False) -> None:
+        """Each task placed, in order, and its `task.status_changed` written (a new task's without a
+        previous status)."""
+        events = []
+        for task in tasks:
+            placed = await self.place(task)
+            events.append(task_event(placed, None if new else task.status))
+        await repo.write_events(self.conn, topic, events)
 
 
 @dataclass
@@ -189,12 +182,7 @@ class Fulfilment:
             now = utcnow()
             new = await repo.insert_unassigned(conn, rows, now)
             await repo.lock_categories(conn, {t.category for t in new})
-            assigner = Assigner(conn, roster)
-            events = []
-            for task in sorted(new, key=lambda t: t.id):
-                placed = await assigner.place(task)
-                events.append(task_event(placed, None))
-            await repo.write_events(conn, self.topic, events)
+            await Assigner(conn, roster).place_all(sorted(new, key=lambda t: t.id), self.topic, new=True)
             await repo.dequeue(conn, ready)
             return len(new)
 
@@ -211,12 +199,7 @@ class Fulfilment:
                 async with self.engine.begin() as conn:
                     await repo.lock_categories(conn, [category])
                     found = await repo.unassigned(conn, category, self.batch_size)
-                    assigner = Assigner(conn, roster)
-                    events = []
-                    for task in found:
-                        placed = await assigner.place(task)
-                        events.append(task_event(placed, task.status))
-                    await repo.write_events(conn, self.topic, events)
+                    await Assigner(conn, roster).place_all(found, self.topic)
                 assigned += len(found)
                 if len(found) < self.batch_size:
                     break
@@ -241,12 +224,7 @@ class Fulfilment:
             async with self.engine.begin() as conn:
                 await repo.lock_categories(conn, [category])
                 locked = await repo.lock_held_by_inactive(conn, ids, active)
-                assigner = Assigner(conn, roster)
-                events = []
-                for task in locked:
-                    placed = await assigner.place(task)
-                    events.append(task_event(placed, task.status))
-                await repo.write_events(conn, self.topic, events)
+                await Assigner(conn, roster).place_all(locked, self.topic)
             moved += len(locked)
         if moved:
             log.info("moved %d open tasks of workers no longer active", moved)
@@ -282,96 +260,3 @@ class Fulfilment:
 
 async def _waiting_categories(conn: AsyncConnection) -> list[str]:
     return await repo.waiting_categories(conn)
-
-
-def _own_task(caller: Principal, task: Task | None, task_id: int) -> Task:
-    """A worker reaches only the tasks assigned to them; another's is reported missing."""
-    if task is None or task.worker_id is None or task.worker_id != caller.user_id:
-        raise TaskNotFound(task_id)
-    return task
-
-
-async def start_task(conn: AsyncConnection, *, caller: Principal, task_id: int, topic: str) -> Task:
-    task = _own_task(caller, await repo.lock(conn, task_id), task_id)
-    if task.status != TaskStatus.ASSIGNED:
-        raise TaskTransitionRefused(task.id, task.status, "started")
-    changed = await repo.update(
-        conn, task.id, status=TaskStatus.IN_PROGRESS, worker_id=task.worker_id, now=utcnow(), assigning=False
-    )
-    await repo.write_events(conn, topic, [task_event(changed, task.status)])
-    return changed
-
-
-async def finish_task(conn: AsyncConnection, *, caller: Principal, task_id: int, topic: str) -> Task:
-    """`in_progress` -> `done`; the order's last task done completes the order, once: the order's
-    row lock makes finishers of one order take turns, and each looks at the others' tasks after
-    the one before it committed."""
-    task = _own_task(caller, await repo.lock(conn, task_id), task_id)
-    if task.status != TaskStatus.IN_PROGRESS:
-        raise TaskTransitionRefused(task.id, task.status, "done")
-    now = utcnow()
-    changed = await repo.update(
-        conn, task.id, status=TaskStatus.DONE, worker_id=task.worker_id, now=now, assigning=False
-    )
-    await repo.write_events(conn, topic, [task_event(changed, task.status)])
-    order = await orders.lock(conn, task.order_id)
-    if order is not None and order.status == OrderStatus.PAID and await repo.not_done(conn, order.id) == 0:
-        await orders.set_status(
-            conn,
-            order_ids=[order.id],
-            status=OrderStatus.COMPLETED,
-            reason=None,
-            now=now,
-            events=[order.change_event(OrderStatus.COMPLETED, now)],
-            topic=topic,
-            request_id=None,
-        )
-    return changed
-
-
-def _sees_everyone(caller: Principal) -> bool:
-    return caller.role == Role.MANAGER or (caller.role == Role.SERVICE and Scope.ORDERS_READ in caller.scopes)
-
-
-async def get_task(conn: AsyncConnection, *, caller: Principal, task_id: int) -> Task:
-    caller.ensure_scope(Scope.ORDERS_READ)
-    task = await repo.get(conn, task_id)
-    if _sees_everyone(caller):
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task
-    return _own_task(caller, task, task_id)
-
-
-async def list_tasks(
-    conn: AsyncConnection,
-    *,
-    caller: Principal,
-    status: TaskStatus | None,
-    worker_id: int | None,
-    cursor: str | None,
-    limit: int,
-) -> dict[str, Any]:
-    """Newest first. A worker lists their own tasks; managers everyone's, optionally one worker's."""
-    caller.ensure_scope(Scope.ORDERS_READ)
-    if not _sees_everyone(caller):
-        if worker_id is not None and worker_id != caller.user_id:
-            raise Forbidden("Workers list only their own tasks.")
-        worker_id = caller.user_id
-    position = decode_cursor(cursor, "before")
-    before = position["before"] if position else None
-    if before is not None and (type(before) is not int or before < 1):
-        before = None
-    found = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
-    return {
-        "items": [t.as_wire() for t in found],
-        "next_cursor": encode_cursor({"before": found[-1].id}) if more else None,
-    }
-
-
-async def with_tasks(conn: AsyncConnection, wires: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Orders' wire forms with their `tasks: [{task_id, category, worker_id, status}]`."""
-    by_order = await repo.of_orders(conn, [w["order_id"] for w in wires])
-    return [{**w, "tasks": [t.as_ref() for t in by_order.get(w["order_id"], [])]} for w in wires]

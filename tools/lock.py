@@ -5,12 +5,10 @@ What people edit: each package's `pyproject.toml` (dependencies, extras, build b
 `requirements-dev.txt` (the dev tools). What `make lock` writes, never edited by hand:
 
     requirements/dev.in, runtime.in   our packages as uv reads them (with requirements-dev.txt)
-    requirements/dev.txt              what `make run`, `make test` and CI install: the third-party
-                                      dependencies of every package with every extra, the dev
-                                      tools (uv among them), and the installers
+    requirements/dev.txt              what `make run`, `make test` and CI install: every third-party
+                                      dependency (all extras), the dev tools (uv) and the installers
     requirements/runtime.txt          the subset deploy/Dockerfile installs, at the same versions
-    requirements/installers.txt       pip and our build backend (setuptools), installed first, so
-                                      nothing is built with tools the lock does not name
+    requirements/installers.txt       pip and setuptools, installed first (nothing built unpinned)
 
 The lock is universal: one file for CPython 3.11+ on any OS, with environment markers where a
 version differs. Our own packages are never in it (they are installed editable, `--no-deps`).
@@ -18,9 +16,7 @@ Every output records a digest of its inputs; `check` recomputes it offline, so a
 PyPI never fails CI, only a changed input does. `check` also proves each direct requirement is
 met by a pin, every pin carries hashes, and runtime/installers agree with dev. The first half
 (`lock_problems`) is stdlib only: tools/dev.py calls it before anything is installed.
-
-    tools/lock.py compile [uv options, e.g. --upgrade or --upgrade-package fastapi]
-    tools/lock.py check
+Usage: `tools/lock.py compile [uv options, e.g. --upgrade-package fastapi]`, `tools/lock.py check`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """`make lock` and `make lock-check`: the repository's whole dependency set, pinned with hashes.
 
-What people edit: each package's `pyproject.toml` (dependencies, extras, build backend) and
-`requirements-dev.txt` (the dev tools). What `make lock` writes, never edited by hand:
+People edit each package's `pyproject.toml` and `requirements-dev.txt`; `make lock` writes:
 
     requirements/dev.in, runtime.in   our packages as uv reads them (with requirements-dev.txt)
     requirements/dev.txt              what `make run`, `make test` and CI install: every third-party

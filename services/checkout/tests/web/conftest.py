@@ -225,7 +225,7 @@ async def loms(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, s
 
 
 class Notifications:
-    """The real notifications API (no workers: the tests put notifications in its log directly)."""
+    """The real notifications API (no consumer: the tests put notifications in its log directly)."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, db_url: str) -> None:
         self.transport = transport
@@ -265,7 +265,7 @@ async def notifications(shop_stack: Stack, module_label: str, checkout_keys: tup
         log_json=False,
         consumer_enabled=False,
         email_sender_enabled=False,
-        push_sender_enabled=False,
+        # The push sender runs: it finds nothing to send (the tests' notifications are e-mails, sent).
     )
     app = create_notifications_app(settings, push_guard=local_push_guard())
     async with running_app(app) as transport:

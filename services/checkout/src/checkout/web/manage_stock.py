@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 TEMPLATE = "manage_stock.html.j2"
 TITLE = "Stock per warehouse"
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 
 
 def parse_total(text: str | None) -> int:

@@ -35,7 +35,16 @@
   const busy = async (button, work) => {
     button.disabled = true;
     try { await work(); } catch (error) {
-      say("Something went wrong in this browser: " + (error && error.message ? error.message : error));
+      const name = error && error.name;
+      if (name === "NotAllowedError") {
+        say("This browser did not allow the subscription. Private windows cannot receive notifications; "
+          + "check that notifications are allowed for this site.");
+      } else if (name === "AbortError") {
+        say("This browser could not subscribe to notifications (" + error.message + "). "
+          + "Private windows cannot receive them; otherwise please try again later.");
+      } else {
+        say("This browser could not change notifications: " + (error && error.message ? error.message : error));
+      }
     } finally { button.disabled = false; }
   };
 

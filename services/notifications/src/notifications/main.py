@@ -115,9 +115,12 @@ async def stop_workers(stoppable: list[EventConsumer | DeliveryWorker], tasks: l
     the inbox and the delivery leases make a batch cut short safe to redo)."""
     for worker in stoppable:
         worker.stop()
-    _, pending = await asyncio.wait(tasks[: len(stoppable)], timeout=WORKERS_STOP_SECONDS)
-    if pending:
-        log.warning("%d workers did not finish their batch in %.0f s; cancelling", len(pending), WORKERS_STOP_SECONDS)
+    if stoppable:
+        _, pending = await asyncio.wait(tasks[: len(stoppable)], timeout=WORKERS_STOP_SECONDS)
+        if pending:
+            log.warning(
+                "%d workers did not finish their batch in %.0f s; cancelling", len(pending), WORKERS_STOP_SECONDS
+            )
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -169,6 +169,7 @@ async def _form_field(request: Request, name: str) -> str | None:
 from checkout.web import (  # noqa: E402
     live,
     manage,
+    manage_bookings,
     manage_catalogue,
     manage_stock,
     notifications_page,
@@ -180,5 +181,6 @@ from checkout.web import (  # noqa: E402
 )
 
 for _pages in (static.router, session.router, shop.router, live.router, staff.router, manage.router,
-               manage_stock.router, manage_catalogue.router, notifications_page.router, tables.router):  # fmt: skip
+               manage_bookings.router, manage_stock.router, manage_catalogue.router, notifications_page.router,
+               tables.router):  # fmt: skip
     router.include_router(_pages)

@@ -1,0 +1,177 @@
+"""The manager's bookings desk, `/manage/bookings`: bookings (Confirm, Reject, Cancel) and tables
+(add, edit, close, open, set price), through the bookings service's staff API with the manager's own
+token. The service decides; a refusal is said in words."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from checkout.shopping.deps import run_together
+from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
+from checkout.web.desk import LIMITED
+from checkout.web.desk import back as _back
+from checkout.web.desk import manager as _manager
+from checkout.web.desk import manager_form as _form
+from checkout.web.desk import notice as _notice
+from checkout.web.forms import BadInput, amount_text, page, parse_amount, parse_count, read_form
+from checkout.web.lifespan import get_web
+from checkout.web.pages import KIND_WORDS, status_words, time_window
+from shopcommon.auth import Principal
+from shopcommon.validation import MAX_JSON_INT
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+BOOKING_STATUSES = ["pending", "confirmed", "rejected", "cancelled"]
+UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
+
+
+# --- bookings and tables -------------------------------------------------------------------------
+@router.get("/manage/bookings")
+async def bookings_get(request: Request) -> Response:
+    return await bookings_page(request)
+
+
+async def bookings_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+    user, answer = await _manager(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    web = get_web(request)
+    wanted = request.query_params.get("status", "")
+    context: dict[str, Any] = {"bookings": [], "tables": [], "kinds": list(KIND_WORDS), "statuses": BOOKING_STATUSES,
+                               "wanted": wanted if wanted in BOOKING_STATUSES else ""}  # fmt: skip
+    try:
+        found, tables = await run_together(
+            web.bookings.staff("GET", "/api/v1/bookings", token=user.token,
+                               params={"status": context["wanted"] or None, "limit": 100}),
+            web.bookings.staff("GET", "/api/v1/tables", token=user.token, params={"include_closed": "true"}),
+        )  # fmt: skip
+    except BookingRefused as exc:
+        return await page(request, "manage_bookings.html.j2", exc.status, user=user, title="Bookings and tables",
+                          error=exc.detail, **context)  # fmt: skip
+    except BookingsUnavailable as exc:
+        log.warning("bookings desk not shown: %s", exc)
+        return await page(request, "manage_bookings.html.j2", 503, user=user, title="Bookings and tables",
+                          error=UNAVAILABLE, **context)  # fmt: skip
+    table_names = {t["table_id"]: t["name"] for t in tables["items"]}
+    zone = web.booking_zone
+    for b in found["items"]:
+        window = time_window(datetime.fromisoformat(b["starts_at"]), datetime.fromisoformat(b["ends_at"]), zone)
+        b.update(window=window, words=status_words(b["status"], b.get("cancelled_by")),
+                 table=table_names.get(b["table_id"], f"Table {b['table_id']}"))  # fmt: skip
+    for t in tables["items"]:
+        t["price_text"] = amount_text(t.get("price"))
+    context.update(bookings=found["items"], tables=tables["items"])
+    return await page(request, "manage_bookings.html.j2", status, user=user, title="Bookings and tables",
+                      error=error, notice=_notice(request), **context)  # fmt: skip
+
+
+async def _staff_change(request: Request, method: str, path: str, body: dict[str, Any] | None, done: str) -> Response:
+    user, _fields, answer = await _form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    return await _apply(request, user, method, path, body, done)
+
+
+async def _apply(request: Request, user: Principal, method: str, path: str, body: dict[str, Any] | None,
+                 done: str) -> Response:  # fmt: skip
+    try:
+        await get_web(request).bookings.staff(method, path, token=user.token, json=body)
+    except BookingRefused as exc:
+        return await bookings_page(request, 409 if exc.status == 409 else 422, exc.detail)
+    except BookingsUnavailable as exc:
+        log.warning("bookings not changed from the desk: %s", exc)
+        return await bookings_page(request, 503, UNAVAILABLE)
+    return _back("/manage/bookings", done)
+
+
+@router.post("/manage/bookings/{booking_id}/{action}", openapi_extra=LIMITED)
+async def booking_action(request: Request, action: str, booking_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
+    words = {"confirm": "confirmed", "reject": "declined", "cancel": "cancelled"}
+    if action not in words:
+        return await bookings_page(request, 404, "There is no such action on a booking.")
+    return await _staff_change(request, "POST", f"/api/v1/bookings/{booking_id}/{action}", {},
+                               f"Booking {booking_id} {words[action]}.")  # fmt: skip
+
+
+async def _table_fields(request: Request, *, need_all: bool) -> dict[str, Any]:
+    form = await read_form(request)
+    body: dict[str, Any] = {}
+    name, kind = form.get("name", "").strip(), form.get("kind", "").strip()
+    if name or need_all:
+        body["name"] = name
+    if kind or need_all:
+        if kind not in KIND_WORDS:
+            raise BadInput("Kind must be one of the listed kinds.")
+        body["kind"] = kind
+    seats = parse_count(form.get("seats"), "Seats", high=1000)
+    if seats is not None or need_all:
+        if seats is None:
+            raise BadInput("Fill in the seats.")
+        body["seats"] = seats
+    if need_all:
+        price = parse_amount(form.get("price"), "Price")
+        if price is None:
+            raise BadInput("Fill in the price.")
+        body["price"] = price
+    return body
+
+
+@router.post("/manage/tables", openapi_extra=LIMITED)
+async def add_table(request: Request) -> Response:
+    user, _fields, answer = await _form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    try:
+        body = await _table_fields(request, need_all=True)
+    except BadInput as exc:
+        return await bookings_page(request, 422, str(exc))
+    return await _apply(request, user, "POST", "/api/v1/tables", body, f"Table {body['name']} added.")
+
+
+@router.post("/manage/tables/{table_id}", openapi_extra=LIMITED)
+async def edit_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
+    user, _fields, answer = await _form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    try:
+        body = await _table_fields(request, need_all=False)
+    except BadInput as exc:
+        return await bookings_page(request, 422, str(exc))
+    return await _apply(request, user, "PATCH", f"/api/v1/tables/{table_id}", body, f"Table {table_id} saved.")
+
+
+@router.post("/manage/tables/{table_id}/close", openapi_extra=LIMITED)
+async def close_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
+    return await _staff_change(request, "PATCH", f"/api/v1/tables/{table_id}", {"bookable": False},
+                               f"Table {table_id} closed for new bookings.")  # fmt: skip
+
+
+@router.post("/manage/tables/{table_id}/open", openapi_extra=LIMITED)
+async def open_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
+    return await _staff_change(request, "PATCH", f"/api/v1/tables/{table_id}", {"bookable": True},
+                               f"Table {table_id} open for bookings.")  # fmt: skip
+
+
+@router.post("/manage/tables/{table_id}/price", openapi_extra=LIMITED)
+async def set_price(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
+    user, form, answer = await _form(request)
+    if user is None:
+        assert answer is not None
+        return answer
+    try:
+        price = parse_amount(form.get("price"), "Price")
+        if price is None:
+            raise BadInput("Fill in the price.")
+    except BadInput as exc:
+        return await bookings_page(request, 422, str(exc))
+    return await _apply(request, user, "POST", f"/api/v1/tables/{table_id}/prices", {"price": price},
+                               f"Price of table {table_id} set to {amount_text(price)}.")  # fmt: skip

@@ -122,6 +122,34 @@ async def test_requests_continue_the_callers_trace_and_streams_and_probes_make_n
     assert logged["listing things"]["span_id"] == own_span
 
 
+async def test_unexported_requests_get_one_lean_span_each_and_streams_none(
+    spans: Caught, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nothing exports, `ServerSpans` replaces FastAPI's instrumentation (and FastAPI's own
+    telemetry stays off): one span per request, no more. A sampled caller's span still records,
+    so the in-memory exporter sees it."""
+    assert tracing._sampler is not None
+    monkeypatch.setattr(tracing._sampler, "exporting", False)
+    lines: list[str] = []
+    app = sse_app(lines)
+    caller = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        for path in ("/healthz", "/live", "/api/v1/events/stream"):
+            assert (await client.get(path, headers=caller)).status_code == 200
+        answer = (await client.get("/api/v1/things", headers=caller)).json()
+        unsampled = (await client.get("/api/v1/things")).json()
+    [server] = spans.get_finished_spans()
+    assert server.kind == trace.SpanKind.SERVER and server.parent is not None
+    assert format(server.parent.span_id, "016x") == CALLER_SPAN
+    own_span = format(server.context.span_id, "016x")
+    assert answer["traceparent"].startswith(f"00-{CALLER_TRACE}-{own_span}-")
+    # Without a caller's context: a new trace, its ids made all the same (not recorded, not sampled).
+    assert unsampled["traceparent"] is not None and CALLER_TRACE not in unsampled["traceparent"]
+    assert int(unsampled["traceparent"][-2:], 16) & 1 == 0  # the sampled flag clear
+    logged = [orjson.loads(line) for line in lines]
+    assert [line.get("trace_id") for line in logged] == [None, CALLER_TRACE, unsampled["traceparent"][3:35]]
+
+
 def test_log_lines_carry_trace_and_span_id_while_a_span_is_current_even_unexported() -> None:
     tracing.setup_tracing("shopcommon-tests")
     formatter = JsonFormatter("t")

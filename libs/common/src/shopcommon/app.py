@@ -27,7 +27,7 @@ from shopcommon.openapi_document import PROBLEM_SCHEMA, document_validation_prob
 from shopcommon.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_response
 from shopcommon.redis import make_redis
 from shopcommon.settings import ServiceSettings
-from shopcommon.tracing import instrument_app, setup_tracing
+from shopcommon.tracing import NO_NATIVE_TELEMETRY, instrument_app, setup_tracing
 
 __all__ = ["PROBLEM_SCHEMA", "create_service_app", "document_validation_problems", "readiness_failure"]
 
@@ -138,6 +138,8 @@ def create_service_app(
         openapi_tags=openapi_tags,
         docs_url="/docs",
         redoc_url="/redoc",
+        # FastAPI's own OpenTelemetry spans, metrics and logs stay off: shopcommon.tracing traces.
+        telemetry=NO_NATIVE_TELEMETRY,
     )
     metrics = Metrics(settings.service_name)
     app.state.metrics = metrics

@@ -59,3 +59,16 @@ class ServiceTokenProvider:
 
     async def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token()}"}
+
+
+async def get_as_service(
+    http: httpx.AsyncClient, tokens: ServiceTokenProvider, url: str, params: dict[str, str] | None = None
+) -> httpx.Response:
+    """GET `url` with the process's `service` token. A 401 (a token the issuer no longer accepts:
+    its keys rotated) gets a new token and one more try. Transport errors (`httpx.HTTPError`) and a
+    token that cannot be had (`ServiceUnavailable`) propagate."""
+    resp = await http.get(url, params=params, headers=await tokens.headers())
+    if resp.status_code == 401:
+        tokens.invalidate()
+        resp = await http.get(url, params=params, headers=await tokens.headers())
+    return resp

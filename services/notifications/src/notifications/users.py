@@ -17,7 +17,7 @@ import httpx
 
 from notifications.domain.delivery import DeliveryError
 from shopcommon.problems import ServiceUnavailable
-from shopcommon.service_auth import ServiceTokenProvider
+from shopcommon.service_auth import ServiceTokenProvider, get_as_service
 
 UNCONFIRMED = "the e-mail address is not confirmed"
 
@@ -60,9 +60,6 @@ class UserDirectory:
 
     async def _fetch(self, user_id: int) -> Recipient:
         resp = await self._get(user_id)
-        if resp.status_code == 401:  # a token checkout no longer accepts (e.g. keys rotated)
-            self.tokens.invalidate()
-            resp = await self._get(user_id)
         if resp.status_code == 404:
             raise DeliveryError("user not found", permanent=True)
         if resp.status_code != 200:
@@ -80,8 +77,7 @@ class UserDirectory:
 
     async def _get(self, user_id: int) -> httpx.Response:
         try:
-            headers = await self.tokens.headers()
-            return await self.http.get(f"{self.base_url}/api/v1/users/{user_id}", headers=headers)
+            return await get_as_service(self.http, self.tokens, f"{self.base_url}/api/v1/users/{user_id}")
         except ServiceUnavailable as exc:
             raise DeliveryError("user directory unavailable", permanent=False, detail=str(exc.detail)) from exc
         except httpx.HTTPError as exc:

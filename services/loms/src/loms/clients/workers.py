@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from shopcommon.problems import ServiceUnavailable
-from shopcommon.service_auth import ServiceTokenProvider
+from shopcommon.service_auth import ServiceTokenProvider, get_as_service
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,6 @@ class WorkerDirectory:
             if cursor:
                 params["cursor"] = cursor
             resp = await self._get(params)
-            if resp.status_code == 401:  # a token checkout no longer accepts (keys rotated)
-                self.tokens.invalidate()
-                resp = await self._get(params)
             if resp.status_code != 200:
                 raise ServiceUnavailable(f"checkout answered {resp.status_code} to the workers list")
             body = resp.json()
@@ -101,7 +98,6 @@ class WorkerDirectory:
 
     async def _get(self, params: dict[str, str]) -> httpx.Response:
         try:
-            headers = await self.tokens.headers()
-            return await self.http.get(f"{self.base_url}/api/v1/users", params=params, headers=headers)
+            return await get_as_service(self.http, self.tokens, f"{self.base_url}/api/v1/users", params)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"checkout unreachable: {exc}") from exc

@@ -67,6 +67,17 @@ ORDER BY id DESC LIMIT :limit
 """)
 
 
+#: Confirmations of one table take turns. Two overlapping confirmations at once would each wait
+#: on the other's row in the exclusion constraint's check, and PostgreSQL would break the
+#: deadlock by failing one (40P01); in turn, the second finds the first committed and is a 409.
+_CONFIRMING = text("SELECT pg_advisory_xact_lock(hashtextextended('booking-table' || chr(10) || :table_id, 0))")
+
+
+async def _confirming(conn: AsyncConnection, status: BookingStatus, table_id: int) -> None:
+    if status == BookingStatus.CONFIRMED:
+        await conn.execute(_CONFIRMING, {"table_id": str(table_id)})
+
+
 def _booking(row: Any) -> Booking:
     cancelled_by = CancelledBy(row.cancelled_by) if row.cancelled_by is not None else None
     return Booking(**{**row._mapping, "status": BookingStatus(row.status), "cancelled_by": cancelled_by})
@@ -79,6 +90,7 @@ def _is_overlap(exc: IntegrityError) -> bool:
 
 async def insert(conn: AsyncConnection, new: NewBooking) -> Booking:
     params = {**asdict(new), "status": str(new.status)}
+    await _confirming(conn, new.status, new.table_id)
     try:
         async with conn.begin_nested():
             return _booking((await conn.execute(_INSERT, params)).one())
@@ -112,6 +124,7 @@ async def set_status(conn: AsyncConnection, booking: Booking, *, spend_token: bo
         "cancelled_by": str(booking.cancelled_by) if booking.cancelled_by is not None else None,
         "spend_token": spend_token,
     }
+    await _confirming(conn, booking.status, booking.table_id)
     try:
         async with conn.begin_nested():
             await conn.execute(_SET_STATUS, params)

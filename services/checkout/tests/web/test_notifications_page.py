@@ -112,6 +112,9 @@ async def test_signed_out_or_service_down(checkout: CheckoutFactory, checkout_db
     web = await checkout()  # the notifications service unreachable
     r = await web.get("/notifications")
     assert r.status_code == 303 and r.headers["location"] == "/?next=/notifications"
+    # An HTMX swap is told to go and sign in as a whole page, not given the landing page to swap in.
+    r = await web.get("/notifications", params={"cursor": "c"}, headers={"HX-Request": "true"})
+    assert r.status_code == 204 and r.headers["hx-redirect"] == "/?next=/notifications?cursor=c"
     await sign_in(web, "customer")
     r = await web.get("/notifications")
     assert r.status_code == 503 and "could not reach the notifications service" in words(r)

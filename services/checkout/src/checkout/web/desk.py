@@ -25,7 +25,7 @@ async def manager(request: Request) -> tuple[Principal | None, Response | None]:
     """The signed-in manager, or the answer already due (sign in first; 403 in words)."""
     user = await signed_in(request)
     if user is None:
-        return None, to_login(request)
+        return None, sign_in_first(request)
     if user.role != Role.MANAGER:
         return None, await page(request, "notice.html.j2", 403, user=user, title="Manage the shop", detail=NOT_MANAGER,
                                 back="/")  # fmt: skip
@@ -40,6 +40,14 @@ async def manager_form(request: Request) -> tuple[Principal | None, dict[str, st
         return None, form, await refused(request, user)
     found, answer = await manager(request)
     return found, form, answer
+
+
+def sign_in_first(request: Request) -> Response:
+    """To the landing page; an HTMX swap is told to go there as a whole page, not to swap it in."""
+    answer = to_login(request)
+    if wants_fragment(request):
+        return Response(status_code=204, headers={"HX-Redirect": answer.headers["location"]})
+    return answer
 
 
 def back(target: str, notice: str) -> RedirectResponse:

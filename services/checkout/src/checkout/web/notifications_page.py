@@ -22,8 +22,8 @@ from fastapi.responses import PlainTextResponse, Response
 from checkout.shopping.deps import run_together
 from checkout.web import backends, csrf, static
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import fragment, wants_fragment
-from checkout.web.forms import page, signed_in, to_login
+from checkout.web.desk import fragment, sign_in_first, wants_fragment
+from checkout.web.forms import page, signed_in
 from checkout.web.lifespan import get_web
 from shopcommon.auth import Principal
 from shopcommon.body_limit import body_limit
@@ -70,7 +70,7 @@ async def _listing(request: Request, user: Principal, cursor: str | None) -> dic
 async def notifications_page(request: Request) -> Response:
     user = await signed_in(request)
     if user is None:
-        return to_login(request)
+        return sign_in_first(request)
     cursor = request.query_params.get("cursor") or None
     context: dict[str, Any] = {"items": [], "next_cursor": None, "cursor": cursor, "vapid_key": None}
     status, error = 200, None
@@ -79,7 +79,7 @@ async def notifications_page(request: Request) -> Response:
         context.update(items=[_view(i) for i in listing["items"]], next_cursor=listing.get("next_cursor"))
     except Refused as exc:
         if exc.status == 401:  # the session's token is no longer good there: sign in again
-            return to_login(request)
+            return sign_in_first(request)
         status, error = exc.status, f"Your notifications could not be shown: {exc.words}"
     except Unavailable:
         status, error = 503, "We could not reach the notifications service. Please try again in a minute."

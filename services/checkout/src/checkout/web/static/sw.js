@@ -16,10 +16,12 @@ self.addEventListener("push", (event) => {
   let data = {};
   try { data = event.data ? event.data.json() : {}; } catch (_) { data = { title: event.data ? event.data.text() : "" }; }
   const title = data.title || (data.order_id ? "Order " + data.order_id + " changed" : "Tuneless Treasures");
-  const body = data.order_id && data.status ? "Order " + data.order_id + " is now " + data.status + "." : "";
+  const status = String(data.status || "").replace(/_/g, " ");
+  const subject = data.task_id ? "Task " + data.task_id : data.order_id ? "Order " + data.order_id : "";
+  const body = subject && status ? subject + " is now " + status + "." : "";
   event.waitUntil(self.registration.showNotification(title, {
     body,
-    tag: data.order_id ? "order-" + data.order_id : undefined,
+    tag: data.task_id ? "task-" + data.task_id : data.order_id ? "order-" + data.order_id : undefined,
     icon: "/static/favicon.svg",
     data: { url: target(data) },
   }));

@@ -1,5 +1,5 @@
 """The staff's pages and the guest's emailed link in a real browser: a worker's Start and Done on
-`/tasks` changing the customer's open order page without a reload; a manager confirming a
+`/tasks` changing the customer's open order page and the manager's desk without a reload; a manager confirming a
 booking on `/manage/bookings` and the guest's e-mail arriving; a guest booking at `/tables` and
 cancelling from the link in the e-mail."""
 
@@ -60,7 +60,15 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
         log_in(board, site, "worker-drums")
         expect(board).to_have_url(re.compile(r"/tasks$"))
         board.evaluate("window.__stillTheSamePage = true")
-        board.wait_for_timeout(500)  # both streams are open before the order is paid
+        # A manager's desk is open too: every task's moves reach it.
+        desk_context = browser.new_context(**browser_context_args)
+        desk = desk_context.new_page()
+        desk_errors = watch(desk)
+        log_in(desk, site, "admin")
+        expect(desk).to_have_url(re.compile(r"/manage$"))
+        desk_row = desk.locator(f'#orders [data-order-id="{order_id}"]')
+        expect(desk_row.locator("[data-status]")).to_have_text("awaiting payment")
+        board.wait_for_timeout(500)  # the streams are open before the order is paid
 
         paid = api.post(f"/api/v1/orders/{order_id}/pay", headers=customer)
         assert paid.status_code == 200, paid.text
@@ -81,6 +89,9 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     expect(task_on_order.locator("[data-task-status]")).to_have_attribute(
         "data-task-status", "in_progress", timeout=10_000
     )
+    expect(desk_row.locator(f'[data-task-id="{task_id}"] [data-task-status]')).to_have_attribute(
+        "data-task-status", "in_progress", timeout=10_000
+    )
     board.get_by_role("button", name=f"Done with task {task_id}").click()
     expect(card.locator("[data-status]")).to_have_attribute("data-status", "done", timeout=10_000)
     expect(row.locator("[data-status]")).to_have_text("completed", timeout=10_000)
@@ -92,8 +103,13 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     page.goto(f"{site}/orders/{order_id}")
     expect(page.locator("[data-status]").first).to_have_text("completed")
     expect(page.locator(f'[data-task-id="{task_id}"]')).to_contain_text(worker["first_name"])
+    expect(desk_row.locator(f'[data-task-id="{task_id}"] [data-task-status]')).to_have_attribute(
+        "data-task-status", "done", timeout=10_000
+    )
     board_context.close()
+    desk_context.close()
     assert board_errors.unexpected() == [], board_errors
+    assert desk_errors.unexpected() == [], desk_errors
 
 
 def request_booking(page: Page, site: str, name: str, email: str) -> int:

@@ -369,7 +369,7 @@ async def audit(
     for booking_id, (address, statuses) in bookings.items():
         expected += [("booking.status_changed", "booking_id", booking_id, s, address) for s in statuses]
     found.transitions = len(expected)
-    announced = {
+    announced: dict[tuple[Any, ...], set[str]] = {
         **log.transitions("order.status_changed", "order_id", set(orders)),
         **{("b", *k): v for k, v in log.transitions("booking.status_changed", "booking_id", set(bookings)).items()},
     }
@@ -399,7 +399,8 @@ async def audit(
     for thing, n in want_mails.items():
         if per_thing[thing] < n:
             found.lost_emails.append(f"{thing}: {per_thing[thing]} of {n} mails")
-    assigned = log.transitions("task.status_changed", "task_id", {e.get("task_id") for e in log.records} - {None})
+    task_ids = {int(e["task_id"]) for e in log.records if e.get("task_id") is not None}
+    assigned = log.transitions("task.status_changed", "task_id", task_ids)
     found.doubled_tasks = [f"task {t} {s}: {len(v)} event ids" for (t, s), v in assigned.items() if len(v) > 1]
     found.stock = await stock_problems(system, stock_before, list(orders))
     return found

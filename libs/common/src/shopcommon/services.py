@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -85,11 +85,11 @@ class ServiceSpec:
     ) -> list[str]:
         return uvicorn_argv(self.app_factory, host=host, port=port or self.port, workers=workers, extra=extra)
 
-    def load_demo_data(self) -> Callable[[str, dict[str, str]], Awaitable[Any]] | None:
+    def load_demo_data(self) -> Callable[[str, dict[str, str]], Coroutine[Any, Any, Any]] | None:
         if not self.demo_data:
             return None
         module, _, func = self.demo_data.partition(":")
-        fn: Callable[[str, dict[str, str]], Awaitable[Any]] = getattr(importlib.import_module(module), func)
+        fn: Callable[[str, dict[str, str]], Coroutine[Any, Any, Any]] = getattr(importlib.import_module(module), func)
         return fn
 
 

@@ -13,6 +13,11 @@ run:
 test:
 	@$(DEV) tools/run_tests.py $(PYTEST_ARGS)
 
+# The browser tests, saving each main page's picture into docs/ (the README shows them).
+.PHONY: screenshots
+screenshots:
+	@SHOP_SCREENSHOTS=docs $(DEV) tools/run_tests.py tests/browser
+
 setup:
 	@$(DEV) setup
 

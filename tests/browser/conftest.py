@@ -18,7 +18,10 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Response
 from tests.e2e.conftest import System, system  # noqa: F401 - the e2e tests' module fixture, reused
 
 CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+#: Where the pages' pictures go: `.data/screenshots/` on every run; `make screenshots` sets
+#: SHOP_SCREENSHOTS=docs to refresh the committed ones the README shows.
+SHOTS = ROOT / ("docs" if os.environ.get("SHOP_SCREENSHOTS") == "docs" else ".data/screenshots")
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +99,9 @@ def console_errors(page: Page) -> Iterator[ConsoleErrors]:
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
-    """A committed picture of the page for the README (`docs/<name>.png`)."""
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
+    """A picture of the page (`<SHOTS>/<name>.png`); the README shows the committed ones in docs/."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def wait_for_mail(mail_api: str, address: str, subject_start: str, timeout: float = 30.0) -> dict[str, Any]:

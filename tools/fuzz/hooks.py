@@ -31,7 +31,9 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    token checkout did not issue (400 `invalid-verification-token`: server-issued, like a cursor),
    and order lines LOMS cannot merge (422 `items-not-mergeable`: lines naming the same sku become
    one line, so their counts must add up to at most 65535 and their prices agree; a schema bounds
-   each line's count, not a sum across the lines that name one sku).
+   each line's count, not a sum across the lines that name one sku), and a task handed to a user
+   who is not an active worker (422 `not-an-active-worker`: who works here is checkout's roster
+   at that moment, not the request's shape).
    Only that one check's failure is dropped, and only for a problem answer of exactly that status
    and type; every other check still runs on those responses. schemathesis counts what is dropped
    in its summary ("dropped by filter_failure").
@@ -63,6 +65,7 @@ SEMANTIC_REFUSALS = {
     (422, PROBLEM_TYPES + "weak-password"),
     (400, PROBLEM_TYPES + "invalid-verification-token"),
     (422, PROBLEM_TYPES + "items-not-mergeable"),
+    (422, PROBLEM_TYPES + "not-an-active-worker"),
 }
 
 

@@ -297,6 +297,10 @@ async def test_a_manager_assigns_a_task_to_an_active_worker_only(
     assert (
         await client.post("/api/v1/tasks/999999999/assign", headers=auth.manager(), json={"worker_id": first})
     ).status_code == 404
+    # The task is looked up first: no such task is a 404 whoever is named.
+    assert (
+        await client.post("/api/v1/tasks/999999999/assign", headers=auth.manager(), json={"worker_id": 1})
+    ).status_code == 404
     assert (
         await client.post(f"/api/v1/tasks/{task_id}/assign", headers=auth.manager(), json={"worker_id": "x"})
     ).status_code == 422

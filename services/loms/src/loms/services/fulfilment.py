@@ -235,14 +235,14 @@ class Fulfilment:
     async def assign(self, conn: AsyncConnection, *, caller: Principal, task_id: int, worker_id: int) -> Task:
         """A manager hands a task to an active worker (any category); a done task stays done."""
         caller.ensure_scope(Scope.ORDERS_WRITE)
+        current = await repo.get(conn, task_id)
+        if current is None:
+            raise TaskNotFound(task_id)
         roster = await self.directory.roster()
         if not roster.is_active(worker_id):
             roster = await self.directory.refresh_on_miss(force=True)
             if not roster.is_active(worker_id):
                 raise NotAWorker(worker_id)
-        current = await repo.get(conn, task_id)
-        if current is None:
-            raise TaskNotFound(task_id)
         await repo.lock_categories(conn, [current.category])
         task = await repo.lock(conn, task_id)
         if task is None:

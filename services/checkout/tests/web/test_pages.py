@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checkout.config import Settings
-from checkout.web.pages import format_amount, status_words, table_words, time_window
+from checkout.web.pages import format_amount, status_words, table_words
+from shopcommon.time_text import time_window
 
 START = datetime(2031, 3, 14, 16, 0, tzinfo=UTC)
 

@@ -20,8 +20,9 @@ from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import BadInput, amount_text, page, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
-from checkout.web.pages import KIND_WORDS, status_words, time_window
+from checkout.web.pages import KIND_WORDS, status_words
 from shopcommon.auth import Principal
+from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)

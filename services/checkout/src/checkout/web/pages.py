@@ -4,7 +4,7 @@ and the headers every page carries."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,30 +80,6 @@ def table_words(table_id: int, name: str | None = None, kind: str | None = None,
     if seats is not None:
         details.append(f"{seats} seat" if seats == 1 else f"{seats} seats")
     return f"{name} ({', '.join(d for d in details if d)})" if details else name
-
-
-def time_window(starts_at: datetime, ends_at: datetime, zone: tzinfo | None = None) -> str:
-    """`Fri 14 Mar 2031, 19:00 to 21:00 (UTC+03:00)`, as the booking e-mails say it: in `zone` when
-    given, else in the offset the times carry; the date is repeated only when the window crosses
-    midnight, and each end names its own offset when the offset changes inside the window."""
-    start, end = (starts_at.astimezone(zone), ends_at.astimezone(zone)) if zone else (starts_at, ends_at)
-    day, clock = "%a %d %b %Y", "%H:%M"
-    if start.utcoffset() != end.utcoffset():
-        return (
-            f"{start.strftime(day)}, {start.strftime(clock)} ({utc_offset(start)}) to "
-            f"{end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
-        )
-    if start.date() == end.date():
-        return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(clock)} ({utc_offset(start)})"
-    return f"{start.strftime(day)}, {start.strftime(clock)} to {end.strftime(day)}, {end.strftime(clock)} ({utc_offset(end)})"
-
-
-def utc_offset(moment: datetime) -> str:
-    """`UTC+03:00`, `UTC-04:30`, `UTC+00:00`."""
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def format_amount(minor_units: int) -> str:

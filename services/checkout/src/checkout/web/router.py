@@ -22,8 +22,9 @@ from checkout.web.bookings_client import (
     CancelRefused,
 )
 from checkout.web.lifespan import Web, get_web
-from checkout.web.pages import render, status_words, table_words, time_window
+from checkout.web.pages import render, status_words, table_words
 from shopcommon.body_limit import body_limit
+from shopcommon.time_text import time_window
 
 log = logging.getLogger(__name__)
 #: HTML pages, not operations of the REST API: they stay out of the OpenAPI document.

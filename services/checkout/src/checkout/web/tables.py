@@ -26,8 +26,9 @@ from checkout.web.forms import (
     signed_in,
 )
 from checkout.web.lifespan import get_web
-from checkout.web.pages import KIND_WORDS, status_words, table_words, time_window
+from checkout.web.pages import KIND_WORDS, status_words, table_words
 from shopcommon.body_limit import body_limit
+from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)

@@ -249,24 +249,29 @@ class Notifications:
         )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-async def notifications(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[Any]:
+def notifications_app(shop_stack: Stack, label: str, jwks_file: str) -> tuple[Any, str]:
+    """The real notifications app on a fresh database of its own (and that database's URL)."""
     from notifications.config import Settings as NotificationSettings
     from notifications.main import create_app as create_notifications_app
     from notifications.testing.push_service import local_push_guard
 
-    url = shop_stack.fresh_database("notifications", f"web_{module_label}")
+    url = shop_stack.fresh_database("notifications", label)
     settings = NotificationSettings(
         database_url=url,
         redis_url=shop_stack.urls.redis_url,
         kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
-        jwt_jwks_file=checkout_keys[1],
+        jwt_jwks_file=jwks_file,
         app_env="dev",
         log_json=False,
         consumer_enabled=False,
         email_sender_enabled=False,
         # The push sender runs: it finds nothing to send (the tests' notifications are e-mails, sent).
     )
-    app = create_notifications_app(settings, push_guard=local_push_guard())
+    return create_notifications_app(settings, push_guard=local_push_guard()), url
+
+
+@pytest.fixture(scope="module")
+async def notifications(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[Any]:
+    app, url = notifications_app(shop_stack, f"web_{module_label}", checkout_keys[1])
     async with running_app(app) as transport:
         yield Notifications(transport, url)

@@ -6,20 +6,25 @@ opens the stream there with it (`/api/v1/events/stream`, Bearer) and turns each
 order's row on `/orders`, `order-<id>-detail` its part of `/orders/<id>` (blocks of those pages'
 templates, rendered alone). The order is read again from LOMS with the person's token, so the row
 shows what LOMS holds, whatever order events arrive in. Heartbeats are passed on; when the
-notifications stream ends (its token expired) so does this one, and the browser reconnects.
+notifications stream ends (its token expired) so does this one, and the browser reconnects. When
+this process stops (SIGTERM), the stream ends at once with a `retry:` hint, as notifications' own does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 
 from checkout.shopping.deps import get_shopping
 from checkout.shopping.schemas import Order
@@ -37,6 +42,11 @@ router = APIRouter(include_in_schema=False)
 STREAM = "/api/v1/events/stream"
 ORDER_EVENT = "order.status_changed"
 TASK_EVENT = "task.status_changed"
+#: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
+STOPPING_GRACE_SECONDS = 2.0
+#: Sent before a stream ends because this process is stopping: reconnect at once (to another replica).
+STOPPING_FRAME = b"retry: 500\n: server stopping; reconnect\n\n"
+T = TypeVar("T")
 
 
 async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str]]:
@@ -109,6 +119,56 @@ async def _fragments(request: Request, user: Principal, data: str) -> bytes:
     return sse(f"order-{order_id}", row) + sse(f"order-{order_id}-detail", detail)
 
 
+async def _until(stopping: anyio.Event, source: AsyncIterator[T]) -> AsyncGenerator[T]:
+    """The items of `source` until it ends or `stopping` is set, whichever comes first."""
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            item = asyncio.ensure_future(anext(source))
+            try:
+                await asyncio.wait((item, stop), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not item.done():
+                    item.cancel()
+                    await asyncio.wait((item,))
+            if item.cancelled():
+                return
+            try:
+                value = item.result()
+            except StopAsyncIteration:
+                return
+            yield value
+    finally:
+        stop.cancel()
+
+
+async def _relay(
+    request: Request, user: Principal, upstream: httpx.Response, stopping: anyio.Event
+) -> AsyncIterator[bytes]:
+    """The page fragments of the notifications stream's events, its heartbeats passed on, until it
+    ends or this process begins stopping (then a retry hint: the browser reconnects, to another
+    replica, at once)."""
+    try:
+        async with aclosing(_until(stopping, events(upstream.aiter_lines()))) as upstream_events:
+            async for name, data, comment in upstream_events:
+                if name == ORDER_EVENT:
+                    yield await _fragments(request, user, data)
+                elif name == TASK_EVENT:
+                    # A worker's board lists their tasks; anyone else follows the order the task is of.
+                    if user.role == Role.WORKER:
+                        yield await _board(request, user)
+                    else:
+                        yield await _fragments(request, user, data)
+                elif not name:
+                    yield f": {comment}\n\n".encode()
+    except httpx.HTTPError as exc:
+        log.info("live stream ended: %s", type(exc).__name__)
+    finally:
+        await upstream.aclose()
+    if stopping.is_set():
+        yield STOPPING_FRAME
+
+
 @router.get("/live")
 async def live(request: Request) -> Response:
     user = await signed_in(request)
@@ -129,25 +189,14 @@ async def live(request: Request) -> Response:
         status = upstream.status_code if upstream.status_code in (401, 403, 429) else 503
         extra = {"Retry-After": upstream.headers.get("retry-after", "5")} if status in (429, 503) else {}
         return PlainTextResponse("Live updates are unavailable right now.", status, extra)
-
-    async def relay() -> AsyncIterator[bytes]:
-        try:
-            async for name, data, comment in events(upstream.aiter_lines()):
-                if name == ORDER_EVENT:
-                    yield await _fragments(request, user, data)
-                elif name == TASK_EVENT:
-                    # A worker's board lists their tasks; anyone else follows the order the task is of.
-                    if user.role == Role.WORKER:
-                        yield await _board(request, user)
-                    else:
-                        yield await _fragments(request, user, data)
-                elif not name:
-                    yield f": {comment}\n\n".encode()
-        except httpx.HTTPError as exc:
-            log.info("live stream ended: %s", type(exc).__name__)
-        finally:
-            await upstream.aclose()
-
-    return StreamingResponse(
-        relay(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    # Set by sse-starlette when the server begins stopping (SIGTERM): the relay sends a retry hint
+    # and ends within the grace period, before uvicorn's own graceful-shutdown timeout cuts it.
+    stopping = anyio.Event()
+    return EventSourceResponse(
+        _relay(request, user, upstream, stopping),
+        shutdown_event=stopping,
+        shutdown_grace_period=STOPPING_GRACE_SECONDS,
+        ping=0,  # the notifications stream's heartbeats are passed on
+        sep="\n",
+        headers={"Cache-Control": "no-store"},
     )

@@ -11,35 +11,33 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from checkout.web import csrf
-from checkout.web.forms import MAX_FORM_BYTES, csrf_ok, page, read_form, refused, signed_in, to_login
+from checkout.web.forms import checked_form, page, signed_in, to_login
 from checkout.web.lifespan import get_web
 from checkout.web.pages import render_fragment, site_headers
 from shopcommon.auth import Principal, Role
-from shopcommon.body_limit import body_limit
 
-LIMITED = body_limit(MAX_FORM_BYTES)
 NOT_MANAGER = "This page is for the managers' accounts."
 
 
-async def manager(request: Request) -> tuple[Principal | None, Response | None]:
+async def manager(request: Request) -> Principal | Response:
     """The signed-in manager, or the answer already due (sign in first; 403 in words)."""
     user = await signed_in(request)
     if user is None:
-        return None, sign_in_first(request)
+        return sign_in_first(request)
     if user.role != Role.MANAGER:
-        return None, await page(request, "notice.html.j2", 403, user=user, title="Manage the shop", detail=NOT_MANAGER,
-                                back="/")  # fmt: skip
-    return user, None
+        return await page(request, "notice.html.j2", 403, user=user, title="Manage the shop", detail=NOT_MANAGER,
+                          back="/")  # fmt: skip
+    return user
 
 
-async def manager_form(request: Request) -> tuple[Principal | None, dict[str, str], Response | None]:
-    """A manager's form: its fields, or the answer already due (no token, signed out, not a manager)."""
-    form = await read_form(request)
-    user = await signed_in(request)
-    if not csrf_ok(request, form):
-        return None, form, await refused(request, user)
-    found, answer = await manager(request)
-    return found, form, answer
+async def manager_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
+    """A manager's form: who sent it and its fields, or the answer already due (no token, signed
+    out, not a manager)."""
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
+    user = await manager(request)
+    return user if isinstance(user, Response) else (user, form)
 
 
 def sign_in_first(request: Request) -> Response:

@@ -9,18 +9,21 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from checkout.web import csrf
 from checkout.web.lifespan import get_web
 from checkout.web.pages import render_page
 from shopcommon.auth import ACCESS_COOKIE, Principal, Role
+from shopcommon.body_limit import body_limit
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
 FORM = "application/x-www-form-urlencoded"
 #: The pages' forms hold a few short fields.
 MAX_FORM_BYTES = 8192
+#: The body limit of every route that takes one of the pages' forms.
+LIMITED = body_limit(MAX_FORM_BYTES)
 #: Where each role starts after signing in.
 HOME = {Role.CUSTOMER: "/shop", Role.WORKER: "/tasks", Role.MANAGER: "/manage"}
 
@@ -94,6 +97,24 @@ async def refused(request: Request, user: Principal | None) -> HTMLResponse:
     """A form without the right token: 403, in words, nothing changed."""
     return await page(request, "notice.html.j2", 403, user=user, title="Not changed",
                       detail=FORBIDDEN)  # fmt: skip
+
+
+async def checked_form(request: Request) -> dict[str, str] | Response:
+    """A form's fields, or the answer already due when it lacks the right token (403, in words)."""
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return await refused(request, await signed_in(request))
+    return form
+
+
+async def person_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
+    """A signed-in person's form: who sent it and its fields, or the answer already due (403 in words
+    for a form without the right token; to sign in first when nobody is)."""
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
+    user = await signed_in(request)
+    return to_login(request) if user is None else (user, form)
 
 
 def problem_words(exc: ProblemError) -> str:

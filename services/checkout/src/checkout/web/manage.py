@@ -23,12 +23,11 @@ from checkout.identity.web import client_ip
 from checkout.shopping.deps import get_shopping, run_together
 from checkout.shopping.usecases import orders, tasks
 from checkout.web import people
-from checkout.web.desk import LIMITED
 from checkout.web.desk import back as _back
 from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
-from checkout.web.forms import BadInput, page, parse_count, problem_words
+from checkout.web.forms import LIMITED, BadInput, page, parse_count, problem_words
 from checkout.web.shop import order_view, task_workers
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
@@ -54,10 +53,9 @@ async def desk_page(request: Request) -> Response:
 
 
 async def desk(request: Request, status: int = 200, error: str | None = None) -> Response:
-    user, answer = await _manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await _manager(request)
+    if isinstance(user, Response):
+        return user
     query = request.query_params
     fields = {name: query.get(name, "").strip()[:40] for name in ("status", "customer", "task_status", "worker")}
     context: dict[str, Any] = {"fields": fields, "orders": [], "tasks": [], "workers": [], "names": {},
@@ -99,10 +97,10 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
 
 @router.post("/manage/tasks/{task_id}/assign", openapi_extra=LIMITED)
 async def assign(request: Request, task_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    user, form, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         worker = parse_count(form.get("worker_id"), "Worker", high=MAX_JSON_INT)
         if worker is None:
@@ -131,10 +129,9 @@ async def workers_get(request: Request) -> Response:
 
 async def workers_page(request: Request, status: int = 200, error: str | None = None,
                        values: dict[str, str] | None = None) -> Response:  # fmt: skip
-    user, answer = await _manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await _manager(request)
+    if isinstance(user, Response):
+        return user
     workers, categories = await run_together(_workers(request, user), _categories(request))
     # The workers' own categories too: shown even while the catalogue does not answer.
     categories = sorted({*categories, *(c for w in workers for c in w.get("categories") or [])})
@@ -156,10 +153,10 @@ def _validation_words(exc: ValidationError) -> str:
 
 @router.post("/manage/workers", openapi_extra=LIMITED)
 async def create_worker(request: Request) -> Response:
-    user, form, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         data = UserCreate.model_validate({
             "username": form.get("username", "").strip(), "email": form.get("email", "").strip(),
@@ -182,10 +179,10 @@ async def create_worker(request: Request) -> Response:
 
 
 async def _update(request: Request, user_id: int, changes: dict[str, Any], done: str) -> Response:
-    user, form, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     if "categories" in changes:
         changes["categories"] = _chosen(form)
     try:

@@ -13,12 +13,11 @@ from fastapi.responses import Response
 
 from checkout.shopping.deps import run_together
 from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
-from checkout.web.desk import LIMITED
 from checkout.web.desk import back as _back
 from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
-from checkout.web.forms import BadInput, amount_text, page, parse_amount, parse_count, read_form
+from checkout.web.forms import LIMITED, BadInput, amount_text, page, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
 from checkout.web.pages import KIND_WORDS, status_words
 from shopcommon.auth import Principal
@@ -38,10 +37,9 @@ async def bookings_get(request: Request) -> Response:
 
 
 async def bookings_page(request: Request, status: int = 200, error: str | None = None) -> Response:
-    user, answer = await _manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await _manager(request)
+    if isinstance(user, Response):
+        return user
     web = get_web(request)
     wanted = request.query_params.get("status", "")
     context: dict[str, Any] = {"bookings": [], "tables": [], "kinds": list(KIND_WORDS), "statuses": BOOKING_STATUSES,
@@ -73,10 +71,10 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
 
 
 async def _staff_change(request: Request, method: str, path: str, body: dict[str, Any] | None, done: str) -> Response:
-    user, _fields, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     return await _apply(request, user, method, path, body, done)
 
 
@@ -126,10 +124,10 @@ async def _table_fields(request: Request, *, need_all: bool) -> dict[str, Any]:
 
 @router.post("/manage/tables", openapi_extra=LIMITED)
 async def add_table(request: Request) -> Response:
-    user, _fields, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     try:
         body = await _table_fields(request, need_all=True)
     except BadInput as exc:
@@ -139,10 +137,10 @@ async def add_table(request: Request) -> Response:
 
 @router.post("/manage/tables/{table_id}", openapi_extra=LIMITED)
 async def edit_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    user, _fields, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     try:
         body = await _table_fields(request, need_all=False)
     except BadInput as exc:
@@ -164,10 +162,10 @@ async def open_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_IN
 
 @router.post("/manage/tables/{table_id}/price", openapi_extra=LIMITED)
 async def set_price(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    user, form, answer = await _form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         price = parse_amount(form.get("price"), "Price")
         if price is None:

@@ -19,8 +19,8 @@ from fastapi.responses import Response
 from checkout.shopping.deps import run_together
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import LIMITED, back, fragment, manager, manager_form, notice, wants_fragment
-from checkout.web.forms import BadInput, amount_text, page, parse_amount, parse_count
+from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
+from checkout.web.forms import LIMITED, BadInput, amount_text, page, parse_amount, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
 
@@ -63,10 +63,9 @@ async def _product_context(request: Request, context: dict[str, Any]) -> None:
 
 async def products_page(request: Request, status: int = 200, error: str | None = None,
                         values: dict[str, str] | None = None) -> Response:  # fmt: skip
-    user, answer = await manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await manager(request)
+    if isinstance(user, Response):
+        return user
     context: dict[str, Any] = {"products": [], "next_cursor": None, "wanted": "", "categories": [],
                                "manufacturers": [], "fields": values or {}}  # fmt: skip
     errors = [error] if error else []
@@ -111,10 +110,10 @@ def _product_fields(form: dict[str, str], *, new: bool) -> dict[str, Any]:
 
 
 async def _product_change(request: Request, method: str, path: str, *, new: bool, done: str) -> Response:
-    user, form, answer = await manager_form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await manager_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     values = form if new else None
     try:
         body = _product_fields(form, new=new) if method != "DELETE" else None
@@ -145,10 +144,9 @@ async def delete_product(request: Request, sku: int = Sku) -> Response:
 # --- categories and manufacturers ----------------------------------------------------------------
 async def groups_page(request: Request, status: int = 200, error: str | None = None,
                       values: dict[str, str] | None = None) -> Response:  # fmt: skip
-    user, answer = await manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await manager(request)
+    if isinstance(user, Response):
+        return user
     context: dict[str, Any] = {"groups": {kind: [] for kind in KINDS}, "kinds": KINDS, "fields": values or {}}
     errors = [error] if error else []
     source = backends.catalogue(request)
@@ -178,26 +176,27 @@ async def _group_change(request: Request, user: Principal, kind: str, method: st
     return back("/manage/catalogue", done)
 
 
-async def _group_form(request: Request, kind: str) -> tuple[Principal | None, dict[str, Any], Response | None]:
+async def _group_form(request: Request, kind: str) -> tuple[Principal, dict[str, Any]] | Response:
     """A manager's form about a group: the body (name and description), or the answer due."""
-    user, form, answer = await manager_form(request)
-    if user is None:
-        return None, {}, answer
+    sent = await manager_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     if kind not in KINDS:
-        return None, {}, await groups_page(request, 404, "There is no such part of the catalogue.")
+        return await groups_page(request, 404, "There is no such part of the catalogue.")
     body = {"name": form.get("name", "").strip(), "description": form.get("description", "").strip()}
     if "name" in form and not body["name"]:
         values = {f"{kind}:{k}": v for k, v in body.items()}
-        return None, {}, await groups_page(request, 422, f"Fill in the {KINDS[kind][0]}'s name.", values)
-    return user, body, None
+        return await groups_page(request, 422, f"Fill in the {KINDS[kind][0]}'s name.", values)
+    return user, body
 
 
 @router.post("/manage/catalogue/{kind}", openapi_extra=LIMITED)
 async def create_group(request: Request, kind: str) -> Response:
-    user, body, answer = await _group_form(request, kind)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _group_form(request, kind)
+    if isinstance(sent, Response):
+        return sent
+    user, body = sent
     values = {f"{kind}:{k}": v for k, v in body.items()}
     done = f"{KINDS[kind][0].capitalize()} {body['name']} added."
     return await _group_change(request, user, kind, "POST", f"/api/v1/{kind}", body, done, values)
@@ -205,19 +204,19 @@ async def create_group(request: Request, kind: str) -> Response:
 
 @router.post("/manage/catalogue/{kind}/{group_id}", openapi_extra=LIMITED)
 async def edit_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
-    user, body, answer = await _group_form(request, kind)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _group_form(request, kind)
+    if isinstance(sent, Response):
+        return sent
+    user, body = sent
     done = f"{KINDS[kind][0].capitalize()} {body['name']} saved."
     return await _group_change(request, user, kind, "PATCH", f"/api/v1/{kind}/{group_id}", body, done, None)
 
 
 @router.post("/manage/catalogue/{kind}/{group_id}/delete", openapi_extra=LIMITED)
 async def delete_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
-    user, _body, answer = await _group_form(request, kind)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _group_form(request, kind)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     done = f"{KINDS[kind][0].capitalize()} {group_id} deleted."
     return await _group_change(request, user, kind, "DELETE", f"/api/v1/{kind}/{group_id}", None, done, None)

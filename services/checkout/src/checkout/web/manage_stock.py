@@ -16,8 +16,8 @@ from fastapi.responses import Response
 
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import LIMITED, back, fragment, manager, manager_form, notice, wants_fragment
-from checkout.web.forms import BadInput, page, parse_count
+from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
+from checkout.web.forms import LIMITED, BadInput, page, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
@@ -71,10 +71,9 @@ async def _stock(request: Request, user: Principal, context: dict[str, Any], wan
 
 async def stock_page(request: Request, status: int = 200, error: str | None = None, *,
                      warehouse: int | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
-    user, answer = await manager(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    user = await manager(request)
+    if isinstance(user, Response):
+        return user
     query = request.query_params
     context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_after": None,
                                "after": 0, "fields": values or {}}  # fmt: skip
@@ -106,10 +105,10 @@ async def stock_get(request: Request) -> Response:
 @router.post("/manage/stock", openapi_extra=LIMITED)
 async def set_stock(request: Request) -> Response:
     """Set one sku's count in one warehouse (LOMS creates the row when it is new)."""
-    user, form, answer = await manager_form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await manager_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         warehouse = parse_count(form.get("warehouse"), "Warehouse", high=MAX_JSON_INT)
         if warehouse is None:
@@ -135,10 +134,10 @@ async def set_stock(request: Request) -> Response:
 
 @router.post("/manage/warehouses", openapi_extra=LIMITED)
 async def add_warehouse(request: Request) -> Response:
-    user, form, answer = await manager_form(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await manager_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     name = form.get("name", "").strip()
     if not name:
         return await stock_page(request, 422, "Fill in the warehouse's name.", values=form)

@@ -92,29 +92,29 @@ def _said(status: int, words: str) -> PlainTextResponse:
     return PlainTextResponse(words, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-async def _subscription_call(request: Request) -> tuple[Principal | None, dict[str, Any], Response | None]:
+async def _subscription_call(request: Request) -> tuple[Principal, dict[str, Any]] | Response:
     """The person and the JSON body of a push call, or the answer already due."""
     user = await signed_in(request)
     if user is None:
-        return None, {}, _said(401, "Your session has ended. Sign in again, then turn notifications on.")
+        return _said(401, "Your session has ended. Sign in again, then turn notifications on.")
     if not csrf.is_valid(request, request.headers.get(HEADER), secure=get_web(request).cookie_secure):
-        return None, {}, _said(403, FORBIDDEN)
+        return _said(403, FORBIDDEN)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("endpoint"), str):
-        return None, {}, _said(422, "This browser sent a subscription we cannot read. Nothing was changed.")
-    return user, body, None
+        return _said(422, "This browser sent a subscription we cannot read. Nothing was changed.")
+    return user, body
 
 
 @router.post("/notifications/push", openapi_extra=body_limit(MAX_SUBSCRIPTION_BYTES))
 async def subscribe(request: Request) -> Response:
     """This browser's push subscription (`PushSubscription.toJSON()`), kept by the notifications service."""
-    user, body, answer = await _subscription_call(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _subscription_call(request)
+    if isinstance(sent, Response):
+        return sent
+    user, body = sent
     wanted = {"endpoint": body["endpoint"], "expirationTime": body.get("expirationTime"), "keys": body.get("keys")}
     try:
         await backends.notifications(request).call("POST", "/api/v1/push/subscriptions", token=user.token, json=wanted)
@@ -129,10 +129,10 @@ async def subscribe(request: Request) -> Response:
 @router.post("/notifications/push/off", openapi_extra=body_limit(MAX_SUBSCRIPTION_BYTES))
 async def unsubscribe(request: Request) -> Response:
     """Forget this browser's subscription (one never kept, or already gone, is off all the same)."""
-    user, body, answer = await _subscription_call(request)
-    if user is None:
-        assert answer is not None
-        return answer
+    sent = await _subscription_call(request)
+    if isinstance(sent, Response):
+        return sent
+    user, body = sent
     notifications = backends.notifications(request)
     try:
         await notifications.call("DELETE", "/api/v1/push/subscriptions", token=user.token,

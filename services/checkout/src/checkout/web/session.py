@@ -18,22 +18,18 @@ from checkout.identity.usecases import login
 from checkout.identity.web import clear_session_cookies, client_ip, refuse_cross_site, set_session_cookies
 from checkout.web.forms import (
     HOME,
-    MAX_FORM_BYTES,
-    csrf_ok,
+    LIMITED,
+    checked_form,
     page,
     problem_words,
-    read_form,
-    refused,
     safe_next,
     signed_in,
 )
 from shopcommon.auth import Role
-from shopcommon.body_limit import body_limit
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-LIMITED = body_limit(MAX_FORM_BYTES)
 #: The refresh token again, for `/logout` only: identity's refresh cookie goes to `/api/v1/auth`
 #: alone, and logging out must end the session's refresh token too, not just forget it here.
 LOGOUT_COOKIE = "web_logout"
@@ -77,10 +73,10 @@ def _signed_in_response(request: Request, pair: dict[str, Any], role: str, targe
 
 @router.post("/login", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def password_login(request: Request) -> Response:
-    form = await read_form(request)
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     target = safe_next(form.get("next"))
-    if not csrf_ok(request, form):
-        return await refused(request, None)
     try:
         body = TypeAdapter(LoginRequest).validate_python(
             {"username": form.get("username", ""), "password": form.get("password", "")}
@@ -104,10 +100,10 @@ async def password_login(request: Request) -> Response:
 
 @router.post("/login/code", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def email_code(request: Request, background: BackgroundTasks) -> Response:
-    form = await read_form(request)
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     target = safe_next(form.get("next"))
-    if not csrf_ok(request, form):
-        return await refused(request, None)
     try:
         body = OtpRequest.model_validate({"email": form.get("email", "")})
     except ValidationError:
@@ -128,10 +124,10 @@ async def email_code(request: Request, background: BackgroundTasks) -> Response:
 
 @router.post("/login/code/verify", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def verify_code(request: Request) -> Response:
-    form = await read_form(request)
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     target = safe_next(form.get("next"))
-    if not csrf_ok(request, form):
-        return await refused(request, None)
     try:
         body = OtpVerify.model_validate({"email": form.get("email", ""), "code": form.get("code", "")})
     except ValidationError:
@@ -154,9 +150,9 @@ async def verify_code(request: Request) -> Response:
 @router.post(LOGOUT_PATH, response_class=HTMLResponse, openapi_extra=LIMITED)
 async def logout(request: Request) -> Response:
     """Ends the session: its refresh token stops working and every cookie of it is cleared."""
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, await signed_in(request))
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     refresh = request.cookies.get(LOGOUT_COOKIE)
     if refresh:
         async with request.app.state.sessionmaker() as session, session.begin():

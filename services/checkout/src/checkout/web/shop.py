@@ -18,12 +18,13 @@ from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
 from checkout.web import people
 from checkout.web.forms import (
-    MAX_FORM_BYTES,
+    LIMITED,
     BadInput,
     csrf_ok,
     page,
     parse_amount,
     parse_count,
+    person_form,
     problem_words,
     read_form,
     refused,
@@ -31,13 +32,11 @@ from checkout.web.forms import (
     to_login,
 )
 from shopcommon.auth import Principal
-from shopcommon.body_limit import body_limit
 from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-LIMITED = body_limit(MAX_FORM_BYTES)
 PAGE_SIZE = 12
 ORDERS_PAGE = 20
 Sku = Path(ge=1, le=MAX_UINT32)
@@ -139,12 +138,10 @@ async def add_to_cart(request: Request) -> Response:
 
 @router.post("/cart/items/{sku}/remove", openapi_extra=LIMITED)
 async def remove_from_cart(request: Request, sku: int = Sku) -> Response:
-    user = await signed_in(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, user)
-    if user is None:
-        return to_login(request)
+    sent = await person_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     shop = get_shopping(request)
     try:
         async with shop.sessionmaker() as session, session.begin():
@@ -177,12 +174,10 @@ async def cart_page(request: Request) -> Response:
 
 @router.post("/cart/checkout", openapi_extra=LIMITED)
 async def check_out(request: Request) -> Response:
-    user = await signed_in(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, user)
-    if user is None:
-        return to_login(request)
+    sent = await person_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     # The form's own key: pressing twice (or resending the form) places one order.
     key = ClientKey(form.get("key") or secrets.token_urlsafe(16), f"{user.role}:{user.subject}", "POST /cart/checkout")
     try:
@@ -270,12 +265,10 @@ async def order_page(request: Request, order_id: int = OrderId) -> Response:
 
 
 async def _move(request: Request, order_id: int, action: Literal["pay", "cancel"]) -> Response:
-    user = await signed_in(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, user)
-    if user is None:
-        return to_login(request)
+    sent = await person_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     back = f"/orders/{order_id}" if form.get("back") == "order" else "/orders"
     reason = CancelIn(reason="customer") if action == "cancel" else None
     try:

@@ -16,16 +16,21 @@ from fastapi.responses import RedirectResponse, Response
 
 from checkout.shopping.deps import Shopping, get_shopping
 from checkout.shopping.usecases import tasks
-from checkout.web.forms import MAX_FORM_BYTES, csrf_ok, page, problem_words, read_form, refused, signed_in, to_login
+from checkout.web.forms import (
+    LIMITED,
+    page,
+    person_form,
+    problem_words,
+    signed_in,
+    to_login,
+)
 from checkout.web.shop import product_names
 from shopcommon.auth import Principal, Role
-from shopcommon.body_limit import body_limit
 from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-LIMITED = body_limit(MAX_FORM_BYTES)
 TaskId = Path(ge=1, le=MAX_JSON_INT)
 BOARD_SIZE = 50
 #: Open work first (what is under way, then what waits), then what is done, newest first within each.
@@ -62,12 +67,10 @@ async def tasks_page(request: Request) -> Response:
 
 
 async def _move(request: Request, task_id: int, action: Literal["start", "done"]) -> Response:
-    user = await signed_in(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, user)
-    if user is None:
-        return to_login(request)
+    sent = await person_form(request)
+    if isinstance(sent, Response):
+        return sent
+    user, _ = sent
     try:
         await tasks.move_task(get_shopping(request), user, task_id, action)
     except ProblemError as exc:

@@ -14,20 +14,17 @@ from fastapi.responses import Response
 from checkout.identity.web import client_ip
 from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
 from checkout.web.forms import (
-    MAX_FORM_BYTES,
+    LIMITED,
     BadInput,
     amount_text,
-    csrf_ok,
+    checked_form,
     page,
     parse_amount,
     parse_count,
-    read_form,
-    refused,
     signed_in,
 )
 from checkout.web.lifespan import get_web
 from checkout.web.pages import KIND_WORDS, status_words, table_words
-from shopcommon.body_limit import body_limit
 from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
@@ -135,11 +132,11 @@ async def book_form(request: Request, table_id: int = TableId) -> Response:
     return await _book_page(request, table_id, dict(request.query_params))
 
 
-@router.post("/tables/{table_id}/book", openapi_extra=body_limit(MAX_FORM_BYTES))
+@router.post("/tables/{table_id}/book", openapi_extra=LIMITED)
 async def book(request: Request, table_id: int = TableId) -> Response:
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return await refused(request, await signed_in(request))
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     zone = _zone(request)
     name, email, phone = (form.get(f, "").strip() for f in ("name", "email", "phone"))
     try:

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from checkout.web import csrf
-from checkout.web.forms import checked_form, page, signed_in, to_login
+from checkout.web.forms import Answered, checked_form, page, signed_in, to_login
 from checkout.web.lifespan import get_web
 from checkout.web.pages import render_fragment, site_headers
 from shopcommon.auth import Principal, Role
@@ -19,25 +19,22 @@ from shopcommon.auth import Principal, Role
 NOT_MANAGER = "This page is for the managers' accounts."
 
 
-async def manager(request: Request) -> Principal | Response:
-    """The signed-in manager, or the answer already due (sign in first; 403 in words)."""
+async def manager(request: Request) -> Principal:
+    """The signed-in manager; else `Answered`: sign in first, or 403 in words."""
     user = await signed_in(request)
     if user is None:
-        return sign_in_first(request)
+        raise Answered(sign_in_first(request))
     if user.role != Role.MANAGER:
-        return await page(request, "notice.html.j2", 403, user=user, title="Manage the shop", detail=NOT_MANAGER,
-                          back="/")  # fmt: skip
+        raise Answered(await page(request, "notice.html.j2", 403, user=user, title="Manage the shop",
+                                  detail=NOT_MANAGER, back="/"))  # fmt: skip
     return user
 
 
-async def manager_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
-    """A manager's form: who sent it and its fields, or the answer already due (no token, signed
-    out, not a manager)."""
+async def manager_form(request: Request) -> tuple[Principal, dict[str, str]]:
+    """A manager's form: who sent it and its fields (else `Answered`: no token, signed out, not a
+    manager)."""
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
-    user = await manager(request)
-    return user if isinstance(user, Response) else (user, form)
+    return await manager(request), form
 
 
 def sign_in_first(request: Request) -> Response:

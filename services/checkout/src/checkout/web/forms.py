@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 
 from checkout.web import csrf
 from checkout.web.lifespan import get_web
@@ -99,22 +101,56 @@ async def refused(request: Request, user: Principal | None) -> HTMLResponse:
                       detail=FORBIDDEN)  # fmt: skip
 
 
-async def checked_form(request: Request) -> dict[str, str] | Response:
-    """A form's fields, or the answer already due when it lacks the right token (403, in words)."""
+class Answered(Exception):
+    """The page's answer is due before its own work (sign in first; a form refused, in words):
+    raised by the helpers that check who asks and what they sent, returned by `PageRoute`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class PageRoute(APIRoute):
+    """A shop page's route: an `Answered` raised on the way is its answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Answered as exc:
+                return exc.response
+
+        return answer
+
+
+def page_router() -> APIRouter:
+    """A router of shop pages: not in the API's document, and an `Answered` is the answer."""
+    return APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+async def person(request: Request) -> Principal:
+    """The signed-in person; else `Answered`: to sign in first, then on to this page."""
+    user = await signed_in(request)
+    if user is None:
+        raise Answered(to_login(request))
+    return user
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """A form's fields; `Answered` (403, in words) when it lacks the right token."""
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return await refused(request, await signed_in(request))
+        raise Answered(await refused(request, await signed_in(request)))
     return form
 
 
-async def person_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
-    """A signed-in person's form: who sent it and its fields, or the answer already due (403 in words
-    for a form without the right token; to sign in first when nobody is)."""
+async def person_form(request: Request) -> tuple[Principal, dict[str, str]]:
+    """A signed-in person's form: who sent it and its fields (else `Answered`: 403 in words for a
+    form without the right token; to sign in first when nobody is signed in)."""
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
-    user = await signed_in(request)
-    return to_login(request) if user is None else (user, form)
+    return await person(request), form
 
 
 def problem_words(exc: ProblemError) -> str:

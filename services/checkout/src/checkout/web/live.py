@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
@@ -30,7 +30,7 @@ from checkout.shopping.deps import get_shopping
 from checkout.shopping.schemas import Order
 from checkout.shopping.usecases import orders
 from checkout.web import csrf, people, staff
-from checkout.web.forms import signed_in
+from checkout.web.forms import page_router, signed_in
 from checkout.web.lifespan import get_web
 from checkout.web.pages import render_fragment
 from checkout.web.shop import order_view, product_names, task_workers
@@ -38,7 +38,7 @@ from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 STREAM = "/api/v1/events/stream"
 ORDER_EVENT = "order.status_changed"
 TASK_EVENT = "task.status_changed"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -27,14 +27,14 @@ from checkout.web.desk import back as _back
 from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
-from checkout.web.forms import LIMITED, BadInput, page, parse_count, problem_words
+from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count, problem_words
 from checkout.web.shop import order_view, task_workers
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 ORDER_STATUSES = ["new", "awaiting payment", "paid", "completed", "cancelled", "failed"]
 TASK_STATUSES = [("unassigned", "waiting for a worker"), ("assigned", "assigned"), ("in_progress", "in progress"),
                  ("done", "done")]  # fmt: skip
@@ -54,8 +54,6 @@ async def desk_page(request: Request) -> Response:
 
 async def desk(request: Request, status: int = 200, error: str | None = None) -> Response:
     user = await _manager(request)
-    if isinstance(user, Response):
-        return user
     query = request.query_params
     fields = {name: query.get(name, "").strip()[:40] for name in ("status", "customer", "task_status", "worker")}
     context: dict[str, Any] = {"fields": fields, "orders": [], "tasks": [], "workers": [], "names": {},
@@ -97,10 +95,7 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
 
 @router.post("/manage/tasks/{task_id}/assign", openapi_extra=LIMITED)
 async def assign(request: Request, task_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await _form(request)
     try:
         worker = parse_count(form.get("worker_id"), "Worker", high=MAX_JSON_INT)
         if worker is None:
@@ -130,8 +125,6 @@ async def workers_get(request: Request) -> Response:
 async def workers_page(request: Request, status: int = 200, error: str | None = None,
                        values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await _manager(request)
-    if isinstance(user, Response):
-        return user
     workers, categories = await run_together(_workers(request, user), _categories(request))
     # The workers' own categories too: shown even while the catalogue does not answer.
     categories = sorted({*categories, *(c for w in workers for c in w.get("categories") or [])})
@@ -153,10 +146,7 @@ def _validation_words(exc: ValidationError) -> str:
 
 @router.post("/manage/workers", openapi_extra=LIMITED)
 async def create_worker(request: Request) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await _form(request)
     try:
         data = UserCreate.model_validate({
             "username": form.get("username", "").strip(), "email": form.get("email", "").strip(),
@@ -179,10 +169,7 @@ async def create_worker(request: Request) -> Response:
 
 
 async def _update(request: Request, user_id: int, changes: dict[str, Any], done: str) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await _form(request)
     if "categories" in changes:
         changes["categories"] = _chosen(form)
     try:

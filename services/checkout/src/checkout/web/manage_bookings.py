@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from checkout.shopping.deps import run_together
@@ -17,7 +17,7 @@ from checkout.web.desk import back as _back
 from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
-from checkout.web.forms import LIMITED, BadInput, amount_text, page, parse_amount, parse_count, read_form
+from checkout.web.forms import LIMITED, BadInput, amount_text, page, page_router, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
 from checkout.web.pages import KIND_WORDS, status_words
 from shopcommon.auth import Principal
@@ -25,7 +25,7 @@ from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 BOOKING_STATUSES = ["pending", "confirmed", "rejected", "cancelled"]
 UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
 
@@ -38,8 +38,6 @@ async def bookings_get(request: Request) -> Response:
 
 async def bookings_page(request: Request, status: int = 200, error: str | None = None) -> Response:
     user = await _manager(request)
-    if isinstance(user, Response):
-        return user
     web = get_web(request)
     wanted = request.query_params.get("status", "")
     context: dict[str, Any] = {"bookings": [], "tables": [], "kinds": list(KIND_WORDS), "statuses": BOOKING_STATUSES,
@@ -71,10 +69,7 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
 
 
 async def _staff_change(request: Request, method: str, path: str, body: dict[str, Any] | None, done: str) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await _form(request)
     return await _apply(request, user, method, path, body, done)
 
 
@@ -124,10 +119,7 @@ async def _table_fields(request: Request, *, need_all: bool) -> dict[str, Any]:
 
 @router.post("/manage/tables", openapi_extra=LIMITED)
 async def add_table(request: Request) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await _form(request)
     try:
         body = await _table_fields(request, need_all=True)
     except BadInput as exc:
@@ -137,10 +129,7 @@ async def add_table(request: Request) -> Response:
 
 @router.post("/manage/tables/{table_id}", openapi_extra=LIMITED)
 async def edit_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await _form(request)
     try:
         body = await _table_fields(request, need_all=False)
     except BadInput as exc:
@@ -162,10 +151,7 @@ async def open_table(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_IN
 
 @router.post("/manage/tables/{table_id}/price", openapi_extra=LIMITED)
 async def set_price(request: Request, table_id: int = Path(ge=1, le=MAX_JSON_INT)) -> Response:
-    sent = await _form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await _form(request)
     try:
         price = parse_amount(form.get("price"), "Price")
         if price is None:

@@ -13,19 +13,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from checkout.shopping.deps import run_together
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
-from checkout.web.forms import LIMITED, BadInput, amount_text, page, parse_amount, parse_count
+from checkout.web.forms import LIMITED, Answered, BadInput, amount_text, page, page_router, parse_amount, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 PRODUCTS = "manage_products.html.j2"
 GROUPS = "manage_catalogue.html.j2"
 PAGE_SIZE = 20
@@ -64,8 +64,6 @@ async def _product_context(request: Request, context: dict[str, Any]) -> None:
 async def products_page(request: Request, status: int = 200, error: str | None = None,
                         values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await manager(request)
-    if isinstance(user, Response):
-        return user
     context: dict[str, Any] = {"products": [], "next_cursor": None, "wanted": "", "categories": [],
                                "manufacturers": [], "fields": values or {}}  # fmt: skip
     errors = [error] if error else []
@@ -110,10 +108,7 @@ def _product_fields(form: dict[str, str], *, new: bool) -> dict[str, Any]:
 
 
 async def _product_change(request: Request, method: str, path: str, *, new: bool, done: str) -> Response:
-    sent = await manager_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await manager_form(request)
     values = form if new else None
     try:
         body = _product_fields(form, new=new) if method != "DELETE" else None
@@ -145,8 +140,6 @@ async def delete_product(request: Request, sku: int = Sku) -> Response:
 async def groups_page(request: Request, status: int = 200, error: str | None = None,
                       values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await manager(request)
-    if isinstance(user, Response):
-        return user
     context: dict[str, Any] = {"groups": {kind: [] for kind in KINDS}, "kinds": KINDS, "fields": values or {}}
     errors = [error] if error else []
     source = backends.catalogue(request)
@@ -176,27 +169,21 @@ async def _group_change(request: Request, user: Principal, kind: str, method: st
     return back("/manage/catalogue", done)
 
 
-async def _group_form(request: Request, kind: str) -> tuple[Principal, dict[str, Any]] | Response:
-    """A manager's form about a group: the body (name and description), or the answer due."""
-    sent = await manager_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+async def _group_form(request: Request, kind: str) -> tuple[Principal, dict[str, Any]]:
+    """A manager's form about a group: the body (name and description); else `Answered`."""
+    user, form = await manager_form(request)
     if kind not in KINDS:
-        return await groups_page(request, 404, "There is no such part of the catalogue.")
+        raise Answered(await groups_page(request, 404, "There is no such part of the catalogue."))
     body = {"name": form.get("name", "").strip(), "description": form.get("description", "").strip()}
     if "name" in form and not body["name"]:
         values = {f"{kind}:{k}": v for k, v in body.items()}
-        return await groups_page(request, 422, f"Fill in the {KINDS[kind][0]}'s name.", values)
+        raise Answered(await groups_page(request, 422, f"Fill in the {KINDS[kind][0]}'s name.", values))
     return user, body
 
 
 @router.post("/manage/catalogue/{kind}", openapi_extra=LIMITED)
 async def create_group(request: Request, kind: str) -> Response:
-    sent = await _group_form(request, kind)
-    if isinstance(sent, Response):
-        return sent
-    user, body = sent
+    user, body = await _group_form(request, kind)
     values = {f"{kind}:{k}": v for k, v in body.items()}
     done = f"{KINDS[kind][0].capitalize()} {body['name']} added."
     return await _group_change(request, user, kind, "POST", f"/api/v1/{kind}", body, done, values)
@@ -204,19 +191,13 @@ async def create_group(request: Request, kind: str) -> Response:
 
 @router.post("/manage/catalogue/{kind}/{group_id}", openapi_extra=LIMITED)
 async def edit_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
-    sent = await _group_form(request, kind)
-    if isinstance(sent, Response):
-        return sent
-    user, body = sent
+    user, body = await _group_form(request, kind)
     done = f"{KINDS[kind][0].capitalize()} {body['name']} saved."
     return await _group_change(request, user, kind, "PATCH", f"/api/v1/{kind}/{group_id}", body, done, None)
 
 
 @router.post("/manage/catalogue/{kind}/{group_id}/delete", openapi_extra=LIMITED)
 async def delete_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
-    sent = await _group_form(request, kind)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await _group_form(request, kind)
     done = f"{KINDS[kind][0].capitalize()} {group_id} deleted."
     return await _group_change(request, user, kind, "DELETE", f"/api/v1/{kind}/{group_id}", None, done, None)

@@ -11,18 +11,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
-from checkout.web.forms import LIMITED, BadInput, page, parse_count
+from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 TEMPLATE = "manage_stock.html.j2"
 TITLE = "Stock per warehouse"
 PAGE_SIZE = 25
@@ -72,8 +72,6 @@ async def _stock(request: Request, user: Principal, context: dict[str, Any], wan
 async def stock_page(request: Request, status: int = 200, error: str | None = None, *,
                      warehouse: int | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await manager(request)
-    if isinstance(user, Response):
-        return user
     query = request.query_params
     context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_after": None,
                                "after": 0, "fields": values or {}}  # fmt: skip
@@ -105,10 +103,7 @@ async def stock_get(request: Request) -> Response:
 @router.post("/manage/stock", openapi_extra=LIMITED)
 async def set_stock(request: Request) -> Response:
     """Set one sku's count in one warehouse (LOMS creates the row when it is new)."""
-    sent = await manager_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await manager_form(request)
     try:
         warehouse = parse_count(form.get("warehouse"), "Warehouse", high=MAX_JSON_INT)
         if warehouse is None:
@@ -134,10 +129,7 @@ async def set_stock(request: Request) -> Response:
 
 @router.post("/manage/warehouses", openapi_extra=LIMITED)
 async def add_warehouse(request: Request) -> Response:
-    sent = await manager_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await manager_form(request)
     name = form.get("name", "").strip()
     if not name:
         return await stock_page(request, 422, "Fill in the warehouse's name.", values=form)

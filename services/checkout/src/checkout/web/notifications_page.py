@@ -16,20 +16,20 @@ import logging
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
 from checkout.shopping.deps import run_together
 from checkout.web import backends, csrf, static
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import fragment, sign_in_first, wants_fragment
-from checkout.web.forms import page, signed_in
+from checkout.web.forms import Answered, page, page_router, signed_in
 from checkout.web.lifespan import get_web
 from shopcommon.auth import Principal
 from shopcommon.body_limit import body_limit
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 TEMPLATE = "notifications.html.j2"
 PAGE_SIZE = 20
 #: A browser's subscription is an endpoint URL (at most 2 KiB) and two short keys.
@@ -92,29 +92,26 @@ def _said(status: int, words: str) -> PlainTextResponse:
     return PlainTextResponse(words, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-async def _subscription_call(request: Request) -> tuple[Principal, dict[str, Any]] | Response:
-    """The person and the JSON body of a push call, or the answer already due."""
+async def _subscription_call(request: Request) -> tuple[Principal, dict[str, Any]]:
+    """The person and the JSON body of a push call; else `Answered`, in words."""
     user = await signed_in(request)
     if user is None:
-        return _said(401, "Your session has ended. Sign in again, then turn notifications on.")
+        raise Answered(_said(401, "Your session has ended. Sign in again, then turn notifications on."))
     if not csrf.is_valid(request, request.headers.get(HEADER), secure=get_web(request).cookie_secure):
-        return _said(403, FORBIDDEN)
+        raise Answered(_said(403, FORBIDDEN))
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("endpoint"), str):
-        return _said(422, "This browser sent a subscription we cannot read. Nothing was changed.")
+        raise Answered(_said(422, "This browser sent a subscription we cannot read. Nothing was changed."))
     return user, body
 
 
 @router.post("/notifications/push", openapi_extra=body_limit(MAX_SUBSCRIPTION_BYTES))
 async def subscribe(request: Request) -> Response:
     """This browser's push subscription (`PushSubscription.toJSON()`), kept by the notifications service."""
-    sent = await _subscription_call(request)
-    if isinstance(sent, Response):
-        return sent
-    user, body = sent
+    user, body = await _subscription_call(request)
     wanted = {"endpoint": body["endpoint"], "expirationTime": body.get("expirationTime"), "keys": body.get("keys")}
     try:
         await backends.notifications(request).call("POST", "/api/v1/push/subscriptions", token=user.token, json=wanted)
@@ -129,10 +126,7 @@ async def subscribe(request: Request) -> Response:
 @router.post("/notifications/push/off", openapi_extra=body_limit(MAX_SUBSCRIPTION_BYTES))
 async def unsubscribe(request: Request) -> Response:
     """Forget this browser's subscription (one never kept, or already gone, is off all the same)."""
-    sent = await _subscription_call(request)
-    if isinstance(sent, Response):
-        return sent
-    user, body = sent
+    user, body = await _subscription_call(request)
     notifications = backends.notifications(request)
     try:
         await notifications.call("DELETE", "/api/v1/push/subscriptions", token=user.token,

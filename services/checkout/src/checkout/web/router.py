@@ -11,7 +11,7 @@ import logging
 import re
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from checkout.web import csrf
@@ -21,6 +21,7 @@ from checkout.web.bookings_client import (
     CancelLinkGone,
     CancelRefused,
 )
+from checkout.web.forms import page_router
 from checkout.web.lifespan import Web, get_web
 from checkout.web.pages import render, status_words, table_words
 from shopcommon.body_limit import body_limit
@@ -28,7 +29,7 @@ from shopcommon.time_text import time_window
 
 log = logging.getLogger(__name__)
 #: HTML pages, not operations of the REST API: they stay out of the OpenAPI document.
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 PATH = "/bookings/cancel/{token:path}"  # any rest of the path is a (bad) token: its page, not a JSON 404
 FORM = "application/x-www-form-urlencoded"

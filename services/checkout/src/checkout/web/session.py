@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,6 +21,7 @@ from checkout.web.forms import (
     LIMITED,
     checked_form,
     page,
+    page_router,
     problem_words,
     safe_next,
     signed_in,
@@ -29,7 +30,7 @@ from shopcommon.auth import Role
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 #: The refresh token again, for `/logout` only: identity's refresh cookie goes to `/api/v1/auth`
 #: alone, and logging out must end the session's refresh token too, not just forget it here.
 LOGOUT_COOKIE = "web_logout"
@@ -74,8 +75,6 @@ def _signed_in_response(request: Request, pair: dict[str, Any], role: str, targe
 @router.post("/login", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def password_login(request: Request) -> Response:
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
     target = safe_next(form.get("next"))
     try:
         body = TypeAdapter(LoginRequest).validate_python(
@@ -101,8 +100,6 @@ async def password_login(request: Request) -> Response:
 @router.post("/login/code", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def email_code(request: Request, background: BackgroundTasks) -> Response:
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
     target = safe_next(form.get("next"))
     try:
         body = OtpRequest.model_validate({"email": form.get("email", "")})
@@ -125,8 +122,6 @@ async def email_code(request: Request, background: BackgroundTasks) -> Response:
 @router.post("/login/code/verify", response_class=HTMLResponse, openapi_extra=LIMITED)
 async def verify_code(request: Request) -> Response:
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
     target = safe_next(form.get("next"))
     try:
         body = OtpVerify.model_validate({"email": form.get("email", ""), "code": form.get("code", "")})
@@ -150,9 +145,7 @@ async def verify_code(request: Request) -> Response:
 @router.post(LOGOUT_PATH, response_class=HTMLResponse, openapi_extra=LIMITED)
 async def logout(request: Request) -> Response:
     """Ends the session: its refresh token stops working and every cookie of it is cleared."""
-    form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
+    await checked_form(request)  # a forged form logs nobody out
     refresh = request.cookies.get(LOGOUT_COOKIE)
     if refresh:
         async with request.app.state.sessionmaker() as session, session.begin():

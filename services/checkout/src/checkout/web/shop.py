@@ -9,7 +9,7 @@ import logging
 import secrets
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from checkout.identity.web import client_ip
@@ -22,21 +22,22 @@ from checkout.web.forms import (
     BadInput,
     csrf_ok,
     page,
+    page_router,
     parse_amount,
     parse_count,
+    person,
     person_form,
     problem_words,
     read_form,
     refused,
     signed_in,
-    to_login,
 )
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 PAGE_SIZE = 12
 ORDERS_PAGE = 20
 Sku = Path(ge=1, le=MAX_UINT32)
@@ -138,10 +139,7 @@ async def add_to_cart(request: Request) -> Response:
 
 @router.post("/cart/items/{sku}/remove", openapi_extra=LIMITED)
 async def remove_from_cart(request: Request, sku: int = Sku) -> Response:
-    sent = await person_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await person_form(request)
     shop = get_shopping(request)
     try:
         async with shop.sessionmaker() as session, session.begin():
@@ -165,19 +163,14 @@ async def _cart_page(request: Request, user: Principal, *, status: int = 200, er
 
 @router.get("/cart")
 async def cart_page(request: Request) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
+    user = await person(request)
     notice = "Added to your cart." if request.query_params.get("added") else None
     return await _cart_page(request, user, notice=notice)
 
 
 @router.post("/cart/checkout", openapi_extra=LIMITED)
 async def check_out(request: Request) -> Response:
-    sent = await person_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await person_form(request)
     # The form's own key: pressing twice (or resending the form) places one order.
     key = ClientKey(form.get("key") or secrets.token_urlsafe(16), f"{user.role}:{user.subject}", "POST /cart/checkout")
     try:
@@ -221,9 +214,7 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
 
 @router.get("/orders")
 async def orders_page(request: Request) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
+    user = await person(request)
     return await _orders_page(request, user)
 
 
@@ -258,17 +249,12 @@ async def product_names(shop: Shopping, user: Principal, skus: list[int]) -> dic
 
 @router.get("/orders/{order_id}")
 async def order_page(request: Request, order_id: int = OrderId) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
+    user = await person(request)
     return await _order_page(request, user, order_id)
 
 
 async def _move(request: Request, order_id: int, action: Literal["pay", "cancel"]) -> Response:
-    sent = await person_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+    user, form = await person_form(request)
     back = f"/orders/{order_id}" if form.get("back") == "order" else "/orders"
     reason = CancelIn(reason="customer") if action == "cancel" else None
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from checkout.shopping.deps import Shopping, get_shopping
@@ -19,10 +19,10 @@ from checkout.shopping.usecases import tasks
 from checkout.web.forms import (
     LIMITED,
     page,
+    page_router,
+    person,
     person_form,
     problem_words,
-    signed_in,
-    to_login,
 )
 from checkout.web.shop import product_names
 from shopcommon.auth import Principal, Role
@@ -30,7 +30,7 @@ from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 TaskId = Path(ge=1, le=MAX_JSON_INT)
 BOARD_SIZE = 50
 #: Open work first (what is under way, then what waits), then what is done, newest first within each.
@@ -57,9 +57,7 @@ async def _board(request: Request, user: Principal, *, status: int = 200, error:
 
 @router.get("/tasks")
 async def tasks_page(request: Request) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return to_login(request)
+    user = await person(request)
     if user.role != Role.WORKER:
         return await page(request, "notice.html.j2", 403, user=user, title="My tasks",
                           detail="This page is for the workers' accounts.", back="/")  # fmt: skip
@@ -67,10 +65,7 @@ async def tasks_page(request: Request) -> Response:
 
 
 async def _move(request: Request, task_id: int, action: Literal["start", "done"]) -> Response:
-    sent = await person_form(request)
-    if isinstance(sent, Response):
-        return sent
-    user, _ = sent
+    user, _ = await person_form(request)
     try:
         await tasks.move_task(get_shopping(request), user, task_id, action)
     except ProblemError as exc:

@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from checkout.identity.web import client_ip
@@ -19,6 +19,7 @@ from checkout.web.forms import (
     amount_text,
     checked_form,
     page,
+    page_router,
     parse_amount,
     parse_count,
     signed_in,
@@ -29,7 +30,7 @@ from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = page_router()
 KINDS = [("", "Any")] + [(kind, words.capitalize()) for kind, words in KIND_WORDS.items()]
 UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
 TableId = Path(ge=1, le=MAX_JSON_INT)
@@ -135,8 +136,6 @@ async def book_form(request: Request, table_id: int = TableId) -> Response:
 @router.post("/tables/{table_id}/book", openapi_extra=LIMITED)
 async def book(request: Request, table_id: int = TableId) -> Response:
     form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
     zone = _zone(request)
     name, email, phone = (form.get(f, "").strip() for f in ("name", "email", "phone"))
     try:

@@ -135,9 +135,7 @@ class BookingsClient:
     async def search(self, params: dict[str, Any]) -> list[TableOffer]:
         """The public table search (`kind`, `seats`, `min_price`, `max_price`, `starts_at`, `ends_at`)."""
         resp = await self._call("GET", "/api/v1/tables", params={k: v for k, v in params.items() if v is not None})
-        if 400 <= resp.status_code < 500:
-            raise BookingRefused(resp.status_code, _problem_words(resp))
-        return _read(resp, TableList).items
+        return _read(_unless_refused(resp), TableList).items
 
     async def request_booking(self, body: dict[str, Any], *, idempotency_key: str, guest_address: str) -> BookingView:
         """A guest's request (pending until the restaurant confirms it); the key makes a resent form one
@@ -146,14 +144,7 @@ class BookingsClient:
         (`FORWARDED_ALLOW_IPS`, which must name checkout)."""
         headers = {"Idempotency-Key": idempotency_key, "X-Forwarded-For": guest_address}
         resp = await self._call("POST", "/api/v1/bookings", json=body, headers=headers)
-        if 400 <= resp.status_code < 500:
-            raise BookingRefused(resp.status_code, _problem_words(resp))
-        if resp.status_code != 201:
-            raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
-        try:
-            return BookingView.model_validate_json(resp.content)
-        except ValidationError as exc:
-            raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
+        return _read(_unless_refused(resp), BookingView, ok=(201,))
 
     # --- the restaurant's staff (a manager's own token; bookings decides what they may do) ------------
     async def staff(
@@ -164,10 +155,7 @@ class BookingsClient:
         the manager's token: the JSON answer; a 4xx is `BookingRefused` in bookings' words."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         resp = await self._call(method, path, json=json, params=query, headers={"Authorization": f"Bearer {token}"})
-        if 400 <= resp.status_code < 500:
-            raise BookingRefused(resp.status_code, _problem_words(resp))
-        if resp.status_code not in (200, 201):
-            raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
+        _expected(_unless_refused(resp), ok=(200, 201))
         try:
             return resp.json()
         except ValueError as exc:
@@ -189,9 +177,20 @@ def _problem_words(resp: httpx.Response) -> str:
     return str(problem.get("detail") or problem.get("title") or f"refused ({resp.status_code})")
 
 
-def _read(resp: httpx.Response, model: type[M]) -> M:
-    if resp.status_code != 200:
+def _unless_refused(resp: httpx.Response) -> httpx.Response:
+    """The answer, unless it is a refusal (a 4xx): then `BookingRefused`, in bookings' words."""
+    if 400 <= resp.status_code < 500:
+        raise BookingRefused(resp.status_code, _problem_words(resp))
+    return resp
+
+
+def _expected(resp: httpx.Response, ok: tuple[int, ...]) -> None:
+    if resp.status_code not in ok:
         raise BookingsUnavailable(f"the bookings service answered {resp.status_code} unexpectedly")
+
+
+def _read(resp: httpx.Response, model: type[M], ok: tuple[int, ...] = (200,)) -> M:
+    _expected(resp, ok)
     try:
         return model.model_validate_json(resp.content)
     except ValidationError as exc:

@@ -73,3 +73,12 @@ def fragment(request: Request, template: str, block: str, status: int = 200, **c
     response = HTMLResponse(html, status_code=status, headers=site_headers())
     csrf.set_cookie(response, token, secure=web.cookie_secure)
     return response
+
+
+async def page_or_block(
+    request: Request, template: str, block: str, status: int = 200, *, user: Principal | None, **context: Any
+) -> HTMLResponse:
+    """The whole page; for an HTMX swap, only its `block` (the same markup)."""
+    if wants_fragment(request):
+        return fragment(request, template, block, status, user=user, **context)
+    return await page(request, template, status, user=user, **context)

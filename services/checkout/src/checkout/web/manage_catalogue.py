@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from checkout.shopping.deps import run_together
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
+from checkout.web.desk import back, manager, manager_form, notice, page_or_block
 from checkout.web.forms import LIMITED, Answered, BadInput, amount_text, page, page_router, parse_amount, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
@@ -73,9 +73,7 @@ async def products_page(request: Request, status: int = 200, error: str | None =
         failed, words = _failed(exc)
         status, errors = max(status, failed), [*errors, words]
     context.update(user=user, title="Products", error=" ".join(errors) or None, notice=notice(request))
-    if wants_fragment(request):
-        return fragment(request, PRODUCTS, "product_list", status, **context)
-    return await page(request, PRODUCTS, status, **context)
+    return await page_or_block(request, PRODUCTS, "product_list", status, **context)
 
 
 @router.get("/manage/products")

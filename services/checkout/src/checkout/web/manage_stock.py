@@ -16,8 +16,8 @@ from fastapi.responses import Response
 
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import back, fragment, manager, manager_form, notice, wants_fragment
-from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count
+from checkout.web.desk import back, manager, manager_form, notice, page_or_block
+from checkout.web.forms import LIMITED, BadInput, page_router, parse_count
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
@@ -90,9 +90,7 @@ async def stock_page(request: Request, status: int = 200, error: str | None = No
         errors.append(exc.words)
         status = 503
     context.update(user=user, title=TITLE, error=" ".join(errors) or None, notice=notice(request))
-    if wants_fragment(request):
-        return fragment(request, TEMPLATE, "stock_table", status, **context)
-    return await page(request, TEMPLATE, status, **context)
+    return await page_or_block(request, TEMPLATE, "stock_table", status, **context)
 
 
 @router.get("/manage/stock")

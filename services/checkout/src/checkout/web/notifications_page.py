@@ -22,8 +22,8 @@ from fastapi.responses import PlainTextResponse, Response
 from checkout.shopping.deps import run_together
 from checkout.web import backends, csrf, static
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import fragment, sign_in_first, wants_fragment
-from checkout.web.forms import Answered, page, page_router, signed_in
+from checkout.web.desk import page_or_block, sign_in_first
+from checkout.web.forms import Answered, page_router, signed_in
 from checkout.web.lifespan import get_web
 from shopcommon.auth import Principal
 from shopcommon.body_limit import body_limit
@@ -83,9 +83,8 @@ async def notifications_page(request: Request) -> Response:
         status, error = exc.status, f"Your notifications could not be shown: {exc.words}"
     except Unavailable:
         status, error = 503, "We could not reach the notifications service. Please try again in a minute."
-    if wants_fragment(request):
-        return fragment(request, TEMPLATE, "notification_list", status, error=error, **context)
-    return await page(request, TEMPLATE, status, user=user, title="Notifications", error=error, **context)
+    return await page_or_block(request, TEMPLATE, "notification_list", status, user=user, title="Notifications",
+                               error=error, **context)  # fmt: skip
 
 
 def _said(status: int, words: str) -> PlainTextResponse:

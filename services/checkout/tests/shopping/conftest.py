@@ -101,6 +101,7 @@ async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[Produ
     """Build ProductClients over a transport; clients built in one test share the Redis prefix,
     as replicas of one deployment do."""
     https: list[httpx.AsyncClient] = []
+    clients: list[ProductClient] = []
 
     def build(
         transport: httpx.AsyncBaseTransport,
@@ -115,9 +116,12 @@ async def product_client(redis: Redis, redis_prefix: str) -> AsyncIterator[Produ
         limiter = SharedRateLimiter(redis, f"{redis_prefix}product-rate", rate=rate, burst=burst, max_wait=max_wait)
         # The per-sku machinery is tested apart from the sku listing unless a test turns it on.
         settings = {"token": "testtoken", "prefix": redis_prefix, "backoff": 0.01, "known_skus_max_age": 0, **config}
-        return ProductClient(http, redis, limiter, ProductClientConfig(**settings))
+        clients.append(ProductClient(http, redis, limiter, ProductClientConfig(**settings)))
+        return clients[-1]
 
     yield build
+    for client in clients:
+        await client.aclose()
     for http in https:
         await http.aclose()
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -15,7 +16,7 @@ from checkout.shopping.ratelimit import RateLimitExceeded, SharedRateLimiter
 from product_stub.demo import demo_products
 from shopcommon.devstack.servers import free_port
 
-from .conftest import ProductClientFactory, ProductStubFactory
+from .conftest import CountingTransport, ProductClientFactory, ProductStubFactory
 
 PRODUCTS = demo_products()
 BY_SKU = {p.sku: p for p in PRODUCTS}
@@ -74,6 +75,52 @@ async def test_cached_product_is_fetched_again_after_its_ttl(
     await asyncio.sleep(0.4)
     await client.get_product(SKUS[0])
     assert stub.count("/get_product") == 2
+
+
+async def wait_for_requests(stub: CountingTransport, path: str, count: int, within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while stub.count(path) < count:
+        assert time.monotonic() < deadline, f"{stub.count(path)} requests to {path}, waited for {count}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_product_read_in_its_second_half_is_fetched_again_in_the_background(
+    product_stub: ProductStubFactory, product_client: ProductClientFactory, redis: Redis, redis_prefix: str
+) -> None:
+    stub = await product_stub(latency_ms=300)
+    a, b = product_client(stub, cache_ttl=30, refresh_after=0.2), product_client(stub, cache_ttl=30, refresh_after=0.2)
+    sku = SKUS[7]
+    await a.get_product(sku)
+    first_at = orjson.loads(await redis.get(f"{redis_prefix}product:{sku}"))["at"]
+    await asyncio.sleep(0.3)
+    # Both replicas read the old entry at once: both answer from the cache without waiting for
+    # ProductService (300 ms), and one of them fetches it again.
+    answers = await asyncio.gather(*(c.get_product(sku) for c in (a, b, a, b)))
+    assert set(answers) == {ProductInfo(BY_SKU[sku].name, BY_SKU[sku].price)}
+    entry = orjson.loads(await redis.get(f"{redis_prefix}product:{sku}"))
+    assert entry["at"] == first_at, "a read waited for the refill"
+    await wait_for_requests(stub, "/get_product", 2)
+    deadline = time.monotonic() + 3
+    while orjson.loads(await redis.get(f"{redis_prefix}product:{sku}"))["at"] == first_at:
+        assert time.monotonic() < deadline, "the cache entry was not renewed"
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.4)
+    assert stub.count("/get_product") == 2, "one background fetch per sku across replicas"
+
+
+async def test_a_failed_background_refresh_keeps_the_cached_product(
+    product_stub: ProductStubFactory, product_client: ProductClientFactory
+) -> None:
+    stub = await product_stub()
+    client = product_client(stub, cache_ttl=30, refresh_after=0.1, tries=1)
+    sku = SKUS[8]
+    await client.get_product(sku)
+    await asyncio.sleep(0.15)
+    stub.fail_next = [503]
+    assert await client.get_product(sku) == ProductInfo(BY_SKU[sku].name, BY_SKU[sku].price)
+    await wait_for_requests(stub, "/get_product", 2)
+    await asyncio.sleep(0.1)
+    assert await client.get_product(sku) == ProductInfo(BY_SKU[sku].name, BY_SKU[sku].price)
 
 
 async def test_concurrent_lookups_of_one_sku_make_one_request_across_two_clients(

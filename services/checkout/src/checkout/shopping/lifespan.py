@@ -69,6 +69,7 @@ def product_client(settings: ShoppingSettings, http: httpx.AsyncClient, redis: A
     config = ProductClientConfig(
         token=settings.product_token,
         cache_ttl=settings.product_cache_ttl,
+        refresh_after=settings.product_cache_refresh_after,
         missing_ttl=settings.product_missing_ttl,
         known_skus_max_age=settings.product_known_skus_max_age,
         list_page=settings.product_list_page,
@@ -118,12 +119,14 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
         common = app.state.settings  # the whole service's settings: database URL and pool size
         pg = await cart_read_pool(common.database_url, max_size=common.db_raw_pool_size)
         stack.push_async_callback(pg.close)
+        products = product_client(settings, product_http, app.state.redis)
+        stack.push_async_callback(products.aclose)
         app.state.shopping = Shopping(
             sessionmaker=app.state.sessionmaker,
             read_sessionmaker=app.state.read_sessionmaker,
             pg=pg,
             redis=app.state.redis,
-            products=product_client(settings, product_http, app.state.redis),
+            products=products,
             loms=LomsClient(
                 loms_http, service_token_source(app), timeout=settings.loms_timeout, order_wait=settings.loms_order_wait
             ),

@@ -2,6 +2,9 @@
 
 The real service is slow and rate limited, so every lookup goes through, in order:
 1. the Redis cache (a hit costs no request), names and prices for a minute, "no such sku" for five;
+   a product read in its second half is served and fetched again in the background (one fetch
+   per sku across replicas), so the skus people keep looking at never expire under them and no
+   request waits for the rate-limited refill;
 2. the sku listing (`known_skus`): a sku it does not list is unknown without a request; a sku it
    cannot vouch for (no listing to be had) is charged to the caller's quota (`LookupQuota`);
 3. single flight: one caller per sku fetches, in this process (a shared future) and across
@@ -14,6 +17,7 @@ A failure is cached for a moment too, so waiters get the same answer and an outa
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -32,6 +36,8 @@ from checkout.shopping.redis_guard import RELEASE_IF_OWNER, redis_failures_are_5
 
 __all__ = ["ProductClient", "ProductClientConfig", "ProductInfo", "ProductServiceUnavailable"]
 
+log = logging.getLogger(__name__)
+
 #: How long a failure stays cached: waiters share it and new callers fail fast during an outage.
 _FAILURE_TTL_MS = 1000
 
@@ -40,6 +46,8 @@ _FAILURE_TTL_MS = 1000
 class ProductClientConfig:
     token: str
     cache_ttl: float = 60.0
+    #: A cached product older than this is fetched again in the background when read (0: never).
+    refresh_after: float = 30.0
     #: How long a "no such sku" answer stays cached (a later listing that names the sku overrides it).
     missing_ttl: float = 300.0
     #: How long a listing of ProductService's skus may say "no such sku" (0: no listing).
@@ -69,6 +77,7 @@ class ProductClient:
         )
         self.service = ProductService(http, limiter, token=config.token, retries=retries)
         self._inflight: dict[int, asyncio.Future[ProductInfo | None]] = {}
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._release = redis.register_script(RELEASE_IF_OWNER)
         self.known = KnownSkus(
             redis,
@@ -126,6 +135,7 @@ class ProductClient:
                 unsure.append(sku)
             else:
                 found[sku] = _decode(value)
+                self._refresh_if_old(sku, value)
         missing = await self._worth_fetching(unsure, missing_since, caller, found) if unsure else []
         if missing:
             limit = asyncio.Semaphore(self.config.concurrency)
@@ -218,17 +228,59 @@ class ProductClient:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
+    def _refresh_if_old(self, sku: int, value: dict[str, Any]) -> None:
+        """A product cached longer than `refresh_after` is fetched again in the background, at most
+        `concurrency` at a time per process; a sku already being fetched is left to that fetch."""
+        after = self.config.refresh_after
+        if after <= 0 or time.time() - float(value.get("at", time.time())) < after:
+            return
+        if sku in self._refreshing or sku in self._inflight or len(self._refreshing) >= self.config.concurrency:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh(sku))
+        self._refreshing[sku] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(sku, None))
+
+    async def _refresh(self, sku: int) -> None:
+        """Under the sku's lock (another replica may be at it), unless the cache was renewed
+        meanwhile. A failure keeps the cached product: it stays until its TTL runs out."""
+        owner = uuid.uuid4().hex
+        try:
+            if not await self.redis.set(
+                self._lock_key(sku), owner, nx=True, px=int(self.service.longest_call() * 1000)
+            ):
+                return
+            try:
+                raw = await self.redis.get(self._key(sku))
+                at = float(orjson.loads(raw).get("at", 0)) if raw is not None else 0.0
+                if time.time() - at >= self.config.refresh_after:
+                    await self._cache(sku, await self.service.get_product(sku))
+            finally:
+                await self._release(keys=[self._lock_key(sku)], args=[owner])
+        except Exception as exc:  # a background fetch has nobody to answer to
+            log.warning("background refresh of sku %s failed: %s", sku, exc)
+
+    async def aclose(self) -> None:
+        """Background refreshes cancelled (at shutdown)."""
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _fetch_and_cache(self, sku: int) -> ProductInfo | None:
         try:
             product = await self.service.get_product(sku)
         except ProductServiceUnavailable as exc:
             await self.redis.set(self._key(sku), orjson.dumps({"error": exc.detail}), px=_FAILURE_TTL_MS)
             raise
+        await self._cache(sku, product)
+        return product
+
+    async def _cache(self, sku: int, product: ProductInfo | None) -> None:
         ttl = self.config.cache_ttl if product is not None else self.config.missing_ttl
-        value = {"name": product.name, "price": product.price} if product else {"missing": True, "at": time.time()}
+        value: dict[str, Any] = {"at": time.time()}
+        value.update({"name": product.name, "price": product.price} if product else {"missing": True})
         if ttl > 0:
             await self.redis.set(self._key(sku), orjson.dumps(value), px=max(1, int(ttl * 1000)))
-        return product
 
 
 def _decode(value: dict[str, Any]) -> ProductInfo | None:

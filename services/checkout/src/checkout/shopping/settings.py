@@ -24,6 +24,9 @@ class ShoppingSettings(BaseSettings):
     product_concurrency: int = 5
     #: Seconds a product's name and price stay cached in Redis.
     product_cache_ttl: float = 60.0
+    #: Seconds after which a cached product that is read is fetched again in the background (one
+    #: fetch per sku across replicas), so hot skus never expire under a request. 0 = never.
+    product_cache_refresh_after: float = Field(30.0, ge=0)
     #: Seconds an "unknown sku" answer stays cached (a later sku listing naming the sku overrides it).
     product_missing_ttl: float = 300.0
     #: Seconds a listing of ProductService's skus (`/list_skus`, kept in Redis for every replica) may

@@ -63,8 +63,9 @@ class ConsoleErrors(list[str]):
 
 def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
     """Collect the page's console errors, uncaught exceptions, failed requests and error answers.
-    The live stream's request aborted as the page leaves (`net::ERR_ABORTED` on `/live`) is not
-    a failure: the browser ends it so."""
+    A request the browser itself aborts as the page leaves (`net::ERR_ABORTED`) on the live stream
+    (`/live`) or on a static file (the favicon still loading when a click navigates) is not a
+    failure: a file missing or broken would answer with an error status, caught below."""
     found = errors if errors is not None else ConsoleErrors()
 
     def on_console(message: ConsoleMessage) -> None:
@@ -73,7 +74,8 @@ def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
 
     def on_failed(request: Request) -> None:
         failure = request.failure or ""
-        if not (failure == "net::ERR_ABORTED" and request.url.endswith("/live")):
+        left_behind = request.url.endswith("/live") or "/static/" in request.url
+        if not (failure == "net::ERR_ABORTED" and left_behind):
             found.append(f"request failed: {request.method} {request.url} {failure}")
 
     def on_response(response: Response) -> None:

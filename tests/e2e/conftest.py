@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -101,10 +102,37 @@ def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = Non
         for procs in system.replicas.values():
             for proc in procs:
                 proc.wait_ready(60)
+        consumers_joined(system.replicas.get("notifications", []))
     except BaseException:
         system.stop()
         raise
     return system
+
+
+#: The broker and its consumer group are shared with the systems of earlier test modules; joining
+#: takes Tansu a few seconds, and longer when a member of an earlier system was killed (it must
+#: time out first).
+JOIN_SECONDS = 120.0
+
+
+def consumer_partitions(proc: ServiceProcess) -> float:
+    """The partitions the notifications process holds in its consumer group (its gauge)."""
+    found = re.search(
+        r"^notifications_consumer_partitions (\S+)$", httpx.get(f"{proc.url}/metrics", timeout=5).text, re.MULTILINE
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def consumers_joined(procs: list[ServiceProcess], timeout: float = JOIN_SECONDS) -> None:
+    """Wait until every notifications process holds partitions of the event topics, so an event
+    published now is read at once rather than after the group settles: a test's deadline then
+    measures the system, not the broker's rebalance."""
+    deadline = time.monotonic() + timeout
+    while not all(consumer_partitions(proc) > 0 for proc in procs):
+        assert time.monotonic() < deadline, "a notifications consumer joined no group within " + (
+            f"{timeout:.0f} s:\n" + "\n".join(proc.log() for proc in procs)
+        )
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,9 @@ async def test_a_callers_trace_reaches_loms_and_the_notifications_consumer(trace
     ]
     assert any("POST /api/v1/orders" in line["msg"] for line in checkout), checkout
     assert any("POST /api/v1/orders" in line["msg"] for line in loms), log_lines(traced, "loms")[-15:]
-    assert handled, "the notifications consumer handled no event in the caller's trace"
+    assert handled, "the notifications consumer handled no event in the caller's trace:\n" + "\n".join(
+        str(line) for line in log_lines(traced, "notifications")[-30:]
+    )
     # Each service worked in spans of its own within the caller's trace.
     spans = {line["span_id"] for line in checkout + loms + handled}
     assert caller_span not in spans

@@ -22,3 +22,8 @@ class NotificationMetrics:
             registry=registry,
         )
         self.stream_clients = Gauge("notifications_stream_clients", "Open SSE streams", registry=registry)
+        self.consumer_partitions = Gauge(
+            "notifications_consumer_partitions",
+            "Partitions of the event topics this process holds in the consumer group (0: joining, or none left for it)",
+            registry=registry,
+        )

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import orjson
+from aiokafka import AIOKafkaConsumer
 
 from notifications.config import Settings
 from notifications.testing.events import order_event, produce
@@ -10,6 +11,17 @@ from notifications.testing.mail import summaries_to, wait_for_messages
 from shopcommon.testing.plugin import Stack
 
 from ..conftest import Checkout, eventually, query, running
+
+
+async def partitions_of(bootstrap: str, *topics: str) -> int:
+    """How many partitions the topics have, as the broker says."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata of every topic
+        return sum(len(consumer.partitions_for_topic(t) or ()) for t in topics)
+    finally:
+        await consumer.stop()
 
 
 async def test_a_redelivered_event_is_recorded_once_and_emailed_once(
@@ -42,13 +54,17 @@ async def test_malformed_unknown_and_unstorable_messages_are_skipped_and_counted
             good,
         ],
     )
-    async with running(settings_for(loms_events_topic=topic)) as (_, client):
+    settings = settings_for(loms_events_topic=topic)
+    async with running(settings) as (_, client):
         mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1)
         metrics = (await client.get("/metrics")).text
+    held = await partitions_of(shop_stack.urls.kafka_bootstrap_servers, topic, settings.booking_events_topic)
     assert [m["Subject"] for m in mails] == ["Order 10002 is completed"]
     assert 'notifications_events_skipped_total{reason="malformed"} 3.0' in metrics
     assert 'notifications_events_skipped_total{reason="rejected"} 1.0' in metrics
     assert 'notifications_events_skipped_total{reason="unknown_type"} 1.0' in metrics
+    # The only member of its group, it held every partition of both topics.
+    assert f"\nnotifications_consumer_partitions {held:.1f}\n" in metrics
 
 
 async def test_the_emails_of_one_order_go_out_in_the_order_of_its_events(

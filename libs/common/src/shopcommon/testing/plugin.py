@@ -143,7 +143,9 @@ class ServiceProcess:
         return self
 
     def stop(self) -> None:
-        self.proc.stop()
+        """SIGTERM, then SIGKILL only after the grace period Kubernetes gives (30 s): a process
+        killed early leaves a dead member in its consumer group, which the next one must outwait."""
+        self.proc.stop(timeout=35.0)
 
     def kill(self) -> None:
         import signal

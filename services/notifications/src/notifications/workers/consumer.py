@@ -104,6 +104,7 @@ class EventConsumer:
             except Exception as exc:  # broker gone, coordinator lost, database down: start over after a pause
                 log.warning("event consumer stopped (%s: %s); restarting in %.1fs", type(exc).__name__, exc, pause)
             finally:
+                self.metrics.consumer_partitions.set(0)
                 try:
                     await consumer.stop()
                 except Exception as exc:  # stopping a half-started consumer may fail too
@@ -115,6 +116,7 @@ class EventConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            self.metrics.consumer_partitions.set(len(consumer.assignment()))
             if not batches:
                 continue
             handled_up_to = await asyncio.gather(*(self.handle_batch(msgs) for msgs in batches.values()))

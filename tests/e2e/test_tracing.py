@@ -1,7 +1,8 @@
 """A W3C `traceparent` sent to checkout comes out in LOMS's and notifications' work for that
 request, as every service's JSON log lines show (each line written within a span names its trace
-and span): checkout's request, LOMS's request, and the notifications consumer handling the event
-the LOMS request wrote (its outbox row kept the context; the relay put it in the Kafka headers).
+and span): checkout's request, LOMS's request, the notifications consumer handling the event
+the LOMS request wrote (its outbox row kept the context; the relay put it in the Kafka headers),
+and the e-mail sent for it later (its notification row kept the context too).
 The SSE stream makes no span, so its request line names no trace. Exporting stays off: the ids are
 made and carried all the same."""
 
@@ -78,11 +79,17 @@ async def test_a_callers_trace_reaches_loms_and_the_notifications_consumer(trace
     assert handled, "the notifications consumer handled no event in the caller's trace:\n" + "\n".join(
         str(line) for line in log_lines(traced, "notifications")[-30:]
     )
+    # The e-mail the event caused was sent later, from its stored row, in the same trace.
+    mailed = [
+        line for line in await lines_with(traced, "notifications", trace_id, "e-mailed") if "e-mailed" in line["msg"]
+    ]
+    assert mailed, "no e-mail was sent in the caller's trace"
     # Each service worked in spans of its own within the caller's trace.
-    spans = {line["span_id"] for line in checkout + loms + handled}
+    spans = {line["span_id"] for line in checkout + loms + handled + mailed}
     assert caller_span not in spans
     assert {line["span_id"] for line in loms}.isdisjoint(line["span_id"] for line in checkout)
-    assert all(len(line["span_id"]) == 16 for line in checkout + loms + handled)
+    assert {line["span_id"] for line in mailed}.isdisjoint(line["span_id"] for line in handled)
+    assert all(len(line["span_id"]) == 16 for line in checkout + loms + handled + mailed)
 
 
 async def test_the_event_stream_makes_no_span(traced: System) -> None:

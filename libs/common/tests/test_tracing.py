@@ -226,3 +226,25 @@ async def test_the_outbox_keeps_the_trace_context_and_the_consumer_continues_it(
     assert consumer_ids.trace_id == ids.trace_id
     assert process.parent is not None and process.parent.span_id == ids.span_id
     assert process.kind == trace.SpanKind.CONSUMER
+
+
+def test_a_stored_context_is_read_from_the_headers_and_continued_later(spans: Caught) -> None:
+    """What the notifications consumer keeps with a notification, and the sender's span: the child
+    of the event's context, in the same trace; a malformed or absent header gives a trace of its own."""
+    caller = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+    kept = tracing.traceparent_in([("key", b"7"), ("traceparent", caller.encode())])
+    assert kept == caller
+    assert tracing.traceparent_in([("traceparent", b"00-nonsense-01")]) is None
+    assert tracing.traceparent_in([]) is None and tracing.traceparent_in(None) is None
+
+    with tracing.continuing("send email", kept):
+        within = trace.get_current_span().get_span_context()
+    with tracing.continuing("send email", None):
+        alone = trace.get_current_span().get_span_context()
+    assert format(within.trace_id, "032x") == CALLER_TRACE
+    assert format(alone.trace_id, "032x") != CALLER_TRACE and alone.is_valid
+    sent = [s for s in spans.get_finished_spans() if s.name == "send email"]
+    assert len(sent) == 2
+    assert sent[0].parent is not None and format(sent[0].parent.span_id, "016x") == CALLER_SPAN
+    assert sent[0].kind == trace.SpanKind.PRODUCER
+    assert sent[1].parent is None

@@ -175,6 +175,24 @@ def consuming(name: str, headers: Sequence[Sequence[tuple[str, bytes]] | None]) 
         yield
 
 
+def traceparent_in(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+    """The `traceparent` the Kafka headers carry, rewritten from its parsed form (so a malformed
+    one from some other producer is None, not stored); None when they carry none."""
+    context = trace.get_current_span(_extract(headers)).get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@contextmanager
+def continuing(name: str, traceparent: str | None, kind: trace.SpanKind = trace.SpanKind.PRODUCER) -> Iterator[None]:
+    """A span for work done later on behalf of a stored trace context (a notification sent from
+    its row): its child, or the root of a trace of its own when none was stored."""
+    parent = propagate.extract({"traceparent": traceparent}) if traceparent else Context()
+    with trace.get_tracer("shopcommon.tracing").start_as_current_span(name, context=parent, kind=kind):
+        yield
+
+
 def _extract(headers: Sequence[tuple[str, bytes]] | None) -> Any:
     """The trace context the headers carry (an empty one when they carry none)."""
     return propagate.extract({key.lower(): value.decode("latin-1") for key, value in headers or () if value})

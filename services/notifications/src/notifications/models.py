@@ -64,6 +64,8 @@ notifications = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    #: The W3C trace context the event's message carried: the sender's span continues it.
+    Column("traceparent", Text, nullable=True),
     CheckConstraint("channel IN ('email', 'push')", name="channel"),
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
     CheckConstraint(ABOUT_ONE_THING, name="about"),

@@ -1,9 +1,11 @@
 """The consumer against the real Kafka API, Postgres, Redis, SMTP catcher and checkout."""
 
+import re
 from collections.abc import Callable
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from opentelemetry import context, propagate
 
 from notifications.config import Settings
 from notifications.testing.events import order_event, produce
@@ -97,3 +99,33 @@ async def test_an_unknown_status_is_streamed_but_not_emailed(
         )
     emails = await query(notifications_db, "SELECT count(*) FROM notifications WHERE order_id = 10004")
     assert emails[0][0] == 0
+
+
+async def test_a_notification_keeps_the_trace_context_its_event_arrived_with(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    """The sender's span continues it (`shopcommon.tracing.continuing`), so the e-mail joins the
+    trace of the request that changed the order. Published within the caller's trace, as the relay
+    publishes (once this process's Kafka client is instrumented, the header names its send span)."""
+    customer = await checkout.register_customer()
+    traced = order_event(10_005, customer.id, "paid", "awaiting payment")
+    other = order_event(10_006, customer.id, "paid")
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    caller = f"00-{caller_trace}-00f067aa0ba902b7-01"
+    bootstrap = shop_stack.urls.kafka_bootstrap_servers
+    token = context.attach(propagate.extract({"traceparent": caller}))
+    try:
+        await produce(bootstrap, topic, [traced], headers=[("traceparent", caller.encode())])
+    finally:
+        context.detach(token)
+    await produce(bootstrap, topic, [other])
+    async with running(settings_for(loms_events_topic=topic)):
+        await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 2)
+    rows = await query(
+        notifications_db,
+        "SELECT order_id, traceparent, status FROM notifications WHERE order_id IN (10005, 10006) ORDER BY order_id",
+    )
+    (_, kept, sent), (_, other_kept, other_sent) = rows
+    assert (sent, other_sent) == ("sent", "sent")
+    assert kept is not None and re.fullmatch(rf"00-{caller_trace}-[0-9a-f]{{16}}-01", kept), kept
+    assert other_kept is None or caller_trace not in other_kept

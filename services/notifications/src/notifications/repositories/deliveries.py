@@ -37,7 +37,7 @@ WITH due AS (
 UPDATE notifications n
 SET next_attempt_at = now() + make_interval(secs => :lease), attempts = n.attempts + 1
 FROM due WHERE n.id = due.id
-RETURNING n.id, n.user_id, n.order_id, n.booking_id, n.subscription_id, n.payload, n.attempts
+RETURNING n.id, n.user_id, n.order_id, n.booking_id, n.subscription_id, n.payload, n.attempts, n.traceparent
 """)
 
 
@@ -52,6 +52,8 @@ class Claimed:
     subscription_id: int | None
     payload: dict[str, Any]
     attempts: int
+    #: The trace context of the event that caused it; the sending continues that trace.
+    traceparent: str | None = None
 
 
 async def claim_due(session: AsyncSession, channel: Channel, *, limit: int, lease_seconds: float) -> list[Claimed]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +19,11 @@ from notifications.models import inbox_events, notifications, push_subscriptions
 Parsed = tuple[Event, dict[str, Any]]
 
 
-async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list[Event]:
+async def record_events(
+    session: AsyncSession, events: Sequence[Parsed], traces: Mapping[uuid.UUID, str | None] | None = None
+) -> list[Event]:
     """Record the events not seen before and the notifications they cause; those events, in order.
+    A notification keeps the trace context (`traces`, by event id) its event arrived with.
 
     A few statements for the whole chunk, whatever its size: one insert into the inbox (repeats
     are skipped by its primary key), one read of the users' push subscriptions, one insert of
@@ -40,7 +44,12 @@ async def record_events(session: AsyncSession, events: Sequence[Parsed]) -> list
     if not fresh:
         return []
     subscriptions = await _subscriptions_of(session, {event.user_id for event, _ in fresh if _pushed(event)})
-    rows = [row for event, doc in fresh for row in _notification_rows(event, doc, subscriptions)]
+    traces = traces or {}
+    rows = [
+        {**row, "traceparent": traces.get(event.event_id)}
+        for event, doc in fresh
+        for row in _notification_rows(event, doc, subscriptions)
+    ]
     if rows:
         await session.execute(notifications.insert(), rows)
     return [event for event, _ in fresh]

@@ -73,17 +73,22 @@ def booking_event(
 
 
 async def produce(
-    bootstrap: str, topic: str, events: Iterable[dict[str, Any] | bytes], key: bytes | None = None
+    bootstrap: str,
+    topic: str,
+    events: Iterable[dict[str, Any] | bytes],
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    """Publish as the relays do: keyed by the order (or booking) id so each stays in one partition."""
+    """Publish as the relays do: keyed by the order (or booking) id so each stays in one partition,
+    with these message headers (the relays send a `traceparent`)."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
         for event in events:
             if isinstance(event, bytes):
-                await producer.send_and_wait(topic, event, key=key or b"0")
+                await producer.send_and_wait(topic, event, key=key or b"0", headers=headers)
             else:
                 subject = event.get("order_id", event.get("booking_id"))
-                await producer.send_and_wait(topic, orjson.dumps(event), key=str(subject).encode())
+                await producer.send_and_wait(topic, orjson.dumps(event), key=str(subject).encode(), headers=headers)
     finally:
         await producer.stop()

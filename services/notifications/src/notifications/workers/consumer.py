@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -39,7 +40,7 @@ from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
 from shopcommon.db import transaction
 from shopcommon.kafka import ensure_topics, make_consumer
-from shopcommon.tracing import consuming
+from shopcommon.tracing import consuming, traceparent_in
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class EventConsumer:
             try:
                 # In the trace of the request that changed the order (the relay sends its context).
                 with consuming(f"process {chunk[0].topic}", [m.headers for m in chunk]):
-                    await self.handle_chunk([m.value for m in chunk])
+                    await self.handle_chunk([(m.value, traceparent_in(m.headers)) for m in chunk])
                     log.debug(
                         "handled %d events at %s:%s@%s", len(chunk), chunk[0].topic, chunk[0].partition, chunk[0].offset
                     )
@@ -163,24 +164,32 @@ class EventConsumer:
                 return chunk[0].offset
         return messages[-1].offset + 1
 
-    async def handle_chunk(self, values: Sequence[bytes | None]) -> None:
-        parsed = [p for p in (self.parse(v) for v in values) if p is not None]
+    async def handle_chunk(self, messages: Sequence[tuple[bytes | None, str | None]]) -> None:
+        """Messages' values, each with the trace context its message carried (its notifications
+        keep it, so their sending joins the trace of the request that caused the event)."""
+        parsed: list[Parsed] = []
+        traces: dict[uuid.UUID, str | None] = {}
+        for value, traceparent in messages:
+            one = self.parse(value)
+            if one is not None:
+                parsed.append(one)
+                traces.setdefault(one[0].event_id, traceparent)
         if not parsed:
             return
         try:
-            await self.record(parsed)
+            await self.record(parsed, traces)
         except DBAPIError as exc:
             if not refused_by_database(exc):
                 raise
             # An event the database refuses must not stall its partition for ever: one by one, skipping it.
             for one in parsed:
-                await self.record_or_skip(one)
+                await self.record_or_skip(one, traces)
             return
         await self.stream(parsed)
 
-    async def record_or_skip(self, one: Parsed) -> None:
+    async def record_or_skip(self, one: Parsed, traces: Mapping[uuid.UUID, str | None]) -> None:
         try:
-            await self.record([one])
+            await self.record([one], traces)
         except DBAPIError as exc:
             if not refused_by_database(exc):
                 raise
@@ -189,9 +198,9 @@ class EventConsumer:
             return
         await self.stream([one])
 
-    async def record(self, parsed: list[Parsed]) -> None:
+    async def record(self, parsed: list[Parsed], traces: Mapping[uuid.UUID, str | None]) -> None:
         async with transaction(self.sessionmaker) as session:
-            fresh = await record_events(session, parsed)
+            fresh = await record_events(session, parsed, traces)
         self.metrics.events.labels("handled").inc(len(fresh))
         self.metrics.events.labels("duplicate").inc(len(parsed) - len(fresh))
         if fresh:

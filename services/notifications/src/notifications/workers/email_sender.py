@@ -5,6 +5,7 @@ to the address the guest gave with it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,9 @@ from notifications.metrics import NotificationMetrics
 from notifications.repositories.deliveries import Claimed
 from notifications.users import UserDirectory
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
+from shopcommon.tracing import continuing
+
+log = logging.getLogger(__name__)
 
 SETTLE_EVERY = 10
 
@@ -65,11 +69,14 @@ class EmailSender(DeliveryWorker):
         sent: list[tuple[Claimed, str | None]] = []
         try:
             for item in lane:
-                smtp, recipient, error = await self._send_one(item, smtp)
-                if error is None:
-                    sent.append((item, recipient))
-                else:
-                    await self.settle(item, error, recipient=recipient)
+                # In the trace of the request that caused the event (the row keeps its context).
+                with continuing("send email", item.traceparent):
+                    smtp, recipient, error = await self._send_one(item, smtp)
+                    if error is None:
+                        log.debug("notification %s e-mailed", item.id)
+                        sent.append((item, recipient))
+                    else:
+                        await self.settle(item, error, recipient=recipient)
                 if len(sent) >= SETTLE_EVERY:
                     await self.settle_sent(sent)
                     sent = []

@@ -4,6 +4,7 @@ cannot be sent to at all, is deleted."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,9 @@ from notifications.repositories import subscriptions
 from notifications.repositories.deliveries import Claimed
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
 from shopcommon.db import transaction
+from shopcommon.tracing import continuing
+
+log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 10
 
@@ -77,28 +81,35 @@ class PushSender(DeliveryWorker):
         await asyncio.gather(*(self._deliver_one(item) for item in claimed))
 
     async def _deliver_one(self, item: Claimed) -> None:
+        # In the trace of the request that caused the event (the row keeps its context).
         async with self._in_flight:
-            async with self.sessionmaker() as session:
-                sub = await subscriptions.get(session, item.subscription_id or 0)
-            if sub is None:
-                await self.settle(item, DeliveryError("subscription removed", permanent=True))
-                return
-            origin = endpoint_host(sub.endpoint)
-            try:
-                event = pushed_event(item.payload)
-                await self.client.send(PushTarget(sub.endpoint, sub.p256dh, sub.auth), push_payload(event))
-            except UnusableSubscription as exc:
-                async with transaction(self.sessionmaker) as session:
-                    await subscriptions.delete_by_id(session, sub.id)
-                await self.settle(item, exc, recipient=origin)
-                return
-            except DeliveryError as exc:
-                await self.settle(item, exc, recipient=origin)
-                return
-            except ValueError as exc:
-                await self.settle(item, DeliveryError("cannot build the message", permanent=True, detail=str(exc)))
-                return
-            await self.settle(item, None, recipient=origin)
+            with continuing("send push", item.traceparent):
+                await self._push(item)
+
+    async def _push(self, item: Claimed) -> None:
+        """Send one push and settle it."""
+        async with self.sessionmaker() as session:
+            sub = await subscriptions.get(session, item.subscription_id or 0)
+        if sub is None:
+            await self.settle(item, DeliveryError("subscription removed", permanent=True))
+            return
+        origin = endpoint_host(sub.endpoint)
+        try:
+            event = pushed_event(item.payload)
+            await self.client.send(PushTarget(sub.endpoint, sub.p256dh, sub.auth), push_payload(event))
+        except UnusableSubscription as exc:
+            async with transaction(self.sessionmaker) as session:
+                await subscriptions.delete_by_id(session, sub.id)
+            await self.settle(item, exc, recipient=origin)
+            return
+        except DeliveryError as exc:
+            await self.settle(item, exc, recipient=origin)
+            return
+        except ValueError as exc:
+            await self.settle(item, DeliveryError("cannot build the message", permanent=True, detail=str(exc)))
+            return
+        log.debug("notification %s pushed", item.id)
+        await self.settle(item, None, recipient=origin)
 
 
 def endpoint_host(endpoint: str) -> str | None:

@@ -53,6 +53,16 @@ class System:
     def mail_api(self) -> str:
         return self.stack.urls.mail_api_url
 
+    @property
+    def order_events(self) -> str:
+        """This system's order events topic."""
+        return self.env[TOPIC_ENV[ORDER_EVENTS]]
+
+    @property
+    def booking_events(self) -> str:
+        """This system's booking events topic."""
+        return self.env[TOPIC_ENV[BOOKING_EVENTS]]
+
     def stop(self) -> None:
         for procs in reversed(list(self.replicas.values())):
             for proc in procs:
@@ -75,11 +85,18 @@ def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = Non
     replica i of the others, so each replica's calls between services are exercised too."""
     specs: list[ServiceSpec] = discover_services()
     ports = [{spec.name: free_port() for spec in specs} for _ in range(replicas)]
+    own = uuid.uuid4().hex[:8]
     base = {
         "APP_ENV": "dev",
         "LOG_JSON": "false",
         "SHOP_DATA_DIR": str(tmp),
         **stack.urls.as_env(),
+        # Event topics and a consumer group of the system's own: the broker is the session's, and
+        # a group that earlier systems' processes left (killed, frozen) must not hold this one's
+        # consumer back; nor may their events reach this system's customers (their ids repeat).
+        TOPIC_ENV[ORDER_EVENTS]: f"{ORDER_EVENTS}.{own}",
+        TOPIC_ENV[BOOKING_EVENTS]: f"{BOOKING_EVENTS}.{own}",
+        "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{own}",
     }
     databases: dict[str, str] = {}
     for spec in specs:
@@ -149,6 +166,8 @@ def system(shop_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
 # --- what the replica and fault tests drive and audit ---------------------------------------------
 ORDER_EVENTS = "loms.order-events"
 BOOKING_EVENTS = "bookings.booking-events"
+#: The variables naming each topic (its publisher's and notifications' settings read the same one).
+TOPIC_ENV = {ORDER_EVENTS: "LOMS_ORDER_EVENTS_TOPIC", BOOKING_EVENTS: "BOOKINGS_BOOKING_EVENTS_TOPIC"}
 SUBJECT = re.compile(r"^(Order|Booking) (\d+)\b")
 
 
@@ -254,22 +273,19 @@ async def read_to_the_end(consumer: AIOKafkaConsumer, parts: list[TopicPartition
 class EventLog:
     """Every record of the event topics from where the test started reading."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, system: System) -> None:
+        self.bootstrap = system.stack.urls.kafka_bootstrap_servers
+        self.topics = (system.order_events, system.booking_events)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, request_timeout_ms=40000
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, request_timeout_ms=40000
         )
         self.records: list[dict[str, Any]] = []
 
     async def open(self) -> None:
-        await ensure_topics(self.bootstrap, {ORDER_EVENTS: 3, BOOKING_EVENTS: 3})
+        await ensure_topics(self.bootstrap, dict.fromkeys(self.topics, 3))
         await self.consumer.start()
         await self.consumer.topics()
-        parts = [
-            TopicPartition(t, p)
-            for t in (ORDER_EVENTS, BOOKING_EVENTS)
-            for p in sorted(self.consumer.partitions_for_topic(t) or ())
-        ]
+        parts = [TopicPartition(t, p) for t in self.topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
         self.consumer.assign(parts)
         await read_to_the_end(self.consumer, parts)  # what is there is an earlier test's
 

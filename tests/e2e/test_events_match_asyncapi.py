@@ -1,8 +1,8 @@
 """The events real flows put on the broker match asyncapi/events.yaml: orders bought, paid, cancelled
 by the customer, by staff and by the payment deadline, refused for want of stock; bookings
 requested, confirmed, rejected and cancelled. Every event read from `loms.order-events` and
-`bookings.booking-events` (this run's, and whatever earlier e2e modules of the session published)
-is validated against its payload schema and its key, and an event type the document lacks fails.
+`bookings.booking-events` (this system alone publishes there: every other e2e system has topics of
+its own) is validated against its payload schema and its key, and an event type the document lacks fails.
 This run's events also show the documented ordering: one key's events on one partition, each
 `previous_status` the status of the event before it."""
 
@@ -25,7 +25,7 @@ from shopcommon.kafka import ensure_topics
 from shopcommon.testing.plugin import Stack
 
 from ..test_asyncapi import CATALOGUE
-from .conftest import System, read_to_the_end, start_system
+from .conftest import BOOKING_EVENTS, ORDER_EVENTS, TOPIC_ENV, System, read_to_the_end, start_system
 
 ORDERS = "loms.order-events"
 BOOKINGS = "bookings.booking-events"
@@ -37,8 +37,10 @@ WAIT = 60.0
 @pytest.fixture(scope="module")
 def system(shop_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     """The whole system, with a short payment deadline so an unpaid order expires in the test."""
+    # The topics by the names the document gives them.
+    names = {TOPIC_ENV[ORDER_EVENTS]: ORDERS, TOPIC_ENV[BOOKING_EVENTS]: BOOKINGS}
     sys_ = start_system(
-        shop_stack, tmp_path_factory.mktemp("events-system"), {"LOMS_PAYMENT_TIMEOUT": str(PAYMENT_TIMEOUT)}
+        shop_stack, tmp_path_factory.mktemp("events-system"), {"LOMS_PAYMENT_TIMEOUT": str(PAYMENT_TIMEOUT), **names}
     )
     try:
         yield sys_

@@ -110,7 +110,7 @@ async def test_broker_and_notifications_frozen_and_loms_killed_lose_and_double_n
     staff = await bearer(system, "admin", "1")
     skus = await skus_in_stock(system, 4, at_least=100)
     stock_before = await stock_levels(system, skus)
-    log = EventLog(system.stack.urls.kafka_bootstrap_servers)
+    log = EventLog(system)
     await log.open()
     try:
         customers = [await new_customer(system, staff, replica=i % 2) for i in range(4)]

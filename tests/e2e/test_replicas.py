@@ -174,7 +174,7 @@ async def test_two_processes_of_everything_do_everything_once(replicas: System) 
     staff = await bearer(system, "admin", "1")
     skus = await skus_in_stock(system, 4)
     stock_before = await stock_levels(system, skus)
-    log = EventLog(system.stack.urls.kafka_bootstrap_servers)
+    log = EventLog(system)
     await log.open()
     try:
         customers = [await new_customer(system, staff, replica=i % 2) for i in range(6)]

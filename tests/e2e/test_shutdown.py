@@ -25,7 +25,6 @@ from shopcommon.kafka import make_producer
 from shopcommon.testing.plugin import ServiceProcess, Stack
 
 from .conftest import (
-    ORDER_EVENTS,
     System,
     bearer,
     consumers_joined,
@@ -205,7 +204,7 @@ async def test_a_consumer_stopped_mid_burst_emails_every_event_exactly_once(stop
     watcher = await asyncpg.connect(plain_url(system.env["NOTIFICATIONS_DATABASE_URL"]))
     try:
         await publish_at_once(
-            kafka, ORDER_EVENTS, [order_event(o, customer["id"], "paid", "awaiting payment") for o in orders]
+            kafka, system.order_events, [order_event(o, customer["id"], "paid", "awaiting payment") for o in orders]
         )
         deadline = time.monotonic() + 60
         while await inbox_count(watcher, orders[0], orders[-1]) < 10:  # polled tightly: the burst is short

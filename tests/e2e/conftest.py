@@ -126,18 +126,20 @@ def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = Non
     return system
 
 
-#: The broker and its consumer group are shared with the systems of earlier test modules; joining
-#: takes Tansu a few seconds, and longer when a member of an earlier system was killed (it must
-#: time out first).
+#: Joining a consumer group takes Tansu a few seconds, and longer after a member was killed (it
+#: must time out first: a restarted process's earlier self).
 JOIN_SECONDS = 120.0
+
+
+def metric(text: str, name: str) -> float:
+    """A sample's value in a Prometheus text exposition (0 when absent)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def consumer_partitions(proc: ServiceProcess) -> float:
     """The partitions the notifications process holds in its consumer group (its gauge)."""
-    found = re.search(
-        r"^notifications_consumer_partitions (\S+)$", httpx.get(f"{proc.url}/metrics", timeout=5).text, re.MULTILINE
-    )
-    return float(found.group(1)) if found else 0.0
+    return metric(httpx.get(f"{proc.url}/metrics", timeout=5).text, "notifications_consumer_partitions")
 
 
 def consumers_joined(procs: list[ServiceProcess], timeout: float = JOIN_SECONDS) -> None:

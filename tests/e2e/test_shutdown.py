@@ -13,15 +13,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import pytest
 
-from notifications.testing.events import order_event
-from shopcommon.kafka import make_producer
+from notifications.testing.events import order_event, produce
 from shopcommon.testing.plugin import ServiceProcess, Stack
 
 from .conftest import (
@@ -29,6 +26,7 @@ from .conftest import (
     bearer,
     consumers_joined,
     mail_subjects,
+    metric,
     new_customer,
     plain_url,
     start_system,
@@ -176,23 +174,6 @@ async def inbox_count(conn: asyncpg.Connection, first: int, last: int) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM inbox_events WHERE order_id BETWEEN $1 AND $2", first, last))
 
 
-def metric(text: str, name: str) -> float:
-    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
-async def publish_at_once(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
-    """Every event sent before any is awaited, so the burst lands in the topic as one (the consumer,
-    already in its group, would otherwise keep pace with events published one by one)."""
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        sent = [await producer.send(topic, orjson.dumps(e), key=str(e["order_id"]).encode()) for e in events]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
 async def test_a_consumer_stopped_mid_burst_emails_every_event_exactly_once(stoppable: System) -> None:
     system = stoppable
     notifications = system.services["notifications"]
@@ -203,7 +184,7 @@ async def test_a_consumer_stopped_mid_burst_emails_every_event_exactly_once(stop
     kafka = system.stack.urls.kafka_bootstrap_servers
     watcher = await asyncpg.connect(plain_url(system.env["NOTIFICATIONS_DATABASE_URL"]))
     try:
-        await publish_at_once(
+        await produce(
             kafka, system.order_events, [order_event(o, customer["id"], "paid", "awaiting payment") for o in orders]
         )
         deadline = time.monotonic() + 60

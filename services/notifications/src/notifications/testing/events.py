@@ -3,6 +3,7 @@ for them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -80,15 +81,19 @@ async def produce(
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     """Publish as the relays do: keyed by the order (or booking) id so each stays in one partition,
-    with these message headers (the relays send a `traceparent`)."""
+    with these message headers (the relays send a `traceparent`). Every event is handed to the
+    producer before any is awaited, so a burst lands at once (a consumer already in its group
+    would otherwise keep pace with it); one partition's events still land in the order given."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
+        sent = []
         for event in events:
             if isinstance(event, bytes):
-                await producer.send_and_wait(topic, event, key=key or b"0", headers=headers)
+                value, subject = event, key or b"0"
             else:
-                subject = event.get("order_id", event.get("booking_id"))
-                await producer.send_and_wait(topic, orjson.dumps(event), key=str(subject).encode(), headers=headers)
+                value, subject = orjson.dumps(event), str(event.get("order_id", event.get("booking_id"))).encode()
+            sent.append(await producer.send(topic, value, key=subject, headers=headers))
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()

@@ -1,8 +1,9 @@
 """Who hears each event on the live stream.
 
-An order's or a booking's event goes to the user it belongs to (a guest's booking to nobody). A
-fulfilment task's event goes to the worker it is assigned to, to the customer whose order it is
-(so their open order page shows its tasks and workers move) and to every manager (`STAFF`).
+Every event goes to every manager (`STAFF`: the desk shows the shop's orders, tasks and bookings
+as they change). An order's or a booking's event goes to the user it belongs to as well (a guest's
+booking to no user). A fulfilment task's event goes to the worker it is assigned to and to the
+customer whose order it is (so their open order page shows its tasks and workers move).
 
 A task event does not name the customer. Each order event names them, and an order's task events
 follow its order events on the same partition, so the consumer remembers the order's customer in
@@ -43,6 +44,6 @@ async def stream_audiences(redis: Redis, events: Sequence[Event]) -> list[tuple[
         if isinstance(event, TaskStatusChanged):
             audiences = [event.worker_id, owners.get(event.order_id), STAFF]
         else:
-            audiences = [event.user_id]
+            audiences = [event.user_id, STAFF]
         pairs += [(audience, event) for audience in dict.fromkeys(audiences) if audience is not None]
     return pairs

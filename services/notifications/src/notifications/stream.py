@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ QUEUE_SIZE = 1000
 STAFF = 0
 #: Lines end in a bare newline (sse-starlette's default is CRLF); EventSource reads either.
 SEP = "\n"
+#: A manager's stream remembers this many event ids to hear an event of their own once, not on both channels.
+RECENT_EVENTS = 64
 
 # Atomic: the first delivery of an event id appends to the history and publishes; a redelivery does nothing.
 _PUBLISH_ONCE = """
@@ -235,10 +238,12 @@ async def event_stream(
     `exp`, Unix time) or `stopping` (sse-starlette sets it when the server shuts down), when it
     says so with a retry hint and ends. It wakes at least every `wake_seconds` to renew the
     stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's. A
-    `staff` stream (a manager's) hears the `STAFF` audience's events as well."""
+    `staff` stream (a manager's) hears the `STAFF` audience's events as well, each once (an event
+    of the manager's own arrives on both channels, one right after the other)."""
     async with hub.listen(user_id, *([STAFF] if staff else [])) as queue:
         yield OPENING_FRAME
         replayed: set[str] = set()
+        recent: deque[str] = deque(maxlen=RECENT_EVENTS if staff else 0)
         if last_event_id:
             for event in await hub.history_after(user_id, last_event_id):
                 replayed.add(event.event_id)
@@ -257,7 +262,8 @@ async def event_stream(
                     return
                 wait = min(wait, left)
             live = await _next_event(queue, wait, stopping)
-            if live is not None and live.event_id not in replayed:
+            if live is not None and live.event_id not in replayed and live.event_id not in recent:
+                recent.append(live.event_id)
                 yield live.message()
 
 

@@ -238,6 +238,32 @@ async def test_a_stream_carries_only_the_callers_orders(
     assert frame.id == mine["event_id"]
 
 
+async def test_a_managers_stream_carries_every_order_and_booking_each_once_their_own_included(
+    shop_stack: Stack, settings_for: Callable[..., Settings], topic: str, booking_topic: str, test_issuer: TestIssuer
+) -> None:
+    manager, customer = new_user(), new_user()
+    orders = [order_event(40_030, customer, "paid", "awaiting payment"), order_event(40_031, manager, "new")]
+    bookings = [booking_event(40_032, "pending"), booking_event(40_033, "pending", user_id=manager)]
+    kafka = shop_stack.urls.kafka_bootstrap_servers
+    settings = quiet(settings_for, loms_events_topic=topic, booking_events_topic=booking_topic)
+    async with (
+        running(settings) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(manager, "manager")) as managers,
+        client.stream("GET", STREAM, headers=test_issuer.auth(customer, "customer")) as customers,
+    ):
+        desk, own = sse_frames(managers), sse_frames(customers)
+        await produce(kafka, topic, orders)
+        await produce(kafka, booking_topic, bookings)
+        seen = [await next_event(desk) for _ in range(4)]
+        customer_saw = await next_event(own)
+        with contextlib.suppress(TimeoutError):  # nothing more: the manager's own order and booking came once
+            seen.append(await next_event(desk, timeout=1.5))
+        with contextlib.suppress(TimeoutError):  # a customer's stream stays their own
+            customer_saw = await next_event(own, timeout=0.5)
+    assert sorted(f.id for f in seen) == sorted(e["event_id"] for e in orders + bookings)
+    assert customer_saw.id == orders[0]["event_id"]
+
+
 async def test_the_stream_takes_the_web_cookie_and_refuses_no_token(
     settings_for: Callable[..., Settings], test_issuer: TestIssuer
 ) -> None:

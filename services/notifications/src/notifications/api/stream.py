@@ -61,7 +61,9 @@ def _item_schema() -> dict[str, Any]:
 SSE_DOC = {
     "description": "Server-Sent Events: `id: <event_id>`, `event: order.status_changed` (the caller's orders) or "
     "`event: booking.status_changed` (the bookings linked to the caller) or `event: task.status_changed` (a "
-    "fulfilment task of the caller's order, assigned to the caller, or, for managers, any), `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
+    "fulfilment task of the caller's order or assigned to the caller); a manager's stream carries every "
+    "order's, booking's and task's events, live (a reconnecting manager's `Last-Event-ID` resumes only their "
+    "own). `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
     "after a `retry:` hint and a comment saying so: reconnect with a fresh token. The schema is that of "
     "one event.",
     "content": {"text/event-stream": {"schema": _item_schema()}},

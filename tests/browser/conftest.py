@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -74,7 +75,8 @@ def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
 
     def on_failed(request: Request) -> None:
         failure = request.failure or ""
-        left_behind = request.url.endswith("/live") or "/static/" in request.url
+        path = urlsplit(request.url).path
+        left_behind = path == "/live" or path.startswith("/static/")
         if not (failure == "net::ERR_ABORTED" and left_behind):
             found.append(f"request failed: {request.method} {request.url} {failure}")
 

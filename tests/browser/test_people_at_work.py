@@ -1,7 +1,8 @@
-"""The staff's pages and the guest's emailed link in a real browser: a worker's Start and Done on
-`/tasks` changing the customer's open order page and the manager's desk without a reload; a manager confirming a
-booking on `/manage/bookings` and the guest's e-mail arriving; a guest booking at `/tables` and
-cancelling from the link in the e-mail."""
+"""The staff's pages and the guest's emailed link in a real browser: a new order and its task
+appearing on the manager's open desk, a worker's Start and Done on `/tasks` changing the customer's
+open order page and the desk without a reload; a guest's request appearing on the manager's open
+`/manage/bookings`, confirmed there, and the guest's e-mail arriving; a guest booking at `/tables`
+and cancelling from the link in the e-mail, the manager's open page saying so."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     site: str,
     console_errors: ConsoleErrors,
 ) -> None:
+    # A manager's desk is open before the order is placed: new orders and tasks, and every move, reach it.
+    desk_context = browser.new_context(**browser_context_args)
+    desk = desk_context.new_page()
+    desk_errors = watch(desk)
+    log_in(desk, site, "admin")
+    expect(desk).to_have_url(re.compile(r"/manage$"))
+    desk.evaluate("window.__stillTheSamePage = true")
+    desk.wait_for_timeout(500)  # its stream is open before the order is placed
     with httpx.Client(base_url=site, timeout=30) as api:
         customer = bearer(api, "customer")
         worker = api.get("/api/v1/users/me", headers=bearer(api, "worker-drums")).json()
@@ -47,6 +56,9 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
                           headers={**customer, "Prefer": "wait=10"})  # fmt: skip
         assert placed.status_code == 201, placed.text
         order_id = int(placed.json()["order_id"])
+        desk_row = desk.locator(f'#orders [data-order-id="{order_id}"]')
+        expect(desk_row.locator("[data-status]")).to_have_text("awaiting payment", timeout=15_000)
+        expect(desk.locator("#orders > [data-order-id]").first).to_have_attribute("data-order-id", str(order_id))
 
         # The customer watches their orders; the worker their board, in a browser of their own.
         log_in(page, site)
@@ -60,14 +72,6 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
         log_in(board, site, "worker-drums")
         expect(board).to_have_url(re.compile(r"/tasks$"))
         board.evaluate("window.__stillTheSamePage = true")
-        # A manager's desk is open too: every task's moves reach it.
-        desk_context = browser.new_context(**browser_context_args)
-        desk = desk_context.new_page()
-        desk_errors = watch(desk)
-        log_in(desk, site, "admin")
-        expect(desk).to_have_url(re.compile(r"/manage$"))
-        desk_row = desk.locator(f'#orders [data-order-id="{order_id}"]')
-        expect(desk_row.locator("[data-status]")).to_have_text("awaiting payment")
         board.wait_for_timeout(500)  # the streams are open before the order is paid
 
         paid = api.post(f"/api/v1/orders/{order_id}/pay", headers=customer)
@@ -82,6 +86,10 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     task_on_order = row.locator(f'[data-task-id="{task_id}"]')
     expect(task_on_order.locator("[data-task-status]")).to_have_attribute("data-task-status", "assigned")
     expect(task_on_order).to_contain_text(worker["first_name"])
+    expect(desk_row.locator("[data-status]")).to_have_text("paid", timeout=10_000)
+    desk_task = desk.locator(f'#tasks [data-task-id="{task_id}"]')  # the desk's task list took the new task
+    expect(desk_task.locator("[data-status]")).to_have_attribute("data-status", "assigned", timeout=10_000)
+    expect(desk_task).to_contain_text(worker["first_name"])
     screenshot(board, "tasks", full_page=False)
 
     board.get_by_role("button", name=f"Start task {task_id}").click()
@@ -92,6 +100,7 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     expect(desk_row.locator(f'[data-task-id="{task_id}"] [data-task-status]')).to_have_attribute(
         "data-task-status", "in_progress", timeout=10_000
     )
+    expect(desk_task.locator("[data-status]")).to_have_attribute("data-status", "in_progress", timeout=10_000)
     board.get_by_role("button", name=f"Done with task {task_id}").click()
     expect(card.locator("[data-status]")).to_have_attribute("data-status", "done", timeout=10_000)
     expect(row.locator("[data-status]")).to_have_text("completed", timeout=10_000)
@@ -106,6 +115,9 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     expect(desk_row.locator(f'[data-task-id="{task_id}"] [data-task-status]')).to_have_attribute(
         "data-task-status", "done", timeout=10_000
     )
+    expect(desk_row.locator("[data-status]")).to_have_text("completed")
+    expect(desk_task.locator("[data-status]")).to_have_attribute("data-status", "done")
+    assert desk.evaluate("window.__stillTheSamePage") is True
     board_context.close()
     desk_context.close()
     assert board_errors.unexpected() == [], board_errors
@@ -138,8 +150,6 @@ def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
     console_errors: ConsoleErrors,
 ) -> None:
     guest = f"hanna.{random.randrange(10**9)}@guests.test"
-    booking_id = request_booking(page, site, "Hanna Host", guest)
-
     desk_context = browser.new_context(**browser_context_args)
     desk = desk_context.new_page()
     desk_errors = watch(desk)
@@ -147,8 +157,13 @@ def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
     expect(desk).to_have_url(re.compile(r"/manage$"))
     screenshot(desk, "manage", full_page=False)  # the order the worker completed above, with its task
     desk.goto(site + "/manage/bookings")
+    desk.wait_for_timeout(500)  # its stream is open before the guest asks
+
+    # The guest's request appears on the manager's open page, at the top of its list.
+    booking_id = request_booking(page, site, "Hanna Host", guest)
     card = desk.locator(f'[data-booking-id="{booking_id}"]')
-    expect(card.locator("[data-status]")).to_have_attribute("data-status", "pending")
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "pending", timeout=15_000)
+    expect(desk.locator("#bookings > [data-booking-id]").first).to_have_attribute("data-booking-id", str(booking_id))
     screenshot(desk, "manage-bookings", full_page=False)
     card.get_by_role("button", name=f"Confirm booking {booking_id}").click()
     expect(desk.get_by_role("status").first).to_be_visible()
@@ -162,13 +177,27 @@ def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
 
 
 def test_a_guest_cancels_from_the_emailed_link(
-    page: Page, site: str, system: System, console_errors: ConsoleErrors
+    page: Page,
+    browser: Browser,
+    browser_context_args: dict[str, Any],
+    site: str,
+    system: System,
+    console_errors: ConsoleErrors,
 ) -> None:
     guest = f"gus.{random.randrange(10**9)}@guests.test"
     booking_id = request_booking(page, site, "Gus Guest", guest)
     received = wait_for_mail(system.mail_api, guest, f"Booking {booking_id} received")
     link = CANCEL_LINK.search(received["Text"])
     assert link is not None, received["Text"]
+    # A manager has the bookings open: the guest's cancelling shows there without a reload.
+    desk_context = browser.new_context(**browser_context_args)
+    desk = desk_context.new_page()
+    desk_errors = watch(desk)
+    log_in(desk, site, "admin")
+    desk.goto(site + "/manage/bookings")
+    on_desk = desk.locator(f'[data-booking-id="{booking_id}"] [data-status]')
+    expect(on_desk).to_have_attribute("data-status", "pending")
+    desk.wait_for_timeout(500)  # its stream is open before the guest cancels
 
     page.goto(f"{site}/bookings/cancel/{link.group(1)}")  # the path of the link, on this test's checkout
     expect(page.locator(f'[data-booking-id="{booking_id}"]')).to_be_visible()
@@ -178,6 +207,10 @@ def test_a_guest_cancels_from_the_emailed_link(
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "cancelled")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
     wait_for_mail(system.mail_api, guest, f"Booking {booking_id} is cancelled")
+    expect(on_desk).to_have_attribute("data-status", "cancelled", timeout=10_000)
+    expect(on_desk).to_have_text("Cancelled by the guest")
+    desk_context.close()
+    assert desk_errors.unexpected() == [], desk_errors
 
     # The link again: it worked once, and the page says so in words.
     console_errors.allow(f"status of 404: GET {site}/bookings/cancel/")

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.datastructures import QueryParams
 
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.shopping.schemas import Order
-from checkout.web.live import events, sse
+from checkout.web.live import Watch, events
+from checkout.web.live_frames import live_url, sse
 from checkout.web.pages import environment, render_fragment
 from checkout.web.shop import order_view
 
@@ -77,6 +79,17 @@ async def test_the_live_relay_reads_server_sent_events() -> None:
     got = [e async for e in events(lines())]
     assert got == [("", "", "hb"), ("order.status_changed", '{"a":\n1}', "")]
     assert sse("order-4", "<p>\n</p>") == b"event: order-4\ndata: <p>\ndata: </p>\n\n"
+
+
+def test_a_managers_page_names_what_it_shows_and_the_relay_reads_only_that() -> None:
+    url = live_url(orders=[3, 1], bookings=[7], new=["orders"])
+    assert url == "/live?orders=3%2C1&bookings=7&new=orders"
+    watch = Watch.of(QueryParams(url.split("?", 1)[1]))
+    assert (watch.orders, watch.tasks, watch.bookings, watch.new) == ({1, 3}, set(), {7}, {"orders"})
+    junk = Watch.of(QueryParams("orders=1,x,-2,%C2%B2,0,99999999999999999999,%204&tasks=" + ",".join(["5"] * 500)
+                                + "&new=orders,everything,bookings"))  # fmt: skip
+    assert (junk.orders, junk.tasks, junk.new) == ({1, 4}, {5}, {"orders", "bookings"})
+    assert Watch.of(QueryParams("")) == Watch()
 
 
 def test_a_fragment_is_the_pages_own_markup() -> None:

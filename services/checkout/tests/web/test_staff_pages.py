@@ -57,6 +57,10 @@ async def test_the_desk_shows_what_it_can_and_says_the_rest(web: httpx.AsyncClie
     r = await web.get("/manage")
     assert r.status_code == 503 and "Orders:" in words(r) and "Tasks:" in words(r)
     assert "Gwen Fretwell" in r.text  # the workers are identity's own, listed for the filter and assigning
+    # Its live stream names what the page shows; its unfiltered lists take new orders and tasks.
+    assert 'sse-connect="/live?new=orders%2Ctasks"' in r.text
+    r = await web.get("/manage", params={"status": "paid"})
+    assert 'sse-connect="/live?new=tasks"' in r.text and 'sse-swap="order-new"' not in r.text
     r = await web.get("/manage", params={"customer": "someone"})
     assert r.status_code == 422 and "Customer must be a whole number" in words(r)
     r = await web.get("/manage/bookings")
@@ -108,3 +112,33 @@ def test_an_orders_tasks_and_their_workers_are_shown() -> None:
     assert "not assigned yet" in detail and "waiting for a worker" in detail
     row = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={12: "Dana Skinner"})
     assert 'data-task-id="8"' in row and "Dana Skinner" in row
+
+
+def test_the_desks_live_rows_are_the_pages_own_markup() -> None:
+    env = environment()
+    task = {"task_id": 9, "order_id": 4, "category": "drums", "worker_id": 12, "status": "assigned"}
+    workers = [
+        {
+            "id": 12,
+            "username": "dana",
+            "first_name": "Dana",
+            "last_name": "Skinner",
+            "active": True,
+            "categories": ["drums"],
+        }
+    ]
+    row = render_fragment(env, "manage.html.j2", "task_row", task=task, names={12: "Dana Skinner"}, workers=workers,
+                          csrf_token="t")  # fmt: skip
+    assert row.lstrip().startswith('<tr data-task-id="9" sse-swap="task-9" hx-swap="outerHTML">')
+    assert "Dana Skinner" in row and "Assign task 9" in row
+    full = env.get_template("manage.html.j2").render(
+        user=None, path="/manage", title="Manage", error=None, notice=None, csrf_token="t", orders=[],
+        fields=dict.fromkeys(("status", "customer", "task_status", "worker"), ""),
+        tasks=[task], workers=workers, names={12: "Dana Skinner"}, order_statuses=[], task_statuses=[],
+        next_cursor=None, live="/live", live_new=(),
+    )  # fmt: skip
+    assert row.strip() in full
+    order = order_view(Order(order_id=4, user_id=1, status="awaiting payment", items=[], total_price=900))
+    mine = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={}, staff=False)
+    desk = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={}, staff=True)
+    assert "Pay</button>" in mine and "Pay</button>" not in desk and "Cancel</button>" not in desk

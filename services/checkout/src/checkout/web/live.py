@@ -1,13 +1,13 @@
 """`/live`: the signed-in person's notifications stream, relayed same-origin as page fragments.
 
 The page cannot send the HttpOnly cookie's token to the notifications service itself, so checkout
-opens the stream there with it (`/api/v1/events/stream`, Bearer) and turns each
-`order.status_changed` into the fragments the pages swap (htmx-ext-sse): `order-<id>` is the
-order's row on `/orders`, `order-<id>-detail` its part of `/orders/<id>` (blocks of those pages'
-templates, rendered alone). The order is read again from LOMS with the person's token, so the row
-shows what LOMS holds, whatever order events arrive in. Heartbeats are passed on; when the
-notifications stream ends (its token expired) so does this one, and the browser reconnects. When
-this process stops (SIGTERM), the stream ends at once with a `retry:` hint, as notifications' own does.
+opens the stream there with it (`/api/v1/events/stream`, Bearer) and turns each event into the
+fragments the person's open page swaps (htmx-ext-sse; `live_frames` says which): a customer's
+order, whatever of it moved; a worker's board; for a manager, only what their page says it shows
+(`Watch`), since a manager's stream carries the whole shop's events. Heartbeats are passed on; when
+the notifications stream ends (its token expired) so does this one, and the browser reconnects.
+When this process stops (SIGTERM), the stream ends at once with a `retry:` hint, as notifications'
+own does.
 """
 
 from __future__ import annotations
@@ -17,31 +17,30 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
 import httpx
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
+from starlette.datastructures import QueryParams
 
-from checkout.shopping.deps import get_shopping
-from checkout.shopping.schemas import Order
-from checkout.shopping.usecases import orders
-from checkout.web import csrf, people, staff
+from checkout.web import live_frames
 from checkout.web.forms import page_router, signed_in
 from checkout.web.lifespan import get_web
-from checkout.web.pages import render_fragment
-from checkout.web.shop import order_view, product_names, task_workers
 from shopcommon.auth import Principal, Role
-from shopcommon.problems import ProblemError
+from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
 router = page_router()
 STREAM = "/api/v1/events/stream"
 ORDER_EVENT = "order.status_changed"
 TASK_EVENT = "task.status_changed"
+BOOKING_EVENT = "booking.status_changed"
+#: The most ids of one kind a page may name (`Watch`): a page's list is shorter.
+WATCH_MAX = 200
 #: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
 STOPPING_GRACE_SECONDS = 2.0
 #: Sent before a stream ends because this process is stopping: reconnect at once (to another replica).
@@ -68,55 +67,94 @@ async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str
                 data.append(value)
 
 
-def sse(event: str, html: str) -> bytes:
-    """One event whose data is an HTML fragment (one `data:` line per line of it)."""
-    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-    return f"event: {event}\n{lines}\n".encode()
-
-
 def _event(data: str) -> dict[str, Any] | None:
+    """The event's JSON, when it names the order or booking it is of; None for anything else."""
     try:
         event = json.loads(data)
-        int(event["order_id"])
-    except (ValueError, KeyError, TypeError):
+        int(event["booking_id"] if event.get("type") == BOOKING_EVENT else event["order_id"])
+        int(event.get("task_id") or 0)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return event if isinstance(event, dict) else None
 
 
-async def _board(request: Request, user: Principal) -> bytes:
-    """A worker's task list, as the board's `task_list` block (a new assignment, a moved task)."""
-    shop, web = get_shopping(request), get_web(request)
-    try:
-        context = await staff.board_context(shop, user)
-    except ProblemError as exc:
-        log.info("task board not refreshed: LOMS did not answer (%s)", exc.detail)
-        return b""
-    token = csrf.form_token(request, secure=web.cookie_secure)
-    return sse("tasks", render_fragment(web.templates, "tasks.html.j2", "task_list", csrf_token=token, **context))
+def _ids(text: str | None) -> set[int]:
+    """`1,2,3` as ids (the first WATCH_MAX; anything not an id is left out)."""
+    words = [w.strip() for w in (text or "").split(",")[:WATCH_MAX]]
+    return {int(w) for w in words if w.isascii() and w.isdecimal() and len(w) <= 16 and 0 < int(w) <= MAX_JSON_INT}
 
 
-async def _fragments(request: Request, user: Principal, data: str) -> bytes:
-    event = _event(data)
-    if event is None:
+@dataclass
+class Watch:
+    """What a manager's page shows, so their relay renders that and nothing else: a manager's
+    stream carries the whole shop's events. `/live?orders=1,2&tasks=3&bookings=4&new=orders,tasks`:
+    the ids on the page, and the lists that take new ones at their top (the desk's first page
+    unfiltered, the bookings awaiting an answer). What a new thing's later events change is then
+    followed too."""
+
+    orders: set[int] = field(default_factory=set)
+    tasks: set[int] = field(default_factory=set)
+    bookings: set[int] = field(default_factory=set)
+    new: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, query: QueryParams) -> Watch:
+        new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings"}
+        return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")), new)
+
+
+def _is_new(event: dict[str, Any]) -> bool:
+    return event.get("previous_status") is None
+
+
+async def _desk(request: Request, user: Principal, watch: Watch, name: str, event: dict[str, Any]) -> bytes:
+    """A manager's page: what it shows of this event, and where it takes new things, the new one."""
+    frames = b""
+    if name == BOOKING_EVENT:
+        booking_id = int(event["booking_id"])
+        if booking_id in watch.bookings:
+            return await live_frames.booking_card(request, event)
+        if "bookings" in watch.new and _is_new(event):
+            watch.bookings.add(booking_id)
+            return await live_frames.booking_card(request, event, new=True)
         return b""
     order_id = int(event["order_id"])
-    shop, web = get_shopping(request), get_web(request)
+    if order_id in watch.orders:
+        frames += await live_frames.order(request, user, event, desk=True)
+    elif name == ORDER_EVENT and "orders" in watch.new and _is_new(event):
+        watch.orders.add(order_id)
+        frames += await live_frames.order(request, user, event, desk=True, new=True)
+    if name == TASK_EVENT:
+        task_id = int(event.get("task_id") or 0)
+        if task_id in watch.tasks:
+            frames += await live_frames.task_row(request, user, event)
+        elif "tasks" in watch.new and _is_new(event) and task_id:
+            watch.tasks.add(task_id)
+            frames += await live_frames.task_row(request, user, event, new=True)
+    return frames
+
+
+async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
+    """What the person's open page swaps for this event: a manager's what their page shows
+    (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved."""
+    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT) or (event := _event(data)) is None:
+        return b""
+    if watch is not None:
+        return await _desk(request, user, watch, name, event)
+    if name == TASK_EVENT and user.role == Role.WORKER:
+        return await live_frames.board(request, user)
+    if name == BOOKING_EVENT:
+        return b""
+    return await live_frames.order(request, user, event, desk=False)
+
+
+async def _rendered(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
+    """`_frames`, or nothing when this one event cannot be shown: the page keeps its stream."""
     try:
-        order = await orders.get_order(shop, user, order_id)
-    except ProblemError as exc:
-        log.info("order %s shown from its event: LOMS did not answer (%s)", order_id, exc.detail)
-        try:
-            order = Order.model_validate({**event, "created_at": None})
-        except ValidationError:
-            return b""
-    view = order_view(order)
-    token = csrf.form_token(request, secure=web.cookie_secure)
-    workers = await people.names(request, task_workers([view]))
-    row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token, workers=workers)
-    names = await product_names(shop, user, [item.sku for item in order.items])
-    detail = render_fragment(web.templates, "order.html.j2", "order_detail", order=view, names=names,
-                             csrf_token=token, workers=workers)  # fmt: skip
-    return sse(f"order-{order_id}", row) + sse(f"order-{order_id}-detail", detail)
+        return await _frames(request, user, watch, name, data)
+    except Exception:
+        log.exception("a %s event was not shown on a live page", name)
+        return b""
 
 
 async def _until(stopping: anyio.Event, source: AsyncIterator[T]) -> AsyncGenerator[T]:
@@ -143,7 +181,7 @@ async def _until(stopping: anyio.Event, source: AsyncIterator[T]) -> AsyncGenera
 
 
 async def _relay(
-    request: Request, user: Principal, upstream: httpx.Response, stopping: anyio.Event
+    request: Request, user: Principal, upstream: httpx.Response, stopping: anyio.Event, watch: Watch | None
 ) -> AsyncIterator[bytes]:
     """The page fragments of the notifications stream's events, its heartbeats passed on, until it
     ends or this process begins stopping (then a retry hint: the browser reconnects, to another
@@ -151,15 +189,9 @@ async def _relay(
     try:
         async with aclosing(_until(stopping, events(upstream.aiter_lines()))) as upstream_events:
             async for name, data, comment in upstream_events:
-                if name == ORDER_EVENT:
-                    yield await _fragments(request, user, data)
-                elif name == TASK_EVENT:
-                    # A worker's board lists their tasks; anyone else follows the order the task is of.
-                    if user.role == Role.WORKER:
-                        yield await _board(request, user)
-                    else:
-                        yield await _fragments(request, user, data)
-                elif not name:
+                if name:
+                    yield await _rendered(request, user, watch, name, data)
+                else:
                     yield f": {comment}\n\n".encode()
     except httpx.HTTPError as exc:
         log.info("live stream ended: %s", type(exc).__name__)
@@ -193,7 +225,9 @@ async def live(request: Request) -> Response:
     # and ends within the grace period, before uvicorn's own graceful-shutdown timeout cuts it.
     stopping = anyio.Event()
     return EventSourceResponse(
-        _relay(request, user, upstream, stopping),
+        _relay(
+            request, user, upstream, stopping, Watch.of(request.query_params) if user.role == Role.MANAGER else None
+        ),
         shutdown_event=stopping,
         shutdown_grace_period=STOPPING_GRACE_SECONDS,
         ping=0,  # the notifications stream's heartbeats are passed on

@@ -5,7 +5,9 @@ stock and the catalogue `manage_stock` and `manage_catalogue`.
 Each change goes through what the REST API calls with the manager's own token: orders and tasks
 through checkout's shopping use cases (LOMS), accounts through identity's use cases. The service
 decides; a refusal is said in words.
-Orders and tasks follow `/live`, so a worker's Start/Done or a payment shows without a reload."""
+The desk follows `/live`, naming the orders and tasks it shows (`live_frames.live_url`): a payment,
+a cancellation, a worker's Start/Done show without a reload, and new orders and tasks appear at the
+top of the unfiltered lists."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from checkout.identity import rules
-from checkout.identity.schemas import UserCreate, UserRole, UserUpdate
+from checkout.identity.schemas import UserCreate, UserUpdate
 from checkout.identity.usecases import accounts
 from checkout.identity.web import client_ip
 from checkout.shopping.deps import get_shopping, run_together
@@ -28,8 +30,8 @@ from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count, problem_words
+from checkout.web.live_frames import live_url
 from checkout.web.shop import order_view, task_workers
-from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
 from shopcommon.validation import MAX_JSON_INT
 
@@ -41,12 +43,6 @@ TASK_STATUSES = [("unassigned", "waiting for a worker"), ("assigned", "assigned"
 
 
 # --- orders and tasks ----------------------------------------------------------------------------
-async def _workers(request: Request, user: Principal) -> list[dict[str, Any]]:
-    async with request.app.state.read_sessionmaker() as session:
-        listing = await accounts.list_users(session, user, role=UserRole.WORKER, category=None, cursor=None, limit=200)
-    return [w.model_dump() for w in listing.items]
-
-
 @router.get("/manage")
 async def desk_page(request: Request) -> Response:
     return await desk(request)
@@ -58,7 +54,7 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
     fields = {name: query.get(name, "").strip()[:40] for name in ("status", "customer", "task_status", "worker")}
     context: dict[str, Any] = {"fields": fields, "orders": [], "tasks": [], "workers": [], "names": {},
                                "order_statuses": ORDER_STATUSES, "task_statuses": TASK_STATUSES,
-                               "next_cursor": None}  # fmt: skip
+                               "next_cursor": None, "live": "/live", "live_new": ()}  # fmt: skip
     try:
         customer = parse_count(fields["customer"], "Customer", high=MAX_JSON_INT)
         worker = parse_count(fields["worker"], "Worker", high=MAX_JSON_INT)
@@ -86,11 +82,25 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
     except ProblemError as exc:
         errors.append("Tasks: " + problem_words(exc))
         status = max(status, exc.status)
-    context["workers"] = await _workers(request, user)
+    context["workers"] = await people.workers(request, user)
     ids = task_workers(context["orders"]) + [t["worker_id"] for t in context["tasks"]]
     context["names"] = await people.names(request, ids)
+    context["live_new"] = _takes_new(fields, query.get("cursor"))
+    context["live"] = live_url(orders=[o["order_id"] for o in context["orders"]],
+                               tasks=[t["task_id"] for t in context["tasks"]], new=context["live_new"])  # fmt: skip
     return await page(request, "manage.html.j2", status, user=user, title="Manage the shop",
                       error=" ".join(errors) or None, notice=_notice(request), **context)  # fmt: skip
+
+
+def _takes_new(fields: dict[str, str], cursor: str | None) -> tuple[str, ...]:
+    """Which of the desk's lists take new orders and tasks live at their top: the unfiltered ones
+    (the orders' newest page)."""
+    takes = []
+    if not (fields["status"] or fields["customer"] or cursor):
+        takes.append("orders")
+    if not (fields["task_status"] or fields["worker"]):
+        takes.append("tasks")
+    return tuple(takes)
 
 
 @router.post("/manage/tasks/{task_id}/assign", openapi_extra=LIMITED)
@@ -125,7 +135,7 @@ async def workers_get(request: Request) -> Response:
 async def workers_page(request: Request, status: int = 200, error: str | None = None,
                        values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await _manager(request)
-    workers, categories = await run_together(_workers(request, user), _categories(request))
+    workers, categories = await run_together(people.workers(request, user), _categories(request))
     # The workers' own categories too: shown even while the catalogue does not answer.
     categories = sorted({*categories, *(c for w in workers for c in w.get("categories") or [])})
     return await page(request, "manage_workers.html.j2", status, user=user, title="Workers", workers=workers,

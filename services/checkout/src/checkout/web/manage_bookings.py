@@ -5,7 +5,6 @@ token. The service decides; a refusal is said in words."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from fastapi import Path, Request
@@ -19,9 +18,9 @@ from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import LIMITED, BadInput, amount_text, page, page_router, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
-from checkout.web.pages import KIND_WORDS, status_words
+from checkout.web.live_frames import live_url
+from checkout.web.pages import KIND_WORDS, booking_view
 from shopcommon.auth import Principal
-from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,8 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
     web = get_web(request)
     wanted = request.query_params.get("status", "")
     context: dict[str, Any] = {"bookings": [], "tables": [], "kinds": list(KIND_WORDS), "statuses": BOOKING_STATUSES,
-                               "wanted": wanted if wanted in BOOKING_STATUSES else ""}  # fmt: skip
+                               "wanted": wanted if wanted in BOOKING_STATUSES else "", "live": "/live",
+                               "live_new": ()}  # fmt: skip
     try:
         found, tables = await run_together(
             web.bookings.staff("GET", "/api/v1/bookings", token=user.token,
@@ -56,14 +56,13 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
         return await page(request, "manage_bookings.html.j2", 503, user=user, title="Bookings and tables",
                           error=UNAVAILABLE, **context)  # fmt: skip
     table_names = {t["table_id"]: t["name"] for t in tables["items"]}
-    zone = web.booking_zone
-    for b in found["items"]:
-        window = time_window(datetime.fromisoformat(b["starts_at"]), datetime.fromisoformat(b["ends_at"]), zone)
-        b.update(window=window, words=status_words(b["status"], b.get("cancelled_by")),
-                 table=table_names.get(b["table_id"], f"Table {b['table_id']}"))  # fmt: skip
     for t in tables["items"]:
         t["price_text"] = amount_text(t.get("price"))
-    context.update(bookings=found["items"], tables=tables["items"])
+    context.update(bookings=[booking_view(b, table_names, web.booking_zone) for b in found["items"]],
+                   tables=tables["items"])  # fmt: skip
+    # New requests appear live where the list takes them: the open ones, or the pending ones.
+    context["live_new"] = ("bookings",) if context["wanted"] in ("", "pending") else ()
+    context["live"] = live_url(bookings=[b["booking_id"] for b in found["items"]], new=context["live_new"])
     return await page(request, "manage_bookings.html.j2", status, user=user, title="Bookings and tables",
                       error=error, notice=_notice(request), **context)  # fmt: skip
 

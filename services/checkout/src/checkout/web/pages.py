@@ -4,7 +4,7 @@ and the headers every page carries."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
+from shopcommon.time_text import time_window
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -63,6 +64,8 @@ STATUS_WORDS = {
     "cancelled": "Cancelled",
 }
 CANCELLED_BY_WORDS = {"customer": "Cancelled by you", "staff": "Cancelled by the restaurant"}
+#: The same, as the restaurant's staff read it on their desk.
+DESK_CANCELLED_BY_WORDS = {"customer": "Cancelled by the guest", "staff": "Cancelled by the restaurant"}
 KIND_WORDS = {"regular": "table", "cabin": "cabin", "room": "private room"}
 
 
@@ -70,6 +73,17 @@ def status_words(status: str, cancelled_by: str | None = None) -> str:
     if status == "cancelled" and cancelled_by in CANCELLED_BY_WORDS:
         return CANCELLED_BY_WORDS[cancelled_by]
     return STATUS_WORDS.get(status, status)
+
+
+def booking_view(booking: dict[str, Any], table_names: dict[int, str], zone: tzinfo | None) -> dict[str, Any]:
+    """A booking as its card shows it: the service's fields (or its event's), its time and status in
+    words, its table's name."""
+    window = time_window(datetime.fromisoformat(booking["starts_at"]), datetime.fromisoformat(booking["ends_at"]), zone)
+    table = table_names.get(booking["table_id"], f"Table {booking['table_id']}")
+    cancelled_by = booking.get("cancelled_by")
+    words = DESK_CANCELLED_BY_WORDS.get(cancelled_by or "") if booking["status"] == "cancelled" else None
+    return {"email": None, "phone": None, "cancelled_by": None, **booking, "window": window, "table": table,
+            "words": words or status_words(booking["status"], cancelled_by)}  # fmt: skip
 
 
 def table_words(table_id: int, name: str | None = None, kind: str | None = None, seats: int | None = None) -> str:

@@ -1,14 +1,19 @@
 """Who a task's worker is, in words: the names of accounts by id, read from identity's own tables
 (checkout holds them) for showing only; nobody is changed here and nothing else of the account is
-shown. A customer's order page names the worker preparing each part of it."""
+shown. A customer's order page names the worker preparing each part of it; the desk offers a
+task to the workers of its category."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import Request
 
 from checkout.identity import queries
+from checkout.identity.schemas import UserRole
+from checkout.identity.usecases import accounts
+from shopcommon.auth import Principal
 from shopcommon.problems import NotFound
 
 
@@ -31,3 +36,11 @@ async def names(request: Request, ids: Iterable[int | None]) -> dict[int, str]:
                 continue
             found[user_id] = display_name(account.first_name, account.last_name, account.username)
     return found
+
+
+async def workers(request: Request, manager: Principal) -> list[dict[str, Any]]:
+    """The workers' accounts (at most 200), as the manager may list them: whom a task can be assigned to."""
+    async with request.app.state.read_sessionmaker() as session:
+        listing = await accounts.list_users(session, manager, role=UserRole.WORKER, category=None, cursor=None,
+                                            limit=200)  # fmt: skip
+    return [w.model_dump() for w in listing.items]

@@ -1,0 +1,114 @@
+"""The page fragments `/live` sends: blocks of the pages' own templates rendered alone, each as one
+SSE event whose name says which element of a page swaps it (htmx-ext-sse's `sse-swap`).
+
+- `order-<id>`: the order's row (`/orders`, the desk), `order-<id>-detail`: its part of `/orders/<id>`.
+  The order is read again from LOMS with the person's token, so it shows what LOMS holds, whatever
+  order its events arrive in; from the event itself while LOMS does not answer.
+- `tasks`: a worker's whole board (`/tasks`).
+- `task-<id>`: a task's row on the desk; `booking-<id>`: a booking's card on `/manage/bookings`.
+- `order-new`, `task-new`, `booking-new`: the row or card of something new, which the desk's list
+  puts at its top.
+
+A manager's page names what it shows in the address of its stream (`live_url`), since a manager's
+stream carries the whole shop's events: the relay renders those and no others (`live.Watch`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from checkout.shopping.deps import get_shopping
+from checkout.shopping.schemas import Order
+from checkout.shopping.usecases import orders
+from checkout.web import csrf, people, staff
+from checkout.web.lifespan import get_web
+from checkout.web.pages import booking_view, render_fragment
+from checkout.web.shop import order_view, product_names, task_workers
+from shopcommon.auth import Principal
+from shopcommon.problems import ProblemError
+
+log = logging.getLogger(__name__)
+
+
+def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
+             new: Iterable[str] = ()) -> str:  # fmt: skip
+    """The `/live` a manager's page follows, naming what it shows (`live.Watch`)."""
+    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "new": new}
+    wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
+    return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
+
+
+def sse(event: str, html: str) -> bytes:
+    """One event whose data is an HTML fragment (one `data:` line per line of it)."""
+    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+def _token(request: Request) -> str:
+    return csrf.form_token(request, secure=get_web(request).cookie_secure)
+
+
+async def board(request: Request, user: Principal) -> bytes:
+    """A worker's task list, as the board's `task_list` block (a new assignment, a moved task)."""
+    try:
+        context = await staff.board_context(get_shopping(request), user)
+    except ProblemError as exc:
+        log.info("task board not refreshed: LOMS did not answer (%s)", exc.detail)
+        return b""
+    html = render_fragment(get_web(request).templates, "tasks.html.j2", "task_list", csrf_token=_token(request),
+                           **context)  # fmt: skip
+    return sse("tasks", html)
+
+
+async def order(request: Request, user: Principal, event: dict[str, Any], *, desk: bool, new: bool = False) -> bytes:
+    """The order's row and its detail (`new`: the row only, as `order-new`); `desk`: as a manager
+    sees it (no Pay or Cancel of the customer's)."""
+    order_id = int(event["order_id"])
+    shop, web = get_shopping(request), get_web(request)
+    try:
+        found = await orders.get_order(shop, user, order_id)
+    except ProblemError as exc:
+        log.info("order %s shown from its event: LOMS did not answer (%s)", order_id, exc.detail)
+        try:
+            found = Order.model_validate({**event, "created_at": None})
+        except ValidationError:
+            return b""
+    view, token = order_view(found), _token(request)
+    workers = await people.names(request, task_workers([view]))
+    row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token,
+                          workers=workers, staff=desk)  # fmt: skip
+    if new:
+        return sse("order-new", row)
+    names = await product_names(shop, user, [item.sku for item in found.items])
+    detail = render_fragment(web.templates, "order.html.j2", "order_detail", order=view, names=names,
+                             csrf_token=token, workers=workers)  # fmt: skip
+    return sse(f"order-{order_id}", row) + sse(f"order-{order_id}-detail", detail)
+
+
+async def task_row(request: Request, user: Principal, event: dict[str, Any], *, new: bool = False) -> bytes:
+    """A task's row on the desk, from its event (a task event carries the whole task the row shows)."""
+    task = {key: event.get(key) for key in ("task_id", "order_id", "category", "worker_id", "status")}
+    workers = await people.workers(request, user)
+    names = await people.names(request, [task["worker_id"]])
+    html = render_fragment(get_web(request).templates, "manage.html.j2", "task_row", task=task, names=names,
+                           workers=workers, csrf_token=_token(request))  # fmt: skip
+    return sse("task-new" if new else f"task-{task['task_id']}", html)
+
+
+async def booking_card(request: Request, event: dict[str, Any], *, new: bool = False) -> bytes:
+    """A booking's card on the bookings desk, from its event (which carries the whole booking)."""
+    web = get_web(request)
+    table = await web.bookings.table(int(event["table_id"]))  # None while bookings does not answer: the id shown
+    try:
+        booking = booking_view(event, {table.table_id: table.name} if table else {}, web.booking_zone)
+    except (KeyError, TypeError, ValueError):
+        return b""
+    html = render_fragment(web.templates, "manage_bookings.html.j2", "booking_card", b=booking,
+                           csrf_token=_token(request))  # fmt: skip
+    return sse("booking-new" if new else f"booking-{booking['booking_id']}", html)

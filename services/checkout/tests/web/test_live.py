@@ -1,0 +1,169 @@
+"""`/live` in a real checkout process (started as every service process is), relaying the real
+notifications stream (in-process, over TCP): SIGTERM to checkout, as a container runtime sends it,
+ends the relayed stream at once with a retry hint, and the process exits with status 0; a manager's
+relay renders what their page shows and the new things its lists take, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from notifications.stream import STAFF, StreamEvent, StreamHub
+from shopcommon.devstack.servers import free_port
+from shopcommon.services import service_spec
+from shopcommon.testing.plugin import ServiceProcess, Stack
+
+from .conftest import notifications_app
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: uvicorn's graceful-shutdown timeout for every service process (`shopcommon.services.uvicorn_argv`).
+UVICORN_GRACE_SECONDS = 5.0
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def notifications_url(shop_stack: Stack, module_label: str, checkout_keys: tuple[str, str]) -> AsyncIterator[str]:
+    """The notifications service served by uvicorn in this process, so its stream streams."""
+    app, _ = notifications_app(shop_stack, f"live_{module_label}", checkout_keys[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "notifications did not start"
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    await serving
+
+
+@pytest.fixture
+async def checkout_process(
+    shop_stack: Stack, checkout_db: str, checkout_keys: tuple[str, str], notifications_url: str
+) -> AsyncIterator[ServiceProcess]:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    env = {
+        "APP_ENV": "dev",
+        "LOG_JSON": "false",
+        "CHECKOUT_DATABASE_URL": checkout_db,
+        "REDIS_URL": shop_stack.urls.redis_url,
+        "JWT_JWKS_FILE": checkout_keys[1],
+        "CHECKOUT_JWT_KEYS_DIR": checkout_keys[0],
+        "SHOP_NOTIFICATIONS_URL": notifications_url,
+        "CHECKOUT_SHOPPING_REDIS_PREFIX": f"t-{uuid.uuid4().hex[:10]}:",
+        "CHECKOUT_IDENTITY_REDIS_PREFIX": f"t-{uuid.uuid4().hex[:10]}:",
+    }
+    proc = ServiceProcess(service_spec("checkout"), env, shop_stack.embedded.log_dir)
+    await asyncio.to_thread(proc.start, 60)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_sigterm_ends_an_open_live_stream_at_once_with_a_retry_hint(checkout_process: ServiceProcess) -> None:
+    received: list[str] = []
+    opened = asyncio.Event()
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        landing = await client.get("/")
+        token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+        r = await client.post("/login", data={"csrf_token": token, "username": "customer", "password": DEMO_PASSWORD})
+        assert r.status_code == 303
+
+        async def listen() -> None:
+            async with client.stream("GET", "/live") as stream:
+                assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+                async for line in stream.aiter_lines():
+                    received.append(line)
+                    if line.startswith(": connected"):
+                        opened.set()
+
+        listening = asyncio.create_task(listen())
+        await asyncio.wait_for(opened.wait(), 10)
+        popen = checkout_process.proc.proc
+        assert popen is not None
+        popen.send_signal(signal.SIGTERM)
+        sent_at = time.monotonic()
+        await asyncio.wait_for(listening, 30)  # the stream ended: checkout closed it
+        ended_after = time.monotonic() - sent_at
+        status = await asyncio.to_thread(popen.wait, 30)
+    hint = received.index(": server stopping; reconnect")
+    assert re.fullmatch(r"retry: \d+", received[hint - 1]), received
+    # Within the relay's own grace, well before uvicorn would cut the stream off.
+    assert ended_after < UVICORN_GRACE_SECONDS - 1, ended_after
+    assert status == 0, checkout_process.log()
+
+
+def _booking(booking_id: int, status: str, previous: str | None) -> dict[str, object]:
+    starts = datetime(2031, 5, 4, 19, tzinfo=UTC)
+    return {"event_id": str(uuid.uuid4()), "type": "booking.status_changed", "occurred_at": starts.isoformat(),
+            "booking_id": booking_id, "table_id": 3, "status": status, "previous_status": previous,
+            "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat(),
+            "name": "Hanna Host", "email": "hanna@guests.test", "price": 4550}  # fmt: skip
+
+
+def _order(order_id: int, status: str, previous: str | None) -> dict[str, object]:
+    return {"event_id": str(uuid.uuid4()), "type": "order.status_changed", "occurred_at": datetime.now(UTC).isoformat(),
+            "order_id": order_id, "user_id": 77, "status": status, "previous_status": previous,
+            "items": [{"sku": 1, "count": 1, "price": 900}], "total_price": 900}  # fmt: skip
+
+
+async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
+    shop_stack: Stack, checkout_process: ServiceProcess
+) -> None:
+    """The shop's events reach every manager's stream (audience `STAFF`); the relay renders the
+    order and booking the page names, and the new booking its list takes, then follows that one.
+    LOMS and bookings are not running here: the order and booking are shown from their events."""
+    task = {"event_id": str(uuid.uuid4()), "type": "task.status_changed", "occurred_at": datetime.now(UTC).isoformat(),
+            "task_id": 5, "order_id": 12, "category": "drums", "worker_id": None, "status": "unassigned",
+            "previous_status": None}  # fmt: skip
+    events = [
+        _order(11, "new", None),  # new, but this page takes no new orders
+        task,  # of an order the page does not show, and it takes no new tasks
+        _booking(22, "confirmed", "pending"),  # a booking the page does not show
+        _order(10, "cancelled", "awaiting payment"),  # shown
+        _booking(21, "pending", None),  # new: the list takes it
+        _booking(21, "confirmed", "pending"),  # then followed
+    ]
+    seen: list[str] = []
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        landing = await client.get("/")
+        token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+        r = await client.post("/login", data={"csrf_token": token, "username": "admin", "password": DEMO_PASSWORD})
+        assert r.status_code == 303
+        hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
+        try:
+            async with client.stream("GET", "/live?orders=10,x,-3&bookings=20&new=bookings,nonsense") as stream:
+                lines = stream.aiter_lines()
+                async for line in lines:
+                    if line.startswith(": connected"):
+                        break
+                await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
+                                        for e in events])  # fmt: skip
+                frames: dict[str, list[str]] = {}
+                async with asyncio.timeout(15):
+                    async for line in lines:
+                        if line.startswith("event: "):
+                            seen.append(line.removeprefix("event: "))
+                        elif line.startswith("data: "):
+                            frames.setdefault(seen[-1], []).append(line.removeprefix("data: "))
+                        if seen[-1:] == ["booking-21"] and line == "":
+                            break
+        finally:
+            await hub.redis.aclose()
+    assert seen == ["order-10", "order-10-detail", "booking-new", "booking-21"]
+    row, new, confirmed = ("\n".join(frames[name]) for name in ("order-10", "booking-new", "booking-21"))
+    assert 'data-status="cancelled"' in row and "Pay</button>" not in row  # a manager's row: no customer buttons
+    assert 'data-booking-id="21"' in new and 'data-status="pending"' in new and "Confirm booking 21" in new
+    assert 'sse-swap="booking-21"' in confirmed and 'data-status="confirmed"' in confirmed and "Table 3" in confirmed

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The web pages as a browser sees them: time to first byte and full load of `/shop` and `/orders`,
-and the delay from an order's status change to the open `/orders` page showing it.
+and the delay from an order's status change to the open `/orders` page showing it, and to a
+manager's open desk (`/manage`) showing the new order and then its change.
 
 Debian's Chromium (`/usr/bin/chromium`, headless) driven by Playwright, signed in as the demo
 customer through the landing page's form. Page times are the browser's own Navigation Timing
@@ -13,7 +14,9 @@ order's `data-status`, and the order is paid through the REST API; the delay run
 payment to the page showing `paid` (browser and script read one clock), and from the payment's
 answer as well. What the change crosses: LOMS's outbox, the broker, notifications' consumer,
 Redis pub/sub, notifications' stream, checkout's `/live` (which reads the order again from LOMS and
-renders the row) and htmx's swap.
+renders the row) and htmx's swap. The demo manager's desk is open all along in a browser context of
+its own: it stamps when each new order's row appears at the top of its list (from sending the
+order) and when it shows `paid` (from sending the payment).
 
 Run against a stack `make run` started (demo data; the orders it makes end paid or cancelled):
     .venv/bin/python bench/web/run.py --url http://127.0.0.1:9000
@@ -40,7 +43,7 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")
-USER, PASSWORD = "customer", "1"
+USER, MANAGER, PASSWORD = "customer", "admin", "1"
 WARM_UP = 3
 #: Set by every page before its scripts run: when the live stream opened, when it errored.
 PAGE_HOOKS = """
@@ -54,6 +57,16 @@ WATCH = """([id, status]) => {
     if (shows()) { window.__changedAt = now(); seen.disconnect(); }
   });
   seen.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+#: On the desk: when each order's row first appeared in its list (new orders arrive at the top).
+DESK_HOOK = """() => {
+  window.__appeared = {};
+  const now = () => performance.timeOrigin + performance.now();
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes)
+      if (n.nodeType === 1 && n.matches('[data-order-id]') && !(n.dataset.orderId in window.__appeared))
+        window.__appeared[n.dataset.orderId] = now();
+  }).observe(document.getElementById('orders'), {childList: true});
 }"""
 TIMING = """() => {
   const n = performance.getEntriesByType('navigation')[0];
@@ -120,12 +133,12 @@ class Customer:
         assert r.status_code == 200, r.text
 
 
-def sign_in(page: Page, site: str) -> None:
+def sign_in(page: Page, site: str, user: str = USER, lands: str = "/shop") -> None:
     page.goto(site + "/")
-    page.get_by_label("Username", exact=True).fill(USER)
+    page.get_by_label("Username", exact=True).fill(user)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(site + "/shop")
+    page.wait_for_url(site + lands)
 
 
 def page_times(page: Page, site: str, path: str, loads: int) -> dict[str, list[float]]:
@@ -167,21 +180,28 @@ def wait_until(page: Page, check: str, timeout: float) -> None:
         page.wait_for_timeout(10)
 
 
-def change_delays(page: Page, site: str, customer: Customer, changes: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"from_request": [], "from_answer": [], "pay_answer": []}
+def change_delays(page: Page, desk: Page, site: str, customer: Customer, changes: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"from_request": [], "from_answer": [], "pay_answer": [], "desk_new": [],
+                                   "desk_paid": []}  # fmt: skip
     for i in range(changes):
+        placed = time.time() * 1000
         order_id = customer.order(1000 + i)
+        wait_until(desk, f"() => window.__appeared['{order_id}'] !== undefined", 15)
+        out["desk_new"].append(float(desk.evaluate(f"() => window.__appeared['{order_id}']")) - placed)
         page.goto(site + "/orders", wait_until="load")
         wait_until(page, "() => window.__sseOpen === true", 10)
-        page.evaluate(WATCH, [order_id, "paid"])
+        for watching in (page, desk):
+            watching.evaluate(WATCH, [order_id, "paid"])
         sent = time.time() * 1000
         customer.pay(order_id)
         answered = time.time() * 1000
-        wait_until(page, "() => window.__changedAt !== null", 15)
+        for watching in (page, desk):
+            wait_until(watching, "() => window.__changedAt !== null", 15)
         shown = float(page.evaluate("() => window.__changedAt"))
         out["from_request"].append(shown - sent)
         out["from_answer"].append(shown - answered)
         out["pay_answer"].append(answered - sent)
+        out["desk_paid"].append(float(desk.evaluate("() => window.__changedAt")) - sent)
     return out
 
 
@@ -206,10 +226,18 @@ def measure(site: str, loads: int, changes: int, orders: int) -> list[str]:
             lines.append(row(f"`{path}` full load (browser, `load` event)", browser_side["load"]))
             lines.append(row(f"`{path}` headers (httpx)", server_side["headers"]))
             lines.append(row(f"`{path}` whole document (httpx)", server_side["body"]))
-        delays = change_delays(page, site, customer, changes)
+        desk_context = browser.new_context(viewport={"width": 1100, "height": 900})
+        desk_context.add_init_script(PAGE_HOOKS)
+        desk = desk_context.new_page()
+        sign_in(desk, site, MANAGER, "/manage")
+        wait_until(desk, "() => window.__sseOpen === true", 10)
+        desk.evaluate(DESK_HOOK)
+        delays = change_delays(page, desk, site, customer, changes)
         lines.append(row("pay (REST) answered", delays["pay_answer"]))
         lines.append(row("pay sent → `/orders` shows `paid`", delays["from_request"]))
         lines.append(row("pay answered → `/orders` shows `paid`", delays["from_answer"]))
+        lines.append(row("order sent → the open `/manage` lists it", delays["desk_new"]))
+        lines.append(row("pay sent → the open `/manage` shows `paid`", delays["desk_paid"]))
         browser.close()
     return lines
 

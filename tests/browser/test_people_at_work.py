@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import System
 
@@ -26,6 +26,18 @@ def bearer(api: httpx.Client, username: str) -> dict[str, str]:
     token = api.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def signed_in_elsewhere(
+    browser: Browser, context_args: dict[str, Any], site: str, username: str
+) -> tuple[BrowserContext, Page, ConsoleErrors]:
+    """Another person at another browser (a context of its own: their own cookies), signed in,
+    their page's errors collected."""
+    context = browser.new_context(**context_args)
+    page = context.new_page()
+    errors = watch(page)
+    log_in(page, site, username)
+    return context, page, errors
 
 
 def in_stock_sku(api: httpx.Client, category: str) -> int:
@@ -42,10 +54,7 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
     console_errors: ConsoleErrors,
 ) -> None:
     # A manager's desk is open before the order is placed: new orders and tasks, and every move, reach it.
-    desk_context = browser.new_context(**browser_context_args)
-    desk = desk_context.new_page()
-    desk_errors = watch(desk)
-    log_in(desk, site, "admin")
+    desk_context, desk, desk_errors = signed_in_elsewhere(browser, browser_context_args, site, "admin")
     expect(desk).to_have_url(re.compile(r"/manage$"))
     desk.evaluate("window.__stillTheSamePage = true")
     desk.wait_for_timeout(500)  # its stream is open before the order is placed
@@ -66,10 +75,7 @@ def test_a_workers_start_and_done_change_the_customers_open_page(
         row = page.locator(f'[data-order-id="{order_id}"]')
         expect(row.locator("[data-status]")).to_have_text("awaiting payment", timeout=15_000)
         page.evaluate("window.__stillTheSamePage = true")
-        board_context = browser.new_context(**browser_context_args)
-        board = board_context.new_page()
-        board_errors = watch(board)
-        log_in(board, site, "worker-drums")
+        board_context, board, board_errors = signed_in_elsewhere(browser, browser_context_args, site, "worker-drums")
         expect(board).to_have_url(re.compile(r"/tasks$"))
         board.evaluate("window.__stillTheSamePage = true")
         board.wait_for_timeout(500)  # the streams are open before the order is paid
@@ -150,10 +156,7 @@ def test_a_manager_confirms_a_booking_and_the_guest_is_emailed(
     console_errors: ConsoleErrors,
 ) -> None:
     guest = f"hanna.{random.randrange(10**9)}@guests.test"
-    desk_context = browser.new_context(**browser_context_args)
-    desk = desk_context.new_page()
-    desk_errors = watch(desk)
-    log_in(desk, site, "admin")
+    desk_context, desk, desk_errors = signed_in_elsewhere(browser, browser_context_args, site, "admin")
     expect(desk).to_have_url(re.compile(r"/manage$"))
     screenshot(desk, "manage", full_page=False)  # the order the worker completed above, with its task
     desk.goto(site + "/manage/bookings")
@@ -190,10 +193,7 @@ def test_a_guest_cancels_from_the_emailed_link(
     link = CANCEL_LINK.search(received["Text"])
     assert link is not None, received["Text"]
     # A manager has the bookings open: the guest's cancelling shows there without a reload.
-    desk_context = browser.new_context(**browser_context_args)
-    desk = desk_context.new_page()
-    desk_errors = watch(desk)
-    log_in(desk, site, "admin")
+    desk_context, desk, desk_errors = signed_in_elsewhere(browser, browser_context_args, site, "admin")
     desk.goto(site + "/manage/bookings")
     on_desk = desk.locator(f'[data-booking-id="{booking_id}"] [data-status]')
     expect(on_desk).to_have_attribute("data-status", "pending")

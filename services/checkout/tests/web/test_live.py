@@ -72,14 +72,18 @@ async def checkout_process(
         proc.stop()
 
 
+async def sign_in(client: httpx.AsyncClient, username: str) -> None:
+    landing = await client.get("/")
+    token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+    r = await client.post("/login", data={"csrf_token": token, "username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 303
+
+
 async def test_sigterm_ends_an_open_live_stream_at_once_with_a_retry_hint(checkout_process: ServiceProcess) -> None:
     received: list[str] = []
     opened = asyncio.Event()
     async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
-        landing = await client.get("/")
-        token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
-        r = await client.post("/login", data={"csrf_token": token, "username": "customer", "password": DEMO_PASSWORD})
-        assert r.status_code == 303
+        await sign_in(client, "customer")
 
         async def listen() -> None:
             async with client.stream("GET", "/live") as stream:
@@ -138,10 +142,7 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
     ]
     seen: list[str] = []
     async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
-        landing = await client.get("/")
-        token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
-        r = await client.post("/login", data={"csrf_token": token, "username": "admin", "password": DEMO_PASSWORD})
-        assert r.status_code == 303
+        await sign_in(client, "admin")
         hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
         try:
             async with client.stream("GET", "/live?orders=10,x,-3&bookings=20&new=bookings,nonsense") as stream:

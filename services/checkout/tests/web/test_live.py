@@ -20,6 +20,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+from checkout.web.live import NEW_ROWS_MAX
 from notifications.stream import STAFF, StreamEvent, StreamHub
 from shopcommon.devstack.servers import free_port
 from shopcommon.services import service_spec
@@ -127,7 +128,8 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
     shop_stack: Stack, checkout_process: ServiceProcess
 ) -> None:
     """The shop's events reach every manager's stream (audience `STAFF`); the relay renders the
-    order and booking the page names, and the new booking its list takes, then follows that one.
+    order and booking the page names, and the new bookings its list takes (following them from
+    then on) until it has taken its fill, then says once that there are more.
     LOMS and bookings are not running here: the order and booking are shown from their events."""
     task = {"event_id": str(uuid.uuid4()), "type": "task.status_changed", "occurred_at": datetime.now(UTC).isoformat(),
             "task_id": 5, "order_id": 12, "category": "drums", "worker_id": None, "status": "unassigned",
@@ -140,7 +142,9 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
         _booking(21, "pending", None),  # new: the list takes it
         _booking(21, "confirmed", "pending"),  # then followed
     ]
-    seen: list[str] = []
+    # A desk left open on a busy day: its list takes NEW_ROWS_MAX new bookings live, then says there are more.
+    events += [_booking(100 + n, "pending", None) for n in range(NEW_ROWS_MAX)]
+    seen: list[tuple[str, str]] = []
     async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
         await sign_in(client, "admin")
         hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
@@ -152,19 +156,23 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
                         break
                 await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
                                         for e in events])  # fmt: skip
-                frames: dict[str, list[str]] = {}
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(30):
                     async for line in lines:
                         if line.startswith("event: "):
-                            seen.append(line.removeprefix("event: "))
+                            seen.append((line.removeprefix("event: "), ""))
                         elif line.startswith("data: "):
-                            frames.setdefault(seen[-1], []).append(line.removeprefix("data: "))
-                        if seen[-1:] == ["booking-21"] and line == "":
+                            seen[-1] = (seen[-1][0], seen[-1][1] + line.removeprefix("data: ") + "\n")
+                        elif line == "" and seen and seen[-1][0] == "bookings-more":
                             break
         finally:
             await hub.redis.aclose()
-    assert seen == ["order-10", "order-10-detail", "booking-new", "booking-21"]
-    row, new, confirmed = ("\n".join(frames[name]) for name in ("order-10", "booking-new", "booking-21"))
+    names = [name for name, _ in seen]
+    assert names == ["order-10", "order-10-detail", "booking-new", "booking-21"] + ["booking-new"] * (
+        NEW_ROWS_MAX - 1
+    ) + ["bookings-more"]
+    frames = dict(seen[:4])
+    row, new, confirmed = frames["order-10"], frames["booking-new"], frames["booking-21"]
     assert 'data-status="cancelled"' in row and "Pay</button>" not in row  # a manager's row: no customer buttons
     assert 'data-booking-id="21"' in new and 'data-status="pending"' in new and "Confirm booking 21" in new
     assert 'sse-swap="booking-21"' in confirmed and 'data-status="confirmed"' in confirmed and "Table 3" in confirmed
+    assert 'data-booking-id="148"' in seen[-2][1] and 'href="/manage/bookings"' in seen[-1][1]

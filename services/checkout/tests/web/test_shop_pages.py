@@ -13,7 +13,7 @@ from starlette.datastructures import QueryParams
 
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.shopping.schemas import Order
-from checkout.web.live import Watch, events
+from checkout.web.live import NEW_ROWS_MAX, Watch, events
 from checkout.web.live_frames import live_url, sse
 from checkout.web.pages import environment, render_fragment
 from checkout.web.shop import order_view
@@ -90,6 +90,17 @@ def test_a_managers_page_names_what_it_shows_and_the_relay_reads_only_that() -> 
                                 + "&new=orders,everything,bookings"))  # fmt: skip
     assert (junk.orders, junk.tasks, junk.new) == ({1, 4}, {5}, {"orders", "bookings"})
     assert Watch.of(QueryParams("")) == Watch()
+
+
+def test_an_open_list_takes_so_many_new_rows_then_says_there_are_more() -> None:
+    watch = Watch.of(QueryParams("orders=1&new=orders"))
+    assert watch.admit("tasks", {"previous_status": None}, 5) == ""  # this page takes no new tasks
+    assert watch.admit("orders", {"previous_status": "new"}, 2) == ""  # not a new order's event
+    answers = [
+        watch.admit("orders", {"previous_status": None}, order_id) for order_id in range(2, 2 + NEW_ROWS_MAX + 3)
+    ]
+    assert answers == ["row"] * NEW_ROWS_MAX + ["more", "", ""]
+    assert watch.orders == {1, *range(2, 2 + NEW_ROWS_MAX)}  # the new rows are followed from now on
 
 
 def test_a_fragment_is_the_pages_own_markup() -> None:

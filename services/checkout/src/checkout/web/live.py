@@ -41,6 +41,8 @@ TASK_EVENT = "task.status_changed"
 BOOKING_EVENT = "booking.status_changed"
 #: The most ids of one kind a page may name (`Watch`): a page's list is shorter.
 WATCH_MAX = 200
+#: The most new rows one open page's list takes live; then it says there are more (`Watch.admit`).
+NEW_ROWS_MAX = 50
 #: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
 STOPPING_GRACE_SECONDS = 2.0
 #: Sent before a stream ends because this process is stopping: reconnect at once (to another replica).
@@ -90,48 +92,69 @@ class Watch:
     stream carries the whole shop's events. `/live?orders=1,2&tasks=3&bookings=4&new=orders,tasks`:
     the ids on the page, and the lists that take new ones at their top (the desk's first page
     unfiltered, the bookings awaiting an answer). What a new thing's later events change is then
-    followed too."""
+    followed too, by this connection: one that reconnects starts again from the page's address, so a
+    row that came in live is followed again once the page is reloaded."""
 
     orders: set[int] = field(default_factory=set)
     tasks: set[int] = field(default_factory=set)
     bookings: set[int] = field(default_factory=set)
     new: frozenset[str] = frozenset()
+    added: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, query: QueryParams) -> Watch:
         new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings"}
         return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")), new)
 
-
-def _is_new(event: dict[str, Any]) -> bool:
-    return event.get("previous_status") is None
+    def admit(self, kind: str, event: dict[str, Any], item_id: int) -> str:
+        """Whether this event's new order, task or booking goes on the page: `row` (at the top of
+        its list, and followed from now on), `more` (the list took NEW_ROWS_MAX already: say once
+        that there are more, so a desk left open all day does not grow without end) or "" (the page
+        takes no new ones of this kind, the event is not of a new one, or the page was told)."""
+        if kind not in self.new or event.get("previous_status") is not None or not item_id:
+            return ""
+        count = self.added.get(kind, 0)
+        self.added[kind] = count + 1
+        if count < NEW_ROWS_MAX:
+            getattr(self, kind).add(item_id)
+            return "row"
+        return "more" if count == NEW_ROWS_MAX else ""
 
 
 async def _desk(request: Request, user: Principal, watch: Watch, name: str, event: dict[str, Any]) -> bytes:
     """A manager's page: what it shows of this event, and where it takes new things, the new one."""
-    frames = b""
     if name == BOOKING_EVENT:
         booking_id = int(event["booking_id"])
         if booking_id in watch.bookings:
             return await live_frames.booking_card(request, event)
-        if "bookings" in watch.new and _is_new(event):
-            watch.bookings.add(booking_id)
-            return await live_frames.booking_card(request, event, new=True)
-        return b""
-    order_id = int(event["order_id"])
+        return await _new(request, user, watch, "bookings", event, booking_id)
+    frames, order_id = b"", int(event["order_id"])
     if order_id in watch.orders:
         frames += await live_frames.order(request, user, event, desk=True)
-    elif name == ORDER_EVENT and "orders" in watch.new and _is_new(event):
-        watch.orders.add(order_id)
-        frames += await live_frames.order(request, user, event, desk=True, new=True)
+    elif name == ORDER_EVENT:
+        frames += await _new(request, user, watch, "orders", event, order_id)
     if name == TASK_EVENT:
         task_id = int(event.get("task_id") or 0)
         if task_id in watch.tasks:
             frames += await live_frames.task_row(request, user, event)
-        elif "tasks" in watch.new and _is_new(event) and task_id:
-            watch.tasks.add(task_id)
-            frames += await live_frames.task_row(request, user, event, new=True)
+        else:
+            frames += await _new(request, user, watch, "tasks", event, task_id)
     return frames
+
+
+async def _new(
+    request: Request, user: Principal, watch: Watch, kind: str, event: dict[str, Any], item_id: int
+) -> bytes:
+    match watch.admit(kind, event, item_id):
+        case "row" if kind == "orders":
+            return await live_frames.order(request, user, event, desk=True, new=True)
+        case "row" if kind == "tasks":
+            return await live_frames.task_row(request, user, event, new=True)
+        case "row":
+            return await live_frames.booking_card(request, event, new=True)
+        case "more":
+            return live_frames.more(request, kind)
+    return b""
 
 
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:

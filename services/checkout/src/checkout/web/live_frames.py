@@ -7,7 +7,8 @@ SSE event whose name says which element of a page swaps it (htmx-ext-sse's `sse-
 - `tasks`: a worker's whole board (`/tasks`).
 - `task-<id>`: a task's row on the desk; `booking-<id>`: a booking's card on `/manage/bookings`.
 - `order-new`, `task-new`, `booking-new`: the row or card of something new, which the desk's list
-  puts at its top.
+  puts at its top; `orders-more`, `tasks-more`, `bookings-more`: a line saying that more have come
+  in than the open list takes.
 
 A manager's page names what it shows in the address of its stream (`live_url`), since a manager's
 stream carries the whole shop's events: the relay renders those and no others (`live.Watch`).
@@ -112,3 +113,13 @@ async def booking_card(request: Request, event: dict[str, Any], *, new: bool = F
     html = render_fragment(web.templates, "manage_bookings.html.j2", "booking_card", b=booking,
                            csrf_token=_token(request))  # fmt: skip
     return sse("booking-new" if new else f"booking-{booking['booking_id']}", html)
+
+
+#: Where the newest of each kind are listed, for a list that has taken all the new rows it takes live.
+NEWEST = {"orders": "/manage", "tasks": "/manage", "bookings": "/manage/bookings"}
+
+
+def more(request: Request, kind: str) -> bytes:
+    """The line that replaces the list's hidden `<kind>-more` placeholder: there are more new ones."""
+    html = get_web(request).templates.get_template("_more.html.j2").render(kind=kind, href=NEWEST[kind])
+    return sse(f"{kind}-more", html)

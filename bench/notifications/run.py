@@ -100,8 +100,8 @@ async def listen(
         async for frame in sse_frames(resp):
             if frame.event is None:
                 ready.set()
-                continue
-            seen[str(frame.id)] = (datetime.now(UTC), orjson.loads(frame.data))
+            elif frame.event == "order.status_changed":  # the orders' fulfilment tasks come too: not measured
+                seen[str(frame.id)] = (datetime.now(UTC), orjson.loads(frame.data))
 
 
 async def buy(

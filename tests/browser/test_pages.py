@@ -20,7 +20,10 @@ def log_in(page: Page, site: str, username: str = "customer", password: str = PA
     page.goto(site + "/")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    # Until the page it lands on has loaded (or the form is back with its error): going elsewhere
+    # sooner would abort that page, a failed request.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
 
 
 def test_a_customer_logs_in_with_a_password(page: Page, site: str, console_errors: ConsoleErrors) -> None:

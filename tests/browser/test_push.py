@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from notifications.testing.push_service import LocalPushService, PushSubscriber, ReceivedPush, serve_push_service
 from tests.e2e.conftest import System
@@ -91,13 +91,13 @@ def new_customer(api: httpx.Client) -> tuple[str, str, dict[str, str]]:
     return name, password, {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def registration_id(page: Page, cdp: Any) -> str:
-    """The id DevTools knows this origin's service worker registration by."""
+def registration_id(page: Page, cdp: Any, site: str) -> str:
+    """The id DevTools knows the shop's service worker registration (scope `/`) by."""
     found: list[dict[str, Any]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: found.extend(event["registrations"]))
     cdp.send("ServiceWorker.enable")
     for _ in range(50):
-        live = [r for r in found if not r.get("isDeleted") and r["scopeURL"].startswith(page.url.split("/notif")[0])]
+        live = [r for r in found if not r.get("isDeleted") and r["scopeURL"] == site + "/"]
         if live:
             return str(live[-1]["registrationId"])
         page.wait_for_timeout(100)
@@ -106,7 +106,6 @@ def registration_id(page: Page, cdp: Any) -> str:
 
 def test_a_push_arrives_with_the_shops_tabs_closed(
     page: Page,
-    browser: Browser,
     site: str,
     system: System,
     push_service: PushServiceThread,
@@ -124,7 +123,7 @@ def test_a_push_arrives_with_the_shops_tabs_closed(
         page.get_by_role("button", name="Turn on notifications").click()
         expect(page.locator("#push-status")).to_contain_text("could not subscribe", timeout=30_000)
         cdp = page.context.new_cdp_session(page)
-        worker = registration_id(page, cdp)
+        worker = registration_id(page, cdp, site)
 
         # What the browser's push service would have handed the page: an endpoint and its keys.
         browser_keys = push_service.service.subscriber()

@@ -34,7 +34,7 @@ HISTORY_PREFIX = "notifications:history:"
 STREAMED_PREFIX = "notifications:streamed:"
 CONTROL_CHANNEL = "notifications:control"
 QUEUE_SIZE = 1000
-#: The audience of every manager's stream (no user has id 0): fulfilment as it happens.
+#: The audience of every manager's stream (no user has id 0): the shop's orders, bookings and tasks as they change.
 STAFF = 0
 #: Lines end in a bare newline (sse-starlette's default is CRLF); EventSource reads either.
 SEP = "\n"

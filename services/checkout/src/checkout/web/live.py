@@ -69,11 +69,11 @@ async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str
                 data.append(value)
 
 
-def _event(data: str) -> dict[str, Any] | None:
+def _event(name: str, data: str) -> dict[str, Any] | None:
     """The event's JSON, when it names the order or booking it is of; None for anything else."""
     try:
         event = json.loads(data)
-        int(event["booking_id"] if event.get("type") == BOOKING_EVENT else event["order_id"])
+        int(event["booking_id"] if name == BOOKING_EVENT else event["order_id"])
         int(event.get("task_id") or 0)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -160,7 +160,7 @@ async def _new(
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
     """What the person's open page swaps for this event: a manager's what their page shows
     (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved."""
-    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT) or (event := _event(data)) is None:
+    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT) or (event := _event(name, data)) is None:
         return b""
     if watch is not None:
         return await _desk(request, user, watch, name, event)

@@ -75,7 +75,7 @@ def test_the_structure_check_catches_a_broken_document(where: str, change: Any) 
 
 def test_both_topics_and_every_event_type_are_described() -> None:
     assert CATALOGUE.topics == {ORDERS, BOOKINGS}
-    assert CATALOGUE.names(ORDERS) == {order_events.EVENT_TYPE, "task.status_changed"}
+    assert CATALOGUE.names(ORDERS) == {order_events.EVENT_TYPE, "task.status_changed", order_events.STOCK_EVENT_TYPE}
     assert CATALOGUE.names(BOOKINGS) == {booking_events.EVENT_TYPE}
     # Every type the consumer acts on is documented on the topic it reads it from.
     assert consumed.ORDER_STATUS_CHANGED in CATALOGUE.names(ORDERS)
@@ -88,13 +88,19 @@ def test_the_guarantees_are_stated() -> None:
         assert words in text, words
 
 
+def example_key(payload: dict[str, Any]) -> str:
+    if payload["type"] == order_events.STOCK_EVENT_TYPE:
+        return f"stock:{payload['warehouse_id']}:{payload['sku']}"
+    return str(payload.get("order_id") or payload.get("booking_id"))
+
+
 def test_every_example_matches_its_schema() -> None:
     for channel in DOC["channels"].values():
         for ref in channel["messages"].values():
             message = DOC["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]
             assert message["examples"], message["name"]
             for example in message["examples"]:
-                key = str(example["payload"].get("order_id") or example["payload"].get("booking_id"))
+                key = example_key(example["payload"])
                 assert CATALOGUE.problems(channel["address"], key, example["payload"]) == []
 
 
@@ -257,3 +263,13 @@ def test_the_docs_page_check_refuses_anything_fetched_from_elsewhere(tmp_path: P
     page = tmp_path / "page.html"
     page.write_text(html)
     assert (html_problems(page) == []) is offline
+
+
+def test_a_stock_event_as_loms_builds_it_matches_under_its_key() -> None:
+    event = order_events.stock_changed(
+        warehouse_id=3, sku=1076963, total=40, reserved=3, previous_total=None, occurred_at=NOW
+    )
+    assert CATALOGUE.problems(ORDERS, "stock:3:1076963", event) == []
+    assert CATALOGUE.problems(ORDERS, "1076963", event)  # keyed as an order's would be
+    assert CATALOGUE.problems(ORDERS, "stock:3:1076963", {**event, "total": -1})
+    assert CATALOGUE.problems(ORDERS, "stock:3:1076963", {**event, "available": 37})  # not in the document

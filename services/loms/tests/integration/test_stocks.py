@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 
-from ..conftest import Auth, Database, new_sku
+from shopcommon.testing.plugin import Stack
+
+from ..conftest import Auth, Database, consume, new_sku
 
 
 async def test_stock_of_one_sku_is_total_minus_reserved_per_warehouse(
@@ -89,3 +94,37 @@ async def test_only_managers_change_stock(client: httpx.AsyncClient, auth: Auth,
 async def test_unknown_warehouse_is_404(client: httpx.AsyncClient, auth: Auth) -> None:
     r = await client.put(f"/api/v1/warehouses/999999/stocks/{new_sku()}", json={"total": 1}, headers=auth.manager())
     assert r.status_code == 404
+
+
+async def test_each_change_of_a_total_is_published_once_keyed_by_warehouse_and_sku(
+    client: httpx.AsyncClient, auth: Auth, db: Database, shop_stack: Stack, topic: str
+) -> None:
+    sku = new_sku()
+    made = await client.post("/api/v1/warehouses", json={"name": f"Events {sku}"}, headers=auth.manager())
+    wh = made.json()["id"]
+    url = f"/api/v1/warehouses/{wh}/stocks/{sku}"
+    assert (await client.put(url, json={"total": 12}, headers=auth.manager())).status_code == 200
+    assert (await client.put(url, json={"total": 12}, headers=auth.manager())).status_code == 200  # no change
+    await client.post(
+        "/api/v1/orders",
+        json={"user_id": 44, "items": [{"sku": sku, "count": 5}]},
+        headers={**auth.customer(44), "Prefer": "wait=5"},
+    )
+    assert (await client.put(url, json={"total": 4}, headers=auth.manager())).status_code == 409  # below reserved
+    r = await client.post(f"{url}/adjust", json={"delta": -2}, headers=auth.manager())
+    assert r.status_code == 200, r.text
+
+    def stock_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in events if e.get("type") == "stock.changed" and e["sku"] == sku]
+
+    events = await consume(shop_stack.urls.kafka_bootstrap_servers, topic, lambda evs: len(stock_events(evs)) >= 2)
+    await asyncio.sleep(0.5)  # a refused or unchanged total would have been published by now
+    events = stock_events(events + await consume(shop_stack.urls.kafka_bootstrap_servers, topic, lambda _: False, 1))
+    unique = {e["event_id"]: e for e in events}.values()
+    assert [(e["previous_total"], e["total"], e["reserved"]) for e in unique] == [(None, 12, 0), (12, 10, 5)]
+    for event in unique:
+        assert event.pop("_key") == f"stock:{wh}:{sku}"
+        event.pop("_partition")
+        assert set(event) == {"event_id", "type", "occurred_at", "warehouse_id", "sku", "total", "reserved",
+                              "previous_total"}  # fmt: skip
+        assert event["warehouse_id"] == wh

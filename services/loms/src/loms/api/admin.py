@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loms.api.deps import ConnDep, Once, ReadConnDep
+from loms.api.deps import ConnDep, Once, ReadConnDep, SettingsDep
 from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, WarehouseCreate, WarehouseOut
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
@@ -68,9 +68,11 @@ async def warehouse_stock(
     description="Creates the row when missing. A total below what is reserved is 409.",
 )
 async def set_total(
-    warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep
+    warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    return await stock_admin.set_total(conn, warehouse_id=warehouse_id, sku=sku, total=body.total)
+    return await stock_admin.set_total(
+        conn, warehouse_id=warehouse_id, sku=sku, total=body.total, topic=settings.order_events_topic
+    )
 
 
 @router.post(
@@ -87,9 +89,12 @@ async def adjust_total(
     body: StockAdjust,
     caller: Manager,
     once: Once,
+    settings: SettingsDep,
 ) -> Response:
     async def operation(conn: AsyncConnection) -> Answer:
-        row = await stock_admin.adjust_total(conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta)
+        row = await stock_admin.adjust_total(
+            conn, warehouse_id=warehouse_id, sku=sku, delta=body.delta, topic=settings.order_events_topic
+        )
         return Answer.of(200, row)
 
     return await once(caller, body.model_dump(), operation)

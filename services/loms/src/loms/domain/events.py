@@ -1,4 +1,5 @@
-"""The `order.status_changed` event, shaped exactly as CONTRACT.md fixes it."""
+"""LOMS's events, shaped exactly as CONTRACT.md and asyncapi/events.yaml fix them: `order.status_changed`
+and `stock.changed` (a manager set or adjusted a stock total). Task events are built in `domain.tasks`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from loms.domain.items import OrderItem
 from loms.domain.statuses import CancelReason, OrderStatus
 
 EVENT_TYPE = "order.status_changed"
+STOCK_EVENT_TYPE = "stock.changed"
 
 
 def iso(moment: datetime) -> str:
@@ -64,3 +66,20 @@ def recorded(
         total_price=total_price,
         occurred_at=occurred_at,
     )
+
+
+def stock_changed(
+    *, warehouse_id: int, sku: int, total: int, reserved: int, previous_total: int | None, occurred_at: datetime
+) -> dict[str, Any]:
+    """A manager set or adjusted a stock row's total (`previous_total`: None for a new row).
+    Reservations change `reserved` without one: the orders' own events say what they took."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": STOCK_EVENT_TYPE,
+        "occurred_at": iso(occurred_at),
+        "warehouse_id": warehouse_id,
+        "sku": sku,
+        "total": total,
+        "reserved": reserved,
+        "previous_total": previous_total,
+    }

@@ -1,10 +1,13 @@
 """LOMS's outbox (`shopcommon.outbox`): the `order.status_changed` events, keyed by order id so
-each order's events stay in order, written by the statement of the change they describe."""
+each order's events stay in order, written by the statement of the change they describe; and the
+`stock.changed` events of the managers' stock administration, keyed `stock:<warehouse>:<sku>`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shopcommon.outbox import UNNESTED, OutboxMessage, OutboxStore, event_params
 
@@ -22,3 +25,9 @@ def events_cte(rows: str = UNNESTED) -> str:
 def params(topic: str, request_id: str | None, events: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Bind parameters for `EVENTS_CTE`; each event is keyed by its order id in decimal."""
     return event_params(topic, request_id, [OutboxMessage(str(e["order_id"]), e) for e in events])
+
+
+async def write_stock_event(conn: AsyncConnection, topic: str, event: dict[str, Any]) -> None:
+    """A `stock.changed` event into the outbox, in the caller's transaction; the relays wake at commit."""
+    key = f"stock:{event['warehouse_id']}:{event['sku']}"
+    await OUTBOX.add(conn, topic, [OutboxMessage(key, event)])

@@ -1,4 +1,6 @@
-"""Managers administer warehouses and stock levels. A total never drops below what is reserved."""
+"""Managers administer warehouses and stock levels. A total never drops below what is reserved.
+Each change of a total is published (`stock.changed`, through the outbox in the same transaction):
+managers' open stock pages follow it."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loms.domain.events import stock_changed
 from loms.repositories import warehouses
+from loms.repositories.order_events import write_stock_event
+from loms.services.clock import utcnow
 from shopcommon.problems import Conflict, NotFound
 
 MAX_TOTAL = 4_294_967_295
@@ -38,25 +43,26 @@ async def require_warehouse(conn: AsyncConnection, warehouse_id: int) -> dict[st
     return found
 
 
-async def set_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int) -> dict[str, Any]:
+async def set_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, topic: str) -> dict[str, Any]:
     await require_warehouse(conn, warehouse_id)
     current = await warehouses.lock_row(conn, warehouse_id=warehouse_id, sku=sku)
-    return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current)
+    return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current, topic=topic)
 
 
-async def adjust_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, delta: int) -> dict[str, Any]:
+async def adjust_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, delta: int, topic: str) -> dict[str, Any]:
     """Receive (+) or remove (-) units; the result must stay between reserved and the uint32 range."""
     await require_warehouse(conn, warehouse_id)
     current = await warehouses.lock_row(conn, warehouse_id=warehouse_id, sku=sku)
     total = (current["total"] if current else 0) + delta
     if total > MAX_TOTAL:
         raise Conflict(f"sku {sku} would hold {total} units in warehouse {warehouse_id}; at most {MAX_TOTAL}.")
-    return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current)
+    return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current, topic=topic)
 
 
 async def _write(
-    conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, current: dict[str, Any] | None
+    conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, current: dict[str, Any] | None, topic: str
 ) -> dict[str, Any]:
+    """Write the total and, when it changed, its event."""
     reserved = current["reserved"] if current else 0
     if total < reserved:
         raise StockBelowReserved(
@@ -66,6 +72,11 @@ async def _write(
     written = await warehouses.write_total(conn, warehouse_id=warehouse_id, sku=sku, total=total)
     if written is None:
         raise StockBelowReserved(f"Units of sku {sku} were reserved meanwhile; try again.")
+    previous = current["total"] if current else None
+    if previous != total:
+        event = stock_changed(warehouse_id=warehouse_id, sku=sku, total=total, reserved=written["reserved"],
+                              previous_total=previous, occurred_at=utcnow())  # fmt: skip
+        await write_stock_event(conn, topic, event)
     return stock_row(written)
 
 

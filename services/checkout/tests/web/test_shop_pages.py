@@ -92,6 +92,29 @@ def test_a_managers_page_names_what_it_shows_and_the_relay_reads_only_that() -> 
     assert Watch.of(QueryParams("")) == Watch()
 
 
+def test_a_stock_page_follows_its_rows_changes_and_the_orders_that_move_them() -> None:
+    url = live_url(stock=2, skus=[5, 6])
+    assert url == "/live?skus=5%2C6&stock=2"
+    watch = Watch.of(QueryParams(url.split("?", 1)[1]))
+    assert (watch.stock, watch.skus, watch.orders) == (2, {5, 6}, set())
+
+    def order(status: str, *skus: object) -> dict[str, object]:
+        return {"status": status, "items": [{"sku": sku, "count": 1} for sku in skus]}
+
+    assert watch.stock_hit("stock.changed", {"warehouse_id": 2, "sku": 6}) == {6}
+    assert watch.stock_hit("stock.changed", {"warehouse_id": 3, "sku": 6}) == set()  # another warehouse
+    assert watch.stock_hit("stock.changed", {"warehouse_id": 2, "sku": 7}) == set()  # a row not on the page
+    for status in ("awaiting payment", "paid", "cancelled"):  # reserved, taken, released
+        assert watch.stock_hit("order.status_changed", order(status, 5, 6, 9)) == {5, 6}
+    for status in ("new", "failed", "completed"):  # nothing in the warehouses moved
+        assert watch.stock_hit("order.status_changed", order(status, 5)) == set()
+    assert watch.stock_hit("order.status_changed", {"status": "paid", "items": "5"}) == set()
+    assert watch.stock_hit("order.status_changed", order("paid", "5", None, [5])) == set()
+    assert watch.stock_hit("task.status_changed", order("paid", 5)) == set()
+    assert Watch.of(QueryParams("skus=5")).stock_hit("stock.changed", {"warehouse_id": 2, "sku": 5}) == set()
+    assert Watch.of(QueryParams("skus=5")).skus == set()  # skus mean nothing without their warehouse
+
+
 def test_an_open_list_takes_so_many_new_rows_then_says_there_are_more() -> None:
     watch = Watch.of(QueryParams("orders=1&new=orders"))
     assert watch.admit("tasks", {"previous_status": None}, 5) == ""  # this page takes no new tasks

@@ -142,3 +142,22 @@ def test_the_desks_live_rows_are_the_pages_own_markup() -> None:
     mine = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={}, staff=False)
     desk = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={}, staff=True)
     assert "Pay</button>" in mine and "Pay</button>" not in desk and "Cancel</button>" not in desk
+
+
+def test_the_stock_pages_live_rows_are_its_own_markup() -> None:
+    env = environment()
+    row = {"sku": 1001, "warehouse_id": 2, "total": 40, "reserved": 3, "available": 37}
+    chosen = {"id": 2, "name": "North"}
+    fragment = render_fragment(env, "manage_stock.html.j2", "stock_row", row=row, chosen={"id": 2},
+                               names={1001: "Bass"}, csrf_token="t")  # fmt: skip
+    assert fragment.lstrip().startswith('<tr data-sku="1001" sse-swap="stock-2-1001" hx-swap="outerHTML">')
+    assert '<td class="num">40</td><td class="num">3</td><td class="num">37</td>' in fragment
+    assert 'value="40"' in fragment and "Bass" in fragment
+    full = env.get_template("manage_stock.html.j2").render(
+        user=None, path="/manage/stock", title="Stock", error=None, notice=None, csrf_token="t", fields={},
+        warehouses=[chosen], chosen=chosen, rows=[row], names={1001: "Bass"}, next_after=None, after=0,
+        live="/live?skus=1001&stock=2",
+    )  # fmt: skip
+    assert fragment.strip() in full
+    assert 'hx-ext="sse" sse-connect="/live?skus=1001&amp;stock=2"' in full
+    assert "live.js" in full

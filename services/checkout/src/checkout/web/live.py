@@ -31,6 +31,7 @@ from checkout.web import live_frames
 from checkout.web.forms import page_router, signed_in
 from checkout.web.lifespan import get_web
 from shopcommon.auth import Principal, Role
+from shopcommon.statuses import OrderStatus
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ STREAM = "/api/v1/events/stream"
 ORDER_EVENT = "order.status_changed"
 TASK_EVENT = "task.status_changed"
 BOOKING_EVENT = "booking.status_changed"
+STOCK_EVENT = "stock.changed"
+#: The order statuses whose coming moves a warehouse's stock: units reserved, taken, released.
+STOCK_MOVES = frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.CANCELLED})
 #: The most ids of one kind a page may name (`Watch`): a page's list is shorter.
 WATCH_MAX = 200
 #: The most new rows one open page's list takes live; then it says there are more (`Watch.admit`).
@@ -70,9 +74,11 @@ async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str
 
 
 def _event(name: str, data: str) -> dict[str, Any] | None:
-    """The event's JSON, when it names the order or booking it is of; None for anything else."""
+    """The event's JSON, when it names the order, booking or stock row it is of; None for anything else."""
     try:
         event = json.loads(data)
+        if name == STOCK_EVENT:
+            return event if isinstance(event["warehouse_id"], int) and isinstance(event["sku"], int) else None
         int(event["booking_id"] if name == BOOKING_EVENT else event["order_id"])
         int(event.get("task_id") or 0)
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -93,18 +99,37 @@ class Watch:
     the ids on the page, and the lists that take new ones at their top (the desk's first page
     unfiltered, the bookings awaiting an answer). What a new thing's later events change is then
     followed too, by this connection: one that reconnects starts again from the page's address, so a
-    row that came in live is followed again once the page is reloaded."""
+    row that came in live is followed again once the page is reloaded. `stock=2&skus=5,6`: the stock
+    page's warehouse and the skus of its rows."""
 
     orders: set[int] = field(default_factory=set)
     tasks: set[int] = field(default_factory=set)
     bookings: set[int] = field(default_factory=set)
     new: frozenset[str] = frozenset()
+    stock: int | None = None
+    skus: set[int] = field(default_factory=set)
     added: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, query: QueryParams) -> Watch:
         new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings"}
-        return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")), new)
+        stock = next(iter(_ids(query.get("stock"))), None)
+        return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")), new, stock,
+                   _ids(query.get("skus")) if stock else set())  # fmt: skip
+
+    def stock_hit(self, name: str, event: dict[str, Any]) -> set[int]:
+        """The skus of the page's stock rows this event may have changed: a manager changed one
+        (`stock.changed`), or an order reserved, took or released units of them."""
+        if self.stock is None:
+            return set()
+        if name == STOCK_EVENT:
+            return {event["sku"]} & self.skus if event["warehouse_id"] == self.stock else set()
+        if name != ORDER_EVENT or event.get("status") not in STOCK_MOVES:
+            return set()
+        items = event.get("items")
+        if not isinstance(items, list):
+            return set()
+        return {i["sku"] for i in items if isinstance(i, dict) and isinstance(i.get("sku"), int)} & self.skus
 
     def admit(self, kind: str, event: dict[str, Any], item_id: int) -> str:
         """Whether this event's new order, task or booking goes on the page: `row` (at the top of
@@ -123,6 +148,10 @@ class Watch:
 
 async def _desk(request: Request, user: Principal, watch: Watch, name: str, event: dict[str, Any]) -> bytes:
     """A manager's page: what it shows of this event, and where it takes new things, the new one."""
+    if skus := watch.stock_hit(name, event):
+        return await live_frames.stock_rows(request, user, watch.stock or 0, skus)
+    if name == STOCK_EVENT:
+        return b""
     if name == BOOKING_EVENT:
         booking_id = int(event["booking_id"])
         if booking_id in watch.bookings:
@@ -160,13 +189,13 @@ async def _new(
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
     """What the person's open page swaps for this event: a manager's what their page shows
     (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved."""
-    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT) or (event := _event(name, data)) is None:
+    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT, STOCK_EVENT) or (event := _event(name, data)) is None:
         return b""
     if watch is not None:
         return await _desk(request, user, watch, name, event)
     if name == TASK_EVENT and user.role == Role.WORKER:
         return await live_frames.board(request, user)
-    if name == BOOKING_EVENT:
+    if name in (BOOKING_EVENT, STOCK_EVENT):
         return b""
     return await live_frames.order(request, user, event, desk=False)
 

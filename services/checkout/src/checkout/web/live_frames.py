@@ -6,6 +6,7 @@ SSE event whose name says which element of a page swaps it (htmx-ext-sse's `sse-
   order its events arrive in; from the event itself while LOMS does not answer.
 - `tasks`: a worker's whole board (`/tasks`).
 - `task-<id>`: a task's row on the desk; `booking-<id>`: a booking's card on `/manage/bookings`.
+- `stock-<warehouse>-<sku>`: a stock row on `/manage/stock`, read again from LOMS.
 - `order-new`, `task-new`, `booking-new`: the row or card of something new, which the desk's list
   puts at its top; `orders-more`, `tasks-more`, `bookings-more`: a line saying that more have come
   in than the open list takes.
@@ -27,7 +28,8 @@ from pydantic import ValidationError
 from checkout.shopping.deps import get_shopping
 from checkout.shopping.schemas import Order
 from checkout.shopping.usecases import orders
-from checkout.web import csrf, people, staff
+from checkout.web import backends, csrf, people, staff
+from checkout.web.backends import Refused, Unavailable
 from checkout.web.lifespan import get_web
 from checkout.web.pages import booking_view, render_fragment
 from checkout.web.shop import order_view, product_names, task_workers
@@ -38,9 +40,11 @@ log = logging.getLogger(__name__)
 
 
 def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
-             new: Iterable[str] = ()) -> str:  # fmt: skip
-    """The `/live` a manager's page follows, naming what it shows (`live.Watch`)."""
-    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "new": new}
+             new: Iterable[str] = (), stock: int | None = None, skus: Iterable[int] = ()) -> str:  # fmt: skip
+    """The `/live` a manager's page follows, naming what it shows (`live.Watch`); `stock`: the
+    warehouse whose rows of `skus` the page shows."""
+    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "new": new, "skus": skus,
+             "stock": [stock] if stock else []}  # fmt: skip
     wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
     return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
 
@@ -123,3 +127,29 @@ def more(request: Request, kind: str) -> bytes:
     """The line that replaces the list's hidden `<kind>-more` placeholder: there are more new ones."""
     html = get_web(request).templates.get_template("_more.html.j2").render(kind=kind, href=NEWEST[kind])
     return sse(f"{kind}-more", html)
+
+
+async def stock_rows(request: Request, user: Principal, warehouse: int, skus: set[int]) -> bytes:
+    """The rows of `skus` in the warehouse, as LOMS holds them now: whatever order the events that
+    changed them arrive in, each row shows its latest total and reservations."""
+    first, last = min(skus), max(skus)
+    try:
+        listing = await backends.loms(request).call(
+            "GET", f"/api/v1/warehouses/{warehouse}/stocks", token=user.token,
+            # A page shows 25 rows: its skus lie within its warehouse's next 100 from the first one.
+            params={"after": first - 1, "limit": min(100, last - first + 1)},
+        )  # fmt: skip
+    except (Refused, Unavailable) as exc:
+        log.info("stock of warehouse %s not refreshed: %s", warehouse, exc)
+        return b""
+    rows = [row for row in listing.get("items", []) if row.get("sku") in skus]
+    if not rows:
+        return b""
+    web, token = get_web(request), _token(request)
+    names = await product_names(get_shopping(request), user, [row["sku"] for row in rows])
+    frames = b""
+    for row in rows:
+        html = render_fragment(web.templates, "manage_stock.html.j2", "stock_row", row=row, chosen={"id": warehouse},
+                               names=names, csrf_token=token)  # fmt: skip
+        frames += sse(f"stock-{warehouse}-{row['sku']}", html)
+    return frames

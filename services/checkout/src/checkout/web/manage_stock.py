@@ -4,7 +4,9 @@ still be bought), setting a sku's count in a warehouse, and adding a warehouse.
 Everything goes through LOMS's warehouse and stock administration (`/api/v1/warehouses`) with the
 manager's own token: LOMS decides (a count below what is reserved is refused), and a refusal is
 said in words. Choosing another warehouse or page swaps the `stock_table` block alone (HTMX); the
-page works without JavaScript too."""
+page works without JavaScript too. The table follows `/live`, naming its warehouse and skus
+(`live_frames.live_url`): a row changes as other managers change its total and as orders reserve,
+take and release its units (`live_frames.stock_rows`); a count being typed in it is kept (`live.js`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice, page_or_block
 from checkout.web.forms import LIMITED, BadInput, page_router, parse_count
+from checkout.web.live_frames import live_url
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
@@ -66,6 +69,7 @@ async def _stock(request: Request, user: Principal, context: dict[str, Any], wan
     listing = await loms.call("GET", f"/api/v1/warehouses/{chosen['id']}/stocks", token=user.token,
                               params={"after": after, "limit": PAGE_SIZE})  # fmt: skip
     context.update(chosen=chosen, rows=listing["items"], next_after=listing.get("next_after"), after=after)
+    context["live"] = live_url(stock=chosen["id"], skus=[row["sku"] for row in listing["items"]])
     context["names"] = await _names(request, [row["sku"] for row in listing["items"]])
 
 
@@ -74,7 +78,7 @@ async def stock_page(request: Request, status: int = 200, error: str | None = No
     user = await manager(request)
     query = request.query_params
     context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_after": None,
-                               "after": 0, "fields": values or {}}  # fmt: skip
+                               "after": 0, "fields": values or {}, "live": ""}  # fmt: skip
     errors = [error] if error else []
     try:
         wanted = warehouse or parse_count(query.get("warehouse"), "Warehouse", high=MAX_JSON_INT)

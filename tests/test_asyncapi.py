@@ -76,7 +76,7 @@ def test_the_structure_check_catches_a_broken_document(where: str, change: Any) 
 def test_both_topics_and_every_event_type_are_described() -> None:
     assert CATALOGUE.topics == {ORDERS, BOOKINGS}
     assert CATALOGUE.names(ORDERS) == {order_events.EVENT_TYPE, "task.status_changed", order_events.STOCK_EVENT_TYPE}
-    assert CATALOGUE.names(BOOKINGS) == {booking_events.EVENT_TYPE}
+    assert CATALOGUE.names(BOOKINGS) == {booking_events.EVENT_TYPE, booking_events.TABLE_EVENT_TYPE}
     # Every type the consumer acts on is documented on the topic it reads it from.
     assert consumed.ORDER_STATUS_CHANGED in CATALOGUE.names(ORDERS)
     assert consumed.BOOKING_STATUS_CHANGED in CATALOGUE.names(BOOKINGS)
@@ -91,6 +91,8 @@ def test_the_guarantees_are_stated() -> None:
 def example_key(payload: dict[str, Any]) -> str:
     if payload["type"] == order_events.STOCK_EVENT_TYPE:
         return f"stock:{payload['warehouse_id']}:{payload['sku']}"
+    if payload["type"] == booking_events.TABLE_EVENT_TYPE:
+        return f"table:{payload['table_id']}"
     return str(payload.get("order_id") or payload.get("booking_id"))
 
 
@@ -273,3 +275,13 @@ def test_a_stock_event_as_loms_builds_it_matches_under_its_key() -> None:
     assert CATALOGUE.problems(ORDERS, "1076963", event)  # keyed as an order's would be
     assert CATALOGUE.problems(ORDERS, "stock:3:1076963", {**event, "total": -1})
     assert CATALOGUE.problems(ORDERS, "stock:3:1076963", {**event, "available": 37})  # not in the document
+
+
+def test_a_table_event_as_bookings_builds_it_matches_under_its_key() -> None:
+    event = booking_events.table_changed(
+        table_id=3, name="Window 3", kind="regular", seats=4, bookable=False, price=None, occurred_at=NOW
+    )
+    assert CATALOGUE.problems(BOOKINGS, "table:3", event) == []
+    assert CATALOGUE.problems(BOOKINGS, "3", event)  # keyed as a booking's would be
+    assert CATALOGUE.problems(BOOKINGS, "table:3", {**event, "seats": 0})
+    assert CATALOGUE.problems(ORDERS, "table:3", event)  # a table event on the orders topic

@@ -1,6 +1,7 @@
 """The events real flows put on the broker match asyncapi/events.yaml: orders bought, paid, cancelled
 by the customer, by staff and by the payment deadline, refused for want of stock; a manager's
-change of a stock total; bookings requested, confirmed, rejected and cancelled. Every event read from `loms.order-events` and
+change of a stock total; bookings requested, confirmed, rejected and cancelled; a manager's
+change of a table. Every event read from `loms.order-events` and
 `bookings.booking-events` (this system alone publishes there: every other e2e system has topics of
 its own) is validated against its payload schema and its key, and an event type the document lacks fails.
 This run's events also show the documented ordering: one key's events on one partition, each
@@ -210,6 +211,10 @@ async def drive_and_check(system: System, reader: TopicReader) -> None:
             )
             and all(statuses(records, ORDERS, "task_id", t, "task.status_changed") for t in tasks)
             and stock_changes(records, stock) == 2
+            and any(
+                r.topic == BOOKINGS and isinstance(r.event, dict) and r.event.get("type") == "table.changed"
+                for r in records
+            )
         )
 
     await reader.until(done, f"orders {expected_orders}, bookings {expected_bookings}, tasks {tasks}")
@@ -229,6 +234,7 @@ async def drive_and_check(system: System, reader: TopicReader) -> None:
     if tasks:
         assert (ORDERS, "task.status_changed") in kinds
     assert (ORDERS, "stock.changed") in kinds
+    assert (BOOKINGS, "table.changed") in kinds
 
     # The reasons the document says a cancelled order carries.
     reasons = {
@@ -293,10 +299,23 @@ async def drive_bookings(system: System, staff: dict[str, str]) -> dict[int, lis
             assert r.status_code == 200, r.text
         r = await client.post(f"/api/v1/bookings/{cancelled}/cancel", headers=staff)
         assert r.status_code == 200, r.text
+        # A manager closes the table and opens it again: two table events.
+        for bookable in (False, True):
+            r = await client.patch(f"/api/v1/tables/{table['table_id']}", json={"bookable": bookable}, headers=staff)
+            assert r.status_code == 200, r.text
     expected[confirmed] = ["pending", "confirmed"]
     expected[rejected] = ["pending", "rejected"]
     expected[cancelled] = ["pending", "confirmed", "cancelled"]
     return expected
+
+
+def about(event: dict[str, Any]) -> Any:
+    """What an event is of: its task, booking, order, table or stock row."""
+    if event["type"] == "stock.changed":
+        return event["warehouse_id"], event["sku"]
+    if event["type"] == "table.changed":
+        return event["table_id"]
+    return event.get("task_id") or event.get("booking_id") or event.get("order_id")
 
 
 def assert_ordered_per_key(records: list[Record]) -> None:
@@ -310,10 +329,11 @@ def assert_ordered_per_key(records: list[Record]) -> None:
         if e["event_id"] in seen:
             continue  # at least once: a re-delivery
         seen.add(e["event_id"])
-        own = e.get("task_id") or e.get("booking_id") or e.get("order_id") or (e.get("warehouse_id"), e.get("sku"))
-        chains[(r.topic, e["type"], own)].append(e)
+        chains[(r.topic, e["type"], about(e))].append(e)
     assert all(len(p) == 1 for p in partitions.values()), partitions
     for chain_key, events in chains.items():
+        if chain_key[1] == "table.changed":
+            continue  # each carries the whole table, nothing of the one before
         if chain_key[1] == "stock.changed":
             # A row's first change read here need not be its first ever (the demo data's were not published).
             field, pairs = "total", list(pairwise(events))

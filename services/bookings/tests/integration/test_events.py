@@ -113,3 +113,37 @@ async def test_events_made_while_the_broker_is_down_all_arrive_in_order_when_it_
             m["event_id"] for m in made if m["key"] == key
         ]
     assert {str(b) for b in first + during} == {m["key"] for m in made}
+
+
+async def test_each_change_of_a_table_is_published_keyed_by_table(
+    client: httpx.AsyncClient, auth: Auth, db: Database, topic: str, shop_stack: Stack
+) -> None:
+    made = await client.post("/api/v1/tables", json={"name": "Window 7", "kind": "regular", "seats": 2, "price": 900},
+                             headers=auth.manager())  # fmt: skip
+    assert made.status_code == 201, made.text
+    table = made.json()["table_id"]
+    assert (await client.patch(f"/api/v1/tables/{table}", json={"seats": 4, "bookable": False},
+                               headers=auth.manager())).status_code == 200  # fmt: skip
+    assert (await client.post(f"/api/v1/tables/{table}/prices", json={"price": 1250},
+                              headers=auth.manager())).status_code == 201  # fmt: skip
+    refused = await client.patch(f"/api/v1/tables/{table}", json={"seats": 0}, headers=auth.manager())
+    assert refused.status_code == 422
+    assert await eventually(lambda: outbox_empty(db))
+    key = f"table:{table}"
+    events = await consume(shop_stack.urls.kafka_bootstrap_servers, topic,
+                           lambda evs: sum(1 for e in evs if e["_key"] == key) >= 3)  # fmt: skip
+    mine = by_booking(events)[key]
+    assert [(e["seats"], e["bookable"], e["price"]) for e in mine] == [
+        (2, True, 900),
+        (4, False, 900),
+        (4, False, 1250),
+    ]
+    for event in mine:
+        assert set(event) - {"_key", "_partition"} == {"event_id", "type", "occurred_at", "table_id", "name", "kind",
+                                                       "seats", "bookable", "price"}  # fmt: skip
+        assert (event["type"], event["table_id"], event["name"], event["kind"]) == (
+            "table.changed",
+            table,
+            "Window 7",
+            "regular",
+        )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from bookings.api.deps import OPTIONAL_BEARER, ConnDep, Manager, MaybeCaller, Now, ReadConnDep, search_pool
+from bookings.api.deps import OPTIONAL_BEARER, ConnDep, Manager, MaybeCaller, Now, ReadConnDep, SinkDep, search_pool
 from bookings.api.schemas import (
     MOMENT_DOC,
     Moment,
@@ -106,9 +106,9 @@ async def table_prices(table_id: TableId, conn: ReadConnDep) -> list[PriceOut]:
     openapi_extra=MANAGERS,
     responses=problem_responses(401, 403, 409, 422),
 )
-async def create_table(body: TableCreate, _: Manager, conn: ConnDep) -> TableOut:
+async def create_table(body: TableCreate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> TableOut:
     new = NewTable(name=body.name, kind=body.kind, seats=body.seats, price=body.price, bookable=body.bookable)
-    return _table_out(await tables.create_table(conn, new))
+    return _table_out(await tables.create_table(conn, new, sink=sink, now=now))
 
 
 @router.patch(
@@ -118,8 +118,11 @@ async def create_table(body: TableCreate, _: Manager, conn: ConnDep) -> TableOut
     responses=problem_responses(401, 403, 404, 409, 422),
     description="Change a table at once; `bookable: false` closes it to new requests (existing bookings stay).",
 )
-async def update_table(table_id: TableId, body: TableUpdate, _: Manager, conn: ConnDep) -> TableOut:
-    return _table_out(await tables.update_table(conn, table_id, body.model_dump(exclude_unset=True)))
+async def update_table(
+    table_id: TableId, body: TableUpdate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now
+) -> TableOut:
+    changes = body.model_dump(exclude_unset=True)
+    return _table_out(await tables.update_table(conn, table_id, changes, sink=sink, now=now))
 
 
 @router.post(
@@ -131,6 +134,10 @@ async def update_table(table_id: TableId, body: TableUpdate, _: Manager, conn: C
     summary="Set a price",
     description="From `effective_from` (now when omitted; never in the past). Bookings keep the price they were made at.",
 )
-async def set_price(table_id: TableId, body: PriceCreate, _: Manager, conn: ConnDep, now: Now) -> PriceOut:
-    row = await tables.set_price(conn, table_id, price=body.price, effective_from=body.effective_from, now=now)
+async def set_price(
+    table_id: TableId, body: PriceCreate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now
+) -> PriceOut:
+    row = await tables.set_price(
+        conn, table_id, price=body.price, effective_from=body.effective_from, now=now, sink=sink
+    )
     return PriceOut(price=row.price, effective_from=row.effective_from)

@@ -1,4 +1,6 @@
-"""The `booking.status_changed` event on `bookings.booking-events`, shaped as CONTRACT.md fixes it.
+"""The events on `bookings.booking-events`: `booking.status_changed`, shaped as CONTRACT.md fixes
+it, and `table.changed` (a manager added or changed a table, or set its price), as
+asyncapi/events.yaml describes it.
 
 Beyond the contract's fields it carries `user_id` (the customer the booking is linked to, or null
 for a guest), `cancelled_by` (`customer` or `staff`) when the status is `cancelled`, and
@@ -20,6 +22,7 @@ from bookings.domain.booking import Booking
 from bookings.domain.statuses import BookingStatus
 
 EVENT_TYPE = "booking.status_changed"
+TABLE_EVENT_TYPE = "table.changed"
 
 
 def cancel_url(public_url: str, token: str) -> str:
@@ -58,3 +61,21 @@ def status_changed(
             raise ValueError("only the acknowledgement of a new request carries the cancel link")
         event["cancel_url"] = cancel_link
     return event
+
+
+def table_changed(
+    *, table_id: int, name: str, kind: str, seats: int, bookable: bool, price: int | None, occurred_at: datetime
+) -> dict[str, Any]:
+    """The table as it is after a manager's change; `price`: the one in force now (None while
+    every price set lies in the future)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": TABLE_EVENT_TYPE,
+        "occurred_at": occurred_at.isoformat(),
+        "table_id": table_id,
+        "name": name,
+        "kind": kind,
+        "seats": seats,
+        "bookable": bookable,
+        "price": price,
+    }

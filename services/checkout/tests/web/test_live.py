@@ -176,3 +176,47 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
     assert 'data-booking-id="21"' in new and 'data-status="pending"' in new and "Confirm booking 21" in new
     assert 'sse-swap="booking-21"' in confirmed and 'data-status="confirmed"' in confirmed and "Table 3" in confirmed
     assert 'data-booking-id="148"' in seen[-2][1] and 'href="/manage/bookings"' in seen[-1][1]
+
+
+def _table(table_id: int, bookable: bool) -> dict[str, object]:
+    return {"event_id": str(uuid.uuid4()), "type": "table.changed", "occurred_at": datetime.now(UTC).isoformat(),
+            "table_id": table_id, "name": f"Window {table_id}", "kind": "cabin", "seats": 4, "bookable": bookable,
+            "price": 4550}  # fmt: skip
+
+
+async def test_a_managers_tables_follow_other_managers_changes_and_new_tables(
+    shop_stack: Stack, checkout_process: ServiceProcess
+) -> None:
+    """The bookings desk lists every table: a change of one of them is its card again, a table not
+    on it is new and added to the list (then followed); a stock change is not this page's."""
+    stock = {"event_id": str(uuid.uuid4()), "type": "stock.changed", "occurred_at": datetime.now(UTC).isoformat(),
+             "warehouse_id": 1, "sku": 7, "total": 3, "reserved": 0, "previous_total": 2}  # fmt: skip
+    events = [stock, _table(3, False), _table(9, True), _table(9, False)]
+    seen: list[tuple[str, str]] = []
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        await sign_in(client, "admin")
+        hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
+        try:
+            async with client.stream("GET", "/live?tables=3,4&new=tables") as stream:
+                lines = stream.aiter_lines()
+                async for line in lines:
+                    if line.startswith(": connected"):
+                        break
+                await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
+                                        for e in events])  # fmt: skip
+                async with asyncio.timeout(30):
+                    async for line in lines:
+                        if line.startswith("event: "):
+                            seen.append((line.removeprefix("event: "), ""))
+                        elif line.startswith("data: "):
+                            seen[-1] = (seen[-1][0], seen[-1][1] + line.removeprefix("data: ") + "\n")
+                        elif line == "" and len(seen) == 3:
+                            break
+        finally:
+            await hub.redis.aclose()
+    assert [name for name, _ in seen] == ["table-3", "table-new", "table-9"]
+    closed, new, later = (data for _, data in seen)
+    assert 'data-table-id="3"' in closed and 'data-status="closed"' in closed and 'value="45.50"' in closed
+    assert "Open Window 3" in closed  # its button opens it again
+    assert 'sse-swap="table-9"' in new and 'data-status="open"' in new and "Close Window 9" in new
+    assert 'data-status="closed"' in later

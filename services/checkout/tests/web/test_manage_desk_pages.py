@@ -38,7 +38,7 @@ async def read(transport: httpx.AsyncBaseTransport, base: str, path: str) -> Any
 
 
 def row(page: httpx.Response, sku: int) -> str:
-    return page.text.split(f'<tr data-sku="{sku}">')[1].split("</tr>")[0]
+    return page.text.split(f'<tr data-sku="{sku}" ')[1].split("</tr>")[0]
 
 
 # --- stock -----------------------------------------------------------------------------------------

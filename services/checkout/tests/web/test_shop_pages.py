@@ -113,6 +113,9 @@ def test_a_stock_page_follows_its_rows_changes_and_the_orders_that_move_them() -
     assert watch.stock_hit("task.status_changed", order("paid", 5)) == set()
     assert Watch.of(QueryParams("skus=5")).stock_hit("stock.changed", {"warehouse_id": 2, "sku": 5}) == set()
     assert Watch.of(QueryParams("skus=5")).skus == set()  # skus mean nothing without their warehouse
+    tables = Watch.of(QueryParams(live_url(tables=[3, 4], new=["tables"]).split("?", 1)[1]))
+    assert (tables.tables, tables.new) == ({3, 4}, {"tables"})
+    assert tables.admit("tables", {"table_id": 9}, 9) == "row" and 9 in tables.tables
 
 
 def test_an_open_list_takes_so_many_new_rows_then_says_there_are_more() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.shopping.schemas import Order
-from checkout.web.pages import environment, render_fragment
+from checkout.web.pages import environment, render_fragment, table_view
 from checkout.web.shop import order_view
 
 from .conftest import CheckoutFactory
@@ -161,3 +161,20 @@ def test_the_stock_pages_live_rows_are_its_own_markup() -> None:
     assert fragment.strip() in full
     assert 'hx-ext="sse" sse-connect="/live?skus=1001&amp;stock=2"' in full
     assert "live.js" in full
+
+
+def test_the_bookings_desks_live_table_cards_are_its_own_markup() -> None:
+    env = environment()
+    table = table_view({"table_id": 3, "name": "Window 3", "kind": "cabin", "seats": 4, "bookable": True,
+                        "price": 4550})  # fmt: skip
+    card = render_fragment(env, "manage_bookings.html.j2", "table_card", t=table, kinds=["regular", "cabin"],
+                           csrf_token="t")  # fmt: skip
+    assert card.lstrip().startswith('<article class="card" data-table-id="3" sse-swap="table-3" hx-swap="outerHTML">')
+    assert 'value="45.50"' in card and "Close Window 3" in card
+    full = env.get_template("manage_bookings.html.j2").render(
+        user=None, path="/manage/bookings", title="Bookings", error=None, notice=None, csrf_token="t",
+        bookings=[], tables=[table], kinds=["regular", "cabin"], statuses=[], wanted="",
+        live="/live?tables=3&new=tables", live_new=("tables",),
+    )  # fmt: skip
+    assert card.strip() in full
+    assert 'sse-swap="table-new" hx-swap="beforeend"' in full and "live.js" in full

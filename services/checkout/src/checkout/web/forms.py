@@ -188,8 +188,3 @@ def parse_count(text: str | None, label: str, *, high: int = 65_535) -> int | No
     if not text.isdigit() or not 1 <= int(text) <= high:
         raise BadInput(f"{label} must be a whole number from 1 to {high}.")
     return int(text)
-
-
-def amount_text(minor: int | None) -> str:
-    """The form's spelling of an amount (`12.50`), for putting a value back into its field."""
-    return "" if minor is None else f"{minor // 100}.{minor % 100:02d}"

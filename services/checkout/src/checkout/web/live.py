@@ -41,6 +41,11 @@ ORDER_EVENT = "order.status_changed"
 TASK_EVENT = "task.status_changed"
 BOOKING_EVENT = "booking.status_changed"
 STOCK_EVENT = "stock.changed"
+TABLE_EVENT = "table.changed"
+#: The events a page may show, by the name the notifications stream gives them.
+SHOWN = (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT, STOCK_EVENT, TABLE_EVENT)
+#: Of those, the ones only a manager's page shows.
+DESK_ONLY = (BOOKING_EVENT, STOCK_EVENT, TABLE_EVENT)
 #: The order statuses whose coming moves a warehouse's stock: units reserved, taken, released.
 STOCK_MOVES = frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.CANCELLED})
 #: The most ids of one kind a page may name (`Watch`): a page's list is shorter.
@@ -74,11 +79,13 @@ async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str, str
 
 
 def _event(name: str, data: str) -> dict[str, Any] | None:
-    """The event's JSON, when it names the order, booking or stock row it is of; None for anything else."""
+    """The event's JSON, when it names the order, booking, table or stock row it is of; None for anything else."""
     try:
         event = json.loads(data)
         if name == STOCK_EVENT:
             return event if isinstance(event["warehouse_id"], int) and isinstance(event["sku"], int) else None
+        if name == TABLE_EVENT:
+            return event if isinstance(event["table_id"], int) else None
         int(event["booking_id"] if name == BOOKING_EVENT else event["order_id"])
         int(event.get("task_id") or 0)
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -96,8 +103,8 @@ def _ids(text: str | None) -> set[int]:
 class Watch:
     """What a manager's page shows, so their relay renders that and nothing else: a manager's
     stream carries the whole shop's events. `/live?orders=1,2&tasks=3&bookings=4&new=orders,tasks`:
-    the ids on the page, and the lists that take new ones at their top (the desk's first page
-    unfiltered, the bookings awaiting an answer). What a new thing's later events change is then
+    the ids on the page, and the lists that take new ones (the desk's first page unfiltered, the
+    bookings awaiting an answer, the tables). What a new thing's later events change is then
     followed too, by this connection: one that reconnects starts again from the page's address, so a
     row that came in live is followed again once the page is reloaded. `stock=2&skus=5,6`: the stock
     page's warehouse and the skus of its rows."""
@@ -105,6 +112,7 @@ class Watch:
     orders: set[int] = field(default_factory=set)
     tasks: set[int] = field(default_factory=set)
     bookings: set[int] = field(default_factory=set)
+    tables: set[int] = field(default_factory=set)
     new: frozenset[str] = frozenset()
     stock: int | None = None
     skus: set[int] = field(default_factory=set)
@@ -112,10 +120,10 @@ class Watch:
 
     @classmethod
     def of(cls, query: QueryParams) -> Watch:
-        new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings"}
+        new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings", "tables"}
         stock = next(iter(_ids(query.get("stock"))), None)
-        return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")), new, stock,
-                   _ids(query.get("skus")) if stock else set())  # fmt: skip
+        return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")),
+                   _ids(query.get("tables")), new, stock, _ids(query.get("skus")) if stock else set())  # fmt: skip
 
     def stock_hit(self, name: str, event: dict[str, Any]) -> set[int]:
         """The skus of the page's stock rows this event may have changed: a manager changed one
@@ -132,8 +140,9 @@ class Watch:
         return {i["sku"] for i in items if isinstance(i, dict) and isinstance(i.get("sku"), int)} & self.skus
 
     def admit(self, kind: str, event: dict[str, Any], item_id: int) -> str:
-        """Whether this event's new order, task or booking goes on the page: `row` (at the top of
-        its list, and followed from now on), `more` (the list took NEW_ROWS_MAX already: say once
+        """Whether this event's new order, task, booking or table goes on the page (a table: any
+        not on it, since the page lists every table): `row` (at the top of its list, a table at
+        the end, and followed from now on), `more` (the list took NEW_ROWS_MAX already: say once
         that there are more, so a desk left open all day does not grow without end) or "" (the page
         takes no new ones of this kind, the event is not of a new one, or the page was told)."""
         if kind not in self.new or event.get("previous_status") is not None or not item_id:
@@ -152,6 +161,11 @@ async def _desk(request: Request, user: Principal, watch: Watch, name: str, even
         return await live_frames.stock_rows(request, user, watch.stock or 0, skus)
     if name == STOCK_EVENT:
         return b""
+    if name == TABLE_EVENT:
+        table_id = int(event["table_id"])
+        if table_id in watch.tables:
+            return await live_frames.table_card(request, event)
+        return await _new(request, user, watch, "tables", event, table_id)
     if name == BOOKING_EVENT:
         booking_id = int(event["booking_id"])
         if booking_id in watch.bookings:
@@ -179,6 +193,8 @@ async def _new(
             return await live_frames.order(request, user, event, desk=True, new=True)
         case "row" if kind == "tasks":
             return await live_frames.task_row(request, user, event, new=True)
+        case "row" if kind == "tables":
+            return await live_frames.table_card(request, event, new=True)
         case "row":
             return await live_frames.booking_card(request, event, new=True)
         case "more":
@@ -189,13 +205,13 @@ async def _new(
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
     """What the person's open page swaps for this event: a manager's what their page shows
     (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved."""
-    if name not in (ORDER_EVENT, TASK_EVENT, BOOKING_EVENT, STOCK_EVENT) or (event := _event(name, data)) is None:
+    if name not in SHOWN or (event := _event(name, data)) is None:
         return b""
     if watch is not None:
         return await _desk(request, user, watch, name, event)
     if name == TASK_EVENT and user.role == Role.WORKER:
         return await live_frames.board(request, user)
-    if name in (BOOKING_EVENT, STOCK_EVENT):
+    if name in DESK_ONLY:
         return b""
     return await live_frames.order(request, user, event, desk=False)
 

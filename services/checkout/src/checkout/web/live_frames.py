@@ -5,11 +5,12 @@ SSE event whose name says which element of a page swaps it (htmx-ext-sse's `sse-
   The order is read again from LOMS with the person's token, so it shows what LOMS holds, whatever
   order its events arrive in; from the event itself while LOMS does not answer.
 - `tasks`: a worker's whole board (`/tasks`).
-- `task-<id>`: a task's row on the desk; `booking-<id>`: a booking's card on `/manage/bookings`.
+- `task-<id>`: a task's row on the desk; `booking-<id>`, `table-<id>`: a booking's, a table's card on
+  `/manage/bookings` (from its event, which carries the whole of it).
 - `stock-<warehouse>-<sku>`: a stock row on `/manage/stock`, read again from LOMS.
-- `order-new`, `task-new`, `booking-new`: the row or card of something new, which the desk's list
-  puts at its top; `orders-more`, `tasks-more`, `bookings-more`: a line saying that more have come
-  in than the open list takes.
+- `order-new`, `task-new`, `booking-new`, `table-new`: the row or card of something new, which the
+  desk's list puts at its top (a table: at the end of the list); `orders-more`, `tasks-more`,
+  `bookings-more`, `tables-more`: a line saying that more have come in than the open list takes.
 
 A manager's page names what it shows in the address of its stream (`live_url`), since a manager's
 stream carries the whole shop's events: the relay renders those and no others (`live.Watch`).
@@ -31,7 +32,7 @@ from checkout.shopping.usecases import orders
 from checkout.web import backends, csrf, people, staff
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.lifespan import get_web
-from checkout.web.pages import booking_view, render_fragment
+from checkout.web.pages import KIND_WORDS, booking_view, render_fragment, table_view
 from checkout.web.shop import order_view, product_names, task_workers
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
@@ -40,10 +41,11 @@ log = logging.getLogger(__name__)
 
 
 def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
-             new: Iterable[str] = (), stock: int | None = None, skus: Iterable[int] = ()) -> str:  # fmt: skip
+             tables: Iterable[int] = (), new: Iterable[str] = (), stock: int | None = None,
+             skus: Iterable[int] = ()) -> str:  # fmt: skip
     """The `/live` a manager's page follows, naming what it shows (`live.Watch`); `stock`: the
     warehouse whose rows of `skus` the page shows."""
-    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "new": new, "skus": skus,
+    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "tables": tables, "new": new, "skus": skus,
              "stock": [stock] if stock else []}  # fmt: skip
     wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
     return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
@@ -119,8 +121,16 @@ async def booking_card(request: Request, event: dict[str, Any], *, new: bool = F
     return sse("booking-new" if new else f"booking-{booking['booking_id']}", html)
 
 
+async def table_card(request: Request, event: dict[str, Any], *, new: bool = False) -> bytes:
+    """A table's card on the bookings desk, from its event (which carries the whole table)."""
+    table = table_view({key: event.get(key) for key in ("table_id", "name", "kind", "seats", "bookable", "price")})
+    html = render_fragment(get_web(request).templates, "manage_bookings.html.j2", "table_card", t=table,
+                           kinds=list(KIND_WORDS), csrf_token=_token(request))  # fmt: skip
+    return sse("table-new" if new else f"table-{table['table_id']}", html)
+
+
 #: Where the newest of each kind are listed, for a list that has taken all the new rows it takes live.
-NEWEST = {"orders": "/manage", "tasks": "/manage", "bookings": "/manage/bookings"}
+NEWEST = {"orders": "/manage", "tasks": "/manage", "bookings": "/manage/bookings", "tables": "/manage/bookings"}
 
 
 def more(request: Request, kind: str) -> bytes:

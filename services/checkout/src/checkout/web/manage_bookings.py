@@ -1,6 +1,8 @@
 """The manager's bookings desk, `/manage/bookings`: bookings (Confirm, Reject, Cancel) and tables
 (add, edit, close, open, set price), through the bookings service's staff API with the manager's own
-token. The service decides; a refusal is said in words."""
+token. The service decides; a refusal is said in words. The page follows `/live`: booking cards and
+table cards change as guests and other managers change them, new requests and tables appear; a
+value being typed into a table's card is kept (`live.js`)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from checkout.web.desk import back as _back
 from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
-from checkout.web.forms import LIMITED, BadInput, amount_text, page, page_router, parse_amount, parse_count, read_form
+from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
 from checkout.web.live_frames import live_url
-from checkout.web.pages import KIND_WORDS, booking_view
+from checkout.web.pages import KIND_WORDS, amount_text, booking_view, table_view
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT
 
@@ -56,13 +58,13 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
         return await page(request, "manage_bookings.html.j2", 503, user=user, title="Bookings and tables",
                           error=UNAVAILABLE, **context)  # fmt: skip
     table_names = {t["table_id"]: t["name"] for t in tables["items"]}
-    for t in tables["items"]:
-        t["price_text"] = amount_text(t.get("price"))
     context.update(bookings=[booking_view(b, table_names, web.booking_zone) for b in found["items"]],
-                   tables=tables["items"])  # fmt: skip
-    # New requests appear live where the list takes them: the open ones, or the pending ones.
-    context["live_new"] = ("bookings",) if context["wanted"] in ("", "pending") else ()
-    context["live"] = live_url(bookings=[b["booking_id"] for b in found["items"]], new=context["live_new"])
+                   tables=[table_view(t) for t in tables["items"]])  # fmt: skip
+    # New requests appear live where the list takes them: the open ones, or the pending ones. Every
+    # table is listed: a new one is added live at the end.
+    context["live_new"] = ("bookings", "tables") if context["wanted"] in ("", "pending") else ("tables",)
+    context["live"] = live_url(bookings=[b["booking_id"] for b in found["items"]],
+                               tables=[t["table_id"] for t in tables["items"]], new=context["live_new"])  # fmt: skip
     return await page(request, "manage_bookings.html.j2", status, user=user, title="Bookings and tables",
                       error=error, notice=_notice(request), **context)  # fmt: skip
 

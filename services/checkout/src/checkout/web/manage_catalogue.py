@@ -20,7 +20,8 @@ from checkout.shopping.deps import run_together
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice, page_or_block
-from checkout.web.forms import LIMITED, Answered, BadInput, amount_text, page, page_router, parse_amount, parse_count
+from checkout.web.forms import LIMITED, Answered, BadInput, page, page_router, parse_amount, parse_count
+from checkout.web.pages import amount_text
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
 

@@ -86,6 +86,17 @@ def booking_view(booking: dict[str, Any], table_names: dict[int, str], zone: tzi
             "words": words or status_words(booking["status"], cancelled_by)}  # fmt: skip
 
 
+def amount_text(minor: int | None) -> str:
+    """The form's spelling of an amount (`12.50`), for putting a value back into its field."""
+    return "" if minor is None else f"{minor // 100}.{minor % 100:02d}"
+
+
+def table_view(table: dict[str, Any]) -> dict[str, Any]:
+    """A table as the desk's card shows it: the service's fields (or its event's), the price as
+    its field spells it."""
+    return {**table, "price_text": amount_text(table.get("price"))}
+
+
 def table_words(table_id: int, name: str | None = None, kind: str | None = None, seats: int | None = None) -> str:
     """`Garden 3 (cabin, 4 seats)`; `Table 17` when only the id is known."""
     if name is None:

@@ -16,7 +16,6 @@ from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
 from checkout.web.forms import (
     LIMITED,
     BadInput,
-    amount_text,
     checked_form,
     page,
     page_router,
@@ -25,7 +24,7 @@ from checkout.web.forms import (
     signed_in,
 )
 from checkout.web.lifespan import get_web
-from checkout.web.pages import KIND_WORDS, status_words, table_words
+from checkout.web.pages import KIND_WORDS, amount_text, status_words, table_words
 from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 

@@ -1,7 +1,8 @@
 """Who hears each event on the live stream.
 
 Every event goes to every manager (`STAFF`: the desk shows the shop's orders, tasks and bookings
-as they change). An order's or a booking's event goes to the user it belongs to as well (a guest's
+as they change; a manager's change of stock or of a table goes to them alone, for their open stock
+and bookings pages). An order's or a booking's event goes to the user it belongs to as well (a guest's
 booking to no user). A fulfilment task's event goes to the worker it is assigned to and to the
 customer whose order it is (so their open order page shows its tasks and workers move).
 
@@ -19,14 +20,14 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from notifications.domain.events import Event, OrderStatusChanged, TaskStatusChanged
+from notifications.domain.events import Consumed, OrderStatusChanged, TaskStatusChanged
 from notifications.stream import STAFF
 
 OWNER_PREFIX = "notifications:order-owner:"
 OWNER_SECONDS = 30 * 24 * 3600
 
 
-async def stream_audiences(redis: Redis, events: Sequence[Event]) -> list[tuple[int, Event]]:
+async def stream_audiences(redis: Redis, events: Sequence[Consumed]) -> list[tuple[int, Consumed]]:
     """(audience, event) pairs, in the events' order: one Redis round trip for the whole chunk
     (the owners of its orders written, those of its tasks' orders read), none without either."""
     owners = {e.order_id: e.user_id for e in events if isinstance(e, OrderStatusChanged)}
@@ -39,7 +40,7 @@ async def stream_audiences(redis: Redis, events: Sequence[Event]) -> list[tuple[
                 pipe.get(OWNER_PREFIX + str(order_id))
             found = (await pipe.execute())[len(owners) :]
         owners |= {order_id: int(value) for order_id, value in zip(asked, found, strict=True) if value is not None}
-    pairs: list[tuple[int, Event]] = []
+    pairs: list[tuple[int, Consumed]] = []
     for event in events:
         if isinstance(event, TaskStatusChanged):
             audiences = [event.worker_id, owners.get(event.order_id), STAFF]

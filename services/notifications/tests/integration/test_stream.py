@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from notifications.config import Settings
 from notifications.stream_limits import KEY_PREFIX
-from notifications.testing.events import booking_event, order_event, produce
+from notifications.testing.events import booking_event, order_event, produce, stock_event, table_event
 from notifications.testing.sse import SseFrame, sse_frames
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
@@ -378,3 +378,52 @@ async def leases(shop_stack: Stack, user: int) -> int:
         return int(await redis.zcard(f"{KEY_PREFIX}{user}"))
     finally:
         await redis.aclose()
+
+
+async def test_a_managers_stock_and_table_changes_reach_managers_only_once_and_nothing_else(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    booking_topic: str,
+    test_issuer: TestIssuer,
+    notifications_db: str,
+) -> None:
+    """Another manager's change of stock or of a table is for the managers' open pages: their
+    stream carries it as published (fields this service does not know included), once though
+    delivered twice; a customer's and a worker's stream do not; nobody is told otherwise (no log,
+    no e-mail, no push); a malformed one is skipped and the events after it still arrive."""
+    manager, customer, worker = new_user(), new_user(), new_user()
+    stock = stock_event(3, 1001, 40, 35, received_by="dock 2")
+    table = table_event(7, bookable=False)
+    broken = {**stock_event(3, 1002, -1, None), "sku": None}
+    kafka = shop_stack.urls.kafka_bootstrap_servers
+    settings = quiet(settings_for, loms_events_topic=topic, booking_events_topic=booking_topic)
+    async with (
+        running(settings) as (_, client),
+        client.stream("GET", STREAM, headers=test_issuer.auth(manager, "manager")) as managers,
+        client.stream("GET", STREAM, headers=test_issuer.auth(customer, "customer")) as customers,
+        client.stream("GET", STREAM, headers=test_issuer.auth(worker, "worker")) as workers,
+    ):
+        desk, own, board = sse_frames(managers), sse_frames(customers), sse_frames(workers)
+        await produce(kafka, topic, [broken, stock, stock, order_event(40_040, customer, "new")])
+        await produce(kafka, booking_topic, [table])
+        seen = [await next_event(desk) for _ in range(3)]
+        customer_saw = await next_event(own)
+        with contextlib.suppress(TimeoutError):  # the stock change came once
+            seen.append(await next_event(desk, timeout=1.5))
+        with contextlib.suppress(TimeoutError):
+            customer_saw = await next_event(own, timeout=0.5)
+        worker_saw = None
+        with contextlib.suppress(TimeoutError):
+            worker_saw = await next_event(board, timeout=0.5)
+    staff = {f.event: f for f in seen}
+    assert sorted(f.event for f in seen) == ["order.status_changed", "stock.changed", "table.changed"]
+    assert orjson.loads(staff["stock.changed"].data) == stock  # as published, the unknown field too
+    assert staff["stock.changed"].id == stock["event_id"]
+    assert orjson.loads(staff["table.changed"].data) == table
+    assert customer_saw.event == "order.status_changed" and worker_saw is None
+    recorded = await query(notifications_db, "SELECT count(*) FROM inbox_events WHERE event_id IN (:s, :t)",
+                           s=uuid.UUID(stock["event_id"]), t=uuid.UUID(table["event_id"]))  # fmt: skip
+    told = await query(notifications_db, "SELECT count(*) FROM notifications WHERE event_id IN (:s, :t)",
+                       s=uuid.UUID(stock["event_id"]), t=uuid.UUID(table["event_id"]))  # fmt: skip
+    assert (recorded[0][0], told[0][0]) == (2, 0)

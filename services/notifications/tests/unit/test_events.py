@@ -8,10 +8,12 @@ from notifications.domain.events import (
     BookingStatusChanged,
     MalformedEvent,
     OrderStatus,
+    StockChanged,
+    TableChanged,
     UnknownEventType,
     parse_event,
 )
-from notifications.testing.events import booking_event, order_event
+from notifications.testing.events import booking_event, order_event, stock_event, table_event
 
 
 def test_a_contract_event_parses_and_keeps_unknown_fields() -> None:
@@ -83,3 +85,15 @@ def test_an_unknown_booking_event_type_is_reported_as_such() -> None:
 def test_malformed_booking_events_are_reported_as_malformed(document: dict[str, object]) -> None:
     with pytest.raises(MalformedEvent):
         parse_event(orjson.dumps(document))
+
+
+def test_a_managers_stock_or_table_change_parses_as_nobodys_and_a_broken_one_is_malformed() -> None:
+    stock, _ = parse_event(orjson.dumps(stock_event(3, 1001, 40, None, note="x")))
+    table, _ = parse_event(orjson.dumps(table_event(7, bookable=False)))
+    assert isinstance(stock, StockChanged) and isinstance(table, TableChanged)
+    assert (stock.user_id, table.user_id) == (None, None)
+    assert stock.stream_document()["note"] == "x" and stock.stream_document()["previous_total"] is None
+    for broken in (stock_event(3, 1001, -1, None), stock_event(0, 1001, 4, 3), {**table_event(7), "bookable": None},
+                   {**table_event(7), "seats": 0}):  # fmt: skip
+        with pytest.raises(MalformedEvent):
+            parse_event(orjson.dumps(broken))

@@ -116,7 +116,8 @@ async def create_table(body: TableCreate, _: Manager, conn: ConnDep, sink: SinkD
     response_model=TableOut,
     openapi_extra=MANAGERS,
     responses=problem_responses(401, 403, 404, 409, 422),
-    description="Change a table at once; `bookable: false` closes it to new requests (existing bookings stay).",
+    description="Change a table at once; `bookable: false` closes it to new requests (existing bookings stay). "
+    "Publishes `table.changed` (asyncapi/events.yaml), as adding a table and setting a price do.",
 )
 async def update_table(
     table_id: TableId, body: TableUpdate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now

@@ -65,7 +65,8 @@ async def warehouse_stock(
     openapi_extra=MANAGERS,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Set the total of one sku",
-    description="Creates the row when missing. A total below what is reserved is 409.",
+    description="Creates the row when missing. A total below what is reserved is 409. A change of the total "
+    "publishes `stock.changed` (asyncapi/events.yaml).",
 )
 async def set_total(
     warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep, settings: SettingsDep
@@ -81,7 +82,8 @@ async def set_total(
     openapi_extra=MANAGERS,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Receive or remove units",
-    description="Adds `delta` (negative removes) to the total; never below what is reserved (409).",
+    description="Adds `delta` (negative removes) to the total; never below what is reserved (409). Publishes "
+    "`stock.changed` (asyncapi/events.yaml).",
 )
 async def adjust_total(
     warehouse_id: WarehouseId,

@@ -9,9 +9,13 @@ from notifications.api.deps import CurrentUserId
 from notifications.domain.events import (
     BOOKING_STATUS_CHANGED,
     ORDER_STATUS_CHANGED,
+    STOCK_CHANGED,
+    TABLE_CHANGED,
     TASK_STATUS_CHANGED,
     BookingStatusChanged,
     OrderStatusChanged,
+    StockChanged,
+    TableChanged,
     TaskStatusChanged,
 )
 from notifications.stream import SEP, event_stream, heartbeat
@@ -29,6 +33,8 @@ STREAM_EVENTS: dict[str, type[BaseModel]] = {
     ORDER_STATUS_CHANGED: OrderStatusChanged,
     BOOKING_STATUS_CHANGED: BookingStatusChanged,
     TASK_STATUS_CHANGED: TaskStatusChanged,
+    STOCK_CHANGED: StockChanged,
+    TABLE_CHANGED: TableChanged,
 }
 
 
@@ -63,7 +69,8 @@ SSE_DOC = {
     "`event: booking.status_changed` (the bookings linked to the caller) or `event: task.status_changed` (a "
     "fulfilment task of the caller's order or assigned to the caller); a manager's stream carries every "
     "order's, booking's and task's events, live (a reconnecting manager's `Last-Event-ID` resumes only their "
-    "own). `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
+    "own), and only a manager's carries `event: stock.changed` and `event: table.changed` (another manager "
+    "changed a stock total or a table). `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
     "after a `retry:` hint and a comment saying so: reconnect with a fresh token. The schema is that of "
     "one event.",
     "content": {"text/event-stream": {"schema": _item_schema()}},

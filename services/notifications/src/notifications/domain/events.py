@@ -1,6 +1,8 @@
 """The events this service consumes: LOMS's order and fulfilment-task events on
 `loms.order-events` (CONTRACT.md, "Events" and "Fulfilment") and the bookings service's on
-`bookings.booking-events` (CONTRACT.md, "Bookings").
+`bookings.booking-events` (CONTRACT.md, "Bookings"); and the managers' changes of stock and tables
+(`stock.changed`, `table.changed`, asyncapi/events.yaml), which belong to no user: they are only
+streamed to managers (`STAFF_ONLY`).
 
 Parsing is tolerant of unknown fields (kept, and passed on to the live stream as received) and
 strict about the fields this service acts on: a message without them is malformed. The live
@@ -24,6 +26,9 @@ from shopcommon.statuses import BookingStatus, OrderStatus, TaskStatus
 ORDER_STATUS_CHANGED = "order.status_changed"
 BOOKING_STATUS_CHANGED = "booking.status_changed"
 TASK_STATUS_CHANGED = "task.status_changed"
+STOCK_CHANGED = "stock.changed"
+TABLE_CHANGED = "table.changed"
+UINT32_MAX = 2**32 - 1
 INT64_MAX = 2**63 - 1
 
 
@@ -170,13 +175,71 @@ class TaskStatusChanged(BaseModel):
             return None
 
 
-#: What the consumer reads, as the models above; each says what it is about by its own fields.
-Event = OrderStatusChanged | BookingStatusChanged | TaskStatusChanged
+class StockChanged(BaseModel):
+    """LOMS's `stock.changed` event: a manager set or adjusted a warehouse's total of a sku.
+    Managers' open stock pages follow it; it belongs to no user."""
 
-_MODELS: dict[str, type[OrderStatusChanged] | type[BookingStatusChanged] | type[TaskStatusChanged]] = {
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`.")
+    type: Literal["stock.changed"]
+    occurred_at: Moment
+    warehouse_id: int = Field(ge=1, le=INT64_MAX)
+    sku: int = Field(ge=1, le=UINT32_MAX)
+    total: int = Field(ge=0, le=UINT32_MAX, description="The warehouse's whole stock of the sku, reserved included.")
+    reserved: int = Field(ge=0, le=UINT32_MAX, description="Of the total, what orders hold.")
+    previous_total: int | None = Field(default=None, ge=0, le=UINT32_MAX, description="Null for a new row.")
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def user_id(self) -> None:
+        """Nobody's: managers hear it on their shared channel."""
+        return None
+
+
+class TableChanged(BaseModel):
+    """The bookings service's `table.changed` event: a manager added or changed a table (the table
+    as it is after). Managers' open bookings desks follow it; it belongs to no user."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`.")
+    type: Literal["table.changed"]
+    occurred_at: Moment
+    table_id: int = Field(ge=1, le=INT64_MAX)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=32, description="`regular`, `cabin` or `room`.")
+    seats: int = Field(ge=1, le=INT64_MAX)
+    bookable: bool
+    price: int | None = Field(default=None, ge=0, description="In force now; null while only later prices are set.")
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def user_id(self) -> None:
+        """Nobody's: managers hear it on their shared channel."""
+        return None
+
+
+#: The events that tell someone of what is theirs (logged, e-mailed, pushed, streamed).
+Event = OrderStatusChanged | BookingStatusChanged | TaskStatusChanged
+#: The events only managers hear, on their live stream: no log, no e-mail, no push.
+StaffEvent = StockChanged | TableChanged
+STAFF_ONLY = (StockChanged, TableChanged)
+#: What the consumer reads, as the models above; each says what it is about by its own fields.
+Consumed = Event | StaffEvent
+
+_MODELS: dict[str, type[Consumed]] = {
     ORDER_STATUS_CHANGED: OrderStatusChanged,
     BOOKING_STATUS_CHANGED: BookingStatusChanged,
     TASK_STATUS_CHANGED: TaskStatusChanged,
+    STOCK_CHANGED: StockChanged,
+    TABLE_CHANGED: TableChanged,
 }
 
 
@@ -190,7 +253,7 @@ class MalformedEvent(Exception):
     pass
 
 
-def parse_event(raw: bytes | None) -> tuple[Event, dict[str, Any]]:
+def parse_event(raw: bytes | None) -> tuple[Consumed, dict[str, Any]]:
     """The event and the JSON object it came from; raises MalformedEvent or UnknownEventType."""
     if not raw:
         raise MalformedEvent("empty message")
@@ -203,7 +266,7 @@ def parse_event(raw: bytes | None) -> tuple[Event, dict[str, Any]]:
     return parse_document(document), document
 
 
-def parse_document(document: dict[str, Any]) -> Event:
+def parse_document(document: dict[str, Any]) -> Consumed:
     """An event from its JSON object (as read from the broker, or as stored with its notifications)."""
     event_type = document.get("type")
     if not isinstance(event_type, str):

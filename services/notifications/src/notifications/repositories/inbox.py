@@ -12,16 +12,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.domain.delivery import Channel, DeliveryStatus, booking_address_problem, wants_email
-from notifications.domain.events import BookingStatusChanged, Event
+from notifications.domain.events import STAFF_ONLY, BookingStatusChanged, Consumed
 from notifications.domain.messages import subject_for
 from notifications.models import inbox_events, notifications, push_subscriptions
 
-Parsed = tuple[Event, dict[str, Any]]
+Parsed = tuple[Consumed, dict[str, Any]]
 
 
 async def record_events(
     session: AsyncSession, events: Sequence[Parsed], traces: Mapping[uuid.UUID, str | None] | None = None
-) -> list[Event]:
+) -> list[Consumed]:
     """Record the events not seen before and the notifications they cause; those events, in order.
     A notification keeps the trace context (`traces`, by event id) its event arrived with.
 
@@ -55,15 +55,18 @@ async def record_events(
     return [event for event, _ in fresh]
 
 
-def _about(event: Event) -> dict[str, int | None]:
+def _about(event: Consumed) -> dict[str, int | None]:
     if isinstance(event, BookingStatusChanged):
         return {"order_id": None, "booking_id": event.booking_id}
+    if isinstance(event, STAFF_ONLY):
+        return {"order_id": None, "booking_id": None}
     return {"order_id": event.order_id, "booking_id": None}
 
 
-def _pushed(event: Event) -> bool:
-    """Web push tells customers of their orders; a booking is told by e-mail (and the live stream)."""
-    return not isinstance(event, BookingStatusChanged)
+def _pushed(event: Consumed) -> bool:
+    """Web push tells customers of their orders; a booking is told by e-mail (and the live stream),
+    a manager's stock or table change only on the managers' live stream."""
+    return not isinstance(event, (BookingStatusChanged, *STAFF_ONLY))
 
 
 async def _subscriptions_of(session: AsyncSession, user_ids: set[int | None]) -> dict[int | None, list[int]]:
@@ -81,9 +84,9 @@ async def _subscriptions_of(session: AsyncSession, user_ids: set[int | None]) ->
 
 
 def _notification_rows(
-    event: Event, document: dict[str, Any], subscriptions: dict[int | None, list[int]]
+    event: Consumed, document: dict[str, Any], subscriptions: dict[int | None, list[int]]
 ) -> list[dict[str, Any]]:
-    if not wants_email(event) and not _pushed(event):
+    if isinstance(event, STAFF_ONLY) or (not wants_email(event) and not _pushed(event)):
         return []
     base = {
         "event_id": event.event_id,

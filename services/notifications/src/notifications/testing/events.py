@@ -73,6 +73,29 @@ def booking_event(
     return event
 
 
+def stock_event(warehouse_id: int, sku: int, total: int, previous_total: int | None, **extra: Any) -> dict[str, Any]:
+    """As `loms.domain.events.stock_changed` writes it."""
+    return {"event_id": str(uuid.uuid4()), "type": "stock.changed", "occurred_at": datetime.now(UTC).isoformat(),
+            "warehouse_id": warehouse_id, "sku": sku, "total": total, "reserved": 0, "previous_total": previous_total,
+            **extra}  # fmt: skip
+
+
+def table_event(table_id: int, bookable: bool = True, **extra: Any) -> dict[str, Any]:
+    """As `bookings.domain.events.table_changed` writes it."""
+    return {"event_id": str(uuid.uuid4()), "type": "table.changed", "occurred_at": datetime.now(UTC).isoformat(),
+            "table_id": table_id, "name": f"Window {table_id}", "kind": "regular", "seats": 4, "bookable": bookable,
+            "price": 4550, **extra}  # fmt: skip
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """The key its publisher gives it: the order's or booking's id; a stock row's or table's own."""
+    if event.get("type") == "stock.changed":
+        return f"stock:{event.get('warehouse_id')}:{event.get('sku')}"
+    if event.get("type") == "table.changed":
+        return f"table:{event.get('table_id')}"
+    return str(event.get("order_id", event.get("booking_id")))
+
+
 async def produce(
     bootstrap: str,
     topic: str,
@@ -92,7 +115,7 @@ async def produce(
             if isinstance(event, bytes):
                 value, subject = event, key or b"0"
             else:
-                value, subject = orjson.dumps(event), str(event.get("order_id", event.get("booking_id"))).encode()
+                value, subject = orjson.dumps(event), event_key(event).encode()
             sent.append(await producer.send(topic, value, key=subject, headers=headers))
         await asyncio.gather(*sent)
     finally:

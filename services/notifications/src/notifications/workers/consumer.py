@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.audiences import stream_audiences
-from notifications.domain.events import Event, MalformedEvent, UnknownEventType, parse_event
+from notifications.domain.events import Consumed, MalformedEvent, UnknownEventType, parse_event
 from notifications.metrics import NotificationMetrics
 from notifications.repositories.inbox import Parsed, record_events
 from notifications.stream import StreamEvent, StreamHub
@@ -230,6 +230,6 @@ def refused_by_database(exc: DBAPIError) -> bool:
     return sqlstate[:2] in ("22", "23")
 
 
-def stream_event(event: Event) -> StreamEvent:
+def stream_event(event: Consumed) -> StreamEvent:
     """The event as the stream's document describes it (its model), not as its publisher spelt it."""
     return StreamEvent(str(event.event_id), event.type, orjson.dumps(event.stream_document()).decode())

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.delivery import NO_BOOKING_ADDRESS, Channel, DeliveryError, booking_address_problem
 from notifications.domain.events import (
+    STAFF_ONLY,
     BookingStatusChanged,
     MalformedEvent,
     TaskStatusChanged,
@@ -106,6 +107,8 @@ class EmailSender(DeliveryWorker):
     async def _compose(self, item: Claimed) -> tuple[str, RenderedEmail]:
         """The address and the e-mail; DeliveryError when there is nobody to send it to."""
         event = parse_document(item.payload)
+        if isinstance(event, STAFF_ONLY):
+            raise DeliveryError(f"{event.type} events are not e-mailed", permanent=True)
         if isinstance(event, BookingStatusChanged):
             problem = booking_address_problem(event)
             if problem is not None or event.email is None:  # the inbox logs these as failed: never due

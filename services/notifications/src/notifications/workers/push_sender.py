@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.domain.delivery import Channel, DeliveryError
 from notifications.domain.events import (
+    STAFF_ONLY,
     BookingStatusChanged,
     MalformedEvent,
     OrderStatusChanged,
@@ -52,13 +53,14 @@ def push_payload(event: OrderStatusChanged | TaskStatusChanged) -> bytes:
 
 
 def pushed_event(payload: dict[str, object]) -> OrderStatusChanged | TaskStatusChanged:
-    """The stored event a push tells of; ValueError for one no push is made of (a booking)."""
+    """The stored event a push tells of; ValueError for one no push is made of (a booking, a
+    manager's stock or table change)."""
     try:
         event = parse_document(payload)
     except (MalformedEvent, UnknownEventType) as exc:
         raise ValueError(str(exc)) from exc
-    if isinstance(event, BookingStatusChanged):
-        raise ValueError("bookings are not pushed")
+    if isinstance(event, (BookingStatusChanged, *STAFF_ONLY)):
+        raise ValueError(f"{event.type} events are not pushed")
     return event
 
 

@@ -105,7 +105,9 @@ def console_errors(page: Page) -> Iterator[ConsoleErrors]:
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     """A picture of the page (`<SHOTS>/<name>.png`); the README shows the committed ones in docs/."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+    # caret="initial": hiding the caret leaves an empty `style` attribute on every input, which a
+    # later live swap's settling copies, and the page's CSP (style-src 'self') then refuses.
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page, caret="initial")
 
 
 def wait_for_mail(mail_api: str, address: str, subject_start: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -2,17 +2,19 @@
 appearing on the manager's open desk, a worker's Start and Done on `/tasks` changing the customer's
 open order page and the desk without a reload; a guest's request appearing on the manager's open
 `/manage/bookings`, confirmed there, and the guest's e-mail arriving; a guest booking at `/tables`
-and cancelling from the link in the e-mail, the manager's open page saying so."""
+and cancelling from the link in the e-mail, the manager's open page saying so; another manager's
+change of the stock on the manager's open `/manage/stock`."""
 
 from __future__ import annotations
 
 import random
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.e2e.conftest import System
 
@@ -218,3 +220,86 @@ def test_a_guest_cancels_from_the_emailed_link(
     page.goto(f"{site}/bookings/cancel/{link.group(1)}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("already been used")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_a_managers_stock_page_follows_other_changes_and_keeps_a_count_being_typed(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    """Another manager receives units of two skus while this one types a new count of the second:
+    both rows show the new totals without a reload; the typed count stays, with the focus."""
+    log_in(page, site, "admin")
+    with httpx.Client(base_url=site, timeout=30) as api, httpx.Client(base_url=system.url("loms"), timeout=30) as loms:
+        staff = bearer(api, "admin")
+        warehouse = loms.get("/api/v1/warehouses", headers=staff).json()[0]["id"]
+        first, second = loms.get(f"/api/v1/warehouses/{warehouse}/stocks", params={"limit": 2},
+                                 headers=staff).json()["items"]  # fmt: skip
+        page.goto(f"{site}/manage/stock?warehouse={warehouse}")
+        page.evaluate("window.__stillTheSamePage = true")
+        page.wait_for_timeout(500)  # its stream is open before the units arrive
+        typing = page.locator(f"#total-{second['sku']}")
+        typing.fill("77")
+
+        def receive(sku: int, units: int) -> None:
+            r = loms.post(f"/api/v1/warehouses/{warehouse}/stocks/{sku}/adjust", json={"delta": units},
+                          headers={**staff, "Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+            assert r.status_code == 200, r.text
+
+        def total_of(sku: int) -> Locator:
+            return page.locator(f'tr[data-sku="{sku}"] td.num').first
+
+        receive(first["sku"], 2)
+        expect(total_of(first["sku"])).to_have_text(str(first["total"] + 2), timeout=15_000)
+        expect(page.locator(f"#total-{first['sku']}")).to_have_value(str(first["total"] + 2))  # nothing typed there
+        receive(second["sku"], 1)
+        expect(total_of(second["sku"])).to_have_text(str(second["total"] + 1), timeout=15_000)
+        expect(typing).to_have_value("77")
+        expect(typing).to_be_focused()
+        assert page.evaluate("window.__stillTheSamePage") is True
+        screenshot(page, "manage-stock", full_page=False)
+        receive(first["sku"], -2)
+        receive(second["sku"], -1)
+
+
+def test_a_managers_bookings_desk_follows_another_managers_tables(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    """Another manager closes a table and adds one while this one is renaming a third: the closed
+    table's card says so, the new table appears at the end of the list, the typed name stays."""
+    log_in(page, site, "admin")
+    bookings_url = system.url("bookings")
+    with httpx.Client(base_url=site, timeout=30) as api, httpx.Client(base_url=bookings_url, timeout=30) as desk_api:
+        staff = bearer(api, "admin")
+        tables = desk_api.get("/api/v1/tables", params={"include_closed": "true"}, headers=staff).json()["items"]
+        open_table = next(t for t in tables if t["bookable"])
+        renamed = next(t for t in tables if t["table_id"] != open_table["table_id"])
+        page.goto(f"{site}/manage/bookings")
+        page.evaluate("window.__stillTheSamePage = true")
+        page.wait_for_timeout(500)  # its stream is open before the other manager acts
+        typing = page.locator(f"#name-{renamed['table_id']}")
+        typing.fill("Renamed by me")
+
+        def patch(table: dict[str, Any], **changes: Any) -> None:
+            r = desk_api.patch(f"/api/v1/tables/{table['table_id']}", json=changes, headers=staff)
+            assert r.status_code == 200, r.text
+
+        patch(open_table, bookable=False)
+        card = page.locator(f'[data-table-id="{open_table["table_id"]}"]')
+        expect(card.locator("[data-status]")).to_have_attribute("data-status", "closed", timeout=15_000)
+        expect(card.get_by_role("button", name=f"Open {open_table['name']}")).to_be_visible()
+        name = f"Garden {random.randrange(10**6)}"
+        made = desk_api.post("/api/v1/tables", json={"name": name, "kind": "cabin", "seats": 6, "price": 5000},
+                             headers=staff)  # fmt: skip
+        assert made.status_code == 201, made.text
+        expect(page.locator("#tables > [data-table-id]").last).to_have_attribute(
+            "data-table-id", str(made.json()["table_id"]), timeout=15_000
+        )
+        # The card being typed in changes: its untouched field takes the new seats, the typed name stays.
+        patch(renamed, seats=renamed["seats"] + 1)
+        expect(page.locator(f"#seats-{renamed['table_id']}")).to_have_value(str(renamed["seats"] + 1), timeout=15_000)
+        expect(typing).to_have_value("Renamed by me")
+        patch(renamed, seats=renamed["seats"])
+        patch(open_table, bookable=True)
+        expect(card.locator("[data-status]")).to_have_attribute("data-status", "open", timeout=15_000)
+        expect(page.locator(f"#seats-{renamed['table_id']}")).to_have_value(str(renamed["seats"]), timeout=15_000)
+        assert page.evaluate("window.__stillTheSamePage") is True
+        screenshot(page, "manage-tables", full_page=False)

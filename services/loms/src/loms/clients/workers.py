@@ -74,7 +74,8 @@ class WorkerDirectory:
             roster = self._roster
             if roster is not None and time.monotonic() - roster.fetched_at < max_age:
                 return roster  # another caller refreshed it meanwhile
-            self._roster = roster = Roster(await self._fetch_all(), time.monotonic())
+            began = time.monotonic()  # a roster is as fresh as the moment its read began
+            self._roster = roster = Roster(await self._fetch_all(), began)
             return roster
 
     async def _fetch_all(self) -> dict[int, frozenset[str]]:

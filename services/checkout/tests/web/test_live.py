@@ -10,7 +10,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -110,6 +110,40 @@ async def test_sigterm_ends_an_open_live_stream_at_once_with_a_retry_hint(checko
     assert status == 0, checkout_process.log()
 
 
+async def relayed(
+    stack: Stack,
+    checkout: ServiceProcess,
+    url: str,
+    events: list[dict[str, object]],
+    until: Callable[[list[tuple[str, str]]], bool],
+) -> list[tuple[str, str]]:
+    """A manager's `/live` at `url`: the events put on the managers' channel once it is open, and
+    the (name, data) of each frame it sends, until `until` them."""
+    seen: list[tuple[str, str]] = []
+    async with httpx.AsyncClient(base_url=checkout.url, timeout=30) as client:
+        await sign_in(client, "admin")
+        hub = StreamHub(Redis.from_url(stack.urls.redis_url))
+        try:
+            async with client.stream("GET", url) as stream:
+                lines = stream.aiter_lines()
+                async for line in lines:
+                    if line.startswith(": connected"):
+                        break
+                await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
+                                        for e in events])  # fmt: skip
+                async with asyncio.timeout(30):
+                    async for line in lines:
+                        if line.startswith("event: "):
+                            seen.append((line.removeprefix("event: "), ""))
+                        elif line.startswith("data: "):
+                            seen[-1] = (seen[-1][0], seen[-1][1] + line.removeprefix("data: ") + "\n")
+                        elif line == "" and seen and until(seen):
+                            break
+        finally:
+            await hub.redis.aclose()
+    return seen
+
+
 def _booking(booking_id: int, status: str, previous: str | None) -> dict[str, object]:
     starts = datetime(2031, 5, 4, 19, tzinfo=UTC)
     return {"event_id": str(uuid.uuid4()), "type": "booking.status_changed", "occurred_at": starts.isoformat(),
@@ -144,28 +178,8 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
     ]
     # A desk left open on a busy day: its list takes NEW_ROWS_MAX new bookings live, then says there are more.
     events += [_booking(100 + n, "pending", None) for n in range(NEW_ROWS_MAX)]
-    seen: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
-        await sign_in(client, "admin")
-        hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
-        try:
-            async with client.stream("GET", "/live?orders=10,x,-3&bookings=20&new=bookings,nonsense") as stream:
-                lines = stream.aiter_lines()
-                async for line in lines:
-                    if line.startswith(": connected"):
-                        break
-                await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
-                                        for e in events])  # fmt: skip
-                async with asyncio.timeout(30):
-                    async for line in lines:
-                        if line.startswith("event: "):
-                            seen.append((line.removeprefix("event: "), ""))
-                        elif line.startswith("data: "):
-                            seen[-1] = (seen[-1][0], seen[-1][1] + line.removeprefix("data: ") + "\n")
-                        elif line == "" and seen and seen[-1][0] == "bookings-more":
-                            break
-        finally:
-            await hub.redis.aclose()
+    seen = await relayed(shop_stack, checkout_process, "/live?orders=10,x,-3&bookings=20&new=bookings,nonsense", events,
+                         until=lambda frames: frames[-1][0] == "bookings-more")  # fmt: skip
     names = [name for name, _ in seen]
     assert names == ["order-10", "order-10-detail", "booking-new", "booking-21"] + ["booking-new"] * (
         NEW_ROWS_MAX - 1
@@ -192,28 +206,8 @@ async def test_a_managers_tables_follow_other_managers_changes_and_new_tables(
     stock = {"event_id": str(uuid.uuid4()), "type": "stock.changed", "occurred_at": datetime.now(UTC).isoformat(),
              "warehouse_id": 1, "sku": 7, "total": 3, "reserved": 0, "previous_total": 2}  # fmt: skip
     events = [stock, _table(3, False), _table(9, True), _table(9, False)]
-    seen: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
-        await sign_in(client, "admin")
-        hub = StreamHub(Redis.from_url(shop_stack.urls.redis_url))
-        try:
-            async with client.stream("GET", "/live?tables=3,4&new=tables") as stream:
-                lines = stream.aiter_lines()
-                async for line in lines:
-                    if line.startswith(": connected"):
-                        break
-                await hub.publish_many([(STAFF, StreamEvent(str(e["event_id"]), str(e["type"]), orjson.dumps(e).decode()))
-                                        for e in events])  # fmt: skip
-                async with asyncio.timeout(30):
-                    async for line in lines:
-                        if line.startswith("event: "):
-                            seen.append((line.removeprefix("event: "), ""))
-                        elif line.startswith("data: "):
-                            seen[-1] = (seen[-1][0], seen[-1][1] + line.removeprefix("data: ") + "\n")
-                        elif line == "" and len(seen) == 3:
-                            break
-        finally:
-            await hub.redis.aclose()
+    seen = await relayed(shop_stack, checkout_process, "/live?tables=3,4&new=tables", events,
+                         until=lambda frames: len(frames) == 3)  # fmt: skip
     assert [name for name, _ in seen] == ["table-3", "table-new", "table-9"]
     closed, new, later = (data for _, data in seen)
     assert 'data-table-id="3"' in closed and 'data-status="closed"' in closed and 'value="45.50"' in closed

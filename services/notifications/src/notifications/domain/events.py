@@ -53,13 +53,22 @@ class OrderItem(BaseModel):
     price: int | None = Field(default=None, description="The unit price, in the smallest currency unit.")
 
 
-class OrderStatusChanged(BaseModel):
+class StreamedEvent(BaseModel):
+    """What every consumed event is: fields this service does not know are kept and passed on as
+    received; optional fields the publisher left out stay out."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def stream_document(self) -> dict[str, Any]:
+        """The event as the live stream sends it: JSON as this model's schema describes it."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class OrderStatusChanged(StreamedEvent):
     """LOMS's `order.status_changed` event (CONTRACT.md, "Events"): the `data` of a live stream event.
 
     Fields this service does not know are passed on as received; optional fields LOMS left out
     stay out."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
     type: Literal["order.status_changed"]
@@ -78,10 +87,6 @@ class OrderStatusChanged(BaseModel):
         default=None, description="Set when the status is `cancelled`: `customer`, `timeout` or `staff`."
     )
 
-    def stream_document(self) -> dict[str, Any]:
-        """The event as the live stream sends it: JSON as this model's schema describes it."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
     @property
     def known_status(self) -> OrderStatus | None:
         try:
@@ -90,14 +95,12 @@ class OrderStatusChanged(BaseModel):
             return None
 
 
-class BookingStatusChanged(BaseModel):
+class BookingStatusChanged(StreamedEvent):
     """The bookings service's `booking.status_changed` event (CONTRACT.md, "Bookings"): the `data`
     of a live stream event when the booking is linked to the caller.
 
     The contact fields are what the guest gave: `email` may be absent (a phone-only booking),
     and is checked before anything is sent to it, not here, so such an event is still logged."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
     type: Literal["booking.status_changed"]
@@ -125,10 +128,6 @@ class BookingStatusChanged(BaseModel):
         default=None, exclude=True, max_length=2048, pattern=r"^https?://[^\s<>\"]+$"
     )
 
-    def stream_document(self) -> dict[str, Any]:
-        """The event as the live stream sends it: JSON as this model's schema describes it."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
     @property
     def known_status(self) -> BookingStatus | None:
         try:
@@ -137,13 +136,11 @@ class BookingStatusChanged(BaseModel):
             return None
 
 
-class TaskStatusChanged(BaseModel):
+class TaskStatusChanged(StreamedEvent):
     """LOMS's `task.status_changed` event (CONTRACT.md, "Fulfilment"): a fulfilment task of an
     order changed status or worker. It belongs to the worker it is assigned to (`user_id` here):
     their live stream, their notification log, their e-mail when it is `assigned` to them. The live
     stream also sends it to the order's customer and to managers (`notifications.audiences`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`, and what `Last-Event-ID` names.")
     type: Literal["task.status_changed"]
@@ -158,10 +155,6 @@ class TaskStatusChanged(BaseModel):
     status: str = Field(min_length=1, max_length=32, description="`unassigned`, `assigned`, `in_progress` or `done`.")
     previous_status: str | None = Field(default=None, description="The status before; null for a new task.")
 
-    def stream_document(self) -> dict[str, Any]:
-        """The event as the live stream sends it: JSON as this model's schema describes it."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
     @property
     def user_id(self) -> int | None:
         """Whose the event is: the worker's (nobody's while the task waits for one)."""
@@ -175,11 +168,9 @@ class TaskStatusChanged(BaseModel):
             return None
 
 
-class StockChanged(BaseModel):
+class StockChanged(StreamedEvent):
     """LOMS's `stock.changed` event: a manager set or adjusted a warehouse's total of a sku.
     Managers' open stock pages follow it; it belongs to no user."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`.")
     type: Literal["stock.changed"]
@@ -190,21 +181,15 @@ class StockChanged(BaseModel):
     reserved: int = Field(ge=0, le=UINT32_MAX, description="Of the total, what orders hold.")
     previous_total: int | None = Field(default=None, ge=0, le=UINT32_MAX, description="Null for a new row.")
 
-    def stream_document(self) -> dict[str, Any]:
-        """The event as the live stream sends it: JSON as this model's schema describes it."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
     @property
     def user_id(self) -> None:
         """Nobody's: managers hear it on their shared channel."""
         return None
 
 
-class TableChanged(BaseModel):
+class TableChanged(StreamedEvent):
     """The bookings service's `table.changed` event: a manager added or changed a table (the table
     as it is after). Managers' open bookings desks follow it; it belongs to no user."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: uuid.UUID = Field(description="Unique per event; the stream's `id:`.")
     type: Literal["table.changed"]
@@ -215,10 +200,6 @@ class TableChanged(BaseModel):
     seats: int = Field(ge=1, le=INT64_MAX)
     bookable: bool
     price: int | None = Field(default=None, ge=0, description="In force now; null while only later prices are set.")
-
-    def stream_document(self) -> dict[str, Any]:
-        """The event as the live stream sends it: JSON as this model's schema describes it."""
-        return self.model_dump(mode="json", exclude_unset=True)
 
     @property
     def user_id(self) -> None:

@@ -3,7 +3,8 @@ appearing on the manager's open desk, a worker's Start and Done on `/tasks` chan
 open order page and the desk without a reload; a guest's request appearing on the manager's open
 `/manage/bookings`, confirmed there, and the guest's e-mail arriving; a guest booking at `/tables`
 and cancelling from the link in the e-mail, the manager's open page saying so; another manager's
-change of the stock on the manager's open `/manage/stock`."""
+change of the stock on the manager's open `/manage/stock`; another manager's prices on the open
+`/manage/products` and a customer's open `/shop`, which ask again (the catalogue sends no events)."""
 
 from __future__ import annotations
 
@@ -303,3 +304,54 @@ def test_a_managers_bookings_desk_follows_another_managers_tables(
         expect(page.locator(f"#seats-{renamed['table_id']}")).to_have_value(str(renamed["seats"]), timeout=15_000)
         assert page.evaluate("window.__stillTheSamePage") is True
         screenshot(page, "manage-tables", full_page=False)
+
+
+def test_open_catalogue_pages_follow_another_managers_prices_and_keep_an_edit_being_typed(
+    page: Page, site: str, system: System, browser: Browser, browser_context_args: dict[str, Any],
+    console_errors: ConsoleErrors,
+) -> None:  # fmt: skip
+    """Another manager changes two prices in the catalogue (product-stub sends no events: the open
+    lists ask again, every second in these tests) while this manager is renaming the first product
+    in its opened edit form: both cards show the new prices without a reload, the edit form stays
+    open with the typed name and the focus, its untouched price field takes the new price; a
+    customer's open shop shows the second price too."""
+    log_in(page, site, "admin")
+    customer, shop, shop_errors = signed_in_elsewhere(browser, browser_context_args, site, "customer")
+    with httpx.Client(base_url=site, timeout=30) as api, \
+            httpx.Client(base_url=system.url("product-stub"), timeout=30) as stub:  # fmt: skip
+        staff = bearer(api, "admin")
+        shop.goto(f"{site}/shop")
+        first, second = (
+            int(s) for s in shop.locator("li[data-sku]").evaluate_all("cards => cards.map(c => c.dataset.sku)")[:2]
+        )
+        before = {sku: stub.get(f"/api/v1/products/{sku}").json() for sku in (first, second)}
+        page.goto(f"{site}/manage/products")
+        page.evaluate("window.__stillTheSamePage = true")
+        card = page.locator(f'article[data-sku="{first}"]')
+        card.locator("summary").click()
+        typing = page.locator(f"#name-{first}")
+        typing.fill("Renamed by me")
+
+        def price(sku: int, minor: int) -> None:
+            r = stub.patch(f"/api/v1/products/{sku}", json={"price": minor}, headers=staff)
+            assert r.status_code == 200, r.text
+
+        new = {sku: before[sku]["price"] + 123 for sku in (first, second)}
+        try:
+            for sku in (first, second):
+                price(sku, new[sku])
+            words = {sku: f"{new[sku] // 100:,}.{new[sku] % 100:02d}" for sku in new}
+            expect(card.locator(".order-head p")).to_have_text(words[first], timeout=15_000)
+            expect(page.locator(f'article[data-sku="{second}"] .order-head p')).to_have_text(words[second])
+            expect(page.locator(f"#price-{first}")).to_have_value(words[first].replace(",", ""))
+            expect(typing).to_have_value("Renamed by me")
+            expect(typing).to_be_focused()
+            expect(page.locator(f"#edit-{first}")).to_have_attribute("open", "")
+            assert page.evaluate("window.__stillTheSamePage") is True
+            expect(shop.locator(f'li[data-sku="{second}"] dd').nth(2)).to_have_text(words[second], timeout=15_000)
+            screenshot(page, "manage-products", full_page=False)
+        finally:
+            for sku in (first, second):
+                price(sku, before[sku]["price"])
+    assert not shop_errors.unexpected(), shop_errors
+    customer.close()

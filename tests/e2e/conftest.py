@@ -157,7 +157,9 @@ def consumers_joined(procs: list[ServiceProcess], timeout: float = JOIN_SECONDS)
 @pytest.fixture(scope="module")
 def system(shop_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     tls = TestCertificate.issue(tmp_path_factory.mktemp("push-tls"))
-    sys_ = start_system(shop_stack, tmp_path_factory.mktemp("system"), extra_env=local_push_env(tls))
+    # Open pages over the catalogue ask again every second (10 s by default), so a browser test sees it soon.
+    env = {**local_push_env(tls), "CHECKOUT_PAGE_REFRESH_SECONDS": "1"}
+    sys_ = start_system(shop_stack, tmp_path_factory.mktemp("system"), extra_env=env)
     sys_.push_tls = tls
     try:
         yield sys_

@@ -5,6 +5,7 @@ JSON problem), forged forms and other roles refused."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -187,3 +188,75 @@ async def test_the_desks_say_so_when_the_services_are_down(checkout: CheckoutFac
         assert r.status_code == 503 and f"We could not reach the {service}" in words(r), path
     r = await web.post("/manage/stock", data={"csrf_token": token, "warehouse": "1", "sku": "1", "total": "5"})
     assert r.status_code == 503 and "Nothing was changed." in words(r)
+
+
+# --- lists over data that sends no events ask again ----------------------------------------------
+TIMER = re.compile(r'id="(\w+)" hx-get="([^"]+)" hx-trigger="every (\d+)ms" hx-swap="outerHTML" '
+                   r"hx-headers='\{\"X-Page-Version\": \"(\w+)\"\}' data-refresh")  # fmt: skip
+
+
+def timer(page: httpx.Response, block: str) -> tuple[str, dict[str, str]]:
+    """Where the block asks again and the headers its timer sends (htmx's, and what it shows)."""
+    found = {m.group(1): m for m in TIMER.finditer(page.text)}
+    assert block in found, f"no timer on #{block}"
+    match = found[block]
+    assert int(match.group(3)) == 10_000  # the default `page_refresh_seconds`
+    url = match.group(2).replace("&amp;", "&")
+    return url, {"HX-Request": "true", "HX-Trigger": block, "X-Page-Version": match.group(4)}
+
+
+async def test_open_catalogue_lists_hear_nothing_new_until_the_catalogue_changes(
+    web: httpx.AsyncClient, product_stub: Any, test_issuer: Any
+) -> None:
+    await sign_in(web, "admin")
+    opened = {block: await web.get(path) for path, block in
+              (("/manage/products", "products"), ("/manage/catalogue", "groups"), ("/shop", "instruments"))}  # fmt: skip
+    sku = int(opened["instruments"].text.split('data-sku="')[1].split('"')[0])
+    assert f'data-sku="{sku}"' in opened["products"].text
+    opened["product"] = await web.get(f"/shop/products/{sku}")
+    pages = {block: timer(page, block) for block, page in opened.items()}
+    for block, (url, headers) in pages.items():
+        r = await web.get(url, headers=headers)
+        assert (r.status_code, r.content) == (204, b""), block
+        # A pager or a filter asks for the block too, but not as its timer: it always gets the block.
+        r = await web.get(url, headers={**headers, "HX-Trigger": "elsewhere"})
+        assert r.status_code == 200 and re.match(rf'<\w+ id="{block}"', r.text.lstrip()), block
+
+    price = 10_000 + uuid.uuid4().int % 90_000  # shown as "123.45"
+    async with httpx.AsyncClient(transport=product_stub, base_url="http://product-stub") as stub:
+        r = await stub.patch(f"/api/v1/products/{sku}", json={"price": price}, headers=test_issuer.auth(1, "manager"))
+        assert r.status_code == 200, r.text
+        groups = (await stub.get("/api/v1/categories")).json()
+        r = await stub.patch(f"/api/v1/categories/{groups[0]['id']}", headers=test_issuer.auth(1, "manager"),
+                             json={"name": groups[0]["name"], "description": f"Now {price}"})  # fmt: skip
+        assert r.status_code == 200, r.text
+
+    shown = f"{price // 100}.{price % 100:02d}"
+    wanted = {"products": shown, "groups": f"Now {price}", "instruments": shown, "product": shown}
+    for block, (url, headers) in pages.items():
+        for _ in range(40):  # the shop reads through its catalogue cache (half a second by default)
+            r = await web.get(url, headers=headers)
+            if r.status_code == 200:
+                break
+            assert r.status_code == 204
+            await asyncio.sleep(0.1)
+        assert r.status_code == 200 and wanted[block] in r.text and "<html" not in r.text, block
+        again = TIMER.search(r.text)
+        assert again is not None and again.group(4) != headers["X-Page-Version"]
+        r = await web.get(url, headers={**headers, "X-Page-Version": again.group(4)})
+        assert r.status_code == 204, block
+
+
+async def test_an_open_list_keeps_what_it_shows_while_the_catalogue_is_down(
+    checkout: CheckoutFactory, checkout_db: str
+) -> None:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    web = await checkout()
+    await sign_in(web, "admin")
+    for path, block in (("/manage/products", "products"), ("/manage/catalogue", "groups"), ("/shop", "instruments"),
+                        ("/shop/products/1", "product")):  # fmt: skip
+        headers = {"HX-Request": "true", "HX-Trigger": block, "X-Page-Version": "what-the-page-showed"}
+        r = await web.get(path, headers=headers)
+        assert (r.status_code, r.content) == (204, b""), path
+        r = await web.get(path, headers={"HX-Request": "true"})
+        assert r.status_code == 503 and ("could not reach" in words(r) or "is unreachable" in words(r)), path

@@ -51,7 +51,7 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
         streams,
     ):
         app.state.web = Web(
-            templates=environment(),
+            templates=environment(settings.page_refresh_seconds),
             bookings=BookingsClient(http, timeout=settings.bookings_timeout),
             cookie_secure=app.state.identity.cookie_secure,
             booking_zone=ZoneInfo(settings.booking_time_zone) if settings.booking_time_zone else None,

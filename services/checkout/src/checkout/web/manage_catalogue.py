@@ -5,7 +5,8 @@ Every change goes through product-stub's manager REST endpoints with the manager
 product-stub's rules decide (a sku taken, a category still holding products, an unknown
 manufacturer) and the refusal is said in words. The lists are read from product-stub directly, not
 through the shop's short catalogue cache, so a change shows at once here; the shop's pages follow
-within that cache's lifetime. Filtering and paging the products swap the `product_list` block alone
+within that cache's lifetime. Both lists ask again every `page_refresh_seconds` while open
+(`web/refresh.py`): product-stub sends no events, so another manager's change shows that way. Filtering and paging the products swap the `product_list` block alone
 (HTMX); the pages work without JavaScript too."""
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from fastapi import Path, Request
 from fastapi.responses import Response
 
 from checkout.shopping.deps import run_together
-from checkout.web import backends
+from checkout.web import backends, refresh
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice, page_or_block
-from checkout.web.forms import LIMITED, Answered, BadInput, page, page_router, parse_amount, parse_count
+from checkout.web.forms import LIMITED, Answered, BadInput, page_router, parse_amount, parse_count
 from checkout.web.pages import amount_text
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
@@ -73,7 +74,11 @@ async def products_page(request: Request, status: int = 200, error: str | None =
     except (Refused, Unavailable) as exc:
         failed, words = _failed(exc)
         status, errors = max(status, failed), [*errors, words]
-    context.update(user=user, title="Products", error=" ".join(errors) or None, notice=notice(request))
+    shown = refresh.version(*(context[k] for k in ("products", "next_cursor", "categories", "manufacturers")))
+    if same := refresh.nothing_new(request, "products", shown, failed=status != 200):
+        return same
+    context.update(user=user, title="Products", error=" ".join(errors) or None, notice=notice(request),
+                   version=shown, here=refresh.here(request))  # fmt: skip
     return await page_or_block(request, PRODUCTS, "product_list", status, **context)
 
 
@@ -148,8 +153,12 @@ async def groups_page(request: Request, status: int = 200, error: str | None = N
     except (Refused, Unavailable) as exc:
         failed, words = _failed(exc)
         status, errors = max(status, failed), [*errors, words]
-    return await page(request, GROUPS, status, user=user, title="Categories and manufacturers",
-                      error=" ".join(errors) or None, notice=notice(request), **context)  # fmt: skip
+    shown = refresh.version(context["groups"])
+    if same := refresh.nothing_new(request, "groups", shown, failed=status != 200):
+        return same
+    return await page_or_block(request, GROUPS, "group_lists", status, user=user, title="Categories and manufacturers",
+                               error=" ".join(errors) or None, notice=notice(request), version=shown,
+                               here=refresh.here(request), **context)  # fmt: skip
 
 
 @router.get("/manage/catalogue")

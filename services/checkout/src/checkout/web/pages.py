@@ -18,7 +18,9 @@ from shopcommon.time_text import time_window
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def environment() -> Environment:
+def environment(refresh_seconds: float = 0) -> Environment:
+    """The pages' templates; `refresh_seconds` is how often a page over data that sends no events
+    asks for it again (0: never; see `web/refresh.py`)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -31,6 +33,7 @@ def environment() -> Environment:
     env.globals["asset"] = asset_url
     env.globals["status_label"] = order_status_words
     env.globals["task_status"] = task_status_words
+    env.globals["refresh_seconds"] = refresh_seconds
     return env
 
 

@@ -17,6 +17,10 @@ class WebSettings(BaseSettings):
     #: The zone booking times are shown in, an IANA name (`Europe/Moscow`: the restaurant's); empty
     #: shows them in UTC, as the bookings service sends them. Same meaning as notifications' setting.
     booking_time_zone: str = ""
+    #: How often an open page asks again for what sends no events (the catalogue, the shop's stock
+    #: figures), seconds; checkout answers "unchanged" (204) without a body when nothing moved.
+    #: 0 turns it off: such pages then change on a reload only.
+    page_refresh_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
 
     @field_validator("booking_time_zone")
     @classmethod

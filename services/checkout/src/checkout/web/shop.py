@@ -1,7 +1,9 @@
 """The customer's pages: `/shop` (instruments with filters, pages and manufacturers), a product,
 `/cart`, `/orders` and an order. Each calls the use case the REST API calls (`shopping.catalogue`,
 `shopping.carts`, `shopping.purchase`, LOMS with the person's own token); a refusal is said in words
-on the page. Read pages work without JavaScript; the orders pages also listen to `/live`."""
+on the page. Read pages work without JavaScript; the orders pages also listen to `/live`, and the
+instruments and a product ask again while open (`web/refresh.py`): prices and stock send no events
+a customer's stream carries."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from checkout.identity.web import client_ip
 from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
 from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
-from checkout.web import people
+from checkout.web import people, refresh
+from checkout.web.desk import page_or_block
 from checkout.web.forms import (
     LIMITED,
     BadInput,
@@ -78,19 +81,23 @@ async def shop_page(request: Request) -> Response:
             max_price=parse_amount(fields["max_price"], "Max price"),
             in_stock=True if fields["in_stock"] else None,
         )
-    except BadInput as exc:
-        return await page(request, "shop.html.j2", 422, user=user, title="Shop", error=str(exc), **context)
-    try:
         listing, (context["categories"], context["manufacturers"]) = await run_together(
             catalogue.list_products(shop, limit=PAGE_SIZE, cursor=query.get("cursor") or None, filters=filters),
             _groups(shop),
         )
-    except ProblemError as exc:
-        return await page(request, "shop.html.j2", exc.status, user=user, title="Shop", error=problem_words(exc),
-                          **context)  # fmt: skip
+    except (BadInput, ProblemError) as exc:
+        if same := refresh.nothing_new(request, "instruments", "", failed=True):
+            return same
+        status, words = (422, str(exc)) if isinstance(exc, BadInput) else (exc.status, problem_words(exc))
+        return await page(request, "shop.html.j2", status, user=user, title="Shop", error=words, version="",
+                          here=refresh.here(request), **context)  # fmt: skip
     context["products"], context["next_cursor"] = listing.items, listing.next_cursor
     context["filter_query"] = {k: v for k, v in fields.items() if v}
-    return await page(request, "shop.html.j2", user=user, title="Shop", **context)
+    shown = refresh.version(*(context[k] for k in ("products", "next_cursor", "categories", "manufacturers")))
+    if same := refresh.nothing_new(request, "instruments", shown):
+        return same
+    return await page_or_block(request, "shop.html.j2", "instruments", user=user, title="Shop", version=shown,
+                               here=refresh.here(request), **context)  # fmt: skip
 
 
 async def _product_page(request: Request, sku: int, *, status: int = 200, error: str | None = None) -> Response:
@@ -100,10 +107,16 @@ async def _product_page(request: Request, sku: int, *, status: int = 200, error:
     try:
         product = await catalogue.get_product(shop, sku=sku, caller=caller)
     except ProblemError as exc:
+        if same := refresh.nothing_new(request, "product", "", failed=True):
+            return same
         return await page(request, "notice.html.j2", exc.status, user=user, title="Product",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
-    return await page(request, "product.html.j2", status, user=user, title=product.name, product=product,
-                      error=error)  # fmt: skip
+    shown = refresh.version(product)
+    if same := refresh.nothing_new(request, "product", shown):
+        return same
+    return await page_or_block(request, "product.html.j2", "product", status, user=user, title=product.name,
+                               product=product, error=error, version=shown,
+                               here=f"/shop/products/{sku}")  # fmt: skip
 
 
 @router.get("/shop/products/{sku}")

@@ -1,0 +1,46 @@
+"""Blocks over data that sends no events ask for it again while the page is open.
+
+Product-stub publishes nothing when the catalogue changes (ARCHITECTURE: it talks to no broker),
+and a customer's live stream carries only their own orders, not the stock figures the shop shows.
+So the shop's instruments and the manager's catalogue lists are re-read: the block carries its own
+address (`hx-get`), a timer (`hx-trigger="every Ns"`, the `page_refresh_seconds` setting) and the
+digest of what it shows (`X-Page-Version`). Checkout reads the data as for the page and, when the
+digest is the same or the data cannot be read this time, answers 204 (htmx swaps nothing); else
+the block, whose forms keep what is being typed (`static/live.js`). Without JavaScript the page
+stays as it was loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import Response
+
+from checkout.web.desk import wants_fragment
+
+HEADER = "x-page-version"
+
+
+def version(*shown: Any) -> str:
+    """The digest of what a block shows (its data, not its markup, which carries the digest)."""
+    blob = json.dumps(jsonable_encoder(shown), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def nothing_new(request: Request, block_id: str, shown: str, *, failed: bool = False) -> Response | None:
+    """204 when this is the block's own timer asking and the block already shows `shown`, or the
+    data could not be read this time (the page keeps what it shows and asks again later; a person's
+    own action still says the failure in words)."""
+    headers = request.headers
+    timer = wants_fragment(request) and headers.get("hx-trigger") == block_id and HEADER in headers
+    return Response(status_code=204) if timer and (failed or headers[HEADER] == shown) else None
+
+
+def here(request: Request) -> str:
+    """The page's own address, for the block to ask again (without the one-time `done` notice)."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
+    return f"{request.url.path}?{query}" if query else request.url.path

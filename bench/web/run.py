@@ -16,7 +16,8 @@ answer as well. What the change crosses: LOMS's outbox, the broker, notification
 Redis pub/sub, notifications' stream, checkout's `/live` (which reads the order again from LOMS and
 renders the row) and htmx's swap. The demo manager's desk is open all along in a browser context of
 its own: it stamps when each new order's row appears at the top of its list (from sending the
-order) and when it shows `paid` (from sending the payment).
+order) and when it shows `paid` (from sending the payment). And what an open `/shop` costs while it
+waits: its timer's request (`web/refresh.py`) answered 204, or with the block when it changed.
 
 Run against a stack `make run` started (demo data; the orders it makes end paid or cancelled):
     .venv/bin/python bench/web/run.py --url http://127.0.0.1:9000
@@ -32,6 +33,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -170,6 +172,25 @@ def server_times(site: str, cookies: dict[str, str], path: str, loads: int) -> d
     return out
 
 
+def refresh_times(site: str, cookies: dict[str, str], loads: int) -> dict[str, list[float]]:
+    """What an open `/shop` costs checkout while it waits (`web/refresh.py`): its timer's request
+    answered 204 (nothing new), and the block itself when the page holds an older digest."""
+    out: dict[str, list[float]] = {"same": [], "new": []}
+    with httpx.Client(base_url=site, cookies=cookies, timeout=30) as client:
+        shown = re.search(r'id="instruments" hx-get="[^"]*"[^>]*"X-Page-Version": "(\w+)"', client.get("/shop").text)
+        assert shown is not None, "/shop: no timer on its instruments (CHECKOUT_PAGE_REFRESH_SECONDS=0?)"
+        for version, key, status in ((shown.group(1), "same", 204), ("older", "new", 200)):
+            headers = {"HX-Request": "true", "HX-Trigger": "instruments", "X-Page-Version": version}
+            for i in range(WARM_UP + loads):
+                started = time.perf_counter()
+                r = client.get("/shop", headers=headers)
+                done = time.perf_counter()
+                assert r.status_code == status, f"/shop asked again: {r.status_code}"
+                if i >= WARM_UP:
+                    out[key].append((done - started) * 1000)
+    return out
+
+
 def wait_until(page: Page, check: str, timeout: float) -> None:
     """Poll a JS function in the page (wait_for_function evaluates a string, which the pages'
     Content-Security-Policy forbids); the page stamps its own times, so polling adds nothing."""
@@ -226,6 +247,9 @@ def measure(site: str, loads: int, changes: int, orders: int) -> list[str]:
             lines.append(row(f"`{path}` full load (browser, `load` event)", browser_side["load"]))
             lines.append(row(f"`{path}` headers (httpx)", server_side["headers"]))
             lines.append(row(f"`{path}` whole document (httpx)", server_side["body"]))
+        asked = refresh_times(site, cookies, loads)
+        lines.append(row("`/shop` asked again, nothing new (204, httpx)", asked["same"]))
+        lines.append(row("`/shop` asked again, changed (the block, httpx)", asked["new"]))
         desk_context = browser.new_context(viewport={"width": 1100, "height": 900})
         desk_context.add_init_script(PAGE_HOOKS)
         desk = desk_context.new_page()

@@ -1,4 +1,5 @@
-"""httpx's interface over aiohttp's connections, for checkout's calls to LOMS and product-stub.
+"""httpx's interface over aiohttp's connections, for checkout's calls to LOMS and product-stub; and
+one request to another service within a deadline (`request_peer`).
 
 A call costs less CPU through this transport than through httpcore, whose pool also slows with
 many requests waiting on it (figures: bench/checkout/README.md). Everything above the transport stays httpx: the clients, their error types, the
@@ -6,6 +7,10 @@ request-id hook, and the tests' in-process transports.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import httpx
@@ -64,3 +69,28 @@ def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=None, connect=phases.get("pool"), sock_connect=phases.get("connect"), sock_read=phases.get("read")
     )
+
+
+async def request_peer(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    limit: float,
+    peer: str,
+    unavailable: Callable[[str], Exception],
+    **kw: Any,
+) -> httpx.Response:
+    """One request to another service, the whole of it (not each phase) within `limit` seconds. No
+    answer in time, no connection, or a 5xx is `unavailable(<what happened, naming the peer>)`; any
+    other answer is the caller's to read."""
+    try:
+        async with asyncio.timeout(limit):
+            resp = await http.request(method, path, timeout=limit, **kw)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise unavailable(f"{peer} did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise unavailable(f"{peer} is unreachable ({type(exc).__name__})") from exc
+    if resp.status_code >= 500:
+        raise unavailable(f"{peer} failed ({resp.status_code})")
+    return resp

@@ -8,12 +8,12 @@ client unchanged; LOMS being down or failing is a 503, never a hang or a 500.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
+from checkout.shopping.http_transport import request_peer
 from shopcommon.polling import poll
 from shopcommon.problems import Conflict, ProblemError, ServiceUnavailable
 
@@ -52,18 +52,9 @@ class LomsClient:
         headers: dict[str, str] | None = None,
         **kw: Any,
     ) -> httpx.Response:
-        limit = timeout or self.timeout
-        try:
-            async with asyncio.timeout(limit):
-                resp = await self.http.request(
-                    method, path, headers={**self._auth(token), **(headers or {})}, timeout=limit, **kw
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise LomsUnavailable("LOMS did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise LomsUnavailable(f"LOMS is unreachable ({type(exc).__name__})") from exc
-        if resp.status_code >= 500:
-            raise LomsUnavailable(f"LOMS failed ({resp.status_code})")
+        resp = await request_peer(self.http, method, path, limit=timeout or self.timeout, peer="LOMS",
+                                  unavailable=LomsUnavailable, headers={**self._auth(token), **(headers or {})},
+                                  **kw)  # fmt: skip
         if resp.status_code >= 400:
             raise _passed_through(resp, own_call=token is None)
         return resp

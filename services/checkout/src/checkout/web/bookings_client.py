@@ -7,7 +7,6 @@ service being down, slow or failing is `BookingsUnavailable`, never a hang or a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,6 +14,8 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
+
+from checkout.shopping.http_transport import request_peer
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -94,16 +95,8 @@ class BookingsClient:
         self.timeout = timeout
 
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            async with asyncio.timeout(self.timeout):  # the whole call, not each phase
-                resp = await self.http.request(method, path, timeout=self.timeout, **kw)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise BookingsUnavailable("the bookings service did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise BookingsUnavailable(f"the bookings service is unreachable ({type(exc).__name__})") from exc
-        if resp.status_code >= 500:
-            raise BookingsUnavailable(f"the bookings service failed ({resp.status_code})")
-        return resp
+        return await request_peer(self.http, method, path, limit=self.timeout, peer="the bookings service",
+                                  unavailable=BookingsUnavailable, **kw)  # fmt: skip
 
     async def cancel_link(self, token: str) -> CancelLinkView:
         """What the link shows; changes nothing."""

@@ -6,8 +6,9 @@ product-stub's rules decide (a sku taken, a category still holding products, an 
 manufacturer) and the refusal is said in words. The lists are read from product-stub directly, not
 through the shop's short catalogue cache, so a change shows at once here; the shop's pages follow
 within that cache's lifetime. Both lists ask again every `page_refresh_seconds` while open
-(`web/refresh.py`): product-stub sends no events, so another manager's change shows that way. Filtering and paging the products swap the `product_list` block alone
-(HTMX); the pages work without JavaScript too."""
+(`web/refresh.py`): product-stub sends no events, so another manager's change shows that way.
+Filtering and paging the products swap the `product_list` block alone (HTMX); the pages work
+without JavaScript too."""
 
 from __future__ import annotations
 

@@ -140,3 +140,21 @@ def test_a_fragment_is_the_pages_own_markup() -> None:
         next_cursor=None,
     )  # fmt: skip
     assert row.strip() in full
+
+
+def test_a_blocks_digest_follows_what_it_shows_and_nothing_else() -> None:
+    from checkout.shopping.schemas import Product
+    from checkout.web.refresh import version
+
+    guitar = Product(sku=1, name="Strat", price=150_000, quantity_in_stock=3, category="guitars", manufacturer="Fender")
+    shown = version([guitar], None, [("Fender", "Since 1946.")])
+    assert shown == version([guitar.model_copy()], None, [("Fender", "Since 1946.")])
+    for changed in (
+        version([guitar.model_copy(update={"price": 149_900})], None, [("Fender", "Since 1946.")]),
+        version([guitar.model_copy(update={"quantity_in_stock": 2})], None, [("Fender", "Since 1946.")]),
+        version([guitar], "next", [("Fender", "Since 1946.")]),
+        version([guitar], None, [("Fender", "Since 1947.")]),
+    ):
+        assert changed != shown
+    # Plain data in any key order is the same data.
+    assert version({"a": 1, "b": [2]}) == version({"b": [2], "a": 1})

@@ -154,7 +154,8 @@ async def groups_page(request: Request, status: int = 200, error: str | None = N
     except (Refused, Unavailable) as exc:
         failed, words = _failed(exc)
         status, errors = max(status, failed), [*errors, words]
-    shown = refresh.version(context["groups"])
+    shown = refresh.version({kind: [(g.get("id"), g.get("name"), g.get("description"), len(g.get("instruments") or []))
+                                    for g in found] for kind, found in context["groups"].items()})  # fmt: skip
     if same := refresh.nothing_new(request, "groups", shown, failed=status != 200):
         return same
     return await page_or_block(request, GROUPS, "group_lists", status, user=user, title="Categories and manufacturers",

@@ -12,13 +12,13 @@ stays as it was loaded."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from checkout.web.desk import wants_fragment
 
@@ -26,9 +26,16 @@ HEADER = "x-page-version"
 
 
 def version(*shown: Any) -> str:
-    """The digest of what a block shows (its data, not its markup, which carries the digest)."""
-    blob = json.dumps(jsonable_encoder(shown), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    """The digest of what a block shows: its data (not its markup, which carries the digest), and
+    only the fields it shows, so a page over a large catalogue stays cheap to ask again."""
+    blob = orjson.dumps(shown, default=_plain, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not shown on a page")
 
 
 def nothing_new(request: Request, block_id: str, shown: str, *, failed: bool = False) -> Response | None:

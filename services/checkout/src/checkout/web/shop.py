@@ -93,7 +93,8 @@ async def shop_page(request: Request) -> Response:
                           here=refresh.here(request), **context)  # fmt: skip
     context["products"], context["next_cursor"] = listing.items, listing.next_cursor
     context["filter_query"] = {k: v for k, v in fields.items() if v}
-    shown = refresh.version(*(context[k] for k in ("products", "next_cursor", "categories", "manufacturers")))
+    makers = [(m.get("name"), m.get("description")) for m in context["manufacturers"]]
+    shown = refresh.version(context["products"], context["next_cursor"], makers)
     if same := refresh.nothing_new(request, "instruments", shown):
         return same
     return await page_or_block(request, "shop.html.j2", "instruments", user=user, title="Shop", version=shown,

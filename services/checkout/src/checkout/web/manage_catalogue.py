@@ -7,7 +7,7 @@ manufacturer) and the refusal is said in words. The lists are read from product-
 through the shop's short catalogue cache, so a change shows at once here; the shop's pages follow
 within that cache's lifetime. Both lists ask again every `page_refresh_seconds` while open
 (`web/refresh.py`): product-stub sends no events, so another manager's change shows that way.
-Filtering and paging the products swap the `product_list` block alone (HTMX); the pages work
+Filtering and paging the products swap the `products` block alone (HTMX); the pages work
 without JavaScript too."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from checkout.shopping.deps import run_together
 from checkout.web import backends, refresh
 from checkout.web.backends import Refused, Unavailable
-from checkout.web.desk import back, manager, manager_form, notice, page_or_block
+from checkout.web.desk import back, manager, manager_form, notice
 from checkout.web.forms import LIMITED, Answered, BadInput, page_router, parse_amount, parse_count
 from checkout.web.pages import amount_text
 from shopcommon.auth import Principal
@@ -76,11 +76,9 @@ async def products_page(request: Request, status: int = 200, error: str | None =
         failed, words = _failed(exc)
         status, errors = max(status, failed), [*errors, words]
     shown = refresh.version(*(context[k] for k in ("products", "next_cursor", "categories", "manufacturers")))
-    if same := refresh.nothing_new(request, "products", shown, failed=status != 200):
-        return same
-    context.update(user=user, title="Products", error=" ".join(errors) or None, notice=notice(request),
-                   version=shown, here=refresh.here(request))  # fmt: skip
-    return await page_or_block(request, PRODUCTS, "product_list", status, **context)
+    return await refresh.page_or_nothing_new(request, PRODUCTS, "products", shown, status, user=user, title="Products",
+                                             failed=status != 200, error=" ".join(errors) or None,
+                                             notice=notice(request), **context)  # fmt: skip
 
 
 @router.get("/manage/products")
@@ -156,11 +154,10 @@ async def groups_page(request: Request, status: int = 200, error: str | None = N
         status, errors = max(status, failed), [*errors, words]
     shown = refresh.version({kind: [(g.get("id"), g.get("name"), g.get("description"), len(g.get("instruments") or []))
                                     for g in found] for kind, found in context["groups"].items()})  # fmt: skip
-    if same := refresh.nothing_new(request, "groups", shown, failed=status != 200):
-        return same
-    return await page_or_block(request, GROUPS, "group_lists", status, user=user, title="Categories and manufacturers",
-                               error=" ".join(errors) or None, notice=notice(request), version=shown,
-                               here=refresh.here(request), **context)  # fmt: skip
+    return await refresh.page_or_nothing_new(request, GROUPS, "groups", shown, status, user=user,
+                                             title="Categories and manufacturers", failed=status != 200,
+                                             error=" ".join(errors) or None, notice=notice(request),
+                                             **context)  # fmt: skip
 
 
 @router.get("/manage/catalogue")

@@ -20,7 +20,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from checkout.web.desk import wants_fragment
+from checkout.web.desk import page_or_block, wants_fragment
+from shopcommon.auth import Principal
 
 HEADER = "x-page-version"
 
@@ -47,7 +48,28 @@ def nothing_new(request: Request, block_id: str, shown: str, *, failed: bool = F
     return Response(status_code=204) if timer and (failed or headers[HEADER] == shown) else None
 
 
-def here(request: Request) -> str:
+async def page_or_nothing_new(
+    request: Request,
+    template: str,
+    block: str,
+    shown: str,
+    status: int = 200,
+    *,
+    user: Principal | None,
+    failed: bool = False,
+    here: str | None = None,
+    **context: Any,
+) -> Response:
+    """A page whose `block` (also its element's id) asks again: 204 for its timer when nothing is new
+    (`nothing_new`), else the page, or the block alone for an HTMX swap, carrying `shown` and where
+    to ask (`here`: the request's own address unless given)."""
+    if same := nothing_new(request, block, shown, failed=failed):
+        return same
+    return await page_or_block(request, template, block, status, user=user, version=shown,
+                               here=here or _here(request), **context)  # fmt: skip
+
+
+def _here(request: Request) -> str:
     """The page's own address, for the block to ask again (without the one-time `done` notice)."""
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
     return f"{request.url.path}?{query}" if query else request.url.path

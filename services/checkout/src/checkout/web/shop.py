@@ -19,7 +19,6 @@ from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shop
 from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
 from checkout.web import people, refresh
-from checkout.web.desk import page_or_block
 from checkout.web.forms import (
     LIMITED,
     BadInput,
@@ -86,19 +85,15 @@ async def shop_page(request: Request) -> Response:
             _groups(shop),
         )
     except (BadInput, ProblemError) as exc:
-        if same := refresh.nothing_new(request, "instruments", "", failed=True):
-            return same
         status, words = (422, str(exc)) if isinstance(exc, BadInput) else (exc.status, problem_words(exc))
-        return await page(request, "shop.html.j2", status, user=user, title="Shop", error=words, version="",
-                          here=refresh.here(request), **context)  # fmt: skip
+        return await refresh.page_or_nothing_new(request, "shop.html.j2", "instruments", "", status, user=user,
+                                                 failed=True, title="Shop", error=words, **context)  # fmt: skip
     context["products"], context["next_cursor"] = listing.items, listing.next_cursor
     context["filter_query"] = {k: v for k, v in fields.items() if v}
     makers = [(m.get("name"), m.get("description")) for m in context["manufacturers"]]
     shown = refresh.version(context["products"], context["next_cursor"], makers)
-    if same := refresh.nothing_new(request, "instruments", shown):
-        return same
-    return await page_or_block(request, "shop.html.j2", "instruments", user=user, title="Shop", version=shown,
-                               here=refresh.here(request), **context)  # fmt: skip
+    return await refresh.page_or_nothing_new(request, "shop.html.j2", "instruments", shown, user=user, title="Shop",
+                                             **context)  # fmt: skip
 
 
 async def _product_page(request: Request, sku: int, *, status: int = 200, error: str | None = None) -> Response:
@@ -112,12 +107,9 @@ async def _product_page(request: Request, sku: int, *, status: int = 200, error:
             return same
         return await page(request, "notice.html.j2", exc.status, user=user, title="Product",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
-    shown = refresh.version(product)
-    if same := refresh.nothing_new(request, "product", shown):
-        return same
-    return await page_or_block(request, "product.html.j2", "product", status, user=user, title=product.name,
-                               product=product, error=error, version=shown,
-                               here=f"/shop/products/{sku}")  # fmt: skip
+    return await refresh.page_or_nothing_new(request, "product.html.j2", "product", refresh.version(product), status,
+                                             user=user, here=f"/shop/products/{sku}", title=product.name,
+                                             product=product, error=error)  # fmt: skip
 
 
 @router.get("/shop/products/{sku}")

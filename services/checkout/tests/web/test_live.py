@@ -20,7 +20,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
-from checkout.web.live import NEW_ROWS_MAX
+from checkout.web.live_watch import NEW_ROWS_MAX
 from notifications.stream import STAFF, StreamEvent, StreamHub
 from shopcommon.devstack.servers import free_port
 from shopcommon.services import service_spec

@@ -13,7 +13,7 @@ SSE event whose name says which element of a page swaps it (htmx-ext-sse's `sse-
   `bookings-more`, `tables-more`: a line saying that more have come in than the open list takes.
 
 A manager's page names what it shows in the address of its stream (`live_url`), since a manager's
-stream carries the whole shop's events: the relay renders those and no others (`live.Watch`).
+stream carries the whole shop's events: the relay renders those and no others (`live_watch.Watch`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
              tables: Iterable[int] = (), new: Iterable[str] = (), stock: int | None = None,
              skus: Iterable[int] = ()) -> str:  # fmt: skip
-    """The `/live` a manager's page follows, naming what it shows (`live.Watch`); `stock`: the
+    """The `/live` a manager's page follows, naming what it shows (`live_watch.Watch`); `stock`: the
     warehouse whose rows of `skus` the page shows."""
     query = {"orders": orders, "tasks": tasks, "bookings": bookings, "tables": tables, "new": new, "skus": skus,
              "stock": [stock] if stock else []}  # fmt: skip

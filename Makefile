@@ -21,10 +21,14 @@ screenshots:
 setup:
 	@$(DEV) setup
 
+# Style, types, the boundaries between services and layers (pyproject's importlinter contracts),
+# and the size of files and functions (tools/size_check.py).
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	.venv/bin/lint-imports --no-cache
+	$(PY) tools/size_check.py
 
 fmt: setup
 	$(PY) -m ruff format .

@@ -27,6 +27,14 @@ class CancelReason(StrEnum):
     STAFF = "staff"
 
 
+class RequestedCancelReason(StrEnum):
+    """The reasons a caller may give for cancelling (checkout passes it on to LOMS); `timeout` is
+    the expiry's own, never asked for."""
+
+    CUSTOMER = CancelReason.CUSTOMER.value
+    STAFF = CancelReason.STAFF.value
+
+
 class TaskStatus(StrEnum):
     UNASSIGNED = "unassigned"
     ASSIGNED = "assigned"

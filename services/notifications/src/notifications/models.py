@@ -19,9 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from notifications.domain.delivery import Channel, DeliveryStatus
 from shopcommon.db import naming_metadata
+from shopcommon.statuses import sql_list, sql_literal
 
 metadata = naming_metadata()
+#: `'pending'`, as the queue's SQL spells it (`DeliveryStatus`).
+PENDING = sql_literal(DeliveryStatus.PENDING)
 
 #: A notification tells of an order or of a booking, with its status.
 ABOUT_ONE_THING = (
@@ -58,7 +62,7 @@ notifications = Table(
     Column("recipient", String(320), nullable=True),
     Column("subject", String(300), nullable=False),
     Column("payload", JSONB, nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("status", String(16), nullable=False, server_default=DeliveryStatus.PENDING.value),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_error", Text, nullable=True),
@@ -66,15 +70,15 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     #: The W3C trace context the event's message carried: the sender's span continues it.
     Column("traceparent", Text, nullable=True),
-    CheckConstraint("channel IN ('email', 'push')", name="channel"),
-    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    CheckConstraint(f"channel IN ({sql_list(Channel)})", name="channel"),
+    CheckConstraint(f"status IN ({sql_list(DeliveryStatus)})", name="status"),
     CheckConstraint(ABOUT_ONE_THING, name="about"),
-    CheckConstraint("channel = 'email' OR user_id IS NOT NULL", name="push_has_user"),
+    CheckConstraint(f"channel = {sql_literal(Channel.EMAIL)} OR user_id IS NOT NULL", name="push_has_user"),
     Index("ix_notifications_user_id_id", "user_id", "id"),
-    Index("ix_notifications_due", "channel", "next_attempt_at", postgresql_where=text("status = 'pending'")),
-    Index("ix_notifications_pending_order", "order_id", "channel", "id", postgresql_where=text("status = 'pending'")),
+    Index("ix_notifications_due", "channel", "next_attempt_at", postgresql_where=text(f"status = {PENDING}")),
+    Index("ix_notifications_pending_order", "order_id", "channel", "id", postgresql_where=text(f"status = {PENDING}")),
     Index(
-        "ix_notifications_pending_booking", "booking_id", "channel", "id", postgresql_where=text("status = 'pending'")
+        "ix_notifications_pending_booking", "booking_id", "channel", "id", postgresql_where=text(f"status = {PENDING}")
     ),
     Index("ix_notifications_event_id", "event_id"),
 )

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from checkout.shopping.deps import ShoppingDep
-from checkout.shopping.schemas import AssignIn, Task, TaskPage, TaskStatus
+from checkout.shopping.schemas import AssignIn, Task, TaskPage
 from checkout.shopping.usecases import tasks
 from shopcommon.pagination import CursorQuery
 from shopcommon.problems import problem_responses
+from shopcommon.statuses import TaskStatus
 from shopcommon.task_roles import ASSIGNERS, READERS, WORKER, Assigner, Reader, Worker
 from shopcommon.validation import MAX_JSON_INT
 

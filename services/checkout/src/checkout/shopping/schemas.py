@@ -4,10 +4,11 @@ for the REST API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopcommon.statuses import RequestedCancelReason, TaskStatus
 from shopcommon.validation import Count, Id, Sku
 
 #: Body integers read as JSON Schema counts them (5.0 is 5; true and "5" are not integers), ids
@@ -100,16 +101,13 @@ class OrderCreate(Strict):
 
 
 class CancelIn(Strict):
-    reason: Literal["customer", "staff"] | None = Field(default=None, description="`staff` for staff callers only.")
+    reason: RequestedCancelReason | None = Field(default=None, description="`staff` for staff callers only.")
 
 
 class OrderItem(BaseModel):
     sku: int
     count: int
     price: int | None = None
-
-
-TaskStatus = Literal["unassigned", "assigned", "in_progress", "done"]
 
 
 class TaskRef(BaseModel):

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
+from shopcommon.statuses import BookingStatus, CancelledBy
 from shopcommon.time_text import time_window
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -60,20 +61,26 @@ def render(env: Environment, template: str, status_code: int = 200, **context: A
 
 
 # --- booking values in words -------------------------------------------------------------------
-STATUS_WORDS = {
-    "pending": "Requested: waiting for the restaurant to confirm it",
-    "confirmed": "Confirmed",
-    "rejected": "Declined by the restaurant",
-    "cancelled": "Cancelled",
+STATUS_WORDS: dict[str, str] = {
+    BookingStatus.PENDING: "Requested: waiting for the restaurant to confirm it",
+    BookingStatus.CONFIRMED: "Confirmed",
+    BookingStatus.REJECTED: "Declined by the restaurant",
+    BookingStatus.CANCELLED: "Cancelled",
 }
-CANCELLED_BY_WORDS = {"customer": "Cancelled by you", "staff": "Cancelled by the restaurant"}
+CANCELLED_BY_WORDS: dict[str, str] = {
+    CancelledBy.CUSTOMER: "Cancelled by you",
+    CancelledBy.STAFF: "Cancelled by the restaurant",
+}
 #: The same, as the restaurant's staff read it on their desk.
-DESK_CANCELLED_BY_WORDS = {"customer": "Cancelled by the guest", "staff": "Cancelled by the restaurant"}
+DESK_CANCELLED_BY_WORDS: dict[str, str] = {
+    CancelledBy.CUSTOMER: "Cancelled by the guest",
+    CancelledBy.STAFF: "Cancelled by the restaurant",
+}
 KIND_WORDS = {"regular": "table", "cabin": "cabin", "room": "private room"}
 
 
 def status_words(status: str, cancelled_by: str | None = None) -> str:
-    if status == "cancelled" and cancelled_by in CANCELLED_BY_WORDS:
+    if status == BookingStatus.CANCELLED and cancelled_by in CANCELLED_BY_WORDS:
         return CANCELLED_BY_WORDS[cancelled_by]
     return STATUS_WORDS.get(status, status)
 

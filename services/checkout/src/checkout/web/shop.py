@@ -36,6 +36,7 @@ from checkout.web.forms import (
 )
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
+from shopcommon.statuses import RequestedCancelReason
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ async def order_page(request: Request, order_id: int = OrderId) -> Response:
 async def _move(request: Request, order_id: int, action: Literal["pay", "cancel"]) -> Response:
     user, form = await person_form(request)
     back = f"/orders/{order_id}" if form.get("back") == "order" else "/orders"
-    reason = CancelIn(reason="customer") if action == "cancel" else None
+    reason = CancelIn(reason=RequestedCancelReason.CUSTOMER) if action == "cancel" else None
     try:
         await orders.move_order(get_shopping(request), user, order_id, action, idempotency_key=None, cancel=reason)
     except ProblemError as exc:

@@ -8,13 +8,14 @@ them (skus uint32 without 0, counts uint16 without 0), ids within what a JSON nu
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from loms.domain.errors import ItemsNotMergeable
 from loms.domain.items import ItemsRejected, OrderItem, merge_items
 from loms.domain.statuses import CancelReason, OrderStatus, RequestedCancelReason
+from shopcommon.statuses import TaskStatus
 from shopcommon.validation import JSON_INTEGER, MAX_UINT32, Count, Id, Price, Sku
 
 MAX_LINES = 200
@@ -90,7 +91,7 @@ class TaskRef(BaseModel):
     task_id: int
     category: str
     worker_id: int | None
-    status: Literal["unassigned", "assigned", "in_progress", "done"]
+    status: TaskStatus
 
 
 class OrderOut(BaseModel):

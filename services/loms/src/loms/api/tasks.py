@@ -4,7 +4,7 @@ all and assign. Checkout serves the same routes to clients by forwarding the cal
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,7 +34,7 @@ class TaskOut(BaseModel):
     category: str = Field(description="The product category (product-stub's) of every item of the task.")
     items: list[TaskItemOut]
     worker_id: int | None = Field(description="The worker it is assigned to; null while `unassigned`.")
-    status: Literal["unassigned", "assigned", "in_progress", "done"]
+    status: TaskStatus
     assigned_at: datetime | None = Field(description="When it was last assigned.")
     created_at: datetime
     updated_at: datetime

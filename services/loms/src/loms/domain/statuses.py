@@ -5,7 +5,7 @@ SQL literal, schema constraint and pattern spelling them is derived from these e
 
 from enum import StrEnum
 
-from shopcommon.statuses import CancelReason, OrderStatus, sql_list, sql_literal
+from shopcommon.statuses import CancelReason, OrderStatus, RequestedCancelReason, sql_list, sql_literal
 
 __all__ = [
     "UNPAID",
@@ -19,13 +19,6 @@ __all__ = [
 
 #: What a user holds unpaid (counted against `domain/limits.py`).
 UNPAID = (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT)
-
-
-class RequestedCancelReason(StrEnum):
-    """The reasons a caller may give for cancelling; `timeout` is the expiry's own, never asked for."""
-
-    CUSTOMER = CancelReason.CUSTOMER.value
-    STAFF = CancelReason.STAFF.value
 
 
 class ReservationState(StrEnum):

@@ -222,7 +222,7 @@ async def write_events(conn: AsyncConnection, topic: str, events: Sequence[dict[
     await OUTBOX.add(conn, topic, [OutboxMessage(str(e["order_id"]), e) for e in events])
 
 
-_NOT_DONE = text("SELECT count(*) FROM tasks WHERE order_id = :order_id AND status <> 'done'")
+_NOT_DONE = text(f"SELECT count(*) FROM tasks WHERE order_id = :order_id AND status <> {sql_literal(TaskStatus.DONE)}")
 
 
 async def not_done(conn: AsyncConnection, order_id: int) -> int:

@@ -15,22 +15,22 @@ from sqlalchemy import bindparam, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.domain.delivery import Channel, DeliveryStatus
-from notifications.models import notifications
+from notifications.models import PENDING, notifications
 
-_CLAIM = text("""
+_CLAIM = text(f"""
 WITH due AS (
     SELECT n.id FROM notifications n
-    WHERE n.channel = :channel AND n.status = 'pending' AND n.next_attempt_at <= now()
+    WHERE n.channel = :channel AND n.status = {PENDING} AND n.next_attempt_at <= now()
       AND NOT EXISTS (
           SELECT 1 FROM notifications earlier
           WHERE earlier.order_id = n.order_id AND earlier.channel = n.channel
             AND earlier.subscription_id IS NOT DISTINCT FROM n.subscription_id
-            AND earlier.status = 'pending' AND earlier.id < n.id)
+            AND earlier.status = {PENDING} AND earlier.id < n.id)
       AND NOT EXISTS (
           SELECT 1 FROM notifications earlier
           WHERE earlier.booking_id = n.booking_id AND earlier.channel = n.channel
             AND earlier.subscription_id IS NOT DISTINCT FROM n.subscription_id
-            AND earlier.status = 'pending' AND earlier.id < n.id)
+            AND earlier.status = {PENDING} AND earlier.id < n.id)
     ORDER BY n.next_attempt_at, n.id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED)

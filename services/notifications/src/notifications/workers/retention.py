@@ -11,16 +11,17 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notifications.models import PENDING
 from shopcommon.db import transaction
 
 log = logging.getLogger(__name__)
 
 # Notifications still pending are kept: a delivery in progress is never cut short.
-_PURGE = text("""
+_PURGE = text(f"""
 DELETE FROM inbox_events WHERE event_id IN (
     SELECT i.event_id FROM inbox_events i
     WHERE i.received_at < now() - make_interval(secs => :age)
-      AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = i.event_id AND n.status = 'pending')
+      AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = i.event_id AND n.status = {PENDING})
     LIMIT :limit)
 """)
 

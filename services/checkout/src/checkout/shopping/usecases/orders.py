@@ -39,7 +39,7 @@ async def move_order(
     cancel: CancelIn | None = None,
 ) -> Order:
     """Pay (reserved units are written off) or cancel (they are released), as LOMS decides."""
-    body = cancel.model_dump(exclude_none=True) if cancel else {}
+    body = cancel.model_dump(mode="json", exclude_none=True) if cancel else {}
     order = await shop.loms.move_order(
         order_id, action, token=principal.token, idempotency_key=idempotency_key, body=body
     )

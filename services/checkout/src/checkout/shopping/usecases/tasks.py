@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Literal
 
 from checkout.shopping.lifespan import Shopping
-from checkout.shopping.schemas import Task, TaskPage, TaskStatus
+from checkout.shopping.schemas import Task, TaskPage
 from shopcommon.auth import Principal
+from shopcommon.statuses import TaskStatus
 
 
 async def list_tasks(

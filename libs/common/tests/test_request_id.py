@@ -5,7 +5,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from shopcommon.app import create_service_app
 from shopcommon.http import make_http_client
-from shopcommon.kafka import header_value, trace_headers
+from shopcommon.kafka import trace_headers
 from shopcommon.observability import Metrics, RequestContextMiddleware
 from shopcommon.settings import ServiceSettings
 
@@ -26,7 +26,7 @@ def upstream(calls: httpx.AsyncClient) -> FastAPI:
     @router.get("/relay")
     async def relay() -> dict[str, object]:
         seen = (await calls.get("/echo")).json()["rid"]
-        return {"downstream_saw": seen, "kafka": header_value(trace_headers(), "X-Request-ID")}
+        return {"downstream_saw": seen, "kafka": dict(trace_headers())["X-Request-ID"].decode()}
 
     return create_service_app(
         ServiceSettings(log_json=False), title="t", description="d", routers=[router], uses_db=False
@@ -34,8 +34,8 @@ def upstream(calls: httpx.AsyncClient) -> FastAPI:
 
 
 async def test_request_id_reaches_downstream_calls_and_kafka_headers() -> None:
-    calls = make_http_client("http://downstream")
-    calls._transport = httpx.ASGITransport(app=downstream())  # the outgoing client, pointed in-process
+    # The outgoing client, pointed in-process.
+    calls = make_http_client("http://downstream", transport=httpx.ASGITransport(app=downstream()))
     app = upstream(calls)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://up") as client:
         r = await client.get("/relay", headers={"X-Request-ID": "rid-123"})

@@ -68,10 +68,6 @@ class Principal:
     def scopes(self) -> frozenset[str]:
         return frozenset(str(self.claims.get("scope") or "").split())
 
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.MANAGER, Role.SERVICE)
-
     def acts_for_anyone(self, scope: Scope) -> bool:
         """Managers act for any user; a service only within a scope it was granted."""
         if self.role == Role.MANAGER:

@@ -83,8 +83,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def make_raw_pool(url: str, *, max_size: int = 20) -> asyncpg.Pool:
-    """A plain asyncpg pool for the hottest paths: measured here at ~1.6x the requests/s of the same
-    query through an SQLAlchemy AsyncSession (greenlet hop and result processing per call)."""
+    """A plain asyncpg pool for the hottest paths: no greenlet hop and result processing per call, as
+    a query through an SQLAlchemy AsyncSession has (the difference: bench/checkout/README.md, the cart
+    read, and bench/loms/README.md, the order writes)."""
     return await asyncpg.create_pool(plain_url(url), min_size=min(4, max_size), max_size=max_size)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -40,13 +39,6 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, **kw: Any) -> AIO
 def trace_headers(request_id: str | None = None) -> list[tuple[str, bytes]]:
     rid = request_id or current_request_id()
     return [(REQUEST_ID_HEADER, rid.encode())] if rid else []
-
-
-def header_value(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
-    for key, value in headers or ():
-        if key.lower() == name.lower():
-            return value.decode(errors="replace")
-    return None
 
 
 async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:

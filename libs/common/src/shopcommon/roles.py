@@ -21,7 +21,6 @@ class Scope(StrEnum):
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
     STOCK_READ = "stock:read"
-    STOCK_WRITE = "stock:write"
 
 
 #: The scopes each known service client gets unless configured otherwise: the least each needs.

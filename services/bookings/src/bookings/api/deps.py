@@ -35,13 +35,13 @@ def sink_of(request: Request) -> EventSink:
     return EventSink(settings.booking_events_topic, settings.public_url)
 
 
-async def transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+async def request_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per request, committed before the response leaves."""
     async with engine_of(request).begin() as conn:
         yield conn
 
 
-async def autocommit(request: Request) -> AsyncIterator[AsyncConnection]:
+async def autocommit_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """Reads without BEGIN/COMMIT round trips."""
     async with engine_of(request).connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -64,8 +64,8 @@ async def optional_principal(request: Request) -> Principal | None:
     return await authenticate(request, bearer_credentials(request))
 
 
-ConnDep = Annotated[AsyncConnection, Depends(transaction, scope="function")]
-ReadConnDep = Annotated[AsyncConnection, Depends(autocommit, scope="function")]
+ConnDep = Annotated[AsyncConnection, Depends(request_transaction, scope="function")]
+ReadConnDep = Annotated[AsyncConnection, Depends(autocommit_connection, scope="function")]
 SinkDep = Annotated[EventSink, Depends(sink_of)]
 EngineDep = Annotated[AsyncEngine, Depends(engine_of)]
 Now = Annotated[datetime, Depends(utc_now)]

@@ -69,7 +69,8 @@ FROM (
 #: once for any parameters (a generic plan), and such a plan cannot count on a window being given or
 #: not. The tables the window's confirmed bookings hold are found first, once (MATERIALIZED), through
 #: the GiST index on the range alone (`ix_bookings_confirmed_during`); left to itself the generic plan
-#: probed the exclusion constraint's (table, range) index once per table, 4x the CPU (bench/bookings).
+#: probed the exclusion constraint's (table, range) index once per table, several times the CPU
+#: (bench/bookings/README.md).
 #: The test is the exclusion constraint's expression and predicate. `$7` NULL: a window with no end.
 SEARCH_SQL = _SEARCH.format(
     held=f"""WITH held AS MATERIALIZED (

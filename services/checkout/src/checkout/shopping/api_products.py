@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["products"])
 #: what it holds), rather than validating and encoding the same page again for every request. They
 #: read the container and the client address off the request instead of through `ShoppingDep` and
 #: `Depends(client_ip)`: those are plain functions, which FastAPI runs on its thread pool, a thread
-#: hand-off per request that cost these routes ~15 % of their CPU (py-spy, bench/checkout/README.md).
+#: hand-off per request, a large share of these routes' CPU (py-spy; figures in bench/checkout/README.md).
 
 
 def _shopping(request: Request) -> Shopping:

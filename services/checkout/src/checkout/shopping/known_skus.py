@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -43,9 +43,6 @@ class Verdicts:
     unknown: frozenset[int]
     #: When the listing these come from was taken (epoch seconds; 0 without one).
     listed_at: float = 0.0
-
-    def undecided(self, skus: Iterable[int]) -> list[int]:
-        return [s for s in skus if s not in self.known and s not in self.unknown]
 
 
 class KnownSkus:

@@ -23,26 +23,16 @@ from checkout.shopping.product_client import ProductClient, ProductClientConfig
 from checkout.shopping.queries import cart_read_pool
 from checkout.shopping.ratelimit import SharedRateLimiter
 from checkout.shopping.settings import ShoppingSettings
-from shopcommon.logging import REQUEST_ID_HEADER, current_request_id
+from shopcommon.http import make_http_client
 
 #: Service tokens are minted for 5 minutes and reused for 4.
 SERVICE_TOKEN_TTL = 300
 SERVICE_TOKEN_REUSE = 240
 
 
-async def _propagate_request_id(request: httpx.Request) -> None:
-    rid = current_request_id()
-    if rid and REQUEST_ID_HEADER not in request.headers:
-        request.headers[REQUEST_ID_HEADER] = rid
-
-
 def http_client(base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-        event_hooks={"request": [_propagate_request_id]},
-        transport=transport or AiohttpTransport(max_connections=200),
-    )
+    """A peer's client over aiohttp's pool (`http_transport`), unless a test hands in a transport."""
+    return make_http_client(base_url, timeout=timeout, transport=transport or AiohttpTransport(max_connections=200))
 
 
 def service_token_source(app: FastAPI) -> Callable[[], str]:

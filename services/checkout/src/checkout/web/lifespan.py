@@ -16,6 +16,7 @@ from checkout.shopping.lifespan import http_client
 from checkout.web.bookings_client import BookingsClient
 from checkout.web.pages import environment
 from checkout.web.settings import WebSettings
+from shopcommon.http import make_http_client
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,9 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: WebSettings = app.state.settings
     # Tests may hand in transports (another app in-process) under `app.state.web_transports`.
     transports: dict[str, httpx.AsyncBaseTransport] = getattr(app.state, "web_transports", {})
-    streams = httpx.AsyncClient(
-        base_url=settings.notifications_url,
-        # Heartbeats come at least every 15 s: a minute of silence is a dead stream.
-        timeout=httpx.Timeout(5.0, read=60.0),
-        transport=transports.get("notifications"),
+    # Heartbeats come at least every 15 s: a minute of silence is a dead stream.
+    streams = make_http_client(
+        settings.notifications_url, timeout=5.0, read_timeout=60.0, transport=transports.get("notifications")
     )
     async with (
         http_client(settings.bookings_url, settings.bookings_timeout, transports.get("bookings")) as http,

@@ -17,7 +17,6 @@ from fastapi.responses import PlainTextResponse, Response
 STATIC = Path(__file__).parent / "static"
 HTMX = "htmx-2.0.11.min.js"
 HTMX_SSE = "htmx-ext-sse-2.2.4.min.js"
-STYLESHEET = "site.css"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 YEAR = 365 * 24 * 3600
 

@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +19,7 @@ from loms.clients.workers import WorkerDirectory
 from loms.config import Settings
 from loms.repositories.order_events import OUTBOX
 from loms.services.fulfilment import Fulfilment
+from shopcommon.http import make_http_client
 from shopcommon.outbox import Listener, Worker
 from shopcommon.service_auth import ServiceTokenProvider
 
@@ -48,7 +48,7 @@ class FulfilmentWorker(Worker):
 async def running_fulfilment(app: FastAPI, engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
     """The clients of checkout and product-stub, `app.state.fulfilment` (the API's assign needs it)
     and, unless `fulfilment_enabled` is off, the worker with its own LISTEN on the outbox channel."""
-    async with httpx.AsyncClient(timeout=settings.peer_timeout) as http:
+    async with make_http_client(timeout=settings.peer_timeout) as http:
         tokens = ServiceTokenProvider(
             http,
             f"{settings.checkout_url.rstrip('/')}/api/v1/auth/token",
@@ -73,7 +73,6 @@ async def running_fulfilment(app: FastAPI, engine: AsyncEngine, settings: Settin
         worker = FulfilmentWorker(fulfilment, idle=settings.fulfilment_interval, wake=listener.subscribe())
         listener.start()
         worker.start()
-        app.state.fulfilment_worker = worker
         try:
             yield
         finally:

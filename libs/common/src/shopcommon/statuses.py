@@ -28,8 +28,7 @@ class CancelReason(StrEnum):
 
 
 class RequestedCancelReason(StrEnum):
-    """The reasons a caller may give for cancelling (checkout passes it on to LOMS); `timeout` is
-    the expiry's own, never asked for."""
+    """The reasons a caller may give for cancelling; `timeout` is the expiry's own, never asked for."""
 
     CUSTOMER = CancelReason.CUSTOMER.value
     STAFF = CancelReason.STAFF.value

@@ -6,6 +6,7 @@ relay renders what their page shows and the new things its lists take, nothing e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import time
@@ -51,10 +52,17 @@ async def notifications_url(shop_stack: Stack, module_label: str, checkout_keys:
 
 @pytest.fixture
 async def checkout_process(
-    shop_stack: Stack, checkout_db: str, checkout_keys: tuple[str, str], notifications_url: str
+    shop_stack: Stack,
+    checkout_db: str,
+    checkout_keys: tuple[str, str],
+    notifications_url: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[ServiceProcess]:
+    """Checkout as a process of its own; a test marked `checkout_env(...)` adds to its environment."""
     await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    marker = request.node.get_closest_marker("checkout_env")
     env = {
+        **(marker.kwargs if marker else {}),
         "APP_ENV": "dev",
         "LOG_JSON": "false",
         "CHECKOUT_DATABASE_URL": checkout_db,
@@ -108,6 +116,34 @@ async def test_sigterm_ends_an_open_live_stream_at_once_with_a_retry_hint(checko
     # Within the relay's own grace, well before uvicorn would cut the stream off.
     assert ended_after < UVICORN_GRACE_SECONDS - 1, ended_after
     assert status == 0, checkout_process.log()
+
+
+@pytest.mark.checkout_env(CHECKOUT_LIVE_STREAMS_MAX="2")
+async def test_live_pages_beyond_the_relays_places_are_told_to_come_back_then_get_one(
+    checkout_process: ServiceProcess,
+) -> None:
+    """Each open `/live` holds a connection to notifications: past `CHECKOUT_LIVE_STREAMS_MAX` one
+    more waits for a place and is told to retry (503, never a hang), and gets one once a page closes."""
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        await sign_in(client, "customer")
+        async with contextlib.AsyncExitStack() as open_pages:
+            # Each page's line iterator is kept: one dropped would close its stream when collected.
+            pages = []
+            for _ in range(2):
+                stream = await open_pages.enter_async_context(client.stream("GET", "/live"))
+                assert stream.status_code == 200
+                pages.append(stream.aiter_lines())
+                assert (await anext(pages[-1])).startswith(": connected")
+            started = time.monotonic()
+            refused = await client.get("/live")
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "5"
+            assert "unavailable right now" in refused.text
+            assert time.monotonic() - started < 15
+        # Both pages closed: their places are free again.
+        async with client.stream("GET", "/live") as stream:
+            assert stream.status_code == 200
+            assert (await anext(stream.aiter_lines())).startswith(": connected")
 
 
 async def relayed(

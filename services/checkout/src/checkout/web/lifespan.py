@@ -43,7 +43,11 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
     transports: dict[str, httpx.AsyncBaseTransport] = getattr(app.state, "web_transports", {})
     # Heartbeats come at least every 15 s: a minute of silence is a dead stream.
     streams = make_http_client(
-        settings.notifications_url, timeout=5.0, read_timeout=60.0, transport=transports.get("notifications")
+        settings.notifications_url,
+        timeout=5.0,
+        read_timeout=60.0,
+        max_connections=settings.live_streams_max,
+        transport=transports.get("notifications"),
     )
     async with (
         http_client(settings.bookings_url, settings.bookings_timeout, transports.get("bookings")) as http,

@@ -14,6 +14,10 @@ class WebSettings(BaseSettings):
     bookings_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     #: The notifications service, whose live stream the pages follow through checkout's `/live`.
     notifications_url: str = shared("SHOP_NOTIFICATIONS_URL", "http://127.0.0.1:9002")
+    #: Live pages (`/live`) one checkout process relays at once: each holds a connection to
+    #: notifications for as long as it is open (notifications serves 1000 streams a process). One
+    #: more waits a few seconds for a place, then is told to come back (503, `Retry-After`).
+    live_streams_max: Annotated[int, Field(ge=1, le=100_000)] = 1000
     #: The zone booking times are shown in, an IANA name (`Europe/Moscow`: the restaurant's); empty
     #: shows them in UTC, as the bookings service sends them. Same meaning as notifications' setting.
     booking_time_zone: str = ""

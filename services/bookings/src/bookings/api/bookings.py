@@ -85,7 +85,7 @@ async def create_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     wanted = BookingDetails(**body.model_dump(exclude={"status"}))
-    direct = body.status == "confirmed"
+    direct = body.status == BookingStatus.CONFIRMED
     limits = request_limits(request, caller, body.email)
 
     async def operation(conn: AsyncConnection) -> Answer:

@@ -168,8 +168,8 @@ class BookingCreate(Closed):
     name: Name
     email: Email | None = None
     phone: Phone | None = None
-    status: Literal["pending", "confirmed"] = Field(
-        default="pending", description='`"confirmed"` books the table directly: managers only.'
+    status: Literal[BookingStatus.PENDING, BookingStatus.CONFIRMED] = Field(
+        default=BookingStatus.PENDING, description='`"confirmed"` books the table directly: managers only.'
     )
 
     @model_validator(mode="after")

@@ -13,9 +13,9 @@ S = BookingStatus
 
 
 class Action(StrEnum):
-    CONFIRM = "confirmed"
-    REJECT = "rejected"
-    CANCEL = "cancelled"
+    CONFIRM = S.CONFIRMED.value
+    REJECT = S.REJECTED.value
+    CANCEL = S.CANCELLED.value
 
 
 #: From which statuses each action may start; the target status is the action's own.
@@ -66,8 +66,8 @@ class Booking(BookingDetails):
         if self.status not in ALLOWED_FROM[action]:
             raise InvalidTransition(self.booking_id, self.status, action.value)
         if action == Action.CANCEL and by == CancelledBy.CUSTOMER and self.has_started(now):
-            raise BookingStarted(self.booking_id, "cancelled", ended=now >= self.ends_at)
+            raise BookingStarted(self.booking_id, S.CANCELLED, ended=now >= self.ends_at)
         if action == Action.CONFIRM and now >= self.ends_at:
-            raise BookingStarted(self.booking_id, "confirmed", ended=True)
+            raise BookingStarted(self.booking_id, S.CONFIRMED, ended=True)
         cancelled_by = by if action == Action.CANCEL else None
         return replace(self, status=TARGET[action], cancelled_by=cancelled_by)

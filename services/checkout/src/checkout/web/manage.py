@@ -31,15 +31,18 @@ from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count, problem_words
 from checkout.web.live_frames import live_url
+from checkout.web.pages import TASK_STATUS_WORDS
 from checkout.web.shop import order_view, task_workers
 from shopcommon.problems import ProblemError
+from shopcommon.statuses import OrderStatus
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
 router = page_router()
-ORDER_STATUSES = ["new", "awaiting payment", "paid", "completed", "cancelled", "failed"]
-TASK_STATUSES = [("unassigned", "waiting for a worker"), ("assigned", "assigned"), ("in_progress", "in progress"),
-                 ("done", "done")]  # fmt: skip
+#: The filters' choices, in the order an order lives them.
+ORDER_STATUSES = [OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.COMPLETED,
+                  OrderStatus.CANCELLED, OrderStatus.FAILED]  # fmt: skip
+TASK_STATUSES = list(TASK_STATUS_WORDS.items())
 
 
 # --- orders and tasks ----------------------------------------------------------------------------

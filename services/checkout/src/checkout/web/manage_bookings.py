@@ -23,11 +23,12 @@ from checkout.web.lifespan import get_web
 from checkout.web.live_frames import live_url
 from checkout.web.pages import KIND_WORDS, amount_text, booking_view, table_view
 from shopcommon.auth import Principal
+from shopcommon.statuses import BookingStatus
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
 router = page_router()
-BOOKING_STATUSES = ["pending", "confirmed", "rejected", "cancelled"]
+BOOKING_STATUSES = [status.value for status in BookingStatus]
 UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
 
 
@@ -62,7 +63,7 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
                    tables=[table_view(t) for t in tables["items"]])  # fmt: skip
     # New requests appear live where the list takes them: the open ones, or the pending ones. Every
     # table is listed: a new one is added live at the end.
-    context["live_new"] = ("bookings", "tables") if context["wanted"] in ("", "pending") else ("tables",)
+    context["live_new"] = ("bookings", "tables") if context["wanted"] in ("", BookingStatus.PENDING) else ("tables",)
     context["live"] = live_url(bookings=[b["booking_id"] for b in found["items"]],
                                tables=[t["table_id"] for t in tables["items"]], new=context["live_new"])  # fmt: skip
     return await page(request, "manage_bookings.html.j2", status, user=user, title="Bookings and tables",

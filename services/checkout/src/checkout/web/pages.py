@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
-from shopcommon.statuses import BookingStatus, CancelledBy
+from shopcommon.statuses import BookingStatus, CancelledBy, OrderStatus, TaskStatus
 from shopcommon.time_text import time_window
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -91,7 +91,7 @@ def booking_view(booking: dict[str, Any], table_names: dict[int, str], zone: tzi
     window = time_window(datetime.fromisoformat(booking["starts_at"]), datetime.fromisoformat(booking["ends_at"]), zone)
     table = table_names.get(booking["table_id"], f"Table {booking['table_id']}")
     cancelled_by = booking.get("cancelled_by")
-    words = DESK_CANCELLED_BY_WORDS.get(cancelled_by or "") if booking["status"] == "cancelled" else None
+    words = DESK_CANCELLED_BY_WORDS.get(cancelled_by or "") if booking["status"] == BookingStatus.CANCELLED else None
     return {"email": None, "phone": None, "cancelled_by": None, **booking, "window": window, "table": table,
             "words": words or status_words(booking["status"], cancelled_by)}  # fmt: skip
 
@@ -155,14 +155,7 @@ def render_fragment(env: Environment, template: str, block: str, **context: Any)
 
 
 #: LOMS's wire statuses as a person reads them (the `data-status` attribute keeps the wire spelling).
-ORDER_STATUS_WORDS = {
-    "new": "new",
-    "awaiting payment": "awaiting payment",
-    "failed": "failed",
-    "paid": "paid",
-    "cancelled": "cancelled",
-    "completed": "completed",
-}
+ORDER_STATUS_WORDS: dict[str, str] = {status: status.value for status in OrderStatus}
 
 
 def order_status_words(status: str) -> str:
@@ -170,8 +163,12 @@ def order_status_words(status: str) -> str:
 
 
 #: A fulfilment task's wire statuses as a person reads them.
-TASK_STATUS_WORDS = {"unassigned": "waiting for a worker", "assigned": "assigned", "in_progress": "in progress",
-                     "done": "done"}  # fmt: skip
+TASK_STATUS_WORDS: dict[str, str] = {
+    TaskStatus.UNASSIGNED: "waiting for a worker",
+    TaskStatus.ASSIGNED: "assigned",
+    TaskStatus.IN_PROGRESS: "in progress",
+    TaskStatus.DONE: "done",
+}
 
 
 def task_status_words(status: str) -> str:

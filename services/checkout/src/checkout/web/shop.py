@@ -36,7 +36,7 @@ from checkout.web.forms import (
 )
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
-from shopcommon.statuses import RequestedCancelReason
+from shopcommon.statuses import OrderStatus, RequestedCancelReason
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ ORDERS_PAGE = 20
 Sku = Path(ge=1, le=MAX_UINT32)
 OrderId = Path(ge=1, le=MAX_JSON_INT)
 #: Where the buttons show (LOMS decides: a refused press is said on the page).
-PAYABLE = {"awaiting payment"}
-CANCELLABLE = {"new", "awaiting payment"}
+PAYABLE = {OrderStatus.AWAITING_PAYMENT}
+CANCELLABLE = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT}
 
 
 def _user_id(user: Principal) -> int:

@@ -27,6 +27,7 @@ from checkout.web.forms import (
 from checkout.web.shop import product_names
 from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
+from shopcommon.statuses import TaskStatus
 from shopcommon.validation import MAX_JSON_INT
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ router = page_router()
 TaskId = Path(ge=1, le=MAX_JSON_INT)
 BOARD_SIZE = 50
 #: Open work first (what is under way, then what waits), then what is done, newest first within each.
-ORDER = {"in_progress": 0, "assigned": 1, "unassigned": 2, "done": 3}
+ORDER = {TaskStatus.IN_PROGRESS: 0, TaskStatus.ASSIGNED: 1, TaskStatus.UNASSIGNED: 2, TaskStatus.DONE: 3}
 
 
 async def board_context(shop: Shopping, user: Principal) -> dict[str, Any]:

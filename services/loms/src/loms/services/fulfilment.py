@@ -248,7 +248,7 @@ class Fulfilment:
         if task is None:
             raise TaskNotFound(task_id)
         if task.status == TaskStatus.DONE:
-            raise TaskTransitionRefused(task.id, task.status, "assigned")
+            raise TaskTransitionRefused(task.id, task.status, TaskStatus.ASSIGNED)
         if task.worker_id == worker_id:
             return task  # already theirs: nothing changes, no event
         changed = await repo.update(

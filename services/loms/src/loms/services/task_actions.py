@@ -45,7 +45,7 @@ async def finish_task(conn: AsyncConnection, *, caller: Principal, task_id: int,
     the one before it committed."""
     task = _own_task(caller, await repo.lock(conn, task_id), task_id)
     if task.status != TaskStatus.IN_PROGRESS:
-        raise TaskTransitionRefused(task.id, task.status, "done")
+        raise TaskTransitionRefused(task.id, task.status, TaskStatus.DONE)
     now = utcnow()
     changed = await repo.update(
         conn, task.id, status=TaskStatus.DONE, worker_id=task.worker_id, now=now, assigning=False

@@ -64,9 +64,11 @@ class ConsoleErrors(list[str]):
 
 def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
     """Collect the page's console errors, uncaught exceptions, failed requests and error answers.
-    A request the browser itself aborts as the page leaves (`net::ERR_ABORTED`) on the live stream
-    (`/live`) or on a static file (the favicon still loading when a click navigates) is not a
-    failure: a file missing or broken would answer with an error status, caught below."""
+    A request the browser itself aborts as the page leaves (`net::ERR_ABORTED`) is not a failure
+    when the page made it in the background: the live stream (`/live`), a static file (the favicon
+    still loading when a click navigates) or an htmx GET (a block's timer asking again, which may
+    be in flight as a click navigates). A file or block missing or broken would answer with an
+    error status, caught below; an aborted POST (a button's action) still counts."""
     found = errors if errors is not None else ConsoleErrors()
 
     def on_console(message: ConsoleMessage) -> None:
@@ -76,7 +78,8 @@ def watch(page: Page, errors: ConsoleErrors | None = None) -> ConsoleErrors:
     def on_failed(request: Request) -> None:
         failure = request.failure or ""
         path = urlsplit(request.url).path
-        left_behind = path == "/live" or path.startswith("/static/")
+        background = request.method == "GET" and request.headers.get("hx-request") == "true"
+        left_behind = path == "/live" or path.startswith("/static/") or background
         if not (failure == "net::ERR_ABORTED" and left_behind):
             found.append(f"request failed: {request.method} {request.url} {failure}")
 

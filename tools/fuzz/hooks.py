@@ -12,7 +12,10 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    request is still made, valid or not, and its answer still checked (a 404 for a valid one).
    Other accounts, the demo ones included, stay fair game. `before_call` sees every request,
    whichever phase made it, so an id learnt from `GET /api/v1/users/me` in a stateful run is
-   caught too.
+   caught too. A stateful step may follow `POST /api/v1/users` with a DELETE or PATCH that draws
+   the run's own id from what it learnt instead of the new account's; sent elsewhere, it answers
+   404, which `ensure_resource_availability` would take for the new account missing. That check's
+   failure is dropped for a redirected request only (`filter_failure`).
 
 2. Refusals no schema can express. `positive_data_acceptance` expects a schema-valid request to
    be accepted. A few refusals depend on what the server issued or saw before, or on rules no
@@ -103,9 +106,19 @@ def problem_type(response: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def redirected(case: Any) -> bool:
+    """Whether `before_call` sent this request to `NO_SUCH_USER` instead of the run's own account."""
+    guarded = (case.method.upper(), case.path) in GUARDED
+    return guarded and (case.path_parameters or {}).get("user_id") == NO_SUCH_USER
+
+
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-    """False drops the failure: only `positive_data_acceptance` on a refusal listed above."""
-    if type(failure).__name__ != "RejectedPositiveData":
+    """False drops the failure: `ensure_resource_availability` on a request `before_call` redirected,
+    and `positive_data_acceptance` on a refusal listed above."""
+    kind = type(failure).__name__
+    if kind == "EnsureResourceAvailability":
+        return not redirected(case)
+    if kind != "RejectedPositiveData":
         return True
     return (response.status_code, problem_type(response)) not in SEMANTIC_REFUSALS

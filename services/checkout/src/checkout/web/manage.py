@@ -42,7 +42,6 @@ router = page_router()
 #: The filters' choices, in the order an order lives them.
 ORDER_STATUSES = [OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.COMPLETED,
                   OrderStatus.CANCELLED, OrderStatus.FAILED]  # fmt: skip
-TASK_STATUSES = list(TASK_STATUS_WORDS.items())
 
 
 # --- orders and tasks ----------------------------------------------------------------------------
@@ -56,14 +55,14 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
     query = request.query_params
     fields = {name: query.get(name, "").strip()[:40] for name in ("status", "customer", "task_status", "worker")}
     context: dict[str, Any] = {"fields": fields, "orders": [], "tasks": [], "workers": [], "names": {},
-                               "order_statuses": ORDER_STATUSES, "task_statuses": TASK_STATUSES,
+                               "order_statuses": ORDER_STATUSES, "task_statuses": list(TASK_STATUS_WORDS.items()),
                                "next_cursor": None, "live": "/live", "live_new": ()}  # fmt: skip
     try:
         customer = parse_count(fields["customer"], "Customer", high=MAX_JSON_INT)
         worker = parse_count(fields["worker"], "Worker", high=MAX_JSON_INT)
         if fields["status"] and fields["status"] not in ORDER_STATUSES:
             raise BadInput("Status must be one of the listed statuses.")
-        if fields["task_status"] and fields["task_status"] not in dict(TASK_STATUSES):
+        if fields["task_status"] and fields["task_status"] not in TASK_STATUS_WORDS:
             raise BadInput("Task status must be one of the listed statuses.")
     except BadInput as exc:
         return await page(request, "manage.html.j2", 422, user=user, title="Manage the shop", error=str(exc),

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
-from shopcommon.statuses import BookingStatus, CancelledBy, OrderStatus, TaskStatus
+from shopcommon.statuses import BookingStatus, CancelledBy, TaskStatus
 from shopcommon.time_text import time_window
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -154,12 +154,10 @@ def render_fragment(env: Environment, template: str, block: str, **context: Any)
     return render_block(env, template, block, **context)
 
 
-#: LOMS's wire statuses as a person reads them (the `data-status` attribute keeps the wire spelling).
-ORDER_STATUS_WORDS: dict[str, str] = {status: status.value for status in OrderStatus}
-
-
 def order_status_words(status: str) -> str:
-    return ORDER_STATUS_WORDS.get(status, status)
+    """An order's status as a person reads it: LOMS's wire spelling already is words (`awaiting
+    payment`), and a status it adds later shows as sent. The `data-status` attribute keeps it too."""
+    return status
 
 
 #: A fulfilment task's wire statuses as a person reads them.

@@ -1,18 +1,62 @@
-import pytest
+import base64
+from datetime import UTC, datetime
 
-from shopcommon.pagination import BadCursor, decode_cursor, encode_cursor
+import pytest
+from pydantic import AwareDatetime
+
+from shopcommon.pagination import After, BadCursor, Before, CursorId, Position, decode_cursor, encode_cursor
+from shopcommon.testing.cursors import forged_cursor
+
+
+class ByStart(Position):
+    s: AwareDatetime
+    i: CursorId
 
 
 def test_cursor_round_trips() -> None:
-    assert decode_cursor(encode_cursor({"after": 12, "at": "2026-01-01"}), "after") == {"after": 12, "at": "2026-01-01"}
+    assert decode_cursor(encode_cursor(After(after=12)), After) == After(after=12)
+    moment = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(ByStart(s=moment, i=2**63 - 1)), ByStart) == ByStart(s=moment, i=2**63 - 1)
+
+
+def test_cursors_issued_before_positions_were_models_still_read() -> None:
+    """The JSON is the same as when positions were dicts, so a page open across an upgrade goes on."""
+    assert base64.urlsafe_b64decode(encode_cursor(Before(before=41)) + "==") == b'{"before":41}'
+    assert decode_cursor(forged_cursor({"s": "2026-12-07T09:30:00+00:00", "i": 3}), ByStart) == ByStart(
+        s=datetime(2026, 12, 7, 9, 30, tzinfo=UTC), i=3
+    )
 
 
 def test_no_cursor_means_first_page() -> None:
-    assert decode_cursor(None, "after") is None
-    assert decode_cursor("", "after") is None
+    assert decode_cursor(None, After) is None
+    assert decode_cursor("", After) is None
 
 
-@pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", encode_cursor({"other": 1}), encode_cursor([1])])  # type: ignore[arg-type]
-def test_foreign_cursors_are_refused(cursor: str) -> None:
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "%%%",
+        "bm90IGpzb24",
+        forged_cursor({"other": 1}),
+        forged_cursor([1]),
+        forged_cursor({"after": "1 OR 1=1"}),
+        forged_cursor({"after": "7"}),
+        forged_cursor({"after": True}),
+        forged_cursor({"after": 1.5}),
+        forged_cursor({"after": -1}),
+        forged_cursor({"after": 2**63}),
+        forged_cursor({"after": None}),
+        forged_cursor({"after": 1, "at": 2}),
+    ],
+)
+def test_made_up_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(BadCursor):
-        decode_cursor(cursor, "after")
+        decode_cursor(cursor, After)
+
+
+@pytest.mark.parametrize(
+    "position", [{"s": 5, "i": 1}, {"s": "tomorrow", "i": 1}, {"s": "2026-12-07T09:30:00", "i": 1}, {"s": "x"}]
+)
+def test_a_composite_position_is_checked_field_by_field(position: object) -> None:
+    with pytest.raises(BadCursor):
+        decode_cursor(forged_cursor(position), ByStart)

@@ -1,14 +1,19 @@
-"""Cursor pages: `?limit&cursor` -> `{items, next_cursor}`; cursors are opaque keyset positions."""
+"""Cursor pages: `?limit&cursor` -> `{items, next_cursor}`; cursors are opaque keyset positions.
+
+A cursor is a `Position` (a small model naming the keys a list resumes after) as base64url JSON.
+`decode_cursor` checks the position the way a request body is checked, so a cursor a client made
+up or edited (a key missing, a string for an id, `true`, a number past a bigint) is a 400
+`bad-cursor`, never a page from the start and never a 500.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-import orjson
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from shopcommon.problems import ProblemError
 
@@ -16,6 +21,9 @@ T = TypeVar("T")
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (1..200).")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
+
+#: A row id (or other bigint key) as a cursor carries it: a JSON integer, 0 to 2**63 - 1.
+CursorId = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -27,18 +35,37 @@ class BadCursor(ProblemError):
     status, title, slug = 400, "Bad cursor", "bad-cursor"
 
 
-def encode_cursor(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+class Position(BaseModel):
+    """Where a page ends; a list declares its own subclass when `After` or `Before` do not fit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+class After(Position):
+    """Ascending keyset: the next page starts after this key."""
+
+    after: CursorId
+
+
+class Before(Position):
+    """Newest first: the next page holds the ids below this one."""
+
+    before: CursorId
+
+
+P = TypeVar("P", bound=Position)
+
+
+def encode_cursor(position: Position) -> str:
+    return base64.urlsafe_b64encode(position.model_dump_json().encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, position: type[P]) -> P | None:
+    """The position `cursor` holds; None for no cursor (the first page); `BadCursor` for any other."""
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        return position.model_validate_json(raw)
+    except (binascii.Error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise BadCursor("The cursor is not one this service issued.") from exc
-    if not isinstance(position, dict) or any(k not in position for k in keys):
-        raise BadCursor("The cursor is not one this service issued.")
-    return position

@@ -6,6 +6,9 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
+
+from shopcommon.testing.cursors import forged_cursor
 
 from ..conftest import Auth, Database, at, booking_body
 
@@ -160,3 +163,18 @@ async def test_two_managers_booking_one_table_directly_at_once_one_wins(
         assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
         confirmed = "SELECT count(*) FROM bookings WHERE table_id = $1 AND status = 'confirmed'"
         assert await db.value(confirmed, table) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bookings", "/api/v1/bookings/mine"])
+@pytest.mark.parametrize(
+    "position",
+    [{"s": 5, "i": "x"}, {"s": "noon", "i": 1}, {"b": "x"}, {"b": [1]}, {"b": 2**64}, {"s": None, "b": None}, [1]],
+)
+async def test_a_made_up_cursor_is_a_400_problem(
+    client: httpx.AsyncClient, auth: Auth, path: str, position: object
+) -> None:
+    """Each of these was a 500 while the handlers read the cursor's fields by hand."""
+    caller = auth.manager() if path == "/api/v1/bookings" else auth.customer(604)
+    r = await client.get(path, params={"cursor": forged_cursor(position)}, headers=caller)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["type"].endswith("bad-cursor")

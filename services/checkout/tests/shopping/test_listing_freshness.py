@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from product_stub.demo import demo_products
-from shopcommon.pagination import encode_cursor
+from shopcommon.pagination import After, encode_cursor
 from shopcommon.testing.tokens import TestIssuer
 
 from .conftest import CheckoutFactory, CountingTransport, ProductStubFactory, StockBook
@@ -36,7 +36,7 @@ def readers(client: httpx.AsyncClient, sku: int) -> dict[str, Callable[[], Await
         return int(r.json()["quantity_in_stock"])
 
     return {
-        "next page by cursor": lambda: on_page({"limit": 20, "cursor": encode_cursor({"after": sku - 1})}),
+        "next page by cursor": lambda: on_page({"limit": 20, "cursor": encode_cursor(After(after=sku - 1))}),
         "filtered": lambda: on_page({"limit": 200, "category": product.category, "manufacturer": product.manufacturer}),
         "product page": own_page,
     }

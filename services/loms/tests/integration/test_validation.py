@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from shopcommon.testing.cursors import forged_cursor
+
 from ..conftest import Auth, Database, new_sku
 
 SKU = new_sku()
@@ -185,8 +187,23 @@ async def test_bad_list_queries_are_422(client: httpx.AsyncClient, auth: Auth, q
     assert_problem(await client.get("/api/v1/orders", params=query, headers=auth.manager()), 422, next(iter(query)))
 
 
-async def test_a_cursor_this_service_never_issued_is_400(client: httpx.AsyncClient, auth: Auth) -> None:
-    assert_problem(await client.get("/api/v1/orders", params={"cursor": "not-a-cursor!"}, headers=auth.manager()), 400)
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/tasks"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!",
+        # Well-formed, but not a position this service writes: these once gave the first page.
+        forged_cursor({"before": "12"}),
+        forged_cursor({"before": True}),
+        forged_cursor({"before": -3}),
+        forged_cursor({"before": 2**64}),
+        forged_cursor({"after": 5}),
+    ],
+)
+async def test_a_cursor_this_service_never_issued_is_400(
+    client: httpx.AsyncClient, auth: Auth, path: str, cursor: str
+) -> None:
+    assert_problem(await client.get(path, params={"cursor": cursor}, headers=auth.manager()), 400)
 
 
 @pytest.mark.parametrize("sku", ["0", "-5", str(U32), "abc"])

@@ -9,7 +9,7 @@ from notifications.testing.mail import messages_to, wait_for_messages
 from notifications.testing.push_service import LocalPushService
 from notifications.testing.sse import sse_frames
 from shopcommon.devstack.servers import wait_port
-from shopcommon.pagination import encode_cursor
+from shopcommon.testing.cursors import forged_cursor
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
@@ -114,7 +114,7 @@ async def test_the_log_needs_a_users_own_token_and_a_valid_cursor(
 ) -> None:
     settings = settings_for(consumer_enabled=False, email_sender_enabled=False, push_sender_enabled=False)
     customer = test_issuer.auth(5, "customer")
-    forged = [encode_cursor({"id": 2**63}), encode_cursor({"id": "7"}), encode_cursor({"after": 1}), "%%%"]
+    forged = [forged_cursor({"id": 2**63}), forged_cursor({"id": "7"}), forged_cursor({"after": 1}), "%%%"]
     async with running(settings) as (_, client):
         anonymous = await client.get("/api/v1/notifications")
         service = await client.get("/api/v1/notifications", headers=test_issuer.auth("loms", "service"))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bookings.api.deps import (
@@ -30,7 +30,7 @@ from bookings.services.idempotency import run_once
 from bookings.services.requests import request_booking
 from shopcommon.auth import Principal, Role, require_roles, roles_doc
 from shopcommon.idempotency import Answer, answer_response, idempotency_request
-from shopcommon.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from shopcommon.pagination import CursorId, CursorQuery, LimitQuery, Position, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
@@ -51,6 +51,19 @@ MANAGERS = roles_doc(Role.MANAGER)
 #: Anyone; a token, when sent, must be valid (a bad one is 401, not a guest).
 OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (may book directly)"],
         **OPTIONAL_BEARER}  # fmt: skip
+
+
+class ByStart(Position):
+    """Staff lists, in start order: the next page starts after this booking (its start, then its id)."""
+
+    s: AwareDatetime
+    i: CursorId
+
+
+class BeforeBooking(Position):
+    """A customer's list, newest first: the next page holds the ids below `b`."""
+
+    b: CursorId
 
 
 @router.post(
@@ -118,10 +131,10 @@ async def list_bookings(
     limit: LimitQuery = 50,
 ) -> BookingPage:
     where = BookingFilter((status,) if status else ACTIVE_STATUSES, table_id, starts_from, ends_before)
-    position = decode_cursor(cursor, "s", "i")
-    after = (datetime.fromisoformat(position["s"]), int(position["i"])) if position else None
+    position = decode_cursor(cursor, ByStart)
+    after = (position.s, position.i) if position else None
     page, following = await staff.list_bookings(conn, where, after=after, limit=limit)
-    next_cursor = encode_cursor({"s": following[0].isoformat(), "i": following[1]}) if following else None
+    next_cursor = encode_cursor(ByStart(s=following[0], i=following[1])) if following else None
     return BookingPage(items=[BookingOut.of(b) for b in page], next_cursor=next_cursor)
 
 
@@ -136,11 +149,11 @@ async def list_bookings(
 async def my_bookings(
     caller: Customer, conn: ReadConnDep, cursor: CursorQuery = None, limit: LimitQuery = 50
 ) -> BookingPage:
-    position = decode_cursor(cursor, "b")
+    position = decode_cursor(cursor, BeforeBooking)
     user_id = caller.user_id or 0
-    page, before = await staff.list_mine(conn, user_id, before_id=int(position["b"]) if position else None, limit=limit)
+    page, before = await staff.list_mine(conn, user_id, before_id=position.b if position else None, limit=limit)
     return BookingPage(
-        items=[BookingOut.of(b) for b in page], next_cursor=encode_cursor({"b": before}) if before else None
+        items=[BookingOut.of(b) for b in page], next_cursor=encode_cursor(BeforeBooking(b=before)) if before else None
     )
 
 

@@ -92,7 +92,11 @@ def _lines(raw: str | None) -> list[tuple[int, int]]:
     return [(int(sku), int(count)) for sku, count in orjson.loads(raw or "[]")]
 
 
-async def queued(conn: AsyncConnection, limit: int, *, claim: bool) -> list[tuple[int, list[tuple[int, int]]]]:
+#: A paid order waiting for its tasks: its id and its lines `(sku, count)`.
+QueuedOrder = tuple[int, list[tuple[int, int]]]
+
+
+async def queued(conn: AsyncConnection, limit: int, *, claim: bool) -> list[QueuedOrder]:
     """Paid orders waiting for their tasks, oldest first, with their lines `(sku, count)`; with
     `claim` their queue rows are locked until the transaction ends (rows another pass holds are
     skipped)."""

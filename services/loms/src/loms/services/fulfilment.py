@@ -144,11 +144,9 @@ class Fulfilment:
         created = 0
         while True:
             async with self.engine.connect() as conn:
-                peeked = await repo.queued(conn, self.batch_size, claim=False)
+                peeked, skus, known = await _queued(conn, self.batch_size, claim=False)
                 if not peeked:
                     return created
-                skus = sorted({sku for _, lines in peeked for sku, _ in lines})
-                known = await repo.cached_categories(conn, skus)
                 missing = [s for s in skus if s not in known]
                 if missing:
                     fetched = await self.catalogue.categories(missing)
@@ -164,11 +162,9 @@ class Fulfilment:
 
     async def _create_batch(self, roster: Roster) -> int | None:
         async with self.engine.begin() as conn:
-            claimed = await repo.queued(conn, self.batch_size, claim=True)
+            claimed, _, categories = await _queued(conn, self.batch_size, claim=True)
             if not claimed:
                 return None
-            skus = sorted({sku for _, lines in claimed for sku, _ in lines})
-            categories = await repo.cached_categories(conn, skus)
             rows = []
             ready = []
             for order_id, lines in claimed:
@@ -256,6 +252,17 @@ class Fulfilment:
         )
         await repo.write_events(conn, self.topic, [task_event(changed, task.status)])
         return changed
+
+
+async def _queued(
+    conn: AsyncConnection, limit: int, *, claim: bool
+) -> tuple[list[repo.QueuedOrder], list[int], dict[int, str]]:
+    """Paid orders waiting for tasks (`repo.queued`), their skus, and the categories known of those."""
+    found = await repo.queued(conn, limit, claim=claim)
+    if not found:
+        return found, [], {}
+    skus = sorted({sku for _, lines in found for sku, _ in lines})
+    return found, skus, await repo.cached_categories(conn, skus)
 
 
 async def _waiting_categories(conn: AsyncConnection) -> list[str]:

@@ -16,7 +16,7 @@ from loms.repositories import orders
 from loms.repositories import tasks as repo
 from loms.services.clock import utcnow
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.pagination import decode_cursor, encode_cursor
+from shopcommon.pagination import Before, decode_cursor, encode_cursor
 from shopcommon.problems import Forbidden
 from shopcommon.statuses import TaskStatus
 
@@ -95,14 +95,12 @@ async def list_tasks(
         if worker_id is not None and worker_id != caller.user_id:
             raise Forbidden("Workers list only their own tasks.")
         worker_id = caller.user_id
-    position = decode_cursor(cursor, "before")
-    before = position["before"] if position else None
-    if before is not None and (type(before) is not int or before < 1):
-        before = None
+    position = decode_cursor(cursor, Before)
+    before = position.before if position else None
     found = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
     more = len(found) > limit
     found = found[:limit]
     return {
         "items": [t.as_wire() for t in found],
-        "next_cursor": encode_cursor({"before": found[-1].id}) if more else None,
+        "next_cursor": encode_cursor(Before(before=found[-1].id)) if more else None,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import Field
 
 from product_stub import catalogue
 from product_stub.models import categories, manufacturers
@@ -19,7 +20,7 @@ from product_stub.schemas import (
 )
 from shopcommon.auth import Role, require_roles
 from shopcommon.db import RawPoolDep, ReadSessionDep, SessionDep
-from shopcommon.pagination import BadCursor, CursorQuery, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import CursorQuery, Page, Position, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_UINT32, NO_NUL
 
@@ -28,10 +29,17 @@ ManagerOnly = require_roles(Role.MANAGER)
 PUBLIC = {"x-roles": ["public"]}
 MANAGERS = {"x-roles": ["manager"]}
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
 SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PriceQuery = Annotated[int | None, Query(ge=0, le=MAX_UINT32, description="In the smallest currency unit.")]
 GroupQuery = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
+
+
+class AfterSku(Position):
+    """Skus ascending: the next page starts after this one (skus are uint32)."""
+
+    after: Annotated[int, Field(strict=True, ge=0, le=MAX_UINT32)]
 
 
 @router.get(
@@ -55,10 +63,8 @@ async def list_products(
         Query(max_length=200, description="Only these skus (repeat the parameter)."),
     ] = None,
 ) -> dict[str, Any]:
-    position = decode_cursor(cursor, "after")
-    after = position["after"] if position else None
-    if after is not None and (type(after) is not int or not 0 <= after < 2**32):
-        raise BadCursor("The cursor is not one this service issued.")
+    position = decode_cursor(cursor, AfterSku)
+    after = position.after if position else None
     items, next_after = await catalogue.list_products(
         pool,
         limit=limit,
@@ -69,7 +75,7 @@ async def list_products(
         max_price=max_price,
         skus=sku,
     )
-    return {"items": items, "next_cursor": encode_cursor({"after": next_after}) if next_after else None}
+    return {"items": items, "next_cursor": encode_cursor(AfterSku(after=next_after)) if next_after else None}
 
 
 @router.get(

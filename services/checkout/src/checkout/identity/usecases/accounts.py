@@ -11,7 +11,7 @@ from checkout.identity.ratelimit import Bucket
 from checkout.identity.schemas import User, UserCreate, UserRole, UserUpdate, user_out
 from checkout.identity.usecases import login, verification
 from shopcommon.auth import Principal, Role
-from shopcommon.pagination import BadCursor, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import After, Page, decode_cursor, encode_cursor
 from shopcommon.problems import Forbidden, NotFound, Unauthorized
 
 #: An account and the confirmation token to mail to its address (None: nothing to confirm).
@@ -62,14 +62,12 @@ async def list_users(
     session: AsyncSession, principal: Principal, *, role: UserRole | None, category: str | None, cursor: str | None,
     limit: int,
 ) -> Page[User]:  # fmt: skip
-    position = decode_cursor(cursor, "after")
-    after = position["after"] if position else 0
-    if not isinstance(after, int) or isinstance(after, bool):
-        raise BadCursor("The cursor is not one this service issued.")
+    position = decode_cursor(cursor, After)
+    after = position.after if position else 0
     rows, next_after = await queries.list_users(session, role=role, category=category, after_id=after, limit=limit)
     service = principal.role == Role.SERVICE
     items = [user_out(row, email_verified=service) for row in rows]
-    return Page[User](items=items, next_cursor=encode_cursor({"after": next_after}) if next_after else None)
+    return Page[User](items=items, next_cursor=encode_cursor(After(after=next_after)) if next_after else None)
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:

@@ -23,7 +23,7 @@ from checkout.shopping.catalogue_source import cache_key
 from checkout.shopping.deps import run_together
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.schemas import Product
-from shopcommon.pagination import BadCursor, Page, decode_cursor, encode_cursor
+from shopcommon.pagination import After, Page, decode_cursor, encode_cursor
 from shopcommon.problems import NotFound
 
 #: product-stub's largest page.
@@ -85,7 +85,7 @@ async def _compose_page(shop: Shopping, *, limit: int, after: int | None, filter
     params: list[tuple[str, Any]] = [("limit", fetch), *filters.params()]
     if after is not None:
         # product-stub's cursors are shopcommon keyset cursors on the sku, as ours are.
-        params.append(("cursor", encode_cursor({"after": after})))
+        params.append(("cursor", encode_cursor(After(after=after))))
     page = await shop.catalogue.get("/api/v1/products", params)
     fetched: list[dict[str, Any]] = page["items"]
     stock = await shop.loms.available_many(p["sku"] for p in fetched)
@@ -98,7 +98,7 @@ async def _compose_page(shop: Shopping, *, limit: int, after: int | None, filter
         next_after = items[-1].sku
     elif page.get("next_cursor") and fetched:
         next_after = fetched[-1]["sku"]
-    return Page[Product](items=items, next_cursor=encode_cursor({"after": next_after}) if next_after else None)
+    return Page[Product](items=items, next_cursor=encode_cursor(After(after=next_after)) if next_after else None)
 
 
 async def get_product(shop: Shopping, *, sku: int, caller: str) -> Product:
@@ -125,13 +125,8 @@ async def composed_product(shop: Shopping, *, sku: int, caller: str) -> Composed
 
 
 def _after(cursor: str | None) -> int | None:
-    position = decode_cursor(cursor, "after")
-    if position is None:
-        return None
-    after = position["after"]
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise BadCursor("The cursor is not one this service issued.")
-    return after
+    position = decode_cursor(cursor, After)
+    return position.after if position else None
 
 
 def _with_stock(product: dict[str, Any], available: int) -> Product:

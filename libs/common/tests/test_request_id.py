@@ -44,6 +44,21 @@ async def test_request_id_reaches_downstream_calls_and_kafka_headers() -> None:
     await calls.aclose()
 
 
+async def test_a_request_id_that_cannot_travel_in_a_header_is_replaced() -> None:
+    """Once a byte like 0xE9 in `X-Request-ID` was kept, and every call the request made to another
+    service then failed to encode its headers: a 500."""
+    calls = make_http_client("http://downstream", transport=httpx.ASGITransport(app=downstream()))
+    app = upstream(calls)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://up") as client:
+        for sent in (b"caf\xe9", b"two words", b""):
+            r = await client.get("/relay", headers=[(b"X-Request-ID", sent)])
+            assert r.status_code == 200, r.text
+            rid = r.headers["x-request-id"]
+            assert rid.encode() != sent and rid.isascii() and " " not in rid
+            assert r.json() == {"downstream_saw": rid, "kafka": rid}
+    await calls.aclose()
+
+
 async def test_every_request_is_counted_and_timed_per_route_and_status() -> None:
     app = FastAPI()
     metrics = Metrics("t")

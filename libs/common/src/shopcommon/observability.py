@@ -7,6 +7,7 @@ measurable on the hot paths.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,9 @@ from shopcommon.logging import REQUEST_ID_HEADER, new_request_id, request_id_var
 
 log = logging.getLogger("shopcommon.request")
 _RID_HEADER = REQUEST_ID_HEADER.lower().encode()
+#: A caller's request id is kept when it is printable ASCII (it goes on in headers to other
+#: services and into logs); anything else is replaced by a new one.
+_RID_OK = re.compile(rb"[\x21-\x7e]{1,128}")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
@@ -61,7 +65,7 @@ class RequestContextMiddleware:
         rid = None
         for key, value in scope["headers"]:
             if key == _RID_HEADER:
-                rid = value.decode("latin-1")[:128]
+                rid = value[:128].decode() if _RID_OK.fullmatch(value[:128]) else None
                 break
         rid = rid or new_request_id()
         token = request_id_var.set(rid)

@@ -50,3 +50,6 @@ def test_rate_limit_keys() -> None:
     assert rate_limit_key("2001:db8:1:2:aaaa::1") == rate_limit_key("2001:DB8:1:2::ffff") == "2001:db8:1:2::/64"
     assert rate_limit_key("2001:db8:1:3::1") != rate_limit_key("2001:db8:1:2::1")
     assert rate_limit_key(None) == "unknown"
+    assert rate_limit_key("_Hidden") == "_hidden"
+    # Once passed on as they came, and sent to bookings in a header that could not carry them.
+    assert rate_limit_key("caf\xe9") == rate_limit_key("a\nb") == rate_limit_key(" ") == "unknown"

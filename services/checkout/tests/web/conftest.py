@@ -170,7 +170,7 @@ async def checkout(
                 "bookings_url": "http://bookings" if bookings else nowhere,
                 "shopping_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
                 "identity_redis_prefix": f"t-{uuid.uuid4().hex[:10]}:",
-                **({"notifications_url": "http://notifications"} if notifications else {}),
+                "notifications_url": "http://notifications" if notifications else nowhere,
                 **overrides,
             }
             app = create_app(Settings(**values))

@@ -61,7 +61,11 @@ async def checkout_process(
     """Checkout as a process of its own; a test marked `checkout_env(...)` adds to its environment."""
     await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
     marker = request.node.get_closest_marker("checkout_env")
+    nowhere = f"http://127.0.0.1:{free_port()}"  # not the default ports: a `make run` may be up
     env = {
+        "SHOP_LOMS_URL": nowhere,
+        "SHOP_PRODUCT_STUB_URL": nowhere,
+        "SHOP_BOOKINGS_URL": nowhere,
         **(marker.kwargs if marker else {}),
         "APP_ENV": "dev",
         "LOG_JSON": "false",
@@ -116,6 +120,17 @@ async def test_sigterm_ends_an_open_live_stream_at_once_with_a_retry_hint(checko
     # Within the relay's own grace, well before uvicorn would cut the stream off.
     assert ended_after < UVICORN_GRACE_SECONDS - 1, ended_after
     assert status == 0, checkout_process.log()
+
+
+async def test_a_last_event_id_no_event_has_resumes_nothing_and_streams(checkout_process: ServiceProcess) -> None:
+    """Forwarded as it came, a non-ASCII `Last-Event-ID` could not be encoded: a 500."""
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        await sign_in(client, "customer")
+        async with client.stream("GET", "/live", headers=[(b"Last-Event-ID", b"caf\xe9")]) as stream:
+            assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+            async for line in stream.aiter_lines():
+                if line.startswith(": connected"):
+                    break
 
 
 @pytest.mark.checkout_env(CHECKOUT_LIVE_STREAMS_MAX="2")

@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02, VapidException
 from pywebpush import WebPusher, WebPushException
 
@@ -55,6 +56,16 @@ def valid_subscription_keys(p256dh: str, auth: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return len(point) == 65 and point[0] == 4 and len(secret) == 16
+
+
+def on_p256(p256dh: str) -> bool:
+    """Whether the subscription's key (of the right shape) is a point of the curve: one that is not
+    would be stored, then fail its first push and be dropped without a word to the subscriber."""
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64url_decode(p256dh))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
+import base64
+
 import orjson
 import pytest
 from py_vapid import Vapid02
 
+from notifications.api.schemas import PushKeys
 from notifications.push import (
     PushTarget,
     WebPushClient,
     b64url_decode,
     load_vapid,
+    on_p256,
     valid_subscription_keys,
     vapid_public_key,
 )
@@ -56,3 +60,12 @@ def test_subscription_keys_are_checked_for_shape() -> None:
     assert valid_subscription_keys(keys["p256dh"], keys["auth"])
     assert not valid_subscription_keys(keys["auth"], keys["auth"])
     assert not valid_subscription_keys("!!!", keys["auth"])
+
+
+def test_a_key_of_the_right_shape_off_the_curve_is_refused() -> None:
+    """Once stored with a 201, then dropped silently when its first push could not encrypt."""
+    off_curve = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).decode().rstrip("=")
+    auth = PushSubscriber("https://push.test/x").subscription()["keys"]["auth"]
+    PushKeys.model_validate({"p256dh": off_curve, "auth": auth})  # the document's shape admits it
+    assert valid_subscription_keys(off_curve, auth) and not on_p256(off_curve)
+    assert on_p256(PushSubscriber("https://push.test/y").subscription()["keys"]["p256dh"])

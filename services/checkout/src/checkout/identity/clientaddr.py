@@ -109,7 +109,10 @@ def rate_limit_key(host: str | None) -> str:
         return UNKNOWN
     ip = _parse_ip(host)
     if ip is None:
-        return host.strip().lower()[:100]
+        # A name (a test client, a socket, RFC 7239's `unknown` or `_hidden`) stays itself; it also
+        # travels on to bookings in a header, so only printable ASCII does.
+        name = host.strip().lower()[:100]
+        return name if name.isascii() and name.isprintable() and name else UNKNOWN
     if isinstance(ip, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
     return str(ip)

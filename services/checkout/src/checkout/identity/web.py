@@ -79,8 +79,15 @@ def refuse_cross_site(request: Request) -> None:
     if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
         raise Forbidden("Signing in from another site is refused", slug="csrf")
     origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin.strip()).netloc.lower() != request.headers.get("host", "").lower():
+    if origin is not None and _netloc(origin) != request.headers.get("host", "").lower():
         raise Forbidden("Signing in from another origin is refused", slug="csrf")
+
+
+def _netloc(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).netloc.lower()
+    except ValueError:  # `http://[`: no origin a browser sends
+        return None
 
 
 def client_ip(request: Request) -> str:
@@ -122,6 +129,6 @@ def refresh_cookie(request: Request) -> str | None:
     if not token:
         return None
     sent = request.headers.get(CSRF_HEADER)
-    if not sent or not secrets.compare_digest(sent, request.cookies.get(CSRF_COOKIE, "")):
+    if not sent or not secrets.compare_digest(sent.encode(), request.cookies.get(CSRF_COOKIE, "").encode()):
         raise Forbidden("Missing or wrong CSRF token", slug="csrf")
     return token

@@ -180,11 +180,18 @@ def parse_amount(text: str | None, label: str) -> int | None:
     return value
 
 
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number when it is one in ASCII digits (19 at most), else None. Not
+    `str.isdigit`: it takes `²` and `①`, which `int` then refuses."""
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 19 else None
+
+
 def parse_count(text: str | None, label: str, *, high: int = 65_535) -> int | None:
     """A whole number from 1 to `high`; None when empty."""
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= high:
+    value = whole_number(text)
+    if value is None or not 1 <= value <= high:
         raise BadInput(f"{label} must be a whole number from 1 to {high}.")
-    return int(text)
+    return value

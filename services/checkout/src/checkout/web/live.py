@@ -190,8 +190,8 @@ async def live(request: Request) -> Response:
         return PlainTextResponse("Sign in to follow your orders.", status_code=401)
     web = get_web(request)
     headers = {"Authorization": f"Bearer {user.token}", "Accept": "text/event-stream"}
-    if last := request.headers.get("last-event-id"):
-        headers["Last-Event-ID"] = last[:100]
+    if (last := request.headers.get("last-event-id", "")[:100]).isascii() and last.isprintable() and last:
+        headers["Last-Event-ID"] = last  # event ids are ASCII; anything else resumes nothing
     try:
         upstream = await web.notifications.send(web.notifications.build_request("GET", STREAM, headers=headers),
                                                 stream=True)  # fmt: skip

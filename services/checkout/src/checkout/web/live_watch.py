@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from checkout.web.forms import whole_number
 from shopcommon.statuses import OrderStatus
 from shopcommon.validation import MAX_JSON_INT
 
@@ -48,7 +49,7 @@ def parse(name: str, data: str) -> dict[str, Any] | None:
 def _ids(text: str | None) -> set[int]:
     """`1,2,3` as ids (the first WATCH_MAX; anything not an id is left out)."""
     words = [w.strip() for w in (text or "").split(",")[:WATCH_MAX]]
-    return {int(w) for w in words if w.isascii() and w.isdecimal() and len(w) <= 16 and 0 < int(w) <= MAX_JSON_INT}
+    return {n for n in map(whole_number, words) if n is not None and 0 < n <= MAX_JSON_INT}
 
 
 @dataclass

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice, page_or_block
-from checkout.web.forms import LIMITED, BadInput, page_router, parse_count
+from checkout.web.forms import LIMITED, BadInput, page_router, parse_count, whole_number
 from checkout.web.live_frames import live_url
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
@@ -36,9 +36,10 @@ def parse_total(text: str | None) -> int:
     text = (text or "").strip()
     if not text:
         raise BadInput("Fill in the count.")
-    if not text.isdigit() or int(text) > MAX_UINT32:
+    value = whole_number(text)
+    if value is None or value > MAX_UINT32:
         raise BadInput(f"Count must be a whole number from 0 to {MAX_UINT32}.")
-    return int(text)
+    return value
 
 
 async def _names(request: Request, skus: list[int]) -> dict[int, str]:

@@ -33,6 +33,7 @@ from checkout.web.forms import (
     read_form,
     refused,
     signed_in,
+    whole_number,
 )
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
@@ -212,7 +213,7 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
         return await page(request, "orders.html.j2", exc.status, user=user, title="My orders", orders=[],
                           next_cursor=None, error=problem_words(exc), workers={})  # fmt: skip
     placed = request.query_params.get("placed")
-    notice = f"Order {placed} is placed." if placed and placed.isdigit() else None
+    notice = f"Order {placed} is placed." if placed and whole_number(placed) else None
     views = [order_view(o) for o in listing.items]
     workers = await people.names(request, task_workers(views))
     return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,

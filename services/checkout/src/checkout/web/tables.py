@@ -3,6 +3,7 @@ bookings service's public API (the same calls its REST clients make). Works with
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from datetime import UTC, datetime, tzinfo
@@ -48,7 +49,12 @@ def _moment(text: str | None, label: str, zone: tzinfo) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise BadInput(f"{label} must be a date and time, like 2031-03-14 19:00.") from exc
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    try:  # the form shows it again in the restaurant's zone; bookings reads it in UTC
+        moment.astimezone(zone).astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 written with an offset
+        raise BadInput(f"{label} is out of range.") from exc
+    return moment
 
 
 def _local(moment: datetime | None, zone: tzinfo) -> str:
@@ -150,7 +156,9 @@ async def book(request: Request, table_id: int = TableId) -> Response:
     body = {"table_id": table_id, "starts_at": starts.isoformat(), "ends_at": ends.isoformat(), "name": name,
             "email": email or None, "phone": phone or None}  # fmt: skip
     web = get_web(request)
-    key = form.get("key") or secrets.token_urlsafe(16)
+    # The form's key (one per page shown, so a double submit books once) is the client's text:
+    # bookings receives a digest of it, which fits a header whatever was typed.
+    key = hashlib.sha256((form.get("key") or secrets.token_urlsafe(16)).encode()).hexdigest()[:40]
     try:
         booking = await web.bookings.request_booking(
             body, idempotency_key=f"web-{key}", guest_address=client_ip(request)

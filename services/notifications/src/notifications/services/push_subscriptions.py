@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.push import valid_subscription_keys
+from notifications.push import on_p256, valid_subscription_keys
 from notifications.push_guard import (
     NOT_PUBLIC,
     DestinationGuard,
@@ -71,7 +71,7 @@ async def subscribe(
     max_per_user: int,
 ) -> tuple[Subscription, bool]:
     """The stored subscription and whether it is new."""
-    if not valid_subscription_keys(p256dh, auth):
+    if not valid_subscription_keys(p256dh, auth) or not on_p256(p256dh):
         raise _invalid("keys", "p256dh must be a P-256 public key and auth a 16-byte secret, both base64url")
     await check_endpoint(endpoint, guard=guard, resolve_timeout=resolve_timeout)
     existing = await subscriptions.find_by_endpoint(session, endpoint)

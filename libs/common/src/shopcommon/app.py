@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from shopcommon.auth import TokenVerifier
 from shopcommon.body_limit import BodyLimitMiddleware
@@ -110,9 +111,12 @@ def create_service_app(
     version: str = "1.0.0",
     openapi_tags: list[dict[str, Any]] | None = None,
     openapi_models: Sequence[type[BaseModel]] = (),
+    middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
 ) -> FastAPI:
     """`openapi_models`: body models of routes that read their request themselves
-    (`shopcommon.reading`), which FastAPI cannot see, for the document's components."""
+    (`shopcommon.reading`), which FastAPI cannot see, for the document's components.
+    `middleware`: the service's own, first to last, inside the common ones (so their work has the
+    request id and is counted)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name)
     resources = _Resources(settings, uses_db=uses_db, uses_redis=uses_redis, raw_pool=raw_pool)
@@ -146,6 +150,8 @@ def create_service_app(
     app.state.ready_checks = _ready_checks(uses_db=uses_db, uses_redis=uses_redis, uses_kafka=uses_kafka)
     install_problem_handlers(app)
     # The last added runs first: every answer, a 413 too, gets its request id, log line and metrics.
+    for own in reversed(middleware):
+        app.add_middleware(own)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(_ops_router(), include_in_schema=True)

@@ -11,6 +11,7 @@ from checkout.identity.router import router as identity_router
 from checkout.shopping.lifespan import shopping_lifespan
 from checkout.shopping.router import router as shopping_router
 from checkout.web.lifespan import web_lifespan
+from checkout.web.renewal import SessionRenewal
 from checkout.web.router import router as web_router
 from shopcommon.app import create_service_app
 
@@ -36,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[identity_router, shopping_router, web_router],
         lifespan=lifespan,
         uses_redis=True,
+        middleware=[SessionRenewal],
     )

@@ -20,7 +20,8 @@ async def test_login_sets_httponly_lax_cookies_and_answers_the_user(app_client: 
         assert body["user"]["username"] == "josh" and "access_token" not in body
         cookies = set_cookies(r)
         assert "httponly" in cookies["access_token"] and "samesite=lax" in cookies["access_token"]
-        assert "httponly" in cookies["refresh_token"] and "path=/api/v1/auth" in cookies["refresh_token"]
+        refresh = cookies["refresh_token"]
+        assert "httponly" in refresh and "path=/;" in refresh and "samesite=strict" in refresh
         assert "httponly" not in cookies["csrf_token"] and body["csrf_token"].lower() in cookies["csrf_token"]
         assert all("secure" not in v for v in cookies.values())  # dev serves plain http
         assert (await c.get("/api/v1/users/me")).json()["username"] == "josh"
@@ -52,7 +53,7 @@ async def test_wrong_password_sets_no_cookie(app_client: AppFactory) -> None:
 async def test_web_refresh_rotates_the_cookies(app_client: AppFactory) -> None:
     async with app_client() as c:
         login = (await c.post("/api/v1/auth/login", json={"username": "josh", "password": "1"})).json()
-        old_refresh = c.cookies.get("refresh_token", path="/api/v1/auth")
+        old_refresh = c.cookies.get("refresh_token", path="/")
         assert (await c.post("/api/v1/auth/login/refresh")).status_code == 403  # no CSRF header
         # Not ASCII: `compare_digest` on text raised, a 500; it is a wrong token like any other.
         for path in ("/api/v1/auth/login/refresh", "/api/v1/auth/logout"):
@@ -60,7 +61,7 @@ async def test_web_refresh_rotates_the_cookies(app_client: AppFactory) -> None:
             assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", path
         r = await c.post("/api/v1/auth/login/refresh", headers={"X-CSRF-Token": login["csrf_token"]})
         assert r.status_code == 200 and r.json()["user"]["username"] == "josh"
-        assert c.cookies.get("refresh_token", path="/api/v1/auth") != old_refresh
+        assert c.cookies.get("refresh_token", path="/") != old_refresh
         reuse = await c.post("/api/v1/auth/token/refresh", json={"refresh_token": old_refresh})
         assert reuse.status_code == 401
 
@@ -68,7 +69,7 @@ async def test_web_refresh_rotates_the_cookies(app_client: AppFactory) -> None:
 async def test_cookie_logout_revokes_and_clears_the_session(app_client: AppFactory) -> None:
     async with app_client() as c:
         login = (await c.post("/api/v1/auth/login", json={"username": "josh", "password": "1"})).json()
-        refresh = c.cookies.get("refresh_token", path="/api/v1/auth")
+        refresh = c.cookies.get("refresh_token", path="/")
         assert (await c.post("/api/v1/auth/logout")).status_code == 403  # cross-site forms cannot log you out
         r = await c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": login["csrf_token"]})
         assert r.status_code == 204

@@ -3,6 +3,7 @@ words, CSRF on every form, logging out ending the refresh token too; the vendore
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import AsyncIterator
@@ -97,7 +98,7 @@ async def test_a_form_without_its_token_changes_nothing(web: httpx.AsyncClient) 
 
 async def test_logging_out_ends_the_refresh_token_and_clears_the_cookies(web: httpx.AsyncClient) -> None:
     await sign_in(web, "customer", DEMO_PASSWORD)
-    refresh = web.cookies.get("refresh_token", path="/api/v1/auth")
+    refresh = web.cookies.get("refresh_token", path="/")
     assert refresh
     landing = await web.get("/")
     assert (await web.post("/logout", data={})).status_code == 403  # no token: still signed in
@@ -107,6 +108,34 @@ async def test_logging_out_ends_the_refresh_token_and_clears_the_cookies(web: ht
     assert "Log in</button>" in (await web.get("/")).text
     again = await web.post("/api/v1/auth/token/refresh", json={"refresh_token": refresh})
     assert again.status_code == 401
+
+
+async def test_a_session_outlives_its_access_token(web: httpx.AsyncClient) -> None:
+    """A page left open past the access token's lifetime: its next request still finds the person
+    signed in (the refresh cookie renews the access token before the route runs, and the answer
+    carries the new one), however many of the page's requests renew at once."""
+    await sign_in(web, "customer", DEMO_PASSWORD)
+    first = web.cookies.get("access_token")
+    web.cookies.delete("access_token")  # what the browser does once the cookie's max-age passes
+    r = await web.get("/")
+    assert "Log out" in r.text and "Log in</button>" not in r.text
+    renewed = web.cookies.get("access_token")
+    assert renewed and renewed != first
+    assert any(c.startswith("access_token=") and "HttpOnly" in c for c in r.headers.get_list("set-cookie"))
+    web.cookies.set("access_token", "not-a-token", domain="checkout", path="/")
+    assert "Log out" in (await web.get("/")).text
+    web.cookies.delete("access_token")
+    pages = await asyncio.gather(*(web.get("/") for _ in range(6)))
+    assert all("Log out" in page.text for page in pages)
+    # A fresh access token is left as it is: nothing is renewed, nothing is set.
+    assert "access_token" not in (await web.get("/")).headers.get("set-cookie", "")
+    # Logging out ends it: the refresh cookie renews nothing any more, even one a thief kept.
+    refresh = web.cookies.get("refresh_token", path="/")
+    assert refresh
+    assert (await web.post("/logout", data={"csrf_token": form_token(await web.get("/"))})).status_code == 303
+    web.cookies.set("refresh_token", refresh, domain="checkout", path="/")
+    r = await web.get("/")
+    assert "Log in</button>" in r.text and "access_token" not in r.headers.get("set-cookie", "")
 
 
 async def test_signing_in_with_an_emailed_code(web: httpx.AsyncClient, shop_stack: Stack) -> None:

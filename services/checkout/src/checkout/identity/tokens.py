@@ -107,6 +107,29 @@ async def rotate(
     raise Unauthorized("The refresh token is invalid, expired or revoked", slug="invalid-refresh-token")
 
 
+async def renew_access(
+    sessionmaker: async_sessionmaker[AsyncSession], store: KeyStore, token: str, *, access_ttl: int
+) -> str | None:
+    """A new access token for the web session whose refresh token this is, while that token is live
+    and its account active; the refresh token is left as it is. A page fires several requests at
+    once (itself, its blocks, its live stream): rotating here would make all but one of them look
+    like a stolen token and end the session. Logout and deactivation revoke it as before."""
+    query = (
+        select(refresh_tokens.c.user_id, users.c.role)
+        .join(users, users.c.id == refresh_tokens.c.user_id)
+        .where(
+            refresh_tokens.c.token_hash == token_digest(token),
+            refresh_tokens.c.used_at.is_(None),
+            refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.expires_at > func.now(),
+            users.c.active,
+        )
+    )
+    async with sessionmaker() as session:
+        row = (await session.execute(query)).first()
+    return access_token(store, user_id=row.user_id, role=row.role, ttl=access_ttl) if row else None
+
+
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
     result = await session.execute(
         update(refresh_tokens)

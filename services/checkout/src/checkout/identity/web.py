@@ -19,8 +19,11 @@ from shopcommon.problems import Forbidden, ProblemError
 
 T = TypeVar("T")
 REFRESH_COOKIE = "refresh_token"
-#: The refresh cookie goes only to the endpoints that rotate or end the session.
-REFRESH_COOKIE_PATH = "/api/v1/auth"
+#: The refresh cookie goes to the whole site (SameSite=Strict, HttpOnly): the pages renew a
+#: session's access token with it (`checkout.web.renewal`). It went only to `/api/v1/auth` once;
+#: logging out clears that path too.
+REFRESH_COOKIE_PATH = "/"
+LEGACY_REFRESH_COOKIE_PATH = "/api/v1/auth"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MAX_BODY = 16 * 1024
@@ -100,10 +103,7 @@ def set_session_cookies(response: Response, identity: Identity, pair: dict[str, 
     """Put the pair in HttpOnly cookies and return the CSRF token the page echoes in `X-CSRF-Token`."""
     settings, secure = identity.settings, identity.cookie_secure
     csrf = secrets.token_urlsafe(32)
-    response.set_cookie(
-        ACCESS_COOKIE, pair["access_token"], max_age=settings.access_token_ttl, httponly=True,
-        samesite="lax", secure=secure, path="/",
-    )  # fmt: skip
+    set_access_cookie(response, identity, pair["access_token"])
     response.set_cookie(
         REFRESH_COOKIE, pair["refresh_token"], max_age=settings.refresh_token_ttl, httponly=True,
         samesite="strict", secure=secure, path=REFRESH_COOKIE_PATH,
@@ -115,10 +115,18 @@ def set_session_cookies(response: Response, identity: Identity, pair: dict[str, 
     return csrf
 
 
+def set_access_cookie(response: Response, identity: Identity, token: str) -> None:
+    response.set_cookie(
+        ACCESS_COOKIE, token, max_age=identity.settings.access_token_ttl, httponly=True,
+        samesite="lax", secure=identity.cookie_secure, path="/",
+    )  # fmt: skip
+
+
 def clear_session_cookies(response: Response, identity: Identity) -> None:
     secure = identity.cookie_secure
     response.delete_cookie(ACCESS_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
-    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=secure, httponly=True, samesite="strict")
+    for path in (REFRESH_COOKIE_PATH, LEGACY_REFRESH_COOKIE_PATH):
+        response.delete_cookie(REFRESH_COOKIE, path=path, secure=secure, httponly=True, samesite="strict")
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
 
 

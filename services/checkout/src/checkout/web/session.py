@@ -15,7 +15,13 @@ from checkout.identity import otp, tokens
 from checkout.identity.lifespan import Identity
 from checkout.identity.schemas import LoginRequest, OtpRequest, OtpVerify
 from checkout.identity.usecases import login
-from checkout.identity.web import clear_session_cookies, client_ip, refuse_cross_site, set_session_cookies
+from checkout.identity.web import (
+    REFRESH_COOKIE,
+    clear_session_cookies,
+    client_ip,
+    refuse_cross_site,
+    set_session_cookies,
+)
 from checkout.web.forms import (
     HOME,
     LIMITED,
@@ -31,10 +37,10 @@ from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
 router = page_router()
-#: The refresh token again, for `/logout` only: identity's refresh cookie goes to `/api/v1/auth`
-#: alone, and logging out must end the session's refresh token too, not just forget it here.
-LOGOUT_COOKIE = "web_logout"
 LOGOUT_PATH = "/logout"
+#: Sessions begun while the refresh cookie went to `/api/v1/auth` alone carried the refresh token
+#: again in this cookie, for `/logout`; logging out still reads and clears it.
+LEGACY_LOGOUT_COOKIE = "web_logout"
 
 WRONG_LOGIN = "That username and password do not match an account. Check them and try again."
 WRONG_CODE = "That code is wrong or has expired. Ask for a new one, or try again."
@@ -65,10 +71,6 @@ def _signed_in_response(request: Request, pair: dict[str, Any], role: str, targe
     identity = _identity(request)
     response = RedirectResponse(target or HOME.get(Role(role), "/shop"), status_code=303)
     set_session_cookies(response, identity, pair)
-    response.set_cookie(
-        LOGOUT_COOKIE, pair["refresh_token"], max_age=identity.settings.refresh_token_ttl, httponly=True,
-        samesite="strict", secure=identity.cookie_secure, path=LOGOUT_PATH,
-    )  # fmt: skip
     return response
 
 
@@ -146,13 +148,13 @@ async def verify_code(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Ends the session: its refresh token stops working and every cookie of it is cleared."""
     await checked_form(request)  # a forged form logs nobody out
-    refresh = request.cookies.get(LOGOUT_COOKIE)
+    refresh = request.cookies.get(REFRESH_COOKIE) or request.cookies.get(LEGACY_LOGOUT_COOKIE)
     if refresh:
         async with request.app.state.sessionmaker() as session, session.begin():
             await tokens.logout(session, refresh)
     identity = _identity(request)
     response = RedirectResponse("/", status_code=303)
     clear_session_cookies(response, identity)
-    response.delete_cookie(LOGOUT_COOKIE, path=LOGOUT_PATH, secure=identity.cookie_secure, httponly=True,
+    response.delete_cookie(LEGACY_LOGOUT_COOKIE, path=LOGOUT_PATH, secure=identity.cookie_secure, httponly=True,
                            samesite="strict")  # fmt: skip
     return response

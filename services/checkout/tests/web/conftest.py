@@ -94,7 +94,9 @@ class Bookings:
 
 
 @pytest.fixture(scope="module")
-async def bookings(shop_stack: Stack, module_label: str, test_issuer: TestIssuer) -> AsyncIterator[Bookings]:
+async def bookings(
+    shop_stack: Stack, module_label: str, test_issuer: TestIssuer, checkout_keys: tuple[str, str]
+) -> AsyncIterator[Bookings]:
     from bookings.config import Settings as BookingsSettings
     from bookings.main import create_app as create_bookings_app
 
@@ -103,7 +105,7 @@ async def bookings(shop_stack: Stack, module_label: str, test_issuer: TestIssuer
         database_url=db_url,
         redis_url=shop_stack.urls.redis_url,
         kafka_bootstrap_servers=shop_stack.urls.kafka_bootstrap_servers,
-        jwt_jwks_file=str(test_issuer.jwks_path),
+        jwt_jwks_file=checkout_keys[1],  # a web session's customer is checkout's token
         app_env="dev",
         log_json=False,
         public_url="http://checkout",

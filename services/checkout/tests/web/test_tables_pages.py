@@ -10,9 +10,12 @@ from typing import Any
 
 import httpx
 
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
+
 from .conftest import Bookings, CheckoutFactory
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
 
 
 def words(r: httpx.Response) -> str:
@@ -106,3 +109,48 @@ async def test_bookings_down_is_said_in_words(checkout: CheckoutFactory) -> None
     web = await checkout()
     r = await web.get("/tables", params={"seats": "2", "search": "1"})
     assert r.status_code == 503 and "could not reach the booking system" in words(r)
+
+
+async def test_a_form_refused_by_the_restaurant_is_corrected_and_sent_again(
+    checkout: CheckoutFactory, bookings: Bookings
+) -> None:
+    """The form shown again after bookings refused it carries a new key: the corrected request is a
+    new one (with the old key it was refused as "used before with a different request")."""
+    web = await checkout(bookings=bookings.transport)
+    table = await new_table(bookings)
+    start, end = window()
+    too_long = (datetime.strptime(start, "%Y-%m-%dT%H:%M") + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
+    form = await web.get(f"/tables/{table['table_id']}/book", params={"from": start, "to": too_long})
+    fields = {"csrf_token": CSRF_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+              "key": KEY_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+              "from": start, "to": too_long, "name": "Gus Guest", "email": "gus@example.com"}  # fmt: skip
+    refused = await web.post(f"/tables/{table['table_id']}/book", data=fields)
+    assert refused.status_code == 422 and "at most 8 hours" in words(refused)
+    key = KEY_FIELD.search(refused.text).group(1)  # type: ignore[union-attr]
+    assert key != fields["key"]
+    booked = await web.post(f"/tables/{table['table_id']}/book", data={**fields, "key": key, "to": end})
+    assert booked.status_code == 201, words(booked)
+
+
+async def test_a_signed_in_customers_booking_is_theirs(
+    checkout: CheckoutFactory, bookings: Bookings, checkout_db: str
+) -> None:
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    web = await checkout(bookings=bookings.transport)
+    landing = await web.get("/")
+    token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+    signed = await web.post("/login", data={"csrf_token": token, "username": "customer", "password": DEMO_PASSWORD})
+    assert signed.status_code == 303
+    me = (await web.get("/api/v1/users/me")).json()["id"]
+    table = await new_table(bookings)
+    start, end = window()
+    form = await web.get(f"/tables/{table['table_id']}/book", params={"from": start, "to": end})
+    fields = {"csrf_token": CSRF_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+              "key": KEY_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+              "from": start, "to": end, "name": "Carla Customer", "email": "customer@shop.example"}  # fmt: skip
+    booked = await web.post(f"/tables/{table['table_id']}/book", data=fields)
+    assert booked.status_code == 201, words(booked)
+    booking_id = int(re.search(r'data-booking-id="(\d+)"', booked.text).group(1))  # type: ignore[union-attr]
+    assert [r["user_id"] for r in await bookings.fetch("SELECT user_id FROM bookings WHERE id = $1", booking_id)] == [
+        me
+    ]

@@ -130,12 +130,17 @@ class BookingsClient:
         resp = await self._call("GET", "/api/v1/tables", params={k: v for k, v in params.items() if v is not None})
         return _read(_unless_refused(resp), TableList).items
 
-    async def request_booking(self, body: dict[str, Any], *, idempotency_key: str, guest_address: str) -> BookingView:
+    async def request_booking(
+        self, body: dict[str, Any], *, idempotency_key: str, guest_address: str, customer_token: str | None = None
+    ) -> BookingView:
         """A guest's request (pending until the restaurant confirms it); the key makes a resent form one
         request. Bookings limits requests per client address: `guest_address` (the guest's, not
         checkout's) goes in `X-Forwarded-For`, which bookings takes from the proxies it trusts
-        (`FORWARDED_ALLOW_IPS`, which must name checkout)."""
+        (`FORWARDED_ALLOW_IPS`, which must name checkout). A signed-in customer's token links the
+        booking to them (their `GET /bookings/mine`)."""
         headers = {"Idempotency-Key": idempotency_key, "X-Forwarded-For": guest_address}
+        if customer_token:
+            headers["Authorization"] = f"Bearer {customer_token}"
         resp = await self._call("POST", "/api/v1/bookings", json=body, headers=headers)
         return _read(_unless_refused(resp), BookingView, ok=(201,))
 
@@ -155,6 +160,11 @@ class BookingsClient:
             raise BookingsUnavailable("the bookings service answered something the page cannot read") from exc
 
 
+#: Bookings' field names as the pages' forms label them.
+FIELD_WORDS = {"starts_at": "From", "ends_at": "To", "name": "Name", "email": "Email", "phone": "Phone",
+               "seats": "Seats", "price": "Price", "kind": "Kind"}  # fmt: skip
+
+
 def _problem_words(resp: httpx.Response) -> str:
     """A refusal's detail as a sentence: the problem's `detail`, or its field errors' messages."""
     problem = _problem(resp)
@@ -164,7 +174,10 @@ def _problem_words(resp: httpx.Response) -> str:
         for err in errors[:3]:
             if isinstance(err, dict):
                 field = str(err.get("field", "")).removeprefix("body.").removeprefix("query.")
-                parts.append(f"{field}: {err.get('message', '')}".strip(": "))
+                message = str(err.get("message", ""))
+                if message.startswith("String should match pattern"):  # the pattern says nothing to a guest
+                    message = "is not in a form we can use"
+                parts.append(f"{FIELD_WORDS.get(field, field)}: {message}".strip(": "))
         if parts:
             return "; ".join(parts)
     return str(problem.get("detail") or problem.get("title") or f"refused ({resp.status_code})")

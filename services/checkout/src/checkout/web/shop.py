@@ -16,7 +16,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from checkout.identity.web import client_ip
 from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
-from checkout.shopping.schemas import CancelIn, Order
+from checkout.shopping.errors import ReservationFailed
+from checkout.shopping.schemas import CancelIn, Cart, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
 from checkout.web import people, refresh
 from checkout.web.forms import (
@@ -158,15 +159,27 @@ async def remove_from_cart(request: Request, sku: int = Sku) -> Response:
 
 
 async def _cart_page(request: Request, user: Principal, *, status: int = 200, error: str | None = None,
-                     notice: str | None = None) -> Response:  # fmt: skip
+                     notice: str | None = None, refused: ProblemError | None = None) -> Response:  # fmt: skip
     shop = get_shopping(request)
     try:
         cart = await carts.list_cart(shop, user_id=_user_id(user))
     except ProblemError as exc:
         return await page(request, "notice.html.j2", exc.status, user=user, title="Your cart",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
+    if isinstance(refused, ReservationFailed):
+        error = _shortage_words(refused, cart)
     return await page(request, "cart.html.j2", status, user=user, title="Your cart", cart=cart, error=error,
                       notice=notice, key=secrets.token_urlsafe(16))  # fmt: skip
+
+
+def _shortage_words(refused: ReservationFailed, cart: Cart) -> str:
+    """What was short, by name and with what is left, in place of LOMS's skus."""
+    names = {line.sku: line.name for line in cart.items}
+    available: dict[str, int] = refused.extra.get("available") or {}
+    short = [f"{names.get(sku, f'sku {sku}')} (only {available.get(str(sku), 0)} left)"
+             for sku in refused.extra.get("skus") or []]  # fmt: skip
+    return (f"Not enough stock for {', '.join(short)}. Nothing was charged: remove the line and add what is "
+            "left, or try again later.")  # fmt: skip
 
 
 @router.get("/cart")
@@ -184,7 +197,7 @@ async def check_out(request: Request) -> Response:
     try:
         result = await purchase.checkout_cart(get_shopping(request), user_id=_user_id(user), client_key=key)
     except ProblemError as exc:
-        return await _cart_page(request, user, status=exc.status, error=problem_words(exc))
+        return await _cart_page(request, user, status=exc.status, error=problem_words(exc), refused=exc)
     log.info("order %s placed from the web cart", result.order_id)
     return RedirectResponse(f"/orders?placed={result.order_id}", status_code=303)
 

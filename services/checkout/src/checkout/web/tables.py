@@ -26,6 +26,7 @@ from checkout.web.forms import (
 )
 from checkout.web.lifespan import get_web
 from checkout.web.pages import KIND_WORDS, amount_text, status_words, table_words
+from shopcommon.auth import Role
 from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
@@ -159,18 +160,23 @@ async def book(request: Request, table_id: int = TableId) -> Response:
     # The form's key (one per page shown, so a double submit books once) is the client's text:
     # bookings receives a digest of it, which fits a header whatever was typed.
     key = hashlib.sha256((form.get("key") or secrets.token_urlsafe(16)).encode()).hexdigest()[:40]
+    user = await signed_in(request)
     try:
         booking = await web.bookings.request_booking(
-            body, idempotency_key=f"web-{key}", guest_address=client_ip(request)
-        )
+            body, idempotency_key=f"web-{key}", guest_address=client_ip(request),
+            customer_token=user.token if user and user.role == Role.CUSTOMER else None,
+        )  # fmt: skip
     except BookingRefused as exc:
-        return await _book_page(request, table_id, form, 409 if exc.status == 409 else 422, exc.detail)
+        # That request is answered; the form shown again is a new one, with a key of its own (the
+        # old key with changed fields would be refused as a reused key).
+        fresh = {**form, "key": ""}
+        return await _book_page(request, table_id, fresh, 409 if exc.status == 409 else 422, exc.detail)
     except BookingsUnavailable as exc:
         log.warning("booking not requested: %s", exc)
         return await _book_page(request, table_id, form, 503, UNAVAILABLE)
     table = await web.bookings.table(booking.table_id)
     return await page(
-        request, "table_booked.html.j2", 201, user=await signed_in(request), title="Your booking request",
+        request, "table_booked.html.j2", 201, user=user, title="Your booking request",
         booking=booking, window=time_window(booking.starts_at, booking.ends_at, web.booking_zone),
         table=table_words(booking.table_id, *((table.name, table.kind, table.seats) if table else ())),
         status_text=status_words(booking.status, booking.cancelled_by), email=email,

@@ -1,0 +1,61 @@
+"""A customer's web cart through real processes: a checkout the stock can no longer cover says
+what is short by the product's name and what is left, and keeps the cart."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+import httpx
+import pytest
+
+from .conftest import System, bearer, new_customer, stock_levels
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def words(r: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+async def test_a_checkout_short_of_stock_names_the_product_and_what_is_left(system: System) -> None:
+    staff = await bearer(system, "admin", "1")
+    customer = await new_customer(system, staff)
+    async with system.client("checkout") as shop, system.client("loms") as loms:
+        listing = (await shop.get("/api/v1/products", params={"in_stock": "true", "limit": 200})).json()
+        product = next(p for p in listing["items"] if 2 <= p["quantity_in_stock"] <= 50)
+        sku, wanted = product["sku"], product["quantity_in_stock"]
+        added = await shop.post("/api/v1/cart/items", json={"sku": sku, "count": wanted}, headers=customer["headers"])
+        assert added.status_code in (200, 201), added.text
+        # Meanwhile one unit is written off in a warehouse: the cart asks for one more than there is.
+        levels = await stock_levels(system, [sku])
+        warehouse = min(w for (_, w), (total, reserved) in levels.items() if total > reserved)
+
+        async def adjust(delta: int) -> None:
+            r = await loms.post(f"/api/v1/warehouses/{warehouse}/stocks/{sku}/adjust", json={"delta": delta},
+                                headers={**staff, "Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+            assert r.status_code == 200, r.text
+
+        await adjust(-1)
+        try:
+            landing = await shop.get("/")
+            token = CSRF_FIELD.search(landing.text).group(1)  # type: ignore[union-attr]
+            me = (await shop.get("/api/v1/users/me", headers=customer["headers"])).json()["username"]
+            signed = await shop.post(
+                "/login", data={"csrf_token": token, "username": me, "password": "correct-horse-1"}
+            )
+            assert signed.status_code == 303, words(signed)
+            cart = await shop.get("/cart")
+            form = {"csrf_token": CSRF_FIELD.search(cart.text).group(1),  # type: ignore[union-attr]
+                    "key": KEY_FIELD.search(cart.text).group(1)}  # type: ignore[union-attr]  # fmt: skip
+            refused = await shop.post("/cart/checkout", data=form)
+        finally:
+            await adjust(+1)
+    assert refused.status_code == 409, words(refused)
+    said = words(refused)
+    assert f"Not enough stock for {product['name']} (only {wanted - 1} left)" in said, said
+    assert f"sku {sku}" not in said and f'data-sku="{sku}"' in refused.text  # by name; the cart kept

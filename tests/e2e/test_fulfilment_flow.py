@@ -11,7 +11,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from notifications.testing.mail import messages_to, wait_for_messages
+from notifications.testing.sse import sse_frames
 
 from .conftest import System, bearer, new_customer
 
@@ -145,8 +148,25 @@ async def test_a_manager_reassigns_and_deactivating_the_worker_moves_the_task_ba
         )
         assert made.status_code == 201, made.text
         newcomer = {"id": made.json()["id"], "email": made.json()["email"]}
-        moved = await client.post(f"/api/v1/tasks/{task_id}/assign", json={"worker_id": newcomer["id"]}, headers=admin)
-        assert moved.status_code == 200 and moved.json()["worker_id"] == newcomer["id"], moved.text
+        async with (
+            system.client("notifications") as notifications,
+            notifications.stream("GET", "/api/v1/events/stream", headers=wind["headers"]) as stream,
+        ):
+            assert stream.status_code == 200
+            frames = sse_frames(stream)
+            moved = await client.post(
+                f"/api/v1/tasks/{task_id}/assign", json={"worker_id": newcomer["id"]}, headers=admin
+            )
+            assert moved.status_code == 200 and moved.json()["worker_id"] == newcomer["id"], moved.text
+            # The worker it was taken from is told on their own stream (their open board lets it go).
+            async with asyncio.timeout(20):
+                async for frame in frames:
+                    if frame.is_heartbeat or frame.event != "task.status_changed":
+                        continue
+                    told = orjson.loads(frame.data)
+                    if told["task_id"] == task_id and told["worker_id"] == newcomer["id"]:
+                        break
+        assert told["previous_worker_id"] == wind["id"]
         customer_view = await client.post(
             f"/api/v1/tasks/{task_id}/assign", json={"worker_id": wind["id"]}, headers=customer["headers"]
         )

@@ -237,9 +237,9 @@ async def test_a_category_without_workers_waits_then_its_tasks_go_to_the_worker_
     assert await eventually(assigned, timeout=20)
     for order_id in order_ids:
         events = await task_events(db, order_id=order_id)
-        assert [(e["status"], e["previous_status"], e["worker_id"]) for e in events] == [
-            ("unassigned", None, None),
-            ("assigned", "unassigned", worker),
+        assert [(e["status"], e["previous_status"], e["worker_id"], e["previous_worker_id"]) for e in events] == [
+            ("unassigned", None, None, None),
+            ("assigned", "unassigned", worker, None),
         ]
 
 
@@ -279,7 +279,8 @@ async def test_a_deactivated_or_removed_worker_s_open_tasks_go_to_the_others_and
         task = (await client.get(f"/api/v1/tasks/{task_id}", headers=auth.manager())).json()
         assert (task["worker_id"], task["status"]) == (staying, "assigned")
     [move] = await task_events(db, task_id=started, worker_id=staying)
-    assert (move["status"], move["previous_status"]) == ("assigned", "in_progress")
+    # It names the worker it was taken from: their open page lets it go.
+    assert (move["status"], move["previous_status"], move["previous_worker_id"]) == ("assigned", "in_progress", leaving)
 
 
 async def test_a_manager_assigns_a_task_to_an_active_worker_only(

@@ -43,7 +43,8 @@ async def stream_audiences(redis: Redis, events: Sequence[Consumed]) -> list[tup
     pairs: list[tuple[int, Consumed]] = []
     for event in events:
         if isinstance(event, TaskStatusChanged):
-            audiences = [event.worker_id, owners.get(event.order_id), STAFF]
+            # The worker it was taken from too: their open board lets it go.
+            audiences = [event.worker_id, event.previous_worker_id, owners.get(event.order_id), STAFF]
         else:
             audiences = [event.user_id, STAFF]
         pairs += [(audience, event) for audience in dict.fromkeys(audiences) if audience is not None]

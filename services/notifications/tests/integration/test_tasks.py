@@ -26,7 +26,14 @@ from ..conftest import Checkout, running
 STREAM = "/api/v1/events/stream"
 
 
-def task_event(task_id: int, order_id: int, worker_id: int | None, status: str, previous: str | None) -> dict[str, Any]:
+def task_event(
+    task_id: int,
+    order_id: int,
+    worker_id: int | None,
+    status: str,
+    previous: str | None,
+    previous_worker: int | None = None,
+) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),
         "type": "task.status_changed",
@@ -37,6 +44,7 @@ def task_event(task_id: int, order_id: int, worker_id: int | None, status: str, 
         "worker_id": worker_id,
         "status": status,
         "previous_status": previous,
+        "previous_worker_id": previous_worker,
     }
 
 
@@ -46,7 +54,8 @@ async def test_each_assignment_mails_its_worker_once_and_the_customer_hears_of_c
     customer, first, second = [await checkout.register_customer() for _ in range(3)]
     order_id, kafka = 61_001, shop_stack.urls.kafka_bootstrap_servers
     assigned = task_event(901, order_id, first.id, "assigned", "unassigned")
-    moved = task_event(901, order_id, second.id, "assigned", "assigned")  # the first worker was deactivated
+    # The first worker was deactivated: the task goes to the second, and the first's stream is told.
+    moved = task_event(901, order_id, second.id, "assigned", "in_progress", previous_worker=first.id)
     first_events = [
         task_event(900, order_id, None, "unassigned", None),  # nobody's: no mail, no stream
         assigned,
@@ -67,7 +76,7 @@ async def test_each_assignment_mails_its_worker_once_and_the_customer_hears_of_c
             async for frame in frames:
                 if not frame.is_heartbeat:
                     seen.append(frame)
-                if len(seen) == 3:
+                if len(seen) == 4:
                     break
         mails_first = await wait_for_messages(shop_stack.urls.mail_api_url, first.email, 1, settle=1.5)
         mails_second = await wait_for_messages(shop_stack.urls.mail_api_url, second.email, 1)
@@ -77,7 +86,9 @@ async def test_each_assignment_mails_its_worker_once_and_the_customer_hears_of_c
         ("task.status_changed", "assigned"),
         ("task.status_changed", "in_progress"),
         ("task.status_changed", "done"),
+        ("task.status_changed", "assigned"),
     ]
+    assert orjson.loads(seen[3].data)["worker_id"] == second.id  # theirs no more: the board lets it go
     assert seen[0].id == assigned["event_id"] and orjson.loads(seen[0].data)["task_id"] == 901
     assert [m["Subject"] for m in mails_first] == [f"Task 901 of order {order_id} is assigned to you (guitars)"]
     assert "Status: assigned" in mails_first[0]["Text"] and "Nora Tester" in mails_first[0]["Text"]

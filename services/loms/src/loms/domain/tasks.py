@@ -95,6 +95,7 @@ def status_changed(
     worker_id: int | None,
     status: TaskStatus,
     previous_status: TaskStatus | None,
+    previous_worker_id: int | None,
     occurred_at: datetime,
 ) -> dict[str, Any]:
     return {
@@ -107,6 +108,7 @@ def status_changed(
         "worker_id": worker_id,
         "status": str(status),
         "previous_status": str(previous_status) if previous_status is not None else None,
+        "previous_worker_id": previous_worker_id,
     }
 
 
@@ -134,13 +136,16 @@ class NotAWorker(UnprocessableEntity):
         super().__init__(message, errors=[{"field": "worker_id", "message": message}])
 
 
-def task_event(task: Task, previous: TaskStatus | None) -> dict[str, Any]:
+def task_event(task: Task, before: Task | None) -> dict[str, Any]:
+    """`task` as it is now, after `before` (None: a new task). The worker it had before is named
+    too, so a task taken from a worker leaves their open page."""
     return status_changed(
         task_id=task.id,
         order_id=task.order_id,
         category=task.category,
         worker_id=task.worker_id,
         status=task.status,
-        previous_status=previous,
+        previous_status=before.status if before else None,
+        previous_worker_id=before.worker_id if before else None,
         occurred_at=task.updated_at,
     )

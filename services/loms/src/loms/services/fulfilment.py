@@ -85,7 +85,7 @@ class Assigner:
         events = []
         for task in tasks:
             placed = await self.place(task)
-            events.append(task_event(placed, None if new else task.status))
+            events.append(task_event(placed, None if new else task))
         await repo.write_events(self.conn, topic, events)
 
 
@@ -250,7 +250,7 @@ class Fulfilment:
         changed = await repo.update(
             conn, task.id, status=TaskStatus.ASSIGNED, worker_id=worker_id, now=utcnow(), assigning=True
         )
-        await repo.write_events(conn, self.topic, [task_event(changed, task.status)])
+        await repo.write_events(conn, self.topic, [task_event(changed, task)])
         return changed
 
 

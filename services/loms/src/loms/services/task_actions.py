@@ -35,7 +35,7 @@ async def start_task(conn: AsyncConnection, *, caller: Principal, task_id: int, 
     changed = await repo.update(
         conn, task.id, status=TaskStatus.IN_PROGRESS, worker_id=task.worker_id, now=utcnow(), assigning=False
     )
-    await repo.write_events(conn, topic, [task_event(changed, task.status)])
+    await repo.write_events(conn, topic, [task_event(changed, task)])
     return changed
 
 
@@ -50,7 +50,7 @@ async def finish_task(conn: AsyncConnection, *, caller: Principal, task_id: int,
     changed = await repo.update(
         conn, task.id, status=TaskStatus.DONE, worker_id=task.worker_id, now=now, assigning=False
     )
-    await repo.write_events(conn, topic, [task_event(changed, task.status)])
+    await repo.write_events(conn, topic, [task_event(changed, task)])
     order = await orders.lock(conn, task.order_id)
     if order is not None and order.status == OrderStatus.PAID and await repo.not_done(conn, order.id) == 0:
         await orders.set_status(

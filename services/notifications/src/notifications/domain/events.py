@@ -154,6 +154,10 @@ class TaskStatusChanged(StreamedEvent):
     #: A string, not the enum: a status this service does not know yet is still logged and streamed.
     status: str = Field(min_length=1, max_length=32, description="`unassigned`, `assigned`, `in_progress` or `done`.")
     previous_status: str | None = Field(default=None, description="The status before; null for a new task.")
+    previous_worker_id: int | None = Field(
+        default=None, ge=1, le=INT64_MAX,
+        description="The worker it was assigned to before (their stream is told when it was taken from them).",
+    )  # fmt: skip
 
     @property
     def user_id(self) -> int | None:

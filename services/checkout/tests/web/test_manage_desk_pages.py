@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from checkout.identity.demo import load_identity_demo
+from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 
 from .conftest import CheckoutFactory
 from .test_shop_pages import words
@@ -203,6 +203,50 @@ def timer(page: httpx.Response, block: str) -> tuple[str, dict[str, str]]:
     assert int(match.group(3)) == 10_000  # the default `page_refresh_seconds`
     url = match.group(2).replace("&amp;", "&")
     return url, {"HX-Request": "true", "HX-Trigger": block, "X-Page-Version": match.group(4)}
+
+
+async def test_renaming_a_category_takes_its_workers_along(web: httpx.AsyncClient, product_stub: Any) -> None:
+    """Workers are named by their categories: renamed on the desk, the category keeps its workers
+    (once, its new tasks waited for a worker of the new name that nobody was)."""
+    token = await sign_in(web, "admin")
+    old, new = f"Harps {uuid.uuid4().hex[:4]}", f"Lyres {uuid.uuid4().hex[:4]}"
+    for name in (old, new):
+        r = await web.post("/manage/catalogue/categories", data={"csrf_token": token, "name": name})
+        assert r.status_code == 303, words(r)
+    admin = await web.post("/api/v1/auth/token", json={"username": "admin", "password": DEMO_PASSWORD})
+    bearer = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    workers = []
+    for categories in ([old], [old, new], ["drums"]):
+        name = "w" + uuid.uuid4().hex[:10]
+        made = await web.post("/api/v1/users", headers=bearer, json={
+            "username": name, "email": f"{name}@workers.test", "password": "correct-horse-1", "role": "worker",
+            "categories": categories})  # fmt: skip
+        assert made.status_code == 201, made.text
+        workers.append(made.json()["id"])
+    _, groups = await read(product_stub, "http://product-stub", "/api/v1/categories")
+    harps = next(c for c in groups if c["name"] == old)
+    renamed = f"Concert harps {uuid.uuid4().hex[:4]}"
+    r = await web.post(f"/manage/catalogue/categories/{harps['id']}", data={"csrf_token": token, "name": renamed})
+    assert r.status_code == 303 and "Its workers (2) work it under the new name." in words(
+        await web.get(r.headers["location"])
+    )
+    now = [(await web.get(f"/api/v1/users/{w}", headers=bearer)).json()["categories"] for w in workers]
+    assert now == [[renamed], [renamed, new], ["drums"]]
+
+
+async def test_a_banner_says_only_what_this_browser_did(web: httpx.AsyncClient, product_stub: Any) -> None:
+    """The notice after a change travels in the address, signed with the browser's form token: a
+    link made elsewhere (say, in a phishing mail) cannot put its own words in the desk's banner."""
+    token = await sign_in(web, "admin")
+    name = f"Kazoos {uuid.uuid4().hex[:4]}"
+    r = await web.post("/manage/catalogue/categories", data={"csrf_token": token, "name": name})
+    assert r.status_code == 303 and f"Category {name} added." in words(await web.get(r.headers["location"]))
+    forged = "Your session expired: call +1 555 0100 to restore it."
+    for query in ({"done": forged}, {"done": forged, "sig": "0" * 32}):
+        assert "call +1 555" not in words(await web.get("/manage/catalogue", params=query))
+    web.cookies.clear()  # another browser: the same address says nothing
+    await sign_in(web, "admin")
+    assert f"Category {name} added." not in words(await web.get(r.headers["location"]))
 
 
 async def test_open_catalogue_lists_hear_nothing_new_until_the_catalogue_changes(

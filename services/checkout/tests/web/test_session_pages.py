@@ -129,10 +129,14 @@ async def test_a_session_outlives_its_access_token(web: httpx.AsyncClient) -> No
     assert all("Log out" in page.text for page in pages)
     # A fresh access token is left as it is: nothing is renewed, nothing is set.
     assert "access_token" not in (await web.get("/")).headers.get("set-cookie", "")
-    # Logging out ends it: the refresh cookie renews nothing any more, even one a thief kept.
+    # Logging out ends it, with the access cookie gone too (once it had expired, the renewal's
+    # fresh one was set after the logout's clearing); a refresh cookie a thief kept renews nothing.
     refresh = web.cookies.get("refresh_token", path="/")
     assert refresh
-    assert (await web.post("/logout", data={"csrf_token": form_token(await web.get("/"))})).status_code == 303
+    csrf_field = form_token(await web.get("/"))
+    web.cookies.delete("access_token")
+    out = await web.post("/logout", data={"csrf_token": csrf_field})
+    assert out.status_code == 303 and "access_token" not in web.cookies
     web.cookies.set("refresh_token", refresh, domain="checkout", path="/")
     r = await web.get("/")
     assert "Log in</button>" in r.text and "access_token" not in r.headers.get("set-cookie", "")

@@ -143,6 +143,22 @@ def test_a_fragment_is_the_pages_own_markup() -> None:
     assert row.strip() in full
 
 
+def test_an_order_says_until_when_it_can_be_paid_and_why_it_was_cancelled() -> None:
+    env = environment()
+
+    def words_of(**fields: object) -> str:
+        order = order_view(Order.model_validate({"order_id": 4, "user_id": 1, "items": [], **fields}))
+        html_text = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t")
+        return " ".join(re.sub(r"<[^>]+>", " ", html_text).split())
+
+    due = "2031-03-14T19:05:00+00:00"
+    assert "pay by 14 Mar 2031, 19:05 UTC" in words_of(status="awaiting payment", payment_deadline=due)
+    assert "pay by" not in words_of(status="paid", payment_deadline=due)
+    assert "not paid in time" in words_of(status="cancelled", cancel_reason="timeout")
+    assert "cancelled by the shop" in words_of(status="cancelled", cancel_reason="staff")
+    assert "· cancelled by" not in words_of(status="cancelled", cancel_reason="something new")
+
+
 def test_a_blocks_digest_follows_what_it_shows_and_nothing_else() -> None:
     from checkout.shopping.schemas import Product
     from checkout.web.refresh import version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import any_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -269,3 +269,16 @@ async def mark_proven(session: AsyncSession, account: Account) -> Account:
         delete(users).where(users.c.email == account.email, users.c.id != account.id, users.c.confirmed_at.is_(None))
     )
     return _account(row)
+
+
+async def rename_category(session: AsyncSession, old: str, new: str) -> int:
+    """Every worker of category `old` works `new` instead (the catalogue renamed it); how many."""
+    renamed = func.array_replace(users.c.categories, old, new)
+    already = literal(new) == any_(users.c.categories)
+    result = await session.execute(
+        update(users)
+        .where(literal(old) == any_(users.c.categories))
+        .values(categories=case((already, func.array_remove(users.c.categories, old)), else_=renamed))
+        .returning(users.c.id)
+    )
+    return len(result.all())

@@ -4,8 +4,10 @@ block from a whole page."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +19,7 @@ from checkout.web.pages import render_fragment, site_headers
 from shopcommon.auth import Principal, Role
 
 NOT_MANAGER = "This page is for the managers' accounts."
+NOTICE_MAX = 200
 
 
 async def manager(request: Request) -> Principal:
@@ -45,15 +48,28 @@ def sign_in_first(request: Request) -> Response:
     return answer
 
 
-def back(target: str, notice: str) -> RedirectResponse:
-    """After a change: back to the page (`target` may carry a query), which says what was done."""
+def back(request: Request, target: str, notice: str) -> RedirectResponse:
+    """After a change: back to the page (`target` may carry a query), which says what was done.
+    The notice travels in the address, signed with the browser's own form token, so a link made
+    elsewhere cannot put words of its own in the page's banner."""
+    notice = notice[:NOTICE_MAX]
     joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}done={quote(notice)}", status_code=303)
+    query = urlencode({"done": notice, "sig": _signature(request, notice)})
+    return RedirectResponse(f"{target}{joiner}{query}", status_code=303)
 
 
 def notice(request: Request) -> str | None:
-    text = request.query_params.get("done", "")[:200]
-    return text or None
+    """The banner's words, when this browser's change put them in the address."""
+    text = request.query_params.get("done", "")[:NOTICE_MAX]
+    sig = _signature(request, text)
+    if not text or not sig or not hmac.compare_digest(request.query_params.get("sig", "").encode(), sig.encode()):
+        return None
+    return text
+
+
+def _signature(request: Request, text: str) -> str:
+    key = request.cookies.get(csrf.cookie_name(get_web(request).cookie_secure), "")
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:32] if key else ""
 
 
 def wants_fragment(request: Request) -> bool:

@@ -117,7 +117,7 @@ async def assign(request: Request, task_id: int = Path(ge=1, le=MAX_JSON_INT)) -
         return await desk(request, 422, str(exc))
     except ProblemError as exc:
         return await desk(request, exc.status, problem_words(exc))
-    return _back("/manage", f"Task {task_id} assigned.")
+    return _back(request, "/manage", f"Task {task_id} assigned.")
 
 
 # --- workers -------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ async def create_worker(request: Request) -> Response:
         values = {k: v for k, v in form.items() if k != "password"}
         return await workers_page(request, exc.status, problem_words(exc), values)
     log.info("worker %s created on the manager's desk", account.id)
-    return _back("/manage/workers", f"Worker {account.username} created.")
+    return _back(request, "/manage/workers", f"Worker {account.username} created.")
 
 
 async def _update(request: Request, user_id: int, changes: dict[str, Any], done: str) -> Response:
@@ -192,7 +192,7 @@ async def _update(request: Request, user_id: int, changes: dict[str, Any], done:
         return await workers_page(request, 422, _validation_words(exc))
     except ProblemError as exc:
         return await workers_page(request, exc.status, problem_words(exc))
-    return _back("/manage/workers", done)
+    return _back(request, "/manage/workers", done)
 
 
 @router.post("/manage/workers/{user_id}/categories", openapi_extra=LIMITED)

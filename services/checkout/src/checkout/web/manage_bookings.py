@@ -84,7 +84,7 @@ async def _apply(request: Request, user: Principal, method: str, path: str, body
     except BookingsUnavailable as exc:
         log.warning("bookings not changed from the desk: %s", exc)
         return await bookings_page(request, 503, UNAVAILABLE)
-    return _back("/manage/bookings", done)
+    return _back(request, "/manage/bookings", done)
 
 
 @router.post("/manage/bookings/{booking_id}/{action}", openapi_extra=LIMITED)

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Path, Request
 from fastapi.responses import Response
 
+from checkout.identity import queries
 from checkout.shopping.deps import run_together
 from checkout.web import backends, refresh
 from checkout.web.backends import Refused, Unavailable
@@ -120,7 +121,7 @@ async def _product_change(request: Request, method: str, path: str, *, new: bool
         status, words = _failed(exc)
         return await products_page(request, status, f"Not changed: {words}", values)
     log.info("catalogue changed on the manager's desk: %s %s", method, path)
-    return back("/manage/products", done.format(**(body or {})) if body else done)
+    return back(request, "/manage/products", done.format(**(body or {})) if body else done)
 
 
 @router.post("/manage/products", openapi_extra=LIMITED)
@@ -173,7 +174,7 @@ async def _group_change(request: Request, user: Principal, kind: str, method: st
         status, words = _failed(exc)
         return await groups_page(request, status, f"Not changed: {words}", values)
     log.info("%s changed on the manager's desk: %s %s", kind, method, path)
-    return back("/manage/catalogue", done)
+    return back(request, "/manage/catalogue", done)
 
 
 async def _group_form(request: Request, kind: str) -> tuple[Principal, dict[str, Any]]:
@@ -200,7 +201,23 @@ async def create_group(request: Request, kind: str) -> Response:
 async def edit_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
     user, body = await _group_form(request, kind)
     done = f"{KINDS[kind][0].capitalize()} {body['name']} saved."
-    return await _group_change(request, user, kind, "PATCH", f"/api/v1/{kind}/{group_id}", body, done, None)
+    path = f"/api/v1/{kind}/{group_id}"
+    if kind != "categories":
+        return await _group_change(request, user, kind, "PATCH", path, body, done, None)
+    # A category's workers are named by it: renamed here, they follow it (or its tasks would wait
+    # for a worker of the new name that nobody is).
+    try:
+        before = await backends.catalogue(request).call("GET", path, token=user.token)
+        await backends.catalogue(request).call("PATCH", path, token=user.token, json=body)
+    except (Refused, Unavailable) as exc:
+        status, words = _failed(exc)
+        return await groups_page(request, status, f"Not changed: {words}")
+    if before["name"] != body["name"]:
+        async with request.app.state.sessionmaker() as session, session.begin():
+            moved = await queries.rename_category(session, before["name"], body["name"])
+        log.info("category %r renamed to %r; %d workers follow it", before["name"], body["name"], moved)
+        done += f" Its workers ({moved}) work it under the new name."
+    return back(request, "/manage/catalogue", done)
 
 
 @router.post("/manage/catalogue/{kind}/{group_id}/delete", openapi_extra=LIMITED)

@@ -127,7 +127,7 @@ async def set_stock(request: Request) -> Response:
     except Unavailable as exc:
         return await stock_page(request, 503, exc.words, warehouse=warehouse, values=form)
     log.info("stock of sku %s in warehouse %s set to %s on the manager's desk", sku, warehouse, total)
-    return back(f"/manage/stock?warehouse={warehouse}", f"SKU {sku} now has {total} in this warehouse.")
+    return back(request, f"/manage/stock?warehouse={warehouse}", f"SKU {sku} now has {total} in this warehouse.")
 
 
 @router.post("/manage/warehouses", openapi_extra=LIMITED)
@@ -142,4 +142,4 @@ async def add_warehouse(request: Request) -> Response:
         return await stock_page(request, exc.status, f"Not added: {exc.words}", values=form)
     except Unavailable as exc:
         return await stock_page(request, 503, exc.words, values=form)
-    return back(f"/manage/stock?warehouse={made['id']}", f"Warehouse {made['name']} added.")
+    return back(request, f"/manage/stock?warehouse={made['id']}", f"Warehouse {made['name']} added.")

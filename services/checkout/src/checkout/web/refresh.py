@@ -71,5 +71,5 @@ async def page_or_nothing_new(
 
 def _here(request: Request) -> str:
     """The page's own address, for the block to ask again (without the one-time `done` notice)."""
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("done", "sig")])
     return f"{request.url.path}?{query}" if query else request.url.path

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 #: An access token with less than this left is renewed too: a live stream opened on it runs on.
 RENEW_WITHIN = 60
 AUTH_PATHS = "/api/v1/auth/"
+ACCESS_PREFIX = f"{ACCESS_COOKIE}=".encode()
 
 
 class SessionRenewal:
@@ -49,7 +50,10 @@ class SessionRenewal:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *set_cookie]
+                headers = list(message.get("headers", []))
+                # An answer that sets or clears the session's cookies itself (signing in or out) wins.
+                if not any(k == b"set-cookie" and v.startswith(ACCESS_PREFIX) for k, v in headers):
+                    message["headers"] = [*headers, *set_cookie]
             await send(message)
 
         await self.app({**scope, "headers": headers}, receive, send_with_cookie)

@@ -38,7 +38,7 @@ from checkout.web.forms import (
 )
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
-from shopcommon.statuses import OrderStatus, RequestedCancelReason
+from shopcommon.statuses import CancelReason, OrderStatus, RequestedCancelReason
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
@@ -204,10 +204,22 @@ async def check_out(request: Request) -> Response:
 
 # --- orders ------------------------------------------------------------------------------------
 def order_view(order: Order) -> dict[str, Any]:
-    """An order as the templates show it: LOMS's fields, and which buttons it gets."""
+    """An order as the templates show it: LOMS's fields, which buttons it gets, until when it can be
+    paid and why it was cancelled."""
     dump = order.model_dump()
     dump["tasks"] = dump.get("tasks") or []
-    return {**dump, "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE}
+    extra = order.model_extra or {}
+    pay_by = extra.get("payment_deadline") if order.status in PAYABLE else None
+    why = CANCEL_WORDS.get(str(extra.get("cancel_reason"))) if order.status == OrderStatus.CANCELLED else None
+    return {**dump, "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE,
+            "pay_by": pay_by, "why": why}  # fmt: skip
+
+
+CANCEL_WORDS: dict[str, str] = {
+    CancelReason.TIMEOUT: "not paid in time",
+    CancelReason.CUSTOMER: "cancelled by the customer",
+    CancelReason.STAFF: "cancelled by the shop",
+}
 
 
 def task_workers(views: list[dict[str, Any]]) -> list[int | None]:

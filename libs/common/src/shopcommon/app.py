@@ -145,15 +145,10 @@ def create_service_app(
         # FastAPI's own OpenTelemetry spans, metrics and logs stay off: shopcommon.tracing traces.
         telemetry=NO_NATIVE_TELEMETRY,
     )
-    metrics = Metrics(settings.service_name)
-    app.state.metrics = metrics
+    app.state.metrics = Metrics(settings.service_name)
     app.state.ready_checks = _ready_checks(uses_db=uses_db, uses_redis=uses_redis, uses_kafka=uses_kafka)
     install_problem_handlers(app)
-    # The last added runs first: every answer, a 413 too, gets its request id, log line and metrics.
-    for own in reversed(middleware):
-        app.add_middleware(own)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    _add_middleware(app, settings, own=middleware)
     app.include_router(_ops_router(), include_in_schema=True)
     for router in routers:
         app.include_router(router)
@@ -161,6 +156,15 @@ def create_service_app(
     _serve_document(app, tags=openapi_tags, models=openapi_models, max_body_bytes=settings.max_body_bytes)
     instrument_app(app)
     return app
+
+
+def _add_middleware(app: FastAPI, settings: ServiceSettings, *, own: Sequence[Callable[[ASGIApp], ASGIApp]]) -> None:
+    # The last added runs first: every answer, a 413 too, gets its request id, log line and
+    # metrics; the service's own run inside them.
+    for middleware in reversed(own):
+        app.add_middleware(middleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
 
 def _serve_document(

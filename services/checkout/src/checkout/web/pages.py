@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
-from shopcommon.statuses import BookingStatus, CancelledBy, TaskStatus
+from shopcommon.statuses import BookingStatus, CancelledBy, CancelReason, TaskStatus
 from shopcommon.time_text import time_window
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -185,3 +185,18 @@ def format_moment(moment: datetime | str | None) -> str:
     else:
         parsed = moment
     return parsed.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+#: Why an order was cancelled, as its row says it.
+CANCEL_WORDS: dict[str, str] = {
+    CancelReason.TIMEOUT: "not paid in time",
+    CancelReason.CUSTOMER: "cancelled by the customer",
+    CancelReason.STAFF: "cancelled by the shop",
+}
+
+
+def shortage_words(skus: list[int], available: dict[str, int], names: dict[int, str]) -> str:
+    """A checkout the stock could not cover: what was short, by name and with what is left."""
+    short = [f"{names.get(sku, f'sku {sku}')} (only {available.get(str(sku), 0)} left)" for sku in skus]
+    return (f"Not enough stock for {', '.join(short)}. Nothing was charged: remove the line and add what is "
+            "left, or try again later.")  # fmt: skip

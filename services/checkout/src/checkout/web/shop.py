@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from checkout.identity.web import client_ip
 from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
 from checkout.shopping.errors import ReservationFailed
-from checkout.shopping.schemas import CancelIn, Cart, Order
+from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
 from checkout.web import people, refresh
 from checkout.web.forms import (
@@ -36,9 +36,10 @@ from checkout.web.forms import (
     signed_in,
     whole_number,
 )
+from checkout.web.pages import CANCEL_WORDS, shortage_words
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
-from shopcommon.statuses import CancelReason, OrderStatus, RequestedCancelReason
+from shopcommon.statuses import OrderStatus, RequestedCancelReason
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 
 log = logging.getLogger(__name__)
@@ -167,19 +168,10 @@ async def _cart_page(request: Request, user: Principal, *, status: int = 200, er
         return await page(request, "notice.html.j2", exc.status, user=user, title="Your cart",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
     if isinstance(refused, ReservationFailed):
-        error = _shortage_words(refused, cart)
+        names = {line.sku: line.name for line in cart.items}
+        error = shortage_words(refused.extra.get("skus") or [], refused.extra.get("available") or {}, names)
     return await page(request, "cart.html.j2", status, user=user, title="Your cart", cart=cart, error=error,
                       notice=notice, key=secrets.token_urlsafe(16))  # fmt: skip
-
-
-def _shortage_words(refused: ReservationFailed, cart: Cart) -> str:
-    """What was short, by name and with what is left, in place of LOMS's skus."""
-    names = {line.sku: line.name for line in cart.items}
-    available: dict[str, int] = refused.extra.get("available") or {}
-    short = [f"{names.get(sku, f'sku {sku}')} (only {available.get(str(sku), 0)} left)"
-             for sku in refused.extra.get("skus") or []]  # fmt: skip
-    return (f"Not enough stock for {', '.join(short)}. Nothing was charged: remove the line and add what is "
-            "left, or try again later.")  # fmt: skip
 
 
 @router.get("/cart")
@@ -213,13 +205,6 @@ def order_view(order: Order) -> dict[str, Any]:
     why = CANCEL_WORDS.get(str(extra.get("cancel_reason"))) if order.status == OrderStatus.CANCELLED else None
     return {**dump, "payable": order.status in PAYABLE, "cancellable": order.status in CANCELLABLE,
             "pay_by": pay_by, "why": why}  # fmt: skip
-
-
-CANCEL_WORDS: dict[str, str] = {
-    CancelReason.TIMEOUT: "not paid in time",
-    CancelReason.CUSTOMER: "cancelled by the customer",
-    CancelReason.STAFF: "cancelled by the shop",
-}
 
 
 def task_workers(views: list[dict[str, Any]]) -> list[int | None]:

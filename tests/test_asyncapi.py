@@ -178,7 +178,7 @@ def test_a_guests_first_booking_event_with_its_cancel_link_matches() -> None:
 
 @pytest.mark.parametrize("status", list(TaskStatus), ids=str)
 def test_task_events_of_every_status_match(status: TaskStatus) -> None:
-    for previous in (None, TaskStatus.ASSIGNED):
+    for previous, previous_worker in ((None, None), (TaskStatus.ASSIGNED, 11)):
         event = task_status_changed(
             task_id=301,
             order_id=42,
@@ -186,9 +186,11 @@ def test_task_events_of_every_status_match(status: TaskStatus) -> None:
             worker_id=None if status == TaskStatus.UNASSIGNED else 12,
             status=status,
             previous_status=previous,
+            previous_worker_id=previous_worker,
             occurred_at=NOW,
         )
         assert CATALOGUE.problems(ORDERS, "42", event) == []
+        assert CATALOGUE.problems(ORDERS, "42", {**event, "previous_worker_id": "11"})  # an id, or null
 
 
 def test_a_task_event_as_the_contract_describes_it_matches() -> None:

@@ -4,8 +4,8 @@ before the route runs, and the cookie with the answer. So a page left open longe
 `CHECKOUT_ACCESS_TOKEN_TTL` keeps working, its next click included, until the session itself
 ends (`CHECKOUT_REFRESH_TOKEN_TTL`, logout, deactivation).
 
-The REST API's own session endpoints (`/api/v1/auth/...`) are left alone: they manage the
-cookies themselves."""
+The REST API's own session endpoints (`/api/v1/auth/...`) are left alone (they manage the
+cookies themselves), and so are the static files."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from shopcommon.problems import ProblemError
 log = logging.getLogger(__name__)
 #: An access token with less than this left is renewed too: a live stream opened on it runs on.
 RENEW_WITHIN = 60
-AUTH_PATHS = "/api/v1/auth/"
+#: The REST API's session endpoints, and files that need no one signed in.
+LEFT_ALONE = ("/api/v1/auth/", "/static/", "/sw.js", "/favicon")
 ACCESS_PREFIX = f"{ACCESS_COOKIE}=".encode()
 
 
@@ -34,7 +35,7 @@ class SessionRenewal:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(AUTH_PATHS):
+        if scope["type"] != "http" or scope["path"].startswith(LEFT_ALONE):
             await self.app(scope, receive, send)
             return
         cookies = _cookies(scope)

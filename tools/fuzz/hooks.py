@@ -28,7 +28,9 @@ Two things, each as narrow as it can be; everything else the fuzzer sends and fi
    fields, and a random date-time is almost never bookable), and a push endpoint notifications will
    not push to (422 `push-endpoint-refused`: its host must resolve, now and at each send, to public
    addresses only; a schema can say "an https URI" but not where its host resolves, and a generated
-   host never resolves), a password of the documented shape that checkout's policy refuses (422
+   host never resolves), a push key of the documented shape that is not a point of the P-256 curve
+   (422 `push-key-refused`: a schema can state its length and alphabet, not the curve's equation),
+   a password of the documented shape that checkout's policy refuses (422
    `weak-password`: the schema states the length floor, but "4 different characters", "not a common
    password" and "not containing the username" are no JSON Schema), an email-confirmation
    token checkout did not issue (400 `invalid-verification-token`: server-issued, like a cursor),
@@ -65,6 +67,7 @@ SEMANTIC_REFUSALS = {
     (422, PROBLEM_TYPES + "idempotency-key-reused"),
     (422, PROBLEM_TYPES + "time-refused"),
     (422, PROBLEM_TYPES + "push-endpoint-refused"),
+    (422, PROBLEM_TYPES + "push-key-refused"),
     (422, PROBLEM_TYPES + "weak-password"),
     (400, PROBLEM_TYPES + "invalid-verification-token"),
     (422, PROBLEM_TYPES + "items-not-mergeable"),

@@ -1,6 +1,7 @@
 """Web push against a local push service that decrypts what it receives (the real one is outside)."""
 
 import asyncio
+import base64
 from collections.abc import Callable
 
 import httpx
@@ -129,15 +130,18 @@ async def test_unusable_subscriptions_are_refused_with_422_and_nothing_stored(
     notifications_db: str,
 ) -> None:
     good = push_service.subscriber().subscription()
+    off_curve = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).decode().rstrip("=")
     bad_bodies = [
         {**good, "keys": {"p256dh": "AAAA", "auth": good["keys"]["auth"]}},
+        {**good, "keys": {"p256dh": off_curve, "auth": good["keys"]["auth"]}},  # the right shape, off the curve
         {**good, "endpoint": "ftp://push.test/x"},
         {"endpoint": good["endpoint"]},
     ]
     async with running(settings_for(consumer_enabled=False)) as (_, client):
         answers = [await subscribe(client, body, USER + 4, test_issuer) for body in bad_bodies]
         unauthenticated = await client.post("/api/v1/push/subscriptions", json=good)
-    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert [a.status_code for a in answers] == [422] * 4
+    assert answers[1].json()["type"].endswith("/push-key-refused")
     assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
     assert unauthenticated.status_code == 401
     stored = await query(notifications_db, "SELECT count(*) FROM push_subscriptions WHERE user_id = :u", u=USER + 4)

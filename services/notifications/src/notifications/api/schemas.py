@@ -43,7 +43,12 @@ ENDPOINT_PATTERN = r"^https://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
 
 class PushKeys(BaseModel):
     p256dh: str = Field(
-        max_length=88, pattern=P256DH_PATTERN, description="The browser's P-256 public key (uncompressed), base64url."
+        max_length=88,
+        pattern=P256DH_PATTERN,
+        description=(
+            "The browser's P-256 public key (uncompressed), base64url. It must also be a point of the curve, "
+            "which no schema can say: otherwise 422 `push-key-refused`."
+        ),
     )
     auth: str = Field(max_length=24, pattern=AUTH_PATTERN, description="The 16-byte auth secret, base64url.")
 

@@ -31,6 +31,13 @@ class PushEndpointRefused(UnprocessableEntity):
     title, slug = "Push endpoint refused", "push-endpoint-refused"
 
 
+class PushKeyRefused(UnprocessableEntity):
+    """A `p256dh` of the documented shape that is not a point of the P-256 curve: nothing could be
+    encrypted for it (no schema can say "on the curve"). Its own type, as `PushEndpointRefused`."""
+
+    title, slug = "Push key refused", "push-key-refused"
+
+
 def _invalid(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity("The subscription is not usable.", errors=[{"field": field, "message": message}])
 
@@ -71,8 +78,13 @@ async def subscribe(
     max_per_user: int,
 ) -> tuple[Subscription, bool]:
     """The stored subscription and whether it is new."""
-    if not valid_subscription_keys(p256dh, auth) or not on_p256(p256dh):
+    if not valid_subscription_keys(p256dh, auth):
         raise _invalid("keys", "p256dh must be a P-256 public key and auth a 16-byte secret, both base64url")
+    if not on_p256(p256dh):
+        raise PushKeyRefused(
+            "Nothing can be encrypted for this key.",
+            errors=[{"field": "keys.p256dh", "message": "not a point of the P-256 curve"}],
+        )
     await check_endpoint(endpoint, guard=guard, resolve_timeout=resolve_timeout)
     existing = await subscriptions.find_by_endpoint(session, endpoint)
     if existing is None and await subscriptions.count_for_user(session, user_id) >= max_per_user:

@@ -4,7 +4,16 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import AwareDatetime
 
-from shopcommon.pagination import After, BadCursor, Before, CursorId, Position, decode_cursor, encode_cursor
+from shopcommon.pagination import (
+    After,
+    BadCursor,
+    Before,
+    CursorId,
+    Position,
+    decode_cursor,
+    encode_cursor,
+    split_page,
+)
 from shopcommon.testing.cursors import forged_cursor
 
 
@@ -60,3 +69,14 @@ def test_made_up_cursors_are_refused(cursor: str) -> None:
 def test_a_composite_position_is_checked_field_by_field(position: object) -> None:
     with pytest.raises(BadCursor):
         decode_cursor(forged_cursor(position), ByStart)
+
+
+def test_split_page_keeps_limit_rows_and_names_the_last_when_more_follow() -> None:
+    rows = [{"id": 9}, {"id": 7}, {"id": 4}]
+    assert split_page(rows, 2, lambda row: row["id"]) == ([{"id": 9}, {"id": 7}], 7)
+
+
+def test_split_page_on_the_last_page_has_no_next_key() -> None:
+    assert split_page([3, 2], 2, lambda n: n) == ([3, 2], None)
+    assert split_page([3], 2, lambda n: n) == ([3], None)
+    assert split_page([], 2, lambda n: n) == ([], None)

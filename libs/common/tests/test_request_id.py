@@ -4,7 +4,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 
 from shopcommon.app import create_service_app
-from shopcommon.http import make_http_client
+from shopcommon.http import header_text, make_http_client
 from shopcommon.kafka import trace_headers
 from shopcommon.observability import Metrics, RequestContextMiddleware
 from shopcommon.settings import ServiceSettings
@@ -57,6 +57,13 @@ async def test_a_request_id_that_cannot_travel_in_a_header_is_replaced() -> None
             assert rid.encode() != sent and rid.isascii() and " " not in rid
             assert r.json() == {"downstream_saw": rid, "kafka": rid}
     await calls.aclose()
+
+
+def test_header_text_keeps_only_visible_ascii_up_to_its_limit() -> None:
+    assert header_text("rid-123_/:=", 100) == "rid-123_/:="
+    assert header_text("x" * 300, 128) == "x" * 128
+    for refused in ("", "two words", "caf\u00e9", "tab\there", "line\nbreak", "\x7f", "\u00b2"):
+        assert header_text(refused, 100) is None, refused
 
 
 async def test_every_request_is_counted_and_timed_per_route_and_status() -> None:

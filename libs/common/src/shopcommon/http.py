@@ -1,6 +1,9 @@
-"""Outgoing HTTP: every call carries the current request id."""
+"""Outgoing HTTP: every call carries the current request id; what a caller sent goes on in a
+header only when a header can carry it."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 
@@ -11,6 +14,17 @@ async def _propagate_request_id(request: httpx.Request) -> None:
     rid = current_request_id()
     if rid and REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = rid
+
+
+#: Visible ASCII: what a value passed on in a header (and written to logs) may hold.
+_HEADER_TEXT = re.compile(r"[\x21-\x7e]+")
+
+
+def header_text(value: str, limit: int) -> str | None:
+    """The first `limit` characters of `value` when they can travel on in a header to another
+    service: visible ASCII only (no space, control or non-ASCII character); otherwise None."""
+    value = value[:limit]
+    return value if _HEADER_TEXT.fullmatch(value) else None
 
 
 def make_http_client(

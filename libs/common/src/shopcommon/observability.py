@@ -7,20 +7,17 @@ measurable on the hot paths.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shopcommon.http import header_text
 from shopcommon.logging import REQUEST_ID_HEADER, new_request_id, request_id_var
 
 log = logging.getLogger("shopcommon.request")
 _RID_HEADER = REQUEST_ID_HEADER.lower().encode()
-#: A caller's request id is kept when it is printable ASCII (it goes on in headers to other
-#: services and into logs); anything else is replaced by a new one.
-_RID_OK = re.compile(rb"[\x21-\x7e]{1,128}")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
@@ -65,7 +62,8 @@ class RequestContextMiddleware:
         rid = None
         for key, value in scope["headers"]:
             if key == _RID_HEADER:
-                rid = value[:128].decode() if _RID_OK.fullmatch(value[:128]) else None
+                # Kept when it can go on in headers to other services; else replaced by a new one.
+                rid = header_text(value[:128].decode("latin-1"), 128)
                 break
         rid = rid or new_request_id()
         token = request_id_var.set(rid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shopcommon.problems import ProblemError
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (1..200).")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
@@ -69,3 +71,10 @@ def decode_cursor(cursor: str | None, position: type[P]) -> P | None:
         return position.model_validate_json(raw)
     except (binascii.Error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise BadCursor("The cursor is not one this service issued.") from exc
+
+
+def split_page(found: Sequence[T], limit: int, key: Callable[[T], K]) -> tuple[list[T], K | None]:
+    """A page from rows read `limit + 1` at a time (the extra row only tells that another page
+    follows): the first `limit`, and `key` of the last of them when more follow, else None."""
+    page = list(found[:limit])
+    return page, (key(page[-1]) if len(found) > limit and page else None)

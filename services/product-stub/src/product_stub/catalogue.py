@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from product_stub.models import categories, manufacturers, products
 from product_stub.schemas import GroupCreate, GroupUpdate, ProductCreate, ProductUpdate
+from shopcommon.pagination import split_page
 from shopcommon.problems import Conflict, NotFound
 
 _PRODUCT_COLUMNS = (
@@ -70,9 +71,8 @@ async def list_products(
     """One page in sku order; checkout composes its product listing from this, so it is one
     prepared statement on the plain pool rather than an ORM query."""
     rows = await pool.fetch(_LIST_SQL, after_sku, category, manufacturer, min_price, max_price, skus, limit + 1)
-    items = [dict(r) for r in rows[:limit]]
-    next_after = items[-1]["sku"] if len(rows) > limit else None
-    return items, next_after
+    found, next_after = split_page(rows, limit, lambda row: row["sku"])
+    return [dict(r) for r in found], next_after
 
 
 async def get_product(session: AsyncSession, *, sku: int) -> dict[str, Any]:

@@ -14,12 +14,12 @@ No later event repeats it, and the token works once and only until the booking s
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from bookings.domain.booking import Booking
 from bookings.domain.statuses import BookingStatus
+from shopcommon.events import envelope
 
 EVENT_TYPE = "booking.status_changed"
 TABLE_EVENT_TYPE = "table.changed"
@@ -36,22 +36,21 @@ def status_changed(
     occurred_at: datetime,
     cancel_link: str | None = None,
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "type": EVENT_TYPE,
-        "occurred_at": occurred_at.isoformat(),
-        "booking_id": booking.booking_id,
-        "table_id": booking.table_id,
-        "status": str(booking.status),
-        "previous_status": str(previous_status) if previous_status is not None else None,
-        "starts_at": booking.starts_at.isoformat(),
-        "ends_at": booking.ends_at.isoformat(),
-        "name": booking.name,
-        "email": booking.email,
-        "phone": booking.phone,
-        "price": booking.price,
-        "user_id": booking.user_id,
-    }
+    event = envelope(
+        EVENT_TYPE,
+        occurred_at,
+        booking_id=booking.booking_id,
+        table_id=booking.table_id,
+        status=str(booking.status),
+        previous_status=str(previous_status) if previous_status is not None else None,
+        starts_at=booking.starts_at.isoformat(),
+        ends_at=booking.ends_at.isoformat(),
+        name=booking.name,
+        email=booking.email,
+        phone=booking.phone,
+        price=booking.price,
+        user_id=booking.user_id,
+    )
     if booking.status == BookingStatus.CANCELLED:
         if booking.cancelled_by is None:
             raise ValueError("a cancelled booking says who cancelled it")
@@ -68,14 +67,13 @@ def table_changed(
 ) -> dict[str, Any]:
     """The table as it is after a manager's change; `price`: the one in force now (None while
     every price set lies in the future)."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": TABLE_EVENT_TYPE,
-        "occurred_at": occurred_at.isoformat(),
-        "table_id": table_id,
-        "name": name,
-        "kind": kind,
-        "seats": seats,
-        "bookable": bookable,
-        "price": price,
-    }
+    return envelope(
+        TABLE_EVENT_TYPE,
+        occurred_at,
+        table_id=table_id,
+        name=name,
+        kind=kind,
+        seats=seats,
+        bookable=bookable,
+        price=price,
+    )

@@ -13,6 +13,7 @@ from bookings.repositories import bookings
 from bookings.repositories.bookings import BookingFilter
 from bookings.services.events import EventSink
 from shopcommon.auth import Principal, Role
+from shopcommon.pagination import split_page
 
 
 async def move(conn: AsyncConnection, sink: EventSink, booking_id: int, action: Action, *, now: datetime) -> Booking:
@@ -39,8 +40,7 @@ async def list_bookings(
 ) -> tuple[list[Booking], tuple[datetime, int] | None]:
     """One page in start order, and the position after it (None on the last page)."""
     found = await bookings.list_for_staff(conn, where, after=after, limit=limit + 1)
-    page = found[:limit]
-    return page, ((page[-1].starts_at, page[-1].booking_id) if len(found) > limit else None)
+    return split_page(found, limit, lambda booking: (booking.starts_at, booking.booking_id))
 
 
 async def list_mine(
@@ -48,5 +48,4 @@ async def list_mine(
 ) -> tuple[list[Booking], int | None]:
     """A customer's bookings, newest first, and the id to continue before (None on the last page)."""
     found = await bookings.list_of_user(conn, user_id, before_id=before_id, limit=limit + 1)
-    page = found[:limit]
-    return page, (page[-1].booking_id if len(found) > limit else None)
+    return split_page(found, limit, lambda booking: booking.booking_id)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from shopcommon.http import header_text
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPV6_PREFIX = 64
@@ -110,9 +112,8 @@ def rate_limit_key(host: str | None) -> str:
     ip = _parse_ip(host)
     if ip is None:
         # A name (a test client, a socket, RFC 7239's `unknown` or `_hidden`) stays itself; it also
-        # travels on to bookings in a header, so only printable ASCII does.
-        name = host.strip().lower()[:100]
-        return name if name.isascii() and name.isprintable() and name else UNKNOWN
+        # travels on to bookings in a header, so only what a header can carry does.
+        return header_text(host.strip().lower(), 100) or UNKNOWN
     if isinstance(ip, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
     return str(ip)

@@ -16,6 +16,7 @@ from checkout.identity import passwords
 from checkout.identity.schemas import UserRole
 from checkout.identity.tables import email_verifications, refresh_tokens, users
 from shopcommon.db import transaction
+from shopcommon.pagination import split_page
 from shopcommon.problems import Conflict, NotFound
 
 USER_COLUMNS = (
@@ -195,9 +196,7 @@ async def list_users(
     if category is not None:
         query = query.where(users.c.categories.contains([category]))
     rows = [_account(row) for row in await session.execute(query)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    return split_page(rows, limit, lambda account: account.id)
 
 
 async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:

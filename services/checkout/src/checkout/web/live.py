@@ -39,6 +39,7 @@ from checkout.web.live_watch import (
     parse,
 )
 from shopcommon.auth import Principal, Role
+from shopcommon.http import header_text
 
 log = logging.getLogger(__name__)
 router = page_router()
@@ -190,7 +191,7 @@ async def live(request: Request) -> Response:
         return PlainTextResponse("Sign in to follow your orders.", status_code=401)
     web = get_web(request)
     headers = {"Authorization": f"Bearer {user.token}", "Accept": "text/event-stream"}
-    if (last := request.headers.get("last-event-id", "")[:100]).isascii() and last.isprintable() and last:
+    if last := header_text(request.headers.get("last-event-id", ""), 100):
         headers["Last-Event-ID"] = last  # event ids are ASCII; anything else resumes nothing
     try:
         upstream = await web.notifications.send(web.notifications.build_request("GET", STREAM, headers=headers),

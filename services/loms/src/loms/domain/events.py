@@ -3,13 +3,13 @@ and `stock.changed` (a manager set or adjusted a stock total). Task events are b
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from loms.domain.items import OrderItem
 from loms.domain.statuses import CancelReason, OrderStatus
+from shopcommon.events import envelope
 
 EVENT_TYPE = "order.status_changed"
 STOCK_EVENT_TYPE = "stock.changed"
@@ -31,17 +31,16 @@ def status_changed(
     payment_deadline: datetime | None = None,
     reason: CancelReason | None = None,
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "type": EVENT_TYPE,
-        "occurred_at": iso(occurred_at),
-        "order_id": order_id,
-        "user_id": user_id,
-        "status": str(status),
-        "previous_status": str(previous_status) if previous_status is not None else None,
-        "items": [i.as_dict() for i in items],
-        "total_price": total_price,
-    }
+    event = envelope(
+        EVENT_TYPE,
+        occurred_at,
+        order_id=order_id,
+        user_id=user_id,
+        status=str(status),
+        previous_status=str(previous_status) if previous_status is not None else None,
+        items=[i.as_dict() for i in items],
+        total_price=total_price,
+    )
     if status == OrderStatus.AWAITING_PAYMENT:
         if payment_deadline is None:
             raise ValueError("an order awaiting payment has a payment deadline")
@@ -73,13 +72,12 @@ def stock_changed(
 ) -> dict[str, Any]:
     """A manager set or adjusted a stock row's total (`previous_total`: None for a new row).
     Reservations change `reserved` without one: the orders' own events say what they took."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": STOCK_EVENT_TYPE,
-        "occurred_at": iso(occurred_at),
-        "warehouse_id": warehouse_id,
-        "sku": sku,
-        "total": total,
-        "reserved": reserved,
-        "previous_total": previous_total,
-    }
+    return envelope(
+        STOCK_EVENT_TYPE,
+        occurred_at,
+        warehouse_id=warehouse_id,
+        sku=sku,
+        total=total,
+        reserved=reserved,
+        previous_total=previous_total,
+    )

@@ -4,13 +4,13 @@ the `task.status_changed` event as CONTRACT.md ("Fulfilment") fixes it."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from loms.domain.events import iso
+from shopcommon.events import envelope
 from shopcommon.problems import Conflict, NotFound, UnprocessableEntity
 from shopcommon.statuses import TaskStatus
 
@@ -98,18 +98,17 @@ def status_changed(
     previous_worker_id: int | None,
     occurred_at: datetime,
 ) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": EVENT_TYPE,
-        "occurred_at": iso(occurred_at),
-        "task_id": task_id,
-        "order_id": order_id,
-        "category": category,
-        "worker_id": worker_id,
-        "status": str(status),
-        "previous_status": str(previous_status) if previous_status is not None else None,
-        "previous_worker_id": previous_worker_id,
-    }
+    return envelope(
+        EVENT_TYPE,
+        occurred_at,
+        task_id=task_id,
+        order_id=order_id,
+        category=category,
+        worker_id=worker_id,
+        status=str(status),
+        previous_status=str(previous_status) if previous_status is not None else None,
+        previous_worker_id=previous_worker_id,
+    )
 
 
 class TaskNotFound(NotFound):

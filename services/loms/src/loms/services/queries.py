@@ -13,7 +13,7 @@ from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
 from loms.repositories import orders, stocks, tasks
 from shopcommon.auth import Principal, Scope
-from shopcommon.pagination import Before, decode_cursor, encode_cursor
+from shopcommon.pagination import Before, decode_cursor, encode_cursor, split_page
 from shopcommon.problems import Forbidden
 
 
@@ -43,13 +43,12 @@ async def list_orders(
         user_id = caller.user_id
     position = decode_cursor(cursor, Before)
     before = position.before if position else None
-    found = await orders.page(conn, user_id=user_id, status=status, before_id=before, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
+    rows = await orders.page(conn, user_id=user_id, status=status, before_id=before, limit=limit + 1)
+    found, last = split_page(rows, limit, lambda order: order.id)
     by_order = await tasks.of_orders(conn, [o.id for o in found])
     return {
         "items": [replace(o, tasks=tuple(t.as_ref() for t in by_order[o.id])).as_wire() for o in found],
-        "next_cursor": encode_cursor(Before(before=found[-1].id)) if more else None,
+        "next_cursor": None if last is None else encode_cursor(Before(before=last)),
     }
 
 

@@ -12,6 +12,7 @@ from loms.domain.events import stock_changed
 from loms.repositories import warehouses
 from loms.repositories.order_events import write_stock_event
 from loms.services.clock import utcnow
+from shopcommon.pagination import split_page
 from shopcommon.problems import Conflict, NotFound
 
 MAX_TOTAL = 4_294_967_295
@@ -82,7 +83,6 @@ async def _write(
 
 async def warehouse_stock(conn: AsyncConnection, *, warehouse_id: int, after_sku: int, limit: int) -> dict[str, Any]:
     await require_warehouse(conn, warehouse_id)
-    found = await warehouses.rows(conn, warehouse_id=warehouse_id, after_sku=after_sku, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
-    return {"items": [stock_row(r) for r in found], "next_after": found[-1]["sku"] if more else None}
+    rows = await warehouses.rows(conn, warehouse_id=warehouse_id, after_sku=after_sku, limit=limit + 1)
+    found, next_after = split_page(rows, limit, lambda row: row["sku"])
+    return {"items": [stock_row(r) for r in found], "next_after": next_after}

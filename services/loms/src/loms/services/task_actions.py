@@ -16,7 +16,7 @@ from loms.repositories import orders
 from loms.repositories import tasks as repo
 from loms.services.clock import utcnow
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.pagination import Before, decode_cursor, encode_cursor
+from shopcommon.pagination import Before, decode_cursor, encode_cursor, split_page
 from shopcommon.problems import Forbidden
 from shopcommon.statuses import TaskStatus
 
@@ -97,10 +97,9 @@ async def list_tasks(
         worker_id = caller.user_id
     position = decode_cursor(cursor, Before)
     before = position.before if position else None
-    found = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
+    rows = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
+    found, last = split_page(rows, limit, lambda task: task.id)
     return {
         "items": [t.as_wire() for t in found],
-        "next_cursor": encode_cursor(Before(before=found[-1].id)) if more else None,
+        "next_cursor": None if last is None else encode_cursor(Before(before=last)),
     }

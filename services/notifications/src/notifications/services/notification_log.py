@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.domain.log import LoggedNotification, LogPage
 from notifications.repositories import notification_log
-from shopcommon.pagination import CursorId, Position, decode_cursor, encode_cursor
+from shopcommon.pagination import CursorId, Position, decode_cursor, encode_cursor, split_page
 
 
 class BeforeId(Position):
@@ -19,6 +19,6 @@ async def list_own(session: AsyncSession, *, user_id: int, limit: int, cursor: s
     position = decode_cursor(cursor, BeforeId)
     before_id = position.id if position else None
     rows = await notification_log.page_for_user(session, user_id, limit=limit, before_id=before_id)
-    items = [LoggedNotification(**row._mapping) for row in rows[:limit]]
-    next_cursor = encode_cursor(BeforeId(id=items[-1].id)) if len(rows) > limit else None
-    return LogPage(items, next_cursor)
+    found, last = split_page(rows, limit, lambda row: row.id)
+    items = [LoggedNotification(**row._mapping) for row in found]
+    return LogPage(items, None if last is None else encode_cursor(BeforeId(id=last)))

@@ -59,3 +59,12 @@ async def test_a_checkout_short_of_stock_names_the_product_and_what_is_left(syst
     said = words(refused)
     assert f"Not enough stock for {product['name']} (only {wanted - 1} left)" in said, said
     assert f"sku {sku}" not in said and f'data-sku="{sku}"' in refused.text  # by name; the cart kept
+
+
+async def test_a_product_page_says_what_the_catalogue_says_of_the_instrument(system: System) -> None:
+    async with system.client("checkout") as shop, system.client("product-stub") as catalogue:
+        sku = (await shop.get("/api/v1/products", params={"limit": 1})).json()["items"][0]["sku"]
+        described = (await catalogue.get(f"/api/v1/products/{sku}")).json()["description"]
+        page = await shop.get(f"/shop/products/{sku}")
+    assert described and page.status_code == 200, page.text
+    assert described in words(page)

@@ -106,6 +106,7 @@ async def _product_page(request: Request, sku: int, *, status: int = 200, error:
     caller = user_caller(_user_id(user)) if user else address_caller(client_ip(request))
     try:
         product = await catalogue.get_product(shop, sku=sku, caller=caller)
+        description = await catalogue.product_description(shop, sku=sku)
     except ProblemError as exc:
         if same := refresh.nothing_new(request, "product", "", failed=True):
             return same
@@ -113,7 +114,7 @@ async def _product_page(request: Request, sku: int, *, status: int = 200, error:
                           detail=problem_words(exc), back="/shop")  # fmt: skip
     return await refresh.page_or_nothing_new(request, "product.html.j2", "product", refresh.version(product), status,
                                              user=user, here=f"/shop/products/{sku}", title=product.name,
-                                             product=product, error=error)  # fmt: skip
+                                             product=product, description=description, error=error)  # fmt: skip
 
 
 @router.get("/shop/products/{sku}")

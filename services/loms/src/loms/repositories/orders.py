@@ -235,14 +235,8 @@ async def page(
     conn: AsyncConnection, *, user_id: int | None, status: OrderStatus | None, before_id: int | None, limit: int
 ) -> list[Order]:
     """Newest first (ids grow with time), keyset-paged by id."""
-    sql, params = pages.newest_first(
-        f"SELECT {ORDER_COLUMNS} FROM orders o",
-        "o",
-        equal={"user_id": user_id, "status": status},
-        before_id=before_id,
-        limit=limit,
-    )
-    return [order_from_row(r) for r in (await conn.execute(sql, params)).all()]
+    select, equal = f"SELECT {ORDER_COLUMNS} FROM orders o", {"user_id": user_id, "status": status}
+    return await pages.newest_first(conn, select, "o", order_from_row, equal=equal, before_id=before_id, limit=limit)
 
 
 _SET_STATUS = text(f"""

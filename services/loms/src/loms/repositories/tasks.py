@@ -251,11 +251,5 @@ async def page(
     conn: AsyncConnection, *, worker_id: int | None, status: TaskStatus | None, before_id: int | None, limit: int
 ) -> list[Task]:
     """Newest first (ids grow with time), keyset-paged by id."""
-    sql, params = pages.newest_first(
-        f"SELECT {TASK_COLUMNS} FROM tasks t",
-        "t",
-        equal={"worker_id": worker_id, "status": status},
-        before_id=before_id,
-        limit=limit,
-    )
-    return [task_from_row(r) for r in (await conn.execute(sql, params)).all()]
+    select, equal = f"SELECT {TASK_COLUMNS} FROM tasks t", {"worker_id": worker_id, "status": status}
+    return await pages.newest_first(conn, select, "t", task_from_row, equal=equal, before_id=before_id, limit=limit)

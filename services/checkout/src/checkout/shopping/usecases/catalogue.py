@@ -124,6 +124,13 @@ async def composed_product(shop: Shopping, *, sku: int, caller: str) -> Composed
     return await shop.pages.get(key, refill)
 
 
+async def product_description(shop: Shopping, *, sku: int) -> str:
+    """What the catalogue says of an instrument, for its page. The API's product answer does not
+    carry it (CONTRACT.md fixes its fields); product-stub's own product answer does, and is cached."""
+    product = await shop.catalogue.get(f"/api/v1/products/{sku}", [])
+    return str(product.get("description") or "")
+
+
 def _after(cursor: str | None) -> int | None:
     position = decode_cursor(cursor, After)
     return position.after if position else None

@@ -4,9 +4,10 @@ health, readiness, metrics and a clean OpenAPI document (`shopcommon.openapi_doc
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,14 @@ class _Resources:
                 await app.state.pg.close()
 
 
+def settle_heap() -> None:
+    """Once a service has started: what start-up loaded lives as long as the process, so it leaves
+    the garbage collector's care. Full collections walking it were the slowest requests' extra
+    50-150 ms (bench/README.md, bench/loms/README.md). Undone when the service stops."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -125,12 +134,11 @@ def create_service_app(
     async def common_lifespan(app: FastAPI) -> AsyncIterator[None]:
         await resources.open(app)
         try:
-            if lifespan is not None:
-                async with lifespan(app):
-                    yield
-            else:
+            async with lifespan(app) if lifespan is not None else nullcontext():
+                settle_heap()
                 yield
         finally:
+            gc.unfreeze()  # a process that starts services again (tests) frees what this one held
             await resources.close(app)
 
     app = FastAPI(

@@ -53,9 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with running_workers(db, settings) as workers, running_fulfilment(app, db.engine, settings):
                 app.state.workers = workers
-                # Everything loaded so far lives as long as the process: keep it out of the collector,
-                # whose full passes over it slowed the slowest requests (bench/loms/README.md).
-                gc.freeze()
+                # (The start-up heap leaves the collector's care in the common lifespan: settle_heap.)
                 # Every order allocates a few hundred short-lived objects that reference counting
                 # frees; young-generation collections walking them anyway cost CPU per order.
                 gc.set_threshold(settings.gc_young_threshold, 20, 20)

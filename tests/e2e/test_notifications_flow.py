@@ -97,6 +97,12 @@ async def test_paying_an_order_puts_exactly_one_paid_email_in_the_mailbox(system
     assert paid[0]["Subject"] == f"Order {order_id} is paid"
     assert len({m["Subject"] for m in mails}) == len(mails)
     assert any(names(m, order_id, "awaiting payment") for m in mails)
+    # Items by the instrument's name (from the catalogue), not by sku alone.
+    async with system.client("checkout") as client:
+        order = (await client.get(f"/api/v1/orders/{order_id}", headers=customer["headers"])).json()
+        sku = order["items"][0]["sku"]
+        product = (await client.get(f"/api/v1/products/{sku}")).json()
+    assert f"{product['name']} (sku {sku}) x 1" in paid[0]["Text"], paid[0]["Text"]
 
 
 async def test_an_sse_client_sees_the_status_change_within_a_second(system: System) -> None:

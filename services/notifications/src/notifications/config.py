@@ -49,6 +49,9 @@ class Settings(ServiceSettings):
     #: Empty in dev: the dev stack's generated `client-notifications` secret.
     client_secret: str = ""
     user_cache_seconds: float = 300.0
+    #: Product names for the e-mails, from product-stub's public catalogue.
+    product_stub_url: str = shared("SHOP_PRODUCT_STUB_URL", "http://127.0.0.1:9003")
+    product_name_cache_seconds: float = 600.0
 
     #: Required outside dev (startup refuses without it); dev falls back to the embedded catcher.
     smtp_url: str = shared("SMTP_URL", "")

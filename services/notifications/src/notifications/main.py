@@ -15,6 +15,7 @@ from notifications.domain.delivery import RetryPolicy
 from notifications.email.render import EmailRenderer
 from notifications.email.smtp import SmtpMailer
 from notifications.metrics import NotificationMetrics
+from notifications.products import ProductNames
 from notifications.push import WebPushClient, load_vapid, vapid_public_key
 from notifications.push_guard import DestinationGuard, make_push_http_client, push_ssl_context
 from notifications.stream import StreamHub
@@ -58,6 +59,9 @@ def build_senders(
                 metrics,
                 delivery_options(settings, settings.email_max_attempts),
                 users=users,
+                products=ProductNames(
+                    http, settings.product_stub_url, cache_seconds=settings.product_name_cache_seconds
+                ),
                 mailer=SmtpMailer(smtp_url, timeout=settings.smtp_timeout_seconds),
                 renderer=EmailRenderer(settings.public_url, booking_zone=settings.booking_zone()),
                 sender=settings.mail_from,

@@ -51,3 +51,16 @@ def test_the_message_has_text_and_html_parts_and_a_stable_message_id() -> None:
     assert message["Message-ID"] == "<notification-77@notifications.shop>"
     assert [p.get_content_type() for p in message.get_payload()] == ["text/plain", "text/html"]
     assert "your order 9 is paid" in message.get_payload()[0].get_payload(decode=True).decode()
+
+
+def test_items_go_by_the_catalogues_names_and_by_sku_where_it_has_none() -> None:
+    items = [{"sku": 1001, "count": 2, "price": 24999}, {"sku": 1002, "count": 1, "price": 100}]
+    event = OrderStatusChanged.model_validate(order_event(9, 5, "paid", items=items))
+    skus = [item.sku for item in event.items]
+    assert len(skus) == 2
+    rendered = renderer.render(event, products={skus[0]: "Fender Stratocaster <Sunburst>"})
+    assert f"  - Fender Stratocaster <Sunburst> (sku {skus[0]}) x " in rendered.text
+    assert f"Fender Stratocaster &lt;Sunburst&gt; (sku {skus[0]}) &times; " in rendered.html
+    for sku in skus[1:]:
+        assert f"  - sku {sku} x " in rendered.text
+    assert f"  - sku {skus[0]} x " in renderer.render(event).text

@@ -3,6 +3,7 @@ status, and one for a worker's newly assigned task."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.header import Header
@@ -47,7 +48,10 @@ class EmailRenderer:
         )
         self.env.globals["amount"] = format_amount
 
-    def render(self, event: OrderStatusChanged, *, name: str = "") -> RenderedEmail:
+    def render(
+        self, event: OrderStatusChanged, *, name: str = "", products: Mapping[int, str] | None = None
+    ) -> RenderedEmail:
+        """`products`: sku -> name, for the items the catalogue could name (the others show their sku)."""
         status = event.known_status
         if status is None:
             raise LookupError(f"no e-mail template for status {event.status!r}")
@@ -55,6 +59,7 @@ class EmailRenderer:
             "order_" + status.value.replace(" ", "_"),
             event=event,
             name=name,
+            products=products or {},
             order_url=f"{self.public_url}/orders/{event.order_id}",
             deadline=_deadline_text(event.payment_deadline),
             cancel_reason=cancel_reason_text(event.reason),

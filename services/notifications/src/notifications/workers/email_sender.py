@@ -22,6 +22,7 @@ from notifications.domain.events import (
 from notifications.email.render import EmailRenderer, RenderedEmail, build_message
 from notifications.email.smtp import SmtpMailer
 from notifications.metrics import NotificationMetrics
+from notifications.products import ProductNames
 from notifications.repositories.deliveries import Claimed
 from notifications.users import UserDirectory
 from notifications.workers.delivery import DeliveryOptions, DeliveryWorker
@@ -42,6 +43,7 @@ class EmailSender(DeliveryWorker):
         options: DeliveryOptions,
         *,
         users: UserDirectory,
+        products: ProductNames,
         mailer: SmtpMailer,
         renderer: EmailRenderer,
         sender: str,
@@ -50,6 +52,7 @@ class EmailSender(DeliveryWorker):
         super().__init__(sessionmaker, metrics, options)
         self.connections = max(1, connections)
         self.users = users
+        self.products = products
         self.mailer = mailer
         self.renderer = renderer
         self.sender = sender
@@ -119,4 +122,5 @@ class EmailSender(DeliveryWorker):
         person = await self.users.recipient(item.user_id)
         if isinstance(event, TaskStatusChanged):  # to the worker it is assigned to
             return person.email, self.renderer.render_task(event, name=person.name)
-        return person.email, self.renderer.render(event, name=person.name)
+        names = await self.products.of(item.sku for item in event.items)
+        return person.email, self.renderer.render(event, name=person.name, products=names)

@@ -3,7 +3,16 @@ different queries never share an entry, whatever their values contain."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
+import httpx
+
+from checkout.shopping.catalogue_source import CatalogueSource
+from checkout.shopping.lifespan import Shopping
+from checkout.shopping.usecases.catalogue import product_description
 from product_stub.demo import demo_products
+from shopcommon.devstack.servers import free_port
 
 from .conftest import CheckoutFactory, CountingTransport, ProductStubFactory
 
@@ -52,3 +61,9 @@ def test_cache_keys_are_the_encoded_query_in_one_order() -> None:
     assert cache_key("/p", [("limit", 20), ("category", "x")]) == cache_key("/p", [("category", "x"), ("limit", 20)])
     assert cache_key("/p", [("sku", 2), ("sku", 1)]) != cache_key("/p", [("sku", 1), ("sku", 2)])
     assert cache_key("/p", [("limit", 20)]) != cache_key("/p", [("limit", 20), ("cursor", "c")])
+
+
+async def test_a_product_page_goes_without_the_description_when_the_catalogue_cannot_say_it() -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=2) as http:
+        shop = cast(Shopping, SimpleNamespace(catalogue=CatalogueSource(http, ttl=0)))
+        assert await product_description(shop, sku=PRODUCTS[0].sku) == ""

@@ -24,7 +24,7 @@ from checkout.shopping.deps import run_together
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.schemas import Product
 from shopcommon.pagination import After, Page, decode_cursor, encode_cursor
-from shopcommon.problems import NotFound
+from shopcommon.problems import NotFound, ProblemError
 
 #: product-stub's largest page.
 MAX_FETCH = 200
@@ -126,8 +126,12 @@ async def composed_product(shop: Shopping, *, sku: int, caller: str) -> Composed
 
 async def product_description(shop: Shopping, *, sku: int) -> str:
     """What the catalogue says of an instrument, for its page. The API's product answer does not
-    carry it (CONTRACT.md fixes its fields); product-stub's own product answer does, and is cached."""
-    product = await shop.catalogue.get(f"/api/v1/products/{sku}", [])
+    carry it (CONTRACT.md fixes its fields); product-stub's own product answer does, and is cached.
+    A courtesy: when the catalogue cannot say it now, the page shows the product without it."""
+    try:
+        product = await shop.catalogue.get(f"/api/v1/products/{sku}", [])
+    except ProblemError:
+        return ""
     return str(product.get("description") or "")
 
 

@@ -96,6 +96,33 @@ def test_cart_checkout_and_the_status_changing_without_a_reload(
     screenshot(page, "order")
 
 
+def test_an_order_placed_elsewhere_comes_onto_the_open_orders_page(
+    page: Page, site: str, system: System, console_errors: ConsoleErrors
+) -> None:
+    log_in(page, site)
+    page.goto(site + "/orders")
+    page.evaluate("window.__stillTheSamePage = true")
+    page.wait_for_timeout(500)  # the page's stream is open before the order is placed
+    with httpx.Client(base_url=site, timeout=30) as api:  # another tab, or the mobile app
+        token = api.post("/api/v1/auth/token", json={"username": "customer", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        listing = api.get("/api/v1/products", params={"in_stock": "true", "limit": 50}).json()["items"]
+        placed = api.post("/api/v1/orders", json={"items": [{"sku": listing[0]["sku"], "count": 1}]}, headers=headers)
+        assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
+    row = page.locator(f'[data-order-id="{order_id}"]')
+    expect(row.locator("[data-status]")).to_have_text("awaiting payment", timeout=10_000)
+    expect(page.locator("#orders > article").first).to_have_attribute("data-order-id", str(order_id))
+    expect(row).to_have_count(1)
+    assert page.evaluate("window.__stillTheSamePage") is True
+    # It is followed from now on like the others: cancelled elsewhere, it says so here.
+    with httpx.Client(base_url=site, timeout=30) as api:
+        cancelled = api.post(f"/api/v1/orders/{order_id}/cancel", headers=headers)
+        assert cancelled.status_code == 200, cancelled.text
+    expect(row.locator("[data-status]")).to_have_text("cancelled", timeout=10_000)
+    expect(row).to_have_count(1)
+
+
 def test_a_guest_searches_tables_and_requests_a_booking(page: Page, site: str, console_errors: ConsoleErrors) -> None:
     start = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=12)
     page.goto(site + "/tables")

@@ -14,8 +14,8 @@ from starlette.datastructures import QueryParams
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.shopping.schemas import Order
 from checkout.web.live import events
-from checkout.web.live_frames import live_url, sse
-from checkout.web.live_watch import NEW_ROWS_MAX, Watch
+from checkout.web.live_frames import sse
+from checkout.web.live_watch import NEW_ROWS_MAX, Watch, live_url
 from checkout.web.pages import environment, render_fragment
 from checkout.web.shop import order_view
 

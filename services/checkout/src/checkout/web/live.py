@@ -105,7 +105,7 @@ async def _new(
 ) -> bytes:
     match watch.admit(kind, event, item_id):
         case "row" if kind == "orders":
-            return await live_frames.order(request, user, event, desk=True, new=True)
+            return await live_frames.order(request, user, event, desk=user.role == Role.MANAGER, new=True)
         case "row" if kind == "tasks":
             return await live_frames.task_row(request, user, event, new=True)
         case "row" if kind == "tables":
@@ -113,21 +113,24 @@ async def _new(
         case "row":
             return await live_frames.booking_card(request, event, new=True)
         case "more":
-            return live_frames.more(request, kind)
+            return live_frames.more(request, kind, staff=user.role == Role.MANAGER)
     return b""
 
 
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
     """What the person's open page swaps for this event: a manager's what their page shows
-    (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved."""
+    (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved, and
+    on the first page of their orders (`Watch`: its orders) a new one, placed in another tab say."""
     if name not in SHOWN or (event := parse(name, data)) is None:
         return b""
-    if watch is not None:
+    if watch is not None and user.role == Role.MANAGER:
         return await _desk(request, user, watch, name, event)
     if name == TASK_EVENT and user.role == Role.WORKER:
         return await live_frames.board(request, user)
     if name in DESK_ONLY:
         return b""
+    if watch is not None and name == ORDER_EVENT and (order_id := int(event["order_id"])) not in watch.orders:
+        return await _new(request, user, watch, "orders", event, order_id)
     return await live_frames.order(request, user, event, desk=False)
 
 
@@ -184,6 +187,11 @@ async def _relay(
         yield STOPPING_FRAME
 
 
+def _watches(request: Request, user: Principal) -> bool:
+    """A manager's page names what it shows; so does a customer's first page of orders (`new=orders`)."""
+    return user.role == Role.MANAGER or request.query_params.get("new") == "orders"
+
+
 @router.get("/live")
 async def live(request: Request) -> Response:
     user = await signed_in(request)
@@ -208,9 +216,7 @@ async def live(request: Request) -> Response:
     # and ends within the grace period, before uvicorn's own graceful-shutdown timeout cuts it.
     stopping = anyio.Event()
     return EventSourceResponse(
-        _relay(
-            request, user, upstream, stopping, Watch.of(request.query_params) if user.role == Role.MANAGER else None
-        ),
+        _relay(request, user, upstream, stopping, Watch.of(request.query_params) if _watches(request, user) else None),
         shutdown_event=stopping,
         shutdown_grace_period=STOPPING_GRACE_SECONDS,
         ping=0,  # the notifications stream's heartbeats are passed on

@@ -19,9 +19,7 @@ stream carries the whole shop's events: the relay renders those and no others (`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -38,17 +36,6 @@ from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
 
 log = logging.getLogger(__name__)
-
-
-def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
-             tables: Iterable[int] = (), new: Iterable[str] = (), stock: int | None = None,
-             skus: Iterable[int] = ()) -> str:  # fmt: skip
-    """The `/live` a manager's page follows, naming what it shows (`live_watch.Watch`); `stock`: the
-    warehouse whose rows of `skus` the page shows."""
-    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "tables": tables, "new": new, "skus": skus,
-             "stock": [stock] if stock else []}  # fmt: skip
-    wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
-    return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
 
 
 def sse(event: str, html: str) -> bytes:
@@ -133,9 +120,11 @@ async def table_card(request: Request, event: dict[str, Any], *, new: bool = Fal
 NEWEST = {"orders": "/manage", "tasks": "/manage", "bookings": "/manage/bookings", "tables": "/manage/bookings"}
 
 
-def more(request: Request, kind: str) -> bytes:
-    """The line that replaces the list's hidden `<kind>-more` placeholder: there are more new ones."""
-    html = get_web(request).templates.get_template("_more.html.j2").render(kind=kind, href=NEWEST[kind])
+def more(request: Request, kind: str, *, staff: bool = True) -> bytes:
+    """The line that replaces the list's hidden `<kind>-more` placeholder: there are more new ones
+    (`staff`: on a manager's desk; else on the customer's own orders)."""
+    href = NEWEST[kind] if staff else "/orders"
+    html = get_web(request).templates.get_template("_more.html.j2").render(kind=kind, href=href)
     return sse(f"{kind}-more", html)
 
 

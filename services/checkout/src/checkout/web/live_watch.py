@@ -5,8 +5,10 @@ events and their relay renders only what the open page shows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
@@ -50,6 +52,18 @@ def _ids(text: str | None) -> set[int]:
     """`1,2,3` as ids (the first WATCH_MAX; anything not an id is left out)."""
     words = [w.strip() for w in (text or "").split(",")[:WATCH_MAX]]
     return {n for n in map(whole_number, words) if n is not None and 0 < n <= MAX_JSON_INT}
+
+
+def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
+             tables: Iterable[int] = (), new: Iterable[str] = (), stock: int | None = None,
+             skus: Iterable[int] = ()) -> str:  # fmt: skip
+    """The `/live` a page follows, naming what it shows (`Watch` reads it back): a manager's page, or
+    a customer's first page of orders, which takes their new ones; `stock`: the warehouse whose rows
+    of `skus` the page shows."""
+    query = {"orders": orders, "tasks": tasks, "bookings": bookings, "tables": tables, "new": new, "skus": skus,
+             "stock": [stock] if stock else []}  # fmt: skip
+    wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
+    return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
 
 
 @dataclass

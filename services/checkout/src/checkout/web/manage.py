@@ -30,7 +30,7 @@ from checkout.web.desk import manager as _manager
 from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_count, problem_words
-from checkout.web.live_frames import live_url
+from checkout.web.live_watch import live_url
 from checkout.web.pages import TASK_STATUS_WORDS
 from checkout.web.shop import order_view, task_workers
 from shopcommon.problems import ProblemError

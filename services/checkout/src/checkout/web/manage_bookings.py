@@ -20,7 +20,7 @@ from checkout.web.desk import manager_form as _form
 from checkout.web.desk import notice as _notice
 from checkout.web.forms import LIMITED, BadInput, page, page_router, parse_amount, parse_count, read_form
 from checkout.web.lifespan import get_web
-from checkout.web.live_frames import live_url
+from checkout.web.live_watch import live_url
 from checkout.web.pages import KIND_WORDS, amount_text, booking_view, table_view
 from shopcommon.auth import Principal
 from shopcommon.statuses import BookingStatus

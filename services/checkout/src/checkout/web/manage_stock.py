@@ -20,7 +20,7 @@ from checkout.web import backends
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice, page_or_block
 from checkout.web.forms import LIMITED, BadInput, page_router, parse_count, whole_number
-from checkout.web.live_frames import live_url
+from checkout.web.live_watch import live_url
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
 

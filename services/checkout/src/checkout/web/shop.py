@@ -36,6 +36,7 @@ from checkout.web.forms import (
     signed_in,
     whole_number,
 )
+from checkout.web.live_watch import live_url
 from checkout.web.pages import CANCEL_WORDS, shortage_words
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
@@ -228,7 +229,14 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
     views = [order_view(o) for o in listing.items]
     workers = await people.names(request, task_workers(views))
     return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,
-                      orders=views, next_cursor=listing.next_cursor, workers=workers)  # fmt: skip
+                      orders=views, next_cursor=listing.next_cursor, workers=workers,
+                      live=_live(cursor, views))  # fmt: skip
+
+
+def _live(cursor: str | None, views: list[dict[str, Any]]) -> str:
+    """The first page takes the customer's new orders live (an order placed in another tab); it
+    names the orders it shows, so an event of one of them changes its row rather than adding one."""
+    return "/live" if cursor else live_url(orders=[view["order_id"] for view in views], new=["orders"])
 
 
 @router.get("/orders")

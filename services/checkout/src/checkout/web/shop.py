@@ -228,15 +228,11 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
     notice = f"Order {placed} is placed." if placed and whole_number(placed) else None
     views = [order_view(o) for o in listing.items]
     workers = await people.names(request, task_workers(views))
+    # The first page takes new orders live (one placed in another tab); it names those it shows,
+    # so an event of one of them changes its row rather than adding one.
     return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,
                       orders=views, next_cursor=listing.next_cursor, workers=workers,
-                      live=_live(cursor, views))  # fmt: skip
-
-
-def _live(cursor: str | None, views: list[dict[str, Any]]) -> str:
-    """The first page takes the customer's new orders live (an order placed in another tab); it
-    names the orders it shows, so an event of one of them changes its row rather than adding one."""
-    return "/live" if cursor else live_url(orders=[view["order_id"] for view in views], new=["orders"])
+                      live="/live" if cursor else live_url(orders=[v["order_id"] for v in views], new=["orders"]))  # fmt: skip
 
 
 @router.get("/orders")

@@ -48,6 +48,8 @@ STREAM = "/api/v1/events/stream"
 STOPPING_GRACE_SECONDS = 2.0
 #: Sent before a stream ends because this process is stopping: reconnect at once (to another replica).
 STOPPING_FRAME = b"retry: 500\n: server stopping; reconnect\n\n"
+#: Longest wait for an interrupted read of the notifications stream to tidy up.
+READ_CLEANUP_SECONDS = 2.0
 T = TypeVar("T")
 
 
@@ -154,7 +156,11 @@ async def _until(stopping: anyio.Event, source: AsyncIterator[T]) -> AsyncGenera
             finally:
                 if not item.done():
                     item.cancel()
-                    await asyncio.wait((item,))
+                    # Shielded: when the page went away its task is being cancelled, and the read's
+                    # own clean-up (the connection back to the pool) must end before the stream is
+                    # closed, or the relay's place to notifications is lost for good.
+                    with anyio.move_on_after(READ_CLEANUP_SECONDS, shield=True):
+                        await asyncio.wait((item,))
             if item.cancelled():
                 return
             try:

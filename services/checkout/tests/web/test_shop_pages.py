@@ -143,12 +143,14 @@ def test_a_fragment_is_the_pages_own_markup() -> None:
     assert row.strip() in full
 
 
-def test_an_order_says_until_when_it_can_be_paid_and_why_it_was_cancelled() -> None:
+@pytest.mark.parametrize(("template", "block"), [("orders.html.j2", "order_row"), ("order.html.j2", "order_detail")])
+def test_an_order_says_until_when_it_can_be_paid_and_why_it_was_cancelled(template: str, block: str) -> None:
+    """In the list of orders and on the order's own page."""
     env = environment()
 
     def words_of(**fields: object) -> str:
         order = order_view(Order.model_validate({"order_id": 4, "user_id": 1, "items": [], **fields}))
-        html_text = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t")
+        html_text = render_fragment(env, template, block, order=order, csrf_token="t", names={}, workers={})
         return " ".join(re.sub(r"<[^>]+>", " ", html_text).split())
 
     due = "2031-03-14T19:05:00+00:00"

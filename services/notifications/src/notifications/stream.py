@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -25,8 +24,6 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sse_starlette import ServerSentEvent
 
-from notifications.stream_limits import StreamPermit
-
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "notifications:user:"
@@ -34,12 +31,12 @@ HISTORY_PREFIX = "notifications:history:"
 STREAMED_PREFIX = "notifications:streamed:"
 CONTROL_CHANNEL = "notifications:control"
 QUEUE_SIZE = 1000
+#: Longest a closing stream waits to unsubscribe from its channels (the hub's lock, then Redis).
+LEAVE_SECONDS = 2.0
 #: The audience of every manager's stream (no user has id 0): the shop's orders, bookings and tasks as they change.
 STAFF = 0
 #: Lines end in a bare newline (sse-starlette's default is CRLF); EventSource reads either.
 SEP = "\n"
-#: A manager's stream remembers this many event ids to hear an event of their own once, not on both channels.
-RECENT_EVENTS = 64
 
 # Atomic: the first delivery of an event id appends to the history and publishes; a redelivery does nothing.
 _PUBLISH_ONCE = """
@@ -154,19 +151,24 @@ class StreamHub:
                 await asyncio.wait_for(asyncio.gather(*(c.wait() for c in confirmed)), confirm_timeout)
             yield queue
         finally:
+            # The queue leaves at once, before any await: a stream whose client went away is being
+            # cancelled, and the hub must not keep feeding it. Unsubscribing is shielded (bounded).
             for audience in audiences:
-                await self._leave(audience, CHANNEL_PREFIX + str(audience), queue)
+                self._listeners.get(audience, set()).discard(queue)
+            with anyio.move_on_after(LEAVE_SECONDS, shield=True):
+                for audience in audiences:
+                    await self._leave(audience, CHANNEL_PREFIX + str(audience))
 
-    async def _leave(self, user_id: int, channel: str, queue: asyncio.Queue[StreamEvent]) -> None:
+    async def _leave(self, audience: int, channel: str) -> None:
+        """Unsubscribe from an audience's channel that no stream of this process listens to any more."""
         async with self._lock:
-            listeners = self._listeners.get(user_id, set())
-            listeners.discard(queue)
-            if not listeners:
-                self._listeners.pop(user_id, None)
-                self._confirmed.pop(channel, None)
-                if self._pubsub is not None:
-                    with contextlib.suppress(RedisError, OSError):
-                        await self._pubsub.unsubscribe(channel)
+            if self._listeners.get(audience):
+                return  # still listened to, or joined again meanwhile
+            self._listeners.pop(audience, None)
+            self._confirmed.pop(channel, None)
+            if self._pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(channel)
 
     @property
     def open_streams(self) -> int:
@@ -202,96 +204,6 @@ class StreamHub:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("stream client too slow; event %s dropped for it", event.event_id)
-
-
-def _hint(retry_ms: int, comment: str) -> bytes:
-    """A reconnection delay and a comment, the delay first (sse-starlette writes a comment first)."""
-    return f"retry: {retry_ms}{SEP}: {comment}{SEP}{SEP}".encode()
-
-
-#: The first frame of every stream: subscribed; reconnect after 2 s if it drops.
-OPENING_FRAME = _hint(2000, "connected")
-#: Sent before a stream ends because its token expired: reconnect soon, with a fresh token.
-EXPIRED_FRAME = _hint(1000, "token expired; reconnect with a fresh token")
-#: Sent before a stream ends because this process is stopping (SIGTERM): reconnect (to another
-#: replica) at once; `Last-Event-ID` replays what was missed.
-STOPPING_FRAME = _hint(500, "server stopping; reconnect")
-
-
-def heartbeat() -> ServerSentEvent:
-    """The comment sse-starlette sends every heartbeat interval, so proxies keep the connection."""
-    return ServerSentEvent(comment="keepalive", sep=SEP)
-
-
-async def event_stream(
-    hub: StreamHub,
-    user_id: int,
-    *,
-    last_event_id: str | None,
-    wake_seconds: float,
-    expires_at: float | None = None,
-    permit: StreamPermit | None = None,
-    stopping: anyio.Event | None = None,
-    staff: bool = False,
-) -> AsyncIterator[bytes | ServerSentEvent]:
-    """The SSE body: replay what was missed, then live events, until `expires_at` (the token's
-    `exp`, Unix time) or `stopping` (sse-starlette sets it when the server shuts down), when it
-    says so with a retry hint and ends. It wakes at least every `wake_seconds` to renew the
-    stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's. A
-    `staff` stream (a manager's) hears the `STAFF` audience's events as well, each once (an event
-    of the manager's own arrives on both channels, one right after the other)."""
-    async with hub.listen(user_id, *([STAFF] if staff else [])) as queue:
-        yield OPENING_FRAME
-        replayed: set[str] = set()
-        recent: deque[str] = deque(maxlen=RECENT_EVENTS if staff else 0)
-        if last_event_id:
-            for event in await hub.history_after(user_id, last_event_id):
-                replayed.add(event.event_id)
-                yield event.message()
-        while True:
-            if stopping is not None and stopping.is_set():
-                yield STOPPING_FRAME
-                return
-            if permit is not None:
-                await permit.keep_alive()
-            wait = wake_seconds
-            if expires_at is not None:
-                left = expires_at - time.time()
-                if left <= 0:
-                    yield EXPIRED_FRAME
-                    return
-                wait = min(wait, left)
-            live = await _next_event(queue, wait, stopping)
-            if live is not None and live.event_id not in replayed and live.event_id not in recent:
-                recent.append(live.event_id)
-                yield live.message()
-
-
-async def _next_event(
-    queue: asyncio.Queue[StreamEvent], wait: float, stopping: anyio.Event | None
-) -> StreamEvent | None:
-    """The next event within `wait` seconds; None when none came or the server began stopping."""
-    if stopping is None:
-        try:
-            return await asyncio.wait_for(queue.get(), wait)
-        except TimeoutError:
-            return None
-    with anyio.move_on_after(wait):
-        async with anyio.create_task_group() as group:
-            got: list[StreamEvent] = []
-
-            async def take() -> None:
-                got.append(await queue.get())
-                group.cancel_scope.cancel()
-
-            async def watch() -> None:
-                await stopping.wait()
-                group.cancel_scope.cancel()
-
-            group.start_soon(take)
-            group.start_soon(watch)
-        return got[0] if got else None
-    return None
 
 
 def _as_bytes(value: bytes | str) -> bytes:

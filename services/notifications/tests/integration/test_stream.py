@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import anyio
 import httpx
 import jsonschema_rs
 import orjson
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from notifications.config import Settings
+from notifications.stream import CHANNEL_PREFIX, StreamHub
 from notifications.stream_limits import KEY_PREFIX
 from notifications.testing.events import booking_event, order_event, produce, stock_event, table_event
 from notifications.testing.sse import SseFrame, sse_frames
@@ -427,3 +429,40 @@ async def test_a_managers_stock_and_table_changes_reach_managers_only_once_and_n
     told = await query(notifications_db, "SELECT count(*) FROM notifications WHERE event_id IN (:s, :t)",
                        s=uuid.UUID(stock["event_id"]), t=uuid.UUID(table["event_id"]))  # fmt: skip
     assert (recorded[0][0], told[0][0]) == (2, 0)
+
+
+async def test_a_stream_cancelled_while_another_joins_leaves_the_hub_and_its_channel(shop_stack: Stack) -> None:
+    """A stream whose client went away is cancelled, and sse-starlette cancels at every await: when
+    another stream of the process held the hub's lock at that moment (subscribing), the leaving
+    stream's queue stayed among the listeners for good and its channel stayed subscribed."""
+    redis = Redis.from_url(shop_stack.urls.redis_url)
+    hub = StreamHub(redis)
+    await hub.start()
+    try:
+        user = new_user()
+        channel = f"{CHANNEL_PREFIX}{user}"
+        opened = asyncio.Event()
+        scope = anyio.CancelScope()
+
+        async def page() -> None:
+            with scope:
+                async with hub.listen(user):
+                    opened.set()
+                    await anyio.sleep_forever()
+
+        task = asyncio.create_task(page())
+        await asyncio.wait_for(opened.wait(), 10)
+        assert hub.open_streams == 1
+        async with hub._lock:  # another stream of this process, subscribing
+            scope.cancel()
+            await asyncio.sleep(0.3)  # the page is cancelled, again and again, while it waits
+        await asyncio.wait_for(task, 10)
+        assert hub.open_streams == 0
+
+        async def unsubscribed() -> bool:
+            return dict(await redis.pubsub_numsub(channel)).get(channel.encode()) == 0
+
+        await eventually(unsubscribed)
+    finally:
+        await hub.stop()
+        await redis.aclose()

@@ -18,7 +18,8 @@ from notifications.domain.events import (
     TableChanged,
     TaskStatusChanged,
 )
-from notifications.stream import SEP, event_stream, heartbeat
+from notifications.stream import SEP
+from notifications.stream_body import event_stream, heartbeat
 from notifications.stream_limits import PermittedEventSourceResponse, StreamLimiter
 from shopcommon.auth import CurrentPrincipal, Role, roles_doc
 from shopcommon.problems import problem_responses

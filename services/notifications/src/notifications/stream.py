@@ -137,16 +137,16 @@ class StreamHub:
         assert self._pubsub is not None, "StreamHub.start() first"
         queue: asyncio.Queue[StreamEvent] = asyncio.Queue(QUEUE_SIZE)
         confirmed: list[asyncio.Event] = []
-        async with self._lock:
-            for audience in audiences:
-                channel = CHANNEL_PREFIX + str(audience)
-                listeners = self._listeners.setdefault(audience, set())
-                if not listeners:
-                    self._confirmed[channel] = asyncio.Event()
-                    await self._pubsub.subscribe(channel)
-                listeners.add(queue)
-                confirmed.append(self._confirmed[channel])
-        try:
+        try:  # from the first audience joined: a later one failing to subscribe leaves them all
+            async with self._lock:
+                for audience in audiences:
+                    channel = CHANNEL_PREFIX + str(audience)
+                    listeners = self._listeners.setdefault(audience, set())
+                    if not listeners:
+                        self._confirmed[channel] = asyncio.Event()
+                        await self._pubsub.subscribe(channel)
+                    listeners.add(queue)
+                    confirmed.append(self._confirmed[channel])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(c.wait() for c in confirmed)), confirm_timeout)
             yield queue
@@ -184,7 +184,10 @@ class StreamHub:
                 await asyncio.sleep(0.5)
                 continue
             if message is not None:
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except Exception:  # one malformed message must not silence every stream of the process
+                    log.exception("stream hub could not hand on a message from %r", message.get("channel"))
 
     def _dispatch(self, message: dict[str, object]) -> None:
         kind, raw_channel = message.get("type"), message.get("channel")

@@ -13,9 +13,10 @@ import jsonschema_rs
 import orjson
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notifications.config import Settings
-from notifications.stream import CHANNEL_PREFIX, StreamHub
+from notifications.stream import CHANNEL_PREFIX, STAFF, StreamEvent, StreamHub
 from notifications.stream_limits import KEY_PREFIX
 from notifications.testing.events import booking_event, order_event, produce, stock_event, table_event
 from notifications.testing.sse import SseFrame, sse_frames
@@ -463,6 +464,52 @@ async def test_a_stream_cancelled_while_another_joins_leaves_the_hub_and_its_cha
             return dict(await redis.pubsub_numsub(channel)).get(channel.encode()) == 0
 
         await eventually(unsubscribed)
+    finally:
+        await hub.stop()
+        await redis.aclose()
+
+
+async def test_a_manager_stream_whose_staff_channel_cannot_be_subscribed_leaves_no_listener(
+    shop_stack: Stack,
+) -> None:
+    """A manager's stream joins the user's channel, then the staff's: Redis refusing the second
+    left the queue a listener of the first for good (fed, never read)."""
+    redis = Redis.from_url(shop_stack.urls.redis_url)
+    hub = StreamHub(redis)
+    await hub.start()
+    assert hub._pubsub is not None
+    subscribe = hub._pubsub.subscribe
+
+    async def refusing_staff(*channels: str) -> None:
+        if f"{CHANNEL_PREFIX}{STAFF}" in channels:
+            raise RedisConnectionError("Redis went away")  # a blip while the manager connects
+        await subscribe(*channels)
+
+    hub._pubsub.subscribe = refusing_staff  # type: ignore[method-assign]
+    try:
+        with contextlib.suppress(RedisConnectionError):
+            async with hub.listen(new_user(), STAFF):
+                raise AssertionError("the stream must not open")
+        assert hub.open_streams == 0
+    finally:
+        await hub.stop()
+        await redis.aclose()
+
+
+async def test_a_malformed_message_on_a_channel_does_not_silence_the_hub(shop_stack: Stack) -> None:
+    """Anything that can publish to Redis could send a message the hub cannot read: before, it
+    ended the hub's only reader, and every stream of the process went quiet but for heartbeats."""
+    redis = Redis.from_url(shop_stack.urls.redis_url)
+    hub = StreamHub(redis)
+    await hub.start()
+    try:
+        user = new_user()
+        async with hub.listen(user) as queue:
+            channel = f"{CHANNEL_PREFIX}{user}"
+            await redis.publish(channel, b"no event here")
+            event = StreamEvent("1-0", "order.status_changed", "{}")
+            await redis.publish(channel, event.encode())
+            assert await asyncio.wait_for(queue.get(), 10) == event
     finally:
         await hub.stop()
         await redis.aclose()

@@ -161,7 +161,7 @@ async def _until(stopping: anyio.Event, source: AsyncIterator[T]) -> AsyncGenera
                     # closed, or the relay's place to notifications is lost for good.
                     with anyio.move_on_after(READ_CLEANUP_SECONDS, shield=True):
                         await asyncio.wait((item,))
-            if item.cancelled():
+            if not item.done() or item.cancelled():  # cut short, or still tidying up past its bound
                 return
             try:
                 value = item.result()

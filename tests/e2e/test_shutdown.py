@@ -7,12 +7,14 @@ stopped."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -86,12 +88,32 @@ async def restart(proc: ServiceProcess) -> None:
         await asyncio.to_thread(consumers_joined, [proc])
 
 
+@contextlib.asynccontextmanager
+async def restarted_afterwards(proc: ServiceProcess) -> AsyncIterator[None]:
+    """Whatever the test finds once it has stopped `proc`, the service runs again for the next test."""
+    try:
+        yield
+    finally:
+        popen = proc.proc.proc
+        if popen is not None and popen.poll() is None:
+            try:
+                await asyncio.to_thread(popen.wait, GRACE_SECONDS + 5)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                await asyncio.to_thread(popen.wait)
+        await restart(proc)
+
+
 async def refused(url: str) -> bool:
+    """New connections are refused; one taken just as the server closed its socket, then dropped
+    without an answer, means it is closing still: ask again."""
     try:
         async with httpx.AsyncClient(timeout=2) as client:
             await client.get(url + "/healthz")
     except httpx.ConnectError:
         return True
+    except httpx.RemoteProtocolError:
+        return False
     return False
 
 
@@ -113,22 +135,20 @@ async def test_a_request_in_flight_completes_and_new_connections_are_refused(sto
     await asyncio.sleep(LATENCY_MS / 1000 / 3)  # the request is waiting on ProductService
     assert not in_flight.done()
     sent_at = sigterm(checkout)
-    await wait_until(lambda: refused(checkout.url), 3, "checkout refusing new connections")
-    refused_after = time.monotonic() - sent_at
-    response, took = await in_flight
-    status, exited_after = await exit_of(checkout, sent_at)
-    print(
-        f"\nshutdown (a): in-flight request {response.status_code} after {took:.2f} s; new connections refused "
-        f"{refused_after:.2f} s after SIGTERM; exit {status} after {exited_after:.2f} s"
-    )
-    try:
+    async with restarted_afterwards(checkout):
+        await wait_until(lambda: refused(checkout.url), 3, "checkout refusing new connections")
+        refused_after = time.monotonic() - sent_at
+        response, took = await in_flight
+        status, exited_after = await exit_of(checkout, sent_at)
+        print(
+            f"\nshutdown (a): in-flight request {response.status_code} after {took:.2f} s; new connections refused "
+            f"{refused_after:.2f} s after SIGTERM; exit {status} after {exited_after:.2f} s"
+        )
         assert response.status_code == 200, response.text
         assert response.json() == {"sku": sku, "count": 1}
         assert took >= LATENCY_MS / 1000  # it was in flight all along, not refused and retried
         assert status == 0, checkout.log()
         assert exited_after < GRACE_SECONDS
-    finally:
-        await restart(checkout)
     async with system.client("checkout") as client:  # the line was stored: the request really finished
         cart = (await client.get("/api/v1/cart", headers=customer["headers"])).json()
     assert sorted((item["sku"], item["count"]) for item in cart["items"]) == sorted([(warm, 1), (sku, 1)])
@@ -156,18 +176,18 @@ async def test_an_open_event_stream_gets_a_retry_hint_and_ends(stoppable: System
     listening = asyncio.create_task(listen())
     await asyncio.wait_for(opened.wait(), 10)
     sent_at = sigterm(notifications)
-    await asyncio.wait_for(listening, GRACE_SECONDS)  # the stream ended: the server closed it
-    ended_after = time.monotonic() - sent_at
-    status, exited_after = await exit_of(notifications, sent_at)
-    print(f"\nshutdown (c): stream ended {ended_after:.2f} s after SIGTERM; exit {status} after {exited_after:.2f} s")
-    try:
+    async with restarted_afterwards(notifications):
+        await asyncio.wait_for(listening, GRACE_SECONDS)  # the stream ended: the server closed it
+        ended_after = time.monotonic() - sent_at
+        status, exited_after = await exit_of(notifications, sent_at)
+        print(
+            f"\nshutdown (c): stream ended {ended_after:.2f} s after SIGTERM; exit {status} after {exited_after:.2f} s"
+        )
         hint = received.index(": server stopping; reconnect")
         assert re.fullmatch(r"retry: \d+", received[hint - 1]), received
         assert ended_after < 5  # within sse-starlette's grace, before uvicorn would cut it
         assert status == 0, notifications.log()
         assert exited_after < GRACE_SECONDS
-    finally:
-        await restart(notifications)
 
 
 async def inbox_count(conn: asyncpg.Connection, first: int, last: int) -> int:
@@ -192,16 +212,14 @@ async def test_a_consumer_stopped_mid_burst_emails_every_event_exactly_once(stop
             assert time.monotonic() < deadline, "the burst was never consumed:\n" + notifications.log()
             await asyncio.sleep(0.005)
         sent_at = sigterm(notifications)
-        status, exited_after = await exit_of(notifications, sent_at)
-        handled_at_stop = await inbox_count(watcher, orders[0], orders[-1])
+        async with restarted_afterwards(notifications):
+            status, exited_after = await exit_of(notifications, sent_at)
+            handled_at_stop = await inbox_count(watcher, orders[0], orders[-1])
+            assert status == 0, notifications.log()
+            assert exited_after < GRACE_SECONDS
+            assert handled_at_stop < BURST, "the burst was over before SIGTERM: nothing was tested"
     finally:
         await watcher.close()
-    try:
-        assert status == 0, notifications.log()
-        assert exited_after < GRACE_SECONDS
-        assert handled_at_stop < BURST, "the burst was over before SIGTERM: nothing was tested"
-    finally:
-        await restart(notifications)
     expected = {(customer["email"], f"Order {o} is paid") for o in orders}
 
     async def all_mailed() -> bool:

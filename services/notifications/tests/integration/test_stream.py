@@ -11,6 +11,7 @@ import anyio
 import httpx
 import jsonschema_rs
 import orjson
+import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -432,51 +433,52 @@ async def test_a_managers_stock_and_table_changes_reach_managers_only_once_and_n
     assert (recorded[0][0], told[0][0]) == (2, 0)
 
 
-async def test_a_stream_cancelled_while_another_joins_leaves_the_hub_and_its_channel(shop_stack: Stack) -> None:
-    """A stream whose client went away is cancelled, and sse-starlette cancels at every await: when
-    another stream of the process held the hub's lock at that moment (subscribing), the leaving
-    stream's queue stayed among the listeners for good and its channel stayed subscribed."""
+@pytest.fixture
+async def hub(shop_stack: Stack) -> AsyncIterator[StreamHub]:
+    """A stream hub of its own on the stack's Redis, started."""
     redis = Redis.from_url(shop_stack.urls.redis_url)
-    hub = StreamHub(redis)
-    await hub.start()
+    stream_hub = StreamHub(redis)
+    await stream_hub.start()
     try:
-        user = new_user()
-        channel = f"{CHANNEL_PREFIX}{user}"
-        opened = asyncio.Event()
-        scope = anyio.CancelScope()
-
-        async def page() -> None:
-            with scope:
-                async with hub.listen(user):
-                    opened.set()
-                    await anyio.sleep_forever()
-
-        task = asyncio.create_task(page())
-        await asyncio.wait_for(opened.wait(), 10)
-        assert hub.open_streams == 1
-        async with hub._lock:  # another stream of this process, subscribing
-            scope.cancel()
-            await asyncio.sleep(0.3)  # the page is cancelled, again and again, while it waits
-        await asyncio.wait_for(task, 10)
-        assert hub.open_streams == 0
-
-        async def unsubscribed() -> bool:
-            return dict(await redis.pubsub_numsub(channel)).get(channel.encode()) == 0
-
-        await eventually(unsubscribed)
+        yield stream_hub
     finally:
-        await hub.stop()
+        await stream_hub.stop()
         await redis.aclose()
 
 
-async def test_a_manager_stream_whose_staff_channel_cannot_be_subscribed_leaves_no_listener(
-    shop_stack: Stack,
-) -> None:
+async def test_a_stream_cancelled_while_another_joins_leaves_the_hub_and_its_channel(hub: StreamHub) -> None:
+    """A stream whose client went away is cancelled, and sse-starlette cancels at every await: when
+    another stream of the process held the hub's lock at that moment (subscribing), the leaving
+    stream's queue stayed among the listeners for good and its channel stayed subscribed."""
+    user = new_user()
+    channel = f"{CHANNEL_PREFIX}{user}"
+    opened = asyncio.Event()
+    scope = anyio.CancelScope()
+
+    async def page() -> None:
+        with scope:
+            async with hub.listen(user):
+                opened.set()
+                await anyio.sleep_forever()
+
+    task = asyncio.create_task(page())
+    await asyncio.wait_for(opened.wait(), 10)
+    assert hub.open_streams == 1
+    async with hub._lock:  # another stream of this process, subscribing
+        scope.cancel()
+        await asyncio.sleep(0.3)  # the page is cancelled, again and again, while it waits
+    await asyncio.wait_for(task, 10)
+    assert hub.open_streams == 0
+
+    async def unsubscribed() -> bool:
+        return dict(await hub.redis.pubsub_numsub(channel)).get(channel.encode()) == 0
+
+    await eventually(unsubscribed)
+
+
+async def test_a_manager_stream_whose_staff_channel_cannot_be_subscribed_leaves_no_listener(hub: StreamHub) -> None:
     """A manager's stream joins the user's channel, then the staff's: Redis refusing the second
     left the queue a listener of the first for good (fed, never read)."""
-    redis = Redis.from_url(shop_stack.urls.redis_url)
-    hub = StreamHub(redis)
-    await hub.start()
     assert hub._pubsub is not None
     subscribe = hub._pubsub.subscribe
 
@@ -486,30 +488,19 @@ async def test_a_manager_stream_whose_staff_channel_cannot_be_subscribed_leaves_
         await subscribe(*channels)
 
     hub._pubsub.subscribe = refusing_staff  # type: ignore[method-assign]
-    try:
-        with contextlib.suppress(RedisConnectionError):
-            async with hub.listen(new_user(), STAFF):
-                raise AssertionError("the stream must not open")
-        assert hub.open_streams == 0
-    finally:
-        await hub.stop()
-        await redis.aclose()
+    with contextlib.suppress(RedisConnectionError):
+        async with hub.listen(new_user(), STAFF):
+            raise AssertionError("the stream must not open")
+    assert hub.open_streams == 0
 
 
-async def test_a_malformed_message_on_a_channel_does_not_silence_the_hub(shop_stack: Stack) -> None:
+async def test_a_malformed_message_on_a_channel_does_not_silence_the_hub(hub: StreamHub) -> None:
     """Anything that can publish to Redis could send a message the hub cannot read: before, it
     ended the hub's only reader, and every stream of the process went quiet but for heartbeats."""
-    redis = Redis.from_url(shop_stack.urls.redis_url)
-    hub = StreamHub(redis)
-    await hub.start()
-    try:
-        user = new_user()
-        async with hub.listen(user) as queue:
-            channel = f"{CHANNEL_PREFIX}{user}"
-            await redis.publish(channel, b"no event here")
-            event = StreamEvent("1-0", "order.status_changed", "{}")
-            await redis.publish(channel, event.encode())
-            assert await asyncio.wait_for(queue.get(), 10) == event
-    finally:
-        await hub.stop()
-        await redis.aclose()
+    user = new_user()
+    async with hub.listen(user) as queue:
+        channel = f"{CHANNEL_PREFIX}{user}"
+        await hub.redis.publish(channel, b"no event here")
+        event = StreamEvent("1-0", "order.status_changed", "{}")
+        await hub.redis.publish(channel, event.encode())
+        assert await asyncio.wait_for(queue.get(), 10) == event

@@ -174,7 +174,10 @@ def test_the_bookings_desks_live_table_cards_are_its_own_markup() -> None:
     full = env.get_template("manage_bookings.html.j2").render(
         user=None, path="/manage/bookings", title="Bookings", error=None, notice=None, csrf_token="t",
         bookings=[], tables=[table], kinds=["regular", "cabin"], statuses=[], wanted="",
+        whens={"upcoming": "Now and upcoming", "all": "Past ones too"}, when="all", next_cursor="c2",
         live="/live?tables=3&new=tables", live_new=("tables",),
     )  # fmt: skip
     assert card.strip() in full
+    assert '<option value="all" selected>Past ones too</option>' in full
+    assert '<a href="/manage/bookings?status=&amp;when=all&amp;cursor=c2" rel="next">Later bookings</a>' in full
     assert 'sse-swap="table-new" hx-swap="beforeend"' in full and "live.js" in full

@@ -7,6 +7,7 @@ value being typed into a table's card is kept (`live.js`)."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Path, Request
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 router = page_router()
 BOOKING_STATUSES = [status.value for status in BookingStatus]
 UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
+#: Bookings a page shows, in start order; `Later bookings` follows the service's cursor.
+PAGE_SIZE = 100
+#: `when`: the bookings not yet over (the desk's work: today's guests and the requests to answer),
+#: or every booking with the status, the finished ones too (history).
+WHEN = {"upcoming": "Now and upcoming", "all": "Past ones too"}
 
 
 # --- bookings and tables -------------------------------------------------------------------------
@@ -41,14 +47,20 @@ async def bookings_get(request: Request) -> Response:
 async def bookings_page(request: Request, status: int = 200, error: str | None = None) -> Response:
     user = await _manager(request)
     web = get_web(request)
-    wanted = request.query_params.get("status", "")
+    query = request.query_params
+    wanted, when, cursor = query.get("status", ""), query.get("when", ""), query.get("cursor") or None
     context: dict[str, Any] = {"bookings": [], "tables": [], "kinds": list(KIND_WORDS), "statuses": BOOKING_STATUSES,
-                               "wanted": wanted if wanted in BOOKING_STATUSES else "", "live": "/live",
+                               "wanted": wanted if wanted in BOOKING_STATUSES else "", "whens": WHEN,
+                               "when": when if when in WHEN else "upcoming", "next_cursor": None, "live": "/live",
                                "live_new": ()}  # fmt: skip
+    # Without a lower bound the oldest bookings came first and, once a hundred had been confirmed,
+    # new requests were never on the page: by default it starts with the bookings not yet over.
+    since = datetime.now(UTC).isoformat() if context["when"] == "upcoming" else None
     try:
         found, tables = await run_together(
             web.bookings.staff("GET", "/api/v1/bookings", token=user.token,
-                               params={"status": context["wanted"] or None, "limit": 100}),
+                               params={"status": context["wanted"] or None, "from": since, "cursor": cursor,
+                                       "limit": PAGE_SIZE}),
             web.bookings.staff("GET", "/api/v1/tables", token=user.token, params={"include_closed": "true"}),
         )  # fmt: skip
     except BookingRefused as exc:
@@ -60,10 +72,11 @@ async def bookings_page(request: Request, status: int = 200, error: str | None =
                           error=UNAVAILABLE, **context)  # fmt: skip
     table_names = {t["table_id"]: t["name"] for t in tables["items"]}
     context.update(bookings=[booking_view(b, table_names, web.booking_zone) for b in found["items"]],
-                   tables=[table_view(t) for t in tables["items"]])  # fmt: skip
-    # New requests appear live where the list takes them: the open ones, or the pending ones. Every
-    # table is listed: a new one is added live at the end.
-    context["live_new"] = ("bookings", "tables") if context["wanted"] in ("", BookingStatus.PENDING) else ("tables",)
+                   tables=[table_view(t) for t in tables["items"]], next_cursor=found.get("next_cursor"))  # fmt: skip
+    # New requests appear live where the list takes them: the first page of the open ones, or of the
+    # pending ones. Every table is listed: a new one is added live at the end.
+    takes_new = cursor is None and context["wanted"] in ("", BookingStatus.PENDING)
+    context["live_new"] = ("bookings", "tables") if takes_new else ("tables",)
     context["live"] = live_url(bookings=[b["booking_id"] for b in found["items"]],
                                tables=[t["table_id"] for t in tables["items"]], new=context["live_new"])  # fmt: skip
     return await page(request, "manage_bookings.html.j2", status, user=user, title="Bookings and tables",

@@ -50,6 +50,19 @@ async def test_signed_out_visitors_are_sent_to_sign_in(web: httpx.AsyncClient) -
     assert (await web.get("/live")).status_code == 401
 
 
+async def test_a_form_sent_after_the_session_ended_signs_in_back_to_its_page(web: httpx.AsyncClient) -> None:
+    """Not to the form's address: `GET /orders/5/pay` after signing in would be a 405."""
+    token = await signed_in(web)
+    web.cookies.delete("access_token")
+    web.cookies.delete("refresh_token")
+    base = str(web.base_url).rstrip("/")
+    for referer, location in ((f"{base}/orders?cursor=c", "/?next=/orders?cursor=c"), (None, "/"),
+                              ("https://elsewhere.example/orders", "/"), (f"{base}//evil.example/", "/")):  # fmt: skip
+        headers = {"Referer": referer} if referer else {}
+        r = await web.post("/orders/5/pay", data={"csrf_token": token}, headers=headers)
+        assert r.status_code == 303 and r.headers["location"] == location, (referer, r.status_code, r.text[:300])
+
+
 async def test_services_being_down_is_said_in_words(web: httpx.AsyncClient) -> None:
     r = await web.get("/shop")
     assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")

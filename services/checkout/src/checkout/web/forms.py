@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -51,9 +51,21 @@ async def signed_in(request: Request) -> Principal | None:
 
 
 def to_login(request: Request) -> RedirectResponse:
-    """Back to the landing page to sign in, then on to where the person was going."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/?next={quote(target, safe='/?=&')}", status_code=303)
+    """Back to the landing page to sign in, then on to where the person was going: the page asked
+    for, or for a form sent once the session had ended, the page the form was on (its `Referer`,
+    which the pages send within the site); never the form's own address, which answers only POST."""
+    if request.method in ("GET", "HEAD"):
+        target: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = _page_sent_from(request)
+    return RedirectResponse(f"/?next={quote(target, safe='/?=&')}" if target else "/", status_code=303)
+
+
+def _page_sent_from(request: Request) -> str | None:
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.scheme not in ("http", "https") or referer.netloc != request.url.netloc:
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 def safe_next(target: str | None) -> str | None:

@@ -23,7 +23,7 @@ from checkout.shopping.deps import run_together
 from checkout.web import backends, refresh
 from checkout.web.backends import Refused, Unavailable
 from checkout.web.desk import back, manager, manager_form, notice
-from checkout.web.forms import LIMITED, Answered, BadInput, page_router, parse_amount, parse_count
+from checkout.web.forms import LIMITED, TEXT_LIMITED, Answered, BadInput, page_router, parse_amount, parse_count
 from checkout.web.pages import amount_text
 from shopcommon.auth import Principal
 from shopcommon.validation import MAX_UINT32
@@ -124,12 +124,12 @@ async def _product_change(request: Request, method: str, path: str, *, new: bool
     return back(request, "/manage/products", done.format(**(body or {})) if body else done)
 
 
-@router.post("/manage/products", openapi_extra=LIMITED)
+@router.post("/manage/products", openapi_extra=TEXT_LIMITED)
 async def create_product(request: Request) -> Response:
     return await _product_change(request, "POST", "/api/v1/products", new=True, done="Product {sku} ({name}) added.")
 
 
-@router.post("/manage/products/{sku}", openapi_extra=LIMITED)
+@router.post("/manage/products/{sku}", openapi_extra=TEXT_LIMITED)
 async def edit_product(request: Request, sku: int = Sku) -> Response:
     return await _product_change(request, "PATCH", f"/api/v1/products/{sku}", new=False, done=f"Product {sku} saved.")
 
@@ -189,7 +189,7 @@ async def _group_form(request: Request, kind: str) -> tuple[Principal, dict[str,
     return user, body
 
 
-@router.post("/manage/catalogue/{kind}", openapi_extra=LIMITED)
+@router.post("/manage/catalogue/{kind}", openapi_extra=TEXT_LIMITED)
 async def create_group(request: Request, kind: str) -> Response:
     user, body = await _group_form(request, kind)
     values = {f"{kind}:{k}": v for k, v in body.items()}
@@ -197,7 +197,7 @@ async def create_group(request: Request, kind: str) -> Response:
     return await _group_change(request, user, kind, "POST", f"/api/v1/{kind}", body, done, values)
 
 
-@router.post("/manage/catalogue/{kind}/{group_id}", openapi_extra=LIMITED)
+@router.post("/manage/catalogue/{kind}/{group_id}", openapi_extra=TEXT_LIMITED)
 async def edit_group(request: Request, kind: str, group_id: int = GroupId) -> Response:
     user, body = await _group_form(request, kind)
     done = f"{KINDS[kind][0].capitalize()} {body['name']} saved."

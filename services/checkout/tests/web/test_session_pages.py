@@ -87,6 +87,14 @@ async def test_a_wrong_password_is_said_in_words_on_the_page(web: httpx.AsyncCli
     assert "Wrong username" not in r.text and "problem" not in r.text
 
 
+async def test_too_many_wrong_passwords_say_on_the_page_when_to_try_again(web: httpx.AsyncClient) -> None:
+    answers = [await sign_in(web, "customer", "not the password") for _ in range(12)]
+    assert {r.status_code for r in answers[:10]} == {401}
+    limited = answers[-1]
+    assert limited.status_code == 429 and limited.headers["content-type"].startswith("text/html")
+    assert int(limited.headers["retry-after"]) >= 1 and "Too many" in words(limited), words(limited)
+
+
 async def test_a_form_without_its_token_changes_nothing(web: httpx.AsyncClient) -> None:
     await web.get("/")
     r = await web.post("/login", data={"username": "customer", "password": DEMO_PASSWORD})

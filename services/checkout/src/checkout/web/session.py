@@ -62,9 +62,17 @@ async def landing(request: Request, next: str | None = None) -> Response:
     )  # fmt: skip
 
 
-async def _landing_error(request: Request, status: int, error: str, **context: Any) -> HTMLResponse:
+async def _landing_error(
+    request: Request, status: int, error: str, refusal: ProblemError | None = None, **context: Any
+) -> HTMLResponse:
+    """The landing page saying what went wrong; a refusal's `Retry-After` (a 429) goes with it."""
     values: dict[str, Any] = {"code_sent": False, "email": None, "username": None, "next": None, **context}
-    return await page(request, "landing.html.j2", status, user=None, title="Welcome", home="/", error=error, **values)
+    response = await page(request, "landing.html.j2", status, user=None, title="Welcome", home="/", error=error,
+                          **values)  # fmt: skip
+    retry_after = (refusal.headers or {}).get("Retry-After") if refusal else None
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def _signed_in_response(request: Request, pair: dict[str, Any], role: str, target: str | None) -> RedirectResponse:
@@ -94,7 +102,7 @@ async def password_login(request: Request) -> Response:
             pair = await login.issue_pair(session, identity, user)
     except ProblemError as exc:
         words = WRONG_LOGIN if exc.slug == "invalid-credentials" else problem_words(exc)
-        return await _landing_error(request, exc.status, words, username=body.username, next=target)
+        return await _landing_error(request, exc.status, words, exc, username=body.username, next=target)
     log.info("user %s signed in on the web pages", user.id)
     return _signed_in_response(request, pair, user.role, target)
 
@@ -111,7 +119,7 @@ async def email_code(request: Request, background: BackgroundTasks) -> Response:
     try:
         await login.request_code(identity, email=body.email, ip=client_ip(request))
     except ProblemError as exc:
-        return await _landing_error(request, exc.status, problem_words(exc), email=body.email, next=target)
+        return await _landing_error(request, exc.status, problem_words(exc), exc, email=body.email, next=target)
     background.add_task(
         otp.send_code, sessionmaker=request.app.state.read_sessionmaker, identity=identity, email=body.email
     )
@@ -139,7 +147,7 @@ async def verify_code(request: Request) -> Response:
         claims = await request.app.state.token_verifier.verify(pair["access_token"])
     except ProblemError as exc:
         words = WRONG_CODE if exc.slug == "invalid-code" else problem_words(exc)
-        return await _landing_error(request, exc.status, words, code_sent=True, email=body.email, next=target)
+        return await _landing_error(request, exc.status, words, exc, code_sent=True, email=body.email, next=target)
     log.info("user %s signed in on the web pages with an emailed code", claims["sub"])
     return _signed_in_response(request, pair, str(claims["role"]), target)
 

@@ -105,6 +105,15 @@ async def test_what_the_guest_gets_wrong_is_said_in_words(checkout: CheckoutFact
     assert r.status_code == 403 and "could not verify" in words(r)
 
 
+async def test_a_time_the_clocks_skip_is_refused_in_words(checkout: CheckoutFactory, bookings: Bookings) -> None:
+    """In Berlin 2031-03-30 goes from 01:59 to 03:00: 02:30 was read as 03:30, an hour off, unsaid."""
+    web = await checkout(bookings=bookings.transport, booking_time_zone="Europe/Berlin")
+    r = await web.get("/tables", params={"from": "2031-03-30T02:30", "search": "1"})
+    assert r.status_code == 422 and "there is no 02:30 that day" in words(r), words(r)
+    r = await web.get("/tables", params={"from": "2031-03-30T03:30", "to": "2031-03-30T05:00", "search": "1"})
+    assert r.status_code == 200 and 'value="2031-03-30T03:30"' in r.text, words(r)
+
+
 async def test_bookings_down_is_said_in_words(checkout: CheckoutFactory) -> None:
     web = await checkout()
     r = await web.get("/tables", params={"seats": "2", "search": "1"})

@@ -50,11 +50,15 @@ def _moment(text: str | None, label: str, zone: tzinfo) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise BadInput(f"{label} must be a date and time, like 2031-03-14 19:00.") from exc
-    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    wall_clock = moment.tzinfo is None
+    moment = moment.replace(tzinfo=zone) if wall_clock else moment
     try:  # the form shows it again in the restaurant's zone; bookings reads it in UTC
-        moment.astimezone(zone).astimezone(UTC)
+        back = moment.astimezone(UTC).astimezone(zone)
     except OverflowError as exc:  # year 1 or 9999 written with an offset
         raise BadInput(f"{label} is out of range.") from exc
+    if wall_clock and back.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        # Skipped when the clocks go forward (02:30 that night): taken as is, it was an hour off.
+        raise BadInput(f"{label}: the clocks go forward then, so there is no {moment:%H:%M} that day.")
     return moment
 
 

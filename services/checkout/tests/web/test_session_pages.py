@@ -4,10 +4,12 @@ words, CSRF on every form, logging out ending the refresh token too; the vendore
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -148,6 +150,34 @@ async def test_a_session_outlives_its_access_token(web: httpx.AsyncClient) -> No
     web.cookies.set("refresh_token", refresh, domain="checkout", path="/")
     r = await web.get("/")
     assert "Log in</button>" in r.text and "access_token" not in r.headers.get("set-cookie", "")
+
+
+async def test_a_refresh_cookie_someone_else_rotated_ends_the_whole_session(
+    web: httpx.AsyncClient, demo_accounts: str
+) -> None:
+    """A copy of the web session's refresh cookie, rotated through the API by whoever holds it: the
+    page that presents the cookie later is signed out, and the copy's new tokens die with it."""
+    await sign_in(web, "mike", DEMO_PASSWORD)
+    copied = web.cookies.get("refresh_token", path="/")
+    assert copied
+    rotated = await web.post("/api/v1/auth/token/refresh", json={"refresh_token": copied})
+    assert rotated.status_code == 200
+    # Within a moment of the rotation the page's request is one sent meanwhile: nothing ends.
+    web.cookies.delete("access_token")
+    assert "Log in</button>" in (await web.get("/")).text
+    theirs = rotated.json()["refresh_token"]
+    again = await web.post("/api/v1/auth/token/refresh", json={"refresh_token": theirs})
+    assert again.status_code == 200
+    theirs = again.json()["refresh_token"]
+    conn = await asyncpg.connect(demo_accounts.replace("postgresql+asyncpg://", "postgresql://"))
+    try:  # the rotation is a minute old
+        await conn.execute("UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE token_hash = $1",
+                           hashlib.sha256(copied.encode()).hexdigest())  # fmt: skip
+    finally:
+        await conn.close()
+    web.cookies.delete("access_token")
+    assert "Log in</button>" in (await web.get("/")).text
+    assert (await web.post("/api/v1/auth/token/refresh", json={"refresh_token": theirs})).status_code == 401
 
 
 async def test_signing_in_with_an_emailed_code(web: httpx.AsyncClient, shop_stack: Stack) -> None:

@@ -127,7 +127,29 @@ async def renew_access(
     )
     async with sessionmaker() as session:
         row = (await session.execute(query)).first()
-    return access_token(store, user_id=row.user_id, role=row.role, ttl=access_ttl) if row else None
+    if row is None:
+        await _end_if_copied(sessionmaker, token_digest(token))
+        return None
+    return access_token(store, user_id=row.user_id, role=row.role, ttl=access_ttl)
+
+
+#: A web cookie's refresh token presented again this long after it was rotated (through the API)
+#: was copied: before that, it is a page's request sent while the rotation's answer was on its way.
+WEB_REUSE_GRACE = timedelta(seconds=30)
+
+
+async def _end_if_copied(sessionmaker: async_sessionmaker[AsyncSession], digest: str) -> None:
+    """The pages never rotate their cookie's token, so one already used elsewhere means someone else
+    holds it and rotated it: the whole family ends, theirs too, as `rotate` does for a reuse."""
+    query = select(refresh_tokens.c.family_id).where(
+        refresh_tokens.c.token_hash == digest,
+        refresh_tokens.c.revoked_at.is_(None),
+        refresh_tokens.c.used_at < func.now() - WEB_REUSE_GRACE,
+    )
+    async with transaction(sessionmaker) as session:
+        family = (await session.execute(query)).scalar_one_or_none()
+        if family is not None and await revoke_family(session, family):
+            log.warning("refresh token of a web session reused after its rotation: revoked its family %s", family)
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:

@@ -4,6 +4,7 @@ deactivated through identity's use cases."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -39,6 +40,32 @@ async def test_each_board_is_for_its_role(web: httpx.AsyncClient) -> None:
     for path in ("/tasks", "/manage", "/manage/workers", "/manage/bookings"):
         r = await web.get(path)
         assert r.status_code == 403 and "This page is for the" in words(r), path
+
+
+async def test_a_deactivated_or_re_roled_account_loses_its_pages_at_once(
+    checkout: CheckoutFactory, checkout_db: str
+) -> None:
+    """Not when its access token expires (up to CHECKOUT_ACCESS_TOKEN_TTL later)."""
+    await load_identity_demo(checkout_db, {"APP_ENV": "dev"})
+    web = await checkout(notifications_url="http://127.0.0.1:9", standing_seconds=0)
+    admin = await web.post("/api/v1/auth/token", json={"username": "admin", "password": DEMO_PASSWORD})
+    staff = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    for change in ({"role": "customer"}, {"active": False}):
+        name, password = f"temp{uuid.uuid4().hex[:8]}", "a-long-enough-passphrase-42"
+        made = await web.post("/api/v1/users", headers=staff, json={
+            "username": name, "email": f"{name}@shop.example", "password": password, "first_name": "Tem",
+            "last_name": "Porary", "role": "worker", "categories": ["drums"]})  # fmt: skip
+        assert made.status_code == 201, made.text
+        worker = made.json()
+        token = CSRF_FIELD.search((await web.get("/")).text).group(1)  # type: ignore[union-attr]
+        signed = await web.post("/login", data={"csrf_token": token, "username": name, "password": password})
+        assert signed.status_code == 303, words(signed)
+        assert (await web.get("/tasks")).status_code == 503  # signed in; LOMS is down
+        changed = await web.patch(f"/api/v1/users/{worker['id']}", headers=staff, json=change)
+        assert changed.status_code == 200, changed.text
+        r = await web.get("/tasks")
+        assert r.status_code == 303 and r.headers["location"] == "/?next=/tasks", (change, r.status_code)
+        web.cookies.clear()
 
 
 async def test_the_worker_board_says_in_words_when_loms_is_down(web: httpx.AsyncClient) -> None:

@@ -170,7 +170,9 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
     summary="Change an account: your own (not its role); managers any, roles and categories included",
     description=(
         "Only managers set `role`, `categories` and `active` (403 from anyone else). `active: false` "
-        "deactivates the account: its sessions end, and it cannot sign in by password, code or refresh "
+        "deactivates the account: its sessions end (its refresh tokens at once, its web pages within "
+        "seconds; an access token an API client already holds works until it expires, "
+        "`CHECKOUT_ACCESS_TOKEN_TTL`), and it cannot sign in by password, code or refresh "
         "token until made active again; LOMS moves a deactivated worker's open tasks to others. Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
         "wrong ones count against the sign-in limits (429). Either change ends the account's sessions. "
         "A new `email` is unconfirmed until the account confirms it (a token is mailed to it; "

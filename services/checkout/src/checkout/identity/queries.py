@@ -67,6 +67,13 @@ async def get_user(session: AsyncSession, user_id: int) -> Account:
     return _account(row)
 
 
+async def standing_role(session: AsyncSession, user_id: int) -> str | None:
+    """The role of an active account; None once it is deactivated or gone."""
+    query = select(users.c.role).where(users.c.id == user_id, users.c.active)
+    role: str | None = (await session.execute(query)).scalar_one_or_none()
+    return role
+
+
 async def find_for_login(session: AsyncSession, login: str) -> Account | None:
     """By username (any case) or by email: usernames cannot contain '@', so the two never collide.
     Several accounts may claim one address before any proves it: the one that proved it wins,

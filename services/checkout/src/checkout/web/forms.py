@@ -42,7 +42,8 @@ FORBIDDEN = (
 
 
 async def signed_in(request: Request) -> Principal | None:
-    """The person of the web session's cookie; None without one, or when it has expired or is not ours."""
+    """The person of the web session's cookie; None without one, when it has expired or is not ours,
+    or when the account no longer stands as the token says (deactivated, another role)."""
     token = request.cookies.get(ACCESS_COOKIE)
     if not token:
         return None
@@ -52,6 +53,12 @@ async def signed_in(request: Request) -> Principal | None:
     except (ProblemError, KeyError, ValueError):
         return None
     if role == Role.SERVICE:
+        return None
+    try:
+        user_id = int(claims["sub"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if await get_web(request).standings.role(user_id) != role:  # deactivated, or in another role now
         return None
     return Principal(subject=str(claims["sub"]), role=role, claims=claims, token=token)
 

@@ -16,6 +16,7 @@ from checkout.shopping.lifespan import http_client
 from checkout.web.bookings_client import BookingsClient
 from checkout.web.pages import environment
 from checkout.web.settings import WebSettings
+from checkout.web.standing import Standings
 from shopcommon.http import make_http_client
 
 
@@ -29,6 +30,8 @@ class Web:
     #: Streams from the notifications service (httpx's own transport: it streams bodies, which the
     #: shopping clients' aiohttp transport does not); `/live` relays them.
     notifications: httpx.AsyncClient
+    #: Whether a signed-in person's account still stands as their token says.
+    standings: Standings
 
 
 def get_web(request: Request) -> Web:
@@ -59,5 +62,6 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
             cookie_secure=app.state.identity.cookie_secure,
             booking_zone=ZoneInfo(settings.booking_time_zone) if settings.booking_time_zone else None,
             notifications=streams,
+            standings=Standings(app.state.read_sessionmaker, remember_seconds=settings.standing_seconds),
         )
         yield

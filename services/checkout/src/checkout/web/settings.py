@@ -25,6 +25,9 @@ class WebSettings(BaseSettings):
     #: figures), seconds; checkout answers "unchanged" (204) without a body when nothing moved.
     #: 0 turns it off: such pages then change on a reload only.
     page_refresh_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    #: How long a process trusts what it last read of an account (active, role), seconds: the pages
+    #: of an account deactivated or given another role stop working within this (`web/standing.py`).
+    standing_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
 
     @field_validator("booking_time_zone")
     @classmethod

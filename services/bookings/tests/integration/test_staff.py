@@ -138,6 +138,9 @@ async def test_only_managers_list_and_move_bookings(client: httpx.AsyncClient, d
     assert (await client.get("/api/v1/bookings")).status_code == 401
     assert (await client.post(f"/api/v1/bookings/{booking}/confirm")).status_code == 401
     assert (await client.get(f"/api/v1/bookings/{booking}", headers=auth.worker())).status_code == 403
+    # A guest's booking is linked to no one: a customer token naming no user id is not its owner.
+    odd = {"Authorization": f"Bearer {auth.issuer.token('not-a-number', 'customer')}"}
+    assert (await client.get(f"/api/v1/bookings/{booking}", headers=odd)).status_code == 404
     assert (await client.get("/api/v1/bookings/mine", headers=auth.manager())).status_code == 403
     # A bad token on a public route is refused, not taken for a guest.
     r = await client.post(

@@ -30,7 +30,8 @@ async def move(conn: AsyncConnection, sink: EventSink, booking_id: int, action: 
 async def get_booking(conn: AsyncConnection, booking_id: int, *, caller: Principal) -> Booking:
     """Managers read every booking; a customer only one linked to them (anything else is 404)."""
     booking = await bookings.get(conn, booking_id)
-    if booking is None or (caller.role != Role.MANAGER and booking.user_id != caller.user_id):
+    owner = caller.user_id is not None and booking is not None and booking.user_id == caller.user_id
+    if booking is None or (caller.role != Role.MANAGER and not owner):
         raise BookingNotFound(booking_id)
     return booking
 

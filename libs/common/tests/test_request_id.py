@@ -1,12 +1,16 @@
 """The request id of the incoming request travels on outgoing HTTP calls and Kafka headers."""
 
+import logging
+
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI, Request
 
 from shopcommon.app import create_service_app
 from shopcommon.http import header_text, make_http_client
 from shopcommon.kafka import trace_headers
 from shopcommon.observability import Metrics, RequestContextMiddleware
+from shopcommon.problems import NotFound
 from shopcommon.settings import ServiceSettings
 
 
@@ -85,3 +89,29 @@ async def test_every_request_is_counted_and_timed_per_route_and_status() -> None
     assert sample("http_requests_total", status="200") == 3
     assert sample("http_requests_total", status="422") == 1
     assert sample("http_request_duration_seconds_count") == 4
+
+
+async def test_a_refused_request_on_a_path_with_a_token_is_logged_by_its_route(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cancel link's token must not land in the logs with the 404 or 403 its page answers."""
+    router = APIRouter()
+
+    @router.get("/links/{token}")
+    async def link(token: str) -> None:
+        raise NotFound("no such link")
+
+    @router.get("/orders/{order_id}")
+    async def order(order_id: int) -> None:
+        raise NotFound("no such order")
+
+    app = create_service_app(ServiceSettings(log_json=False), title="t", description="d", routers=[router],
+                             uses_db=False)  # fmt: skip
+    logging.getLogger().addHandler(caplog.handler)  # the app's logging set-up replaced the root's handlers
+    caplog.set_level(logging.INFO, logger="shopcommon.request")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/links/s3cret-t0ken")).status_code == 404
+        assert (await client.get("/orders/42")).status_code == 404
+    logged = [rec.getMessage() for rec in caplog.records]
+    assert "GET /links/{token} -> 404" in logged and "GET /orders/42 -> 404" in logged, logged
+    assert not any("s3cret" in line for line in logged)

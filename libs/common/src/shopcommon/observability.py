@@ -89,7 +89,8 @@ class RequestContextMiddleware:
                 log.info(
                     "%s %s -> %s",
                     method,
-                    scope["path"],
+                    # A path that carries a secret (a cancel link's token) is logged as its route.
+                    route_path if "{token" in route_path else scope["path"],
                     status,
                     extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
                 )

@@ -7,9 +7,11 @@ service (its database, its secrets) carries the service's prefix, e.g. `LOMS_DAT
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +22,19 @@ from shopcommon.body_limit import DEFAULT_MAX_BODY_BYTES
 class AppEnv(StrEnum):
     DEV = "dev"
     PROD = "prod"
+
+
+def check_public_url(name: str, url: str) -> None:
+    """Where people open the shop (the links e-mails carry), outside dev: an http(s) address of a
+    host they can reach, not this machine's loopback, where every e-mailed link would lead nowhere."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if parts.scheme not in ("http", "https") or not host or loopback:
+        raise ValueError(f"{name} must be the address people open the shop at (https://shop.example.com), not {url!r}")
 
 
 def shared(name: str, default: Any) -> Any:

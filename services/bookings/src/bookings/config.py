@@ -1,10 +1,10 @@
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shopcommon.outbox import RelayTuning
-from shopcommon.settings import ServiceSettings, shared
+from shopcommon.settings import ServiceSettings, check_public_url, shared
 
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -46,6 +46,12 @@ class Settings(ServiceSettings):
     #: Stored `Idempotency-Key` answers are kept this long, then purged.
     idempotency_retention: Seconds = 86_400.0
     purge_interval: Seconds = 600.0
+
+    @model_validator(mode="after")
+    def _public_url_outside_dev(self) -> Self:
+        if not self.is_dev:
+            check_public_url("BOOKINGS_PUBLIC_URL", self.public_url)
+        return self
 
     def request_hits_retention(self) -> float:
         """How long a counted request matters: the longest window."""

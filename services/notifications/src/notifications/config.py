@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from notifications.domain.addresses import parse_networks
 from shopcommon.devsecrets import dev_secret
-from shopcommon.settings import ServiceSettings, shared
+from shopcommon.settings import ServiceSettings, check_public_url, shared
 
 #: Where mail goes in dev mode when `SMTP_URL` is not set: the embedded catcher of `make run`.
 DEV_SMTP_URL = "smtp://127.0.0.1:1025"
@@ -114,6 +114,12 @@ class Settings(ServiceSettings):
 
     def booking_zone(self) -> tzinfo | None:
         return ZoneInfo(self.booking_time_zone) if self.booking_time_zone else None
+
+    @model_validator(mode="after")
+    def _public_url_outside_dev(self) -> Self:
+        if not self.is_dev:
+            check_public_url("SHOP_PUBLIC_URL", self.public_url)
+        return self
 
     @model_validator(mode="after")
     def _push_exemptions_only_in_dev(self) -> Self:

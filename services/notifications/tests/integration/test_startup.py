@@ -17,7 +17,8 @@ def prod_secrets() -> dict[str, str]:
         vapid.generate_keys()
         key = vapid.private_pem().decode()
         if not is_placeholder(key):
-            return {"client_secret": "Kq7Wm2Zr9Lx4Bv8Tn3Hc", "vapid_private_key": key}
+            return {"client_secret": "Kq7Wm2Zr9Lx4Bv8Tn3Hc", "vapid_private_key": key,
+                    "public_url": "https://shop.example.com"}  # fmt: skip
 
 
 @pytest.mark.parametrize("env", ["prod", "dev"])
@@ -48,3 +49,13 @@ def test_push_networks_exempt_from_the_public_rule_are_refused_outside_dev(
         settings_for(app_env="prod", push_allowed_networks="127.0.0.1/32", **prod_secrets())
     with pytest.raises(ValidationError, match="not an IP network"):
         settings_for(app_env="dev", push_allowed_networks="10.0.0.0/8,intranet")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]/", "shop.example.com", ""]
+)
+def test_outside_dev_the_links_e_mails_carry_lead_to_the_shop(settings_for: Callable[..., Settings], url: str) -> None:
+    """Not to this machine's loopback, the dev default: every order e-mail's link would lead nowhere."""
+    assert settings_for(app_env="dev", public_url=url).public_url == url
+    with pytest.raises(ValidationError, match="SHOP_PUBLIC_URL"):
+        settings_for(app_env="prod", **{**prod_secrets(), "public_url": url})

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from checkout.identity.keys import KeyStore
@@ -85,10 +86,24 @@ async def test_refresh_rotates_and_the_old_token_stops_working(client: httpx.Asy
     assert third.status_code == 200
 
 
-async def test_reusing_a_refresh_token_revokes_its_whole_family(client: httpx.AsyncClient) -> None:
+async def rotated_a_minute_ago(identity_db: str, refresh_token: str) -> None:
+    """What a reuse looks like: a token presented again well after its rotation (`REUSE_GRACE`)."""
+    engine = create_async_engine(async_url(identity_db))
+    async with engine.begin() as conn:
+        digest = hashlib.sha256(refresh_token.encode()).hexdigest()
+        await conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == digest)
+            .values(used_at=refresh_tokens.c.used_at - timedelta(minutes=1))
+        )
+    await engine.dispose()
+
+
+async def test_reusing_a_refresh_token_revokes_its_whole_family(client: httpx.AsyncClient, identity_db: str) -> None:
     first = await login(client, "mike")
     second = (await client.post("/api/v1/auth/token/refresh", json={"refresh_token": first["refresh_token"]})).json()
     other_session = await login(client, "mike")
+    await rotated_a_minute_ago(identity_db, first["refresh_token"])
     reuse = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401
     # The thief's copy and the owner's newest token are both dead now ...
@@ -99,6 +114,19 @@ async def test_reusing_a_refresh_token_revokes_its_whole_family(client: httpx.As
     assert (
         await client.post("/api/v1/auth/token/refresh", json={"refresh_token": other_session["refresh_token"]})
     ).status_code == 200
+
+
+async def test_two_refreshes_with_one_token_at_once_end_no_session(client: httpx.AsyncClient) -> None:
+    """An app whose requests refresh at once: one gets the new pair, the others a 401, and the
+    session lives on (before, the loser's reuse revoked the family, the winner's new pair too)."""
+    first = await login(client, "josh")
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/auth/token/refresh", json={"refresh_token": first["refresh_token"]}) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 401, 401, 401]
+    (winner,) = [r.json() for r in answers if r.status_code == 200]
+    again = await client.post("/api/v1/auth/token/refresh", json={"refresh_token": winner["refresh_token"]})
+    assert again.status_code == 200
 
 
 async def test_refresh_tokens_are_stored_hashed(client: httpx.AsyncClient, identity_db: str) -> None:

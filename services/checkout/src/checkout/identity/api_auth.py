@@ -66,6 +66,9 @@ async def issue_token(request: Request, session: SessionDep, identity: IdentityD
 @router.post(
     "/token/refresh", response_model=TokenPair, responses=problem_responses(401, 422), openapi_extra=PUBLIC,
     summary="A new pair for a refresh token; presenting a used one again revokes its whole family",
+    description="Each refresh token works once. One presented again within 30 s of its use (the same "
+    "client's requests refreshing at once) is a 401 and nothing more; later, it was copied: its whole "
+    "family (every token rotated from the same sign-in) is revoked.",
 )  # fmt: skip
 async def refresh_token(body: RefreshRequest, request: Request, identity: IdentityDep) -> dict[str, Any]:
     pair, _ = await login.refresh(request.app.state.sessionmaker, identity, body.refresh_token)

@@ -2,7 +2,8 @@
 
 A refresh token is 256 random bits; only its SHA-256 is stored (a fast hash is enough for a
 value that cannot be guessed). Every token rotated from one login shares a family: presenting a
-token that was already used means it was copied, so the whole family is revoked.
+token that was already used (more than `REUSE_GRACE` ago) means it was copied, so the whole family
+is revoked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from shopcommon.db import transaction
 from shopcommon.problems import Unauthorized
 
 log = logging.getLogger(__name__)
+#: A used refresh token presented again this long after its rotation was copied. Sooner, it is the
+#: same client's request sent while the rotation's answer was on its way (an app's two requests
+#: refreshing at once, a page's request beside a rotation): refused (401), nothing revoked. A copy
+#: gets no new token either way; presented later it ends its family.
+REUSE_GRACE = timedelta(seconds=30)
 
 
 def token_digest(token: str) -> str:
@@ -98,7 +104,7 @@ async def rotate(
         family = (
             await session.execute(
                 select(refresh_tokens.c.family_id).where(
-                    refresh_tokens.c.token_hash == digest, refresh_tokens.c.used_at.is_not(None)
+                    refresh_tokens.c.token_hash == digest, refresh_tokens.c.used_at < func.now() - REUSE_GRACE
                 )
             )
         ).scalar_one_or_none()
@@ -133,18 +139,13 @@ async def renew_access(
     return access_token(store, user_id=row.user_id, role=row.role, ttl=access_ttl)
 
 
-#: A web cookie's refresh token presented again this long after it was rotated (through the API)
-#: was copied: before that, it is a page's request sent while the rotation's answer was on its way.
-WEB_REUSE_GRACE = timedelta(seconds=30)
-
-
 async def _end_if_copied(sessionmaker: async_sessionmaker[AsyncSession], digest: str) -> None:
     """The pages never rotate their cookie's token, so one already used elsewhere means someone else
     holds it and rotated it: the whole family ends, theirs too, as `rotate` does for a reuse."""
     query = select(refresh_tokens.c.family_id).where(
         refresh_tokens.c.token_hash == digest,
         refresh_tokens.c.revoked_at.is_(None),
-        refresh_tokens.c.used_at < func.now() - WEB_REUSE_GRACE,
+        refresh_tokens.c.used_at < func.now() - REUSE_GRACE,
     )
     async with transaction(sessionmaker) as session:
         family = (await session.execute(query)).scalar_one_or_none()

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -147,3 +148,29 @@ async def test_each_change_of_a_table_is_published_keyed_by_table(
             "Window 7",
             "regular",
         )
+
+
+async def test_a_price_set_while_the_table_changes_waits_and_its_event_tells_both(
+    client: httpx.AsyncClient, auth: Auth, db: Database, topic: str, shop_stack: Stack
+) -> None:
+    table = await db.table(price=900, seats=4)
+    changing = await asyncpg.connect(db.url)
+    try:
+        change = changing.transaction()
+        await change.start()
+        # Not the name: a unique column's update already held off the price's foreign key check.
+        await changing.execute("UPDATE tables SET seats = 6 WHERE id = $1", table)
+        pricing = asyncio.create_task(
+            client.post(f"/api/v1/tables/{table}/prices", json={"price": 1250}, headers=auth.manager())
+        )
+        await asyncio.sleep(0.3)
+        assert not pricing.done()  # it waits for the change under way ...
+        await change.commit()
+    finally:
+        await changing.close()
+    assert (await pricing).status_code == 201
+    key = f"table:{table}"
+    events = await consume(shop_stack.urls.kafka_bootstrap_servers, topic,
+                           lambda evs: any(e["_key"] == key for e in evs))  # fmt: skip
+    (event,) = by_booking(events)[key]
+    assert (event["seats"], event["price"]) == (6, 1250)  # ... and tells both

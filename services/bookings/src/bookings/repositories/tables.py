@@ -118,6 +118,10 @@ INSERT INTO table_prices (table_id, effective_from, price) VALUES (:table_id, co
 ON CONFLICT DO NOTHING RETURNING price, effective_from
 """)
 _EXISTS = text("SELECT 1 FROM tables WHERE id = :table_id")
+#: A new price holds the table's row as a change of the table does (and against the requests booking
+#: it, FOR SHARE): its `table.changed` event then reads the table with no other change half-way
+#: through. Unlocked, a rename and a price at once each published the other's old value.
+_LOCK_FOR_PRICE = text("SELECT 1 FROM tables WHERE id = :table_id FOR NO KEY UPDATE")
 
 
 def _table(row: Any) -> TableRow:
@@ -172,7 +176,7 @@ async def prices(conn: AsyncConnection, table_id: int) -> list[PriceRow]:
 
 
 async def add_price(conn: AsyncConnection, table_id: int, *, price: int, effective_from: datetime | None) -> PriceRow:
-    if (await conn.execute(_EXISTS, {"table_id": table_id})).first() is None:
+    if (await conn.execute(_LOCK_FOR_PRICE, {"table_id": table_id})).first() is None:
         raise TableNotFound(table_id)
     row = (
         await conn.execute(_ADD_PRICE, {"table_id": table_id, "price": price, "effective_from": effective_from})

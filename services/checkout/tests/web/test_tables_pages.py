@@ -78,6 +78,28 @@ async def test_a_guest_finds_a_table_and_requests_a_booking(checkout: CheckoutFa
     assert odd.status_code == 201, odd.text
 
 
+async def test_a_search_from_a_time_without_an_end_looks_for_a_sitting(
+    checkout: CheckoutFactory, bookings: Bookings
+) -> None:
+    """Not for the table from then on, which its next booking, whenever it is, would rule out."""
+    web = await checkout(bookings=bookings.transport)
+    table = await new_table(bookings, seats=7)
+    start, _ = window()
+    later = datetime.strptime(start, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC) + timedelta(hours=3)
+    async with bookings.client() as client:
+        booked = await client.post("/api/v1/bookings", headers=bookings.manager, json={
+            "table_id": table["table_id"], "starts_at": later.isoformat(),
+            "ends_at": (later + timedelta(hours=1)).isoformat(), "name": "Later Guest", "phone": "+15550100",
+            "status": "confirmed"})  # fmt: skip
+    assert booked.status_code == 201, booked.text
+    found = await web.get("/tables", params={"seats": "7", "from": start, "search": "1"})
+    assert found.status_code == 200 and f'data-table-id="{table["table_id"]}"' in found.text, words(found)
+    until = (datetime.strptime(start, "%Y-%m-%dT%H:%M") + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    assert f'value="{until}"' in found.text
+    taken = await web.get("/tables", params={"seats": "7", "from": later.strftime("%Y-%m-%dT%H:%M"), "search": "1"})
+    assert f'data-table-id="{table["table_id"]}"' not in taken.text
+
+
 async def test_what_the_guest_gets_wrong_is_said_in_words(checkout: CheckoutFactory, bookings: Bookings) -> None:
     web = await checkout(bookings=bookings.transport)
     table = await new_table(bookings)

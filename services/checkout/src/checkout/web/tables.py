@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from fastapi import Path, Request
@@ -35,6 +35,8 @@ router = page_router()
 KINDS = [("", "Any")] + [(kind, words.capitalize()) for kind, words in KIND_WORDS.items()]
 UNAVAILABLE = "We could not reach the booking system. Please try again in a minute."
 TableId = Path(ge=1, le=MAX_JSON_INT)
+#: A search with a From and no To looks for a table this long.
+SITTING = timedelta(hours=2)
 
 
 def _zone(request: Request) -> tzinfo:
@@ -72,6 +74,10 @@ def _search_from(values: dict[str, str], zone: tzinfo) -> tuple[dict[str, Any], 
     if kind and kind not in KIND_WORDS:
         raise BadInput("Kind must be one of the listed kinds.")
     starts, ends = _moment(values.get("from"), "From", zone), _moment(values.get("to"), "To", zone)
+    if starts and not ends:
+        # A guest who says when they come means a sitting, not "from then on" (which any later
+        # booking of a table would rule out): the form shows the To it searched.
+        ends = starts + SITTING
     if starts and ends and ends <= starts:
         raise BadInput("To must be after From.")
     seats = parse_count(values.get("seats"), "Seats", high=1000)

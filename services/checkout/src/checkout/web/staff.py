@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from checkout.shopping.deps import Shopping, get_shopping
+from checkout.shopping.deps import Shopping, get_shopping, run_together
 from checkout.shopping.usecases import tasks
 from checkout.web.forms import (
     LIMITED,
@@ -33,15 +33,21 @@ from shopcommon.validation import MAX_JSON_INT
 log = logging.getLogger(__name__)
 router = page_router()
 TaskId = Path(ge=1, le=MAX_JSON_INT)
-BOARD_SIZE = 50
+#: The board shows all the open work (up to LOMS's page of 200 each of under way and waiting) and
+#: the newest of what is done. One list of the newest 50 of any status once hid an old task still
+#: to do behind fifty done ones (a task moved to a busy worker keeps its old id).
+OPEN_SHOWN, DONE_SHOWN = 200, 20
 #: Open work first (what is under way, then what waits), then what is done, newest first within each.
-ORDER = {TaskStatus.IN_PROGRESS: 0, TaskStatus.ASSIGNED: 1, TaskStatus.UNASSIGNED: 2, TaskStatus.DONE: 3}
+SHOWN = ((TaskStatus.IN_PROGRESS, OPEN_SHOWN), (TaskStatus.ASSIGNED, OPEN_SHOWN), (TaskStatus.DONE, DONE_SHOWN))
 
 
 async def board_context(shop: Shopping, user: Principal) -> dict[str, Any]:
     """The worker's tasks as the board's `task_list` block shows them (the page and `/live` alike)."""
-    listing = await tasks.list_tasks(shop, user, status=None, worker_id=None, cursor=None, limit=BOARD_SIZE)
-    items = sorted(listing.items, key=lambda t: ORDER.get(t.status, 9))
+    listings = await run_together(*(
+        tasks.list_tasks(shop, user, status=status, worker_id=None, cursor=None, limit=limit)
+        for status, limit in SHOWN
+    ))  # fmt: skip
+    items = [task for listing in listings for task in listing.items]
     names = await product_names(shop, user, [i.sku for t in items for i in t.items])
     return {"tasks": [t.model_dump() for t in items], "names": names}
 

@@ -212,3 +212,25 @@ def test_the_bookings_desks_live_table_cards_are_its_own_markup() -> None:
     assert '<option value="all" selected>Past ones too</option>' in full
     assert '<a href="/manage/bookings?status=&amp;when=all&amp;cursor=c2" rel="next">Later bookings</a>' in full
     assert 'sse-swap="table-new" hx-swap="beforeend"' in full and "live.js" in full
+
+
+def test_a_task_no_worker_of_its_category_can_take_is_offered_to_the_others() -> None:
+    """A category renamed since the task was made, or a deleted product's `uncategorised`: the desk
+    offers every active worker, its own category's first (the API assigns to any active worker)."""
+    env = environment()
+    workers = [
+        {"id": 7, "first_name": "Stella", "last_name": "Bow", "active": True, "categories": ["bowed strings"]},
+        {"id": 8, "first_name": "Gone", "last_name": "Away", "active": False, "categories": ["strings"]},
+        {"id": 9, "first_name": "Ken", "last_name": "Keys", "active": True, "categories": ["keyboards"]},
+    ]
+    row = render_fragment(env, "manage.html.j2", "task_row", task={"task_id": 5, "order_id": 3, "category": "strings",
+                          "worker_id": None, "status": "unassigned"}, names={}, workers=workers, csrf_token="t")  # fmt: skip
+    assert '<optgroup label="other categories">' in row and "Stella Bow" in row and "Ken Keys" in row
+    assert "Gone Away" not in row and "No active worker" not in row
+    ours = render_fragment(env, "manage.html.j2", "task_row", task={"task_id": 6, "order_id": 3, "category": "keyboards",
+                           "worker_id": 9, "status": "assigned"}, names={}, workers=workers, csrf_token="t")  # fmt: skip
+    assert ours.index('<optgroup label="keyboards">') < ours.index('<optgroup label="other categories">')
+    assert '<option value="9" selected>Ken Keys</option>' in ours
+    nobody = render_fragment(env, "manage.html.j2", "task_row", task={"task_id": 7, "order_id": 3, "category": "x",
+                             "worker_id": None, "status": "unassigned"}, names={}, workers=[], csrf_token="t")  # fmt: skip
+    assert '<option value="">No active worker</option>' in nobody

@@ -19,6 +19,16 @@ from shopcommon.time_text import time_window
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+def assign_choices(workers: list[dict[str, Any]], category: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The desk's Assign menu for a task of `category`: its active workers, then every other active
+    worker, so a task whose category no one works in (renamed since, or a deleted product's
+    `uncategorised`) can still be given to someone; the API assigns to any active worker."""
+    active = [w for w in workers if w.get("active") is not False]
+    ours = [w for w in active if category in (w.get("categories") or [])]
+    others = [w for w in active if w not in ours]
+    return [(label, group) for label, group in ((category, ours), ("other categories", others)) if group]
+
+
 def environment(refresh_seconds: float = 0) -> Environment:
     """The pages' templates; `refresh_seconds` is how often a page over data that sends no events
     asks for it again (0: never; see `web/refresh.py`)."""
@@ -35,6 +45,7 @@ def environment(refresh_seconds: float = 0) -> Environment:
     env.globals["status_label"] = order_status_words
     env.globals["task_status"] = task_status_words
     env.globals["refresh_seconds"] = refresh_seconds
+    env.globals["assign_choices"] = assign_choices
     return env
 
 

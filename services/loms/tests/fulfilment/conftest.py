@@ -156,6 +156,21 @@ class Catalogue:
             await db.stock(sku, 100_000)
         return name, skus
 
+    async def rename(self, name: str) -> str:
+        """The category renamed (as a manager's desk does); its new name."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=20, headers=self.manager) as client:
+            listed = await client.get("/api/v1/categories")
+            (group_id,) = [c["id"] for c in listed.json() if c["name"] == name]
+            renamed = f"{name}-renamed"
+            resp = await client.patch(f"/api/v1/categories/{group_id}", json={"name": renamed})
+            assert resp.status_code == 200, resp.text
+        return renamed
+
+    async def delete_product(self, sku: int) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=20, headers=self.manager) as client:
+            resp = await client.delete(f"/api/v1/products/{sku}")
+        assert resp.status_code == 204, resp.text
+
 
 @pytest.fixture(scope="session")
 async def catalogue(shop_stack: Stack, test_issuer: TestIssuer) -> AsyncIterator[Catalogue]:

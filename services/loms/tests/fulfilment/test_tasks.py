@@ -217,6 +217,27 @@ async def test_the_task_list_pages_newest_first_and_filters(
     assert (await client.get("/api/v1/tasks?cursor=%%%", headers=auth.manager())).status_code == 400
 
 
+async def test_a_renamed_category_names_later_tasks_and_a_deleted_product_keeps_its_own(
+    client: httpx.AsyncClient, auth: Auth, db: Database, catalogue: Catalogue, orders: Orders
+) -> None:
+    """Once, each sku's category was read once for good: after a rename every later task had the
+    old name, which no worker had any more, and waited for ever."""
+    category, skus = await catalogue.category(db)
+    [first] = await orders.paid([[(skus[0], 1), (skus[1], 1)]])
+    [task] = await made(client, auth, first, 1)
+    assert task["category"] == category
+    renamed = await catalogue.rename(category)
+    await catalogue.delete_product(skus[1])
+    [soon] = await orders.paid([[(skus[0], 1)]])
+    assert (await made(client, auth, soon, 1))[0]["category"] == category  # read a moment ago: remembered
+    await db.fetch("UPDATE sku_categories SET fetched_at = fetched_at - interval '2 minutes' "
+                     "WHERE sku = ANY($1::bigint[])", skus[:2])  # fmt: skip
+    later, deleted = await orders.paid([[(skus[0], 1)], [(skus[1], 1)]])
+    assert (await made(client, auth, later, 1))[0]["category"] == renamed
+    # The catalogue lists the deleted product no more: it keeps the category it was sold in.
+    assert (await made(client, auth, deleted, 1))[0]["category"] == category
+
+
 async def test_a_category_without_workers_waits_then_its_tasks_go_to_the_worker_who_appears(
     client: httpx.AsyncClient, auth: Auth, db: Database, checkout: Checkout, catalogue: Catalogue, orders: Orders
 ) -> None:

@@ -64,6 +64,18 @@ _REMEMBER = text("""
 """)
 
 
+_STALE = text("""
+    SELECT sku FROM sku_categories
+    WHERE sku = ANY(CAST(:skus AS bigint[])) AND fetched_at < now() - make_interval(secs => :seconds)
+""")
+
+
+async def stale_categories(conn: AsyncConnection, skus: Sequence[int], older_than: float) -> list[int]:
+    """The skus among `skus` whose category was read from the catalogue more than `older_than` s ago."""
+    rows = (await conn.execute(_STALE, {"skus": list(skus), "seconds": older_than})).all()
+    return [r.sku for r in rows]
+
+
 async def cached_categories(conn: AsyncConnection, skus: Sequence[int]) -> dict[int, str]:
     rows = (await conn.execute(_CACHED, {"skus": list(skus)})).all()
     return {r.sku: r.category for r in rows}

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loms.clients.catalogue import CatalogueClient
 from loms.clients.workers import Roster, WorkerDirectory
 from loms.domain.tasks import (
+    UNKNOWN_CATEGORY,
     NotAWorker,
     Task,
     TaskNotFound,
@@ -96,6 +97,10 @@ class PassResult:
     moved: int = 0
 
 
+#: How long a sku's category read from the catalogue names its tasks before it is read again.
+CATEGORY_FRESH_SECONDS = 60.0
+
+
 @dataclass
 class Fulfilment:
     engine: AsyncEngine
@@ -147,9 +152,8 @@ class Fulfilment:
                 peeked, skus, known = await _queued(conn, self.batch_size, claim=False)
                 if not peeked:
                     return created
-                missing = [s for s in skus if s not in known]
-                if missing:
-                    fetched = await self.catalogue.categories(missing)
+                fetched = await self._categories(conn, skus, known)
+                if fetched:
                     await repo.remember_categories(conn, fetched)
                     await conn.commit()
                     known.update(fetched)
@@ -159,6 +163,23 @@ class Fulfilment:
             if made is None:
                 return created  # what is queued is held by another pass
             created += made
+
+    async def _categories(self, conn: AsyncConnection, skus: list[int], known: dict[int, str]) -> dict[int, str]:
+        """The categories to remember: those of skus never seen, and of those read more than
+        `CATEGORY_FRESH_SECONDS` ago (a category renamed since names the tasks of orders paid now).
+        While the catalogue does not answer the remembered ones serve; a sku it no longer lists (a
+        product deleted after it was bought) keeps the category it had rather than `uncategorised`."""
+        missing = [s for s in skus if s not in known]
+        stale = await repo.stale_categories(conn, [s for s in skus if s in known], CATEGORY_FRESH_SECONDS)
+        if not missing and not stale:
+            return {}
+        try:
+            fetched = await self.catalogue.categories(missing + stale)
+        except ServiceUnavailable:
+            if missing:
+                raise
+            return {}
+        return {s: c for s, c in fetched.items() if s not in known or c != UNKNOWN_CATEGORY}
 
     async def _create_batch(self, roster: Roster) -> int | None:
         async with self.engine.begin() as conn:

@@ -94,6 +94,31 @@ async def test_the_order_keeps_the_prices_the_customer_saw(
     assert order["items"][0]["price"] == seen  # type: ignore[index]
 
 
+async def test_a_line_whose_product_was_deleted_since_it_was_seen_is_not_ordered(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """Once, a line listed at a price was ordered at it without asking: a deleted product sold."""
+    kept, deleted = stock_book.take(at_least=3), stock_book.take(at_least=3)
+    stub = await product_stub()
+    client = await checkout(product=stub, loms=loms, product_known_skus_max_age=0.2)
+    auth = test_issuer.auth(311, "customer")
+    await fill(client, auth, {kept: 1, deleted: 1})
+    assert len((await client.get("/api/v1/cart", headers=auth)).json()["items"]) == 2  # seen, priced
+    async with httpx.AsyncClient(transport=stub, base_url="http://product-stub") as products:
+        r = await products.delete(f"/api/v1/products/{deleted}", headers=test_issuer.auth(1, "manager"))
+        assert r.status_code == 204, r.text
+    await asyncio.sleep(0.3)  # the skus' listing is older than its max age: it is taken again
+    r = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert r.status_code == 409 and r.json()["type"].endswith("/no-longer-sold"), r.text
+    assert r.json()["skus"] == [deleted]
+    assert await orders_of(loms, test_issuer, 311) == []
+    assert {i["sku"] for i in (await client.get("/api/v1/cart", headers=auth)).json()["items"]} >= {kept}
+
+
 async def test_concurrent_checkouts_of_one_cart_make_one_order(
     checkout: CheckoutFactory,
     product_stub: ProductStubFactory,

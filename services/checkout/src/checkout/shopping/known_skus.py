@@ -85,6 +85,20 @@ class KnownSkus:
         unknown = frozenset(absent) if self._fresh(listed_at) else frozenset()
         return Verdicts(frozenset(members), unknown, listed_at or 0.0)
 
+    async def gone(self, skus: list[int]) -> frozenset[int]:
+        """The skus a listing younger than `max_age` (taken now when the one kept is older) does not
+        list: taken out of the catalogue since someone saw them. Empty when no such listing can be
+        had: the caller cannot tell, and goes on."""
+        if self.max_age <= 0 or not skus:
+            return frozenset()
+        members, listed_at = await self._look(skus)
+        if not self._fresh(listed_at):
+            await self._refresh(seen=listed_at)
+            members, listed_at = await self._look(skus)
+        if not self._fresh(listed_at):
+            return frozenset()
+        return frozenset(s for s in skus if s not in members)
+
     def _fresh(self, listed_at: float | None) -> bool:
         return listed_at is not None and time.time() - listed_at < self.max_age
 

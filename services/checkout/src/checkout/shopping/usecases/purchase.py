@@ -61,15 +61,19 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey |
 
 
 async def _cart_prices(shop: Shopping, cart: queries.Cart) -> dict[int, int]:
-    """The prices this version of the cart was listed at; ProductService's for lines never listed."""
+    """The prices this version of the cart was listed at; ProductService's for lines never listed.
+    A line whose product the catalogue has taken out since (its listing of skus, at most
+    `CHECKOUT_PRODUCT_KNOWN_SKUS_MAX_AGE` old, lacks it) is no longer sold, whatever was seen."""
     prices = await seen_prices(shop, cart)
     unseen = [line.sku for line in cart.lines if line.sku not in prices]
+    gone = set(await shop.products.no_longer_listed(line.sku for line in cart.lines))
     if unseen:
         products = await shop.products.get_products(unseen, caller=user_caller(cart.user_id))
-        gone = sorted(sku for sku, product in products.items() if product is None)
-        if gone:
-            raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, gone))}", skus=gone)
+        gone |= {sku for sku, product in products.items() if product is None}
         prices.update({sku: p.price for sku, p in products.items() if p is not None})
+    if gone:
+        skus = sorted(gone)
+        raise NoLongerSold(f"no longer sold: skus {', '.join(map(str, skus))}", skus=skus)
     return prices
 
 

@@ -11,6 +11,7 @@ from checkout.identity.router import router as identity_router
 from checkout.shopping.lifespan import shopping_lifespan
 from checkout.shopping.router import router as shopping_router
 from checkout.web.lifespan import web_lifespan
+from checkout.web.missing import install_missing_pages
 from checkout.web.renewal import SessionRenewal
 from checkout.web.router import router as web_router
 from shopcommon.app import create_service_app
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stack.enter_async_context(web_lifespan(app))
             yield
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Checkout",
         description=(
@@ -39,3 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uses_redis=True,
         middleware=[SessionRenewal],
     )
+    install_missing_pages(app)
+    return app

@@ -50,6 +50,22 @@ async def test_signed_out_visitors_are_sent_to_sign_in(web: httpx.AsyncClient) -
     assert (await web.get("/live")).status_code == 401
 
 
+async def test_a_browser_asking_for_a_page_that_is_not_there_gets_a_page(web: httpx.AsyncClient) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path, status, said in [("/no-such-page", 404, "could not find that page"),
+                               ("/orders/abc", 404, "could not find that page"),
+                               ("/shop/products/0", 404, "could not find that page"),
+                               ("/logout", 405, "a button's, not a page's")]:  # fmt: skip
+        r = await web.get(path, headers=html)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+        assert said in words(r) and "Log in" in r.text, path
+        # Anything that does not ask for a page (an API client) keeps the problem JSON.
+        r = await web.get(path)
+        assert r.status_code in (status, 422) and r.headers["content-type"] == "application/problem+json", path
+    r = await web.get("/api/v1/no-such-thing", headers=html)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
 async def test_a_form_sent_after_the_session_ended_signs_in_back_to_its_page(web: httpx.AsyncClient) -> None:
     """Not to the form's address: `GET /orders/5/pay` after signing in would be a 405."""
     token = await signed_in(web)

@@ -103,6 +103,14 @@ async def test_forged_forms_and_other_roles_are_refused(web: httpx.AsyncClient) 
 
 
 # --- the catalogue ----------------------------------------------------------------------------------
+async def test_a_shop_filter_typed_wrong_keeps_the_others_as_chosen(web: httpx.AsyncClient) -> None:
+    shop = await web.get("/shop")
+    category = re.search(r'<option value="([^"]+)">', shop.text.split('id="category"', 1)[1]).group(1)  # type: ignore[union-attr]
+    r = await web.get("/shop", params={"category": category, "min_price": "abc"})
+    assert r.status_code == 422 and "Min price must be an amount like 12.50." in words(r)
+    assert f'<option value="{category}" selected>' in r.text and 'value="abc"' in r.text
+
+
 async def test_a_manager_adds_edits_and_deletes_a_product(web: httpx.AsyncClient, product_stub: Any) -> None:
     token = await sign_in(web, "admin")
     r = await web.get("/manage/products")

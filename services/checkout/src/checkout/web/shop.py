@@ -7,6 +7,7 @@ a customer's stream carries."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from typing import Any, Literal
@@ -91,6 +92,9 @@ async def shop_page(request: Request) -> Response:
         )
     except (BadInput, ProblemError) as exc:
         status, words = (422, str(exc)) if isinstance(exc, BadInput) else (exc.status, problem_words(exc))
+        if isinstance(exc, BadInput):  # the other filters stay as chosen, their menus and makers shown
+            with contextlib.suppress(ProblemError):
+                context["categories"], context["manufacturers"] = await _groups(shop)
         return await refresh.page_or_nothing_new(request, "shop.html.j2", "instruments", "", status, user=user,
                                                  failed=True, title="Shop", error=words, **context)  # fmt: skip
     context["products"], context["next_cursor"] = listing.items, listing.next_cursor
@@ -257,17 +261,8 @@ async def _order_page(request: Request, user: Principal, order_id: int, *, statu
 
 
 async def product_names(shop: Shopping, user: Principal, skus: list[int]) -> dict[int, str]:
-    """The products' names, where the catalogue still has them (an order outlives its products)."""
-    caller = user_caller(_user_id(user))
-
-    async def name(sku: int) -> tuple[int, str | None]:
-        try:
-            return sku, (await catalogue.get_product(shop, sku=sku, caller=caller)).name
-        except ProblemError:
-            return sku, None
-
-    found = await run_together(*(name(sku) for sku in dict.fromkeys(skus[:50])))
-    return {sku: text for sku, text in found if text}
+    """The products' names, where the catalogue still has them, looked up as `user`."""
+    return await catalogue.product_names(shop, skus, caller=user_caller(_user_id(user)))
 
 
 @router.get("/orders/{order_id}")

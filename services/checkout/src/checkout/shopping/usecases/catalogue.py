@@ -107,6 +107,19 @@ async def get_product(shop: Shopping, *, sku: int, caller: str) -> Product:
     return (await composed_product(shop, sku=sku, caller=caller)).value
 
 
+async def product_names(shop: Shopping, skus: list[int], *, caller: str) -> dict[int, str]:
+    """The products' names, where the catalogue still has them (an order outlives its products)."""
+
+    async def name(sku: int) -> tuple[int, str | None]:
+        try:
+            return sku, (await get_product(shop, sku=sku, caller=caller)).name
+        except ProblemError:
+            return sku, None
+
+    found = await run_together(*(name(sku) for sku in dict.fromkeys(skus[:50])))
+    return {sku: text for sku, text in found if text}
+
+
 async def composed_product(shop: Shopping, *, sku: int, caller: str) -> Composed[Product]:
     """The product with its JSON, from the page cache (refilled at most once per `listing_max_age`)."""
     key = f"sku:{sku}"

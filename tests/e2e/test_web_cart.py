@@ -68,3 +68,29 @@ async def test_a_product_page_says_what_the_catalogue_says_of_the_instrument(sys
         page = await shop.get(f"/shop/products/{sku}")
     assert described and page.status_code == 200, page.text
     assert described in words(page)
+
+
+async def test_units_that_would_not_fit_the_stock_are_said_in_a_shoppers_words(system: System) -> None:
+    staff = await bearer(system, "admin", "1")
+    customer = await new_customer(system, staff)
+    async with system.client("checkout") as shop:
+        listing = (await shop.get("/api/v1/products", params={"in_stock": "true", "limit": 200})).json()
+        product = next(p for p in listing["items"] if 2 <= p["quantity_in_stock"] <= 50)
+        sku = product["sku"]
+        # What LOMS holds now (the listing may be half a second old).
+        stock = sum(total - reserved for total, reserved in (await stock_levels(system, [sku])).values())
+        token = CSRF_FIELD.search((await shop.get("/")).text).group(1)  # type: ignore[union-attr]
+        me = (await shop.get("/api/v1/users/me", headers=customer["headers"])).json()["username"]
+        signed = await shop.post("/login", data={"csrf_token": token, "username": me, "password": "correct-horse-1"})
+        assert signed.status_code == 303, words(signed)
+        form = {"csrf_token": CSRF_FIELD.search((await shop.get(f"/shop/products/{sku}")).text).group(1)}  # type: ignore[union-attr]
+        too_many = await shop.post("/cart/items", data={**form, "sku": str(sku), "count": str(stock + 1)})
+        assert too_many.status_code == 409 and f"We have only {stock} of it: choose {stock} or fewer." in words(
+            too_many
+        )
+        assert f"sku {sku}" not in words(too_many)
+        assert (
+            await shop.post("/cart/items", data={**form, "sku": str(sku), "count": str(stock - 1)})
+        ).status_code == 303
+        more = await shop.post("/cart/items", data={**form, "sku": str(sku), "count": "2"})
+        assert f"We have {stock} of it and your cart holds {stock - 1}: add 1 or fewer." in words(more), words(more)

@@ -211,3 +211,16 @@ def shortage_words(skus: list[int], available: dict[str, int], names: dict[int, 
     short = [f"{names.get(sku, f'sku {sku}')} (only {available.get(str(sku), 0)} left)" for sku in skus]
     return (f"Not enough stock for {', '.join(short)}. Nothing was charged: remove the line and add what is "
             "left, or try again later.")  # fmt: skip
+
+
+def not_added_words(slug: str | None, extra: dict[str, Any]) -> str | None:
+    """Units that would not fit the stock, as a shopper reads it (the API's detail names skus and
+    counts); None for any other refusal."""
+    if slug != "out-of-stock" or not isinstance(extra.get("available"), int):
+        return None
+    available, in_cart = extra["available"], extra.get("in_cart") or 0
+    if in_cart >= available:
+        return f"Your cart already holds all {available} we have of it." if available else "It is out of stock."
+    if in_cart:
+        return f"We have {available} of it and your cart holds {in_cart}: add {available - in_cart} or fewer."
+    return f"We have only {available} of it: choose {available} or fewer."

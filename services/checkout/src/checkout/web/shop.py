@@ -38,7 +38,7 @@ from checkout.web.forms import (
     whole_number,
 )
 from checkout.web.live_watch import live_url
-from checkout.web.pages import CANCEL_WORDS, shortage_words
+from checkout.web.pages import CANCEL_WORDS, not_added_words, shortage_words
 from shopcommon.auth import Principal
 from shopcommon.problems import ProblemError
 from shopcommon.statuses import OrderStatus, RequestedCancelReason
@@ -149,7 +149,8 @@ async def add_to_cart(request: Request) -> Response:
         async with shop.sessionmaker() as session, session.begin():
             await carts.add_item(shop, session, user_id=_user_id(user), sku=sku, count=count)
     except ProblemError as exc:
-        return await _product_page(request, sku, status=exc.status, error=problem_words(exc))
+        words = not_added_words(exc.slug, exc.extra) or problem_words(exc)
+        return await _product_page(request, sku, status=exc.status, error=words)
     return RedirectResponse("/cart?added=1", status_code=303)
 
 

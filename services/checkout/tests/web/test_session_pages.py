@@ -190,6 +190,9 @@ async def test_signing_in_with_an_emailed_code(web: httpx.AsyncClient, shop_stac
         "/login/code/verify", data={"csrf_token": form_token(r), "email": CUSTOMER_EMAIL, "code": "000000x"}
     )
     assert wrong.status_code == 401 and "wrong or has expired" in words(wrong)
+    # It says to ask for a new code: the page has the button for it.
+    assert '<form method="post" action="/login/code" class="inline">' in wrong.text
+    assert "Send a new code</button>" in wrong.text and f'name="email" value="{CUSTOMER_EMAIL}"' in wrong.text
     *_, message = await wait_for_messages(shop_stack.urls.mail_api_url, CUSTOMER_EMAIL, before + 1)
     (code,) = set(SIX_DIGITS.findall(message["Text"]))
     ok = await web.post(

@@ -180,6 +180,17 @@ async def test_a_refresh_cookie_someone_else_rotated_ends_the_whole_session(
     assert (await web.post("/api/v1/auth/token/refresh", json={"refresh_token": theirs})).status_code == 401
 
 
+async def test_signing_in_over_a_session_ends_that_session(web: httpx.AsyncClient) -> None:
+    """Its cookie is replaced: its refresh token, held by no one now, stops working too."""
+    await sign_in(web, "josh", DEMO_PASSWORD)
+    before = web.cookies.get("refresh_token", path="/")
+    assert (await sign_in(web, "customer", DEMO_PASSWORD)).status_code == 303
+    after = web.cookies.get("refresh_token", path="/")
+    assert before and after and before != after
+    assert (await web.post("/api/v1/auth/token/refresh", json={"refresh_token": before})).status_code == 401
+    assert (await web.post("/api/v1/auth/token/refresh", json={"refresh_token": after})).status_code == 200
+
+
 async def test_signing_in_with_an_emailed_code(web: httpx.AsyncClient, shop_stack: Stack) -> None:
     before = len(await messages_to(shop_stack.urls.mail_api_url, CUSTOMER_EMAIL))
     landing = await web.get("/")

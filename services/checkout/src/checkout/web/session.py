@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.identity import otp, tokens
 from checkout.identity.lifespan import Identity
@@ -75,6 +76,13 @@ async def _landing_error(
     return response
 
 
+async def _end_previous(session: AsyncSession, request: Request) -> None:
+    """Signing in over a session of this browser ends that one: its cookie is about to be replaced,
+    and its refresh token would otherwise stay good for its whole lifetime, held by no one."""
+    if previous := request.cookies.get(REFRESH_COOKIE):
+        await tokens.logout(session, previous)
+
+
 def _signed_in_response(request: Request, pair: dict[str, Any], role: str, target: str | None) -> RedirectResponse:
     identity = _identity(request)
     response = RedirectResponse(target or HOME.get(Role(role), "/shop"), status_code=303)
@@ -100,6 +108,7 @@ async def password_login(request: Request) -> Response:
                 session, identity, login=body.username, password=body.password, ip=client_ip(request)
             )
             pair = await login.issue_pair(session, identity, user)
+            await _end_previous(session, request)
     except ProblemError as exc:
         words = WRONG_LOGIN if exc.slug == "invalid-credentials" else problem_words(exc)
         return await _landing_error(request, exc.status, words, exc, username=body.username, next=target)
@@ -144,6 +153,7 @@ async def verify_code(request: Request) -> Response:
         refuse_cross_site(request)
         async with request.app.state.sessionmaker() as session, session.begin():
             pair = await login.otp_login(session, identity, email=body.email, code=body.code, ip=client_ip(request))
+            await _end_previous(session, request)
         claims = await request.app.state.token_verifier.verify(pair["access_token"])
     except ProblemError as exc:
         words = WRONG_CODE if exc.slug == "invalid-code" else problem_words(exc)

@@ -142,7 +142,11 @@ def test_an_orders_tasks_and_their_workers_are_shown() -> None:
     assert 'data-task-id="7"' in detail and "Dana Skinner" in detail and "in progress" in detail
     assert "not assigned yet" in detail and "waiting for a worker" in detail
     row = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", workers={12: "Dana Skinner"})
-    assert 'data-task-id="8"' in row and "Dana Skinner" in row
+    assert 'data-task-id="8"' in row and "Dana Skinner" in row and "by <a" not in row
+    # On the desk the row says whose order it is, and its link filters the desk to that customer.
+    desk = render_fragment(env, "orders.html.j2", "order_row", order=order, csrf_token="t", staff=True,
+                           workers={12: "Dana Skinner", 1: "Cara Customer"})  # fmt: skip
+    assert ' · by <a href="/manage?customer=1">Cara Customer</a>' in desk
 
 
 def test_the_desks_live_rows_are_the_pages_own_markup() -> None:

@@ -67,6 +67,12 @@ async def get_user(session: AsyncSession, user_id: int) -> Account:
     return _account(row)
 
 
+async def name_parts(session: AsyncSession, user_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """`{id: (first_name, last_name, username)}` of the accounts among `user_ids`, in one query."""
+    query = select(users.c.id, users.c.first_name, users.c.last_name, users.c.username).where(users.c.id.in_(user_ids))
+    return {row.id: (row.first_name, row.last_name, row.username) for row in await session.execute(query)}
+
+
 async def standing_role(session: AsyncSession, user_id: int) -> str | None:
     """The role of an active account; None once it is deactivated or gone."""
     query = select(users.c.role).where(users.c.id == user_id, users.c.active)

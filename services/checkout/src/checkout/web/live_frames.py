@@ -74,7 +74,8 @@ async def order(request: Request, user: Principal, event: dict[str, Any], *, des
         except ValidationError:
             return b""
     view, token = order_view(found), _token(request)
-    workers = await people.names(request, task_workers([view]))
+    # On the desk the row names its customer too (the same accounts' names).
+    workers = await people.names(request, task_workers([view]) + ([view["user_id"]] if desk else []))
     row = render_fragment(web.templates, "orders.html.j2", "order_row", order=view, csrf_token=token,
                           workers=workers, staff=desk)  # fmt: skip
     if new:

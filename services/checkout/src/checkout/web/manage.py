@@ -85,7 +85,8 @@ async def desk(request: Request, status: int = 200, error: str | None = None) ->
         errors.append("Tasks: " + problem_words(exc))
         status = max(status, exc.status)
     context["workers"] = await people.workers(request, user)
-    ids = task_workers(context["orders"]) + [t["worker_id"] for t in context["tasks"]]
+    ids = [o["user_id"] for o in context["orders"]] + task_workers(context["orders"])
+    ids += [t["worker_id"] for t in context["tasks"]]
     context["names"] = await people.names(request, ids)
     context["live_new"] = _takes_new(fields, query.get("cursor"))
     context["live"] = live_url(orders=[o["order_id"] for o in context["orders"]],

@@ -111,6 +111,7 @@ async def test_what_the_guest_gets_wrong_is_said_in_words(checkout: CheckoutFact
         ({"seats": "9" * 5000}, "Seats must be a whole number"),
         ({"from": "0001-01-01T00:00+05:00"}, "From is out of range."),
         ({"to": "9999-12-31T23:59-05:00"}, "To is out of range."),
+        ({"from": "2020-01-01T19:00", "to": "2020-01-01T21:00"}, "From is in the past"),
     ]:
         r = await web.get("/tables", params={**query, "search": "1"})
         assert r.status_code == 422 and said in words(r), query

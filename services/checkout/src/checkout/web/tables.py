@@ -74,6 +74,8 @@ def _search_from(values: dict[str, str], zone: tzinfo) -> tuple[dict[str, Any], 
     if kind and kind not in KIND_WORDS:
         raise BadInput("Kind must be one of the listed kinds.")
     starts, ends = _moment(values.get("from"), "From", zone), _moment(values.get("to"), "To", zone)
+    if starts and starts <= datetime.now(UTC):  # every table would be listed, none bookable
+        raise BadInput("From is in the past: choose a time to come.")
     if starts and not ends:
         # A guest who says when they come means a sitting, not "from then on" (which any later
         # booking of a table would rule out): the form shows the To it searched.

@@ -236,6 +236,9 @@ async def test_a_renamed_category_names_later_tasks_and_a_deleted_product_keeps_
     assert (await made(client, auth, later, 1))[0]["category"] == renamed
     # The catalogue lists the deleted product no more: it keeps the category it was sold in.
     assert (await made(client, auth, deleted, 1))[0]["category"] == category
+    # ... remembered as asked just now, so the next passes do not ask again for it.
+    fresh = "SELECT fetched_at > now() - interval '1 minute' FROM sku_categories WHERE sku = $1"
+    assert (await db.fetch(fresh, skus[1]))[0][0] is True
 
 
 async def test_a_category_without_workers_waits_then_its_tasks_go_to_the_worker_who_appears(

@@ -25,7 +25,7 @@ def assign_choices(workers: list[dict[str, Any]], category: str) -> list[tuple[s
     `uncategorised`) can still be given to someone; the API assigns to any active worker."""
     active = [w for w in workers if w.get("active") is not False]
     ours = [w for w in active if category in (w.get("categories") or [])]
-    others = [w for w in active if w not in ours]
+    others = [w for w in active if category not in (w.get("categories") or [])]
     return [(label, group) for label, group in ((category, ours), ("other categories", others)) if group]
 
 

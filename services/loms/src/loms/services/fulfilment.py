@@ -179,7 +179,8 @@ class Fulfilment:
             if missing:
                 raise
             return {}
-        return {s: c for s, c in fetched.items() if s not in known or c != UNKNOWN_CATEGORY}
+        # Remembered again with the time it was asked, so a deleted product is not asked every pass.
+        return {s: known[s] if s in known and c == UNKNOWN_CATEGORY else c for s, c in fetched.items()}
 
     async def _create_batch(self, roster: Roster) -> int | None:
         async with self.engine.begin() as conn:

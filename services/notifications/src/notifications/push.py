@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -84,26 +84,18 @@ class GoneSubscription(UnusableSubscription):
         super().__init__(f"push service answered {status}: subscription gone", permanent=True)
 
 
+@dataclass
 class WebPushClient:
     """Sends one push per call, bounded: an overall deadline on the whole exchange (resolve,
     connect, TLS, request, answer) and at most `max_response_bytes` of the answer read."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        vapid: Vapid02,
-        subject: str,
-        *,
-        ttl: int,
-        deadline_seconds: float = 10.0,
-        max_response_bytes: int = 4096,
-    ) -> None:
-        self.http = http
-        self.vapid = vapid
-        self.subject = subject
-        self.ttl = ttl
-        self.deadline_seconds = deadline_seconds
-        self.max_response_bytes = max_response_bytes
+    http: httpx.AsyncClient
+    vapid: Vapid02
+    subject: str
+    _: KW_ONLY
+    ttl: int
+    deadline_seconds: float = 10.0
+    max_response_bytes: int = 4096
 
     def encrypt(self, target: PushTarget, payload: bytes) -> bytes:
         info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}

@@ -207,6 +207,16 @@ async def test_every_operation_states_who_may_call_it(clients: dict[str, httpx.A
 
 
 @pytest.mark.parametrize("service", SERVICES)
+async def test_token_refusals_are_documented(clients: dict[str, httpx.AsyncClient], service: str) -> None:
+    """The two tests below get 401 and 403 from every operation behind a bearer token: its document
+    says so (a client generated from it knows the answer)."""
+    ops = [op for op in await operations(clients[service]) if op.bearer]
+    assert ops
+    missing = [f"{op}: {s}" for op in ops for s in ("401", "403") if s not in op.spec.get("responses", {})]
+    assert not missing, f"{service}: refusals not in the document: {missing}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
 async def test_every_bad_token_is_401(clients: dict[str, httpx.AsyncClient], tokens: Tokens, service: str) -> None:
     client = clients[service]
     failures = []

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shopcommon.access import PUBLIC, access
 from shopcommon.auth import CLIENT_SCOPES, Principal, Role, Scope, TokenVerifier, require_roles
 from shopcommon.problems import Forbidden, NotFound, Unauthorized
 from shopcommon.testing.tokens import AUDIENCE, ISSUER, TestIssuer
@@ -131,3 +132,25 @@ async def test_a_key_removed_from_the_jwks_stops_verifying_after_the_ttl(issuer:
     with pytest.raises(Unauthorized):
         await verifier.verify(issuer.token(1, "customer"))
     assert (await verifier.verify(replacement.token(2, "customer")))["sub"] == "2"
+
+
+def test_an_operation_behind_a_token_documents_its_refusals() -> None:
+    doc = access(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE).doc(404, 403, extra={"x-max-body-bytes": 9})
+    assert doc["openapi_extra"] == {"x-roles": ["manager", "service (orders:write)"], "x-max-body-bytes": 9}
+    assert list(doc["responses"]) == [401, 403, 404]
+    assert doc["responses"][403]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+
+
+def test_a_public_operation_lists_only_its_own_answers() -> None:
+    assert access() is PUBLIC
+    doc = PUBLIC.doc(422, answers={201: {"description": "Made"}})
+    assert doc["openapi_extra"] == {"x-roles": ["public"]}
+    assert list(doc["responses"]) == [422, 201]
+    assert doc["responses"][201] == {"description": "Made"}
+
+
+def test_services_are_listed_with_the_scope_they_need() -> None:
+    with pytest.raises(TypeError):
+        access(Role.SERVICE)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.types import ASGIApp
 
+from shopcommon.access import PUBLIC
 from shopcommon.auth import TokenVerifier
 from shopcommon.body_limit import BodyLimitMiddleware
 from shopcommon.db import make_engine, make_raw_pool, make_sessionmaker
@@ -217,15 +218,14 @@ def readiness_failure(exc: BaseException) -> str:
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Liveness: the process answers", openapi_extra={"x-roles": ["public"]})
+    @router.get("/healthz", summary="Liveness: the process answers", **PUBLIC.doc())
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get(
         "/readyz",
         summary="Readiness: every dependency answers",
-        responses={503: {"description": "A dependency is down", "content": {PROBLEM_MEDIA_TYPE: {}}}},
-        openapi_extra={"x-roles": ["public"]},
+        **PUBLIC.doc(answers={503: {"description": "A dependency is down", "content": {PROBLEM_MEDIA_TYPE: {}}}}),
     )
     async def readyz(request: Request) -> Response:
         app: FastAPI = request.app
@@ -256,7 +256,7 @@ def _ops_router() -> APIRouter:
         summary="Prometheus metrics",
         description="The Prometheus text exposition format.",
         response_class=PlainTextResponse,
-        openapi_extra={"x-roles": ["public"]},
+        **PUBLIC.doc(),
     )
     async def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry

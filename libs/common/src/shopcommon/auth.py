@@ -1,6 +1,5 @@
 """Who is calling and what they may do: the principal a verified access token names
-(`shopcommon.token_verifier`), the FastAPI dependencies that require roles and scopes, and how
-the document says who may call.
+(`shopcommon.token_verifier`), the FastAPI dependencies that require roles and scopes (`shopcommon.access` documents them).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ __all__ = [
     "principal_of",
     "require_roles",
     "require_scope",
-    "roles_doc",
 ]
 
 log = logging.getLogger(__name__)
@@ -170,12 +168,3 @@ def require_scope(scope: Scope) -> Any:
 #: Any signed-in caller allowed to read or move users' orders (services: by scope).
 OrdersReader = Annotated[Principal, require_scope(Scope.ORDERS_READ)]
 OrdersWriter = Annotated[Principal, require_scope(Scope.ORDERS_WRITE)]
-
-
-def roles_doc(*roles: Role | str, scope: Scope | None = None) -> dict[str, Any]:
-    """`openapi_extra` stating who may call an operation; a service caller is listed with the
-    scope it needs, as `service (orders:write)`."""
-    if Role.SERVICE in roles and scope is None:
-        raise TypeError("an operation open to services must name the scope they need")
-    named = [f"{r} ({scope})" if r == Role.SERVICE else str(r) for r in roles]
-    return {"x-roles": named or ["public"]}

@@ -3,7 +3,7 @@
 Every service installs `BodyLimitMiddleware` (through `create_service_app`) with its default limit
 (`<PREFIX>_MAX_BODY_BYTES`, 64 KiB). A route that needs another limit says so where it is declared:
 
-    @router.post("/imports", openapi_extra={**MANAGERS, **body_limit(1024 * 1024)})
+    @router.post("/imports", **MANAGERS.doc(422, extra=body_limit(1024 * 1024)))
 
 The limit then also stands in the route's OpenAPI operation (`x-max-body-bytes`), where the
 document's 413 answer names it.

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
+from shopcommon.access import access
+from shopcommon.auth import Principal, Role, Scope, require_roles
 
 Reader = Annotated[Principal, require_roles(Role.WORKER, Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)]
 Worker = Annotated[Principal, require_roles(Role.WORKER)]
 Assigner = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)]
-READERS = roles_doc("worker (own tasks)", Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)
-WORKER = roles_doc("worker (the task's own)")
-ASSIGNERS = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)
+READERS = access("worker (own tasks)", Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_READ)
+WORKER = access("worker (the task's own)")
+ASSIGNERS = access(Role.MANAGER, Role.SERVICE, scope=Scope.ORDERS_WRITE)

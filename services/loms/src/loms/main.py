@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title="LOMS",
         description=DESCRIPTION,
-        routers=[rpc.router, rest.router, admin.router, tasks.router],
+        routers=[rpc.router, rest.router, rest.stocks, admin.router, tasks.router],
         lifespan=lifespan,
         uses_kafka=True,
         openapi_models=rest.HAND_READ_BODIES,

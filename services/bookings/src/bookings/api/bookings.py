@@ -28,7 +28,8 @@ from bookings.repositories.bookings import BookingFilter
 from bookings.services import staff
 from bookings.services.idempotency import run_once
 from bookings.services.requests import request_booking
-from shopcommon.auth import Principal, Role, require_roles, roles_doc
+from shopcommon.access import TOKEN_REFUSALS, Access, access
+from shopcommon.auth import Principal, Role, require_roles
 from shopcommon.idempotency import Answer, answer_response, idempotency_request
 from shopcommon.pagination import CursorId, CursorQuery, LimitQuery, Position, decode_cursor, encode_cursor
 from shopcommon.problems import problem_responses
@@ -47,10 +48,11 @@ RATE_LIMITED: dict[str, Any] = {
 BookingId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 Customer = Annotated[Principal, require_roles(Role.CUSTOMER)]
 Reader = Annotated[Principal, require_roles(Role.CUSTOMER, Role.MANAGER)]
-MANAGERS = roles_doc(Role.MANAGER)
+MANAGERS = access(Role.MANAGER)
 #: Anyone; a token, when sent, must be valid (a bad one is 401, not a guest).
-OPEN = {"x-roles": ["public", "customer (links the booking to them)", "manager (may book directly)"],
-        **OPTIONAL_BEARER}  # fmt: skip
+OPEN = Access(
+    ("public", "customer (links the booking to them)", "manager (may book directly)"), TOKEN_REFUSALS, OPTIONAL_BEARER
+)
 
 
 class ByStart(Position):
@@ -70,23 +72,20 @@ class BeforeBooking(Position):
     "",
     status_code=201,
     response_model=BookingOut,
-    openapi_extra=OPEN,
-    responses={**problem_responses(401, 403, 404, 409, 422), 429: RATE_LIMITED},
     summary="Request a booking",
-    description=(
-        "A guest's request is `pending` until staff confirm or reject it; it does not take the table off "
-        "the search. It needs an email address or a phone number (or both); it starts in the future "
-        "(within a year) and lasts 30 minutes to 8 hours; the price in force now is kept on the booking. "
-        "The acknowledging email carries a single-use cancel link. A closed table is 409, an unknown one 404.\n\n"
-        'A manager\'s `"status": "confirmed"` books the table directly: 409 when a confirmed booking of '
-        "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`).\n\n"
-        "Requests that make a booking are limited per client address (IPv6: per /64) and per email address "
-        "(a `+tag` and letter case do not make another address), each in a sliding window "
-        "(`BOOKINGS_REQUESTS_PER_IP` per `BOOKINGS_REQUESTS_PER_IP_WINDOW` seconds, 5 a minute by default; "
-        "`BOOKINGS_REQUESTS_PER_EMAIL` per `BOOKINGS_REQUESTS_PER_EMAIL_WINDOW`, 10 a day by default); beyond "
-        "a limit, 429 `rate-limited` with `Retry-After`. Refused requests are not counted; managers are not "
-        "limited. A 429 does not use up an `Idempotency-Key`."
-    ),
+    description="A guest's request is `pending` until staff confirm or reject it; it does not take the table off "
+    "the search. It needs an email address or a phone number (or both); it starts in the future "
+    "(within a year) and lasts 30 minutes to 8 hours; the price in force now is kept on the booking. "
+    "The acknowledging email carries a single-use cancel link. A closed table is 409, an unknown one 404.\n\n"
+    'A manager\'s `"status": "confirmed"` books the table directly: 409 when a confirmed booking of '
+    "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`).\n\n"
+    "Requests that make a booking are limited per client address (IPv6: per /64) and per email address "
+    "(a `+tag` and letter case do not make another address), each in a sliding window "
+    "(`BOOKINGS_REQUESTS_PER_IP` per `BOOKINGS_REQUESTS_PER_IP_WINDOW` seconds, 5 a minute by default; "
+    "`BOOKINGS_REQUESTS_PER_EMAIL` per `BOOKINGS_REQUESTS_PER_EMAIL_WINDOW`, 10 a day by default); beyond "
+    "a limit, 429 `rate-limited` with `Retry-After`. Refused requests are not counted; managers are not "
+    "limited. A 429 does not use up an `Idempotency-Key`.",
+    **OPEN.doc(404, 409, 422, answers={429: RATE_LIMITED}),
 )
 async def create_booking(
     body: BookingCreate,
@@ -112,13 +111,10 @@ async def create_booking(
 @router.get(
     "",
     response_model=BookingPage,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(400, 401, 403, 422),
     summary="List bookings (staff)",
-    description=(
-        "In start order. Without `status`, the active ones (pending and confirmed). `from`/`to`: bookings "
-        "overlapping `[from, to)`."
-    ),
+    description="In start order. Without `status`, the active ones (pending and confirmed). `from`/`to`: bookings "
+    "overlapping `[from, to)`.",
+    **MANAGERS.doc(400, 422),
 )
 async def list_bookings(
     _: Manager,
@@ -141,10 +137,9 @@ async def list_bookings(
 @router.get(
     "/mine",
     response_model=BookingPage,
-    openapi_extra=roles_doc(Role.CUSTOMER),
-    responses=problem_responses(400, 401, 403, 422),
     summary="My bookings",
     description="The bookings requested with the caller's customer token, newest first, every status.",
+    **access(Role.CUSTOMER).doc(400, 422),
 )
 async def my_bookings(
     caller: Customer, conn: ReadConnDep, cursor: CursorQuery = None, limit: LimitQuery = 50
@@ -160,8 +155,7 @@ async def my_bookings(
 @router.get(
     "/{booking_id}",
     response_model=BookingOut,
-    openapi_extra={"x-roles": ["manager", "customer (own bookings)"]},
-    responses=problem_responses(401, 403, 404, 422),
+    **access(Role.MANAGER, "customer (own bookings)").doc(404, 422),
 )
 async def get_booking(booking_id: BookingId, caller: Reader, conn: ReadConnDep) -> BookingOut:
     return BookingOut.of(await staff.get_booking(conn, booking_id, caller=caller))
@@ -179,8 +173,7 @@ def _staff_action(action: Action, verb: str, summary: str, description: str) -> 
         summary=summary,
         description=description,
         response_model=BookingOut,
-        openapi_extra=MANAGERS,
-        responses=problem_responses(401, 403, 404, 409, 422),
+        **MANAGERS.doc(404, 409, 422),
     )(move_booking)
 
 

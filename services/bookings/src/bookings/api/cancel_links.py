@@ -11,20 +11,19 @@ from fastapi import APIRouter, Path
 from bookings.api.deps import ConnDep, Now, ReadConnDep, SinkDep
 from bookings.api.schemas import BookingOut, CancelLinkOut
 from bookings.services import cancel_links
-from shopcommon.problems import problem_responses
+from shopcommon.access import Access
 
 router = APIRouter(prefix="/api/v1/bookings/by-token", tags=["cancel links"])
-PUBLIC = {"x-roles": ["public (the cancel token is the credential)"]}
+PUBLIC = Access(("public (the cancel token is the credential)",))
 Token = Annotated[str, Path(description="The token of the cancel link (not the booking id).")]
 
 
 @router.get(
     "/{token}",
     response_model=CancelLinkOut,
-    openapi_extra=PUBLIC,
-    responses=problem_responses(404),
     summary="Show the booking of a cancel link",
     description="Changes nothing (mail scanners open links). 404 for a forged or already used token.",
+    **PUBLIC.doc(404),
 )
 async def show_cancel_link(token: Token, conn: ReadConnDep, now: Now) -> CancelLinkOut:
     view = await cancel_links.show(conn, token, now=now)
@@ -34,14 +33,11 @@ async def show_cancel_link(token: Token, conn: ReadConnDep, now: Now) -> CancelL
 @router.post(
     "/{token}/cancel",
     response_model=BookingOut,
-    openapi_extra=PUBLIC,
-    responses=problem_responses(404, 409),
     summary="Cancel through a cancel link",
-    description=(
-        "Cancels a pending or confirmed booking that has not started (`cancelled_by: customer`) and spends "
-        "the token: a second POST is 404 and changes nothing. 409 `booking-started` once it has started, "
-        "409 `invalid-transition` when it is rejected or was cancelled by staff."
-    ),
+    description="Cancels a pending or confirmed booking that has not started (`cancelled_by: customer`) and spends "
+    "the token: a second POST is 404 and changes nothing. 409 `booking-started` once it has started, "
+    "409 `invalid-transition` when it is rejected or was cancelled by staff.",
+    **PUBLIC.doc(404, 409),
 )
 async def cancel_by_link(token: Token, conn: ConnDep, sink: SinkDep, now: Now) -> BookingOut:
     return BookingOut.of(await cancel_links.cancel(conn, sink, token, now=now))

@@ -23,13 +23,13 @@ from bookings.domain.statuses import TableKind
 from bookings.repositories.tables import TableRow, TableSearch
 from bookings.services import tables
 from bookings.services.tables import NewTable
+from shopcommon.access import PUBLIC, access
 from shopcommon.auth import Role
-from shopcommon.problems import Forbidden, problem_responses
+from shopcommon.problems import Forbidden
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/tables", tags=["tables"])
-PUBLIC = {"x-roles": ["public"]}
-MANAGERS = {"x-roles": ["manager"]}
+MANAGERS = access(Role.MANAGER)
 TableId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 SEARCH_DOC = (
     "The tables of a kind, with at least `seats` seats, whose price in force now lies in "
@@ -53,8 +53,7 @@ def _table_out(row: TableRow) -> TableOut:
 @router.get(
     "",
     response_model=TableList,
-    openapi_extra={**PUBLIC, **OPTIONAL_BEARER},
-    responses=problem_responses(401, 403, 422),
+    **PUBLIC.doc(401, 403, 422, extra=OPTIONAL_BEARER),
     summary="Search tables",
     description=SEARCH_DOC,
 )
@@ -80,7 +79,7 @@ async def search_tables(
     return Response(body, media_type="application/json")
 
 
-@router.get("/{table_id}", response_model=TableOut, openapi_extra=PUBLIC, responses=problem_responses(404, 422))
+@router.get("/{table_id}", response_model=TableOut, **PUBLIC.doc(404, 422))
 async def get_table(table_id: TableId, conn: ReadConnDep) -> TableOut:
     return _table_out(await tables.get_table(conn, table_id))
 
@@ -88,10 +87,9 @@ async def get_table(table_id: TableId, conn: ReadConnDep) -> TableOut:
 @router.get(
     "/{table_id}/prices",
     response_model=list[PriceOut],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(404, 422),
     summary="Price history",
     description="Every price of the table, oldest first, future ones included.",
+    **PUBLIC.doc(404, 422),
 )
 async def table_prices(table_id: TableId, conn: ReadConnDep) -> list[PriceOut]:
     return [
@@ -99,13 +97,7 @@ async def table_prices(table_id: TableId, conn: ReadConnDep) -> list[PriceOut]:
     ]
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=TableOut,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 409, 422),
-)
+@router.post("", status_code=201, response_model=TableOut, **MANAGERS.doc(409, 422))
 async def create_table(body: TableCreate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now) -> TableOut:
     new = NewTable(name=body.name, kind=body.kind, seats=body.seats, price=body.price, bookable=body.bookable)
     return _table_out(await tables.create_table(conn, new, sink=sink, now=now))
@@ -114,10 +106,9 @@ async def create_table(body: TableCreate, _: Manager, conn: ConnDep, sink: SinkD
 @router.patch(
     "/{table_id}",
     response_model=TableOut,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 404, 409, 422),
     description="Change a table at once; `bookable: false` closes it to new requests (existing bookings stay). "
     "Publishes `table.changed` (asyncapi/events.yaml), as adding a table and setting a price do.",
+    **MANAGERS.doc(404, 409, 422),
 )
 async def update_table(
     table_id: TableId, body: TableUpdate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now
@@ -130,10 +121,9 @@ async def update_table(
     "/{table_id}/prices",
     status_code=201,
     response_model=PriceOut,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Set a price",
     description="From `effective_from` (now when omitted; never in the past). Bookings keep the price they were made at.",
+    **MANAGERS.doc(404, 409, 422),
 )
 async def set_price(
     table_id: TableId, body: PriceCreate, _: Manager, conn: ConnDep, sink: SinkDep, now: Now

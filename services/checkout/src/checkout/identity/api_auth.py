@@ -28,7 +28,6 @@ from checkout.identity.schemas import (
 from checkout.identity.usecases import login
 from checkout.identity.web import (
     FORM,
-    JSON,
     body_doc,
     clear_session_cookies,
     client_ip,
@@ -37,25 +36,20 @@ from checkout.identity.web import (
     refuse_cross_site,
     set_session_cookies,
 )
+from shopcommon.access import PUBLIC
 from shopcommon.db import SessionDep
-from shopcommon.problems import Unauthorized, problem_responses
+from shopcommon.problems import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 IdentityDep = Annotated[Identity, Depends(get_identity)]
-PUBLIC = {"x-roles": ["public"]}
 TOKEN_BODY = TypeAdapter[Any](TokenRequest)
 LOGIN_BODY = TypeAdapter(LoginRequest)
-LIMITED = problem_responses(400, 401, 415, 422, 429)
-WEB_LOGIN = problem_responses(400, 401, 403, 415, 422, 429)
-
-
-def _public(*bodies: Any, documented: str = JSON) -> dict[str, Any]:
-    return {**PUBLIC, **(body_doc(*bodies, documented=documented) if bodies else {})}
+LIMITED = (400, 401, 415, 422, 429)
 
 
 @router.post(
-    "/token", response_model=TokenPair, response_model_exclude_none=True, responses=LIMITED,
-    openapi_extra=_public(PasswordGrant, ClientCredentialsGrant, RefreshTokenGrant, documented=FORM),
+    "/token", response_model=TokenPair, response_model_exclude_none=True,
+    **PUBLIC.doc(*LIMITED, extra=body_doc(PasswordGrant, ClientCredentialsGrant, RefreshTokenGrant, documented=FORM)),
     summary="Exchange a username and password (or client credentials, or a refresh token) for tokens",
 )  # fmt: skip
 async def issue_token(request: Request, session: SessionDep, identity: IdentityDep) -> dict[str, Any]:
@@ -64,7 +58,7 @@ async def issue_token(request: Request, session: SessionDep, identity: IdentityD
 
 
 @router.post(
-    "/token/refresh", response_model=TokenPair, responses=problem_responses(401, 422), openapi_extra=PUBLIC,
+    "/token/refresh", response_model=TokenPair, **PUBLIC.doc(401, 422),
     summary="A new pair for a refresh token; presenting a used one again revokes its whole family",
     description="Each refresh token works once. One presented again within 30 s of its use (the same "
     "client's requests refreshing at once) is a 401 and nothing more; later, it was copied: its whole "
@@ -76,7 +70,7 @@ async def refresh_token(body: RefreshRequest, request: Request, identity: Identi
 
 
 @router.post(
-    "/token/verify", responses=problem_responses(401, 422), openapi_extra=PUBLIC,
+    "/token/verify", **PUBLIC.doc(401, 422),
     summary="The claims of a valid access token, or 401",
 )  # fmt: skip
 async def verify_token(body: VerifyRequest, request: Request) -> dict[str, Any]:
@@ -85,7 +79,7 @@ async def verify_token(body: VerifyRequest, request: Request) -> dict[str, Any]:
 
 
 @router.post(
-    "/logout", status_code=204, responses=problem_responses(403, 422), openapi_extra=PUBLIC,
+    "/logout", status_code=204, **PUBLIC.doc(403, 422),
     summary="End a session: the refresh token (from the body, or the web session's cookie) stops working",
 )  # fmt: skip
 async def logout(
@@ -100,8 +94,8 @@ async def logout(
 
 
 @router.post(
-    "/login", response_model=WebSession, response_model_exclude_none=True, responses=WEB_LOGIN,
-    openapi_extra=_public(LoginRequest),
+    "/login", response_model=WebSession, response_model_exclude_none=True,
+    **PUBLIC.doc(*LIMITED, 403, extra=body_doc(LoginRequest)),
     summary="Web sign-in: sets the HttpOnly `access_token` cookie and the `csrf_token` cookie",
     description="Refused (403) when the browser says the request comes from another site or origin.",
 )  # fmt: skip
@@ -118,7 +112,7 @@ async def web_login(request: Request, response: Response, session: SessionDep, i
 
 @router.post(
     "/login/refresh", response_model=WebSession, response_model_exclude_none=True,
-    responses=problem_responses(401, 403), openapi_extra=PUBLIC,
+    **PUBLIC.doc(401, 403),
     summary="Web session: rotate the cookies (needs the refresh cookie and `X-CSRF-Token`)",
 )  # fmt: skip
 async def web_refresh(
@@ -134,7 +128,7 @@ async def web_refresh(
 
 
 @router.post(
-    "/otp", status_code=202, response_model=Accepted, responses=problem_responses(422, 429), openapi_extra=PUBLIC,
+    "/otp", status_code=202, response_model=Accepted, **PUBLIC.doc(422, 429),
     summary="Email a six-digit sign-in code; the same answer whether or not the address has an account",
     description=(
         "Only an account that has confirmed the address gets a code; for any other address nothing is sent. "
@@ -154,7 +148,7 @@ async def request_otp(
 
 
 @router.post(
-    "/otp/verify", response_model=TokenPair, responses=problem_responses(401, 422, 429), openapi_extra=PUBLIC,
+    "/otp/verify", response_model=TokenPair, **PUBLIC.doc(401, 422, 429),
     summary="Exchange an emailed code for a token pair (5 attempts per code)",
 )  # fmt: skip
 async def verify_otp(body: OtpVerify, request: Request, session: SessionDep, identity: IdentityDep) -> dict[str, Any]:

@@ -24,15 +24,16 @@ from checkout.identity.schemas import (
 )
 from checkout.identity.usecases import accounts, verification
 from checkout.identity.web import client_ip
-from shopcommon.auth import Principal, Role, Scope, bearer_credentials, principal_of, require_roles, roles_doc
+from shopcommon.access import PUBLIC, access
+from shopcommon.auth import Principal, Role, Scope, bearer_credentials, principal_of, require_roles
 from shopcommon.db import ReadSessionDep, SessionDep
 from shopcommon.pagination import CursorQuery, Page
-from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 PEOPLE = (Role.CUSTOMER, Role.WORKER, Role.MANAGER)
 Person = Annotated[Principal, require_roles(*PEOPLE)]
+PEOPLE_ONLY = access(*PEOPLE)
 PersonOrService = Annotated[Principal, require_roles(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ)]
 Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ)]
 UserId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
@@ -65,10 +66,8 @@ async def _signed_in(request: Request) -> Principal | None:
 
 
 @router.post(
-    "", status_code=201, **ONE_USER, openapi_extra=roles_doc(),
-    responses={
-        **problem_responses(401, 403, 409, 422, 429), 201: {"description": "The new account", "links": ACCOUNT_LINKS}
-    },
+    "", status_code=201, **ONE_USER,
+    **PUBLIC.doc(401, 403, 409, 422, 429, answers={201: {"description": "The new account", "links": ACCOUNT_LINKS}}),
     summary="Register a customer account; managers create any (workers with `role` and `categories`)",
     description=(
         "The account starts unconfirmed: a confirmation token is mailed to `email`, and until the account "
@@ -91,7 +90,7 @@ async def register_user(
 
 
 @router.post(
-    "/verify-email", **ONE_USER, responses=problem_responses(400, 401, 409, 422, 429), openapi_extra=roles_doc(),
+    "/verify-email", **ONE_USER, **PUBLIC.doc(400, 401, 409, 422, 429),
     summary="Confirm an account's email address with the emailed token and the account's password",
     description=(
         "The token (from the confirmation mail) proves the mailbox; the password proves the account's "
@@ -109,8 +108,7 @@ async def verify_email(body: VerifyEmail, request: Request, session: SessionDep,
 
 
 @router.post(
-    "/verify-email/resend", status_code=202, response_model=Accepted, responses=problem_responses(422, 429),
-    openapi_extra=roles_doc(),
+    "/verify-email/resend", status_code=202, response_model=Accepted, **PUBLIC.doc(422, 429),
     summary="Mail a new confirmation token; the same answer whatever the address",
     description=(
         "A new token goes to the address for each account (the newest three) that holds it unconfirmed; "
@@ -128,7 +126,7 @@ async def resend_verification(
 
 
 @router.get(
-    "/me", **ONE_USER, responses=problem_responses(401, 403), openapi_extra=roles_doc(*PEOPLE),
+    "/me", **ONE_USER, **PEOPLE_ONLY.doc(),
     summary="Your own account",
 )  # fmt: skip
 async def read_me(principal: Person, session: ReadSessionDep) -> User:
@@ -136,8 +134,7 @@ async def read_me(principal: Person, session: ReadSessionDep) -> User:
 
 
 @router.get(
-    "", response_model=Page[User], responses=problem_responses(400, 401, 403, 422),
-    openapi_extra=roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ),
+    "", response_model=Page[User], **access(Role.MANAGER, Role.SERVICE, scope=Scope.USERS_READ).doc(400, 422),
     summary="Every account in id order; `role` and `category` filter (e.g. the workers of a category)",
     description=(
         "Managers list everyone. `service` callers may list accounts too: LOMS reads the workers of a "
@@ -156,8 +153,7 @@ async def list_users(
 
 
 @router.get(
-    ONE_ACCOUNT, **ONE_USER, responses=problem_responses(401, 403, 404, 422),
-    openapi_extra=roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ),
+    ONE_ACCOUNT, **ONE_USER, **access(*PEOPLE, Role.SERVICE, scope=Scope.USERS_READ).doc(404, 422),
     summary="One account: your own; managers and services any (another's is 404 to everyone else)",
 )  # fmt: skip
 async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSessionDep) -> User:
@@ -165,8 +161,7 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
 
 
 @router.patch(
-    ONE_ACCOUNT, **ONE_USER, responses=problem_responses(401, 403, 404, 409, 422, 429),
-    openapi_extra=roles_doc(*PEOPLE),
+    ONE_ACCOUNT, **ONE_USER, **PEOPLE_ONLY.doc(404, 409, 422, 429),
     summary="Change an account: your own (not its role); managers any, roles and categories included",
     description=(
         "Only managers set `role`, `categories` and `active` (403 from anyone else). `active: false` "
@@ -193,7 +188,7 @@ async def update_user(
 
 
 @router.delete(
-    ONE_ACCOUNT, status_code=204, responses=problem_responses(401, 403, 404, 422), openapi_extra=roles_doc(*PEOPLE),
+    ONE_ACCOUNT, status_code=204, **PEOPLE_ONLY.doc(404, 422),
     summary="Delete an account: your own; managers any",
 )  # fmt: skip
 async def delete_user(user_id: UserId, principal: Person, session: SessionDep) -> Response:

@@ -10,25 +10,18 @@ from checkout.shopping.api_orders import PLACED_RESPONSES, placed
 from checkout.shopping.deps import CurrentUserId, ScopedIdempotencyKey, ShoppingDep
 from checkout.shopping.schemas import Cart, CartItemIn, CartLine, CheckoutResult
 from checkout.shopping.usecases import carts, purchase
-from shopcommon.auth import roles_doc
+from shopcommon.access import access
 from shopcommon.db import SessionDep
-from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_UINT16, MAX_UINT32
 
 router = APIRouter(prefix="/api/v1", tags=["cart"])
-PEOPLE = roles_doc("customer", "worker", "manager")
+PEOPLE = access("customer", "worker", "manager")
 SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
 #: Query parameters are text: plain ints with the bounds of the body types.
 CountQuery = Annotated[int | None, Query(ge=1, le=MAX_UINT16, description="uint16, 1..65535")]
 
 
-@router.get(
-    "/cart",
-    response_model=Cart,
-    openapi_extra=PEOPLE,
-    responses=problem_responses(401, 403, 429, 503),
-    summary="My cart, with live names and prices",
-)
+@router.get("/cart", response_model=Cart, summary="My cart, with live names and prices", **PEOPLE.doc(429, 503))
 async def get_cart(user_id: CurrentUserId, request: Request) -> Response:
     # The JSON composed with the listing (documented as `Cart`), not validated and encoded again; the
     # container read off the request, not through the thread pool (see api_products.py).
@@ -39,9 +32,8 @@ async def get_cart(user_id: CurrentUserId, request: Request) -> Response:
 @router.post(
     "/cart/items",
     response_model=CartLine,
-    openapi_extra=PEOPLE,
-    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
+    **PEOPLE.doc(404, 409, 422, 429, 503),
 )
 async def add_cart_item(body: CartItemIn, user_id: CurrentUserId, shop: ShoppingDep, session: SessionDep) -> CartLine:
     count = await carts.add_item(shop, session, user_id=user_id, sku=body.sku, count=body.count)
@@ -51,9 +43,8 @@ async def add_cart_item(body: CartItemIn, user_id: CurrentUserId, shop: Shopping
 @router.delete(
     "/cart/items/{sku}",
     response_model=CartLine,
-    openapi_extra=PEOPLE,
-    responses=problem_responses(401, 403, 404, 422),
     summary="Remove `count` units, or the whole line without `count`",
+    **PEOPLE.doc(404, 422),
 )
 async def remove_cart_item(
     sku: SkuPath, user_id: CurrentUserId, session: SessionDep, count: CountQuery = None
@@ -65,9 +56,8 @@ async def remove_cart_item(
     "/cart/checkout",
     response_model=CheckoutResult,
     status_code=201,
-    openapi_extra=PEOPLE,
-    responses={**problem_responses(401, 403, 409, 422, 429, 503), **PLACED_RESPONSES},
     summary="Order the cart: waits for the reservation, then empties the cart",
+    **PEOPLE.doc(409, 422, 429, 503, answers=PLACED_RESPONSES),
 )
 async def checkout_cart(
     user_id: CurrentUserId, shop: ShoppingDep, response: Response, idempotency_key: ScopedIdempotencyKey

@@ -11,14 +11,14 @@ from checkout.shopping.deps import IdempotencyKey, ScopedIdempotencyKey, Shoppin
 from checkout.shopping.order_status import STATUS_PATTERN, OrderStatus
 from checkout.shopping.schemas import CancelIn, CheckoutResult, Order, OrderCreate, OrderPage
 from checkout.shopping.usecases import orders, purchase
-from shopcommon.auth import OrdersReader, OrdersWriter, Scope, roles_doc
+from shopcommon.access import access
+from shopcommon.auth import OrdersReader, OrdersWriter, Scope
 from shopcommon.pagination import CursorQuery
-from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
-READERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_READ)
-WRITERS = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
+READERS = access("customer", "worker", "manager", "service", scope=Scope.ORDERS_READ)
+WRITERS = access("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
 OrderPath = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 #: OpenAPI links from a placed order to the operations on it (its `order_id`).
 ORDER_LINKS = {
@@ -42,9 +42,8 @@ def placed(result: CheckoutResult, response: Response) -> CheckoutResult:
 @router.get(
     "/orders",
     response_model=OrderPage,
-    openapi_extra=READERS,
-    responses=problem_responses(400, 401, 403, 422, 503),
     summary="My orders, newest first (managers: everyone's, `user_id` filters)",
+    **READERS.doc(400, 422, 503),
 )
 async def list_orders(
     principal: OrdersReader,
@@ -57,9 +56,7 @@ async def list_orders(
     return await orders.list_orders(shop, principal, limit=limit, cursor=cursor, user_id=user_id, status=status)
 
 
-@router.get(
-    "/orders/{order_id}", response_model=Order, openapi_extra=READERS, responses=problem_responses(401, 404, 422, 503)
-)
+@router.get("/orders/{order_id}", response_model=Order, **READERS.doc(404, 422, 503))
 async def get_order(order_id: OrderPath, principal: OrdersReader, shop: ShoppingDep) -> Order:
     return await orders.get_order(shop, principal, order_id)
 
@@ -68,9 +65,8 @@ async def get_order(order_id: OrderPath, principal: OrdersReader, shop: Shopping
     "/orders",
     response_model=CheckoutResult,
     status_code=201,
-    openapi_extra=WRITERS,
-    responses={**problem_responses(401, 403, 404, 409, 422, 429, 503), **PLACED_RESPONSES},
     summary="An order straight from items, at today's prices; waits for the reservation",
+    **WRITERS.doc(404, 409, 422, 429, 503, answers=PLACED_RESPONSES),
 )
 async def create_order(
     body: OrderCreate,
@@ -87,9 +83,8 @@ async def create_order(
 @router.post(
     "/orders/{order_id}/pay",
     response_model=Order,
-    openapi_extra=WRITERS,
-    responses=problem_responses(401, 404, 409, 422, 503),
     summary="Pay: reserved units are written off",
+    **WRITERS.doc(404, 409, 422, 503),
 )
 async def pay_order(
     order_id: OrderPath, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: IdempotencyKey = None
@@ -100,9 +95,8 @@ async def pay_order(
 @router.post(
     "/orders/{order_id}/cancel",
     response_model=Order,
-    openapi_extra=WRITERS,
-    responses=problem_responses(401, 404, 409, 422, 503),
     summary="Cancel: reserved units are released",
+    **WRITERS.doc(404, 409, 422, 503),
 )
 async def cancel_order(
     order_id: OrderPath,

@@ -12,9 +12,8 @@ from checkout.shopping.deps import address_caller
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.schemas import Product
 from checkout.shopping.usecases import catalogue
-from shopcommon.auth import roles_doc
+from shopcommon.access import access
 from shopcommon.pagination import CursorQuery, Page
-from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_UINT32, NO_NUL
 
 router = APIRouter(prefix="/api/v1", tags=["products"])
@@ -30,16 +29,15 @@ def _shopping(request: Request) -> Shopping:
     return shopping
 
 
-PUBLIC = roles_doc()
+PUBLIC = access()
 PriceQuery = Annotated[int | None, Query(ge=0, le=MAX_UINT32, description="In the smallest currency unit.")]
 
 
 @router.get(
     "/products",
     response_model=Page[Product],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(400, 422, 503),
     summary="The catalogue with stock, filtered, in sku order",
+    **PUBLIC.doc(400, 422, 503),
 )
 async def list_products(
     request: Request,
@@ -60,12 +58,7 @@ async def list_products(
     return Response(page.body, media_type="application/json")
 
 
-@router.get(
-    "/products/{sku}",
-    response_model=Product,
-    openapi_extra=PUBLIC,
-    responses=problem_responses(404, 422, 429, 503),
-)
+@router.get("/products/{sku}", response_model=Product, **PUBLIC.doc(404, 422, 429, 503))
 async def get_product(sku: SkuPath, request: Request) -> Response:
     caller = address_caller(client_ip(request))
     product = await catalogue.composed_product(_shopping(request), sku=sku, caller=caller)

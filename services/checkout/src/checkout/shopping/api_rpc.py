@@ -12,20 +12,19 @@ from fastapi import APIRouter, Response
 from checkout.shopping.deps import ScopedIdempotencyKey, ShoppingDep, user_acting_for
 from checkout.shopping.schemas import CartLineRequest, Empty, RpcCart, RpcPurchase, UserRequest
 from checkout.shopping.usecases import carts, purchase
-from shopcommon.auth import OrdersWriter, Scope, roles_doc
+from shopcommon.access import access
+from shopcommon.auth import OrdersWriter, Scope
 from shopcommon.db import SessionDep
-from shopcommon.problems import problem_responses
 
 router = APIRouter(tags=["route256 checkout"])
-ANYONE_FOR_SELF = roles_doc("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
+ANYONE_FOR_SELF = access("customer", "worker", "manager", "service", scope=Scope.ORDERS_WRITE)
 
 
 @router.post(
     "/addToCart",
     response_model=Empty,
-    openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Add units of an sku to a user's cart, if LOMS has them in stock",
+    **ANYONE_FOR_SELF.doc(404, 409, 422, 429, 503),
 )
 async def add_to_cart(
     body: CartLineRequest, principal: OrdersWriter, shop: ShoppingDep, session: SessionDep
@@ -38,9 +37,8 @@ async def add_to_cart(
 @router.post(
     "/deleteFromCart",
     response_model=Empty,
-    openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 404, 422),
     summary="Take units of an sku off a user's cart (the whole line when count covers it)",
+    **ANYONE_FOR_SELF.doc(404, 422),
 )
 async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, session: SessionDep) -> dict[str, Any]:
     user_id = user_acting_for(principal, body.user)
@@ -51,9 +49,8 @@ async def delete_from_cart(body: CartLineRequest, principal: OrdersWriter, sessi
 @router.post(
     "/listCart",
     response_model=RpcCart,
-    openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 422, 429, 503),
     summary="A user's cart with names and prices from ProductService, and its total",
+    **ANYONE_FOR_SELF.doc(422, 429, 503),
 )
 async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDep) -> Response:
     # The JSON encoded once per cart version (documented as `RpcCart`), not validated and encoded
@@ -66,9 +63,8 @@ async def list_cart(body: UserRequest, principal: OrdersWriter, shop: ShoppingDe
 @router.post(
     "/purchase",
     response_model=RpcPurchase,
-    openapi_extra=ANYONE_FOR_SELF,
-    responses=problem_responses(401, 403, 409, 422, 429, 503),
     summary="Order everything in a user's cart through LOMS",
+    **ANYONE_FOR_SELF.doc(409, 422, 429, 503),
 )
 async def purchase_cart(
     body: UserRequest, principal: OrdersWriter, shop: ShoppingDep, idempotency_key: ScopedIdempotencyKey

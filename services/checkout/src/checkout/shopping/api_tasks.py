@@ -11,7 +11,6 @@ from checkout.shopping.deps import ShoppingDep
 from checkout.shopping.schemas import AssignIn, Task, TaskPage
 from checkout.shopping.usecases import tasks
 from shopcommon.pagination import CursorQuery
-from shopcommon.problems import problem_responses
 from shopcommon.statuses import TaskStatus
 from shopcommon.task_roles import ASSIGNERS, READERS, WORKER, Assigner, Reader, Worker
 from shopcommon.validation import MAX_JSON_INT
@@ -23,10 +22,9 @@ TaskPath = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=READERS,
-    responses=problem_responses(400, 401, 403, 422, 503),
     summary="Tasks, newest first (a worker: their own; managers: all, `worker_id` filters)",
     description="A worker naming another `worker_id` is 403. `status` filters; `cursor` pages.",
+    **READERS.doc(400, 422, 503),
 )
 async def list_tasks(
     principal: Reader,
@@ -42,9 +40,8 @@ async def list_tasks(
 @router.get(
     "/{task_id}",
     response_model=Task,
-    openapi_extra=READERS,
-    responses=problem_responses(401, 403, 404, 422, 503),
     summary="One task (a worker: only their own; another's is 404)",
+    **READERS.doc(404, 422, 503),
 )
 async def get_task(task_id: TaskPath, principal: Reader, shop: ShoppingDep) -> Task:
     return await tasks.get_task(shop, principal, task_id)
@@ -53,10 +50,9 @@ async def get_task(task_id: TaskPath, principal: Reader, shop: ShoppingDep) -> T
 @router.post(
     "/{task_id}/start",
     response_model=Task,
-    openapi_extra=WORKER,
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
     summary="Start a task: `assigned` -> `in_progress`",
     description="Only by the worker it is assigned to (another's task is 404); any other status is 409.",
+    **WORKER.doc(404, 409, 422, 503),
 )
 async def start_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) -> Task:
     return await tasks.move_task(shop, principal, task_id, "start")
@@ -65,11 +61,10 @@ async def start_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) ->
 @router.post(
     "/{task_id}/done",
     response_model=Task,
-    openapi_extra=WORKER,
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
     summary="Finish a task: `in_progress` -> `done`",
     description="Only by the worker it is assigned to (another's task is 404); any other status is 409. "
     "The last task of an order done makes the order `completed`.",
+    **WORKER.doc(404, 409, 422, 503),
 )
 async def finish_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) -> Task:
     return await tasks.move_task(shop, principal, task_id, "done")
@@ -78,11 +73,10 @@ async def finish_task(task_id: TaskPath, principal: Worker, shop: ShoppingDep) -
 @router.post(
     "/{task_id}/assign",
     response_model=Task,
-    openapi_extra=ASSIGNERS,
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
     summary="Assign a task to a worker",
     description="To an active worker (422 `not-an-active-worker` otherwise); it becomes `assigned`. "
     "A `done` task is 409.",
+    **ASSIGNERS.doc(400, 404, 409, 422, 503),
 )
 async def assign_task(task_id: TaskPath, body: AssignIn, principal: Assigner, shop: ShoppingDep) -> Task:
     return await tasks.assign_task(shop, principal, task_id, worker_id=body.worker_id)

@@ -13,31 +13,25 @@ from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, Wa
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
 from loms.services.idempotency import Answer
-from shopcommon.auth import Principal, Role, Scope, require_roles, roles_doc
-from shopcommon.problems import problem_responses
+from shopcommon.access import access
+from shopcommon.auth import Principal, Role, Scope, require_roles
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/warehouses", tags=["warehouses"])
 Manager = Annotated[Principal, require_roles(Role.MANAGER)]
 Staff = Annotated[Principal, require_roles(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)]
-MANAGERS = {"x-roles": ["manager"]}
-STAFF = roles_doc(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)
+MANAGERS = access(Role.MANAGER)
+STAFF = access(Role.MANAGER, Role.SERVICE, scope=Scope.STOCK_READ)
 WarehouseId = Annotated[int, Path(ge=1, le=MAX_JSON_INT)]
 SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU)]
 
 
-@router.get("", response_model=list[WarehouseOut], openapi_extra=STAFF, responses=problem_responses(401, 403))
+@router.get("", response_model=list[WarehouseOut], **STAFF.doc())
 async def list_warehouses(_: Staff, conn: ReadConnDep) -> list[dict[str, Any]]:
     return await stock_admin.list_warehouses(conn)
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=WarehouseOut,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 409, 422),
-)
+@router.post("", status_code=201, response_model=WarehouseOut, **MANAGERS.doc(409, 422))
 async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> dict[str, Any]:
     return await stock_admin.create_warehouse(conn, name=body.name)
 
@@ -45,9 +39,8 @@ async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> 
 @router.get(
     "/{warehouse_id}/stocks",
     response_model=StockRowPage,
-    openapi_extra=STAFF,
-    responses=problem_responses(401, 403, 404, 422),
     summary="Stock rows with total and reserved",
+    **STAFF.doc(404, 422),
 )
 async def warehouse_stock(
     warehouse_id: WarehouseId,
@@ -62,11 +55,10 @@ async def warehouse_stock(
 @router.put(
     "/{warehouse_id}/stocks/{sku}",
     response_model=StockRow,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Set the total of one sku",
     description="Creates the row when missing. A total below what is reserved is 409. A change of the total "
     "publishes `stock.changed` (asyncapi/events.yaml).",
+    **MANAGERS.doc(404, 409, 422),
 )
 async def set_total(
     warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep, settings: SettingsDep
@@ -79,11 +71,10 @@ async def set_total(
 @router.post(
     "/{warehouse_id}/stocks/{sku}/adjust",
     response_model=StockRow,
-    openapi_extra=MANAGERS,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Receive or remove units",
     description="Adds `delta` (negative removes) to the total; never below what is reserved (409). Publishes "
     "`stock.changed` (asyncapi/events.yaml).",
+    **MANAGERS.doc(404, 409, 422),
 )
 async def adjust_total(
     warehouse_id: WarehouseId,

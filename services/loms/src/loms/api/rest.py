@@ -25,18 +25,18 @@ from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
-from shopcommon.auth import OrdersReader, OrdersWriter, Role, Scope, principal_of, roles_doc
+from shopcommon.access import PUBLIC, access
+from shopcommon.auth import OrdersReader, OrdersWriter, Role, Scope, principal_of
 from shopcommon.idempotency import answer_response, idempotency_request
 from shopcommon.logging import current_request_id
 from shopcommon.pagination import CursorQuery
-from shopcommon.problems import problem_responses
 from shopcommon.reading import RequestReader, operation_doc
 from shopcommon.validation import MAX_JSON_INT
 
-router = APIRouter(prefix="/api/v1")
-READERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_READ)
-WRITERS = roles_doc("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_WRITE)
-PUBLIC = {"x-roles": ["public"]}
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+stocks = APIRouter(prefix="/api/v1/stocks", tags=["stocks"])
+READERS = access("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_READ)
+WRITERS = access("customer (own orders)", "worker (own orders)", "manager", Role.SERVICE, scope=Scope.ORDERS_WRITE)
 #: Bodies of the routes here that read their request themselves, for the OpenAPI components.
 HAND_READ_BODIES = (OrderCreate,)
 OrderId = Annotated[int, Path(ge=1, le=MAX_JSON_INT, description="A positive id (at most 2^53-1).")]
@@ -44,13 +44,11 @@ SkuPath = Annotated[int, Path(ge=1, le=MAX_SKU, description="uint32, 1..42949672
 
 
 @router.post(
-    "/orders",
+    "",
     status_code=201,
     response_model=OrderOut,
-    tags=["orders"],
-    openapi_extra={**WRITERS, **operation_doc(OrderCreate, [IDEMPOTENCY_KEY, PREFER])},
-    responses=problem_responses(400, 401, 403, 409, 422),
     summary="Create an order (createOrder)",
+    **WRITERS.doc(400, 409, 422, extra=operation_doc(OrderCreate, [IDEMPOTENCY_KEY, PREFER])),
     description="Records the order as `new` and answers at once; stock is reserved right after (all lines or "
     "none, spread over warehouses). With `Prefer: wait=N` the order is recorded together with its "
     "outcome and the answer carries it: `awaiting payment`, or `failed` with `shortages` (the order "
@@ -83,26 +81,22 @@ async def create(request: Request) -> Response:
 
 
 @router.get(
-    "/orders/{order_id}",
+    "/{order_id}",
     response_model=OrderOut,
-    tags=["orders"],
-    openapi_extra=READERS,
-    responses=problem_responses(401, 404, 422),
     summary="One order (listOrder)",
+    **READERS.doc(404, 422),
 )
 async def get_order(order_id: OrderId, caller: OrdersReader, conn: ReadConnDep) -> dict[str, Any]:
     return (await queries.get_order(conn, caller=caller, order_id=order_id)).as_wire()
 
 
 @router.get(
-    "/orders",
+    "",
     response_model=OrderPage,
-    tags=["orders"],
-    openapi_extra=READERS,
-    responses=problem_responses(400, 401, 403, 422),
     summary="Orders, newest first",
     description="Customers see their own orders; managers and services everyone's, filtered by "
     "`user_id` and `status` when given.",
+    **READERS.doc(400, 422),
 )
 async def list_orders(
     caller: OrdersReader,
@@ -116,14 +110,12 @@ async def list_orders(
 
 
 @router.post(
-    "/orders/{order_id}/pay",
+    "/{order_id}/pay",
     response_model=OrderOut,
-    tags=["orders"],
-    openapi_extra=WRITERS,
-    responses=problem_responses(401, 404, 409, 422),
     summary="Mark paid (orderPayed)",
     description="Only from `awaiting payment` and before the payment deadline: reserved units are "
     "written off. Anything else is 409.",
+    **WRITERS.doc(404, 409, 422),
 )
 async def pay(
     order_id: OrderId,
@@ -141,14 +133,12 @@ async def pay(
 
 
 @router.post(
-    "/orders/{order_id}/cancel",
+    "/{order_id}/cancel",
     response_model=OrderOut,
-    tags=["orders"],
-    openapi_extra=WRITERS,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Cancel (cancelOrder)",
     description="From `new` or `awaiting payment`; reservations are released. A paid order cannot be "
     "cancelled (409). The optional body names the reason for staff callers.",
+    **WRITERS.doc(404, 409, 422),
 )
 async def cancel(
     order_id: OrderId,
@@ -168,27 +158,23 @@ async def cancel(
     return await once(caller, {"order_id": order_id, "reason": reason}, operation)
 
 
-@router.get(
-    "/stocks/{sku}",
+@stocks.get(
+    "/{sku}",
     response_model=SkuStock,
-    tags=["stocks"],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(422),
     summary="What can still be bought, per warehouse (stocks)",
+    **PUBLIC.doc(422),
 )
 async def stock_of(sku: SkuPath, conn: ReadConnDep) -> dict[str, Any]:
     (levels,) = await queries.stock_levels(conn, [sku])
     return levels
 
 
-@router.get(
-    "/stocks",
+@stocks.get(
+    "",
     response_model=StockBatch,
-    tags=["stocks"],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(422),
     summary="Stock of many skus in one call",
     description="Repeat `sku` (up to 200); answers in the order asked, each sku once.",
+    **PUBLIC.doc(422),
 )
 async def stocks_of(
     conn: ReadConnDep,

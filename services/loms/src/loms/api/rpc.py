@@ -34,18 +34,18 @@ from loms.services.cancel import cancel_order
 from loms.services.create import CreateRequest, create_order
 from loms.services.idempotency import Answer
 from loms.services.pay import pay_order
-from shopcommon.auth import OrdersReader, OrdersWriter, Principal, Role, Scope, require_scope, roles_doc
+from shopcommon.access import access
+from shopcommon.auth import OrdersReader, OrdersWriter, Principal, Role, Scope, require_scope
 from shopcommon.idempotency import answer_response, idempotency_request
 from shopcommon.logging import current_request_id
-from shopcommon.problems import problem_responses
 
 router = APIRouter(tags=["route256 LOMS"])
 PEOPLE = ("customer (own orders)", "worker (own orders)", "manager")
-READERS = roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_READ)
-WRITERS = roles_doc(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_WRITE)
+READERS = access(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_READ)
+WRITERS = access(*PEOPLE, Role.SERVICE, scope=Scope.ORDERS_WRITE)
 StockReader = Annotated[Principal, require_scope(Scope.STOCK_READ)]
-STOCK_READERS = roles_doc("customer", "worker", "manager", Role.SERVICE, scope=Scope.STOCK_READ)
-WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
+STOCK_READERS = access("customer", "worker", "manager", Role.SERVICE, scope=Scope.STOCK_READ)
+WRITE_ERRORS = (400, 404, 409, 422)
 #: A state change on an order, in the request's transaction.
 Change = Callable[[AsyncConnection], Awaitable[object]]
 
@@ -61,10 +61,9 @@ def as_rpc_created(answer: Answer) -> Answer:
 @router.post(
     "/createOrder",
     response_model=CreateOrderResponse,
-    responses=WRITE_ERRORS,
-    openapi_extra=WRITERS,
     summary="Create an order for `user`; stock is reserved right after (see `Prefer`)",
     description="As `POST /api/v1/orders`, with its limits on what a user may hold unpaid (409 beyond them).",
+    **WRITERS.doc(*WRITE_ERRORS),
 )
 async def create_order_rpc(
     body: CreateOrderRequest,
@@ -86,9 +85,8 @@ async def create_order_rpc(
 @router.post(
     "/listOrder",
     response_model=ListOrderResponse,
-    responses=problem_responses(401, 404, 422),
-    openapi_extra=READERS,
     summary="Status, user and items of an order",
+    **READERS.doc(404, 422),
 )
 async def list_order(body: OrderRef, caller: OrdersReader, conn: ReadConnDep) -> dict[str, Any]:
     order = await queries.get_order(conn, caller=caller, order_id=body.orderID)
@@ -112,9 +110,8 @@ async def answer_empty(once: AnsweredOnce, caller: Principal, body: OrderRef, ch
 @router.post(
     "/orderPayed",
     response_model=Empty,
-    responses=WRITE_ERRORS,
-    openapi_extra=WRITERS,
     summary="Mark paid: reserved units are written off",
+    **WRITERS.doc(*WRITE_ERRORS),
 )
 async def order_payed(body: OrderRef, caller: OrdersWriter, once: Once, settings: SettingsDep) -> Response:
     return await answer_empty(
@@ -130,9 +127,8 @@ async def order_payed(body: OrderRef, caller: OrdersWriter, once: Once, settings
 @router.post(
     "/cancelOrder",
     response_model=Empty,
-    responses=WRITE_ERRORS,
-    openapi_extra=WRITERS,
     summary="Cancel: every reservation of the order is released",
+    **WRITERS.doc(*WRITE_ERRORS),
 )
 async def cancel_order_rpc(body: OrderRef, caller: OrdersWriter, once: Once, settings: SettingsDep) -> Response:
     return await answer_empty(
@@ -148,9 +144,8 @@ async def cancel_order_rpc(body: OrderRef, caller: OrdersWriter, once: Once, set
 @router.post(
     "/stocks",
     response_model=StocksResponse,
-    responses=problem_responses(401, 422),
-    openapi_extra=STOCK_READERS,
     summary="Units that can still be bought, per warehouse",
+    **STOCK_READERS.doc(422),
 )
 async def stocks_rpc(body: StocksRequest, caller: StockReader, conn: ReadConnDep) -> dict[str, Any]:
     (levels,) = await queries.stock_levels(conn, [body.sku])

@@ -13,7 +13,7 @@ from loms.api.deps import ConnDep, ReadConnDep, SettingsDep
 from loms.services import task_actions
 from loms.services.fulfilment import Fulfilment
 from shopcommon.pagination import CursorQuery
-from shopcommon.problems import ServiceUnavailable, problem_responses
+from shopcommon.problems import ServiceUnavailable
 from shopcommon.statuses import TaskStatus
 from shopcommon.task_roles import ASSIGNERS, READERS, WORKER, Assigner, Reader, Worker
 from shopcommon.validation import MAX_JSON_INT, Id
@@ -61,11 +61,10 @@ def _fulfilment(request: Request) -> Fulfilment:
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=READERS,
-    responses=problem_responses(400, 401, 403, 422),
     summary="Tasks, newest first",
     description="A worker lists their own tasks (another `worker_id` is 403); managers and services "
     "everyone's, filtered by `worker_id` and `status` when given.",
+    **READERS.doc(400, 422),
 )
 async def list_tasks(
     caller: Reader,
@@ -83,9 +82,8 @@ async def list_tasks(
 @router.get(
     "/{task_id}",
     response_model=TaskOut,
-    openapi_extra=READERS,
-    responses=problem_responses(401, 403, 404, 422),
     summary="One task (a worker: only their own; another's is 404)",
+    **READERS.doc(404, 422),
 )
 async def get_task(task_id: TaskId, caller: Reader, conn: ReadConnDep) -> dict[str, Any]:
     return (await task_actions.get_task(conn, caller=caller, task_id=task_id)).as_wire()
@@ -94,10 +92,9 @@ async def get_task(task_id: TaskId, caller: Reader, conn: ReadConnDep) -> dict[s
 @router.post(
     "/{task_id}/start",
     response_model=TaskOut,
-    openapi_extra=WORKER,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Start a task: `assigned` -> `in_progress`",
     description="Only by the worker it is assigned to (another's task is 404); any other status is 409.",
+    **WORKER.doc(404, 409, 422),
 )
 async def start_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
     task = await task_actions.start_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
@@ -107,11 +104,10 @@ async def start_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: S
 @router.post(
     "/{task_id}/done",
     response_model=TaskOut,
-    openapi_extra=WORKER,
-    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Finish a task: `in_progress` -> `done`",
     description="Only by the worker it is assigned to (another's task is 404); any other status is 409. "
     "The last task of an order done makes the order `completed`.",
+    **WORKER.doc(404, 409, 422),
 )
 async def finish_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: SettingsDep) -> dict[str, Any]:
     task = await task_actions.finish_task(conn, caller=caller, task_id=task_id, topic=settings.order_events_topic)
@@ -121,12 +117,11 @@ async def finish_task(task_id: TaskId, caller: Worker, conn: ConnDep, settings: 
 @router.post(
     "/{task_id}/assign",
     response_model=TaskOut,
-    openapi_extra=ASSIGNERS,
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
     summary="Assign a task to a worker",
     description="To any active worker (422 `not-an-active-worker` otherwise), from `unassigned`, "
     "`assigned` or `in_progress` (it becomes `assigned`); a `done` task is 409. Assigning a task to "
     "the worker who has it changes nothing.",
+    **ASSIGNERS.doc(400, 404, 409, 422, 503),
 )
 async def assign_task(
     task_id: TaskId, body: AssignBody, caller: Assigner, conn: ConnDep, request: Request

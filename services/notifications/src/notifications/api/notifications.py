@@ -3,10 +3,9 @@ from fastapi import APIRouter
 from notifications.api.deps import CurrentUserId
 from notifications.api.schemas import NotificationOut
 from notifications.services import notification_log
-from shopcommon.auth import roles_doc
+from shopcommon.access import access
 from shopcommon.db import ReadSessionDep
 from shopcommon.pagination import CursorQuery, LimitQuery, Page
-from shopcommon.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
@@ -14,8 +13,7 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 @router.get(
     "/notifications",
     summary="The caller's own notifications, newest first",
-    responses=problem_responses(400, 401, 403, 422),
-    openapi_extra=roles_doc("customer", "worker", "manager"),
+    **access("customer", "worker", "manager").doc(400, 422),
 )
 async def list_notifications(
     session: ReadSessionDep, user_id: CurrentUserId, limit: LimitQuery = 50, cursor: CursorQuery = None

@@ -21,8 +21,8 @@ from notifications.domain.events import (
 from notifications.stream import SEP
 from notifications.stream_body import event_stream, heartbeat
 from notifications.stream_limits import PermittedEventSourceResponse, StreamLimiter
-from shopcommon.auth import CurrentPrincipal, Role, roles_doc
-from shopcommon.problems import problem_responses
+from shopcommon.access import access
+from shopcommon.auth import CurrentPrincipal, Role
 
 #: How long a stream may take to say goodbye once the server stops (under uvicorn's 5 s).
 STOPPING_GRACE_SECONDS = 2.0
@@ -81,13 +81,10 @@ SSE_DOC = {
 @router.get(
     "/stream",
     summary="The caller's order, booking and task status changes as they happen (SSE)",
-    description=(
-        "A user may hold a few streams at once (`NOTIFICATIONS_SSE_MAX_STREAMS_PER_USER`, 5 by default) "
-        "and a server serves a bounded number; one more is refused with 429 and `Retry-After`."
-    ),
+    description="A user may hold a few streams at once (`NOTIFICATIONS_SSE_MAX_STREAMS_PER_USER`, 5 by default) "
+    "and a server serves a bounded number; one more is refused with 429 and `Retry-After`.",
     response_class=StreamingResponse,
-    responses={200: SSE_DOC, **problem_responses(401, 403, 429, 503)},
-    openapi_extra=roles_doc("customer", "worker", "manager"),
+    **access(Role.CUSTOMER, Role.WORKER, Role.MANAGER).doc(429, 503, answers={200: SSE_DOC}),
 )
 async def stream_events(
     request: Request,

@@ -18,17 +18,16 @@ from product_stub.schemas import (
     ProductCreate,
     ProductUpdate,
 )
+from shopcommon.access import PUBLIC, access
 from shopcommon.auth import Role, require_roles
 from shopcommon.db import RawPoolDep, ReadSessionDep, SessionDep
 from shopcommon.pagination import CursorQuery, Page, Position, decode_cursor, encode_cursor
-from shopcommon.problems import problem_responses
 from shopcommon.validation import MAX_UINT32, NO_NUL
 
 router = APIRouter(prefix="/api/v1")
 ManagerOnly = require_roles(Role.MANAGER)
-PUBLIC = {"x-roles": ["public"]}
-MANAGERS = {"x-roles": ["manager"]}
-WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+MANAGERS = access(Role.MANAGER)
+WRITE_ERRORS = (404, 409, 422)
 
 SkuPath = Annotated[int, Path(ge=1, le=MAX_UINT32)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -46,9 +45,8 @@ class AfterSku(Position):
     "/products",
     response_model=Page[Product],
     tags=["products"],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(400, 422),
     summary="The catalogue, filtered, in sku order",
+    **PUBLIC.doc(400, 422),
 )
 async def list_products(
     pool: RawPoolDep,
@@ -78,13 +76,7 @@ async def list_products(
     return {"items": items, "next_cursor": encode_cursor(AfterSku(after=next_after)) if next_after else None}
 
 
-@router.get(
-    "/products/{sku}",
-    response_model=Product,
-    tags=["products"],
-    openapi_extra=PUBLIC,
-    responses=problem_responses(404, 422),
-)
+@router.get("/products/{sku}", response_model=Product, tags=["products"], **PUBLIC.doc(404, 422))
 async def get_product_details(sku: SkuPath, session: ReadSessionDep) -> dict[str, Any]:
     return await catalogue.get_product(session, sku=sku)
 
@@ -94,9 +86,8 @@ async def get_product_details(sku: SkuPath, session: ReadSessionDep) -> dict[str
     response_model=Product,
     status_code=201,
     tags=["products"],
-    openapi_extra=MANAGERS,
-    responses=WRITE_ERRORS,
     dependencies=[ManagerOnly],
+    **MANAGERS.doc(*WRITE_ERRORS),
 )
 async def create_product(body: ProductCreate, session: SessionDep) -> dict[str, Any]:
     return await catalogue.create_product(session, data=body)
@@ -106,21 +97,15 @@ async def create_product(body: ProductCreate, session: SessionDep) -> dict[str, 
     "/products/{sku}",
     response_model=Product,
     tags=["products"],
-    openapi_extra=MANAGERS,
-    responses=WRITE_ERRORS,
     dependencies=[ManagerOnly],
+    **MANAGERS.doc(*WRITE_ERRORS),
 )
 async def update_product(sku: SkuPath, body: ProductUpdate, session: SessionDep) -> dict[str, Any]:
     return await catalogue.update_product(session, sku=sku, data=body)
 
 
 @router.delete(
-    "/products/{sku}",
-    status_code=204,
-    tags=["products"],
-    openapi_extra=MANAGERS,
-    responses=WRITE_ERRORS,
-    dependencies=[ManagerOnly],
+    "/products/{sku}", status_code=204, tags=["products"], dependencies=[ManagerOnly], **MANAGERS.doc(*WRITE_ERRORS)
 )
 async def delete_product(sku: SkuPath, session: SessionDep) -> Response:
     await catalogue.delete_product(session, sku=sku)
@@ -138,21 +123,14 @@ def _group_reads(path: str, table: Any, model: type, tag: str) -> None:
         f"/{path}",
         response_model=list[model],  # type: ignore[valid-type]
         tags=[tag],
-        openapi_extra=PUBLIC,
         name=f"list_{path}",
         summary=f"All {path}, each with its instruments",
+        **PUBLIC.doc(),
     )
     async def list_all(session: ReadSessionDep) -> list[dict[str, Any]]:
         return await catalogue.list_groups(session, table=table)
 
-    @router.get(
-        f"/{path}/{{group_id}}",
-        response_model=model,
-        tags=[tag],
-        openapi_extra=PUBLIC,
-        name=f"get_{path}",
-        responses=problem_responses(404, 422),
-    )
+    @router.get(f"/{path}/{{group_id}}", response_model=model, tags=[tag], name=f"get_{path}", **PUBLIC.doc(404, 422))
     async def get_one(group_id: IdPath, session: ReadSessionDep) -> dict[str, Any]:
         return await catalogue.get_group(session, table=table, group_id=group_id)
 
@@ -163,10 +141,9 @@ def _group_writes(path: str, table: Any, model: type, tag: str) -> None:
         response_model=model,
         status_code=201,
         tags=[tag],
-        openapi_extra=MANAGERS,
         name=f"create_{path}",
-        responses=WRITE_ERRORS,
         dependencies=[ManagerOnly],
+        **MANAGERS.doc(*WRITE_ERRORS),
     )
     async def create(body: GroupCreate, session: SessionDep) -> dict[str, Any]:
         return await catalogue.create_group(session, table=table, data=body)
@@ -175,10 +152,9 @@ def _group_writes(path: str, table: Any, model: type, tag: str) -> None:
         f"/{path}/{{group_id}}",
         response_model=model,
         tags=[tag],
-        openapi_extra=MANAGERS,
         name=f"update_{path}",
-        responses=WRITE_ERRORS,
         dependencies=[ManagerOnly],
+        **MANAGERS.doc(*WRITE_ERRORS),
     )
     async def update_one(group_id: IdPath, body: GroupUpdate, session: SessionDep) -> dict[str, Any]:
         return await catalogue.update_group(session, table=table, group_id=group_id, data=body)
@@ -187,10 +163,9 @@ def _group_writes(path: str, table: Any, model: type, tag: str) -> None:
         f"/{path}/{{group_id}}",
         status_code=204,
         tags=[tag],
-        openapi_extra=MANAGERS,
         name=f"delete_{path}",
-        responses=WRITE_ERRORS,
         dependencies=[ManagerOnly],
+        **MANAGERS.doc(*WRITE_ERRORS),
     )
     async def delete_one(group_id: IdPath, session: SessionDep) -> Response:
         await catalogue.delete_group(session, table=table, group_id=group_id)

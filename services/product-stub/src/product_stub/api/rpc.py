@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from product_stub import catalogue
 from product_stub.config import Settings
 from product_stub.schemas import GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse
+from shopcommon.access import Access
 from shopcommon.db import RawPoolDep, ReadSessionDep
-from shopcommon.problems import TooManyRequests, Unauthorized, problem_responses
+from shopcommon.problems import TooManyRequests, Unauthorized
 
 router = APIRouter(tags=["route256 ProductService"])
 
@@ -52,6 +53,10 @@ async def behave_like_the_real_service(request: Request) -> None:
 Throttled = Annotated[None, Depends(behave_like_the_real_service)]
 
 
+#: route256's ProductService: the token is a field of the body, and a wrong one is 401.
+TOKEN_IN_BODY = Access(("token in body",), refusals=(401,))
+
+
 def check_token(request: Request, token: str) -> None:
     expected: str = request.app.state.settings.token
     if not hmac.compare_digest(token.encode(), expected.encode()):
@@ -61,9 +66,8 @@ def check_token(request: Request, token: str) -> None:
 @router.post(
     "/get_product",
     response_model=GetProductResponse,
-    responses=problem_responses(401, 404, 422, 429),
     summary="Name and price of one sku",
-    openapi_extra={"x-roles": ["token in body"]},
+    **TOKEN_IN_BODY.doc(404, 422, 429),
 )
 async def get_product(body: GetProductRequest, request: Request, pool: RawPoolDep, _: Throttled) -> GetProductResponse:
     check_token(request, body.token)
@@ -74,9 +78,8 @@ async def get_product(body: GetProductRequest, request: Request, pool: RawPoolDe
 @router.post(
     "/list_skus",
     response_model=ListSkusResponse,
-    responses=problem_responses(401, 422, 429),
     summary="Skus in ascending order after `startAfterSku`",
-    openapi_extra={"x-roles": ["token in body"]},
+    **TOKEN_IN_BODY.doc(422, 429),
 )
 async def list_skus(body: ListSkusRequest, request: Request, session: ReadSessionDep, _: Throttled) -> ListSkusResponse:
     check_token(request, body.token)

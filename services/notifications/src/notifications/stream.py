@@ -7,6 +7,11 @@ channels of the users it is streaming to, and hands messages to their connection
 client reconnecting with `Last-Event-ID` gets the history after that event first. An audience is
 a user, or `STAFF`: every manager's stream listens to it too (live only; a reconnecting manager
 gets their own history, not the staff's).
+
+A stream never skips an event and goes on: one whose client reads too slowly to keep up (its queue
+full), and every stream of a replica whose pub/sub connection to Redis dropped (what was published
+meanwhile never reaches it), is handed `RESUME` and ends, and its client reconnects with
+`Last-Event-ID` and is replayed what it missed from the history.
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ class StreamEvent:
     def message(self) -> ServerSentEvent:
         """One SSE message; `data` is JSON on one line, as the contract says."""
         return ServerSentEvent(self.data, id=self.event_id, event=self.event_type, sep=SEP)
+
+
+#: Handed to a stream that missed events: it ends so its client resumes from the history.
+RESUME = StreamEvent("", "resume", "")
+
+
+def _resume(queue: asyncio.Queue[StreamEvent]) -> None:
+    """End a stream: what is still queued is dropped (the history keeps it) and `RESUME` follows."""
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(RESUME)
 
 
 class StreamHub:
@@ -180,7 +196,10 @@ class StreamHub:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
             except (RedisError, OSError) as exc:  # Redis restarting: redis-py reconnects and resubscribes
-                log.warning("stream hub lost Redis: %s", exc)
+                log.warning("stream hub lost Redis: %s; its streams end and their clients resume", exc)
+                for queues in self._listeners.values():
+                    for queue in queues:
+                        _resume(queue)
                 await asyncio.sleep(0.5)
                 continue
             if message is not None:
@@ -206,7 +225,8 @@ class StreamHub:
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                log.warning("stream client too slow; event %s dropped for it", event.event_id)
+                log.warning("stream client too slow to take event %s; its stream ends and resumes", event.event_id)
+                _resume(queue)
 
 
 def _as_bytes(value: bytes | str) -> bytes:

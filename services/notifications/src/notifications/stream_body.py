@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import anyio
 from sse_starlette import ServerSentEvent
 
-from notifications.stream import SEP, STAFF, StreamEvent, StreamHub
+from notifications.stream import RESUME, SEP, STAFF, StreamEvent, StreamHub
 from notifications.stream_limits import StreamPermit
 
 #: A manager's stream remembers this many event ids to hear an event of their own once, not on both channels.
@@ -31,6 +31,9 @@ EXPIRED_FRAME = _hint(1000, "token expired; reconnect with a fresh token")
 #: Sent before a stream ends because this process is stopping (SIGTERM): reconnect (to another
 #: replica) at once; `Last-Event-ID` replays what was missed.
 STOPPING_FRAME = _hint(500, "server stopping; reconnect")
+#: Sent before a stream ends because it missed events (too slow a reader, or Redis dropped):
+#: reconnect at once; `Last-Event-ID` replays them.
+RESUME_FRAME = _hint(250, "fell behind; reconnect")
 
 
 def heartbeat() -> ServerSentEvent:
@@ -77,6 +80,9 @@ async def event_stream(
                     return
                 wait = min(wait, left)
             live = await _next_event(queue, wait, stopping)
+            if live is RESUME:
+                yield RESUME_FRAME
+                return
             if live is not None and live.event_id not in replayed and live.event_id not in recent:
                 recent.append(live.event_id)
                 yield live.message()

@@ -6,6 +6,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notifications.config import Settings
-from notifications.stream import CHANNEL_PREFIX, STAFF, StreamEvent, StreamHub
+from notifications.stream import CHANNEL_PREFIX, QUEUE_SIZE, RESUME, STAFF, StreamEvent, StreamHub
+from notifications.stream_body import OPENING_FRAME, RESUME_FRAME, event_stream
 from notifications.stream_limits import KEY_PREFIX
 from notifications.testing.events import booking_event, order_event, produce, stock_event, table_event
 from notifications.testing.sse import SseFrame, sse_frames
@@ -504,3 +506,54 @@ async def test_a_malformed_message_on_a_channel_does_not_silence_the_hub(hub: St
         event = StreamEvent("1-0", "order.status_changed", "{}")
         await hub.redis.publish(channel, event.encode())
         assert await asyncio.wait_for(queue.get(), 10) == event
+
+
+async def test_a_stream_too_slow_to_keep_up_ends_and_resumes_from_the_history_without_a_gap(
+    shop_stack: Stack,
+) -> None:
+    """A full queue dropped the event for that stream and carried on: the page missed it for good,
+    and the ids after it hid the gap from `Last-Event-ID`."""
+    redis = Redis.from_url(shop_stack.urls.redis_url)
+    hub = StreamHub(redis, history_max=QUEUE_SIZE + 100)
+    await hub.start()
+    user = new_user()
+    events = [StreamEvent(str(uuid.uuid4()), "order.status_changed", f'{{"n": {n}}}') for n in range(QUEUE_SIZE + 15)]
+    try:
+        async with hub.listen(user) as queue:
+            await hub.publish_many([(user, e) for e in events[:10]])
+            seen = [await asyncio.wait_for(queue.get(), 10) for _ in range(10)]
+            assert seen == events[:10]
+            await hub.publish_many([(user, e) for e in events[10:]])  # the client reads none of these
+
+            # The queue held QUEUE_SIZE; the next event ended the stream; four more came after it.
+            async def ended() -> bool:
+                return queue.qsize() == 5
+
+            await eventually(ended)
+            assert await queue.get() is RESUME
+            assert await hub.history_after(user, seen[-1].event_id) == events[10:]
+    finally:
+        await hub.stop()
+        await redis.aclose()
+
+
+async def test_streams_end_with_a_hint_to_resume_when_the_hub_loses_redis(hub: StreamHub) -> None:
+    """What is published while the hub's pub/sub connection is down never reaches it: its streams
+    went on, quiet, and their clients never asked for what they missed."""
+    assert hub._pubsub is not None
+    get_message = hub._pubsub.get_message
+    dropped = asyncio.Event()
+
+    async def dropping(**kwargs: Any) -> Any:
+        if not dropped.is_set():
+            dropped.set()
+            raise RedisConnectionError("Connection closed by server.")
+        return await get_message(**kwargs)
+
+    body = event_stream(hub, new_user(), last_event_id=None, wake_seconds=1.0)
+    assert await anext(body) == OPENING_FRAME
+    hub._pubsub.get_message = dropping  # type: ignore[method-assign]
+    frames = [frame async for frame in body]
+    assert dropped.is_set()
+    assert frames == [RESUME_FRAME]
+    assert b"retry: 250" in RESUME_FRAME

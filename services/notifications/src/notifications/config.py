@@ -71,8 +71,10 @@ class Settings(ServiceSettings):
     delivery_lease_seconds: float = 60.0
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
-    email_max_attempts: int = 10
-    push_max_attempts: int = 8
+    #: Tries before a notification is given up: with the defaults, e-mail keeps trying for about an
+    #: hour (1 s doubling to the 300 s cap), push for about 18 minutes.
+    email_max_attempts: int = 20
+    push_max_attempts: int = 12
 
     # Web push. Empty in dev: a key generated into the dev stack's secrets.
     vapid_private_key: str = ""

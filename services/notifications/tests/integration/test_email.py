@@ -1,9 +1,15 @@
 """E-mail delivery: addresses from the real checkout, SMTP outages, permanent failures, the log."""
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from notifications.config import Settings
+from notifications.email.smtp import SmtpMailer
 from notifications.testing.events import order_event, produce
 from notifications.testing.mail import messages_to, wait_for_messages
 from notifications.testing.push_service import LocalPushService
@@ -13,7 +19,7 @@ from shopcommon.testing.cursors import forged_cursor
 from shopcommon.testing.plugin import Stack
 from shopcommon.testing.tokens import TestIssuer
 
-from ..conftest import Checkout, eventually, query, running
+from ..conftest import Checkout, eventually, execute, query, running
 
 
 async def test_a_paid_event_puts_exactly_one_paid_email_in_the_mailbox(
@@ -168,3 +174,104 @@ async def test_an_unconfirmed_address_gets_no_email_while_push_and_the_stream_ca
     assert {(n["channel"], n["status"]) for n in log["items"]} == {("email", "failed"), ("push", "sent")}
     mails = await messages_to(shop_stack.urls.mail_api_url, unconfirmed.email)
     assert [m["Subject"] for m in mails if "20006" in m["Subject"]] == []
+
+
+async def test_an_email_that_cannot_be_rendered_fails_once_and_the_orders_next_email_still_goes(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    """A deadline at the end of the calendar overflowed while the e-mail was written: the error
+    escaped the sender, the row was claimed again every lease, never given up, and every later
+    e-mail of the order waited behind it."""
+    customer = await checkout.register_customer()
+    overflowing = order_event(
+        20_011, customer.id, "awaiting payment", "new", payment_deadline="9999-12-31T23:30:00-05:00"
+    )
+    paid = order_event(20_011, customer.id, "paid", "awaiting payment")
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [overflowing, paid])
+    async with running(settings_for(loms_events_topic=topic)):
+        mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 1, settle=1.0)
+    assert [m["Subject"] for m in mails] == ["Order 20011 is paid"]
+    rows = await query(
+        notifications_db,
+        "SELECT status, attempts, last_error FROM notifications WHERE order_id = 20011 AND channel = 'email' ORDER BY id",
+    )
+    assert [(r.status, r.attempts, r.last_error) for r in rows] == [
+        ("failed", 1, "cannot render the message"),
+        ("sent", 1, None),
+    ]
+
+
+async def test_a_workers_task_email_does_not_wait_for_the_customers_email_of_the_order(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    """E-mails of one order go out in order per person: a customer's e-mail waiting for a retry
+    held up the e-mail telling a worker the order's task is theirs."""
+    customer, worker = await checkout.register_customer(), await checkout.register_customer()
+    kafka = shop_stack.urls.kafka_bootstrap_servers
+    await produce(kafka, topic, [order_event(20_012, customer.id, "paid", "awaiting payment")])
+    async with running(settings_for(loms_events_topic=topic, email_sender_enabled=False)):
+        await eventually(lambda: query(notifications_db, "SELECT 1 FROM notifications WHERE order_id = 20012"))
+    # The customer's mail server answered "try again later": the e-mail waits an hour for its retry.
+    await execute(
+        notifications_db,
+        "UPDATE notifications SET attempts = 1, last_error = 'SMTP server unreachable', "
+        "next_attempt_at = now() + interval '1 hour' WHERE order_id = 20012",
+    )
+    assigned = {
+        "event_id": str(uuid.uuid4()),
+        "type": "task.status_changed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "task_id": 9012,
+        "order_id": 20_012,
+        "category": "guitars",
+        "worker_id": worker.id,
+        "status": "assigned",
+        "previous_status": "unassigned",
+        "previous_worker_id": None,
+    }
+    await produce(kafka, topic, [assigned])
+    async with running(settings_for(loms_events_topic=topic)):
+        mails = await wait_for_messages(shop_stack.urls.mail_api_url, worker.email, 1, settle=0.5)
+    assert [m["Subject"] for m in mails] == ["Task 9012 of order 20012 is assigned to you (guitars)"]
+    assert await messages_to(shop_stack.urls.mail_api_url, customer.email) == []
+
+
+async def test_two_replicas_with_a_slow_mail_server_send_each_email_once(
+    shop_stack: Stack,
+    checkout: Checkout,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    notifications_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A claim holds its e-mails for a lease. A sender still working through its claim when the
+    lease ran out went on sending what the other replica had claimed meanwhile and sent too."""
+    customer = await checkout.register_customer()
+    orders = [20_020, 20_021, 20_022]
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(o, customer.id, "paid") for o in orders])
+    async with running(settings_for(loms_events_topic=topic, email_sender_enabled=False)):
+        await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT count(*) FROM notifications WHERE order_id IN (20020, 20021, 20022) HAVING count(*) = 3",
+            )
+        )
+    send = SmtpMailer.send
+
+    async def slow_server(smtp: Any, message: Any) -> None:
+        await asyncio.sleep(1.5)  # the mail server takes its time over each message
+        await send(smtp, message)
+
+    monkeypatch.setattr(SmtpMailer, "send", staticmethod(slow_server))
+    replica = settings_for(
+        loms_events_topic=topic, consumer_enabled=False, smtp_connections=1, delivery_lease_seconds=2.0
+    )
+    async with running(replica), running(replica):
+        await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 3, timeout=30)
+        await asyncio.sleep(3.0)  # a second copy would come within a lease
+    mails = await messages_to(shop_stack.urls.mail_api_url, customer.email)
+    assert sorted(m["Subject"] for m in mails) == [f"Order {o} is paid" for o in orders]
+    rows = await query(
+        notifications_db, "SELECT status, attempts FROM notifications WHERE order_id IN (20020, 20021, 20022)"
+    )
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3

@@ -313,3 +313,39 @@ async def test_the_notification_log_shows_neutral_reasons_not_remote_or_exceptio
     ]
     text = str(log)
     assert "Traceback" not in text and "10.0.0.7" not in text and "rrno" not in text and "onnect" not in text
+
+
+async def test_a_browser_subscribed_again_by_another_account_gets_none_of_the_first_accounts_pushes(
+    shop_stack: Stack,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    push_service: LocalPushService,
+    test_issuer: TestIssuer,
+    notifications_db: str,
+) -> None:
+    """Subscribing a known endpoint takes the row over and keeps its id: a push of the first
+    account waiting for a retry was then sent to the browser of the second (its order, its status)."""
+    first, second = USER + 30, USER + 31
+    subscriber = push_service.subscriber()
+    push_service.answer_next(subscriber, 503)
+    settings = no_email(settings_for, loms_events_topic=topic, retry_base_seconds=3.0, retry_max_seconds=5.0)
+    async with running(settings) as (_, client):
+        assert (await subscribe(client, subscriber.subscription(), first, test_issuer)).status_code == 201
+        await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(30_030, first, "paid")])
+        await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT 1 FROM notifications WHERE order_id = 30030 AND channel = 'push' AND last_error IS NOT NULL",
+            )
+        )
+        # The first account signed out; the second signs in on the same browser and turns pushes on.
+        assert (await subscribe(client, subscriber.subscription(), second, test_issuer)).status_code == 200
+        failed = await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT last_error FROM notifications WHERE order_id = 30030 AND channel = 'push' AND status = 'failed'",
+            )
+        )
+    assert failed[0].last_error == "subscription moved to another account"
+    assert push_service.tries(subscriber) == 1
+    assert push_service.payloads(subscriber) == []

@@ -2,8 +2,9 @@
 
 A claim moves `next_attempt_at` a lease ahead instead of holding a lock while sending, so a
 sender that dies mid-send leaves its rows to be picked up again once the lease runs out. A
-notification waits while an earlier one of the same order or booking (same channel and target)
-is still pending, so "paid" never overtakes "awaiting payment", nor "confirmed" "received".
+notification waits while an earlier one of the same order or booking to the same person (same
+channel and target) is still pending, so "paid" never overtakes "awaiting payment", nor
+"confirmed" "received"; a worker's task e-mail does not wait for the customer's order e-mail.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ WITH due AS (
       AND NOT EXISTS (
           SELECT 1 FROM notifications earlier
           WHERE earlier.order_id = n.order_id AND earlier.channel = n.channel
+            AND earlier.user_id IS NOT DISTINCT FROM n.user_id
             AND earlier.subscription_id IS NOT DISTINCT FROM n.subscription_id
             AND earlier.status = {PENDING} AND earlier.id < n.id)
       AND NOT EXISTS (
@@ -87,6 +89,15 @@ async def mark_failed(session: AsyncSession, notification_id: int, *, error: str
         update(notifications)
         .where(notifications.c.id == notification_id)
         .values(status=DeliveryStatus.FAILED.value, last_error=error[:2000], recipient=recipient)
+    )
+
+
+async def release(session: AsyncSession, notification_ids: list[int]) -> None:
+    """Claimed rows not tried: due again now, and the claim not counted as an attempt."""
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.id.in_(notification_ids), notifications.c.status == DeliveryStatus.PENDING.value)
+        .values(next_attempt_at=func.now(), attempts=notifications.c.attempts - 1)
     )
 
 

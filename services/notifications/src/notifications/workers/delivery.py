@@ -3,12 +3,17 @@
 `stop()` (the service is shutting down) ends the loop after the batch in hand: every message of
 it is sent and recorded as sent before the loop returns, rather than cut off mid-send (an e-mail
 the SMTP server accepted but not yet recorded would be sent again after its lease).
+
+A claim holds its rows for a lease; once it runs out another replica may claim them. So a sender
+starts no send after half its lease has gone (`in_time`): what it has not begun it hands back
+(`release`) for the next claim, rather than race another replica to send it twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +27,9 @@ from notifications.repositories.deliveries import Claimed
 from shopcommon.db import transaction
 
 log = logging.getLogger(__name__)
+
+#: The longest a remote server's `Retry-After` defers a retry.
+MAX_RETRY_AFTER = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class DeliveryWorker(ABC):
         self.lease_seconds = options.lease_seconds
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._send_by = 0.0
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""
@@ -77,8 +86,21 @@ class DeliveryWorker(ABC):
                 session, self.channel, limit=self.batch_size, lease_seconds=self.lease_seconds
             )
         if claimed:
+            self._send_by = time.monotonic() + self.lease_seconds / 2
             await self.deliver(claimed)
         return len(claimed)
+
+    def in_time(self) -> bool:
+        """Whether a send may still begin under the batch's lease."""
+        return time.monotonic() < self._send_by
+
+    async def release(self, unsent: list[Claimed]) -> None:
+        """Hand back claimed rows not tried: due again at once, their claim not counted as a try."""
+        if not unsent:
+            return
+        async with transaction(self.sessionmaker) as session:
+            await deliveries.release(session, [item.id for item in unsent])
+        log.warning("%s sender ran short of its lease; %d handed back", self.channel, len(unsent))
 
     @abstractmethod
     async def deliver(self, claimed: list[Claimed]) -> None:
@@ -93,7 +115,7 @@ class DeliveryWorker(ABC):
                 await deliveries.mark_failed(session, item.id, error=error.reason, recipient=recipient)
                 outcome = "failed"
             else:
-                delay = max(error.retry_after or 0.0, self.policy.delay_after(item.attempts))
+                delay = min(max(error.retry_after or 0.0, self.policy.delay_after(item.attempts)), MAX_RETRY_AFTER)
                 await deliveries.schedule_retry(session, item.id, error=error.reason, delay_seconds=delay)
                 outcome = "retry"
         self.metrics.deliveries.labels(self.channel.value, outcome).inc()

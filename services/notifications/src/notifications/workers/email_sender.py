@@ -58,7 +58,8 @@ class EmailSender(DeliveryWorker):
         self.sender = sender
 
     async def deliver(self, claimed: list[Claimed]) -> None:
-        # A batch holds at most one e-mail per order or booking, so the lanes cannot reorder an order's e-mails.
+        # A batch holds at most one e-mail per order or booking and person, so the lanes cannot reorder
+        # the e-mails one person gets about an order.
         lanes = [claimed[i :: self.connections] for i in range(self.connections)]
         await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes if lane))
 
@@ -72,7 +73,10 @@ class EmailSender(DeliveryWorker):
         smtp: aiosmtplib.SMTP | None = None
         sent: list[tuple[Claimed, str | None]] = []
         try:
-            for item in lane:
+            for index, item in enumerate(lane):
+                if not self.in_time():
+                    await self.release(lane[index:])
+                    break
                 # In the trace of the request that caused the event (the row keeps its context).
                 with continuing("send email", item.traceparent):
                     smtp, recipient, error = await self._send_one(item, smtp)
@@ -102,9 +106,12 @@ class EmailSender(DeliveryWorker):
             await self.mailer.send(smtp, message)
         except DeliveryError as exc:
             return smtp, recipient, exc
-        except (ValueError, LookupError, MalformedEvent, UnknownEventType) as exc:
+        except (ValueError, LookupError, ArithmeticError, MalformedEvent, UnknownEventType) as exc:
             # a stored event that no longer renders: nothing to retry
             return smtp, recipient, DeliveryError("cannot render the message", permanent=True, detail=str(exc))
+        except Exception as exc:  # a fault of ours: retried, and given up like any other failure
+            log.exception("notification %s: sending failed unexpectedly", item.id)
+            return smtp, recipient, DeliveryError("could not send", permanent=False, detail=repr(exc))
         return smtp, recipient, None
 
     async def _compose(self, item: Claimed) -> tuple[str, RenderedEmail]:

@@ -80,13 +80,22 @@ class PushSender(DeliveryWorker):
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def deliver(self, claimed: list[Claimed]) -> None:
-        await asyncio.gather(*(self._deliver_one(item) for item in claimed))
+        unsent = await asyncio.gather(*(self._deliver_one(item) for item in claimed))
+        await self.release([item for item in unsent if item is not None])
 
-    async def _deliver_one(self, item: Claimed) -> None:
+    async def _deliver_one(self, item: Claimed) -> Claimed | None:
+        """Push one notification; the item when the lease left no time to begin."""
         # In the trace of the request that caused the event (the row keeps its context).
         async with self._in_flight:
+            if not self.in_time():
+                return item
             with continuing("send push", item.traceparent):
-                await self._push(item)
+                try:
+                    await self._push(item)
+                except Exception as exc:  # a fault of ours: retried, and given up like any other failure
+                    log.exception("notification %s: pushing failed unexpectedly", item.id)
+                    await self.settle(item, DeliveryError("could not send", permanent=False, detail=repr(exc)))
+        return None
 
     async def _push(self, item: Claimed) -> None:
         """Send one push and settle it."""
@@ -94,6 +103,9 @@ class PushSender(DeliveryWorker):
             sub = await subscriptions.get(session, item.subscription_id or 0)
         if sub is None:
             await self.settle(item, DeliveryError("subscription removed", permanent=True))
+            return
+        if sub.user_id != item.user_id:  # the browser was subscribed again, signed in as someone else
+            await self.settle(item, DeliveryError("subscription moved to another account", permanent=True))
             return
         origin = endpoint_host(sub.endpoint)
         try:

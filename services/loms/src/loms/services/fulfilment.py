@@ -146,13 +146,21 @@ class Fulfilment:
     # --- tasks of paid orders -------------------------------------------------------------------
 
     async def create_tasks(self, roster: Roster) -> int:
+        """Tasks for the paid orders queued. While the catalogue is down, the orders with a sku
+        never seen wait (their category is unknown) and the others get their tasks."""
         created = 0
         while True:
             async with self.engine.connect() as conn:
                 peeked, skus, known = await _queued(conn, self.batch_size, claim=False)
                 if not peeked:
                     return created
-                fetched = await self._categories(conn, skus, known)
+                try:
+                    fetched = await self._categories(conn, skus, known)
+                except ServiceUnavailable as exc:
+                    log.warning("catalogue unavailable (%s); orders of skus never seen wait", exc.detail)
+                    fetched, reachable = {}, False
+                else:
+                    reachable = True
                 if fetched:
                     await repo.remember_categories(conn, fetched)
                     await conn.commit()
@@ -161,8 +169,10 @@ class Fulfilment:
                 roster = await self._refreshed(roster)  # a worker may have just joined
             made = await self._create_batch(roster)
             if made is None:
-                return created  # what is queued is held by another pass
+                return created  # what is queued is held by another pass, or waits for the catalogue
             created += made
+            if not reachable:
+                return created  # one batch without it; the next pass asks it again
 
     async def _categories(self, conn: AsyncConnection, skus: list[int], known: dict[int, str]) -> dict[int, str]:
         """The categories to remember: those of skus never seen, and of those read more than

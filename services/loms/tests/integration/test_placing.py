@@ -283,3 +283,37 @@ async def test_a_failed_order_is_replayed_for_its_key(
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.json() == first.json()
     assert await db.value("SELECT count(*) FROM orders WHERE user_id = 4700") == 1
+
+
+async def test_an_order_no_batch_takes_within_its_wait_is_recorded_new_for_the_intake_worker(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database
+) -> None:
+    """`Prefer: wait=N` bounded nothing: behind a batch stuck on a locked stock row, a create
+    waited as long as the lock was held, though it wanted none of that stock."""
+    _, client = one_lane
+    stuck, free = new_sku(), new_sku()
+    await db.stock(stuck, 10)
+    await db.stock(free, 10)
+    holder = await asyncpg.connect(db.url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM stocks WHERE sku = $1 FOR UPDATE", stuck)
+            first = asyncio.create_task(create(client, auth, 4301, (stuck, 1), Prefer="wait=30"))
+
+            async def lane_taken() -> bool:
+                return await db.fetch("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") != []
+
+            await eventually(lane_taken)  # the only lane's batch waits for the row
+            second = await asyncio.wait_for(create(client, auth, 4302, (free, 2), Prefer="wait=1"), 10)
+            assert second.status_code == 201, second.text
+            order_id = second.json()["order_id"]
+            assert second.json()["status"] == "new"
+
+            async def reserved() -> list[Any]:
+                return await db.fetch("SELECT 1 FROM orders WHERE id = $1 AND status = 'awaiting payment'", order_id)
+
+            await eventually(reserved)  # by the intake worker, while the lock is still held
+            assert not first.done()
+    finally:
+        await holder.close()
+    assert (await first).json()["status"] == "awaiting payment"

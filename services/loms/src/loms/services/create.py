@@ -2,7 +2,8 @@
 
 - With it, the order is placed: recorded together with its outcome (`awaiting payment`, or
   `failed` with the shortages) in one statement, batched with the orders that arrive meanwhile
-  (`services/order_placer.py`); the answer is the outcome.
+  (`services/order_placer.py`); the answer is the outcome. An order no batch has taken when
+  the wait runs out goes the other way, and the answer is `new`.
 - Without it, the order is recorded `new` in one statement and the answer is `new`; the intake
   worker reserves it (`services/reserve.py`), woken by the commit.
 
@@ -13,6 +14,7 @@ locks and adds the shortages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -30,9 +32,11 @@ from loms.repositories import orders
 from loms.repositories.placement import Placement
 from loms.services.clock import utcnow
 from loms.services.idempotency import Answer, IdempotencyRequest, stored_answer
-from loms.services.order_placer import OrderPlacer
+from loms.services.order_placer import NotBegun, OrderPlacer
 from shopcommon.auth import Principal, Scope
 from shopcommon.problems import Forbidden
+
+log = logging.getLogger(__name__)
 
 CREATED = 201
 
@@ -73,7 +77,13 @@ async def place(db: Db, placer: OrderPlacer, settings: Settings, request: Create
     """The order recorded with its outcome, batched with the orders that arrive meanwhile: the
     answer, stored with the key in the same transaction."""
     outcomes = reservation_outcomes(order, order.created_at, settings.payment_timeout)
-    placed = await placer.place(placement_of(outcomes, settings, request))
+    try:
+        placed = await placer.place(placement_of(outcomes, settings, request), request.wait)
+    except NotBegun:
+        log.warning(
+            "order %s not placed within Prefer: wait=%s; recorded for the intake worker", order.id, request.wait
+        )
+        return await record(db, settings, request, order)
     if placed.refused is not None:
         raise UnpaidLimitReached(request.user_id, placed.refused)
     if not placed.placed:

@@ -6,8 +6,10 @@ outcome. At most `lanes` batches run at once, each on a writer connection; a req
 a lane free is placed at once, alone, so an idle system adds no delay. Under load, the orders that
 queued while every lane was busy go together, in arrival order, as one transaction of one round
 trip (`repositories/placement.py`): one commit and one call into the driver for many orders.
-The request awaits its placement as it would await a statement of its own: a batch stuck behind
-the database holds the creates queued behind it.
+A request waits for its placement up to its `Prefer: wait`. A placement that has not begun by
+then (every lane busy, say behind a lock) is withdrawn (`NotBegun`) and the order is recorded
+`new` for the intake worker instead; one whose batch has begun is awaited: its transaction
+decides.
 
 Conflicts with concurrent transactions roll a batch back and run it again, up to
 `RETRIES_AFTER_CONFLICT` times: stock raised while it waited for its rows (see
@@ -57,6 +59,10 @@ class _Pending:
     done: asyncio.Future[Placed]
 
 
+class NotBegun(Exception):
+    """The placement was still queued when its wait ran out, and is withdrawn: nothing was written."""
+
+
 class OrderPlacer:
     def __init__(
         self,
@@ -85,8 +91,9 @@ class OrderPlacer:
         self.orders = 0
         self.failed_batches = 0
 
-    async def place(self, placement: Placement) -> Placed:
-        """Place the order `placement` describes (built whole, its id included); what became of it."""
+    async def place(self, placement: Placement, wait: float | None = None) -> Placed:
+        """Place the order `placement` describes (built whole, its id included); what became of it.
+        NotBegun when no batch took it within `wait` seconds."""
         if self._closing:
             raise ServiceUnavailable("LOMS is stopping; retry.")
         pending = _Pending(placement, len(placement.items), asyncio.get_running_loop().create_future())
@@ -97,7 +104,15 @@ class OrderPlacer:
             task = asyncio.create_task(self._lane(), context=contextvars.Context())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await pending.done
+        if wait is None:
+            return await pending.done
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.done), wait)
+        except TimeoutError:
+            if pending not in self._queue:
+                return await pending.done  # in a batch already
+            self._queue.remove(pending)
+            raise NotBegun from None
 
     async def close(self) -> None:
         """Wait for the batches in flight; what is queued after that is refused."""

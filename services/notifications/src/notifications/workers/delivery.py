@@ -54,7 +54,7 @@ class DeliveryWorker(ABC):
         self.lease_seconds = options.lease_seconds
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._send_by = 0.0
+        self._send_by = float("inf")  # no lease known yet (set by each claim)
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""

@@ -116,3 +116,33 @@ async def test_a_deactivated_customer_shows_it_and_active_ones_do_not(client: ht
     assert (
         await client.patch(f"/api/v1/users/{customer['id']}", headers=admin, json={"active": None})
     ).status_code == 422
+
+
+async def test_a_manager_deactivated_or_demoted_cannot_undo_it_with_the_token_they_still_hold(
+    client: httpx.AsyncClient,
+) -> None:
+    """The API read the role from the token only: for the rest of the access token's life, a
+    manager another had just deactivated or demoted made themself an active manager again."""
+    admin = await auth_as(client, "admin")
+    for taken_away in ({"active": False}, {"role": "customer"}):
+        name = f"m{uuid.uuid4().hex[:8]}"
+        body = {"username": name, "email": f"{name}@example.org", "password": PASSWORD, "role": "manager"}
+        made = await client.post("/api/v1/users", json=body, headers=admin)
+        assert made.status_code == 201, made.text
+        manager_id = made.json()["id"]
+        held = await auth_as(client, name, PASSWORD)
+        assert (await client.patch(f"/api/v1/users/{manager_id}", headers=admin, json=taken_away)).status_code == 200
+        restore = await client.patch(
+            f"/api/v1/users/{manager_id}", headers=held, json={"active": True, "role": "manager"}
+        )
+        assert restore.status_code == 403 and restore.json()["type"].endswith("/not-a-manager-now"), taken_away
+        others = [
+            await client.get("/api/v1/users", headers=held),
+            await client.get("/api/v1/users/1", headers=held),
+            await client.post(
+                "/api/v1/users", headers=held, json={**body, "username": name + "x", "email": "x" + body["email"]}
+            ),
+        ]
+        assert [r.status_code for r in others] == [403, 403, 403], taken_away
+        account = (await client.get(f"/api/v1/users/{manager_id}", headers=admin)).json()
+        assert {k: account[k] for k in taken_away} == taken_away

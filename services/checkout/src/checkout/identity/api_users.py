@@ -85,6 +85,8 @@ async def register_user(
     caller = await _signed_in(request)
     rules.ensure_may_create(caller, body)
     by_staff = caller is not None and caller.role == Role.MANAGER
+    if caller is not None:
+        await accounts.ensure_manager_now(session, caller)
     row, token = await accounts.register(session, identity, body, ip=client_ip(request), by_staff=by_staff)
     return _mail_confirmation(background, identity, row, token)
 
@@ -168,7 +170,7 @@ async def read_user(user_id: UserId, principal: PersonOrService, session: ReadSe
         "deactivates the account: its sessions end (its refresh tokens at once, its web pages within "
         "seconds; an access token an API client already holds works until it expires, "
         "`CHECKOUT_ACCESS_TOKEN_TTL`), and it cannot sign in by password, code or refresh "
-        "token until made active again; LOMS moves a deactivated worker's open tasks to others. Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
+        "token until made active again; LOMS moves a deactivated worker's open tasks to others. What a manager's token does here is checked against the account as it is now: one deactivated or no longer a manager is 403 `not-a-manager-now`. Changing your own `password` or `email` needs `current_password` (403 without it or when wrong); "
         "wrong ones count against the sign-in limits (429). Either change ends the account's sessions. "
         "A new `email` is unconfirmed until the account confirms it (a token is mailed to it; "
         "`POST /api/v1/users/verify-email`): no one-time codes or other mail go to it until then."

@@ -43,6 +43,16 @@ async def register(
     return user, token
 
 
+async def ensure_manager_now(session: AsyncSession, principal: Principal) -> None:
+    """A manager's token acts with a manager's powers only while its account is still an active
+    manager: an access token outlives a deactivation or a demotion by up to its lifetime, and with
+    it the account could otherwise make itself a manager again, or go on managing accounts."""
+    if principal.role != Role.MANAGER:
+        return
+    if principal.user_id is None or await queries.standing_role(session, principal.user_id) != Role.MANAGER:
+        raise Forbidden("This account is no longer an active manager; sign in again", slug="not-a-manager-now")
+
+
 async def read_me(session: AsyncSession, principal: Principal) -> Account:
     if principal.user_id is None:
         raise Forbidden("Only people have an account; service tokens do not")
@@ -54,6 +64,7 @@ async def read_me(session: AsyncSession, principal: Principal) -> Account:
 
 async def read_user(session: AsyncSession, principal: Principal, user_id: int) -> User:
     rules.ensure_may_read(principal, user_id)
+    await ensure_manager_now(session, principal)
     # Services mail people (notifications): they need to know whether the address is proven.
     return user_out(await queries.get_user(session, user_id), email_verified=principal.role == Role.SERVICE)
 
@@ -62,6 +73,7 @@ async def list_users(
     session: AsyncSession, principal: Principal, *, role: UserRole | None, category: str | None, cursor: str | None,
     limit: int,
 ) -> Page[User]:  # fmt: skip
+    await ensure_manager_now(session, principal)
     position = decode_cursor(cursor, After)
     after = position.after if position else 0
     rows, next_after = await queries.list_users(session, role=role, category=category, after_id=after, limit=limit)
@@ -72,6 +84,7 @@ async def list_users(
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
     rules.ensure_may_change(principal, user_id, "delete")
+    await ensure_manager_now(session, principal)
     await queries.delete_user(session, user_id)
 
 
@@ -83,6 +96,7 @@ async def update_user(
     rules.ensure_may_change(principal, user_id, "change")
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
     rules.ensure_may_set(principal, changes)
+    await ensure_manager_now(session, principal)
     current = await queries.lock_for_update(session, user_id)
     if changes.get("email") == current.email:
         del changes["email"]

@@ -106,6 +106,10 @@ class TokenVerifier:
                 raise ValueError("JWT_PUBLIC_KEY must be an Ed25519 public key")
             self._static_key = key
 
+    def keys_refetched(self) -> bool:
+        """Whether the keys come from somewhere they can be read again (`keys_ttl`)."""
+        return bool(self.jwks_url or self.jwks_file)
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
@@ -140,7 +144,7 @@ class TokenVerifier:
     async def _key_for(self, kid: str | None) -> Ed25519PublicKey:
         if self._static_key is not None and (not kid or not self._keys):
             return self._static_key
-        if (self.jwks_url or self.jwks_file) and time.monotonic() - self._last_fetch > self.keys_ttl:
+        if self.keys_refetched() and time.monotonic() - self._last_fetch > self.keys_ttl:
             await self._refresh()
         if kid and kid in self._keys:
             return self._keys[kid]

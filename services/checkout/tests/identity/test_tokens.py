@@ -18,6 +18,7 @@ from checkout.identity.tables import refresh_tokens
 from shopcommon.auth import TokenVerifier
 from shopcommon.db import async_url
 from shopcommon.devsecrets import dev_secret
+from shopcommon.token_verifier import VerifiedTokens
 
 from .conftest import AppFactory, bearer, login
 
@@ -210,6 +211,23 @@ async def test_a_key_added_by_another_replica_verifies_here(app_client: AppFacto
         token = other_replica.issue(sub="1", role="manager", ttl=60)[0]
         assert jwt.get_unverified_header(token)["kid"] == kid
         assert (await c.post("/api/v1/auth/token/verify", json={"token": token})).status_code == 200
+
+
+async def test_a_key_removed_from_the_directory_stops_verifying_without_a_restart(
+    app_client: AppFactory, tmp_path: Path
+) -> None:
+    """The issuer re-read its keys only for a token naming a key it did not know: a token signed
+    with a key taken out of the directory (a compromised one) names a known key, and kept working."""
+    async with app_client(jwt_keys_dir=str(tmp_path)) as c:
+        verifier = c.app.state.token_verifier  # type: ignore[attr-defined]
+        old = KeyStore(tmp_path, issuer="shop-checkout", audience="shop")
+        token = old.issue(sub="1", role="manager", ttl=600)[0]
+        assert (await c.post("/api/v1/auth/token/verify", json={"token": token})).status_code == 200
+        KeyStore.generate_key(tmp_path)
+        (tmp_path / f"{old.current_kid}.pem").unlink()
+        verifier._last_fetch -= verifier.keys_ttl + 1  # as if `keys_ttl` had passed
+        verifier.verified = VerifiedTokens(ttl=0)  # and the few seconds it remembers verified tokens
+        assert (await c.post("/api/v1/auth/token/verify", json={"token": token})).status_code == 401
 
 
 async def test_racing_refreshes_of_one_token_rotate_it_once(client: httpx.AsyncClient) -> None:

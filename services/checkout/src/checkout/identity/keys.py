@@ -122,13 +122,18 @@ class KeyStore:
 class IssuerTokenVerifier(TokenVerifier):
     """Checkout's own verifier: its key store (no HTTP call to itself) plus, in dev mode only, the
     keys of `jwt_jwks_file` (tests sign with a throwaway issuer). A token naming an unknown `kid` reloads
-    the store (at most once a second), so a key that another replica just added verifies here too."""
+    the store (at most once a second), so a key that another replica just added verifies here too;
+    and the store is read again every `keys_ttl`, so a key removed from the directory (a compromised
+    one) stops verifying without a restart."""
 
     def __init__(self, store: KeyStore, *, issuer: str, audience: str, extra_jwks_file: str = "") -> None:
         super().__init__(issuer=issuer, audience=audience)
         self.store = store
         self.extra_jwks_file = extra_jwks_file
         self._load_all()
+
+    def keys_refetched(self) -> bool:
+        return True
 
     def _load_all(self) -> None:
         keys = list(self.store.jwks()["keys"])

@@ -3,6 +3,7 @@ ASGI transport), the real LOMS app likewise, and the session's real Postgres and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,19 +27,21 @@ from shopcommon.testing.tokens import TestIssuer
 
 class CountingTransport(httpx.AsyncBaseTransport):
     """Counts the requests that reach the wrapped app, and can fail the first few on purpose (or
-    every request to the paths in `refuse`)."""
+    every request to the paths in `refuse`), or hold requests to the paths in `slow` that long."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.calls: list[str] = []
         self.fail_next: list[int] = []
         self.refuse: set[str] = set()
+        self.slow: dict[str, float] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request.url.path)
         if self.fail_next or request.url.path in self.refuse:
             status = self.fail_next.pop(0) if self.fail_next else 503
             return httpx.Response(status, json={"title": "injected", "status": status, "detail": "injected"})
+        await asyncio.sleep(self.slow.get(request.url.path, 0.0))
         return await self.inner.handle_async_request(request)
 
     def count(self, path: str) -> int:

@@ -238,3 +238,55 @@ async def test_a_limit_409_from_loms_comes_back_at_once(
     assert r.json()["type"].endswith("/too-many-unpaid-orders")
     assert loms.count("/api/v1/orders") == calls + 1
     assert elapsed < 2, elapsed
+
+
+async def test_two_tabs_checking_out_one_cart_with_keys_of_their_own_make_one_order(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """Each cart page carries a key of its own: a client key replaced the cart's version in the key
+    LOMS saw, and two tabs pressing Check out together made two orders of one cart."""
+    sku = stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(331, "customer")
+    await fill(client, auth, {sku: 2})
+    loms.slow["/api/v1/orders"] = 0.3
+    try:
+        tabs = await asyncio.gather(
+            *(client.post("/api/v1/cart/checkout", headers={**auth, "Idempotency-Key": k}) for k in ("tab-a", "tab-b"))
+        )
+    finally:
+        loms.slow.clear()
+    assert [t.status_code for t in tabs] == [201, 201], [t.text for t in tabs]
+    assert tabs[0].json() == tabs[1].json()
+    assert len(await orders_of(loms, test_issuer, 331)) == 1
+    assert (await client.get("/api/v1/cart", headers=auth)).json()["items"] == []
+
+
+async def test_a_line_added_while_the_order_is_made_stays_and_the_ordered_lines_go(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """A cart changed during its checkout was left whole: the ordered lines stayed in it, and the
+    next checkout ordered them again."""
+    ordered, added = stock_book.take(at_least=4), stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(332, "customer")
+    await fill(client, auth, {ordered: 2})
+    loms.slow["/api/v1/orders"] = 0.5
+    try:
+        placing = asyncio.create_task(client.post("/api/v1/cart/checkout", headers=auth))
+        await asyncio.sleep(0.2)  # the order is on its way to LOMS
+        await fill(client, auth, {added: 1, ordered: 1})  # another tab adds to the cart meanwhile
+        placed = await placing
+    finally:
+        loms.slow.clear()
+    assert placed.status_code == 201, placed.text
+    lines = (await client.get("/api/v1/cart", headers=auth)).json()["items"]
+    assert sorted((line["sku"], line["count"]) for line in lines) == sorted([(added, 1), (ordered, 1)])

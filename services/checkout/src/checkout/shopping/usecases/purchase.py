@@ -1,9 +1,10 @@
 """Checkout: turn a cart (or a list of items) into a LOMS order at the prices the customer saw.
 
-The order is created with an `Idempotency-Key`: the client's own when given (scoped to its caller
-and route, `ClientKey.scoped`), otherwise one naming the cart's version. Two checkouts of one cart
-therefore send the same key and LOMS makes one order. The cart is emptied only once the order
-holds its reservation, and only if it is still the version that was ordered. A failed reservation
+A cart's order is created with an `Idempotency-Key` naming the cart's version, whatever key the
+client sent: two checkouts of one cart (two tabs, each with a key of its own) send the same key
+and LOMS makes one order. The client's key (scoped to its caller and route, `ClientKey.scoped`)
+replays its checkout's answer. Once the order holds its reservation the cart is emptied, or, when
+it changed meanwhile, loses what was ordered and keeps what came since. A failed reservation
 keeps the cart and moves its version on, so the next attempt is a new order rather than a replay
 of the failed one.
 """
@@ -47,8 +48,7 @@ async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey |
         raise EmptyCart("There is nothing in the cart to check out")
     prices = await _cart_prices(shop, cart)
     items = [{"sku": line.sku, "count": line.count, "price": prices[line.sku]} for line in cart.lines]
-    key = client_key.scoped() if client_key else f"cart:{user_id}:v{cart.version}"
-    order = await _place(shop, user_id=user_id, items=items, key=key)
+    order = await _place(shop, user_id=user_id, items=items, key=f"cart:{user_id}:v{cart.version}")
     if order["status"] in PLACED:
         await _advance_cart(shop, cart, empty=True)
     elif order["status"] == OrderStatus.FAILED:
@@ -142,8 +142,15 @@ async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], k
 
 
 async def _advance_cart(shop: Shopping, cart: queries.Cart, *, empty: bool) -> None:
+    """A new version of the cart: empty once ordered (`empty`), else as it is. A cart changed while
+    its order was made loses the lines ordered (their counts) and keeps what came since."""
     async with shop.sessionmaker() as session, session.begin():
-        await queries.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty)
+        if await queries.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty):
+            return
+        if empty:
+            await queries.touch_cart(session, user_id=cart.user_id)
+            for line in cart.lines:
+                await queries.remove_from_line(session, user_id=cart.user_id, sku=line.sku, count=line.count)
 
 
 async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[str, int]]) -> None:

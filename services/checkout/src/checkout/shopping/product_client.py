@@ -112,7 +112,8 @@ class ProductClient:
     async def no_longer_listed(self, skus: Iterable[int]) -> frozenset[int]:
         """Skus ProductService's listing (at most `known_skus_max_age` old) no longer has, whatever
         the cache still holds of them: a cart's lines at checkout (`KnownSkus.gone`)."""
-        return await self.known.gone(sorted(set(skus)))
+        with redis_failures_are_503():
+            return await self.known.gone(sorted(set(skus)))
 
     async def vet(self, sku: int, *, caller: str) -> bool:
         """Whether a lookup of `sku` is worth making: False when the listing says it does not exist;

@@ -107,7 +107,8 @@ class OrderPlacer:
         if wait is None:
             return await pending.done
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.done), wait)
+            async with asyncio.timeout(wait):
+                return await asyncio.shield(pending.done)
         except TimeoutError:
             if pending not in self._queue:
                 return await pending.done  # in a batch already

@@ -155,12 +155,10 @@ class Fulfilment:
                 if not peeked:
                     return created
                 try:
-                    fetched = await self._categories(conn, skus, known)
+                    fetched, reachable = await self._categories(conn, skus, known), True
                 except ServiceUnavailable as exc:
                     log.warning("catalogue unavailable (%s); orders of skus never seen wait", exc.detail)
                     fetched, reachable = {}, False
-                else:
-                    reachable = True
                 if fetched:
                     await repo.remember_categories(conn, fetched)
                     await conn.commit()

@@ -290,3 +290,28 @@ async def test_a_line_added_while_the_order_is_made_stays_and_the_ordered_lines_
     assert placed.status_code == 201, placed.text
     lines = (await client.get("/api/v1/cart", headers=auth)).json()["items"]
     assert sorted((line["sku"], line["count"]) for line in lines) == sorted([(added, 1), (ordered, 1)])
+
+
+async def test_a_late_second_tab_of_the_same_order_leaves_what_was_put_back_since(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """Two tabs get one order; the first takes its lines off the cart. The second, coming late, must
+    not take them off again from what the customer has put in since."""
+    from checkout.shopping.usecases.carts import read_cart
+    from checkout.shopping.usecases.purchase import _advance_cart
+
+    sku = stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(333, "customer")
+    await fill(client, auth, {sku: 2})
+    shop = client._transport.app.state.shopping  # type: ignore[attr-defined]
+    ordered = await read_cart(shop, user_id=333)
+    await _advance_cart(shop, ordered, empty=True)  # the first tab: its order empties the cart
+    await fill(client, auth, {sku: 1})  # the customer puts one back
+    await _advance_cart(shop, ordered, empty=True)  # the second tab, the same order replayed, late
+    lines = (await client.get("/api/v1/cart", headers=auth)).json()["items"]
+    assert [(line["sku"], line["count"]) for line in lines] == [(sku, 1)]

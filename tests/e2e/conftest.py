@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from notifications.testing.push_service import local_push_env
 from notifications.testing.tls import TestCertificate
 from shopcommon.devstack.launcher import service_urls_env
-from shopcommon.devstack.servers import free_port
+from shopcommon.devstack.servers import free_ports
 from shopcommon.kafka import ensure_topics
 from shopcommon.services import ServiceSpec, discover_services
 from shopcommon.testing.plugin import ServiceProcess, Stack, run_sync
@@ -84,7 +84,8 @@ def start_system(stack: Stack, tmp: Path, extra_env: dict[str, str] | None = Non
     the broker, Valkey and the data directory (so the dev keys). Replica i of a service calls
     replica i of the others, so each replica's calls between services are exercised too."""
     specs: list[ServiceSpec] = discover_services()
-    ports = [{spec.name: free_port() for spec in specs} for _ in range(replicas)]
+    distinct = iter(free_ports(len(specs) * replicas))
+    ports = [{spec.name: next(distinct) for spec in specs} for _ in range(replicas)]
     own = uuid.uuid4().hex[:8]
     base = {
         "APP_ENV": "dev",

@@ -161,3 +161,11 @@ def test_uvicorn_trusts_the_proxies_checkout_trusts(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("FORWARDED_ALLOW_IPS")
     argv = uvicorn_argv("x:y", host="127.0.0.1", port=1)
     assert argv[argv.index("--forwarded-allow-ips") + 1] == "127.0.0.1,::1"
+
+
+def test_ports_for_servers_started_together_are_distinct() -> None:
+    from shopcommon.devstack.servers import free_ports
+
+    for _ in range(50):
+        ports = free_ports(40)
+        assert len(set(ports)) == 40

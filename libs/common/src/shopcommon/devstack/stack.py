@@ -33,7 +33,7 @@ class StackPorts:
 
     @classmethod
     def free(cls) -> StackPorts:
-        return cls(*(servers.free_port() for _ in range(5)))
+        return cls(*servers.free_ports(5))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -87,3 +88,51 @@ async def test_two_relays_publish_every_event_once_in_order_per_key(engine: Asyn
     assert sum(r.vacuums for r in relays) >= 1
     async with engine.connect() as conn:
         assert (await conn.exec_driver_sql("SELECT count(*) FROM events_out")).scalar() == 0
+
+
+async def test_a_relay_reads_the_outbox_only_once_it_holds_the_lock(engine: AsyncEngine) -> None:
+    """While one relay holds the publisher lock another gets None; once the holder has deleted what
+    it published and committed, the next to win the lock reads only what is left."""
+    store = OutboxStore("events_out")
+    async with engine.begin() as conn:
+        await store.add(conn, "t", [OutboxMessage(str(n), {"n": n}) for n in range(5)])
+    async with engine.connect() as holder, engine.connect() as other:
+        async with holder.begin():
+            batch = await store.lock_and_fetch(holder, 3)
+            assert batch is not None and [orjson.loads(e.payload)["n"] for e in batch] == [0, 1, 2]
+            async with other.begin():
+                assert await store.lock_and_fetch(other, 10) is None
+            await store.mark_published(holder, [e.id for e in batch])
+        async with other.begin():
+            rest = await store.lock_and_fetch(other, 10)
+    assert rest is not None and [orjson.loads(e.payload)["n"] for e in rest] == [3, 4]
+
+
+async def test_the_listener_outlives_a_connection_closed_under_it(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg raises InterfaceError when the server drops the connection between connect and
+    LISTEN; the listener reconnects (it ended, leaving its process to the sweep for good)."""
+    store = OutboxStore("events_out")
+    failed: list[str] = []
+    listen = asyncpg.Connection.add_listener
+
+    async def closed_once(self: asyncpg.Connection, channel: str, callback: Any) -> None:
+        if not failed:
+            failed.append(channel)
+            raise asyncpg.InterfaceError("connection is closed")
+        await listen(self, channel, callback)
+
+    monkeypatch.setattr(asyncpg.Connection, "add_listener", closed_once)
+    listener = Listener(engine.url.render_as_string(hide_password=False), store.channel)
+    woken = listener.subscribe()
+    listener.start()
+    try:
+        await asyncio.wait_for(woken.wait(), 10)  # set on (re)connecting
+        woken.clear()
+        async with engine.begin() as conn:
+            await store.notify(conn)
+        await asyncio.wait_for(woken.wait(), 10)  # and by a notification
+    finally:
+        await listener.stop()
+    assert failed == [store.channel]

@@ -51,11 +51,15 @@ class Listener:
                 self._wake_all()
                 pause = 0.1
                 await self._lost.wait()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("LISTEN %s: %s; reconnecting in %.1fs", self.channel, exc, pause)
+            except Exception as exc:
+                # Any failure reconnects (asyncpg's InterfaceError for a connection closed between
+                # connect and LISTEN, say): were this task to end, the process would be left to its
+                # sweep for good, and nothing would say so.
+                log.warning("LISTEN %s: %s: %s; reconnecting in %.1fs", self.channel, type(exc).__name__, exc, pause)
             finally:
                 if conn is not None and not conn.is_closed():
-                    await conn.close(timeout=2)
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
 

@@ -83,24 +83,23 @@ class OutboxStore:
         #: The call that wakes the relays when the transaction commits, for a statement to embed.
         self.notify_call = f"pg_notify('{self.channel}', '')"
         self._notify = text(f"SELECT {self.notify_call}")
-        # The lock and the batch in one round trip: no rows at all when another relay holds the
-        # lock, one row with a NULL id when there is nothing to publish.
+        # The lock, then the batch, in two statements of one transaction. One statement would save
+        # a round trip but read with the snapshot it took *before* its lock: a relay could win the
+        # lock just as the previous holder released it and still see the rows that holder had
+        # published and deleted (its commit is visible before its locks are released), and send
+        # them again. Under READ COMMITTED the second statement's snapshot is taken after the lock,
+        # so it sees every batch the previous holders deleted.
         #
         # The batch's transaction commits without waiting for its WAL to reach the disk: it only
         # deletes events the broker has acknowledged, and if PostgreSQL crashed before the
         # deletion was flushed the rows would come back and be published again, in order, which
         # at-least-once delivery allows anyway (consumers deduplicate by `event_id`).
-        self._lock_and_fetch = text(f"""
-            WITH publisher AS (
-                SELECT pg_try_advisory_xact_lock(:lock_key) AS locked,
-                       set_config('synchronous_commit', 'off', true) AS commit_mode
-            )
-            SELECT e.id, e.topic, e.key, e.payload, e.request_id, e.traceparent FROM publisher
-            LEFT JOIN LATERAL (
-                SELECT id, topic, key, payload::text AS payload, request_id, traceparent
-                FROM {table} ORDER BY id LIMIT :limit
-            ) e ON TRUE
-            WHERE publisher.locked
+        self._lock = text(
+            "SELECT pg_try_advisory_xact_lock(:lock_key) AND set_config('synchronous_commit', 'off', true) = 'off'"
+        )
+        self._fetch = text(f"""
+            SELECT id, topic, key, payload::text AS payload, request_id, traceparent
+            FROM {table} ORDER BY id LIMIT :limit
         """)
         # Published events leave the table: the broker keeps them now, and a small table stays fast.
         self._published = text(f"DELETE FROM {table} WHERE id = ANY(CAST(:ids AS bigint[]))")
@@ -144,15 +143,12 @@ class OutboxStore:
 
     async def lock_and_fetch(self, conn: AsyncConnection, limit: int) -> list[PendingEvent] | None:
         """The oldest unpublished events, holding the publisher lock until the transaction ends
-        (at most one relay publishes at a time); None when another relay holds it."""
-        rows = (await conn.execute(self._lock_and_fetch, {"lock_key": self.lock_key, "limit": limit})).all()
-        if not rows:
+        (at most one relay publishes at a time); None when another relay holds it. The transaction
+        must be READ COMMITTED (the default), so the rows are read after the lock is won."""
+        if not (await conn.execute(self._lock, {"lock_key": self.lock_key})).scalar_one():
             return None
-        return [
-            PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id, r.traceparent)
-            for r in rows
-            if r.id is not None
-        ]
+        rows = await conn.execute(self._fetch, {"limit": limit})
+        return [PendingEvent(r.id, r.topic, r.key, r.payload.encode(), r.request_id, r.traceparent) for r in rows]
 
     async def mark_published(self, conn: AsyncConnection, ids: Sequence[int]) -> None:
         await conn.execute(self._published, {"ids": list(ids)})

@@ -41,13 +41,18 @@ def trace_headers(request_id: str | None = None) -> list[tuple[str, bytes]]:
     return [(REQUEST_ID_HEADER, rid.encode())] if rid else []
 
 
-async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    """Create topics with the given partition counts when missing (a broker may come back empty)."""
+async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_factor: int = 1) -> None:
+    """Create topics with the given partition counts when missing (a broker may come back empty),
+    each with `replication_factor` copies."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in topics.items() if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=n, replication_factor=replication_factor)
+            for t, n in topics.items()
+            if t not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)

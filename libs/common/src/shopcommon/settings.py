@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
     redis_url: str = shared("REDIS_URL", "redis://127.0.0.1:16379/0")
     kafka_bootstrap_servers: str = shared("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    #: Copies of each topic a service creates when it is missing: 1 on a single broker (the embedded
+    #: one, compose's Redpanda); 3 on a cluster, or an event the broker acknowledged (and the outbox
+    #: then deleted) is lost with one broker's disk.
+    kafka_topic_replication_factor: int = shared("KAFKA_TOPIC_REPLICATION_FACTOR", 1)
 
     jwt_issuer: str = shared("JWT_ISSUER", "shop-checkout")
     jwt_audience: str = shared("JWT_AUDIENCE", "shop")

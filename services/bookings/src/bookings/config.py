@@ -60,6 +60,7 @@ class Settings(ServiceSettings):
     def relay_tuning(self) -> RelayTuning:
         return RelayTuning(
             topics={self.booking_events_topic: self.booking_events_partitions},
+            replication_factor=self.kafka_topic_replication_factor,
             sweep_interval=self.relay_sweep_interval,
             linger=self.relay_linger,
             batch_size=self.relay_batch_size,

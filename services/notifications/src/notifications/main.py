@@ -103,6 +103,7 @@ def build_consumer(
         batch_size=settings.consumer_batch_size,
         transaction_size=settings.consumer_transaction_size,
         topic_partitions=settings.events_topic_partitions,
+        topic_replication_factor=settings.kafka_topic_replication_factor,
         fetch_wait_ms=settings.consumer_fetch_wait_ms,
     )
 

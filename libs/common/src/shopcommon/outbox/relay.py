@@ -44,6 +44,8 @@ class RelayTuning:
 
     #: The topics the relay publishes to and their partition counts (created when missing).
     topics: dict[str, int] = field(default_factory=dict)
+    #: Copies of each topic created (`kafka_topic_replication_factor`).
+    replication_factor: int = 1
     #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
     sweep_interval: float = 1.0
     #: After a wake-up the relay lets this much time pass so one batch carries what arrives meanwhile.
@@ -198,7 +200,7 @@ class OutboxRelay(Worker):
         if self.producer is None:
             bootstrap = self.bootstrap_servers
             if self.tuning.topics:
-                await ensure_topics(bootstrap, self.tuning.topics)
+                await ensure_topics(bootstrap, self.tuning.topics, self.tuning.replication_factor)
             timeout = self.tuning.request_timeout_ms
             admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout)
             producer = make_producer(bootstrap, max_batch_size=self.tuning.max_batch_bytes, request_timeout_ms=timeout)

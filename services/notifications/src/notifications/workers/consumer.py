@@ -59,6 +59,7 @@ class EventConsumer:
         batch_size: int = 200,
         transaction_size: int = 50,
         topic_partitions: int = 3,
+        topic_replication_factor: int = 1,
         fetch_wait_ms: int = 50,
         retry_seconds: float = 1.0,
     ) -> None:
@@ -74,6 +75,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.transaction_size = max(1, transaction_size)
         self.topic_partitions = topic_partitions
+        self.topic_replication_factor = topic_replication_factor
         self.fetch_wait_ms = fetch_wait_ms
         self.retry_seconds = retry_seconds
         self._stopping = asyncio.Event()
@@ -98,7 +100,8 @@ class EventConsumer:
                 fetch_max_wait_ms=self.fetch_wait_ms,
             )
             try:
-                await ensure_topics(self.bootstrap, dict.fromkeys(self.topics, self.topic_partitions))
+                topics = dict.fromkeys(self.topics, self.topic_partitions)
+                await ensure_topics(self.bootstrap, topics, self.topic_replication_factor)
                 await consumer.start()
                 pause = self.retry_seconds
                 await self._consume(consumer)

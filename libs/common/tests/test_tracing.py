@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -56,7 +56,7 @@ def spans() -> Iterator[Caught]:
     tracing.setup_tracing("shopcommon-tests")
     if _caught is None:
         _caught = Caught()
-        tracing.export_to(_caught, SimpleSpanProcessor(_caught))
+        tracing.export_to(_caught, batched=False)
     _caught.clear()
     _caught.armed = True
     try:
@@ -248,3 +248,30 @@ def test_a_stored_context_is_read_from_the_headers_and_continued_later(spans: Ca
     assert sent[0].parent is not None and format(sent[0].parent.span_id, "016x") == CALLER_SPAN
     assert sent[0].kind == trace.SpanKind.PRODUCER
     assert sent[1].parent is None
+
+
+async def test_a_cancel_links_token_stays_out_of_every_span(spans: Caught) -> None:
+    """A booking's cancel link is its token: the server span of the request and the client span
+    of the call carrying it on name the path with `{token}` in its place (they recorded it raw)."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    router = APIRouter()
+
+    @router.get("/api/v1/bookings/by-token/{token}")
+    async def by_token(token: str) -> dict[str, str]:
+        ok = httpx.MockTransport(lambda _: httpx.Response(200))
+        async with httpx.AsyncClient(transport=ok, base_url="http://bookings") as bookings:
+            HTTPXClientInstrumentor().instrument_client(bookings)
+            await bookings.post(f"/api/v1/bookings/by-token/{token}/cancel")
+        return {}
+
+    app = create_service_app(ServiceSettings(log_json=False), title="t", description="d", routers=[router],
+                             uses_db=False)  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        assert (await client.get("/api/v1/bookings/by-token/s3cr3t-T0ken?x=1")).status_code == 200
+        assert (await client.get("/bookings/cancel/s3cr3t-T0ken")).status_code == 404
+    finished = spans.get_finished_spans()
+    assert {trace.SpanKind.SERVER, trace.SpanKind.CLIENT} <= {s.kind for s in finished}
+    said = [s.name for s in finished] + [str(v) for s in finished for v in (s.attributes or {}).values()]
+    assert not [text for text in said if "s3cr3t" in text]
+    assert any("/api/v1/bookings/by-token/{token}/cancel" in text for text in said)

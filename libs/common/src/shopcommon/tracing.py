@@ -18,6 +18,7 @@ replaces that choice; `OTEL_SDK_DISABLED=true` turns tracing off altogether.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,8 +27,8 @@ from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 EXCLUDED_PATHS = ("/healthz", "/readyz", "/metrics", "/api/v1/events/stream", "/live")
 _EXCLUDED_URLS = ",".join(f"^[a-z]+://[^/]*{path}$" for path in EXCLUDED_PATHS)
 _CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
+#: Paths whose last part is a secret: a booking's cancel link is its token, all it takes to cancel.
+_SECRET_IN_PATH = re.compile(r"(/by-token/|/bookings/cancel/)[^/?#\s]+")
 #: FastAPI (0.16x) traces, meters and logs by itself once a provider is set, some spans per request
 #: on top of ours (dependencies, endpoint, serialization): `FastAPI(telemetry=...)` turns it off.
 NO_NATIVE_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False}
@@ -105,14 +108,50 @@ def _instrument_leaves() -> None:
     _leaves_instrumented = True
 
 
-def export_to(exporter: SpanExporter, processor: SpanProcessor | None = None) -> None:
-    """Send every span from now on to `exporter` (batched unless a `processor` of it is given)."""
+def export_to(exporter: SpanExporter, *, batched: bool = True) -> None:
+    """Send every span from now on to `exporter`, in batches (or each as it ends), its secrets out."""
     provider = trace.get_tracer_provider()
     if _sampler is None or not isinstance(provider, TracerProvider):
         raise RuntimeError("tracing is not set up (or OTEL_SDK_DISABLED)")
-    provider.add_span_processor(processor or BatchSpanProcessor(exporter))
+    redacted = Redacted(exporter)
+    provider.add_span_processor(BatchSpanProcessor(redacted) if batched else SimpleSpanProcessor(redacted))
     _sampler.exporting = True
     _instrument_leaves()
+
+
+class Redacted(SpanExporter):
+    """`exporter`, handed each span with the secrets out of its name and attributes: the
+    instrumentations record the raw path and URL of every request and call, and a trace backend is
+    read by more people than the database (where a booking's cancel token is kept as a digest)."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.exporter.export([_without_secrets(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def _hidden(text: str) -> str:
+    return _SECRET_IN_PATH.sub(r"\1{token}", text)
+
+
+def _without_secrets(span: ReadableSpan) -> ReadableSpan:
+    attributes = dict(span.attributes or {})
+    texts = [span.name, *(value for value in attributes.values() if isinstance(value, str))]
+    if not any(_SECRET_IN_PATH.search(text) for text in texts):
+        return span
+    return ReadableSpan(
+        name=_hidden(span.name), context=span.context, parent=span.parent, resource=span.resource,
+        attributes={key: _hidden(value) if isinstance(value, str) else value for key, value in attributes.items()},
+        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )  # fmt: skip
 
 
 def instrument_app(app: FastAPI) -> None:

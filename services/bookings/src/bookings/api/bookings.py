@@ -77,8 +77,8 @@ class BeforeBooking(Position):
     "the search. It needs an email address or a phone number (or both); it starts in the future "
     "(within a year) and lasts 30 minutes to 8 hours; the price in force now is kept on the booking. "
     "The acknowledging email carries a single-use cancel link. A closed table is 409, an unknown one 404.\n\n"
-    'A manager\'s `"status": "confirmed"` books the table directly: 409 when a confirmed booking of '
-    "the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`).\n\n"
+    'A manager\'s `"status": "confirmed"` books the table directly (without a token 401, with another '
+    "role's 403): 409 when a confirmed booking of the table overlaps. A customer token links the booking to the customer (`GET /bookings/mine`).\n\n"
     "Requests that make a booking are limited per client address (IPv6: per /64) and per email address "
     "(a `+tag` and letter case do not make another address), each in a sliding window "
     "(`BOOKINGS_REQUESTS_PER_IP` per `BOOKINGS_REQUESTS_PER_IP_WINDOW` seconds, 5 a minute by default; "

@@ -24,7 +24,7 @@ from bookings.repositories import bookings, request_hits, tables
 from bookings.repositories.bookings import NewBooking
 from bookings.services.events import EventSink
 from shopcommon.auth import Principal, Role
-from shopcommon.problems import Conflict, TooManyRequests
+from shopcommon.problems import Conflict, TooManyRequests, Unauthorized
 
 
 async def request_booking(
@@ -39,8 +39,11 @@ async def request_booking(
 ) -> Booking:
     """`direct`: a manager's direct booking (`"status": "confirmed"`); `limits`: the buckets the
     request counts against (none for staff)."""
-    if direct and (caller is None or caller.role != Role.MANAGER):
-        raise DirectBookingForbidden()
+    if direct:
+        if caller is None:
+            raise Unauthorized('Sign in as a manager to create a booking with "status": "confirmed"')
+        if caller.role != Role.MANAGER:
+            raise DirectBookingForbidden()
     check_booking_window(request.starts_at, request.ends_at, now)
     if limits:
         wait = await request_hits.wait_for(conn, limits)

@@ -117,3 +117,53 @@ async def test_a_manager_may_fill_a_customers_cart(
     assert r.status_code == 200
     mine = await client.get("/api/v1/cart", headers=test_issuer.auth(206, "customer"))
     assert [i["sku"] for i in mine.json()["items"]] == [sku]
+
+
+async def test_a_full_cart_takes_more_of_its_lines_but_no_new_line(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """A cart holds at most `cart_max_lines` skus (LOMS takes at most 200 lines an order): a new
+    sku beyond that is 409 `cart-full`, through REST and route256's RPC, and changes nothing."""
+    first, second, third = (stock_book.take(at_least=3) for _ in range(3))
+    client = await checkout(product=await product_stub(), loms=loms, cart_max_lines=2)
+    auth = test_issuer.auth(211, "customer")
+    for sku in (first, second):
+        assert (await client.post("/api/v1/cart/items", json={"sku": sku, "count": 1}, headers=auth)).status_code == 200
+    refused = await client.post("/api/v1/cart/items", json={"sku": third, "count": 1}, headers=auth)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/cart-full") and refused.json()["max_lines"] == 2
+    rpc = await client.post("/addToCart", json={"user": 211, "sku": third, "count": 1}, headers=auth)
+    assert rpc.status_code == 409 and rpc.json()["max_lines"] == 2
+    more = await client.post("/api/v1/cart/items", json={"sku": first, "count": 2}, headers=auth)
+    assert more.json() == {"sku": first, "count": 3}
+    listed = await client.get("/api/v1/cart", headers=auth)
+    assert sorted(i["sku"] for i in listed.json()["items"]) == sorted([first, second])
+    assert (await client.delete(f"/api/v1/cart/items/{second}", headers=auth)).status_code == 200
+    added = await client.post("/api/v1/cart/items", json={"sku": third, "count": 1}, headers=auth)
+    assert added.json() == {"sku": third, "count": 1}
+
+
+async def test_new_lines_racing_for_the_last_place_in_a_cart_get_it_once(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """Adds of one cart take turns on the cart's lock, so five new skus sent together at a cart
+    one line short of full leave it exactly full."""
+    kept, *racing = (stock_book.take(at_least=1) for _ in range(6))
+    client = await checkout(product=await product_stub(), loms=loms, cart_max_lines=2)
+    auth = test_issuer.auth(212, "customer")
+    assert (await client.post("/api/v1/cart/items", json={"sku": kept, "count": 1}, headers=auth)).status_code == 200
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/cart/items", json={"sku": sku, "count": 1}, headers=auth) for sku in racing)
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409, 409]
+    listed = await client.get("/api/v1/cart", headers=auth)
+    assert len(listed.json()["items"]) == 2

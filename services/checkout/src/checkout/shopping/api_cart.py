@@ -33,6 +33,9 @@ async def get_cart(user_id: CurrentUserId, request: Request) -> Response:
     "/cart/items",
     response_model=CartLine,
     summary="Add units of an sku; 409 when LOMS has fewer than the line would hold",
+    description="409 `out-of-stock` names what LOMS has (`available`) and the line holds (`in_cart`). "
+    "A cart holds at most `max_lines` different skus (200 by default, as many as one order takes): a "
+    "new one beyond that is 409 `cart-full`.",
     **PEOPLE.doc(404, 409, 422, 429, 503),
 )
 async def add_cart_item(body: CartItemIn, user_id: CurrentUserId, shop: ShoppingDep, session: SessionDep) -> CartLine:

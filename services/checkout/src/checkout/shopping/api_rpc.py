@@ -24,6 +24,8 @@ ANYONE_FOR_SELF = access("customer", "worker", "manager", "service", scope=Scope
     "/addToCart",
     response_model=Empty,
     summary="Add units of an sku to a user's cart, if LOMS has them in stock",
+    description="409 when LOMS has fewer than the line would hold, or when the cart already holds "
+    "`max_lines` different skus (`cart-full`; 200 by default, as many as one order takes).",
     **ANYONE_FOR_SELF.doc(404, 409, 422, 429, 503),
 )
 async def add_to_cart(

@@ -23,6 +23,10 @@ class EmptyCart(Conflict):
     title, slug = "The cart is empty", "cart-empty"
 
 
+class CartFull(Conflict):
+    title, slug = "The cart is full", "cart-full"
+
+
 class ReservationFailed(Conflict):
     title, slug = "Not enough stock", "reservation-failed"
 

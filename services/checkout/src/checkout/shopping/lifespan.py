@@ -86,6 +86,8 @@ class Shopping:
     products: ProductClient
     loms: LomsClient
     redis_prefix: str
+    #: Distinct skus one cart may hold.
+    cart_max_lines: int
     #: product-stub's REST API (catalogue pages; public and not rate limited).
     catalogue: CatalogueSource
     #: Composed catalogue answers (products with stock), each at most `listing_max_age` old.
@@ -121,6 +123,7 @@ async def shopping_lifespan(app: FastAPI) -> AsyncIterator[None]:
                 loms_http, service_token_source(app), timeout=settings.loms_timeout, order_wait=settings.loms_order_wait
             ),
             redis_prefix=settings.shopping_redis_prefix,
+            cart_max_lines=settings.cart_max_lines,
             catalogue=CatalogueSource(product_http, ttl=settings.catalogue_cache_ttl),
             pages=PageCache(max_age=settings.listing_max_age),
             cart_views=PageCache(max_age=settings.listing_max_age),

@@ -93,6 +93,12 @@ async def add_to_line(session: AsyncSession, *, user_id: int, sku: int, count: i
     return None if found is None else int(found)
 
 
+async def other_lines(session: AsyncSession, *, user_id: int, sku: int) -> int:
+    """How many lines the cart has besides `sku`'s."""
+    query = select(func.count()).where(cart_items.c.user_id == user_id, cart_items.c.sku != sku)
+    return int(await session.scalar(query) or 0)
+
+
 async def line_count(session: AsyncSession, *, user_id: int, sku: int) -> int:
     query = select(cart_items.c.count).where(cart_items.c.user_id == user_id, cart_items.c.sku == sku)
     return int(await session.scalar(query) or 0)

@@ -60,6 +60,10 @@ class ShoppingSettings(BaseSettings):
     #: `Prefer: wait=N` on order creation: how long LOMS may take to settle the reservation.
     loms_order_wait: int = 10
 
+    #: Distinct skus one cart may hold: an order takes at most 200 lines (LOMS), so a cart never
+    #: holds more than can be checked out in one order.
+    cart_max_lines: int = Field(200, ge=1, le=200)
+
     #: Prefix of checkout's shopping keys in Redis (tests give each run its own).
     shopping_redis_prefix: str = "checkout:"
 

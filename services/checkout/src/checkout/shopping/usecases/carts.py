@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.shopping import queries
 from checkout.shopping.deps import user_caller
-from checkout.shopping.errors import NotInCart, OutOfStock, UnknownSku
+from checkout.shopping.errors import CartFull, NotInCart, OutOfStock, UnknownSku
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.queries import Cart
 from checkout.shopping.redis_guard import redis_failures_are_503
@@ -22,11 +22,19 @@ SEEN_PRICES_TTL = 3600
 
 
 async def add_item(shop: Shopping, session: AsyncSession, *, user_id: int, sku: int, count: int) -> int:
-    """Add `count` units; the line's new count. The line never passes what can be bought now."""
+    """Add `count` units; the line's new count. The line never passes what can be bought now, and
+    a new line never takes the cart past `cart_max_lines` (what one order can hold)."""
     if await shop.products.get_product(sku, caller=user_caller(user_id)) is None:
         raise UnknownSku(f"sku {sku} is not in the catalogue", sku=sku)
     available = await shop.loms.available(sku)
-    await queries.touch_cart(session, user_id=user_id)
+    await queries.touch_cart(session, user_id=user_id)  # the cart's lock: adds of one cart take turns
+    if await queries.other_lines(session, user_id=user_id, sku=sku) >= shop.cart_max_lines:
+        raise CartFull(
+            f"Your cart holds {shop.cart_max_lines} different products, as many as one order takes: "
+            "check out or remove one first.",
+            sku=sku,
+            max_lines=shop.cart_max_lines,
+        )
     new_count = await queries.add_to_line(session, user_id=user_id, sku=sku, count=count, limit=available)
     if new_count is None:
         in_cart = await queries.line_count(session, user_id=user_id, sku=sku)

@@ -111,6 +111,7 @@ async def test_what_the_guest_gets_wrong_is_said_in_words(checkout: CheckoutFact
         ({"seats": "9" * 5000}, "Seats must be a whole number"),
         ({"from": "0001-01-01T00:00+05:00"}, "From is out of range."),
         ({"to": "9999-12-31T23:59-05:00"}, "To is out of range."),
+        ({"from": "9999-12-31T23:00"}, "From is out of range."),  # no To: From plus a sitting
         ({"from": "2020-01-01T19:00", "to": "2020-01-01T21:00"}, "From is in the past"),
     ]:
         r = await web.get("/tables", params={**query, "search": "1"})
@@ -186,3 +187,24 @@ async def test_a_signed_in_customers_booking_is_theirs(
     assert [r["user_id"] for r in await bookings.fetch("SELECT user_id FROM bookings WHERE id = $1", booking_id)] == [
         me
     ]
+
+
+async def test_back_and_the_button_again_books_once(checkout: CheckoutFactory, bookings: Bookings) -> None:
+    """The form fetched again (Back reloads it: pages are not cached) and sent with the same details
+    is the same request, answered with the first booking; changed details are a new one. It made a
+    second pending booking: each form shown had a random key of its own."""
+    web = await checkout(bookings=bookings.transport)
+    table = await new_table(bookings)
+    start, end = window()
+    booking_ids = []
+    for name in ("Gus Guest", "Gus Guest", "Gus Guest Jr"):
+        form = await web.get(f"/tables/{table['table_id']}/book", params={"from": start, "to": end})
+        fields = {"csrf_token": CSRF_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+                  "key": KEY_FIELD.search(form.text).group(1),  # type: ignore[union-attr]
+                  "from": start, "to": end, "name": name, "email": "gus@example.com"}  # fmt: skip
+        booked = await web.post(f"/tables/{table['table_id']}/book", data=fields)
+        assert booked.status_code == 201, words(booked)
+        booking_ids.append(int(re.search(r'data-booking-id="(\d+)"', booked.text).group(1)))  # type: ignore[union-attr]
+    assert booking_ids[0] == booking_ids[1] != booking_ids[2]
+    rows = await bookings.fetch("SELECT count(*) FROM bookings WHERE table_id = $1", table["table_id"])
+    assert rows[0][0] == 2

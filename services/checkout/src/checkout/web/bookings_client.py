@@ -142,6 +142,10 @@ class BookingsClient:
         if customer_token:
             headers["Authorization"] = f"Bearer {customer_token}"
         resp = await self._call("POST", "/api/v1/bookings", json=body, headers=headers)
+        if resp.status_code == 409 and str(_problem(resp).get("type", "")).endswith("/idempotency-key-in-use"):
+            # Not a refusal: the first sending of this request is still being answered. The form
+            # stays as it was, so sent again it gets that first answer.
+            raise BookingsUnavailable("the same request, sent before, is still being answered")
         return _read(_unless_refused(resp), BookingView, ok=(201,))
 
     # --- the restaurant's staff (a manager's own token; bookings decides what they may do) ------------

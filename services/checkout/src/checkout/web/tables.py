@@ -13,6 +13,7 @@ from fastapi import Path, Request
 from fastapi.responses import Response
 
 from checkout.identity.web import client_ip
+from checkout.web import csrf
 from checkout.web.bookings_client import BookingRefused, BookingsUnavailable
 from checkout.web.forms import (
     LIMITED,
@@ -26,7 +27,7 @@ from checkout.web.forms import (
 )
 from checkout.web.lifespan import get_web
 from checkout.web.pages import KIND_WORDS, amount_text, status_words, table_words
-from shopcommon.auth import Role
+from shopcommon.auth import Principal, Role
 from shopcommon.time_text import time_window
 from shopcommon.validation import MAX_JSON_INT
 
@@ -37,6 +38,8 @@ UNAVAILABLE = "We could not reach the booking system. Please try again in a minu
 TableId = Path(ge=1, le=MAX_JSON_INT)
 #: A search with a From and no To looks for a table this long.
 SITTING = timedelta(hours=2)
+#: The booking form's `key` as first shown (see `_request_key`).
+FIRST_ATTEMPT = "1"
 
 
 def _zone(request: Request) -> tzinfo:
@@ -79,7 +82,11 @@ def _search_from(values: dict[str, str], zone: tzinfo) -> tuple[dict[str, Any], 
     if starts and not ends:
         # A guest who says when they come means a sitting, not "from then on" (which any later
         # booking of a table would rule out): the form shows the To it searched.
-        ends = starts + SITTING
+        try:
+            ends = starts + SITTING
+            ends.astimezone(zone)  # shown again in the form
+        except OverflowError as exc:
+            raise BadInput("From is out of range.") from exc
     if starts and ends and ends <= starts:
         raise BadInput("To must be after From.")
     seats = parse_count(values.get("seats"), "Seats", high=1000)
@@ -142,8 +149,20 @@ async def _book_page(request: Request, table_id: int, values: dict[str, str], st
     return await page(
         request, "table_book.html.j2", status, user=await signed_in(request), title=f"Book {table.name}",
         error=error, table=table_words(table.table_id, table.name, table.kind, table.seats), table_id=table_id,
-        fields=values, key=values.get("key") or secrets.token_urlsafe(16),
+        fields=values, key=values.get("key") or FIRST_ATTEMPT,
     )  # fmt: skip
+
+
+def _request_key(form: dict[str, str], body: dict[str, Any], user: Principal | None) -> str:
+    """One request per browser, person, booking asked for and attempt: a digest of the browser's
+    form token (checked equal to its cookie), who is signed in, what the form asks and its `key`
+    (`FIRST_ATTEMPT` on a form as first shown, new on one shown again after a refusal). So the same
+    request sent twice, by a double click, a reload or Back and the button again, books once and
+    gets the first answer, while a changed one is a new request. The digest fits a header whatever
+    was typed."""
+    person = str(user.user_id) if user else ""
+    material = [form.get(csrf.FIELD, ""), person, form.get("key", ""), *(str(body[k] or "") for k in sorted(body))]
+    return "web-" + hashlib.sha256("\x1f".join(material).encode()).hexdigest()[:40]
 
 
 @router.get("/tables/{table_id}/book")
@@ -169,19 +188,16 @@ async def book(request: Request, table_id: int = TableId) -> Response:
     body = {"table_id": table_id, "starts_at": starts.isoformat(), "ends_at": ends.isoformat(), "name": name,
             "email": email or None, "phone": phone or None}  # fmt: skip
     web = get_web(request)
-    # The form's key (one per page shown, so a double submit books once) is the client's text:
-    # bookings receives a digest of it, which fits a header whatever was typed.
-    key = hashlib.sha256((form.get("key") or secrets.token_urlsafe(16)).encode()).hexdigest()[:40]
     user = await signed_in(request)
     try:
         booking = await web.bookings.request_booking(
-            body, idempotency_key=f"web-{key}", guest_address=client_ip(request),
+            body, idempotency_key=_request_key(form, body, user), guest_address=client_ip(request),
             customer_token=user.token if user and user.role == Role.CUSTOMER else None,
         )  # fmt: skip
     except BookingRefused as exc:
-        # That request is answered; the form shown again is a new one, with a key of its own (the
-        # old key with changed fields would be refused as a reused key).
-        fresh = {**form, "key": ""}
+        # That request is answered; the form shown again is a new attempt: sent again, corrected or
+        # not, it is a new request, not that refusal replayed.
+        fresh = {**form, "key": secrets.token_urlsafe(16)}
         return await _book_page(request, table_id, fresh, 409 if exc.status == 409 else 422, exc.detail)
     except BookingsUnavailable as exc:
         log.warning("booking not requested: %s", exc)

@@ -94,3 +94,34 @@ async def test_units_that_would_not_fit_the_stock_are_said_in_a_shoppers_words(s
         ).status_code == 303
         more = await shop.post("/cart/items", data={**form, "sku": str(sku), "count": "2"})
         assert f"We have {stock} of it and your cart holds {stock - 1}: add 1 or fewer." in words(more), words(more)
+
+
+async def test_pay_or_cancel_pressed_twice_shows_the_order_so_not_an_error(system: System) -> None:
+    """A double click on Pay (or Cancel) sends the form twice: the second press found the order
+    paid already and showed "it cannot be paid" above an order that was paid."""
+    staff = await bearer(system, "admin", "1")
+    customer = await new_customer(system, staff)
+    async with system.client("checkout") as shop:
+        listing = (await shop.get("/api/v1/products", params={"in_stock": "true", "limit": 200})).json()
+        sku = next(p for p in listing["items"] if p["quantity_in_stock"] >= 5)["sku"]
+        placed = []
+        for _ in range(2):
+            added = await shop.post("/api/v1/cart/items", json={"sku": sku, "count": 1}, headers=customer["headers"])
+            assert added.status_code in (200, 201), added.text
+            order = await shop.post("/api/v1/cart/checkout", headers=customer["headers"])
+            assert order.status_code == 201, order.text
+            placed.append(order.json()["order_id"])
+        token = CSRF_FIELD.search((await shop.get("/")).text).group(1)  # type: ignore[union-attr]
+        me = (await shop.get("/api/v1/users/me", headers=customer["headers"])).json()["username"]
+        signed = await shop.post("/login", data={"csrf_token": token, "username": me, "password": "correct-horse-1"})
+        assert signed.status_code == 303, words(signed)
+        form = {"csrf_token": CSRF_FIELD.search((await shop.get("/orders")).text).group(1)}  # type: ignore[union-attr]
+        for order_id, action, status in ((placed[0], "pay", "paid"), (placed[1], "cancel", "cancelled")):
+            for _ in range(2):
+                pressed = await shop.post(f"/orders/{order_id}/{action}", data={**form, "back": "order"})
+                assert pressed.status_code == 303, words(pressed)
+            shown = await shop.get(f"/orders/{order_id}")
+            assert f'data-status="{status}"' in shown.text and "cannot be" not in words(shown)
+        # Paying a cancelled order is still refused, in words.
+        refused = await shop.post(f"/orders/{placed[1]}/pay", data={**form, "back": "order"})
+        assert refused.status_code == 409 and "cannot be paid" in words(refused), words(refused)

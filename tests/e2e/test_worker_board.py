@@ -59,3 +59,15 @@ async def test_an_old_task_still_to_do_stays_on_the_board_behind_many_done(syste
     card = board.text.split(f'data-task-id="{oldest}"', 1)[1].split("</article>", 1)[0]
     assert "Start</button>" in card
     assert later[-1] in shown and len(set(shown) & set(later)) <= 20  # the newest of what is done
+    # Start and Done pressed twice (a double click) show the board with the task moved, not an error.
+    async with system.client("checkout") as web:
+        landing = await web.get("/")
+        signed = await web.post("/login", data={"csrf_token": CSRF_FIELD.search(landing.text).group(1),  # type: ignore[union-attr]
+                                                "username": name, "password": password})  # fmt: skip
+        assert signed.status_code == 303, signed.text
+        form = {"csrf_token": CSRF_FIELD.search((await web.get("/tasks")).text).group(1)}  # type: ignore[union-attr]
+        for step in ("start", "start", "done", "done"):
+            pressed = await web.post(f"/tasks/{oldest}/{step}", data=form)
+            assert pressed.status_code == 303, (step, pressed.text[:500])
+        pressed = await web.post(f"/tasks/{oldest}/start", data=form)  # a task done cannot start again
+        assert pressed.status_code == 409, pressed.text[:500]

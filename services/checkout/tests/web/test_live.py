@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import jwt
 import orjson
 import pytest
 import uvicorn
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
 from checkout.web.live_watch import NEW_ROWS_MAX
 from notifications.stream import STAFF, StreamEvent, StreamHub
+from shopcommon.auth import ACCESS_COOKIE
 from shopcommon.devstack.servers import free_port
 from shopcommon.services import service_spec
 from shopcommon.testing.plugin import ServiceProcess, Stack
@@ -247,6 +249,27 @@ async def test_a_managers_live_renders_what_their_page_shows_and_new_bookings(
     assert 'data-booking-id="21"' in new and 'data-status="pending"' in new and "Confirm booking 21" in new
     assert 'sse-swap="booking-21"' in confirmed and 'data-status="confirmed"' in confirmed and "Table 3" in confirmed
     assert 'data-booking-id="148"' in seen[-2][1] and 'href="/manage/bookings"' in seen[-1][1]
+
+
+async def test_a_managers_own_orders_page_follows_their_orders_alone_as_a_customer_sees_them(
+    shop_stack: Stack, checkout_process: ServiceProcess
+) -> None:
+    """A manager's stream carries the whole shop's orders. Their "My orders" page (`mine`) takes
+    their own new orders, with the customer's buttons, and no one else's (it took every customer's)."""
+    async with httpx.AsyncClient(base_url=checkout_process.url, timeout=30) as client:
+        await sign_in(client, "admin")
+        admin = int(jwt.decode(client.cookies[ACCESS_COOKIE], options={"verify_signature": False})["sub"])
+    events = [
+        _order(11, "new", None),  # another customer's new order
+        {**_order(12, "awaiting payment", None), "user_id": admin},  # the manager's own, new
+        _order(13, "paid", "awaiting payment"),  # another's order moving
+        {**_order(10, "cancelled", "awaiting payment"), "user_id": admin},  # on the page
+    ]
+    seen = await relayed(shop_stack, checkout_process, "/live?orders=10&new=orders&mine=1", events,
+                         until=lambda frames: frames[-1][0] == "order-10-detail")  # fmt: skip
+    assert [name for name, _ in seen] == ["order-new", "order-10", "order-10-detail"]
+    new = seen[0][1]
+    assert 'data-order-id="12"' in new and "Pay</button>" in new, new  # the customer's row, not the desk's
 
 
 def _table(table_id: int, bookable: bool) -> dict[str, object]:

@@ -107,7 +107,8 @@ async def _new(
 ) -> bytes:
     match watch.admit(kind, event, item_id):
         case "row" if kind == "orders":
-            return await live_frames.order(request, user, event, desk=user.role == Role.MANAGER, new=True)
+            desk = user.role == Role.MANAGER and not watch.mine
+            return await live_frames.order(request, user, event, desk=desk, new=True)
         case "row" if kind == "tasks":
             return await live_frames.task_row(request, user, event, new=True)
         case "row" if kind == "tables":
@@ -122,17 +123,21 @@ async def _new(
 async def _frames(request: Request, user: Principal, watch: Watch | None, name: str, data: str) -> bytes:
     """What the person's open page swaps for this event: a manager's what their page shows
     (`Watch`); a worker's board on their task events; a customer's order, whatever of it moved, and
-    on the first page of their orders (`Watch`: its orders) a new one, placed in another tab say."""
+    on the first page of their orders (`Watch`: its orders) a new one, placed in another tab say.
+    A manager's own orders (`Watch.mine`) are followed as a customer's, the rest of the shop left out."""
     if name not in SHOWN or (event := parse(name, data)) is None:
         return b""
-    if watch is not None and user.role == Role.MANAGER:
+    if watch is not None and user.role == Role.MANAGER and not watch.mine:
         return await _desk(request, user, watch, name, event)
     if name == TASK_EVENT and user.role == Role.WORKER:
         return await live_frames.board(request, user)
     if name in DESK_ONLY:
         return b""
-    if watch is not None and name == ORDER_EVENT and (order_id := int(event["order_id"])) not in watch.orders:
-        return await _new(request, user, watch, "orders", event, order_id)
+    if watch is not None and (order_id := int(event["order_id"])) not in watch.orders:
+        if name == ORDER_EVENT and event.get("user_id") == user.user_id:
+            return await _new(request, user, watch, "orders", event, order_id)
+        if watch.mine:  # another's order, on a manager's stream
+            return b""
     return await live_frames.order(request, user, event, desk=False)
 
 

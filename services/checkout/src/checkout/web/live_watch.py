@@ -56,12 +56,13 @@ def _ids(text: str | None) -> set[int]:
 
 def live_url(*, orders: Iterable[int] = (), tasks: Iterable[int] = (), bookings: Iterable[int] = (),
              tables: Iterable[int] = (), new: Iterable[str] = (), stock: int | None = None,
-             skus: Iterable[int] = ()) -> str:  # fmt: skip
+             skus: Iterable[int] = (), mine: bool = False) -> str:  # fmt: skip
     """The `/live` a page follows, naming what it shows (`Watch` reads it back): a manager's page, or
     a customer's first page of orders, which takes their new ones; `stock`: the warehouse whose rows
-    of `skus` the page shows."""
+    of `skus` the page shows; `mine`: a page of the person's own orders (a manager's "My orders"),
+    which follows those alone, as a customer sees them."""
     query = {"orders": orders, "tasks": tasks, "bookings": bookings, "tables": tables, "new": new, "skus": skus,
-             "stock": [stock] if stock else []}  # fmt: skip
+             "stock": [stock] if stock else [], "mine": [1] if mine else []}  # fmt: skip
     wanted = {key: ",".join(str(v) for v in values) for key, values in query.items()}
     return "/live?" + urlencode({key: value for key, value in wanted.items() if value})
 
@@ -84,13 +85,15 @@ class Watch:
     stock: int | None = None
     skus: set[int] = field(default_factory=set)
     added: dict[str, int] = field(default_factory=dict)
+    mine: bool = False
 
     @classmethod
     def of(cls, query: QueryParams) -> Watch:
         new = frozenset((query.get("new") or "").split(",")) & {"orders", "tasks", "bookings", "tables"}
         stock = next(iter(_ids(query.get("stock"))), None)
         return cls(_ids(query.get("orders")), _ids(query.get("tasks")), _ids(query.get("bookings")),
-                   _ids(query.get("tables")), new, stock, _ids(query.get("skus")) if stock else set())  # fmt: skip
+                   _ids(query.get("tables")), new, stock, _ids(query.get("skus")) if stock else set(),
+                   mine=query.get("mine") == "1")  # fmt: skip
 
     def stock_hit(self, name: str, event: dict[str, Any]) -> set[int]:
         """The skus of the page's stock rows this event may have changed: a manager changed one

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2_fragments import render_block
 
 from checkout.web.static import asset_url
+from shopcommon.problems import ProblemError
 from shopcommon.statuses import BookingStatus, CancelledBy, CancelReason, TaskStatus
 from shopcommon.time_text import time_window
 
@@ -224,3 +225,10 @@ def not_added_words(slug: str | None, extra: dict[str, Any]) -> str | None:
     if in_cart:
         return f"We have {available} of it and your cart holds {in_cart}: add {available - in_cart} or fewer."
     return f"We have only {available} of it: choose {available} or fewer."
+
+
+def already_so(exc: ProblemError, status: str) -> bool:
+    """Whether a refused move failed only because the order or task already has the status it was
+    to get: a double click's second press, or the same button in another tab. The page then shows
+    the move done, not an error."""
+    return exc.slug in {"invalid-transition", "task-invalid-transition"} and exc.extra.get("current_status") == status

@@ -38,8 +38,8 @@ from checkout.web.forms import (
     whole_number,
 )
 from checkout.web.live_watch import live_url
-from checkout.web.pages import CANCEL_WORDS, not_added_words, shortage_words
-from shopcommon.auth import Principal
+from checkout.web.pages import CANCEL_WORDS, already_so, not_added_words, shortage_words
+from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
 from shopcommon.statuses import OrderStatus, RequestedCancelReason
 from shopcommon.validation import MAX_JSON_INT, MAX_UINT32
@@ -237,7 +237,8 @@ async def _orders_page(request: Request, user: Principal, *, status: int = 200, 
     # so an event of one of them changes its row rather than adding one.
     return await page(request, "orders.html.j2", status, user=user, title="My orders", error=error, notice=notice,
                       orders=views, next_cursor=listing.next_cursor, workers=workers,
-                      live="/live" if cursor else live_url(orders=[v["order_id"] for v in views], new=["orders"]))  # fmt: skip
+                      live="/live" if cursor else live_url(orders=[v["order_id"] for v in views], new=["orders"],
+                                                          mine=user.role == Role.MANAGER))  # fmt: skip
 
 
 @router.get("/orders")
@@ -279,6 +280,8 @@ async def _move(request: Request, order_id: int, action: Literal["pay", "cancel"
     try:
         await orders.move_order(get_shopping(request), user, order_id, action, idempotency_key=None, cancel=reason)
     except ProblemError as exc:
+        if already_so(exc, OrderStatus.PAID if action == "pay" else OrderStatus.CANCELLED):
+            return RedirectResponse(back, status_code=303)
         if back == "/orders":
             return await _orders_page(request, user, status=exc.status, error=problem_words(exc))
         return await _order_page(request, user, order_id, status=exc.status, error=problem_words(exc))

@@ -24,6 +24,7 @@ from checkout.web.forms import (
     person_form,
     problem_words,
 )
+from checkout.web.pages import already_so
 from checkout.web.shop import product_names
 from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
@@ -76,6 +77,8 @@ async def _move(request: Request, task_id: int, action: Literal["start", "done"]
     try:
         await tasks.move_task(get_shopping(request), user, task_id, action)
     except ProblemError as exc:
+        if already_so(exc, TaskStatus.IN_PROGRESS if action == "start" else TaskStatus.DONE):
+            return RedirectResponse("/tasks", status_code=303)
         log.info("task %s not moved to %s from the board: %s", task_id, action, exc.detail)
         return await _board(request, user, status=exc.status, error=problem_words(exc))
     return RedirectResponse("/tasks", status_code=303)

@@ -5,6 +5,7 @@ worker served at the root."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -76,6 +77,29 @@ async def test_this_browser_is_subscribed_and_unsubscribed(
     assert r.status_code == 200
 
 
+async def test_logging_out_ends_this_browsers_push_subscription(
+    web: httpx.AsyncClient, notifications: Notifications
+) -> None:
+    """Left behind, the subscription showed this account's notifications to whoever signed in next
+    on the browser (a shared computer)."""
+    token = await sign_in(web, "customer")
+    subscription = PushSubscriber(f"https://{PUSH_HOST}/push/logout-test").subscription()
+    stored = "SELECT user_id FROM push_subscriptions WHERE endpoint = $1"
+    r = await web.post("/notifications/push", json=subscription, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and await notifications.fetch(stored, subscription["endpoint"])
+    r = await web.post("/logout", data={"csrf_token": token})
+    assert r.status_code == 303
+    for _ in range(50):  # ended after the answer
+        if not await notifications.fetch(stored, subscription["endpoint"]):
+            break
+        await asyncio.sleep(0.1)
+    assert await notifications.fetch(stored, subscription["endpoint"]) == []
+    assert "push_endpoint" not in web.cookies
+    # Signing in and out again without subscribing asks nothing of the notifications service.
+    token = await sign_in(web, "customer")
+    assert (await web.post("/logout", data={"csrf_token": token})).status_code == 303
+
+
 async def test_push_calls_without_the_token_or_with_a_bad_subscription_are_refused_in_words(
     web: httpx.AsyncClient, notifications: Notifications
 ) -> None:
@@ -114,7 +138,7 @@ async def test_signed_out_or_service_down(checkout: CheckoutFactory, checkout_db
     assert r.status_code == 303 and r.headers["location"] == "/?next=/notifications"
     # An HTMX swap is told to go and sign in as a whole page, not given the landing page to swap in.
     r = await web.get("/notifications", params={"cursor": "c"}, headers={"HX-Request": "true"})
-    assert r.status_code == 204 and r.headers["hx-redirect"] == "/?next=/notifications?cursor=c"
+    assert r.status_code == 204 and r.headers["hx-redirect"] == "/?next=/notifications%3Fcursor%3Dc"
     await sign_in(web, "customer")
     r = await web.get("/notifications")
     assert r.status_code == 503 and "could not reach the notifications service" in words(r)

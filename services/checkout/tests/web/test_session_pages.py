@@ -79,6 +79,13 @@ async def test_each_role_lands_on_its_page_after_signing_in(web: httpx.AsyncClie
     web.cookies.clear()
     r = await sign_in(web, "customer", DEMO_PASSWORD, next="//evil.example/")
     assert r.headers["location"] == "/shop"
+    # A browser signed in already, sent to sign in (a link from an e-mail, say), goes on at once,
+    # with the whole address it was going to; never to another site.
+    r = await web.get("/?next=/manage/stock%3Fwarehouse%3D2%26sku%3D5")
+    assert r.status_code == 303 and r.headers["location"] == "/manage/stock?warehouse=2&sku=5"
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = await web.get("/", params={"next": elsewhere})
+        assert r.status_code == 200 and "You are signed in" in r.text, elsewhere
 
 
 async def test_a_wrong_password_is_said_in_words_on_the_page(web: httpx.AsyncClient) -> None:

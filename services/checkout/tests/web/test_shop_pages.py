@@ -72,7 +72,7 @@ async def test_a_form_sent_after_the_session_ended_signs_in_back_to_its_page(web
     web.cookies.delete("access_token")
     web.cookies.delete("refresh_token")
     base = str(web.base_url).rstrip("/")
-    for referer, location in ((f"{base}/orders?cursor=c", "/?next=/orders?cursor=c"), (None, "/"),
+    for referer, location in ((f"{base}/orders?cursor=c", "/?next=/orders%3Fcursor%3Dc"), (None, "/"),
                               ("https://elsewhere.example/orders", "/"), (f"{base}//evil.example/", "/")):  # fmt: skip
         headers = {"Referer": referer} if referer else {}
         r = await web.post("/orders/5/pay", data={"csrf_token": token}, headers=headers)

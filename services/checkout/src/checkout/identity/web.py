@@ -104,9 +104,14 @@ def set_session_cookies(response: Response, identity: Identity, pair: dict[str, 
     settings, secure = identity.settings, identity.cookie_secure
     csrf = secrets.token_urlsafe(32)
     set_access_cookie(response, identity, pair["access_token"])
+    # Lax, as the access cookie: a link followed from elsewhere (an order's e-mail, say) renews the
+    # session and opens the page signed in (Strict left the browser without it on such a link, and
+    # the customer was asked to sign in again). Nothing a cross-site request can send uses it to
+    # change anything: browsers leave Lax cookies off cross-site POSTs, every form is CSRF-checked,
+    # and the API's refresh asks for `X-CSRF-Token`.
     response.set_cookie(
         REFRESH_COOKIE, pair["refresh_token"], max_age=settings.refresh_token_ttl, httponly=True,
-        samesite="strict", secure=secure, path=REFRESH_COOKIE_PATH,
+        samesite="lax", secure=secure, path=REFRESH_COOKIE_PATH,
     )  # fmt: skip
     # Readable by the page's script on purpose: a cross-site page cannot read it, so cannot echo it.
     response.set_cookie(
@@ -126,7 +131,7 @@ def clear_session_cookies(response: Response, identity: Identity) -> None:
     secure = identity.cookie_secure
     response.delete_cookie(ACCESS_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
     for path in (REFRESH_COOKIE_PATH, LEGACY_REFRESH_COOKIE_PATH):
-        response.delete_cookie(REFRESH_COOKIE, path=path, secure=secure, httponly=True, samesite="strict")
+        response.delete_cookie(REFRESH_COOKIE, path=path, secure=secure, httponly=True, samesite="lax")
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
 
 

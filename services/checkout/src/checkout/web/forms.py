@@ -71,7 +71,7 @@ def to_login(request: Request) -> RedirectResponse:
         target: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     else:
         target = _page_sent_from(request)
-    return RedirectResponse(f"/?next={quote(target, safe='/?=&')}" if target else "/", status_code=303)
+    return RedirectResponse(f"/?next={quote(target, safe='/')}" if target else "/", status_code=303)
 
 
 def _page_sent_from(request: Request) -> str | None:

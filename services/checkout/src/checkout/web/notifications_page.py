@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 from fastapi import Request
@@ -40,6 +41,10 @@ STATUS_WORDS = {"pending": "being sent", "sent": "sent", "failed": "not delivere
 ON = "Notifications are on for this browser."
 OFF = "Notifications are off for this browser."
 FORBIDDEN = "We could not verify this request, so nothing was changed. Reload the page and try again."
+#: The endpoint this browser subscribed with, so logging out can end that subscription: left behind,
+#: it would show the account's notifications to whoever signs in next on this browser.
+PUSH_COOKIE = "push_endpoint"
+PUSH_COOKIE_MAX_AGE = 365 * 86_400
 
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +124,11 @@ async def subscribe(request: Request) -> Response:
         return _said(exc.status, f"Notifications could not be turned on: {exc.words}")
     except Unavailable as exc:
         return _said(503, exc.words)
-    return _said(200, ON)
+    answer = _said(200, ON)
+    secure = get_web(request).cookie_secure
+    answer.set_cookie(PUSH_COOKIE, quote(body["endpoint"], safe=""), max_age=PUSH_COOKIE_MAX_AGE, path="/",
+                      httponly=True, samesite="lax", secure=secure)  # fmt: skip
+    return answer
 
 
 @router.post("/notifications/push/off", openapi_extra=body_limit(MAX_SUBSCRIPTION_BYTES))
@@ -135,7 +144,32 @@ async def unsubscribe(request: Request) -> Response:
             return _said(exc.status, f"Notifications could not be turned off: {exc.words}")
     except Unavailable as exc:
         return _said(503, exc.words)
-    return _said(200, OFF)
+    answer = _said(200, OFF)
+    forget_push_cookie(request, answer)
+    return answer
+
+
+def pushed_to(request: Request) -> str | None:
+    """The endpoint this browser subscribed with, if it did."""
+    endpoint = unquote(request.cookies.get(PUSH_COOKIE, ""))
+    return endpoint if endpoint.startswith("https://") else None
+
+
+def forget_push_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(PUSH_COOKIE, path="/", httponly=True, samesite="lax", secure=get_web(request).cookie_secure)
+
+
+async def end_push(request: Request, user: Principal, endpoint: str) -> None:
+    """Logging out: the notifications service forgets this browser's subscription (best effort; a
+    failure is logged, the person is logged out all the same)."""
+    try:
+        await backends.notifications(request).call("DELETE", "/api/v1/push/subscriptions", token=user.token,
+                                                   json={"endpoint": endpoint})  # fmt: skip
+    except Refused as exc:
+        if exc.status != 404:
+            log.warning("push subscription of user %s not ended at logout: %s", user.user_id, exc.words)
+    except Unavailable as exc:
+        log.warning("push subscription of user %s not ended at logout: %s", user.user_id, exc.words)
 
 
 @router.get("/sw.js")

@@ -11,6 +11,7 @@ from fastapi import BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from checkout.identity import otp, tokens
 from checkout.identity.lifespan import Identity
@@ -33,6 +34,7 @@ from checkout.web.forms import (
     safe_next,
     signed_in,
 )
+from checkout.web.notifications_page import end_push, forget_push_cookie, pushed_to
 from shopcommon.auth import Role
 from shopcommon.problems import ProblemError
 
@@ -57,6 +59,8 @@ def _identity(request: Request) -> Identity:
 @router.get("/", response_class=HTMLResponse)
 async def landing(request: Request, next: str | None = None) -> Response:
     user = await signed_in(request)
+    if user is not None and (target := safe_next(next)):
+        return RedirectResponse(target, status_code=303)  # signed in already: on to where they were going
     return await page(
         request, "landing.html.j2", user=user, title="Welcome", home=HOME.get(user.role, "/shop") if user else "/",
         next=safe_next(next), code_sent=False, email=None, username=None,
@@ -164,14 +168,21 @@ async def verify_code(request: Request) -> Response:
 
 @router.post(LOGOUT_PATH, response_class=HTMLResponse, openapi_extra=LIMITED)
 async def logout(request: Request) -> Response:
-    """Ends the session: its refresh token stops working and every cookie of it is cleared."""
+    """Ends the session: its refresh token stops working and every cookie of it is cleared; this
+    browser's web push subscription ends too (after the answer)."""
     await checked_form(request)  # a forged form logs nobody out
+    endpoint = pushed_to(request)
+    user = await signed_in(request) if endpoint else None
     refresh = request.cookies.get(REFRESH_COOKIE) or request.cookies.get(LEGACY_LOGOUT_COOKIE)
     if refresh:
         async with request.app.state.sessionmaker() as session, session.begin():
             await tokens.logout(session, refresh)
     identity = _identity(request)
     response = RedirectResponse("/", status_code=303)
+    if endpoint:
+        if user is not None:
+            response.background = BackgroundTask(end_push, request, user, endpoint)
+        forget_push_cookie(request, response)
     clear_session_cookies(response, identity)
     response.delete_cookie(LEGACY_LOGOUT_COOKIE, path=LOGOUT_PATH, secure=identity.cookie_secure, httponly=True,
                            samesite="strict")  # fmt: skip

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from shopcommon.pagination import After, encode_cursor
+
 from .conftest import System, bearer, new_customer, stock_levels
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -63,7 +65,8 @@ async def test_a_managers_stock_page_follows_receipts_reservations_and_payments(
         levels = await stock_levels(system, [sku])
         warehouse = min(w for (_, w), (total, reserved) in levels.items() if total > reserved)
         await signed_in(shop, "admin")
-        page = await shop.get("/manage/stock", params={"warehouse": warehouse, "after": sku - 1})
+        cursor = encode_cursor(After(after=sku - 1))  # the page of stock rows that starts at this sku
+        page = await shop.get("/manage/stock", params={"warehouse": warehouse, "cursor": cursor})
         assert page.status_code == 200
         assert f'sse-swap="stock-{warehouse}-{sku}"' in page.text
         live = LIVE.search(page.text)

@@ -57,6 +57,16 @@ async def test_a_manager_sees_and_sets_stock_per_warehouse(web: httpx.AsyncClien
     page = await web.get(r.headers["location"])
     assert f"SKU {sku} now has 4321 in this warehouse." in words(page)
     assert '<td class="num">4321</td>' in row(page, sku)
+    # A row's Save sends the total the row showed: made from an older figure (a sale, another
+    # manager's change since), it is refused in words, not applied over theirs.
+    assert 'name="expected" value="4321"' in row(page, sku)
+    stale = {"csrf_token": token, "warehouse": str(central), "sku": str(sku), "total": "4400", "expected": "4300"}
+    r = await web.post("/manage/stock", data=stale)
+    assert r.status_code == 409 and "has 4321 units now, not the 4300 you saw" in words(r), words(r)
+    r = await web.post("/manage/stock", data={**stale, "expected": "4321"})
+    assert r.status_code == 303
+    r = await web.post("/manage/stock", data={**stale, "total": "4321", "expected": "4400"})
+    assert r.status_code == 303
     status, stock = await read(loms, "http://loms", f"/api/v1/stocks/{sku}")
     assert status == 200 and any(s["warehouse_id"] == central and s["count"] == 4321 for s in stock["stocks"])
     # Another warehouse, as the block alone (HTMX).

@@ -190,7 +190,7 @@ def test_the_stock_pages_live_rows_are_its_own_markup() -> None:
     assert 'value="40"' in fragment and "Bass" in fragment
     full = env.get_template("manage_stock.html.j2").render(
         user=None, path="/manage/stock", title="Stock", error=None, notice=None, csrf_token="t", fields={},
-        warehouses=[chosen], chosen=chosen, rows=[row], names={1001: "Bass"}, next_after=None, after=0,
+        warehouses=[chosen], chosen=chosen, rows=[row], names={1001: "Bass"}, next_cursor=None, cursor=None,
         live="/live?skus=1001&stock=2",
     )  # fmt: skip
     assert fragment.strip() in full

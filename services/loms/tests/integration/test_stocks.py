@@ -128,3 +128,49 @@ async def test_each_change_of_a_total_is_published_once_keyed_by_warehouse_and_s
         assert set(event) == {"event_id", "type", "occurred_at", "warehouse_id", "sku", "total", "reserved",
                               "previous_total"}  # fmt: skip
         assert event["warehouse_id"] == wh
+
+
+async def test_a_total_set_from_an_older_figure_is_refused(client: httpx.AsyncClient, auth: Auth, db: Database) -> None:
+    """`expected_total`: the total the manager last saw. A sale or another manager's change since
+    is 409 `stock-changed`, not overwritten (the stock page sends it with every row's Save)."""
+    sku = new_sku()
+    made = await client.post("/api/v1/warehouses", json={"name": f"Seen {sku}"}, headers=auth.manager())
+    url = f"/api/v1/warehouses/{made.json()['id']}/stocks/{sku}"
+    new = await client.put(url, json={"total": 12, "expected_total": 0}, headers=auth.manager())  # a new row: 0
+    assert new.status_code == 200, new.text
+    stale = await client.put(url, json={"total": 15, "expected_total": 10}, headers=auth.manager())
+    assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
+    assert stale.json()["type"].endswith("/stock-changed") and stale.json()["total"] == 12
+    assert (await db.levels(sku))["total"] == 12
+    fresh = await client.put(url, json={"total": 15, "expected_total": 12}, headers=auth.manager())
+    assert fresh.status_code == 200 and fresh.json()["total"] == 15
+
+
+async def test_first_deliveries_into_a_new_row_at_once_all_count(client: httpx.AsyncClient, auth: Auth) -> None:
+    """Receiving into a (warehouse, sku) with no row yet: each adjust locked nothing, and the last
+    to write set its own total over the others' (five deliveries of 5 left 5)."""
+    sku = new_sku()
+    made = await client.post("/api/v1/warehouses", json={"name": f"Dock {sku}"}, headers=auth.manager())
+    url = f"/api/v1/warehouses/{made.json()['id']}/stocks/{sku}"
+    answers = await asyncio.gather(
+        *(client.post(f"{url}/adjust", json={"delta": 5}, headers=auth.manager()) for _ in range(5))
+    )
+    assert [r.status_code for r in answers] == [200] * 5, [r.text for r in answers]
+    assert sorted(r.json()["total"] for r in answers) == [5, 10, 15, 20, 25]
+
+
+async def test_a_warehouses_stock_comes_in_cursor_pages_in_sku_order(client: httpx.AsyncClient, auth: Auth) -> None:
+    """`?limit&cursor` -> `{items, next_cursor}`, as every list (it was `?after` -> `next_after`)."""
+    made = await client.post("/api/v1/warehouses", json={"name": f"Pages {new_sku()}"}, headers=auth.manager())
+    url = f"/api/v1/warehouses/{made.json()['id']}/stocks"
+    skus = sorted(new_sku() for _ in range(3))
+    for sku in skus:
+        assert (await client.put(f"{url}/{sku}", json={"total": 1}, headers=auth.manager())).status_code == 200
+    first = (await client.get(url, params={"limit": 2}, headers=auth.manager())).json()
+    assert [r["sku"] for r in first["items"]] == skus[:2] and first["next_cursor"]
+    rest = (await client.get(url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth.manager())).json()
+    assert [r["sku"] for r in rest["items"]] == skus[2:] and rest["next_cursor"] is None
+    only = (await client.get(url, params=[("sku", skus[2]), ("sku", skus[0])], headers=auth.manager())).json()
+    assert [r["sku"] for r in only["items"]] == [skus[0], skus[2]] and only["next_cursor"] is None
+    bad = await client.get(url, params={"cursor": "not-a-cursor"}, headers=auth.manager())
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/bad-cursor")

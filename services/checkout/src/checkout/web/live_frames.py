@@ -132,12 +132,10 @@ def more(request: Request, kind: str, *, staff: bool = True) -> bytes:
 async def stock_rows(request: Request, user: Principal, warehouse: int, skus: set[int]) -> bytes:
     """The rows of `skus` in the warehouse, as LOMS holds them now: whatever order the events that
     changed them arrive in, each row shows its latest total and reservations."""
-    first, last = min(skus), max(skus)
     try:
         listing = await backends.loms(request).call(
             "GET", f"/api/v1/warehouses/{warehouse}/stocks", token=user.token,
-            # A page shows 25 rows: its skus lie within its warehouse's next 100 from the first one.
-            params={"after": first - 1, "limit": min(100, last - first + 1)},
+            params=[("limit", len(skus)), *(("sku", sku) for sku in sorted(skus))],
         )  # fmt: skip
     except (Refused, Unavailable) as exc:
         log.info("stock of warehouse %s not refreshed: %s", warehouse, exc)

@@ -56,7 +56,7 @@ async def _names(request: Request, skus: list[int]) -> dict[int, str]:
 
 
 async def _stock(request: Request, user: Principal, context: dict[str, Any], wanted: int | None,
-                 after: int) -> None:  # fmt: skip
+                 cursor: str | None) -> None:  # fmt: skip
     """Fill the context with the warehouses and the chosen one's page of stock."""
     loms = backends.loms(request)
     warehouses = await loms.call("GET", "/api/v1/warehouses", token=user.token)
@@ -67,9 +67,9 @@ async def _stock(request: Request, user: Principal, context: dict[str, Any], wan
     chosen = chosen or (warehouses[0] if warehouses else None)
     if chosen is None:
         return
-    listing = await loms.call("GET", f"/api/v1/warehouses/{chosen['id']}/stocks", token=user.token,
-                              params={"after": after, "limit": PAGE_SIZE})  # fmt: skip
-    context.update(chosen=chosen, rows=listing["items"], next_after=listing.get("next_after"), after=after)
+    params: dict[str, Any] = {"limit": PAGE_SIZE} | ({"cursor": cursor} if cursor else {})
+    listing = await loms.call("GET", f"/api/v1/warehouses/{chosen['id']}/stocks", token=user.token, params=params)
+    context.update(chosen=chosen, rows=listing["items"], next_cursor=listing.get("next_cursor"), cursor=cursor)
     context["live"] = live_url(stock=chosen["id"], skus=[row["sku"] for row in listing["items"]])
     context["names"] = await _names(request, [row["sku"] for row in listing["items"]])
 
@@ -78,13 +78,12 @@ async def stock_page(request: Request, status: int = 200, error: str | None = No
                      warehouse: int | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
     user = await manager(request)
     query = request.query_params
-    context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_after": None,
-                               "after": 0, "fields": values or {}, "live": ""}  # fmt: skip
+    context: dict[str, Any] = {"warehouses": [], "chosen": None, "rows": [], "names": {}, "next_cursor": None,
+                               "cursor": None, "fields": values or {}, "live": ""}  # fmt: skip
     errors = [error] if error else []
     try:
         wanted = warehouse or parse_count(query.get("warehouse"), "Warehouse", high=MAX_JSON_INT)
-        after = parse_total(query.get("after") or "0")
-        await _stock(request, user, context, wanted, after)
+        await _stock(request, user, context, wanted, (query.get("cursor") or "")[:512] or None)
     except BadInput as exc:
         errors.append(str(exc))
         status = 422
@@ -118,8 +117,12 @@ async def set_stock(request: Request) -> Response:
         if sku is None:
             raise BadInput("Fill in the SKU.")
         total = parse_total(form.get("total"))
+        # A row's form says what total it showed: a sale or another manager's change since is then
+        # refused rather than overwritten by a count made from the older figure.
+        seen = whole_number(form.get("expected", "").strip())
+        wanted = {"total": total} | ({"expected_total": seen} if seen is not None and seen <= MAX_UINT32 else {})
         await backends.loms(request).call("PUT", f"/api/v1/warehouses/{warehouse}/stocks/{sku}", token=user.token,
-                                          json={"total": total})  # fmt: skip
+                                          json=wanted)  # fmt: skip
     except BadInput as exc:
         return await stock_page(request, 422, str(exc), warehouse=warehouse, values=form)
     except Refused as exc:

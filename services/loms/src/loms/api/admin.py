@@ -9,12 +9,13 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.api.deps import ConnDep, Once, ReadConnDep, SettingsDep
-from loms.api.schemas import StockAdjust, StockRow, StockRowPage, StockTotal, WarehouseCreate, WarehouseOut
+from loms.api.schemas import StockAdjust, StockRow, StockTotal, WarehouseCreate, WarehouseOut
 from loms.domain.items import MAX_SKU
 from loms.services import stock_admin
 from loms.services.idempotency import Answer
 from shopcommon.access import access
 from shopcommon.auth import Principal, Role, Scope, require_roles
+from shopcommon.pagination import CursorQuery, Page
 from shopcommon.validation import MAX_JSON_INT
 
 router = APIRouter(prefix="/api/v1/warehouses", tags=["warehouses"])
@@ -38,33 +39,44 @@ async def create_warehouse(body: WarehouseCreate, _: Manager, conn: ConnDep) -> 
 
 @router.get(
     "/{warehouse_id}/stocks",
-    response_model=StockRowPage,
-    summary="Stock rows with total and reserved",
-    **STAFF.doc(404, 422),
+    response_model=Page[StockRow],
+    summary="Stock rows with total and reserved, in sku order",
+    **STAFF.doc(400, 404, 422),
 )
 async def warehouse_stock(
     warehouse_id: WarehouseId,
     _: Staff,
     conn: ReadConnDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SKU, description="Skus greater than this.")] = 0,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    sku: Annotated[
+        list[Annotated[int, Query(ge=1, le=MAX_SKU)]] | None,
+        Query(max_length=500, description="Only these skus' rows (repeat `sku`; up to 500)."),
+    ] = None,
 ) -> dict[str, Any]:
-    return await stock_admin.warehouse_stock(conn, warehouse_id=warehouse_id, after_sku=after, limit=limit)
+    return await stock_admin.warehouse_stock(conn, warehouse_id=warehouse_id, cursor=cursor, limit=limit, skus=sku)
 
 
 @router.put(
     "/{warehouse_id}/stocks/{sku}",
     response_model=StockRow,
     summary="Set the total of one sku",
-    description="Creates the row when missing. A total below what is reserved is 409. A change of the total "
-    "publishes `stock.changed` (asyncapi/events.yaml).",
+    description="Creates the row when missing. A total below what is reserved is 409. With `expected_total` "
+    "(the total the caller last saw; 0 for a row not there yet) the change is made only if that is still "
+    "the total, else 409 `stock-changed` with the current `total`: a sale or another manager's change "
+    "since is not overwritten. A change of the total publishes `stock.changed` (asyncapi/events.yaml).",
     **MANAGERS.doc(404, 409, 422),
 )
 async def set_total(
     warehouse_id: WarehouseId, sku: SkuPath, body: StockTotal, _: Manager, conn: ConnDep, settings: SettingsDep
 ) -> dict[str, Any]:
     return await stock_admin.set_total(
-        conn, warehouse_id=warehouse_id, sku=sku, total=body.total, topic=settings.order_events_topic
+        conn,
+        warehouse_id=warehouse_id,
+        sku=sku,
+        total=body.total,
+        topic=settings.order_events_topic,
+        expected=body.expected_total,
     )
 
 

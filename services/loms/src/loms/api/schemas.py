@@ -152,6 +152,8 @@ class WarehouseOut(BaseModel):
 
 class StockTotal(Body):
     total: Total
+    #: The total the caller last saw: the change is made only if it is still the total.
+    expected_total: Total | None = None
 
 
 class StockAdjust(Body):
@@ -164,11 +166,6 @@ class StockRow(BaseModel):
     total: int
     reserved: int
     available: int
-
-
-class StockRowPage(BaseModel):
-    items: list[StockRow]
-    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last.")
 
 
 # --- route256 RPC, field names verbatim ---------------------------------------------------------------

@@ -31,6 +31,10 @@ async def get(conn: AsyncConnection, warehouse_id: int) -> dict[str, Any] | None
     return dict(row._mapping) if row else None
 
 
+_ENSURE_ROW = text("""
+    INSERT INTO stocks (sku, warehouse_id, total, reserved) VALUES (:sku, :warehouse_id, 0, 0)
+    ON CONFLICT (sku, warehouse_id) DO NOTHING RETURNING sku
+""")
 _LOCK_ROW = text("""
     SELECT sku, warehouse_id, total, reserved FROM stocks
     WHERE sku = :sku AND warehouse_id = :warehouse_id FOR UPDATE
@@ -42,13 +46,20 @@ _UPSERT_TOTAL = text("""
 """)
 _ROWS = text("""
     SELECT sku, warehouse_id, total, reserved FROM stocks
-    WHERE warehouse_id = :warehouse_id AND sku > :after ORDER BY sku LIMIT :limit
+    WHERE warehouse_id = :warehouse_id AND sku > :after
+        AND (CAST(:skus AS bigint[]) IS NULL OR sku = ANY(CAST(:skus AS bigint[])))
+    ORDER BY sku LIMIT :limit
 """)
 
 
 async def lock_row(conn: AsyncConnection, *, warehouse_id: int, sku: int) -> dict[str, Any] | None:
-    row = (await conn.execute(_LOCK_ROW, {"sku": sku, "warehouse_id": warehouse_id})).first()
-    return dict(row._mapping) if row else None
+    """The row, locked until the transaction ends; None when it did not exist. A missing row is
+    made (empty) first, so there is always a row to lock: two changes of a new row take turns
+    (each locked nothing and the second overwrote the first's total)."""
+    params = {"sku": sku, "warehouse_id": warehouse_id}
+    made = (await conn.execute(_ENSURE_ROW, params)).first() is not None
+    row = (await conn.execute(_LOCK_ROW, params)).one()
+    return None if made else dict(row._mapping)
 
 
 async def write_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int) -> dict[str, Any] | None:
@@ -61,6 +72,9 @@ async def write_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, tot
     return dict(row._mapping)
 
 
-async def rows(conn: AsyncConnection, *, warehouse_id: int, after_sku: int, limit: int) -> list[dict[str, Any]]:
-    params = {"warehouse_id": warehouse_id, "after": after_sku, "limit": limit}
+async def rows(
+    conn: AsyncConnection, *, warehouse_id: int, after_sku: int, limit: int, skus: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Rows in sku order after `after_sku`, only those of `skus` when given."""
+    params = {"warehouse_id": warehouse_id, "after": after_sku, "limit": limit, "skus": skus}
     return [dict(r._mapping) for r in (await conn.execute(_ROWS, params)).all()]

@@ -12,7 +12,7 @@ from loms.domain.events import stock_changed
 from loms.repositories import warehouses
 from loms.repositories.order_events import write_stock_event
 from loms.services.clock import utcnow
-from shopcommon.pagination import split_page
+from shopcommon.pagination import After, decode_cursor, encode_cursor, split_page
 from shopcommon.problems import Conflict, NotFound
 
 MAX_TOTAL = 4_294_967_295
@@ -44,9 +44,25 @@ async def require_warehouse(conn: AsyncConnection, warehouse_id: int) -> dict[st
     return found
 
 
-async def set_total(conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, topic: str) -> dict[str, Any]:
+class StockChanged(Conflict):
+    title, slug = "The stock changed meanwhile", "stock-changed"
+
+
+async def set_total(
+    conn: AsyncConnection, *, warehouse_id: int, sku: int, total: int, topic: str, expected: int | None = None
+) -> dict[str, Any]:
+    """`expected`: the total the caller last saw; 409 `stock-changed` when it is no longer the total
+    (a sale or another manager's change since), so the caller's count does not undo theirs."""
     await require_warehouse(conn, warehouse_id)
     current = await warehouses.lock_row(conn, warehouse_id=warehouse_id, sku=sku)
+    now = current["total"] if current else 0
+    if expected is not None and expected != now:
+        raise StockChanged(
+            f"sku {sku} in warehouse {warehouse_id} has {now} units now, not the {expected} you saw; "
+            "nothing was changed.",
+            total=now,
+            reserved=current["reserved"] if current else 0,
+        )
     return await _write(conn, warehouse_id=warehouse_id, sku=sku, total=total, current=current, topic=topic)
 
 
@@ -81,8 +97,15 @@ async def _write(
     return stock_row(written)
 
 
-async def warehouse_stock(conn: AsyncConnection, *, warehouse_id: int, after_sku: int, limit: int) -> dict[str, Any]:
+async def warehouse_stock(
+    conn: AsyncConnection, *, warehouse_id: int, cursor: str | None, limit: int, skus: list[int] | None = None
+) -> dict[str, Any]:
+    """A page of the warehouse's rows in sku order (`?limit&cursor` -> `{items, next_cursor}`), only
+    those of `skus` when given."""
+    position = decode_cursor(cursor, After)
     await require_warehouse(conn, warehouse_id)
-    rows = await warehouses.rows(conn, warehouse_id=warehouse_id, after_sku=after_sku, limit=limit + 1)
-    found, next_after = split_page(rows, limit, lambda row: row["sku"])
-    return {"items": [stock_row(r) for r in found], "next_after": next_after}
+    after_sku = position.after if position else 0
+    rows = await warehouses.rows(conn, warehouse_id=warehouse_id, after_sku=after_sku, limit=limit + 1, skus=skus)
+    found, last = split_page(rows, limit, lambda row: row["sku"])
+    next_cursor = None if last is None else encode_cursor(After(after=last))
+    return {"items": [stock_row(r) for r in found], "next_cursor": next_cursor}

@@ -1,7 +1,9 @@
 // Live cards and rows that hold forms: when a live update replaces one (an event through
 // htmx-ext-sse, or a block asking for its data again: `data-refresh`), what the person had typed
 // or chosen in its fields and not yet saved is put back, and an edit form they had opened stays
-// open, so another manager's change never wipes a value being entered. htmx keeps the focus (by
+// open, so another manager's change never wipes a value being entered. The hidden fields of a form
+// being edited keep their values too: they say what the form showed when the typing began (a
+// stock row's `expected` total), so a save made from an older figure is refused, not applied. htmx keeps the focus (by
 // the field's id) where it can; a field inside an edit form that was closed until put back here
 // gets it back here, with its caret.
 (() => {
@@ -14,9 +16,10 @@
   // What to put back once `root` is replaced: typed values and open <details>, by id.
   const keep = (root) => {
     if (!root.querySelectorAll) return;
-    const typed = [...root.querySelectorAll("input[id], select[id], textarea[id]")]
-      .filter(edited)
-      .map((field) => [field.id, field.value]);
+    const changed = [...root.querySelectorAll("input[id], select[id], textarea[id]")].filter(edited);
+    const forms = new Set(changed.map((field) => field.form).filter(Boolean));
+    const shown = [...forms].flatMap((form) => [...form.querySelectorAll('input[type="hidden"][id]')]);
+    const typed = [...changed, ...shown].map((field) => [field.id, field.value]);
     const open = [...root.querySelectorAll("details[id][open]")].map((details) => details.id);
     const active = document.activeElement;
     const focused = active && active.id && root.contains(active) ? active : null;

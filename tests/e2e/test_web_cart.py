@@ -7,10 +7,11 @@ import html
 import re
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
-from .conftest import System, bearer, new_customer, stock_levels
+from .conftest import System, bearer, new_customer, plain_url, stock_levels
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
@@ -125,3 +126,39 @@ async def test_pay_or_cancel_pressed_twice_shows_the_order_so_not_an_error(syste
         # Paying a cancelled order is still refused, in words.
         refused = await shop.post(f"/orders/{placed[1]}/pay", data={**form, "back": "order"})
         assert refused.status_code == 409 and "cannot be paid" in words(refused), words(refused)
+
+
+async def test_a_product_no_longer_sold_stays_removable_from_the_cart(system: System) -> None:
+    """The cart page left out a line whose product the catalogue no longer has, while checkout
+    refused the cart for it: nothing on the page could remove it, and the cart was stuck."""
+    staff = await bearer(system, "admin", "1")
+    customer = await new_customer(system, staff)
+    gone = 3_000_000_000 + int(uuid.uuid4().int % 1_000_000)  # a sku the catalogue does not have (any more)
+    async with system.client("checkout") as shop:
+        listing = (await shop.get("/api/v1/products", params={"in_stock": "true", "limit": 200})).json()
+        sku = next(p for p in listing["items"] if p["quantity_in_stock"] >= 5)["sku"]
+        added = await shop.post("/api/v1/cart/items", json={"sku": sku, "count": 1}, headers=customer["headers"])
+        assert added.status_code in (200, 201), added.text
+        conn = await asyncpg.connect(plain_url(system.env["CHECKOUT_DATABASE_URL"]))
+        try:
+            await conn.execute("INSERT INTO cart_items (user_id, sku, count) VALUES ($1, $2, 3)", customer["id"], gone)
+            await conn.execute("UPDATE carts SET version = version + 1 WHERE user_id = $1", customer["id"])
+        finally:
+            await conn.close()
+        token = CSRF_FIELD.search((await shop.get("/")).text).group(1)  # type: ignore[union-attr]
+        me = (await shop.get("/api/v1/users/me", headers=customer["headers"])).json()["username"]
+        signed = await shop.post("/login", data={"csrf_token": token, "username": me, "password": "correct-horse-1"})
+        assert signed.status_code == 303, words(signed)
+        cart = await shop.get("/cart")
+        assert "No longer sold" in words(cart) and f"Product {gone}, 3 in your cart" in words(cart), words(cart)
+        form = {"csrf_token": CSRF_FIELD.search(cart.text).group(1),  # type: ignore[union-attr]
+                "key": KEY_FIELD.search(cart.text).group(1)}  # type: ignore[union-attr]  # fmt: skip
+        refused = await shop.post("/cart/checkout", data=form)
+        assert refused.status_code == 409 and "Remove them to check out" in words(refused), words(refused)
+        removed = await shop.post(f"/cart/items/{gone}/remove", data={"csrf_token": form["csrf_token"]})
+        assert removed.status_code == 303, words(removed)
+        cart = await shop.get("/cart")
+        assert "No longer sold" not in words(cart) and f'data-sku="{sku}"' in cart.text
+        form["key"] = KEY_FIELD.search(cart.text).group(1)  # type: ignore[union-attr]
+        placed = await shop.post("/cart/checkout", data=form)
+        assert placed.status_code == 303 and placed.headers["location"].startswith("/orders?placed="), words(placed)

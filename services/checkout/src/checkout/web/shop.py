@@ -170,15 +170,15 @@ async def _cart_page(request: Request, user: Principal, *, status: int = 200, er
                      notice: str | None = None, refused: ProblemError | None = None) -> Response:  # fmt: skip
     shop = get_shopping(request)
     try:
-        cart = await carts.list_cart(shop, user_id=_user_id(user))
+        cart, gone = await carts.cart_and_gone(shop, user_id=_user_id(user))
     except ProblemError as exc:
         return await page(request, "notice.html.j2", exc.status, user=user, title="Your cart",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
     if isinstance(refused, ReservationFailed):
         names = {line.sku: line.name for line in cart.items}
         error = shortage_words(refused.extra.get("skus") or [], refused.extra.get("available") or {}, names)
-    return await page(request, "cart.html.j2", status, user=user, title="Your cart", cart=cart, error=error,
-                      notice=notice, key=secrets.token_urlsafe(16))  # fmt: skip
+    return await page(request, "cart.html.j2", status, user=user, title="Your cart", cart=cart, gone=gone,
+                      error=error, notice=notice, key=secrets.token_urlsafe(16))  # fmt: skip
 
 
 @router.get("/cart")

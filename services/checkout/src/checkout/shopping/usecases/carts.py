@@ -11,7 +11,7 @@ from checkout.shopping import queries
 from checkout.shopping.deps import user_caller
 from checkout.shopping.errors import CartFull, NotInCart, OutOfStock, UnknownSku
 from checkout.shopping.lifespan import Shopping
-from checkout.shopping.queries import Cart
+from checkout.shopping.queries import Cart, CartLine
 from checkout.shopping.redis_guard import redis_failures_are_503
 from checkout.shopping.schemas import Cart as CartView
 from checkout.shopping.schemas import CartItem
@@ -57,14 +57,6 @@ async def remove_item(session: AsyncSession, *, user_id: int, sku: int, count: i
     return left
 
 
-async def list_cart(shop: Shopping, *, user_id: int) -> CartView:
-    """The lines with names and prices fetched live, and their total.
-
-    Lines whose sku ProductService no longer knows are left out (they cannot be bought).
-    """
-    return (await composed_cart(shop, user_id=user_id)).value
-
-
 @dataclass(frozen=True)
 class ComposedCart(Composed[CartView]):
     """The cart listing with its JSON twice, encoded once when composed: `body` as REST's `Cart`
@@ -86,8 +78,19 @@ async def composed_cart(shop: Shopping, *, user_id: int) -> ComposedCart:
     """The cart listing with its JSON. The cart is read on every call; its names and prices are
     composed once per cart version and `listing_max_age` (with the prices remembered for checkout
     then), however many requests list that version meanwhile."""
-    cart = await read_cart(shop, user_id=user_id)
+    return await _composed(shop, await read_cart(shop, user_id=user_id))
 
+
+async def cart_and_gone(shop: Shopping, *, user_id: int) -> tuple[CartView, list[CartLine]]:
+    """The listing, and the lines it leaves out, of the same version of the cart: skus no longer
+    sold, which checkout refuses until they are removed (the web cart offers to)."""
+    cart = await read_cart(shop, user_id=user_id)
+    listing = (await _composed(shop, cart)).value
+    listed = {item.sku for item in listing.items}
+    return listing, [line for line in cart.lines if line.sku not in listed]
+
+
+async def _composed(shop: Shopping, cart: Cart) -> ComposedCart:
     async def compose() -> ComposedCart:
         return ComposedCart.of_cart(await _priced(shop, cart))
 

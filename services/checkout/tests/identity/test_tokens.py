@@ -20,7 +20,7 @@ from shopcommon.db import async_url
 from shopcommon.devsecrets import dev_secret
 from shopcommon.token_verifier import VerifiedTokens
 
-from .conftest import AppFactory, bearer, login
+from .conftest import AppFactory, auth_as, bearer, login, register
 
 
 async def test_password_grant_accepts_json_and_form(client: httpx.AsyncClient) -> None:
@@ -235,3 +235,27 @@ async def test_racing_refreshes_of_one_token_rotate_it_once(client: httpx.AsyncC
     body = {"refresh_token": pair["refresh_token"]}
     answers = await asyncio.gather(*(client.post("/api/v1/auth/token/refresh", json=body) for _ in range(4)))
     assert sorted(r.status_code for r in answers) == [200, 401, 401, 401]
+
+
+async def test_refreshes_and_logins_beside_account_changes_are_never_a_500(client: httpx.AsyncClient) -> None:
+    """A refresh locked its token, then waited on the account (its new token's foreign key) while a
+    password change held the account and waited on the token: a deadlock, 500 after a second. A
+    login whose account was deleted while its password was being checked failed on that foreign
+    key: 500 too. Now tokens are written with their account locked first."""
+    admin = await auth_as(client, "admin")
+    for _ in range(3):
+        user = await register(client)
+        mine = await login(client, user["username"], "correct horse battery")
+        changed, refreshed = await asyncio.gather(
+            client.patch(f"/api/v1/users/{user['id']}", headers=bearer(mine["access_token"]),
+                         json={"password": "another secret phrase", "current_password": "correct horse battery"}),
+            client.post("/api/v1/auth/token/refresh", json={"refresh_token": mine["refresh_token"]}),
+        )  # fmt: skip
+        assert changed.status_code == 200, changed.text
+        assert refreshed.status_code in (200, 401), refreshed.text
+        logged_in, deleted = await asyncio.gather(
+            client.post("/api/v1/auth/token", json={"username": user["username"], "password": "another secret phrase"}),
+            client.delete(f"/api/v1/users/{user['id']}", headers=admin),
+        )
+        assert deleted.status_code == 204, deleted.text
+        assert logged_in.status_code in (200, 401), logged_in.text

@@ -49,6 +49,10 @@ async def issue_pair(
     refresh_ttl: int,
     family_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """A new pair for an active account. The account is locked (shared) first: one deleted or
+    deactivated meanwhile (a password's hashing takes a while) is 401, not a foreign-key error."""
+    if await lock_account(session, user_id) is None:
+        raise Unauthorized("The account no longer exists or has been deactivated", slug="account-inactive")
     refresh = secrets.token_urlsafe(32)
     await session.execute(
         insert(refresh_tokens).values(
@@ -66,6 +70,17 @@ async def issue_pair(
     }
 
 
+async def lock_account(session: AsyncSession, user_id: int, *, active: bool = True) -> Any:
+    """The account's role, its row locked against deletion and change (`FOR KEY SHARE`) until the
+    transaction ends; None when it is gone (or, with `active`, deactivated). Every write of tokens
+    locks their account first, as account changes do (the account, then its tokens): a rotation
+    that locked its token first and then the account (its new token's foreign key) deadlocked with
+    a password change, a deactivation or a deletion."""
+    query = select(users.c.role, users.c.active).where(users.c.id == user_id).with_for_update(key_share=True)
+    row = (await session.execute(query)).first()
+    return row if row is not None and (row.active or not active) else None
+
+
 async def rotate(
     sessionmaker: async_sessionmaker[AsyncSession], store: KeyStore, token: str, *, access_ttl: int, refresh_ttl: int
 ) -> tuple[dict[str, Any], int]:
@@ -73,24 +88,28 @@ async def rotate(
     token turns out to be a reused one, the family's revocation must commit although we answer 401."""
     digest = token_digest(token)
     async with transaction(sessionmaker) as session:
+        owner = (
+            await session.execute(select(refresh_tokens.c.user_id).where(refresh_tokens.c.token_hash == digest))
+        ).scalar_one_or_none()
+        account = None if owner is None else await lock_account(session, owner)
         used = (
-            await session.execute(
-                update(refresh_tokens)
-                .where(
-                    refresh_tokens.c.token_hash == digest,
-                    refresh_tokens.c.used_at.is_(None),
-                    refresh_tokens.c.revoked_at.is_(None),
-                    refresh_tokens.c.expires_at > func.now(),
+            None
+            if account is None
+            else (
+                await session.execute(
+                    update(refresh_tokens)
+                    .where(
+                        refresh_tokens.c.token_hash == digest,
+                        refresh_tokens.c.used_at.is_(None),
+                        refresh_tokens.c.revoked_at.is_(None),
+                        refresh_tokens.c.expires_at > func.now(),
+                    )
+                    .values(used_at=func.now())
+                    .returning(refresh_tokens.c.user_id, refresh_tokens.c.family_id)
                 )
-                .values(used_at=func.now())
-                .returning(refresh_tokens.c.user_id, refresh_tokens.c.family_id)
-            )
-        ).first()
-        if used is not None:
-            query = select(users.c.role, users.c.active).where(users.c.id == used.user_id)
-            account = (await session.execute(query)).one()
-            if not account.active:  # deactivation revoked its tokens; one issued in that instant ends here
-                raise Unauthorized("The account has been deactivated", slug="invalid-refresh-token")
+            ).first()
+        )
+        if used is not None and account is not None:
             pair = await issue_pair(
                 session,
                 store,
@@ -142,36 +161,47 @@ async def renew_access(
 async def _end_if_copied(sessionmaker: async_sessionmaker[AsyncSession], digest: str) -> None:
     """The pages never rotate their cookie's token, so one already used elsewhere means someone else
     holds it and rotated it: the whole family ends, theirs too, as `rotate` does for a reuse."""
-    query = select(refresh_tokens.c.family_id).where(
+    query = select(refresh_tokens.c.family_id, refresh_tokens.c.user_id).where(
         refresh_tokens.c.token_hash == digest,
         refresh_tokens.c.revoked_at.is_(None),
         refresh_tokens.c.used_at < func.now() - REUSE_GRACE,
     )
     async with transaction(sessionmaker) as session:
-        family = (await session.execute(query)).scalar_one_or_none()
-        if family is not None and await revoke_family(session, family):
-            log.warning("refresh token of a web session reused after its rotation: revoked its family %s", family)
+        found = (await session.execute(query)).first()
+        if found is None:
+            return
+        await lock_account(session, found.user_id, active=False)
+        if await revoke_family(session, found.family_id):
+            log.warning(
+                "refresh token of a web session reused after its rotation: revoked its family %s", found.family_id
+            )
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
-    result = await session.execute(
-        update(refresh_tokens)
-        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=func.now())
-        .returning(refresh_tokens.c.id)
-    )
-    return len(result.all())
+    """Revoke every token of the family; how many. Repeated until nothing is left: a rotation in
+    flight makes its statement wait for the token being rotated, and commits the new token outside
+    that statement's snapshot (it stayed live, and a thief rotating in a loop kept the family)."""
+    revoked = 0
+    while True:
+        result = await session.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(refresh_tokens.c.id)
+        )
+        found = len(result.all())
+        if not found:
+            return revoked
+        revoked += found
 
 
 async def logout(session: AsyncSession, token: str) -> None:
     """End the session the refresh token belongs to; an unknown token is no error (logging out twice is fine)."""
-    family = (
-        await session.execute(
-            select(refresh_tokens.c.family_id).where(refresh_tokens.c.token_hash == token_digest(token))
-        )
-    ).scalar_one_or_none()
-    if family is not None:
-        await revoke_family(session, family)
+    query = select(refresh_tokens.c.family_id, refresh_tokens.c.user_id)
+    found = (await session.execute(query.where(refresh_tokens.c.token_hash == token_digest(token)))).first()
+    if found is not None:
+        await lock_account(session, found.user_id, active=False)
+        await revoke_family(session, found.family_id)
 
 
 async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

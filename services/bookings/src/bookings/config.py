@@ -3,13 +3,13 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shopcommon.outbox import RelayTuning
-from shopcommon.settings import ServiceSettings, check_public_url, shared
+from shopcommon.outbox.settings import OutboxSettings
+from shopcommon.settings import check_public_url, shared
 
 Seconds = Annotated[float, Field(gt=0)]
 
 
-class Settings(ServiceSettings):
+class Settings(OutboxSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKINGS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "bookings"
@@ -20,14 +20,9 @@ class Settings(ServiceSettings):
     booking_events_topic: str = "bookings.booking-events"
     booking_events_partitions: Annotated[int, Field(ge=1, le=64)] = 3
 
-    relay_enabled: bool = True
-    #: The relay is woken by LISTEN/NOTIFY; this sweep covers missed notifications.
-    relay_sweep_interval: Seconds = 1.0
-    #: After a wake-up the relay waits this long so one batch carries what arrives meanwhile.
+    #: The relay's pace (`OutboxSettings`): bookings publish far less often than orders change.
     relay_linger: Annotated[float, Field(ge=0, le=1)] = 0.005
     relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
-    relay_send_timeout: Seconds = 10.0
-    #: Vacuum the outbox after this many published events (0: leave it to autovacuum).
     relay_vacuum_after: Annotated[int, Field(ge=0)] = 2_000
 
     #: The public booking request makes the system e-mail the address typed into it, so requests
@@ -57,13 +52,5 @@ class Settings(ServiceSettings):
         """How long a counted request matters: the longest window."""
         return float(max(self.requests_per_ip_window, self.requests_per_email_window))
 
-    def relay_tuning(self) -> RelayTuning:
-        return RelayTuning(
-            topics={self.booking_events_topic: self.booking_events_partitions},
-            replication_factor=self.kafka_topic_replication_factor,
-            sweep_interval=self.relay_sweep_interval,
-            linger=self.relay_linger,
-            batch_size=self.relay_batch_size,
-            send_timeout=self.relay_send_timeout,
-            vacuum_after=self.relay_vacuum_after,
-        )
+    def relay_topics(self) -> dict[str, int]:
+        return {self.booking_events_topic: self.booking_events_partitions}

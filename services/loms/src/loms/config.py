@@ -5,13 +5,13 @@ from pydantic_settings import SettingsConfigDict
 
 from loms.domain.limits import MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU, UnpaidLimits
 from shopcommon.devsecrets import dev_secret
-from shopcommon.outbox import RelayTuning
-from shopcommon.settings import ServiceSettings, shared
+from shopcommon.outbox.settings import OutboxSettings
+from shopcommon.settings import shared
 
 Seconds = Annotated[float, Field(gt=0)]
 
 
-class Settings(ServiceSettings):
+class Settings(OutboxSettings):
     model_config = SettingsConfigDict(env_prefix="LOMS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "loms"
@@ -51,19 +51,12 @@ class Settings(ServiceSettings):
 
     intake_enabled: bool = True
     expiry_enabled: bool = True
-    relay_enabled: bool = True
 
     #: The intake worker (it reserves the orders created without `Prefer: wait`) is woken by each
     #: such order; it also looks this often.
     intake_poll_interval: Seconds = 0.5
     expiry_interval: Seconds = 0.5
     expiry_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
-    #: The outbox relay's pace (`shopcommon.outbox.RelayTuning` says what each one does).
-    relay_sweep_interval: Seconds = 1.0
-    relay_linger: Annotated[float, Field(ge=0, le=1)] = 0.01
-    relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
-    relay_send_timeout: Seconds = 10.0
-    relay_vacuum_after: Annotated[int, Field(ge=0)] = 5_000
 
     #: A request holding an `Idempotency-Key` this long without finishing is presumed dead.
     idempotency_stale_after: Seconds = 60.0
@@ -97,14 +90,5 @@ class Settings(ServiceSettings):
     def unpaid_limits(self) -> UnpaidLimits:
         return UnpaidLimits(self.max_unpaid_orders, self.max_unpaid_units_per_sku)
 
-    @property
-    def relay_tuning(self) -> RelayTuning:
-        return RelayTuning(
-            topics={self.order_events_topic: self.order_events_partitions},
-            replication_factor=self.kafka_topic_replication_factor,
-            sweep_interval=self.relay_sweep_interval,
-            linger=self.relay_linger,
-            batch_size=self.relay_batch_size,
-            send_timeout=self.relay_send_timeout,
-            vacuum_after=self.relay_vacuum_after,
-        )
+    def relay_topics(self) -> dict[str, int]:
+        return {self.order_events_topic: self.order_events_partitions}

@@ -26,6 +26,6 @@ async def running_workers(engine: AsyncEngine, settings: Settings) -> AsyncItera
     ]
     if settings.relay_enabled:
         wake = listener.subscribe()
-        workers.append(OutboxRelay(engine, OUTBOX, settings.kafka_bootstrap_servers, settings.relay_tuning(), wake))
+        workers.append(OutboxRelay(engine, OUTBOX, settings.kafka_bootstrap_servers, settings.relay_tuning, wake))
     async with running(workers, listener):
         yield workers

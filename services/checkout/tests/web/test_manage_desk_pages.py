@@ -62,7 +62,7 @@ async def test_a_manager_sees_and_sets_stock_per_warehouse(web: httpx.AsyncClien
     assert 'name="expected" value="4321"' in row(page, sku)
     stale = {"csrf_token": token, "warehouse": str(central), "sku": str(sku), "total": "4400", "expected": "4300"}
     r = await web.post("/manage/stock", data=stale)
-    assert r.status_code == 409 and "has 4321 units now, not the 4300 you saw" in words(r), words(r)
+    assert r.status_code == 409 and f"holds 4321 of sku {sku} now, not the 4300 expected" in words(r), words(r)
     r = await web.post("/manage/stock", data={**stale, "expected": "4321"})
     assert r.status_code == 303
     r = await web.post("/manage/stock", data={**stale, "total": "4321", "expected": "4400"})

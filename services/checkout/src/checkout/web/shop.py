@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from checkout.identity.web import client_ip
 from checkout.shopping.deps import ClientKey, Shopping, address_caller, get_shopping, run_together, user_caller
-from checkout.shopping.errors import ReservationFailed
+from checkout.shopping.errors import NoLongerSold, ReservationFailed
 from checkout.shopping.schemas import CancelIn, Order
 from checkout.shopping.usecases import carts, catalogue, orders, purchase
 from checkout.web import people, refresh
@@ -174,6 +174,8 @@ async def _cart_page(request: Request, user: Principal, *, status: int = 200, er
     except ProblemError as exc:
         return await page(request, "notice.html.j2", exc.status, user=user, title="Your cart",
                           detail=problem_words(exc), back="/shop")  # fmt: skip
+    if isinstance(refused, NoLongerSold):
+        error = "Some products in your cart are no longer sold: remove them below, then check out."
     if isinstance(refused, ReservationFailed):
         names = {line.sku: line.name for line in cart.items}
         error = shortage_words(refused.extra.get("skus") or [], refused.extra.get("available") or {}, names)

@@ -58,8 +58,8 @@ async def set_total(
     now = current["total"] if current else 0
     if expected is not None and expected != now:
         raise StockChanged(
-            f"sku {sku} in warehouse {warehouse_id} has {now} units now, not the {expected} you saw; "
-            "nothing was changed.",
+            f"Warehouse {warehouse_id} holds {now} of sku {sku} now, not the {expected} expected: it changed "
+            "meanwhile.",
             total=now,
             reserved=current["reserved"] if current else 0,
         )

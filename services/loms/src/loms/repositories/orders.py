@@ -4,7 +4,7 @@ with their outbox events in one statement."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -249,22 +249,25 @@ _SET_STATUS = text(f"""
 """)
 
 
-async def set_status(
+async def move(
     conn: AsyncConnection,
-    *,
-    order_ids: Sequence[int],
+    locked: Sequence[Order],
     status: OrderStatus,
-    reason: CancelReason | None,
+    *,
     now: datetime,
-    events: Sequence[dict[str, Any]],
     topic: str,
     request_id: str | None,
-) -> None:
+    reason: CancelReason | None = None,
+) -> list[Order]:
+    """Move the (locked) orders to `status`, each with its event, in one statement; the orders as
+    they now stand."""
+    events = [o.change_event(status, now, reason=reason) for o in locked]
     params = {
-        "ids": list(order_ids),
+        "ids": [o.id for o in locked],
         "status": str(status),
         "reason": str(reason) if reason else None,
         "now": now,
         **order_events.params(topic, request_id, events),
     }
     await conn.execute(_SET_STATUS, params)
+    return [replace(o, status=status, cancel_reason=reason or o.cancel_reason, updated_at=now) for o in locked]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,15 +51,12 @@ async def cancel_locked(
     """Release what the (locked, cancellable) orders hold and cancel them, one event each."""
     now = utcnow()
     await stocks.settle_held(conn, [o.id for o in locked], write_off=False)
-    evs = [o.change_event(OrderStatus.CANCELLED, now, reason=reason) for o in locked]
-    await orders.set_status(
+    return await orders.move(
         conn,
-        order_ids=[o.id for o in locked],
-        status=OrderStatus.CANCELLED,
-        reason=reason,
+        locked,
+        OrderStatus.CANCELLED,
         now=now,
-        events=evs,
         topic=settings.order_events_topic,
         request_id=request_id,
+        reason=reason,
     )
-    return [replace(o, status=OrderStatus.CANCELLED, cancel_reason=reason, updated_at=now) for o in locked]

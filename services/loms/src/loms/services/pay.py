@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loms.config import Settings
@@ -35,15 +33,7 @@ async def pay_order(
         # The expiry worker cancels it within seconds; taking the money now would race it.
         raise PaymentDeadlinePassed(order.id)
     await stocks.settle_held(conn, [order.id], write_off=True)
-    event = order.change_event(OrderStatus.PAID, now)
-    await orders.set_status(
-        conn,
-        order_ids=[order.id],
-        status=OrderStatus.PAID,
-        reason=None,
-        now=now,
-        events=[event],
-        topic=settings.order_events_topic,
-        request_id=request_id,
+    (paid,) = await orders.move(
+        conn, [order], OrderStatus.PAID, now=now, topic=settings.order_events_topic, request_id=request_id
     )
-    return replace(order, status=OrderStatus.PAID, updated_at=now)
+    return paid

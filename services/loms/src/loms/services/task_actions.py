@@ -53,16 +53,7 @@ async def finish_task(conn: AsyncConnection, *, caller: Principal, task_id: int,
     await repo.write_events(conn, topic, [task_event(changed, task)])
     order = await orders.lock(conn, task.order_id)
     if order is not None and order.status == OrderStatus.PAID and await repo.not_done(conn, order.id) == 0:
-        await orders.set_status(
-            conn,
-            order_ids=[order.id],
-            status=OrderStatus.COMPLETED,
-            reason=None,
-            now=now,
-            events=[order.change_event(OrderStatus.COMPLETED, now)],
-            topic=topic,
-            request_id=None,
-        )
+        await orders.move(conn, [order], OrderStatus.COMPLETED, now=now, topic=topic, request_id=None)
     return changed
 
 

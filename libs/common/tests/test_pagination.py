@@ -12,6 +12,7 @@ from shopcommon.pagination import (
     Position,
     decode_cursor,
     encode_cursor,
+    newest_first,
     split_page,
 )
 from shopcommon.testing.cursors import forged_cursor
@@ -80,3 +81,28 @@ def test_split_page_on_the_last_page_has_no_next_key() -> None:
     assert split_page([3, 2], 2, lambda n: n) == ([3, 2], None)
     assert split_page([3], 2, lambda n: n) == ([3], None)
     assert split_page([], 2, lambda n: n) == ([], None)
+
+
+async def test_newest_first_walks_every_id_once_then_stops() -> None:
+    ids = [9, 7, 6, 3, 1]
+    asked: list[tuple[int | None, int]] = []
+
+    async def fetch(before: int | None, n: int) -> list[int]:
+        asked.append((before, n))
+        return [i for i in ids if before is None or i < before][:n]
+
+    seen, cursor = await newest_first(fetch, None, 2, lambda i: i)
+    pages = [seen]
+    while cursor is not None:
+        page, cursor = await newest_first(fetch, cursor, 2, lambda i: i)
+        pages.append(page)
+    assert pages == [[9, 7], [6, 3], [1]]
+    assert asked == [(None, 3), (7, 3), (3, 3)]
+
+
+async def test_newest_first_refuses_a_cursor_of_another_shape() -> None:
+    async def fetch(before: int | None, n: int) -> list[int]:
+        raise AssertionError("nothing is read for a bad cursor")
+
+    with pytest.raises(BadCursor):
+        await newest_first(fetch, encode_cursor(After(after=3)), 2, lambda i: i)

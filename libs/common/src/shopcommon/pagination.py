@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
@@ -78,3 +78,16 @@ def split_page(found: Sequence[T], limit: int, key: Callable[[T], K]) -> tuple[l
     follows): the first `limit`, and `key` of the last of them when more follow, else None."""
     page = list(found[:limit])
     return page, (key(page[-1]) if len(found) > limit and page else None)
+
+
+async def newest_first(
+    fetch: Callable[[int | None, int], Awaitable[Sequence[T]]],
+    cursor: str | None,
+    limit: int,
+    id_of: Callable[[T], int],
+) -> tuple[list[T], str | None]:
+    """One page of a list kept newest first and paged by id: `fetch(before_id, n)` reads up to `n`
+    rows with ids below `before_id` (None: from the newest); the page and the next page's cursor."""
+    position = decode_cursor(cursor, Before)
+    found, last = split_page(await fetch(position.before if position else None, limit + 1), limit, id_of)
+    return found, None if last is None else encode_cursor(Before(before=last))

@@ -13,7 +13,7 @@ from loms.domain.order import Order
 from loms.domain.statuses import OrderStatus
 from loms.repositories import orders, stocks, tasks
 from shopcommon.auth import Principal, Scope
-from shopcommon.pagination import Before, decode_cursor, encode_cursor, split_page
+from shopcommon.pagination import newest_first
 from shopcommon.problems import Forbidden
 
 
@@ -41,14 +41,16 @@ async def list_orders(
         if user_id is not None and user_id != caller.user_id:
             raise Forbidden("Customers list only their own orders.")
         user_id = caller.user_id
-    position = decode_cursor(cursor, Before)
-    before = position.before if position else None
-    rows = await orders.page(conn, user_id=user_id, status=status, before_id=before, limit=limit + 1)
-    found, last = split_page(rows, limit, lambda order: order.id)
+    found, next_cursor = await newest_first(
+        lambda before, n: orders.page(conn, user_id=user_id, status=status, before_id=before, limit=n),
+        cursor,
+        limit,
+        lambda order: order.id,
+    )
     by_order = await tasks.of_orders(conn, [o.id for o in found])
     return {
         "items": [replace(o, tasks=tuple(t.as_ref() for t in by_order[o.id])).as_wire() for o in found],
-        "next_cursor": None if last is None else encode_cursor(Before(before=last)),
+        "next_cursor": next_cursor,
     }
 
 

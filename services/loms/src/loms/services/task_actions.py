@@ -16,7 +16,7 @@ from loms.repositories import orders
 from loms.repositories import tasks as repo
 from loms.services.clock import utcnow
 from shopcommon.auth import Principal, Role, Scope
-from shopcommon.pagination import Before, decode_cursor, encode_cursor, split_page
+from shopcommon.pagination import newest_first
 from shopcommon.problems import Forbidden
 from shopcommon.statuses import TaskStatus
 
@@ -86,11 +86,10 @@ async def list_tasks(
         if worker_id is not None and worker_id != caller.user_id:
             raise Forbidden("Workers list only their own tasks.")
         worker_id = caller.user_id
-    position = decode_cursor(cursor, Before)
-    before = position.before if position else None
-    rows = await repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=limit + 1)
-    found, last = split_page(rows, limit, lambda task: task.id)
-    return {
-        "items": [t.as_wire() for t in found],
-        "next_cursor": None if last is None else encode_cursor(Before(before=last)),
-    }
+    found, next_cursor = await newest_first(
+        lambda before, n: repo.page(conn, worker_id=worker_id, status=status, before_id=before, limit=n),
+        cursor,
+        limit,
+        lambda task: task.id,
+    )
+    return {"items": [t.as_wire() for t in found], "next_cursor": next_cursor}

@@ -315,3 +315,56 @@ async def test_a_late_second_tab_of_the_same_order_leaves_what_was_put_back_sinc
     await _advance_cart(shop, ordered, empty=True)  # the second tab, the same order replayed, late
     lines = (await client.get("/api/v1/cart", headers=auth)).json()["items"]
     assert [(line["sku"], line["count"]) for line in lines] == [(sku, 1)]
+
+
+async def test_a_late_second_tab_leaves_as_many_units_put_back_as_were_ordered(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """The second tab guessed whether the order was taken off from the counts the cart held: with
+    as many put back as were ordered, it took them off again."""
+    from checkout.shopping.usecases.carts import read_cart
+    from checkout.shopping.usecases.purchase import _advance_cart
+
+    sku = stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(334, "customer")
+    await fill(client, auth, {sku: 2})
+    shop = client._transport.app.state.shopping  # type: ignore[attr-defined]
+    ordered = await read_cart(shop, user_id=334)
+    await _advance_cart(shop, ordered, empty=True)
+    await fill(client, auth, {sku: 2})  # the customer wants two more
+    await _advance_cart(shop, ordered, empty=True)  # the second tab, late
+    lines = (await client.get("/api/v1/cart", headers=auth)).json()["items"]
+    assert [(line["sku"], line["count"]) for line in lines] == [(sku, 2)]
+
+
+async def test_a_line_removed_while_the_order_is_made_does_not_keep_the_other_ordered_lines(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """One ordered line gone from the cart made the checkout leave every ordered line in it, and the
+    next checkout ordered them again."""
+    a, b = stock_book.take(at_least=4), stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(335, "customer")
+    await fill(client, auth, {a: 1, b: 1})
+    loms.slow["/api/v1/orders"] = 0.5
+    try:
+        placing = asyncio.create_task(client.post("/api/v1/cart/checkout", headers=auth))
+        await asyncio.sleep(0.2)  # the order is on its way to LOMS
+        removed = await client.delete(f"/api/v1/cart/items/{b}", headers=auth)  # another tab removes b
+        placed = await placing
+    finally:
+        loms.slow.clear()
+    assert removed.status_code == 200, removed.text
+    assert placed.status_code == 201, placed.text
+    assert (await client.get("/api/v1/cart", headers=auth)).json()["items"] == []
+    (order,) = await orders_of(loms, test_issuer, 335)
+    assert sorted(item["sku"] for item in order["items"]) == sorted([a, b])  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ are serialised and each gets its own version.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from sqlalchemy import delete, func, select, update
@@ -125,12 +126,15 @@ async def remove_from_line(session: AsyncSession, *, user_id: int, sku: int, cou
 
 
 async def advance_if_version(session: AsyncSession, *, user_id: int, version: int, empty: bool) -> bool:
-    """Bump the version (and empty the cart) only if it is still `version`: a checkout changes only
-    the cart it ordered, never lines added since."""
+    """Bump the version (and empty the cart, its order taken off) only if it is still `version`: a
+    checkout changes only the cart it ordered, never lines added since."""
+    changes: dict[str, Any] = {"version": carts.c.version + 1, "updated_at": func.now()}
+    if empty:
+        changes["ordered_version"] = version
     bumped = await session.execute(
         update(carts)
         .where(carts.c.user_id == user_id, carts.c.version == version)
-        .values(version=carts.c.version + 1, updated_at=func.now())
+        .values(changes)
         .returning(carts.c.version)
     )
     if bumped.scalar_one_or_none() is None:
@@ -138,3 +142,15 @@ async def advance_if_version(session: AsyncSession, *, user_id: int, version: in
     if empty:
         await session.execute(delete(cart_items).where(cart_items.c.user_id == user_id))
     return True
+
+
+async def claim_ordered(session: AsyncSession, *, user_id: int, version: int) -> bool:
+    """Record that the order of `version` is being taken off the cart (bumping the version, under
+    the cart's row lock); False when it, or a newer version's order, has been already."""
+    claimed = await session.execute(
+        update(carts)
+        .where(carts.c.user_id == user_id, carts.c.ordered_version < version)
+        .values(version=carts.c.version + 1, ordered_version=version, updated_at=func.now())
+        .returning(carts.c.version)
+    )
+    return claimed.scalar_one_or_none() is not None

@@ -11,6 +11,8 @@ carts = Table(
     # No foreign key to users: identity owns that table and its deletions; an orphan cart is harmless.
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False, server_default="1"),
+    #: The newest version whose order has been taken off the cart (0: none yet).
+    Column("ordered_version", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -143,20 +143,15 @@ async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], k
 
 async def _advance_cart(shop: Shopping, cart: queries.Cart, *, empty: bool) -> None:
     """A new version of the cart: empty once ordered (`empty`), else as it is. A cart changed while
-    its order was made loses the lines ordered (their counts) and keeps what came since, while it
-    still holds all of them: when it does not, another checkout of the same order (a second tab)
-    has taken them off already."""
+    its order was made loses the lines ordered (their counts, as far as it still holds them) and
+    keeps what came since, once: another checkout of the same order (a second tab), or of a newer
+    version, has taken them off already."""
     async with shop.sessionmaker() as session, session.begin():
         if await queries.advance_if_version(session, user_id=cart.user_id, version=cart.version, empty=empty):
             return
-        if empty:
-            await queries.touch_cart(session, user_id=cart.user_id)  # the cart's row lock, then its lines
-            held = {
-                line.sku: await queries.line_count(session, user_id=cart.user_id, sku=line.sku) for line in cart.lines
-            }
-            if all(held[line.sku] >= line.count for line in cart.lines):
-                for line in cart.lines:
-                    await queries.remove_from_line(session, user_id=cart.user_id, sku=line.sku, count=line.count)
+        if empty and await queries.claim_ordered(session, user_id=cart.user_id, version=cart.version):
+            for line in cart.lines:
+                await queries.remove_from_line(session, user_id=cart.user_id, sku=line.sku, count=line.count)
 
 
 async def _raise_failed(shop: Shopping, order: dict[str, Any], items: list[dict[str, int]]) -> None:

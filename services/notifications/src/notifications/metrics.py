@@ -11,6 +11,11 @@ class NotificationMetrics:
         self.skipped = Counter(
             "notifications_events_skipped_total", "Messages skipped (logged)", ["reason"], registry=registry
         )
+        self.not_streamed = Counter(
+            "notifications_events_not_streamed_total",
+            "Events recorded (their e-mails and pushes go out) that Redis failed to take to the live streams",
+            registry=registry,
+        )
         self.deliveries = Counter(
             "notifications_deliveries_total", "Delivery attempts by outcome", ["channel", "outcome"], registry=registry
         )

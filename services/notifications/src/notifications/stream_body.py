@@ -97,9 +97,9 @@ async def _next_event(
             return await asyncio.wait_for(queue.get(), wait)
         except TimeoutError:
             return None
+    got: list[StreamEvent] = []
     with anyio.move_on_after(wait):
         async with anyio.create_task_group() as group:
-            got: list[StreamEvent] = []
 
             async def take() -> None:
                 got.append(await queue.get())
@@ -111,5 +111,5 @@ async def _next_event(
 
             group.start_soon(take)
             group.start_soon(watch)
-        return got[0] if got else None
-    return None
+    # An event taken just as the wait ran out is this one: the deadline must not drop it.
+    return got[0] if got else None

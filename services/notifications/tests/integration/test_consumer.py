@@ -6,6 +6,7 @@ from collections.abc import Callable
 import orjson
 from aiokafka import AIOKafkaConsumer
 from opentelemetry import context, propagate
+from redis.asyncio import Redis
 
 from notifications.config import Settings
 from notifications.testing.events import order_event, produce
@@ -129,3 +130,28 @@ async def test_a_notification_keeps_the_trace_context_its_event_arrived_with(
     assert (sent, other_sent) == ("sent", "sent")
     assert kept is not None and re.fullmatch(rf"00-{caller_trace}-[0-9a-f]{{16}}-01", kept), kept
     assert other_kept is None or caller_trace not in other_kept
+
+
+async def test_with_redis_down_every_event_is_still_recorded_and_emailed(
+    shop_stack: Stack, checkout: Checkout, settings_for: Callable[..., Settings], topic: str, notifications_db: str
+) -> None:
+    """Streaming after the commit failed the chunk: with Redis gone, the consumer went back to the
+    same chunk for ever and no later event was recorded, so no e-mail went out until Redis returned."""
+    customer = await checkout.register_customer()
+    chain = [("new", None), ("awaiting payment", "new"), ("paid", "awaiting payment")]
+    events = [order_event(10_007, customer.id, status, previous) for status, previous in chain]
+    async with running(settings_for(loms_events_topic=topic, consumer_transaction_size=1)) as (app, _):
+        redis_gone = Redis.from_url("redis://127.0.0.1:9/0")  # the discard port: refused at once
+        app.state.stream_hub.redis = redis_gone  # Redis goes away once the service runs
+        try:
+            await produce(shop_stack.urls.kafka_bootstrap_servers, topic, events)
+            mails = await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 3)
+        finally:
+            await redis_gone.aclose()
+    assert [m["Subject"] for m in mails] == [
+        "Order 10007 received (status: new)",
+        "Order 10007 is awaiting payment",
+        "Order 10007 is paid",
+    ]
+    gone = await query(notifications_db, "SELECT count(*) FROM inbox_events WHERE order_id = 10007")
+    assert gone[0][0] == 3

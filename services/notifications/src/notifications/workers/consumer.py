@@ -3,7 +3,7 @@ both topics.
 
 Each message: parse; record the event id in the inbox together with the notifications it causes
 (one transaction per chunk of a partition's messages, before anything is sent); then stream it
-(once per event id, guarded in Redis).
+(once per event id, guarded in Redis; with Redis down the live streams miss it, the mail does not).
 Offsets are committed after a partition's batch is handled, so a crash redelivers at most that
 batch and the inbox turns the repeats into no-ops. Partitions are handled concurrently, the
 messages of one partition (so of one order, or one booking) strictly in order. A message that cannot be parsed,
@@ -30,6 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -156,7 +157,7 @@ class EventConsumer:
                     log.debug(
                         "handled %d events at %s:%s@%s", len(chunk), chunk[0].topic, chunk[0].partition, chunk[0].offset
                     )
-            except Exception:  # database or Redis trouble: stop this partition here and retry later
+            except Exception:  # database trouble: stop this partition here and retry later
                 log.exception(
                     "could not handle the events at %s:%s@%s..%s; will retry",
                     chunk[0].topic,
@@ -211,9 +212,17 @@ class EventConsumer:
 
     async def stream(self, parsed: list[Parsed]) -> None:
         """After the commit, redeliveries included: the hub publishes each event id only once to
-        each of its audiences (`notifications.audiences`); a guest's booking has none."""
-        pairs = await stream_audiences(self.hub.redis, [event for event, _ in parsed])
-        await self.hub.publish_many([(audience, stream_event(event)) for audience, event in pairs])
+        each of its audiences (`notifications.audiences`); a guest's booking has none.
+
+        Redis failing does not hold the events up: they are recorded, so their e-mails and pushes go
+        out; the live streams miss them (every stream has ended with Redis anyway, and a page
+        reloaded afterwards shows the state they brought)."""
+        try:
+            pairs = await stream_audiences(self.hub.redis, [event for event, _ in parsed])
+            await self.hub.publish_many([(audience, stream_event(event)) for audience, event in pairs])
+        except RedisError as exc:
+            self.metrics.not_streamed.inc(len(parsed))
+            log.warning("%d recorded events not streamed live: Redis failed (%s)", len(parsed), exc)
 
     def parse(self, raw: bytes | None) -> Parsed | None:
         try:

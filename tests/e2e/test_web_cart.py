@@ -164,3 +164,29 @@ async def test_a_product_no_longer_sold_stays_removable_from_the_cart(system: Sy
         form["key"] = KEY_FIELD.search(cart.text).group(1)  # type: ignore[union-attr]
         placed = await shop.post("/cart/checkout", data=form)
         assert placed.status_code == 303 and placed.headers["location"].startswith("/orders?placed="), words(placed)
+
+
+async def test_check_out_pressed_twice_at_once_places_one_order_and_shows_it_both_times(system: System) -> None:
+    """A second request with a key still running is 409 on the API; the cart form's second press
+    waits for the first one's order instead of saying so."""
+    import asyncio
+
+    staff = await bearer(system, "admin", "1")
+    customer = await new_customer(system, staff)
+    async with system.client("checkout") as shop:
+        listing = (await shop.get("/api/v1/products", params={"in_stock": "true", "limit": 200})).json()
+        sku = next(p for p in listing["items"] if p["quantity_in_stock"] >= 5)["sku"]
+        added = await shop.post("/api/v1/cart/items", json={"sku": sku, "count": 1}, headers=customer["headers"])
+        assert added.status_code in (200, 201), added.text
+        token = CSRF_FIELD.search((await shop.get("/")).text).group(1)  # type: ignore[union-attr]
+        me = (await shop.get("/api/v1/users/me", headers=customer["headers"])).json()["username"]
+        signed = await shop.post("/login", data={"csrf_token": token, "username": me, "password": "correct-horse-1"})
+        assert signed.status_code == 303, words(signed)
+        cart = await shop.get("/cart")
+        form = {"csrf_token": CSRF_FIELD.search(cart.text).group(1),  # type: ignore[union-attr]
+                "key": KEY_FIELD.search(cart.text).group(1)}  # type: ignore[union-attr]  # fmt: skip
+        presses = await asyncio.gather(*(shop.post("/cart/checkout", data=form) for _ in range(3)))
+        orders = (await shop.get("/api/v1/orders", headers=customer["headers"])).json()["items"]
+    assert [p.status_code for p in presses] == [303] * 3, [words(p) for p in presses]
+    assert len({p.headers["location"] for p in presses}) == 1
+    assert len(orders) == 1 and presses[0].headers["location"] == f"/orders?placed={orders[0]['order_id']}"

@@ -149,3 +149,67 @@ async def test_a_key_loms_would_refuse_is_422_here(
     r = await client.post("/api/v1/cart/checkout", headers=keyed(test_issuer.auth(1308, "customer"), "has space"))
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_same_key_after_a_price_change_replays_the_order(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    product_db: str,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """The retry asked ProductService again and sent LOMS today's price under the first request's
+    key: LOMS saw another body and the client got 422 for the key it had every right to resend."""
+    from sqlalchemy import text
+
+    from shopcommon.db import make_engine
+
+    sku = stock_book.take(at_least=3)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = keyed(test_issuer.auth(561, "customer"), "items-561")
+    body = {"items": [{"sku": sku, "count": 1}]}
+    first = await client.post("/api/v1/orders", json=body, headers=auth)
+    assert first.status_code == 201, first.text
+    engine = make_engine(product_db, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE products SET price = price + 100 WHERE sku = :sku"), {"sku": sku})
+    finally:
+        await engine.dispose()
+    shop = client._transport.app.state.shopping  # type: ignore[attr-defined]
+    await shop.redis.delete(shop.products._key(sku))  # the cached price has run out
+    again = await client.post("/api/v1/orders", json=body, headers=auth)
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert len(await orders_of(loms, test_issuer, 561)) == 1
+
+
+async def test_the_same_key_twice_at_once_is_409_for_the_second_on_both_routes(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    import asyncio
+
+    a, b = stock_book.take(at_least=3), stock_book.take(at_least=3)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = keyed(test_issuer.auth(562, "customer"), "twice-562")
+    await add(client, auth, b)
+    loms.slow["/api/v1/orders"] = 0.5
+    try:
+        direct = await asyncio.gather(
+            *(client.post("/api/v1/orders", json={"items": [{"sku": a, "count": 1}]}, headers=auth) for _ in "ab")
+        )
+        carted = await asyncio.gather(*(client.post("/api/v1/cart/checkout", headers=auth) for _ in "ab"))
+    finally:
+        loms.slow.clear()
+    for pair in (direct, carted):
+        assert sorted(r.status_code for r in pair) == [201, 409], [r.text for r in pair]
+        (second,) = [r for r in pair if r.status_code == 409]
+        assert second.json()["type"].endswith("/idempotency-key-in-use")
+    assert len(await orders_of(loms, test_issuer, 562)) == 2
+    after = await client.post("/api/v1/orders", json={"items": [{"sku": a, "count": 1}]}, headers=auth)
+    assert after.status_code == 201 and after.json() in [r.json() for r in direct], after.text

@@ -20,6 +20,11 @@ from shopcommon.time_text import time_window
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+#: The cart form carries a key of its own: pressing Check out twice (or resending the form) places
+#: one order, the second press waiting this long (seconds) for the first one's order.
+SECOND_PRESS_WAIT = 20.0
+
+
 def assign_choices(workers: list[dict[str, Any]], category: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """The desk's Assign menu for a task of `category`: its active workers, then every other active
     worker, so a task whose category no one works in (renamed since, or a deleted product's

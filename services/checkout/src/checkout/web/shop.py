@@ -38,7 +38,7 @@ from checkout.web.forms import (
     whole_number,
 )
 from checkout.web.live_watch import live_url
-from checkout.web.pages import CANCEL_WORDS, already_so, not_added_words, shortage_words
+from checkout.web.pages import CANCEL_WORDS, SECOND_PRESS_WAIT, already_so, not_added_words, shortage_words
 from shopcommon.auth import Principal, Role
 from shopcommon.problems import ProblemError
 from shopcommon.statuses import OrderStatus, RequestedCancelReason
@@ -193,10 +193,10 @@ async def cart_page(request: Request) -> Response:
 @router.post("/cart/checkout", openapi_extra=LIMITED)
 async def check_out(request: Request) -> Response:
     user, form = await person_form(request)
-    # The form's own key: pressing twice (or resending the form) places one order.
     key = ClientKey(form.get("key") or secrets.token_urlsafe(16), f"{user.role}:{user.subject}", "POST /cart/checkout")
+    shop, user_id = get_shopping(request), _user_id(user)
     try:
-        result = await purchase.checkout_cart(get_shopping(request), user_id=_user_id(user), client_key=key)
+        result = await purchase.checkout_cart(shop, user_id=user_id, client_key=key, wait=SECOND_PRESS_WAIT)
     except ProblemError as exc:
         return await _cart_page(request, user, status=exc.status, error=problem_words(exc), refused=exc)
     log.info("order %s placed from the web cart", result.order_id)

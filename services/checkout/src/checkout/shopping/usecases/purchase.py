@@ -2,11 +2,12 @@
 
 A cart's order is created with an `Idempotency-Key` naming the cart's version, whatever key the
 client sent: two checkouts of one cart (two tabs, each with a key of its own) send the same key
-and LOMS makes one order. The client's key (scoped to its caller and route, `ClientKey.scoped`)
-replays its checkout's answer. Once the order holds its reservation the cart is emptied, or, when
-it changed meanwhile, loses what was ordered and keeps what came since. A failed reservation
-keeps the cart and moves its version on, so the next attempt is a new order rather than a replay
-of the failed one.
+and LOMS makes one order. The client's key replays its checkout's answer (`client_keys`). Once
+LOMS has the order (holding its stock, or still `new` and reserved by LOMS's intake) the cart is
+emptied, or, when it changed meanwhile, loses what was ordered and keeps what came since. A
+failed reservation keeps the cart and moves its version on, so the next attempt is a new order
+rather than a replay of the failed one; so does an order of the cart cancelled before the cart
+became it (the checkout then orders the cart again).
 """
 
 from __future__ import annotations
@@ -15,49 +16,52 @@ import logging
 import uuid
 from typing import Any
 
-import orjson
-from redis.exceptions import RedisError
-
 from checkout.shopping import queries
 from checkout.shopping.deps import ClientKey, user_caller
 from checkout.shopping.errors import EmptyCart, NoLongerSold, ReservationFailed, UnknownSku
 from checkout.shopping.lifespan import Shopping
 from checkout.shopping.order_status import PLACED, OrderStatus
-from checkout.shopping.redis_guard import redis_failures_are_503
 from checkout.shopping.schemas import CheckoutResult
+from checkout.shopping.usecases import client_keys
 from checkout.shopping.usecases.carts import read_cart, seen_prices
-from shopcommon.idempotency import KeyReused
+from checkout.shopping.usecases.client_keys import fingerprint
 from shopcommon.polling import poll
 
 log = logging.getLogger(__name__)
 
 #: After LOMS answered `new`, how long to keep looking (it has already waited `Prefer: wait`), seconds.
 SETTLE_LOOK_AGAIN = 2.0
-#: How long a client's `Idempotency-Key` replays its checkout's answer, seconds (LOMS keeps keys a day).
-REPLAY_TTL = 86_400
 
 
-async def checkout_cart(shop: Shopping, *, user_id: int, client_key: ClientKey | None) -> CheckoutResult:
-    """The order and its status; a failed reservation raises ReservationFailed (409) and keeps the cart."""
-    if client_key:
-        replay = await _replay(shop, user_id, client_key)
-        if replay is not None:
-            return replay
+async def checkout_cart(
+    shop: Shopping, *, user_id: int, client_key: ClientKey | None, wait: float = 0.0
+) -> CheckoutResult:
+    """The order and its status; a failed reservation raises ReservationFailed (409) and keeps the cart.
+    `wait`: how long a second request with the key waits for the first one's answer (else 409)."""
+    request = fingerprint(user_id, "cart")
+    return await client_keys.once(shop, client_key, request, lambda: _checkout(shop, user_id), wait=wait)
+
+
+async def _checkout(shop: Shopping, user_id: int) -> CheckoutResult:
+    cart, order = await _order_cart(shop, user_id)
+    if order["status"] == OrderStatus.CANCELLED:  # this version's order went before the cart became it
+        await _advance_cart(shop, cart, empty=False)
+        cart, order = await _order_cart(shop, user_id)
+    if order["status"] in PLACED or order["status"] == OrderStatus.NEW:
+        await _advance_cart(shop, cart, empty=True)
+    elif order["status"] == OrderStatus.FAILED:
+        await _advance_cart(shop, cart, empty=False)
+        await _raise_failed(shop, order, [{"sku": line.sku, "count": line.count} for line in cart.lines])
+    return CheckoutResult(order_id=order["order_id"], status=order["status"])
+
+
+async def _order_cart(shop: Shopping, user_id: int) -> tuple[queries.Cart, dict[str, Any]]:
     cart = await read_cart(shop, user_id=user_id)
     if not cart.lines:
         raise EmptyCart("There is nothing in the cart to check out")
     prices = await _cart_prices(shop, cart)
     items = [{"sku": line.sku, "count": line.count, "price": prices[line.sku]} for line in cart.lines]
-    order = await _place(shop, user_id=user_id, items=items, key=f"cart:{user_id}:v{cart.version}")
-    if order["status"] in PLACED:
-        await _advance_cart(shop, cart, empty=True)
-    elif order["status"] == OrderStatus.FAILED:
-        await _advance_cart(shop, cart, empty=False)
-        await _raise_failed(shop, order, items)
-    result = CheckoutResult(order_id=order["order_id"], status=order["status"])
-    if client_key and order["status"] in PLACED:
-        await _remember(shop, user_id, client_key, result)
-    return result
+    return cart, await _place(shop, user_id=user_id, items=items, key=f"cart:{user_id}:v{cart.version}")
 
 
 async def _cart_prices(shop: Shopping, cart: queries.Cart) -> dict[int, int]:
@@ -84,6 +88,13 @@ async def order_items(
     counts: dict[int, int] = {}
     for item in items:
         counts[item["sku"]] = counts.get(item["sku"], 0) + item["count"]
+    request = fingerprint(user_id, sorted(counts.items()))
+    return await client_keys.once(shop, client_key, request, lambda: _order_items(shop, user_id, counts, client_key))
+
+
+async def _order_items(
+    shop: Shopping, user_id: int, counts: dict[int, int], client_key: ClientKey | None
+) -> CheckoutResult:
     products = await shop.products.get_products(counts, caller=user_caller(user_id))
     unknown = sorted(sku for sku, product in products.items() if product is None)
     if unknown:
@@ -97,32 +108,6 @@ async def order_items(
     if order["status"] == OrderStatus.FAILED:
         await _raise_failed(shop, order, priced)
     return CheckoutResult(order_id=order["order_id"], status=order["status"])
-
-
-def _replay_key(shop: Shopping, client_key: ClientKey) -> str:
-    return f"{shop.redis_prefix}checkout-replay:{client_key.scoped()}"
-
-
-async def _replay(shop: Shopping, user_id: int, client_key: ClientKey) -> CheckoutResult | None:
-    """The answer a checkout with this key already got: the cart it emptied cannot be sent again.
-    The same key for another user's cart is another request (422), as LOMS answers it."""
-    with redis_failures_are_503():
-        raw = await shop.redis.get(_replay_key(shop, client_key))
-    if raw is None:
-        return None
-    record = orjson.loads(raw)
-    if record.get("user_id") != user_id:
-        raise KeyReused()
-    return CheckoutResult.model_validate(record["result"])
-
-
-async def _remember(shop: Shopping, user_id: int, client_key: ClientKey, result: CheckoutResult) -> None:
-    record = orjson.dumps({"user_id": user_id, "result": result.model_dump()})
-    try:
-        await shop.redis.set(_replay_key(shop, client_key), record, ex=REPLAY_TTL)
-    except RedisError:
-        # The order exists: answer it. A retry with this key then finds an empty cart (409), not a new order.
-        log.warning("could not remember the answer of checkout key %s", client_key.scoped(), exc_info=True)
 
 
 async def _place(shop: Shopping, *, user_id: int, items: list[dict[str, int]], key: str) -> dict[str, Any]:

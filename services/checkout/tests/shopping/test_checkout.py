@@ -368,3 +368,33 @@ async def test_a_line_removed_while_the_order_is_made_does_not_keep_the_other_or
     assert (await client.get("/api/v1/cart", headers=auth)).json()["items"] == []
     (order,) = await orders_of(loms, test_issuer, 335)
     assert sorted(item["sku"] for item in order["items"]) == sorted([a, b])  # type: ignore[attr-defined]
+
+
+async def test_a_cart_whose_order_was_cancelled_before_the_cart_became_it_is_ordered_again(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """LOMS replays a cart version's order: once that order was cancelled (its checkout answered
+    `new`, the customer cancelled it) checking the cart out answered 201 `cancelled` and kept it."""
+    from checkout.shopping.usecases.carts import read_cart
+    from checkout.shopping.usecases.purchase import _cart_prices
+
+    sku = stock_book.take(at_least=4)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = test_issuer.auth(336, "customer")
+    await fill(client, auth, {sku: 1})
+    shop = client._transport.app.state.shopping  # type: ignore[attr-defined]
+    cart = await read_cart(shop, user_id=336)
+    prices = await _cart_prices(shop, cart)
+    first = await shop.loms.create_order(  # the order this cart version's checkout made, as it made it
+        user_id=336, items=[{"sku": sku, "count": 1, "price": prices[sku]}], idempotency_key=f"cart:336:v{cart.version}"
+    )
+    cancelled = await client.post(f"/api/v1/orders/{first['order_id']}/cancel", headers=auth)
+    assert cancelled.status_code == 200, cancelled.text
+    placed = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["status"] == "awaiting payment" and placed.json()["order_id"] != first["order_id"]
+    assert (await client.get("/api/v1/cart", headers=auth)).json()["items"] == []

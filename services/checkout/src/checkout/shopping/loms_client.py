@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from checkout.shopping.http_transport import request_peer
+from shopcommon.idempotency import REPLAYED_HEADER
 from shopcommon.polling import poll
 from shopcommon.problems import Conflict, ProblemError, ServiceUnavailable
 
@@ -85,28 +86,30 @@ class LomsClient:
 
         A second request with the same key while the first still runs gets LOMS's 409
         `idempotency-key-in-use`; it waits and asks again, so both callers end with the one order.
+        A replayed answer carries the order's status now, not the one it had when first answered.
         Every other 409 (the user's unpaid-orders limit, ...) is LOMS's answer and is raised at once.
         """
         body = {"user_id": user_id, "items": items}
         headers = {"Idempotency-Key": idempotency_key, "Prefer": f"wait={self.order_wait}"}
         limit = self.order_wait + self.timeout
 
-        async def post() -> JSON | ProblemError:
+        async def post() -> httpx.Response | ProblemError:
             try:
-                resp = await self._call("POST", "/api/v1/orders", json=body, headers=headers, timeout=limit)
+                return await self._call("POST", "/api/v1/orders", json=body, headers=headers, timeout=limit)
             except ProblemError as exc:
                 if (exc.status, exc.slug) != (409, KEY_IN_USE):
                     raise
                 return exc
-            order: JSON = resp.json()
-            return order
 
         answer = await poll(
             post, until=lambda answer: not isinstance(answer, ProblemError), timeout=limit, pause=0.05, max_pause=0.5
         )
         if isinstance(answer, ProblemError):
             raise answer
-        return answer
+        order: JSON = answer.json()
+        if answer.headers.get(REPLAYED_HEADER) == "true":  # the first answer as it was: the order may have moved on
+            order = {**order, **await self.get_order(int(order["order_id"])), "order_id": order["order_id"]}
+        return order
 
     async def get_order(self, order_id: int, *, token: str | None = None) -> JSON:
         resp = await self._call("GET", f"/api/v1/orders/{order_id}", token=token)

@@ -47,3 +47,37 @@ async def test_a_catalogue_outage_holds_back_only_the_orders_of_skus_never_seen(
         fulfilment.catalogue = up
         await fulfilment.run_pass()
         assert [status for status, _ in await tasks(db, never_seen)] == ["unassigned"]  # nobody's category
+
+
+async def test_a_whole_batch_of_orders_waiting_for_the_catalogue_holds_back_none_behind_it(
+    settings: Settings, db: Database, checkout: Checkout, catalogue: Catalogue, orders: Orders
+) -> None:
+    """The oldest paid orders, as many as a batch takes, all of skus never seen: every pass claimed
+    them, found none ready and stopped, so the orders behind them got no tasks either."""
+    category, skus = await catalogue.category(db)
+    worker = await checkout.make_worker(category)
+    async with running_app(settings.model_copy(update={"fulfilment_enabled": False})) as (app, _):
+        fulfilment = app.state.fulfilment
+
+        async def known_worker() -> bool:
+            roster = await fulfilment.directory.refresh_on_miss(force=True)
+            return worker in roster.of_category(category)
+
+        assert await eventually(known_worker, timeout=20)
+        [first] = await orders.paid([[(skus[1], 1)]])
+        await fulfilment.run_pass()  # skus[1]'s category is remembered
+        assert await tasks(db, first) == [("assigned", worker)]
+
+        up = fulfilment.catalogue
+        fulfilment.catalogue = CatalogueClient(up.http, f"http://127.0.0.1:{free_port()}")  # nothing answers
+        fulfilment.batch_size = 2
+        unknown = new_sku()
+        await db.stock(unknown, 10)
+        waiting = await orders.paid([[(unknown, 1)], [(unknown, 1)]])
+        [behind] = await orders.paid([[(skus[1], 1)]])
+        await fulfilment.run_pass()
+        assert await tasks(db, behind) == [("assigned", worker)]
+        assert [await tasks(db, order_id) for order_id in waiting] == [[], []]
+        fulfilment.catalogue = up
+        await fulfilment.run_pass()
+        assert [[status for status, _ in await tasks(db, order_id)] for order_id in waiting] == [["unassigned"]] * 2

@@ -317,3 +317,39 @@ async def test_an_order_no_batch_takes_within_its_wait_is_recorded_new_for_the_i
     finally:
         await holder.close()
     assert (await first).json()["status"] == "awaiting payment"
+
+
+async def test_an_order_that_keeps_meeting_concurrent_stock_changes_goes_to_the_intake_worker(
+    one_lane: tuple[FastAPI, httpx.AsyncClient], auth: Auth, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stock released while a placement waited for its row fails the statement's check (its snapshot
+    still sees the units held); once the runs again were spent the create answered 500."""
+    from loms.services import order_placer
+
+    monkeypatch.setattr(order_placer, "RETRIES_AFTER_CONFLICT", 0)  # the first conflict spends them
+    _, client = one_lane
+    sku = new_sku()
+    await db.stock(sku, 10)
+    await db.fetch("UPDATE stocks SET reserved = 8 WHERE sku = $1", sku)
+    holder = await asyncpg.connect(db.url)
+    try:
+        async with holder.transaction():
+            await holder.execute("UPDATE stocks SET reserved = 0 WHERE sku = $1", sku)  # a cancel releases 8
+            placing = asyncio.create_task(create(client, auth, 4401, (sku, 5)))
+
+            async def waiting() -> bool:
+                return await db.fetch("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") != []
+
+            await eventually(waiting)  # the batch waits for the row, with a snapshot from before the release
+    finally:
+        await holder.close()
+    answer = await placing
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "new"
+    order_id = answer.json()["order_id"]
+
+    async def reserved() -> list[Any]:
+        return await db.fetch("SELECT 1 FROM orders WHERE id = $1 AND status = 'awaiting payment'", order_id)
+
+    await eventually(reserved)  # by the intake worker
+    assert (await db.levels(sku))["reserved"] == 5

@@ -92,11 +92,20 @@ async def remember_categories(conn: AsyncConnection, categories: Mapping[int, st
 _QUEUED = """
     SELECT q.order_id AS id, o.status, (SELECT json_agg(json_build_array(i.sku, i.count) ORDER BY i.sku)
                   FROM order_items i WHERE i.order_id = q.order_id)::text AS items
-    FROM task_queue q JOIN orders o ON o.id = q.order_id
+    FROM task_queue q JOIN orders o ON o.id = q.order_id /*ready*/
     ORDER BY q.order_id LIMIT :limit"""
 _PEEK = text(_QUEUED)
-# Another pass holding a queued order is making its tasks: skip it rather than wait to redo nothing.
-_CLAIM = text(_QUEUED + " FOR UPDATE OF q SKIP LOCKED")
+# Only orders whose every sku has a known category: those waiting for the catalogue must not take
+# the places of the ones behind them. Another pass holding a queued order is making its tasks:
+# skip it rather than wait to redo nothing.
+_CLAIM = text(
+    _QUEUED.replace(
+        "/*ready*/",
+        """WHERE NOT EXISTS (SELECT 1 FROM order_items i LEFT JOIN sku_categories c ON c.sku = i.sku
+                         WHERE i.order_id = q.order_id AND c.sku IS NULL)""",
+    )
+    + " FOR UPDATE OF q SKIP LOCKED"
+)
 _DEQUEUE = text("DELETE FROM task_queue WHERE order_id = ANY(CAST(:ids AS bigint[]))")
 
 
@@ -110,8 +119,8 @@ QueuedOrder = tuple[int, list[tuple[int, int]]]
 
 async def queued(conn: AsyncConnection, limit: int, *, claim: bool) -> list[QueuedOrder]:
     """Paid orders waiting for their tasks, oldest first, with their lines `(sku, count)`; with
-    `claim` their queue rows are locked until the transaction ends (rows another pass holds are
-    skipped)."""
+    `claim` only those whose skus all have a known category, their queue rows locked until the
+    transaction ends (rows another pass holds are skipped)."""
     rows = (await conn.execute(_CLAIM if claim else _PEEK, {"limit": limit})).all()
     return [(r.id, _lines(r.items)) for r in rows]
 

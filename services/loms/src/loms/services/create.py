@@ -79,10 +79,9 @@ async def place(db: Db, placer: OrderPlacer, settings: Settings, request: Create
     outcomes = reservation_outcomes(order, order.created_at, settings.payment_timeout)
     try:
         placed = await placer.place(placement_of(outcomes, settings, request), request.wait)
-    except NotBegun:
-        log.warning(
-            "order %s not placed within Prefer: wait=%s; recorded for the intake worker", order.id, request.wait
-        )
+    except NotBegun as exc:
+        log.warning("order %s not placed (Prefer: wait=%s; %s); recorded for the intake worker", order.id, request.wait,
+                    exc or "not begun within the wait")  # fmt: skip
         return await record(db, settings, request, order)
     if placed.refused is not None:
         raise UnpaidLimitReached(request.user_id, placed.refused)

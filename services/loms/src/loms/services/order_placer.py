@@ -60,7 +60,8 @@ class _Pending:
 
 
 class NotBegun(Exception):
-    """The placement was still queued when its wait ran out, and is withdrawn: nothing was written."""
+    """Nothing was written for the placement: it was still queued when its wait ran out, or it kept
+    meeting concurrent transactions. The caller records the order for the intake worker."""
 
 
 class OrderPlacer:
@@ -186,7 +187,11 @@ class OrderPlacer:
                     conn, batch, notify=self._wake_relay() is None, limits=self._limits
                 )
             except asyncpg.PostgresError as exc:
-                if not _conflict(exc) or attempt > RETRIES_AFTER_CONFLICT:
+                if not _conflict(exc):
+                    raise
+                if attempt > RETRIES_AFTER_CONFLICT:
+                    if len(batch) == 1:  # nothing was written: the intake worker, which retries, places it
+                        raise NotBegun(f"met concurrent transactions {attempt} times ({exc})") from exc
                     raise
                 log.info("a batch of %d orders met a concurrent transaction (%s); running it again", len(batch), exc)
                 continue

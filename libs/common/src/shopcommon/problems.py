@@ -20,6 +20,8 @@ from fastapi.routing import iter_route_contexts
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shopcommon.db_errors import UNREACHABLE, is_data_error, is_unreachable
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://shop.example/problems/"
 log = logging.getLogger(__name__)
@@ -215,20 +217,15 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def _is_data_error(exc: Exception) -> bool:
-    """SQLSTATE class 22 (data exception), whether raised by asyncpg or wrapped by SQLAlchemy."""
-    if isinstance(exc, asyncpg.exceptions.DataError):
-        return True
-    orig = getattr(exc, "orig", None)
-    cause = getattr(orig, "__cause__", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None) or ""
-    return isinstance(cause, asyncpg.exceptions.DataError) or str(sqlstate).startswith("22")
-
-
-async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """A value the database cannot store (a NUL character, a number out of a column's range) is the
-    client's input, not a server fault. The transaction has already been rolled back."""
-    if not _is_data_error(exc):
+    client's input, not a server fault: 422. The database out of reach is 503, to retry shortly.
+    The transaction has already been rolled back."""
+    if is_unreachable(exc):
+        log.warning("database unreachable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return problem_response(503, "Database unavailable", "The database cannot be reached; try again shortly.",
+                                "database-unavailable", headers={"Retry-After": "1"})  # fmt: skip
+    if not is_data_error(exc):
         return await _unhandled_handler(request, exc)
     log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return problem_response(
@@ -242,8 +239,10 @@ async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error_handler)
-    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _data_error_handler)
-    app.add_exception_handler(asyncpg.exceptions.DataError, _data_error_handler)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error_handler)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _database_error_handler)
+    for unreachable in (*UNREACHABLE, asyncpg.InterfaceError):
+        app.add_exception_handler(unreachable, _database_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -33,6 +33,12 @@ class Roster:
 
     def is_active(self, worker_id: int) -> bool:
         return worker_id in self.workers
+
+    def sharing(self, categories: Iterable[str]) -> set[str]:
+        """The categories, and every other category a worker of theirs works in: a worker's load
+        counts their tasks of all of them, so assigning in one moves the choices of the others."""
+        wanted = set(categories)
+        return wanted.union(*(cats for cats in self.workers.values() if cats & wanted))
 
 
 class WorkerDirectory:

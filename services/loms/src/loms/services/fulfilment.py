@@ -7,7 +7,9 @@
   tasks of workers no longer active.
 * Assignment is serialised per category by a transaction-scoped advisory lock on the category
   (`repositories.tasks.lock_categories`): whoever holds it reads every candidate's load and
-  assigns, so passes in several processes choose one after the other from the same counts.
+  assigns, so passes in several processes choose one after the other from the same counts. A
+  pass takes the locks of every category its candidates work in (`Roster.sharing`): a worker of
+  two categories is one person, whose load both count.
 * Every change writes its `task.status_changed` event to the outbox in its own transaction; the
   last task done completes the order (under the order's row lock, so exactly once).
 """
@@ -207,7 +209,7 @@ class Fulfilment:
                 return None
             now = utcnow()
             new = await repo.insert_unassigned(conn, rows, now)
-            await repo.lock_categories(conn, {t.category for t in new})
+            await repo.lock_categories(conn, roster.sharing(t.category for t in new))
             await Assigner(conn, roster).place_all(sorted(new, key=lambda t: t.id), self.topic, new=True)
             await repo.dequeue(conn, ready)
             return len(new)
@@ -223,7 +225,7 @@ class Fulfilment:
                 continue
             while True:
                 async with self.engine.begin() as conn:
-                    await repo.lock_categories(conn, [category])
+                    await repo.lock_categories(conn, roster.sharing([category]))
                     found = await repo.unassigned(conn, category, self.batch_size)
                     await Assigner(conn, roster).place_all(found, self.topic)
                 assigned += len(found)
@@ -248,7 +250,7 @@ class Fulfilment:
         moved = 0
         for category, ids in sorted(by_category.items()):
             async with self.engine.begin() as conn:
-                await repo.lock_categories(conn, [category])
+                await repo.lock_categories(conn, roster.sharing([category]))
                 locked = await repo.lock_held_by_inactive(conn, ids, active)
                 await Assigner(conn, roster).place_all(locked, self.topic)
             moved += len(locked)

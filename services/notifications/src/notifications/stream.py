@@ -5,8 +5,8 @@ against redelivery) to the audience's pub/sub channel and appends it to the user
 length and expiring by age). Each replica keeps one pub/sub connection, subscribed to the
 channels of the users it is streaming to, and hands messages to their connections' queues. A
 client reconnecting with `Last-Event-ID` gets the history after that event first. An audience is
-a user, or `STAFF`: every manager's stream listens to it too (live only; a reconnecting manager
-gets their own history, not the staff's).
+a user, or `STAFF`: every manager's stream listens to it too, and a reconnecting manager is
+replayed both histories, merged in the order they were published.
 
 A stream never skips an event and goes on: one whose client reads too slowly to keep up (its queue
 full), and every stream of a replica whose pub/sub connection to Redis dropped (what was published
@@ -120,11 +120,21 @@ class StreamHub:
             results = await pipe.execute()
         return sum(bool(r) for r in results)
 
-    async def history_after(self, user_id: int, last_event_id: str | None) -> list[StreamEvent]:
-        """What the user missed: the retained events after `last_event_id` (all of them if it is unknown)."""
+    async def history_after(self, audiences: Sequence[int], last_event_id: str | None) -> list[StreamEvent]:
+        """What a stream of these audiences missed: their retained events after `last_event_id`, in
+        the order they were published, each once (all of them if the id is unknown)."""
         oldest = f"{int((time.time() - self.history_seconds) * 1000)}-0"
-        entries = await self.redis.xrange(HISTORY_PREFIX + str(user_id), min=oldest, max="+") or []
-        events = [StreamEvent.decode(_as_bytes(fields[b"msg"])) for _, fields in entries if fields]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for audience in audiences:
+                pipe.xrange(HISTORY_PREFIX + str(audience), min=oldest, max="+")
+            histories = await pipe.execute()
+        entries = sorted(
+            ((_entry_key(entry_id), fields) for history in histories for entry_id, fields in history or []),
+            key=lambda entry: entry[0],
+        )
+        events = list(
+            {e.event_id: e for e in (StreamEvent.decode(_as_bytes(f[b"msg"])) for _, f in entries if f)}.values()
+        )
         for index, event in enumerate(events):
             if event.event_id == last_event_id:
                 return events[index + 1 :]
@@ -227,6 +237,12 @@ class StreamHub:
             except asyncio.QueueFull:
                 log.warning("stream client too slow to take event %s; its stream ends and resumes", event.event_id)
                 _resume(queue)
+
+
+def _entry_key(entry_id: bytes | str) -> tuple[int, int]:
+    """A Redis stream entry id (`<ms>-<seq>`) as a sortable key, across streams."""
+    ms, _, seq = _as_bytes(entry_id).partition(b"-")
+    return int(ms), int(seq or 0)
 
 
 def _as_bytes(value: bytes | str) -> bytes:

@@ -58,12 +58,13 @@ async def event_stream(
     stream's permit; framing, heartbeats and the client's disconnect are sse-starlette's. A
     `staff` stream (a manager's) hears the `STAFF` audience's events as well, each once (an event
     of the manager's own arrives on both channels, one right after the other)."""
-    async with hub.listen(user_id, *([STAFF] if staff else [])) as queue:
+    audiences = (user_id, STAFF) if staff else (user_id,)
+    async with hub.listen(*audiences) as queue:
         yield OPENING_FRAME
         replayed: set[str] = set()
         recent: deque[str] = deque(maxlen=RECENT_EVENTS if staff else 0)
         if last_event_id:
-            for event in await hub.history_after(user_id, last_event_id):
+            for event in await hub.history_after(audiences, last_event_id):
                 replayed.add(event.event_id)
                 yield event.message()
         while True:

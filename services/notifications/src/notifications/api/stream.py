@@ -69,8 +69,8 @@ SSE_DOC = {
     "description": "Server-Sent Events: `id: <event_id>`, `event: order.status_changed` (the caller's orders) or "
     "`event: booking.status_changed` (the bookings linked to the caller) or `event: task.status_changed` (a "
     "fulfilment task of the caller's order or assigned to the caller); a manager's stream carries every "
-    "order's, booking's and task's events, live (a reconnecting manager's `Last-Event-ID` resumes only their "
-    "own), and only a manager's carries `event: stock.changed` and `event: table.changed` (another manager "
+    "order's, booking's and task's events (a reconnecting manager's `Last-Event-ID` replays what they missed "
+    "of them), and only a manager's carries `event: stock.changed` and `event: table.changed` (another manager "
     "changed a stock total or a table). `data: <event JSON>`; comment heartbeats at least every 15 s. The stream ends when the token it was opened with expires, "
     "after a `retry:` hint and a comment saying so: reconnect with a fresh token. The schema is that of "
     "one event.",

@@ -26,6 +26,8 @@ inbox_events = sa.Table(
     sa.Column("order_id", sa.BigInteger, nullable=True),
     sa.Column("booking_id", sa.BigInteger, nullable=True),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # The retention purge's way to the events past the retention.
+    sa.Index("ix_inbox_events_received_at", "received_at"),
 )
 
 notifications = sa.Table(

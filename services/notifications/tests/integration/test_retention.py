@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy import text
 
-from notifications.workers.retention import purge_once
+from notifications.workers.retention import _PURGE, purge_once
 from shopcommon.db import make_engine, make_sessionmaker
 
 from ..conftest import query
@@ -50,3 +50,15 @@ async def test_events_past_the_retention_go_with_their_notifications_unless_stil
     notes = {str(r[0]) for r in await query(notifications_db, "SELECT event_id FROM notifications")}
     assert old_sent not in left and old_sent not in notes
     assert {old_pending, recent} <= left and {old_pending, recent} <= notes
+
+
+async def test_the_purge_reaches_old_events_through_an_index_not_the_whole_inbox(notifications_db: str) -> None:
+    """Each purge slice read every row of the inbox to find the old ones."""
+    engine = make_engine(notifications_db, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))  # as the planner does for a large inbox
+            plan = (await conn.execute(text("EXPLAIN " + _PURGE.text), {"age": 86400.0, "limit": 5000})).scalars().all()
+    finally:
+        await engine.dispose()
+    assert any("ix_inbox_events_received_at" in line for line in plan), plan

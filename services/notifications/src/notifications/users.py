@@ -59,6 +59,8 @@ class UserDirectory:
         return recipient
 
     async def _fetch(self, user_id: int) -> Recipient:
+        """An answer that is not a user (a proxy's error page sent with 200, a body without
+        `email`, which checkout always sends) says nothing about the user: retried, like an outage."""
         resp = await self._get(user_id)
         if resp.status_code == 404:
             raise DeliveryError("user not found", permanent=True)
@@ -66,8 +68,13 @@ class UserDirectory:
             raise DeliveryError(
                 "user directory unavailable", permanent=False, detail=f"checkout answered {resp.status_code}"
             )
-        body = resp.json()
-        email = str(body.get("email") or "")
+        try:
+            body = resp.json()
+            email = str(body["email"] or "")
+        except (ValueError, LookupError, TypeError) as exc:
+            raise DeliveryError(
+                "user directory unavailable", permanent=False, detail=f"checkout's answer is not a user: {exc!r}"
+            ) from exc
         if "@" not in email:
             raise DeliveryError("no e-mail address on the account", permanent=True)
         if body.get("email_verified", True) is False:

@@ -16,11 +16,16 @@ CHECKOUT = "http://checkout.test"
 
 def directory(user: dict[str, Any]) -> UserDirectory:
     """A directory whose checkout answers `user` for every id (and a token to the client)."""
+    return answering(httpx.Response(200, json={"id": 7, "username": "nora", "role": "customer", **user}))
+
+
+def answering(response: httpx.Response) -> UserDirectory:
+    """A directory whose users API answers `response` for every id."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v1/auth/token":
             return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 300})
-        return httpx.Response(200, json={"id": 7, "username": "nora", "role": "customer", **user})
+        return response
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     tokens = ServiceTokenProvider(http, f"{CHECKOUT}/api/v1/auth/token", "notifications", "secret")
@@ -39,3 +44,20 @@ async def test_an_unconfirmed_address_fails_for_good_with_a_neutral_reason() -> 
         await users.recipient(7)
     assert caught.value.permanent and caught.value.reason == UNCONFIRMED
     assert "nora@example.test" not in caught.value.for_log()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="<html><body>502 Bad Gateway</body></html>"),
+        httpx.Response(200, json={"id": 7, "username": "nora", "role": "customer"}),
+        httpx.Response(200, json=["nora@example.test"]),
+    ],
+    ids=["proxy-error-page", "no-email-field", "not-an-object"],
+)
+async def test_an_answer_that_is_not_a_user_is_retried_like_checkout_being_down(response: httpx.Response) -> None:
+    """A proxy's error page answered 200, or a body without the user's fields, says nothing about
+    the user: it failed the e-mail for good ("cannot render the message", "no e-mail address")."""
+    with pytest.raises(DeliveryError) as caught:
+        await answering(response).recipient(7)
+    assert not caught.value.permanent and caught.value.reason == "user directory unavailable"

@@ -46,17 +46,20 @@ class SmtpMailer:
 
     @staticmethod
     async def send(smtp: aiosmtplib.SMTP, message: Message) -> None:
+        """Only a recipient refused with a 5xx fails the e-mail for good: that answer is about the
+        address. A 5xx to MAIL FROM or DATA (sender refused, authentication required, quota spent,
+        policy) is about our account or setup at the server, which an operator mends; retried."""
         try:
             await smtp.send_message(message)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [err.code for err in exc.recipients]
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused) as exc:
+            refusals = exc.recipients if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else [exc]
             raise DeliveryError(
-                "recipient refused by the mail server", permanent=all(c >= 500 for c in codes), detail=str(exc)
+                "recipient refused by the mail server",
+                permanent=all(r.code >= 500 for r in refusals),
+                detail=str(exc),
             ) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"mail server answered {exc.code}", permanent=exc.code >= 500, detail=exc.message
-            ) from exc
+            raise DeliveryError(f"mail server answered {exc.code}", permanent=False, detail=exc.message) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError("mail server failure", permanent=False, detail=str(exc)) from exc
 

@@ -96,19 +96,23 @@ class EmailSender(DeliveryWorker):
     async def _send_one(
         self, item: Claimed, smtp: aiosmtplib.SMTP | None
     ) -> tuple[aiosmtplib.SMTP | None, str | None, DeliveryError | None]:
-        """Render and send one e-mail over the lane's connection (opened on first need)."""
+        """Render and send one e-mail over the lane's connection (opened on first need).
+
+        Only a stored event that no longer renders fails for good here; what sending raises beyond
+        the mailer's own verdict (a MAIL_FROM no SMTP command can carry, say) is our setup's fault.
+        """
         recipient: str | None = None
         try:
-            recipient, rendered = await self._compose(item)
-            message = build_message(rendered, sender=self.sender, recipient=recipient, notification_id=item.id)
+            try:
+                recipient, rendered = await self._compose(item)
+                message = build_message(rendered, sender=self.sender, recipient=recipient, notification_id=item.id)
+            except (ValueError, LookupError, ArithmeticError, MalformedEvent, UnknownEventType) as exc:
+                raise DeliveryError("cannot render the message", permanent=True, detail=str(exc)) from exc
             if smtp is None or not smtp.is_connected:
                 smtp = await self.mailer.connect()
             await self.mailer.send(smtp, message)
         except DeliveryError as exc:
             return smtp, recipient, exc
-        except (ValueError, LookupError, ArithmeticError, MalformedEvent, UnknownEventType) as exc:
-            # a stored event that no longer renders: nothing to retry
-            return smtp, recipient, DeliveryError("cannot render the message", permanent=True, detail=str(exc))
         except Exception as exc:  # a fault of ours: retried, and given up like any other failure
             log.exception("notification %s: sending failed unexpectedly", item.id)
             return smtp, recipient, DeliveryError("could not send", permanent=False, detail=repr(exc))

@@ -197,21 +197,17 @@ class Fulfilment:
             claimed, _, categories = await _queued(conn, self.batch_size, claim=True)
             if not claimed:
                 return None
-            rows = []
-            ready = []
-            for order_id, lines in claimed:
-                if any(sku not in categories for sku, _ in lines):
-                    continue  # learnt on the next round of `create_tasks`
-                ready.append(order_id)
-                for category, items in split_by_category(lines, categories).items():
-                    rows.append((order_id, category, items))
-            if not ready:
-                return None
+            # Only orders whose skus all have a known category are claimed (`repo.queued`).
+            rows = [
+                (order_id, category, items)
+                for order_id, lines in claimed
+                for category, items in split_by_category(lines, categories).items()
+            ]
             now = utcnow()
             new = await repo.insert_unassigned(conn, rows, now)
             await repo.lock_categories(conn, roster.sharing(t.category for t in new))
             await Assigner(conn, roster).place_all(sorted(new, key=lambda t: t.id), self.topic, new=True)
-            await repo.dequeue(conn, ready)
+            await repo.dequeue(conn, [order_id for order_id, _ in claimed])
             return len(new)
 
     # --- waiting and orphaned tasks -------------------------------------------------------------

@@ -275,3 +275,47 @@ async def test_two_replicas_with_a_slow_mail_server_send_each_email_once(
         notifications_db, "SELECT status, attempts FROM notifications WHERE order_id IN (20020, 20021, 20022)"
     )
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3
+
+
+async def test_a_send_that_would_outlast_its_lease_is_given_up_and_sent_once_later(
+    shop_stack: Stack,
+    checkout: Checkout,
+    settings_for: Callable[..., Settings],
+    topic: str,
+    notifications_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A send begun in time but answered after the lease ran out went on: the other replica had
+    claimed the e-mail meanwhile and sent it too."""
+    import time
+
+    customer = await checkout.register_customer()
+    orders = [20_023, 20_024, 20_025]
+    await produce(shop_stack.urls.kafka_bootstrap_servers, topic, [order_event(o, customer.id, "paid") for o in orders])
+    async with running(settings_for(loms_events_topic=topic, email_sender_enabled=False)):
+        await eventually(
+            lambda: query(
+                notifications_db,
+                "SELECT count(*) FROM notifications WHERE order_id IN (20023, 20024, 20025) HAVING count(*) = 3",
+            )
+        )
+    send = SmtpMailer.send
+    slow_until = time.monotonic() + 60.0
+
+    async def slow_for_a_while(smtp: Any, message: Any) -> None:
+        if time.monotonic() < slow_until:
+            await asyncio.sleep(2.5)  # longer than the lease: the mail server is struggling
+        await send(smtp, message)
+
+    monkeypatch.setattr(SmtpMailer, "send", staticmethod(slow_for_a_while))
+    replica = settings_for(
+        loms_events_topic=topic, consumer_enabled=False, smtp_connections=1, delivery_lease_seconds=2.0
+    )
+    async with running(replica), running(replica):
+        slow_until = time.monotonic() + 2.2  # the first send of the first claim is slow
+        await wait_for_messages(shop_stack.urls.mail_api_url, customer.email, 3, timeout=30)
+        await asyncio.sleep(3.0)  # a second copy would come within a lease
+    mails = await messages_to(shop_stack.urls.mail_api_url, customer.email)
+    assert sorted(m["Subject"] for m in mails) == [f"Order {o} is paid" for o in orders]
+    rows = await query(notifications_db, "SELECT status FROM notifications WHERE order_id IN (20023, 20024, 20025)")
+    assert [r.status for r in rows] == ["sent"] * 3

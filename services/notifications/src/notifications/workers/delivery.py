@@ -6,7 +6,9 @@ the SMTP server accepted but not yet recorded would be sent again after its leas
 
 A claim holds its rows for a lease; once it runs out another replica may claim them. So a sender
 starts no send after half its lease has gone (`in_time`): what it has not begun it hands back
-(`release`) for the next claim, rather than race another replica to send it twice.
+(`release`) for the next claim, rather than race another replica to send it twice. A send that
+has begun is given up (and retried later) when it would outlast the lease (`time_left`), and an
+outcome recorded after the lease changes nothing (`deliveries.held`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class DeliveryWorker(ABC):
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._send_by = float("inf")  # no lease known yet (set by each claim)
+        self._lease_end = float("inf")
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""
@@ -86,7 +89,8 @@ class DeliveryWorker(ABC):
                 session, self.channel, limit=self.batch_size, lease_seconds=self.lease_seconds
             )
         if claimed:
-            self._send_by = time.monotonic() + self.lease_seconds / 2
+            self._lease_end = time.monotonic() + self.lease_seconds
+            self._send_by = self._lease_end - self.lease_seconds / 2
             await self.deliver(claimed)
         return len(claimed)
 
@@ -94,12 +98,17 @@ class DeliveryWorker(ABC):
         """Whether a send may still begin under the batch's lease."""
         return time.monotonic() < self._send_by
 
+    def time_left(self) -> float:
+        """How long a send begun now may take: until a tenth of the lease before it runs out, so its
+        outcome is recorded while the claim still holds."""
+        return max(0.0, self._lease_end - self.lease_seconds / 10 - time.monotonic())
+
     async def release(self, unsent: list[Claimed]) -> None:
         """Hand back claimed rows not tried: due again at once, their claim not counted as a try."""
         if not unsent:
             return
         async with transaction(self.sessionmaker) as session:
-            await deliveries.release(session, [item.id for item in unsent])
+            await deliveries.release(session, unsent)
         log.warning("%s sender ran short of its lease; %d handed back", self.channel, len(unsent))
 
     @abstractmethod
@@ -109,14 +118,14 @@ class DeliveryWorker(ABC):
     async def settle(self, item: Claimed, error: DeliveryError | None, *, recipient: str | None = None) -> None:
         async with transaction(self.sessionmaker) as session:
             if error is None:
-                await deliveries.mark_sent(session, item.id, recipient=recipient)
+                await deliveries.mark_many_sent(session, [(item, recipient)])
                 outcome = "sent"
             elif error.permanent or self.policy.gives_up_after(item.attempts):
-                await deliveries.mark_failed(session, item.id, error=error.reason, recipient=recipient)
+                await deliveries.mark_failed(session, item, error=error.reason, recipient=recipient)
                 outcome = "failed"
             else:
                 delay = min(max(error.retry_after or 0.0, self.policy.delay_after(item.attempts)), MAX_RETRY_AFTER)
-                await deliveries.schedule_retry(session, item.id, error=error.reason, delay_seconds=delay)
+                await deliveries.schedule_retry(session, item, error=error.reason, delay_seconds=delay)
                 outcome = "retry"
         self.metrics.deliveries.labels(self.channel.value, outcome).inc()
         if error is None:
@@ -131,7 +140,7 @@ class DeliveryWorker(ABC):
         if not sent:
             return
         async with transaction(self.sessionmaker) as session:
-            await deliveries.mark_many_sent(session, [(item.id, recipient) for item, recipient in sent])
+            await deliveries.mark_many_sent(session, sent)
         self.metrics.deliveries.labels(self.channel.value, "sent").inc(len(sent))
         for item, _ in sent:
             self._observe_lag(item)

@@ -79,7 +79,7 @@ class EmailSender(DeliveryWorker):
                     break
                 # In the trace of the request that caused the event (the row keeps its context).
                 with continuing("send email", item.traceparent):
-                    smtp, recipient, error = await self._send_one(item, smtp)
+                    smtp, recipient, error = await self._send_in_time(item, smtp)
                     if error is None:
                         log.debug("notification %s e-mailed", item.id)
                         sent.append((item, recipient))
@@ -92,6 +92,19 @@ class EmailSender(DeliveryWorker):
             await self.settle_sent(sent)
             if smtp is not None:
                 await self.mailer.close(smtp)
+
+    async def _send_in_time(
+        self, item: Claimed, smtp: aiosmtplib.SMTP | None
+    ) -> tuple[aiosmtplib.SMTP | None, str | None, DeliveryError | None]:
+        """`_send_one` within what is left of the lease; past it the connection is dropped (in an
+        unknown state) and the e-mail retried later."""
+        try:
+            async with asyncio.timeout(self.time_left()):
+                return await self._send_one(item, smtp)
+        except TimeoutError:
+            if smtp is not None:
+                smtp.close()
+            return None, None, DeliveryError("no answer within the claim's lease", permanent=False)
 
     async def _send_one(
         self, item: Claimed, smtp: aiosmtplib.SMTP | None

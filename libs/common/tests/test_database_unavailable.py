@@ -65,6 +65,10 @@ def make_app(database_url: str) -> FastAPI:
         finally:
             await engine.dispose()
 
+    @app.get("/another-socket")
+    async def another_socket() -> None:
+        raise ConnectionResetError("a peer of ours, not the database")  # one we should have wrapped
+
     @app.get("/our-fault")
     async def our_fault() -> None:
         engine = make_engine(database_url)
@@ -88,9 +92,10 @@ async def test_the_database_out_of_reach_is_a_503_to_retry(shop_stack: Stack, pa
     assert r.json()["type"].endswith("/database-unavailable")
 
 
-async def test_a_statement_of_ours_the_database_refuses_stays_a_500(shop_stack: Stack) -> None:
+@pytest.mark.parametrize("path", ["/our-fault", "/another-socket"])
+async def test_a_fault_of_ours_stays_a_500_not_a_database_outage(shop_stack: Stack, path: str) -> None:
     transport = httpx.ASGITransport(app=make_app(shop_stack.urls.database_url), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        r = await client.get("/our-fault")
+        r = await client.get(path)
     assert r.status_code == 500, r.text
     assert r.json()["type"].endswith("/internal-server-error")

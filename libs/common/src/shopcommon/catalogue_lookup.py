@@ -17,7 +17,7 @@ PAGE = 200
 async def products_by_sku(http: httpx.AsyncClient, base_url: str, skus: Iterable[int]) -> dict[int, dict[str, Any]]:
     """sku -> product-stub's product (`{sku, name, price, description, category, manufacturer}`) for
     each sku it lists; one it does not (deleted since it was sold) is missing. ServiceUnavailable when
-    product-stub does not answer."""
+    product-stub does not answer, or answers with something that is not its page."""
     wanted = sorted(set(skus))
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(wanted), PAGE):
@@ -28,5 +28,8 @@ async def products_by_sku(http: httpx.AsyncClient, base_url: str, skus: Iterable
             raise ServiceUnavailable(f"product-stub unreachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
             raise ServiceUnavailable(f"product-stub answered {resp.status_code} to a lookup by sku")
-        found.update({int(product["sku"]): product for product in resp.json().get("items", [])})
+        try:
+            found.update({int(product["sku"]): product for product in resp.json().get("items", [])})
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:  # a proxy's page, say
+            raise ServiceUnavailable(f"product-stub's answer to a lookup by sku is not a page: {exc!r}") from exc
     return found

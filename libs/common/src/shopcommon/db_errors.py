@@ -4,6 +4,8 @@ answers accordingly."""
 
 from __future__ import annotations
 
+import traceback
+
 import asyncpg
 import sqlalchemy.exc
 
@@ -42,7 +44,10 @@ def is_data_error(exc: BaseException) -> bool:
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    """The database out of reach: not connected, the connection lost, or the server refusing."""
+    """The database out of reach: not connected, the connection lost, or the server refusing. A bare
+    `ConnectionError` counts only when raised from the database drivers (another socket's is not)."""
+    if isinstance(exc, ConnectionError) and not _from_driver(exc):
+        return False
     if isinstance(exc, UNREACHABLE) or _closed(exc):
         return True
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
@@ -53,3 +58,8 @@ def is_unreachable(exc: BaseException) -> bool:
 
 def _closed(exc: BaseException | None) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def _from_driver(exc: BaseException) -> bool:
+    modules = (frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(exc.__traceback__))
+    return any(module.startswith(("asyncpg", "sqlalchemy")) for module in modules)

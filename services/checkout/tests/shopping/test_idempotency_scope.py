@@ -213,3 +213,29 @@ async def test_the_same_key_twice_at_once_is_409_for_the_second_on_both_routes(
     assert len(await orders_of(loms, test_issuer, 562)) == 2
     after = await client.post("/api/v1/orders", json={"items": [{"sku": a, "count": 1}]}, headers=auth)
     assert after.status_code == 201 and after.json() in [r.json() for r in direct], after.text
+
+
+async def test_an_answer_kept_before_keys_named_their_request_is_still_replayed(
+    checkout: CheckoutFactory,
+    product_stub: ProductStubFactory,
+    loms: CountingTransport,
+    stock_book: StockBook,
+    test_issuer: TestIssuer,
+) -> None:
+    """A checkout answered before an upgrade is kept as `{user_id, result}`: a retry after the upgrade
+    must get that order, not 422 for a key whose record names no request."""
+    import orjson
+
+    from checkout.shopping.deps import ClientKey
+
+    sku = stock_book.take(at_least=3)
+    client = await checkout(product=await product_stub(), loms=loms)
+    auth = keyed(test_issuer.auth(563, "customer"), "kept-before-563")
+    await add(client, auth, sku)
+    shop = client._transport.app.state.shopping  # type: ignore[attr-defined]
+    key = ClientKey("kept-before-563", "customer:563", "POST /api/v1/cart/checkout")
+    kept = {"user_id": 563, "result": {"order_id": 987_654, "status": "awaiting payment"}}
+    await shop.redis.set(f"{shop.redis_prefix}checkout-replay:{key.scoped()}", orjson.dumps(kept), ex=60)
+    again = await client.post("/api/v1/cart/checkout", headers=auth)
+    assert (again.status_code, again.json()) == (201, kept["result"]), again.text
+    assert len((await client.get("/api/v1/cart", headers=auth)).json()["items"]) == 1  # nothing ordered again

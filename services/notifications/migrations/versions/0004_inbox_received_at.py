@@ -7,6 +7,7 @@ Revision ID: 0004
 Revises: 0003
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
@@ -15,8 +16,17 @@ branch_labels = None
 depends_on = None
 
 
+_INVALID = """
+    SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE c.relname = 'ix_inbox_events_received_at' AND NOT i.indisvalid
+"""
+
+
 def upgrade() -> None:
     with op.get_context().autocommit_block():
+        # A concurrent build cut short leaves an invalid index behind: built again, not kept.
+        if op.get_bind().execute(sa.text(_INVALID)).first() is not None:
+            op.drop_index("ix_inbox_events_received_at", "inbox_events", postgresql_concurrently=True)
         op.create_index(
             "ix_inbox_events_received_at",
             "inbox_events",

@@ -122,19 +122,24 @@ class StreamHub:
 
     async def history_after(self, audiences: Sequence[int], last_event_id: str | None) -> list[StreamEvent]:
         """What a stream of these audiences missed: their retained events after `last_event_id`, in
-        the order they were published, each once (all of them if the id is unknown)."""
+        the order they were published, each once (all of them if the id is unknown).
+
+        Entry ids order one stream only (`<ms>-<seq>`, `seq` counting per stream): an event in several
+        histories is placed by its entry in the last audience's (`STAFF`'s, which holds every event a
+        manager hears), and the others' own events are placed after that history's of the same ms."""
         oldest = f"{int((time.time() - self.history_seconds) * 1000)}-0"
         async with self.redis.pipeline(transaction=False) as pipe:
             for audience in audiences:
                 pipe.xrange(HISTORY_PREFIX + str(audience), min=oldest, max="+")
             histories = await pipe.execute()
-        entries = sorted(
-            ((_entry_key(entry_id), fields) for history in histories for entry_id, fields in history or []),
-            key=lambda entry: entry[0],
-        )
-        events = list(
-            {e.event_id: e for e in (StreamEvent.decode(_as_bytes(f[b"msg"])) for _, f in entries if f)}.values()
-        )
+        placed: dict[str, tuple[int, int, int, StreamEvent]] = {}
+        for rank, history in enumerate(reversed(histories)):
+            for entry_id, fields in history or []:
+                event = StreamEvent.decode(_as_bytes(fields[b"msg"])) if fields else None
+                if event is not None and event.event_id not in placed:
+                    ms, seq = _entry_key(entry_id)
+                    placed[event.event_id] = (ms, rank, seq, event)
+        events = [entry[3] for entry in sorted(placed.values(), key=lambda entry: entry[:3])]
         for index, event in enumerate(events):
             if event.event_id == last_event_id:
                 return events[index + 1 :]

@@ -589,3 +589,14 @@ async def test_streams_end_with_a_hint_to_resume_when_the_hub_loses_redis(hub: S
     assert dropped.is_set()
     assert frames == [RESUME_FRAME]
     assert b"retry: 250" in RESUME_FRAME
+
+
+async def test_a_managers_replay_keeps_the_order_the_shop_heard_events_in(hub: StreamHub) -> None:
+    """Entry ids were compared across the manager's and the staff's histories: events published in
+    one millisecond sorted the manager's own one first, and a replay after the one before it left
+    it out."""
+    manager = new_user()
+    e1, e2, mine = (StreamEvent(str(uuid.uuid4()), "order.status_changed", f'{{"n": {n}}}') for n in range(3))
+    await hub.publish_many([(STAFF, e1), (STAFF, e2), (STAFF, mine), (manager, mine)])  # one round trip
+    assert await hub.history_after([manager, STAFF], e1.event_id) == [e2, mine]
+    assert await hub.history_after([manager, STAFF], e2.event_id) == [mine]

@@ -24,3 +24,16 @@ async def test_remembered_names_are_not_asked_again_and_unlisted_skus_stay_unnam
         names._remember(1001, "Fender Stratocaster", time.monotonic())
         names._remember(1002, None, time.monotonic())  # the catalogue no longer lists it
         assert await names.of([1001, 1002]) == {1001: "Fender Stratocaster"}
+
+
+async def test_a_page_that_is_not_the_catalogues_names_nothing_and_fails_no_email() -> None:
+    """A proxy's error page sent with 200 raised out of the lookup, and the e-mail failed for good
+    as one that cannot be rendered."""
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>502 Bad Gateway</html>", headers={"content-type": "text/html"})
+
+    for answer in (proxy, lambda request: httpx.Response(200, json={"items": [{"name": "no sku"}]})):
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            names = ProductNames(http, "http://catalogue.example")
+            assert await names.of([1001]) == {}

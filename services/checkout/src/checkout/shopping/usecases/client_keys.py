@@ -15,6 +15,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from checkout.shopping.deps import ClientKey
 from checkout.shopping.lifespan import Shopping
+from checkout.shopping.order_status import OrderStatus
 from checkout.shopping.redis_guard import RELEASE_IF_OWNER, redis_failures_are_503
 from checkout.shopping.schemas import CheckoutResult
 from shopcommon.idempotency import KeyInUse, KeyReused
@@ -45,19 +47,21 @@ def fingerprint(user_id: int, request: Any) -> str:
 async def once(
     shop: Shopping,
     client_key: ClientKey | None,
-    request: str,
+    user_id: int,
+    request: Any,
     run: Callable[[], Awaitable[CheckoutResult]],
     *,
     wait: float = 0.0,
 ) -> CheckoutResult:
     """`run()`'s answer, or the answer the first request with this key got. While the first still
     runs: 409, or, with `wait` (a web form pressed twice), its answer once it comes within `wait`
-    seconds."""
+    seconds. An order still `new` is not an answer to keep: a retry asks LOMS again, which replays
+    the order as it stands then."""
     if client_key is None:
         return await run()
     name = f"{shop.redis_prefix}checkout-replay:{client_key.scoped()}"
-    token = secrets.token_hex(16)
-    replay = await _claim(shop, name, request, token, wait)
+    token, this = secrets.token_hex(16), fingerprint(user_id, request)
+    replay = await _claim(shop, name, _Claim(user_id, this, token), wait)
     if replay is not None:
         return replay
     try:
@@ -65,18 +69,34 @@ async def once(
     except BaseException:
         await _release(shop, name, token)
         raise
-    done = orjson.dumps({"state": "done", "request": request, "result": result.model_dump()})
-    try:
-        await shop.redis.set(name, done, ex=REPLAY_TTL)
-    except RedisError:
-        # The order exists: answer it. A retry with this key asks LOMS, which replays it.
-        log.warning("could not remember the answer of checkout key %s", client_key.scoped(), exc_info=True)
+    if result.status == OrderStatus.NEW or not await _keep(shop, name, user_id, this, result):
+        await _release(shop, name, token)
     return result
 
 
-async def _claim(shop: Shopping, name: str, request: str, token: str, wait: float) -> CheckoutResult | None:
+@dataclass(frozen=True)
+class _Claim:
+    user_id: int
+    request: str
+    token: str
+
+
+async def _keep(shop: Shopping, name: str, user_id: int, request: str, result: CheckoutResult) -> bool:
+    done = orjson.dumps({"state": "done", "user_id": user_id, "request": request, "result": result.model_dump()})
+    for _ in range(2):
+        try:
+            await shop.redis.set(name, done, ex=REPLAY_TTL)
+            return True
+        except RedisError:
+            log.warning("could not remember the answer under checkout key %s", name, exc_info=True)
+    # Freed instead: a retry runs again, and LOMS replays a cart's order while the cart still holds it.
+    return False
+
+
+async def _claim(shop: Shopping, name: str, claim: _Claim, wait: float) -> CheckoutResult | None:
     """None once the key is ours; the first request's answer when it has one."""
-    running = orjson.dumps({"state": "running", "request": request, "token": token})
+    running = orjson.dumps({"state": "running", "user_id": claim.user_id, "request": claim.request,
+                            "token": claim.token})  # fmt: skip
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         with redis_failures_are_503():
@@ -85,7 +105,10 @@ async def _claim(shop: Shopping, name: str, request: str, token: str, wait: floa
             raw = await shop.redis.get(name)
         if raw is not None:  # else it expired or was freed since: claim it again
             record = orjson.loads(raw)
-            if record.get("request") != request:
+            if "state" not in record:  # kept before keys named their request: `{user_id, result}`
+                same_user = record.get("user_id") == claim.user_id
+                record = {"state": "done", "request": claim.request if same_user else None, "result": record["result"]}
+            if record.get("request") != claim.request:
                 raise KeyReused()
             if record.get("state") == "done":
                 return CheckoutResult.model_validate(record["result"])

@@ -3,11 +3,12 @@
 A cart's order is created with an `Idempotency-Key` naming the cart's version, whatever key the
 client sent: two checkouts of one cart (two tabs, each with a key of its own) send the same key
 and LOMS makes one order. The client's key replays its checkout's answer (`client_keys`). Once
-LOMS has the order (holding its stock, or still `new` and reserved by LOMS's intake) the cart is
-emptied, or, when it changed meanwhile, loses what was ordered and keeps what came since. A
-failed reservation keeps the cart and moves its version on, so the next attempt is a new order
-rather than a replay of the failed one; so does an order of the cart cancelled before the cart
-became it (the checkout then orders the cart again).
+the order holds its stock the cart is emptied, or, when it changed meanwhile, loses what was
+ordered and keeps what came since; an order still `new` keeps the cart, and checking the same
+cart out again replays that order as it stands then. A failed reservation keeps the cart and
+moves its version on, so the next attempt is a new order rather than a replay of the failed one;
+so does an order of the cart cancelled before the cart became it (the checkout then orders the
+cart again).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from checkout.shopping.order_status import PLACED, OrderStatus
 from checkout.shopping.schemas import CheckoutResult
 from checkout.shopping.usecases import client_keys
 from checkout.shopping.usecases.carts import read_cart, seen_prices
-from checkout.shopping.usecases.client_keys import fingerprint
 from shopcommon.polling import poll
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,7 @@ async def checkout_cart(
 ) -> CheckoutResult:
     """The order and its status; a failed reservation raises ReservationFailed (409) and keeps the cart.
     `wait`: how long a second request with the key waits for the first one's answer (else 409)."""
-    request = fingerprint(user_id, "cart")
-    return await client_keys.once(shop, client_key, request, lambda: _checkout(shop, user_id), wait=wait)
+    return await client_keys.once(shop, client_key, user_id, "cart", lambda: _checkout(shop, user_id), wait=wait)
 
 
 async def _checkout(shop: Shopping, user_id: int) -> CheckoutResult:
@@ -47,7 +46,7 @@ async def _checkout(shop: Shopping, user_id: int) -> CheckoutResult:
     if order["status"] == OrderStatus.CANCELLED:  # this version's order went before the cart became it
         await _advance_cart(shop, cart, empty=False)
         cart, order = await _order_cart(shop, user_id)
-    if order["status"] in PLACED or order["status"] == OrderStatus.NEW:
+    if order["status"] in PLACED:  # one still `new` keeps the cart: checking it out again replays the order
         await _advance_cart(shop, cart, empty=True)
     elif order["status"] == OrderStatus.FAILED:
         await _advance_cart(shop, cart, empty=False)
@@ -88,8 +87,10 @@ async def order_items(
     counts: dict[int, int] = {}
     for item in items:
         counts[item["sku"]] = counts.get(item["sku"], 0) + item["count"]
-    request = fingerprint(user_id, sorted(counts.items()))
-    return await client_keys.once(shop, client_key, request, lambda: _order_items(shop, user_id, counts, client_key))
+    request = sorted(counts.items())
+    return await client_keys.once(
+        shop, client_key, user_id, request, lambda: _order_items(shop, user_id, counts, client_key)
+    )
 
 
 async def _order_items(

@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from checkout.config import Settings as CheckoutSettings
 from checkout.identity.demo import DEMO_PASSWORD, load_identity_demo
@@ -32,7 +33,7 @@ from shopcommon.services import service_spec
 from shopcommon.testing.plugin import ServiceProcess, Stack
 from shopcommon.testing.tokens import TestIssuer
 
-from ..conftest import Database, make_settings, new_sku
+from ..conftest import Database, eventually, make_settings, new_sku
 
 
 @asynccontextmanager
@@ -303,3 +304,14 @@ async def order_events(db: Database, order_id: int, status: str) -> list[dict[st
         status,
     )
     return [orjson.loads(r["payload"]) for r in rows]
+
+
+async def seen_by_loms(app: FastAPI, category: str, *workers: int) -> None:
+    """Wait until LOMS's roster holds `workers` in `category`: a roster read between two workers'
+    creation is used for `workers_ttl`, and the tasks paid meanwhile would all go to the first."""
+
+    async def seen() -> bool:
+        roster = await app.state.fulfilment.directory.refresh_on_miss(force=True)
+        return set(workers) <= set(roster.of_category(category))
+
+    assert await eventually(seen, timeout=20), f"LOMS never saw workers {workers} in {category}"

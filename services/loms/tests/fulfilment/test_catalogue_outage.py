@@ -7,8 +7,8 @@ from loms.clients.catalogue import CatalogueClient
 from loms.config import Settings
 from shopcommon.devstack.servers import free_port
 
-from ..conftest import Database, eventually, new_sku, running_app
-from .conftest import Catalogue, Checkout, Orders
+from ..conftest import Database, new_sku, running_app
+from .conftest import Catalogue, Checkout, Orders, seen_by_loms
 
 
 async def tasks(db: Database, order_id: int) -> list[tuple[str, int | None]]:
@@ -26,11 +26,7 @@ async def test_a_catalogue_outage_holds_back_only_the_orders_of_skus_never_seen(
     async with running_app(settings.model_copy(update={"fulfilment_enabled": False})) as (app, _):
         fulfilment = app.state.fulfilment
 
-        async def known_worker() -> bool:
-            roster = await fulfilment.directory.refresh_on_miss(force=True)
-            return worker in roster.of_category(category)
-
-        assert await eventually(known_worker, timeout=20)
+        await seen_by_loms(app, category, worker)
         [first] = await orders.paid([[(skus[0], 1)]])
         await fulfilment.run_pass()  # the catalogue answers: skus[0]'s category is remembered
         assert await tasks(db, first) == [("assigned", worker)]
@@ -59,11 +55,7 @@ async def test_a_whole_batch_of_orders_waiting_for_the_catalogue_holds_back_none
     async with running_app(settings.model_copy(update={"fulfilment_enabled": False})) as (app, _):
         fulfilment = app.state.fulfilment
 
-        async def known_worker() -> bool:
-            roster = await fulfilment.directory.refresh_on_miss(force=True)
-            return worker in roster.of_category(category)
-
-        assert await eventually(known_worker, timeout=20)
+        await seen_by_loms(app, category, worker)
         [first] = await orders.paid([[(skus[1], 1)]])
         await fulfilment.run_pass()  # skus[1]'s category is remembered
         assert await tasks(db, first) == [("assigned", worker)]

@@ -12,8 +12,8 @@ from loms.services.clock import utcnow
 from loms.services.fulfilment import Assigner, _queued
 from shopcommon.statuses import TaskStatus
 
-from ..conftest import Database, eventually, running_app
-from .conftest import Catalogue, Checkout, Orders
+from ..conftest import Database, running_app
+from .conftest import Catalogue, Checkout, Orders, seen_by_loms
 
 
 async def test_a_pass_in_one_category_waits_for_another_assigning_to_a_worker_of_both(
@@ -29,11 +29,7 @@ async def test_a_pass_in_one_category_waits_for_another_assigning_to_a_worker_of
     async with running_app(settings.model_copy(update={"fulfilment_enabled": False})) as (app, _):
         fulfilment = app.state.fulfilment
 
-        async def roster_has_both() -> bool:
-            roster = await fulfilment.directory.refresh_on_miss(force=True)
-            return {both, only_second} <= set(roster.of_category(second))
-
-        assert await eventually(roster_has_both, timeout=20)
+        await seen_by_loms(app, second, both, only_second)
         roster = await fulfilment.directory.roster()
         await fulfilment.run_pass()  # anything queued before this test
         [of_first] = await orders.paid([[(first_skus[0], 1)]])

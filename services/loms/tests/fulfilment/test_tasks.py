@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from loms.config import Settings
 
 from ..conftest import Auth, Database, eventually, running_app
-from .conftest import Catalogue, Checkout, Orders, order_events, task_events
+from .conftest import Catalogue, Checkout, Orders, order_events, seen_by_loms, task_events
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +44,6 @@ async def made(client: httpx.AsyncClient, auth: Auth, order_id: int, count: int)
     found = await eventually(check, timeout=20)
     assert found, f"order {order_id} has no {count} tasks"
     return found
-
-
-async def seen_by_loms(app: FastAPI, category: str, *workers: int) -> None:
-    """Wait until LOMS's roster holds `workers` in `category`: a roster read between two workers'
-    creation is used for `workers_ttl`, and the tasks paid meanwhile would all go to the first."""
-
-    async def seen() -> bool:
-        roster = await app.state.fulfilment.directory.refresh_on_miss(force=True)
-        return set(workers) <= set(roster.of_category(category))
-
-    assert await eventually(seen, timeout=20), f"LOMS never saw workers {workers} in {category}"
 
 
 def as_worker(auth: Auth, worker_id: int) -> dict[str, str]:

@@ -3,6 +3,8 @@ or the connection lost mid-request (a restart, a failover). A fault of ours stay
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
@@ -20,11 +22,16 @@ NOTHING_LISTENS = "postgresql+asyncpg://shop@127.0.0.1:9/shop"  # the discard po
 async def _lost_connection(url: str) -> asyncpg.Connection:
     """A connection whose server process has been ended by another session."""
     conn = await asyncpg.connect(url)
+    closed = asyncio.Event()
+    conn.add_termination_listener(lambda _: closed.set())
     other = await asyncpg.connect(url)
     try:
         await other.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
     finally:
         await other.close()
+    # Once the client has seen the socket close (a query racing the server's goodbye meets an
+    # asyncpg state error instead, which says nothing about the database).
+    await asyncio.wait_for(closed.wait(), 5)
     return conn
 
 

@@ -11,7 +11,6 @@ replays the order it made."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from checkout.shopping.lifespan import Shopping
 from checkout.shopping.order_status import OrderStatus
 from checkout.shopping.redis_guard import RELEASE_IF_OWNER, redis_failures_are_503
 from checkout.shopping.schemas import CheckoutResult
-from shopcommon.idempotency import KeyInUse, KeyReused
+from shopcommon.idempotency import KeyInUse, KeyReused, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,6 @@ RUNNING_TTL = 120
 REPLAY_TTL = 86_400
 #: How often a request waiting for the first one with its key looks again, seconds.
 WAIT_STEP = 0.1
-
-
-def fingerprint(user_id: int, request: Any) -> str:
-    """What a key's request is, for telling a replay from another request under the same key."""
-    return hashlib.sha256(orjson.dumps([user_id, request], option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 async def once(
@@ -60,7 +54,7 @@ async def once(
     if client_key is None:
         return await run()
     name = f"{shop.redis_prefix}checkout-replay:{client_key.scoped()}"
-    token, this = secrets.token_hex(16), fingerprint(user_id, request)
+    token, this = secrets.token_hex(16), fingerprint([user_id, request])
     replay = await _claim(shop, name, _Claim(user_id, this, token), wait)
     if replay is not None:
         return replay
